@@ -1,0 +1,1 @@
+"""Places a delivery is published to, atomically, with its manifest written last."""

@@ -1,0 +1,1 @@
+"""Writers of supplier output formats: frame in, bytes and row counts out."""

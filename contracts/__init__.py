@@ -1,0 +1,1 @@
+"""What the data is and what may be shared: contracts, classifications, agreements."""

@@ -1,0 +1,73 @@
+"""What each validation rule means, and where to fix it in the administration, in plain Dutch."""
+
+from __future__ import annotations
+
+__all__ = ["RULE_HINTS", "hint_for"]
+
+# Keyed by the rule ids contracts/validation.py reports. Hints name the screen to use, never
+# a value: the report is read by people who may not see the pupil's record.
+RULE_HINTS: dict[str, str] = {
+    "leerlingkey_required": "Leerling zonder leerlingnummer: vul het leerlingnummer in "
+    "de leerlingadministratie in en maak de export opnieuw.",
+    "leerlingkey_unique": "Hetzelfde leerlingnummer staat bij meer dan één leerling: "
+    "geef elke leerling een eigen nummer.",
+    "eckid_unique": "Hetzelfde ECK iD staat bij meer dan één leerling: vraag het ECK iD "
+    "opnieuw op via de Nummervoorziening.",
+    "eckid_format": "Het ECK iD heeft niet de vorm https://ketenid.nl/...: vraag het ECK iD "
+    "opnieuw op via de Nummervoorziening.",
+    "eckid_legacy": "Het ECK iD heeft een oude vorm (geen https://ketenid.nl/.../128 tekens): "
+    "controleer het bij de Nummervoorziening. De leerling wordt wel geleverd.",
+    "name_rule": "Naam onvolledig: vul de achternaam in, of alleen de roepnaam (zonder "
+    "tussenvoegsel, voornamen of voorletters).",
+    "achternaam_length": "Achternaam is langer dan 200 tekens: controleer de naam.",
+    "voorvoegsel_length": "Tussenvoegsel is langer dan 10 tekens: zet alleen het "
+    "tussenvoegsel in dit veld.",
+    "roepnaam_length": "Roepnaam is langer dan 64 tekens: controleer de roepnaam.",
+    "geboortedatum_format": "Geboortedatum is geen datum: vul de geboortedatum in als dag, "
+    "maand en jaar.",
+    "date_valid": "Deze datum bestaat niet (bijvoorbeeld 30 februari): corrigeer de datum.",
+    "not_in_future": "Geboortedatum ligt in de toekomst: corrigeer de geboortedatum.",
+    "plausible_age": "Geboortedatum past niet bij een leerling van de basisschool (jonger dan "
+    "2 of ouder dan 14 op de peildatum): controleer het geboortejaar.",
+    "geslacht_code": "Geslacht heeft een onbekende code: kies jongen, meisje, onbekend of "
+    "niet gespecificeerd.",
+    "jaargroep_required": "Geen jaargroep: de leerling zit in een combinatiegroep (of in geen "
+    "groep). Vul de jaargroep per leerling in.",
+    "jaargroep_code": "Jaargroep heeft een onbekende code: kies 1 tot en met 8 (of een andere "
+    "EDEXML-jaargroep).",
+    "jaargroep_per_pupil": "Jaargroep van de leerling is 'combinatiegroep': vul de eigen "
+    "jaargroep van de leerling in.",
+    "group_reference": "De leerling verwijst naar een groep die niet in de export staat: "
+    "controleer de groepsindeling van dit schooljaar.",
+    "composite_group_reference": "De leerling verwijst naar een samengestelde groep die niet "
+    "in de export staat: controleer de groepsindeling.",
+    "start_ondw_jgr3_format": "Startdatum groep 3 is geen datum: corrigeer de datum.",
+    "instroomdatum_format": "Instroomdatum is geen datum: corrigeer de datum.",
+    "uitstroomdatum_format": "Uitstroomdatum is geen datum: corrigeer de datum.",
+    "groepskey_unique": "Dezelfde groepscode staat bij meer dan één groep: geef elke groep "
+    "een eigen code.",
+    "groepskey_required": "Groep zonder groepscode: vul de code van de groep in.",
+    "groepsnaam_required": "Groep zonder naam: vul de naam van de groep in.",
+    "stamgroep_jaargroep": "Stamgroep zonder jaargroep: vul de jaargroep van de groep in "
+    "(C voor een combinatiegroep).",
+    "schooljaar_format": "Schooljaar in het toestemmingenbestand is niet van de vorm "
+    "2026-2027: corrigeer de regel in de privacyvoorkeuren-export.",
+    "categorie_format": "Onbekende schrijfwijze van de categorie: gebruik kleine letters, "
+    "cijfers en _ (bijvoorbeeld beeldmateriaal_website).",
+    "waarde_code": "Toestemming is niet ja of nee: deze regel telt als geen toestemming.",
+    "datetime_format": "Datum van de keuze ontbreekt of is geen datum: deze regel telt als "
+    "geen toestemming.",
+}
+
+_GENERIC = "Controleer dit veld in de leerlingadministratie en maak de export opnieuw."
+
+
+def hint_for(rule: str) -> str:
+    """Return the Dutch fix hint for a rule id, or a generic one for an unlisted rule."""
+    if rule in RULE_HINTS:
+        return RULE_HINTS[rule]
+    if rule.endswith("_required"):
+        return "Verplicht veld ontbreekt: vul het in de leerlingadministratie in."
+    if rule.endswith("_code") or rule.endswith("_format"):
+        return "Onbekende waarde of vorm: corrigeer het veld in de leerlingadministratie."
+    return _GENERIC

@@ -1,0 +1,1 @@
+"""Supplier agreements as YAML files, one per supplier."""

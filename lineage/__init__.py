@@ -1,0 +1,1 @@
+"""What went where: the lineage store, without pupil values."""

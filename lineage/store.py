@@ -1,0 +1,1003 @@
+"""The lineage store: which run read which export and delivered what to whom, never a value.
+
+A run is recorded as it goes: `start_run` first, then its sources, quarantine counts and
+deliveries, and `finish_run` last. A run without a finished record did not complete.
+Every write is its own short transaction, so what a crash leaves behind is still true.
+
+Only names, counts, hashes, paths and reason codes are stored. `record_delivery` and
+`record_quarantine` refuse anything that does not look like one of those, so that a pupil
+value passed by mistake raises instead of landing in an audit trail that is kept for years.
+
+Works on SQLite (the default, a file under the state folder) and PostgreSQL (psycopg 3).
+`create_schema` creates the tables; Alembic migrations will take over that job, which is
+why every table, index and constraint has an explicit, stable name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any, Final, Literal, Self, cast, get_args
+from urllib.parse import urlsplit
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from connectors.errors import ConfigurationError
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "Base",
+    "DeliveredFile",
+    "DeliveryCounts",
+    "DeliveryMode",
+    "DeliveryRecord",
+    "DeliverySnapshot",
+    "DeliveryStatus",
+    "LineageStore",
+    "QuarantineRecord",
+    "QuarantineSnapshot",
+    "RunRecord",
+    "RunSnapshot",
+    "RunStatus",
+    "Severity",
+    "SourceRecord",
+    "SourceSnapshot",
+]
+
+RunStatus = Literal["running", "completed", "failed"]
+DeliveryStatus = Literal[
+    "delivered", "nothing_to_deliver", "failed", "dry_run", "agreement_expired"
+]
+DeliveryMode = Literal["full", "delta"]
+Severity = Literal["error", "warning"]
+
+_RUN_STATUSES: Final = frozenset(get_args(RunStatus))
+_DELIVERY_STATUSES: Final = frozenset(get_args(DeliveryStatus))
+_DELIVERY_MODES: Final = frozenset(get_args(DeliveryMode))
+_SEVERITIES: Final = frozenset(get_args(Severity))
+
+# Alembic autogenerate compares names; without a convention PostgreSQL and SQLite invent
+# different ones and every later migration would have to guess them.
+NAMING_CONVENTION: Final[dict[str, str]] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Lengths double as a guard: a name, code or id never needs more, free text would.
+_NAME_LENGTH: Final = 63
+_TOKEN_LENGTH: Final = 128
+_MESSAGE_LENGTH: Final = 500
+
+_FIELD_NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
+_SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
+# Ids, supplier ids, school codes, formats, encodings, triggers: no spaces, no punctuation
+# that free text (a name, an address, a sentence) would need.
+_TOKEN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]*")
+# A delivered file is named inside its delivery folder; a separator would mean a path.
+_FILE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_SCHOOLJAAR: Final = re.compile(r"[0-9]{4}-[0-9]{4}")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_COUNT_KEYS: Final = frozenset({"input", "delivered", "withheld", "quarantined"})
+_FILE_KEYS: Final = frozenset({"name", "sha256", "rows"})
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    SQLite keeps no offset, so the value is stored as naive UTC there; text order then
+    equals time order, which `last_delivery` relies on. Read values always come back
+    aware, in UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware timestamp to UTC (naive UTC for SQLite)."""
+        if value is None:
+            return None
+        value = _utc(value, "timestamp")
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return the stored timestamp as an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL so a privacy officer can ask "which deliveries carried field X"
+# with an indexable containment query; plain JSON (text) elsewhere.
+_JSON: Final = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the lineage tables, with the shared naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class RunRecord(Base):
+    """One run of Sluis: when, how it was started, and how it ended."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'completed', 'failed')", name="status"),
+    )
+
+    run_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(_NAME_LENGTH))
+    dry_run: Mapped[bool] = mapped_column(Boolean(create_constraint=True, name="dry_run"))
+    sluis_version: Mapped[str] = mapped_column(String(_NAME_LENGTH))
+    message: Mapped[str | None] = mapped_column(String(_MESSAGE_LENGTH))
+    parameters: Mapped[dict[str, Any]] = mapped_column(_JSON)
+
+
+class SourceRecord(Base):
+    """One export file a run read for one school."""
+
+    __tablename__ = "run_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey(RunRecord.run_id), index=True)
+    school: Mapped[str] = mapped_column(String(_NAME_LENGTH))
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(_NAME_LENGTH))
+    encoding: Mapped[str] = mapped_column(String(_NAME_LENGTH))
+    pupils_read: Mapped[int] = mapped_column(Integer)
+    schooljaar: Mapped[str] = mapped_column(String(9))
+
+
+class DeliveryRecord(Base):
+    """One delivery (or attempt) to one supplier for one school: fields, counts, hashes."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('delivered', 'nothing_to_deliver', 'failed', 'dry_run', "
+            "'agreement_expired')",
+            name="status"
+        ),
+        CheckConstraint("mode IN ('full', 'delta')", name="mode"),
+        # Serves last_delivery: the newest delivery per supplier and school.
+        Index("ix_deliveries_supplier_school_created_at", "supplier", "school", "created_at"),
+    )
+
+    delivery_id: Mapped[str] = mapped_column(String(_TOKEN_LENGTH), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey(RunRecord.run_id), index=True)
+    supplier: Mapped[str] = mapped_column(String(_NAME_LENGTH))
+    school: Mapped[str] = mapped_column(String(_NAME_LENGTH))
+    agreement_sha256: Mapped[str] = mapped_column(String(64))
+    agreement_reference: Mapped[str] = mapped_column(String(_TOKEN_LENGTH))
+    fields: Mapped[list[str]] = mapped_column(_JSON)
+    mode: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    files: Mapped[list[dict[str, Any]]] = mapped_column(_JSON)
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    location: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class QuarantineRecord(Base):
+    """How many rows of one school a contract rule sent to quarantine in a run."""
+
+    __tablename__ = "quarantine_counts"
+    __table_args__ = (CheckConstraint("severity IN ('error', 'warning')", name="severity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey(RunRecord.run_id), index=True)
+    school: Mapped[str] = mapped_column(String(_NAME_LENGTH))
+    column: Mapped[str | None] = mapped_column(String(_NAME_LENGTH))
+    rule: Mapped[str] = mapped_column(String(_MESSAGE_LENGTH))
+    severity: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(Integer)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSnapshot:
+    """A run as stored, detached from any database session."""
+
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: RunStatus
+    trigger: str
+    dry_run: bool
+    sluis_version: str
+    message: str | None
+    parameters: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSnapshot:
+    """An export file a run read, as stored."""
+
+    run_id: str
+    school: str
+    path: str
+    sha256: str
+    format: str
+    encoding: str
+    pupils_read: int
+    schooljaar: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredFile:
+    """One data file of a delivery."""
+
+    name: str
+    sha256: str
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryCounts:
+    """Pupil counts of a delivery; `input = delivered + sum(withheld) + quarantined`."""
+
+    input: int
+    delivered: int
+    withheld: Mapping[str, int]
+    quarantined: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySnapshot:
+    """A delivery as stored, detached from any database session."""
+
+    delivery_id: str
+    run_id: str
+    supplier: str
+    school: str
+    agreement_sha256: str
+    agreement_reference: str
+    fields: tuple[str, ...]
+    mode: DeliveryMode
+    counts: DeliveryCounts
+    files: tuple[DeliveredFile, ...]
+    manifest_sha256: str | None
+    location: str | None
+    status: DeliveryStatus
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineSnapshot:
+    """A quarantine count as stored."""
+
+    run_id: str
+    school: str
+    column: str | None
+    rule: str
+    severity: Severity
+    count: int
+
+
+class LineageStore:
+    """Records runs, sources, quarantine counts and deliveries in a SQL database.
+
+    Args:
+        url: SQLAlchemy database URL, e.g. ``sqlite:///state/lineage.db`` or
+            ``postgresql+psycopg://user:password@host/db``. It may hold a password, so it
+            never appears in an error message. For SQLite the parent folder is created.
+
+    Raises:
+        ConfigurationError: the URL cannot be parsed or names an unknown database driver.
+    """
+
+    def __init__(self, url: str) -> None:
+        parsed = _parse_url(url)
+        self._where = _describe(parsed)
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
+            _make_sqlite_folder(parsed)
+        try:
+            # hide_parameters: a failing statement's message then never echoes a value,
+            # whatever a later caller manages to pass.
+            self._engine: Engine = create_engine(
+                parsed, hide_parameters=True, pool_pre_ping=backend != "sqlite"
+            )
+        except (NoSuchModuleError, ImportError, ArgumentError):
+            raise ConfigurationError(
+                f"the lineage database URL ({self._where}) names a database driver that is "
+                "not installed; use sqlite:///PATH or postgresql+psycopg://HOST/DB"
+            ) from None
+        if backend == "sqlite":
+            event.listen(self._engine, "connect", _sqlite_on_connect)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.dispose()
+
+    def dispose(self) -> None:
+        """Close every pooled connection; the store can still be used afterwards."""
+        self._engine.dispose()
+
+    def create_schema(self) -> None:
+        """Create the lineage tables that do not exist yet.
+
+        Raises:
+            ConfigurationError: the database cannot be reached.
+        """
+        with self._transaction() as session:
+            Base.metadata.create_all(session.connection())
+
+    # -- writes -----------------------------------------------------------------------
+
+    def start_run(
+        self,
+        run_id: str,
+        *,
+        started_at: datetime,
+        trigger: str,
+        dry_run: bool,
+        parameters: Mapping[str, object],
+        sluis_version: str,
+    ) -> None:
+        """Record the start of a run, with status ``running``.
+
+        Args:
+            run_id: the run's UUID as text; stored in its canonical lower-case form.
+            started_at: timezone-aware start time; stored in UTC.
+            trigger: what started the run, e.g. ``cli``, ``schedule`` or ``ui``.
+            dry_run: whether the run only plans deliveries.
+            parameters: JSON-serialisable, non-secret, non-pupil settings of the run
+                (supplier ids, source paths); stored exactly as they serialise.
+            sluis_version: the version of Sluis doing the run.
+
+        Raises:
+            ValueError: an argument is malformed, or the run was already started.
+            ConfigurationError: the database cannot be reached.
+        """
+        key = _run_key(run_id)
+        record = RunRecord(
+            run_id=key,
+            started_at=_utc(started_at, "started_at"),
+            finished_at=None,
+            status="running",
+            trigger=_token(trigger, "trigger", _NAME_LENGTH),
+            dry_run=_bool(dry_run, "dry_run"),
+            sluis_version=_token(sluis_version, "sluis_version", _NAME_LENGTH),
+            message=None,
+            parameters=_parameters(parameters),
+        )
+        with self._transaction() as session:
+            if session.get(RunRecord, key) is not None:
+                raise ValueError(f"run {key} was already started")
+            session.add(record)
+
+    def record_source(
+        self,
+        run_id: str,
+        *,
+        school: str,
+        path: str,
+        sha256: str,
+        format: str,
+        encoding: str,
+        pupils_read: int,
+        schooljaar: str,
+    ) -> None:
+        """Record an export file the run read for one school.
+
+        Args:
+            run_id: a started, unfinished run.
+            school: the school's brincode.
+            path: where the export was read from.
+            sha256: hex SHA-256 of the file as read.
+            format: the source format, e.g. ``edexml``.
+            encoding: the file's text encoding, e.g. ``utf-8``.
+            pupils_read: how many pupil records the file held.
+            schooljaar: the school year of the export, e.g. ``2025-2026``.
+
+        Raises:
+            ValueError: an argument is malformed, or the run is unknown or finished.
+            ConfigurationError: the database cannot be reached.
+        """
+        key = _run_key(run_id)
+        if not isinstance(schooljaar, str) or not _SCHOOLJAAR.fullmatch(schooljaar):
+            raise ValueError("schooljaar must look like 2025-2026")
+        record = SourceRecord(
+            run_id=key,
+            school=_token(school, "school", _NAME_LENGTH),
+            path=_line(path, "path"),
+            sha256=_sha256(sha256, "sha256"),
+            format=_token(format, "format", _NAME_LENGTH),
+            encoding=_token(encoding, "encoding", _NAME_LENGTH),
+            pupils_read=_count(pupils_read, "pupils_read"),
+            schooljaar=schooljaar,
+        )
+        with self._transaction() as session:
+            _require_running(session, key)
+            session.add(record)
+
+    def record_quarantine(
+        self,
+        run_id: str,
+        *,
+        school: str,
+        counts: Iterable[tuple[str | None, str, str, int]],
+    ) -> None:
+        """Record how many rows each contract rule quarantined for one school.
+
+        Args:
+            run_id: a started, unfinished run.
+            school: the school's brincode.
+            counts: ``(column, rule, severity, count)`` per rule; ``column`` is a
+                canonical field name or None for a rule on the whole row, ``rule`` the
+                check's name (never its failure message, which holds values), ``severity``
+                ``error`` or ``warning``. Empty records nothing.
+
+        Raises:
+            ValueError: any entry is malformed (then nothing is recorded), or the run is
+                unknown or finished.
+            ConfigurationError: the database cannot be reached.
+        """
+        key = _run_key(run_id)
+        school = _token(school, "school", _NAME_LENGTH)
+        records = [
+            _quarantine_record(key, school, entry, position)
+            for position, entry in enumerate(counts)
+        ]
+        with self._transaction() as session:
+            _require_running(session, key)
+            session.add_all(records)
+
+    def record_delivery(
+        self,
+        run_id: str,
+        *,
+        delivery_id: str,
+        supplier: str,
+        school: str,
+        agreement_sha256: str,
+        agreement_reference: str,
+        fields: Sequence[str],
+        mode: str,
+        counts: Mapping[str, object],
+        files: Iterable[Mapping[str, object]],
+        manifest_sha256: str | None,
+        location: str | None,
+        status: str,
+        created_at: datetime,
+    ) -> None:
+        """Record one delivery to a supplier for a school, as its manifest describes it.
+
+        Args:
+            run_id: a started, unfinished run.
+            delivery_id: unique id of the delivery (letters, digits, ``._:+-``).
+            supplier: the supplier id of the agreement.
+            school: the school's brincode.
+            agreement_sha256: hex SHA-256 of the agreement file the delivery followed.
+            agreement_reference: the agreement's own reference, one printable line.
+            fields: the delivered field names, snake_case.
+            mode: ``full`` or ``delta``.
+            counts: ``{"input", "delivered", "withheld": {reason: n}, "quarantined"}``;
+                unless the status is ``failed``, ``input`` must equal the sum of the rest.
+            files: ``{"name", "sha256", "rows"}`` per data file.
+            manifest_sha256: hex SHA-256 of manifest.json, or None if none was written.
+            location: where the delivery went (a folder or ``sftp://host/path``), or None;
+                a URL holding a password is refused.
+            status: ``delivered``, ``nothing_to_deliver``, ``failed`` or ``dry_run``.
+            created_at: timezone-aware time of the delivery; stored in UTC.
+
+        Raises:
+            ValueError: an argument is not a name, count, hash or code as described (so a
+                pupil value cannot slip in), the delivery id exists, or the run is unknown
+                or finished.
+            ConfigurationError: the database cannot be reached.
+        """
+        key = _run_key(run_id)
+        status = _choice(status, "status", _DELIVERY_STATUSES)
+        record = DeliveryRecord(
+            delivery_id=_token(delivery_id, "delivery_id", _TOKEN_LENGTH),
+            run_id=key,
+            supplier=_token(supplier, "supplier", _NAME_LENGTH),
+            school=_token(school, "school", _NAME_LENGTH),
+            agreement_sha256=_sha256(agreement_sha256, "agreement_sha256"),
+            agreement_reference=_reference(agreement_reference),
+            fields=_fields(fields),
+            mode=_choice(mode, "mode", _DELIVERY_MODES),
+            counts=_delivery_counts(counts, balanced=status != "failed"),
+            files=_files(files),
+            manifest_sha256=(
+                None if manifest_sha256 is None else _sha256(manifest_sha256, "manifest_sha256")
+            ),
+            location=None if location is None else _location(location),
+            status=status,
+            created_at=_utc(created_at, "created_at"),
+        )
+        with self._transaction() as session:
+            _require_running(session, key)
+            if session.get(DeliveryRecord, record.delivery_id) is not None:
+                raise ValueError(f"delivery {record.delivery_id} was already recorded")
+            session.add(record)
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        finished_at: datetime,
+        message: str | None = None,
+    ) -> None:
+        """Record how a run ended; written last, after everything else of the run.
+
+        Args:
+            run_id: a started, unfinished run.
+            status: ``completed`` or ``failed``.
+            finished_at: timezone-aware end time; stored in UTC.
+            message: for a failed run, the one-line error (never a pupil value). Line
+                breaks are folded into spaces and it is cut to 500 characters, because a
+                failed run must still be recorded as failed.
+
+        Raises:
+            ValueError: an argument is malformed, or the run is unknown or already finished.
+            ConfigurationError: the database cannot be reached.
+        """
+        key = _run_key(run_id)
+        chosen = _choice(status, "status", _RUN_STATUSES - {"running"})
+        finished = _utc(finished_at, "finished_at")
+        folded = None if message is None else _fold(message)
+        with self._transaction() as session:
+            run = _require_running(session, key)
+            run.status = chosen
+            run.finished_at = finished
+            run.message = folded
+
+    # -- reads ------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunSnapshot | None:
+        """Return the run, or None if it was never started.
+
+        Raises:
+            ValueError: ``run_id`` is not a UUID.
+            ConfigurationError: the database cannot be reached.
+        """
+        key = _run_key(run_id)
+        with self._transaction() as session:
+            run = session.get(RunRecord, key)
+            return None if run is None else _run_snapshot(run)
+
+    def sources_for_run(self, run_id: str) -> list[SourceSnapshot]:
+        """Return the export files a run read, in the order they were recorded.
+
+        Raises:
+            ValueError: ``run_id`` is not a UUID.
+            ConfigurationError: the database cannot be reached.
+        """
+        query = (
+            select(SourceRecord)
+            .where(SourceRecord.run_id == _run_key(run_id))
+            .order_by(SourceRecord.id)
+        )
+        with self._transaction() as session:
+            return [_source_snapshot(row) for row in session.scalars(query)]
+
+    def deliveries_for_run(self, run_id: str) -> list[DeliverySnapshot]:
+        """Return a run's deliveries, oldest first.
+
+        Raises:
+            ValueError: ``run_id`` is not a UUID.
+            ConfigurationError: the database cannot be reached.
+        """
+        query = (
+            select(DeliveryRecord)
+            .where(DeliveryRecord.run_id == _run_key(run_id))
+            .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
+        )
+        with self._transaction() as session:
+            return [_delivery_snapshot(row) for row in session.scalars(query)]
+
+    def last_delivery(self, supplier: str, school: str) -> DeliverySnapshot | None:
+        """Return the newest delivery with status ``delivered`` to a supplier for a school.
+
+        This is the baseline of a delta delivery. Deliveries of runs that later failed
+        count: their files did reach the supplier.
+
+        Raises:
+            ConfigurationError: the database cannot be reached.
+        """
+        query = (
+            select(DeliveryRecord)
+            .where(
+                DeliveryRecord.supplier == supplier,
+                DeliveryRecord.school == school,
+                DeliveryRecord.status == "delivered",
+            )
+            .order_by(DeliveryRecord.created_at.desc(), DeliveryRecord.delivery_id.desc())
+            .limit(1)
+        )
+        with self._transaction() as session:
+            row = session.scalars(query).first()
+            return None if row is None else _delivery_snapshot(row)
+
+    def quarantine_for_run(self, run_id: str) -> list[QuarantineSnapshot]:
+        """Return a run's quarantine counts in the order they were recorded.
+
+        Raises:
+            ValueError: ``run_id`` is not a UUID.
+            ConfigurationError: the database cannot be reached.
+        """
+        query = (
+            select(QuarantineRecord)
+            .where(QuarantineRecord.run_id == _run_key(run_id))
+            .order_by(QuarantineRecord.id)
+        )
+        with self._transaction() as session:
+            return [_quarantine_snapshot(row) for row in session.scalars(query)]
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            # Connecting eagerly separates "cannot reach the database", a configuration
+            # problem, from errors in the statements that follow.
+            try:
+                session.connection()
+            except DBAPIError:
+                raise ConfigurationError(
+                    f"cannot connect to the lineage database ({self._where}); check that "
+                    "the server is running and that the database URL, user and password "
+                    "are right"
+                ) from None
+            yield session
+
+
+# -- engine helpers ------------------------------------------------------------------
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        raise ConfigurationError(
+            "the lineage database URL cannot be parsed; use sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST:PORT/DB"
+        ) from None
+    # psycopg 3 is the PostgreSQL driver Sluis ships; SQLAlchemy 2.0 would pick psycopg2.
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _describe(url: URL) -> str:
+    """Name the database for a message: dialect and host, never user, password or path."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return "sqlite, a local file"
+    host = url.host or "localhost"
+    return f"{backend} at {host}" if url.port is None else f"{backend} at {host}:{url.port}"
+
+
+def _make_sqlite_folder(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        raise ConfigurationError(
+            "cannot create the folder of the SQLite lineage database; check the --state "
+            "or --db path and its permissions"
+        ) from None
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # SQLite ignores foreign keys unless asked; without this a delivery could name a
+        # run that does not exist.
+        cursor.execute("PRAGMA foreign_keys = ON")
+        # WAL lets a report read while a run writes.
+        cursor.execute("PRAGMA journal_mode = WAL")
+    finally:
+        cursor.close()
+
+
+# -- input guards ----------------------------------------------------------------------
+
+
+def _run_key(run_id: object) -> str:
+    if not isinstance(run_id, str):
+        raise ValueError("run_id must be a UUID string")
+    try:
+        return str(uuid.UUID(run_id))
+    except ValueError:
+        raise ValueError("run_id must be a UUID string") from None
+
+
+def _utc(value: object, name: str) -> datetime:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime")
+    return value.astimezone(UTC)
+
+
+def _bool(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be a bool")
+    return value
+
+
+def _count(value: object, name: str) -> int:
+    # bool is an int subclass; True as a count is a bug, not a one.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int")
+    return value
+
+
+def _reference(value: object) -> str:
+    # An agreement's reference is the title people use for it ("Verwerkersovereenkomst
+    # Basispoort 4.0"): printable text on one line, written by the school, not a pupil value.
+    if not isinstance(value, str) or not value or len(value) > _TOKEN_LENGTH:
+        raise ValueError(f"agreement_reference must be 1 to {_TOKEN_LENGTH} characters")
+    if not value.isprintable():
+        raise ValueError("agreement_reference must be printable text on one line")
+    return value
+
+
+def _token(value: object, name: str, length: int) -> str:
+    if not isinstance(value, str) or len(value) > length or not _TOKEN.fullmatch(value):
+        raise ValueError(
+            f"{name} must be an id of at most {length} letters, digits or ._:+- without spaces"
+        )
+    return value
+
+
+def _field_name(value: object, name: str) -> str:
+    if not isinstance(value, str) or len(value) > _NAME_LENGTH or not _FIELD_NAME.fullmatch(value):
+        raise ValueError(f"{name} must be a snake_case field name matching ^[a-z][a-z0-9_]*$")
+    return value
+
+
+def _sha256(value: object, name: str) -> str:
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+        raise ValueError(f"{name} must be a SHA-256 digest of 64 hex characters")
+    return value.lower()
+
+
+def _choice(value: object, name: str, allowed: frozenset[str]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(sorted(allowed))}")
+    return value
+
+
+def _line(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value or _CONTROL.search(value):
+        raise ValueError(f"{name} must be a non-empty single line")
+    return value
+
+
+def _fold(message: str) -> str:
+    if not isinstance(message, str):
+        raise ValueError("message must be a string")
+    folded = " ".join(_CONTROL.sub(" ", message).split())
+    return folded[:_MESSAGE_LENGTH]
+
+
+def _location(value: object) -> str:
+    location = _line(value, "location")
+    if "://" in location and urlsplit(location).password is not None:
+        raise ValueError("location must not hold a password")
+    return location
+
+
+def _fields(fields: object) -> list[str]:
+    if isinstance(fields, str | bytes) or not isinstance(fields, Sequence):
+        raise ValueError("fields must be a list of field names")
+    names = [_field_name(field, "each field") for field in fields]
+    if len(set(names)) != len(names):
+        raise ValueError("fields must not repeat a field name")
+    return names
+
+
+def _delivery_counts(counts: object, *, balanced: bool) -> dict[str, Any]:
+    if not isinstance(counts, Mapping) or set(counts) != _COUNT_KEYS:
+        raise ValueError(f"counts must have exactly the keys {', '.join(sorted(_COUNT_KEYS))}")
+    withheld = counts["withheld"]
+    if not isinstance(withheld, Mapping):
+        raise ValueError("counts['withheld'] must map reason codes to counts")
+    clean_withheld = {
+        _field_name(reason, "each withheld reason"): _count(n, f"counts['withheld'][{reason!r}]")
+        for reason, n in withheld.items()
+    }
+    total = _count(counts["input"], "counts['input']")
+    delivered = _count(counts["delivered"], "counts['delivered']")
+    quarantined = _count(counts["quarantined"], "counts['quarantined']")
+    if balanced and total != delivered + sum(clean_withheld.values()) + quarantined:
+        raise ValueError("counts must satisfy input = delivered + sum(withheld) + quarantined")
+    return {
+        "input": total,
+        "delivered": delivered,
+        "withheld": clean_withheld,
+        "quarantined": quarantined,
+    }
+
+
+def _files(files: object) -> list[dict[str, Any]]:
+    if isinstance(files, str | bytes | Mapping) or not isinstance(files, Iterable):
+        raise ValueError("files must be a list of {name, sha256, rows}")
+    clean: list[dict[str, Any]] = []
+    for entry in files:
+        if not isinstance(entry, Mapping) or set(entry) != _FILE_KEYS:
+            raise ValueError("each file must have exactly the keys name, rows, sha256")
+        name = entry["name"]
+        if not isinstance(name, str) or len(name) > _TOKEN_LENGTH or not _FILE_NAME.fullmatch(name):
+            raise ValueError("each file name must be a plain file name (letters, digits, ._-)")
+        clean.append(
+            {
+                "name": name,
+                "sha256": _sha256(entry["sha256"], "each file sha256"),
+                "rows": _count(entry["rows"], "each file's rows"),
+            }
+        )
+    return clean
+
+
+def _quarantine_record(run_id: str, school: str, entry: object, position: int) -> QuarantineRecord:
+    where = f"quarantine count {position}"
+    if not isinstance(entry, tuple) or len(entry) != 4:
+        raise ValueError(f"{where} must be a (column, rule, severity, count) tuple")
+    column, rule, severity, count = entry
+    rule_text = _line(rule, f"{where}: rule")
+    if len(rule_text) > _MESSAGE_LENGTH:
+        raise ValueError(f"{where}: rule must be at most {_MESSAGE_LENGTH} characters")
+    return QuarantineRecord(
+        run_id=run_id,
+        school=school,
+        column=None if column is None else _field_name(column, f"{where}: column"),
+        rule=rule_text,
+        severity=_choice(severity, f"{where}: severity", _SEVERITIES),
+        count=_count(count, f"{where}: count"),
+    )
+
+
+def _parameters(parameters: object) -> dict[str, Any]:
+    if not isinstance(parameters, Mapping) or not all(isinstance(k, str) for k in parameters):
+        raise ValueError("parameters must be a mapping with string keys")
+    try:
+        # The round trip stores exactly what a later read returns (tuples become lists)
+        # and refuses objects such as SecretStr that have no business in lineage.
+        clean = json.loads(json.dumps(dict(parameters), allow_nan=False))
+    except (TypeError, ValueError):
+        raise ValueError("parameters must be plain JSON values (str, number, bool, list)") from None
+    _refuse_credentials(clean)
+    return cast(dict[str, Any], clean)
+
+
+def _refuse_credentials(value: object) -> None:
+    if isinstance(value, str):
+        if "://" in value:
+            try:
+                password = urlsplit(value).password
+            except ValueError:
+                password = None
+            if password is not None:
+                raise ValueError("parameters must not hold a URL with a password")
+    elif isinstance(value, dict):
+        for item in value.values():
+            _refuse_credentials(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_credentials(item)
+
+
+def _require_running(session: Session, run_id: str) -> RunRecord:
+    run = session.get(RunRecord, run_id, with_for_update=True)
+    if run is None:
+        raise ValueError(f"run {run_id} was not started")
+    if run.status != "running":
+        raise ValueError(f"run {run_id} has already finished ({run.status})")
+    return run
+
+
+# -- snapshots -------------------------------------------------------------------------
+
+
+def _run_snapshot(run: RunRecord) -> RunSnapshot:
+    return RunSnapshot(
+        run_id=run.run_id,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        status=cast(RunStatus, run.status),
+        trigger=run.trigger,
+        dry_run=run.dry_run,
+        sluis_version=run.sluis_version,
+        message=run.message,
+        parameters=MappingProxyType(json.loads(json.dumps(run.parameters))),
+    )
+
+
+def _source_snapshot(row: SourceRecord) -> SourceSnapshot:
+    return SourceSnapshot(
+        run_id=row.run_id,
+        school=row.school,
+        path=row.path,
+        sha256=row.sha256,
+        format=row.format,
+        encoding=row.encoding,
+        pupils_read=row.pupils_read,
+        schooljaar=row.schooljaar,
+    )
+
+
+def _delivery_snapshot(row: DeliveryRecord) -> DeliverySnapshot:
+    counts = row.counts
+    return DeliverySnapshot(
+        delivery_id=row.delivery_id,
+        run_id=row.run_id,
+        supplier=row.supplier,
+        school=row.school,
+        agreement_sha256=row.agreement_sha256,
+        agreement_reference=row.agreement_reference,
+        fields=tuple(row.fields),
+        mode=cast(DeliveryMode, row.mode),
+        counts=DeliveryCounts(
+            input=counts["input"],
+            delivered=counts["delivered"],
+            withheld=MappingProxyType(dict(counts["withheld"])),
+            quarantined=counts["quarantined"],
+        ),
+        files=tuple(
+            DeliveredFile(name=f["name"], sha256=f["sha256"], rows=f["rows"]) for f in row.files
+        ),
+        manifest_sha256=row.manifest_sha256,
+        location=row.location,
+        status=cast(DeliveryStatus, row.status),
+        created_at=row.created_at,
+    )
+
+
+def _quarantine_snapshot(row: QuarantineRecord) -> QuarantineSnapshot:
+    return QuarantineSnapshot(
+        run_id=row.run_id,
+        school=row.school,
+        column=row.column,
+        rule=row.rule,
+        severity=cast(Severity, row.severity),
+        count=row.count,
+    )

@@ -1,0 +1,166 @@
+"""The `sluis` command line: run a sync, write synthetic samples.
+
+Every user error ends as one line on stderr and exit code 1; a wrong option is exit 2.
+Tracebacks are for defects only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from connectors.errors import SluisError
+
+if TYPE_CHECKING:
+    from pipelines.flows import SyncRequest
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="sluis",
+    help="Sluis: only what each agreement allows passes from the school to its suppliers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+
+
+def _prefect_environment() -> None:
+    """Defaults for Prefect that a school server needs, unless the operator set them."""
+    # The temporary API server needs 20-25 s to migrate a fresh database on a 2-core box,
+    # right at Prefect's default 20 s timeout.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # No telemetry from a machine that holds pupil data.
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def _summary(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Sluis: leveringen")
+    for column in ("supplier", "school", "status", "input", "delivered", "withheld",
+                   "quarantined"):
+        table.add_column(column, justify="right" if column in {"input", "delivered",
+                                                                "quarantined"} else "left")
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in ("supplier", "school", "status", "input",
+                                               "delivered", "withheld", "quarantined")))
+    return table
+
+
+def run_sync(request: SyncRequest) -> dict[str, Any]:
+    """Run the sync flow in this process and return its summary.
+
+    Raises:
+        SluisError: the run failed for a reason the user can fix; the message says which.
+    """
+    _prefect_environment()
+    from pipelines.flows import sync  # Prefect is imported only when a run starts.
+
+    state = sync(request, return_state=True)
+    if not state.is_completed():
+        raise SluisError(state.message or "the run failed")
+    summary: dict[str, Any] = state.result()
+    return summary
+
+
+@app.command()
+def run(
+    source: Annotated[Path, typer.Option(help="Export file, or a folder with one subfolder "
+                                         "per school")] = Path("data/samples"),
+    consents: Annotated[Path | None, typer.Option(help="Consent export for a single export "
+                                                  "file")] = None,
+    drop: Annotated[Path, typer.Option(help="Folder drop root: DIR/<supplier>/<delivery>/")] = (
+        Path("drop")
+    ),
+    state: Annotated[Path, typer.Option(help="Sluis' own files: reports, keys, SQLite "
+                                        "lineage")] = Path("sluis-state"),
+    db: Annotated[str | None, typer.Option(help="Lineage database URL (default: SQLite in "
+                                           "--state)", envvar="SLUIS_DB_URL",
+                                           show_envvar=True)] = None,
+    supplier: Annotated[list[str] | None, typer.Option(help="Only this supplier id "
+                                                       "(repeatable)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Do everything but publish")] = (
+        False
+    ),
+) -> None:
+    """Run one sync: validate every school, then deliver each supplier its share.
+
+    Examples:
+        sluis run
+        sluis run --source exports/ --drop /srv/sluis/drop --supplier basispoort
+        sluis run --source EDEX.XML --consents toestemmingen.csv --dry-run
+    """
+    from pipelines.flows import SyncRequest
+
+    if db:
+        # Through the environment, not a flow parameter: parameters are stored in
+        # Prefect's database and shown in its UI, and a URL may hold a password.
+        os.environ["SLUIS_DB_URL"] = db
+    request = SyncRequest(
+        source=str(source),
+        consents=str(consents) if consents else None,
+        drop=str(drop),
+        state=str(state),
+        suppliers=list(supplier or []),
+        dry_run=dry_run,
+        trigger="cli",
+    )
+    summary = run_sync(request)
+    out.print(_summary(summary["rows"]))
+    out.print(f"Quarantaine-rapport: {summary['quarantine_report']}")
+    out.print(f"Run: {summary['run_id']}")
+
+
+@app.command()
+def sample(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the schools to")],
+    schools: Annotated[int, typer.Option(min=1, help="Number of schools")] = 2,
+    pupils_per_school: Annotated[int, typer.Option(min=1, help="Pupils per school")] = 60,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files")] = 20261128,
+) -> None:
+    """Write synthetic school exports (no real child) with consent files.
+
+    Example:
+        sluis sample --out /tmp/samples --schools 3 --pupils-per-school 300 --seed 7
+    """
+    from connectors.synthetic import write_samples
+
+    folders = write_samples(
+        out_dir, schools=schools, pupils_per_school=pupils_per_school, seed=seed
+    )
+    out.print(f"{len(folders)} school(s) written to {out_dir}")
+
+
+def main() -> None:
+    """Console-script entry point: user errors become one line and exit code 1."""
+    try:
+        app(standalone_mode=False)
+    except SluisError as exc:
+        err.print(f"sluis: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_ERROR)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("sluis: aborted")
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:  # noqa: BLE001
+        import click
+
+        if isinstance(exc, click.exceptions.UsageError):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,251 @@
+"""The nightly `sync` flow: per school validate once, then per supplier apply and deliver.
+
+No `from __future__ import annotations` here: Prefect builds the parameter schema of a
+deployment from real annotations, and postponed ones break served runs.
+"""
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.futures import wait
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.drops.folder import FolderDrop
+from connectors.errors import SluisError
+from contracts.agreements import LoadedAgreement, load_agreements
+from contracts.validation import ValidatedSchool, problem_counts
+from lineage.store import LineageStore
+from pipelines.keys import pseudonym_secret
+from pipelines.plan import batches, discover_schools
+from pipelines.settings import Settings
+from pipelines.tasks import deliver_batch, prepare_batch
+from pipelines.work import DeliveryOutcome, write_quarantine_report
+
+__all__ = ["RunAborted", "SyncRequest", "sync"]
+
+SLUIS_VERSION = "0.1.0"
+
+
+class SyncRequest(BaseModel):
+    """Parameters of one sync. Unknown keys are refused, so a typo is an error, not a default.
+
+    Paths are shown in the Prefect UI; secrets (database URL, keys) never travel here:
+    they come from settings.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field("data/samples", description="Export file, or folder of schools")
+    consents: str | None = Field(None, description="Consent export (with a single file)")
+    drop: str = Field("drop", description="Folder drop root")
+    state: str = Field("sluis-state", description="Sluis' own files (reports, keys, SQLite)")
+    suppliers: list[str] = Field(default_factory=list, description="Supplier ids; empty = all")
+    dry_run: bool = Field(False, description="Do everything except publishing")
+    trigger: str = Field("ui", description="Who started the run: cli, schedule or ui")
+
+
+class RunAborted(SluisError):
+    """A stage returned a user error; the run stops before (further) delivery."""
+
+
+def _run_id() -> str:
+    current = flow_run.get_id()
+    return str(current) if current else str(uuid.uuid4())
+
+
+def _outcome_rows(outcomes: list[DeliveryOutcome]) -> list[dict[str, Any]]:
+    """Counts per supplier and school for the table artifact and the CLI summary."""
+    rows = []
+    for o in outcomes:
+        withheld = o.counts.get("withheld", {}) if o.counts else {}
+        rows.append(
+            {
+                "supplier": o.supplier,
+                "school": o.school,
+                "status": o.status,
+                "mode": o.mode,
+                "input": o.counts.get("input", 0) if o.counts else 0,
+                "delivered": o.counts.get("delivered", 0) if o.counts else 0,
+                "withheld": ", ".join(f"{k}: {v}" for k, v in dict(withheld).items()) or "-",  # type: ignore[call-overload]
+                "quarantined": o.counts.get("quarantined", 0) if o.counts else 0,
+                "location": o.location or "-",
+            }
+        )
+    return rows
+
+
+def _quarantine_markdown(schools: list[ValidatedSchool], report: Path) -> str:
+    lines = ["# Quarantaine", "", f"Rapport: `{report}`", ""]
+    for school in schools:
+        lines.append(
+            f"## {school.brincode}: {school.quarantined_pupils} van {school.input_pupils} "
+            "leerlingen in quarantaine"
+        )
+        for column, rule, severity, count in problem_counts(school.problems):
+            lines.append(f"- {severity} `{rule}` ({column}): {count}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _secret_for(loaded: LoadedAgreement, settings: Settings) -> bytes | None:
+    if "pseudoniem" not in loaded.agreement.field_names:
+        return None
+    return pseudonym_secret(loaded.agreement.id, settings.pseudonym_keys, settings.state_dir)
+
+
+@flow(
+    name="sync",
+    flow_run_name="sync-{request.trigger}",
+    persist_result=False,
+    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    log_prints=False,
+)
+def sync(request: SyncRequest) -> State:
+    """Validate every school once, then deliver each supplier its share, and record it all."""
+    logger = get_run_logger()
+    settings = Settings(
+        source=Path(request.source), drop_dir=Path(request.drop), state_dir=Path(request.state)
+    )
+    run_id = _run_id()
+    started = datetime.now(UTC).replace(microsecond=0)
+    store = LineageStore(settings.lineage_url())
+    store.create_schema()
+    store.start_run(
+        run_id,
+        started_at=started,
+        trigger=request.trigger,
+        dry_run=request.dry_run,
+        parameters=request.model_dump(),
+        sluis_version=SLUIS_VERSION,
+    )
+    try:
+        summary = _sync(request, settings, run_id, started, store, logger)
+    except SluisError as exc:
+        message = str(exc)
+        store.finish_run(run_id, status="failed", finished_at=datetime.now(UTC), message=message)
+        store.dispose()
+        logger.error("Run failed: %s", message)
+        return Failed(message=message, data=None)
+    store.finish_run(run_id, status="completed", finished_at=datetime.now(UTC))
+    store.dispose()
+    return Completed(message="sync completed", data=summary)
+
+
+def _sync(
+    request: SyncRequest,
+    settings: Settings,
+    run_id: str,
+    started: datetime,
+    store: LineageStore,
+    logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+) -> dict[str, Any]:
+    agreements = load_agreements(settings.agreements_dir, request.suppliers or None)
+    schools_in = discover_schools(
+        settings.source,
+        Path(request.consents) if request.consents else None,
+        settings.consents_filename,
+    )
+    logger.info("%d school(s), %d supplier(s)", len(schools_in), len(agreements))
+
+    # Every school is validated before anything is delivered: an unreadable export stops
+    # the run while every supplier still holds its previous delivery.
+    prepared: list[list[ValidatedSchool]] = []
+    for number, batch in enumerate(batches(schools_in, settings.batch_size), start=1):
+        state = prepare_batch(batch, number, started.date(), return_state=True)
+        if state.is_failed():
+            raise RunAborted(state.message or "a school export could not be read")
+        prepared.append(state.result())
+    schools = [s for batch in prepared for s in batch]
+    for school in schools:
+        store.record_source(
+            run_id,
+            school=school.brincode,
+            path=str(school.export.path),
+            sha256=school.export.sha256,
+            format=school.export.format,
+            encoding=school.export.encoding,
+            pupils_read=school.input_pupils,
+            schooljaar=school.schooljaar,
+        )
+        store.record_quarantine(run_id, school=school.brincode, counts=problem_counts(school.problems))
+        logger.info(
+            "school %s: %d pupils read, %d quarantined",
+            school.brincode, school.input_pupils, school.quarantined_pupils,
+        )
+    report = write_quarantine_report(schools, settings.state_dir / "runs" / run_id)
+
+    drop = None
+    if not request.dry_run:
+        # Create the drop root itself, never its parents: a missing parent is more likely
+        # an unmounted share than a folder to invent.
+        try:
+            settings.drop_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise RunAborted(
+                f"{settings.drop_dir}: cannot create the drop folder ({exc.strerror}); "
+                "check that its parent exists and is writable"
+            ) from None
+        drop = FolderDrop(settings.drop_dir)
+    futures = [
+        deliver_batch.submit(
+            batch,
+            loaded,
+            loaded.agreement.id,
+            number,
+            run_id=run_id,
+            created_at=started,
+            secret=_secret_for(loaded, settings),
+            drop=drop,
+        )
+        for loaded in agreements
+        for number, batch in enumerate(prepared, start=1)
+    ]
+    wait(futures)
+    outcomes: list[DeliveryOutcome] = []
+    failures = []
+    for future in futures:
+        state = future.state
+        if state.is_failed():
+            failures.append(state.message or "a delivery failed")
+            continue
+        outcomes.extend(future.result())
+    for o in outcomes:
+        store.record_delivery(
+            run_id,
+            # Delivery folders are unique per supplier; lineage keys them across suppliers.
+            delivery_id=f"{o.supplier}:{o.delivery_id or o.status + '-' + o.school.lower()}",
+            supplier=o.supplier,
+            school=o.school,
+            agreement_sha256=o.agreement_sha256,
+            agreement_reference=o.agreement_reference,
+            fields=list(o.fields),
+            mode=o.mode,
+            counts=o.counts or {"input": 0, "delivered": 0, "withheld": {}, "quarantined": 0},
+            files=[dict(f) for f in o.files],
+            manifest_sha256=o.manifest_sha256,
+            location=o.location or "",
+            status=o.status,
+            created_at=started,
+        )
+        for note in o.notes:
+            logger.warning("%s: %s", o.supplier, note)
+    rows = _outcome_rows(outcomes)
+    create_table_artifact(
+        key="sluis-deliveries",
+        table=rows,
+        description="Per supplier and school: delivered, withheld by reason, quarantined",
+    )
+    create_markdown_artifact(
+        key="sluis-quarantine", markdown=_quarantine_markdown(schools, report)
+    )
+    if failures:
+        raise RunAborted("; ".join(failures))
+    return {"run_id": run_id, "rows": rows, "quarantine_report": str(report)}

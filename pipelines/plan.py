@@ -1,0 +1,84 @@
+"""What a run will read: the schools under --source and the consent export of each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from connectors.errors import ConfigurationError
+
+__all__ = ["SchoolInput", "batches", "discover_schools"]
+
+# File endings of the exports a source reader exists for.
+EXPORT_SUFFIXES = (".xml",)
+
+
+@dataclass(frozen=True)
+class SchoolInput:
+    """One school's export and the consent export beside it (None when there is none)."""
+
+    export: Path
+    consents: Path | None
+
+
+def _export_in(folder: Path) -> Path | None:
+    found = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES
+    )
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise ConfigurationError(
+            f"{folder}: more than one export ({names}); keep one export per school folder"
+        )
+    return found[0] if found else None
+
+
+def discover_schools(
+    source: Path, consents: Path | None, consents_filename: str
+) -> list[SchoolInput]:
+    """Find the schools of a run.
+
+    Args:
+        source: an export file, or a folder with one subfolder per school (each holding
+            its export and its consent export).
+        consents: an explicit consent export; only with a single export file.
+        consents_filename: name of the consent export beside each export.
+
+    Raises:
+        ConfigurationError: a path does not exist, or a folder holds no export.
+    """
+    if not source.exists():
+        raise ConfigurationError(f"{source}: source not found; pass --source FILE or FOLDER")
+    if consents is not None and not consents.is_file():
+        raise ConfigurationError(f"{consents}: consent export not found (--consents)")
+    if source.is_file():
+        beside = source.parent / consents_filename
+        return [SchoolInput(source, consents or (beside if beside.is_file() else None))]
+    if consents is not None:
+        raise ConfigurationError(
+            "--consents goes with a single export file; in a folder each school keeps "
+            f"its own {consents_filename} beside its export"
+        )
+    schools = []
+    own = _export_in(source)
+    if own is not None:
+        schools.append(own)
+    for folder in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        export = _export_in(folder)
+        if export is not None:
+            schools.append(export)
+    if not schools:
+        raise ConfigurationError(
+            f"{source}: no export found; expected <school>/EDEX.XML with {consents_filename} "
+            "beside it"
+        )
+    return [
+        SchoolInput(e, e.parent / consents_filename if (e.parent / consents_filename).is_file()
+                    else None)
+        for e in schools
+    ]
+
+
+def batches(items: list[SchoolInput], size: int) -> list[list[SchoolInput]]:
+    """Split schools into batches of at most `size`, in order."""
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,47 @@
+"""Settings, read once at the top from SLUIS_* environment variables or a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.agreements import BUNDLED_AGREEMENTS
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything a run needs that is not in the command line.
+
+    Secrets are SecretStr so they print as '**********' in any repr, log or traceback.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="SLUIS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    source: Path = Field(Path("data/samples"), description="Export file or folder of schools")
+    drop_dir: Path = Field(Path("drop"), description="Folder drop root: DIR/<supplier>/")
+    state_dir: Path = Field(
+        Path("sluis-state"),
+        description="Sluis' own files: quarantine reports, generated keys, SQLite lineage",
+    )
+    db_url: SecretStr | None = Field(
+        None, description="Lineage database URL; default sqlite:///<state_dir>/lineage.db"
+    )
+    agreements_dir: Path = Field(BUNDLED_AGREEMENTS, description="Folder of agreement YAMLs")
+    consents_filename: str = Field("toestemmingen.csv", description="Consent export per school")
+    pseudonym_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Per-supplier HMAC keys (JSON object); missing ones are generated once "
+        "into <state_dir>/keys/",
+    )
+    batch_size: int = Field(25, ge=1, description="Schools per Prefect task")
+
+    def lineage_url(self) -> str:
+        """The lineage database URL (a secret: never log it)."""
+        if self.db_url is not None:
+            return self.db_url.get_secret_value()
+        return f"sqlite:///{(self.state_dir / 'lineage.db').resolve()}"

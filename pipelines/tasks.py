@@ -1,0 +1,85 @@
+"""Thin Prefect tasks around pipelines.work: no caching, no persisted results of pupil data.
+
+A user error (bad export, bad agreement) is returned as a Failed state with its one-line
+message instead of raised, so Prefect does not log a traceback for something the IT
+coordinator has to fix in the administration. Only transient delivery errors are raised,
+because only those are worth a retry.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from prefect import task
+from prefect.cache_policies import NONE
+from prefect.states import Failed, State
+
+from connectors.drops.base import Drop
+from connectors.errors import SluisError, TransientDeliveryError
+from contracts.agreements import LoadedAgreement
+from contracts.validation import ValidatedSchool
+from pipelines.plan import SchoolInput
+from pipelines.work import DeliveryOutcome, deliver_school, prepare_school
+
+__all__ = ["deliver_batch", "prepare_batch"]
+
+
+@task(
+    name="prepare",
+    task_run_name="prepare-batch-{number}",
+    persist_result=False,
+    cache_policy=NONE,
+)
+def prepare_batch(
+    schools: list[SchoolInput], number: int, today: date
+) -> list[ValidatedSchool] | State:
+    """Extract and validate a batch of schools."""
+    try:
+        return [prepare_school(school, today=today) for school in schools]
+    except SluisError as exc:
+        return Failed(message=str(exc))
+
+
+def _transient(task: object, task_run: object, state: State) -> bool:
+    """Retry only when the drop may work next time."""
+    try:
+        state.result()
+    except TransientDeliveryError:
+        return True
+    except Exception:  # noqa: BLE001 (anything else is final: no retry)
+        return False
+    return False
+
+
+@task(
+    name="deliver",
+    task_run_name="deliver-{supplier}-batch-{number}",
+    persist_result=False,
+    cache_policy=NONE,
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=_transient,
+)
+def deliver_batch(
+    schools: list[ValidatedSchool],
+    loaded: LoadedAgreement,
+    supplier: str,
+    number: int,
+    *,
+    run_id: str,
+    created_at: datetime,
+    secret: bytes | None,
+    drop: Drop | None,
+) -> list[DeliveryOutcome] | State:
+    """Apply one agreement to every school of a batch and publish each school's delivery."""
+    try:
+        return [
+            deliver_school(
+                school, loaded, run_id=run_id, created_at=created_at, secret=secret, drop=drop
+            )
+            for school in schools
+        ]
+    except TransientDeliveryError:
+        raise
+    except SluisError as exc:
+        return Failed(message=str(exc))

@@ -1,0 +1,1 @@
+"""Pure functions that decide, per agreement, which pupils and fields pass."""

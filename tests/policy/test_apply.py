@@ -1,0 +1,155 @@
+"""Policy: scope, consent, identifiers and minimisation, with the invariants as properties."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors.errors import PolicyError
+from contracts.agreements import BUNDLED_AGREEMENTS, Agreement, load_agreement
+from contracts.validation import ValidatedSchool, validate_school
+from conftest import make_consents, make_export, pupil
+from policy.apply import apply_agreement
+from policy.consent import consented_keys, current_consents
+from policy.minimise import check_output
+from policy.pseudonymise import pseudonym
+
+TODAY = date(2026, 11, 28)
+YEAR = "2026-2027"
+SECRET = b"0123456789abcdef0123456789abcdef"
+
+
+def _agreement(name: str) -> Agreement:
+    return load_agreement(BUNDLED_AGREEMENTS / f"{name}.yaml").agreement
+
+
+def _school(pupils: list[dict[str, object]], consents: list[tuple[str, ...]] = ()) -> ValidatedSchool:
+    return validate_school(make_export(pupils), make_consents(list(consents)), today=TODAY)  # type: ignore[arg-type]
+
+
+def test_basispoort_gets_exactly_its_fields_and_never_the_bsn() -> None:
+    school = _school([pupil("1", bsn="123456782", postcode="1234AB", toevoegingen="dyslexie")])
+    cut = apply_agreement(school, _agreement("basispoort"), today=TODAY)
+    assert list(cut.frame.columns) == _agreement("basispoort").field_names
+    assert cut.frame.loc[0, "brincode"] == "07XY"
+    assert cut.frame.loc[0, "groepsnaam"] == "Groep 3 Vossen"
+    flat = cut.frame.astype(str).to_numpy().ravel().tolist()
+    assert "123456782" not in flat and "1234AB" not in flat and "dyslexie" not in flat
+
+
+def test_pupils_who_left_and_out_of_scope_are_withheld_with_their_reason() -> None:
+    school = _school(
+        [
+            pupil("1"),
+            pupil("2", uitstroomdatum="2026-10-15"),
+            pupil("3", uitstroomdatum="2027-01-31"),  # leaves later: still a pupil today
+            pupil("4", groepskey=None, jaargroep="0"),  # peuter: outside jaargroepen 1-8
+        ]
+    )
+    cut = apply_agreement(school, _agreement("basispoort"), today=TODAY)
+    assert cut.counts.delivered == 2
+    assert cut.counts.withheld == {"left_school": 1, "out_of_scope": 1}
+    assert dict(cut.withheld) == {"2": "left_school", "4": "out_of_scope"}
+
+
+def test_eckid_or_key_withholds_only_pupils_with_neither() -> None:
+    school = _school([pupil("1", eckid=None), pupil("#2", eckid=None), pupil("#3")])
+    cut = apply_agreement(school, _agreement("basispoort"), today=TODAY)
+    assert cut.counts.withheld == {"no_identifier": 1}
+    # A '#' key is a dummy: the pupil goes by ECK iD and the key is not handed out.
+    assert cut.frame["leerlingkey"].isna().sum() == 1
+
+
+def test_consent_this_year_latest_change_wins_and_no_record_means_no() -> None:
+    cat = "beeldmateriaal_website"
+    consents = [
+        ("1", YEAR, cat, "ja", "2026-09-01T10:00:00"),
+        ("2", YEAR, cat, "ja", "2026-09-01T10:00:00"),
+        ("2", YEAR, cat, "nee", "2026-10-01T10:00:00"),  # changed mind: no
+        ("3", YEAR, cat, "ja", "2026-10-01T10:00:00"),  # rows out of order: yes wins
+        ("3", YEAR, cat, "nee", "2026-09-01T10:00:00"),
+        ("4", "2025-2026", cat, "ja", "2025-09-01T10:00:00"),  # last year's: ignored
+        ("5", YEAR, "deelname_onderzoek", "ja", "2026-09-01"),  # other category
+        ("6", YEAR, cat, "ja", "2026-09-01T10:00:00"),  # same moment, conflict: no
+        ("6", YEAR, cat, "nee", "2026-09-01T10:00:00"),
+    ]
+    school = _school([pupil(k) for k in "1234567"], consents)
+    cut = apply_agreement(school, _agreement("schoolwebsite"), today=TODAY)
+    assert cut.counts.delivered == 2
+    assert cut.counts.withheld == {"no_consent": 5}
+    assert sorted(cut.delivered_keys) == ["1", "3"]
+
+
+def test_research_gets_pseudonyms_and_birth_years_only() -> None:
+    consents = [("1", YEAR, "deelname_onderzoek", "ja", "2026-09-01")]
+    school = _school([pupil("1", geboortedatum="2018-04-03", groepskey="G3")], consents)
+    cut = apply_agreement(school, _agreement("onderzoek"), today=TODAY, secret=SECRET)
+    row = cut.frame.iloc[0]
+    assert row["geboortejaar"] == "2018"
+    assert len(row["pseudoniem"]) == 64 and "1" != row["pseudoniem"]
+    other = pseudonym(pd.Series(["1"]), b"another-secret-of-32-bytes-long!")
+    assert other.iloc[0] != row["pseudoniem"]
+
+
+def test_expired_or_not_expired_is_judged_outside_policy_but_output_check_is_strict() -> None:
+    agreement = _agreement("schoolwebsite")
+    with pytest.raises(PolicyError, match="outside the agreement: eckid"):
+        check_output(pd.DataFrame({"roepnaam": ["a"], "eckid": ["b"]}), agreement)
+
+
+# --- properties ---------------------------------------------------------------------------
+
+KEYS = st.sampled_from([str(n) for n in range(100, 130)] + ["#1", "#2"])
+pupil_strategy = st.builds(
+    lambda key, eckid, jaargroep, left, bad: pupil(
+        key,
+        eckid=None if not eckid else pupil(key)["eckid"],
+        groepskey=None,
+        jaargroep=jaargroep,
+        uitstroomdatum="2026-10-01" if left else None,
+        geslacht="X" if bad else "2",
+        bsn="111222333",
+    ),
+    KEYS,
+    st.booleans(),
+    st.sampled_from(["0", "1", "3", "5", "8"]),
+    st.booleans(),
+    st.booleans(),
+)
+consent_strategy = st.tuples(
+    KEYS,
+    st.sampled_from([YEAR, "2025-2026"]),
+    st.sampled_from(["beeldmateriaal_website", "deelname_onderzoek"]),
+    st.sampled_from(["ja", "nee"]),
+    st.sampled_from(["2026-09-01T08:00:00", "2026-09-02T08:00:00", "2026-10-01"]),
+)
+
+
+@given(st.lists(pupil_strategy, max_size=25), st.lists(consent_strategy, max_size=40),
+       st.sampled_from(["basispoort", "schoolwebsite", "onderzoek"]))
+def test_property_invariants_hold_for_every_supplier(
+    pupils: list[dict[str, object]], consents: list[tuple[str, ...]], supplier: str
+) -> None:
+    agreement = _agreement(supplier)
+    school = _school(pupils, consents)
+    cut = apply_agreement(school, agreement, today=TODAY, secret=SECRET)
+
+    # Delivered columns are a subset of (here: exactly) the allow-list.
+    assert set(cut.frame.columns) <= set(agreement.field_names)
+    # Nothing lost: input = delivered + withheld + quarantined.
+    assert cut.counts.input == len(pupils)
+    assert cut.counts.balanced
+    # No pupil without a current "ja" reaches a consent-based supplier.
+    if agreement.consent_category:
+        standing = current_consents(school.consents, YEAR)
+        yes = set(consented_keys(standing, agreement.consent_category))
+        assert set(cut.delivered_keys) <= yes
+        latest = {}
+        for key, year, cat, value, moment in sorted(consents, key=lambda r: (pd.Timestamp(r[4]), r[3] == "nee")):
+            if year == YEAR and cat == agreement.consent_category:
+                latest[key] = value
+        assert set(cut.delivered_keys) <= {k for k, v in latest.items() if v == "ja"}
