@@ -5,6 +5,7 @@ import. Messages name files, lines, keys, rules and fixes; they never hold a pup
 
     SluisError                      root; the CLI turns any of these into one line, exit 1
     ├── ConfigurationError          fix the settings or the command line, then run again
+    │   ├── UsageError              the command line names something that does not exist
     │   └── AgreementError          a supplier agreement file is malformed or not allowed
     ├── InputError                  the export itself is unusable; nothing is delivered
     │   ├── UnsafeInputError        DTD, external entity, entity expansion: refused outright
@@ -28,6 +29,7 @@ __all__ = [
     "SourceFormatError",
     "TransientDeliveryError",
     "UnsafeInputError",
+    "UsageError",
 ]
 
 
@@ -37,6 +39,10 @@ class SluisError(Exception):
 
 class ConfigurationError(SluisError):
     """Settings, paths or command-line arguments are wrong."""
+
+
+class UsageError(ConfigurationError):
+    """The command line asks for something unknown, e.g. a supplier id (exit code 2)."""
 
 
 class AgreementError(ConfigurationError):

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from connectors.errors import AgreementError
+from connectors.errors import AgreementError, UsageError
 from contracts.catalog import FieldInfo, lookup_field
 from contracts.classification import Classification, denial_reason
 from contracts.codes import JAARGROEP
@@ -172,9 +172,8 @@ class Agreement(_Strict):
     @property
     def legal_duty(self) -> bool:
         """True for an authority with a legal duty and a named legal reference."""
-        return (
-            self.legal_basis.type is LegalBasisType.WETTELIJKE_PLICHT
-            and bool(self.legal_basis.legal_reference)
+        return self.legal_basis.type is LegalBasisType.WETTELIJKE_PLICHT and bool(
+            self.legal_basis.legal_reference
         )
 
     def is_valid_on(self, day: date) -> bool:
@@ -282,8 +281,8 @@ def load_agreements(folder: Path, only: list[str] | None = None) -> list[LoadedA
     """Load every `*.yaml` agreement in a folder, or only the named supplier ids.
 
     Raises:
-        AgreementError: a file is invalid, or a requested supplier id is unknown (the
-            message lists the known ids).
+        AgreementError: a file is invalid.
+        UsageError: a requested supplier id is unknown (the message lists the known ids).
     """
     if not folder.is_dir():
         raise AgreementError(f"{folder}: agreements folder not found")
@@ -292,7 +291,7 @@ def load_agreements(folder: Path, only: list[str] | None = None) -> list[LoadedA
     if only:
         unknown = [s for s in only if s not in known]
         if unknown:
-            raise AgreementError(
+            raise UsageError(
                 f"unknown supplier {', '.join(repr(u) for u in unknown)}; "
                 f"known suppliers: {', '.join(known) or '(none)'}"
             )
@@ -304,4 +303,3 @@ def classification_of(name: str) -> Classification | None:
     """Classification of a field name, or None when the name is unknown."""
     info = lookup_field(name)
     return info.classification if info else None
-

@@ -47,11 +47,15 @@ class FieldInfo:
 
 _SCHOOL_FIELDS = (
     FieldInfo(
-        "brincode", "BRIN code of the school", "BRIN-nummer van de school",
+        "brincode",
+        "BRIN code of the school",
+        "BRIN-nummer van de school",
         Classification.ORGANISATION,
     ),
     FieldInfo(
-        "dependancecode", "Dependance code of the school location", "dependancecode",
+        "dependancecode",
+        "Dependance code of the school location",
+        "dependancecode",
         Classification.ORGANISATION,
     ),
     FieldInfo("schooljaar", "School year of the export", "schooljaar", Classification.ORGANISATION),
@@ -59,8 +63,11 @@ _SCHOOL_FIELDS = (
 
 _DERIVED_FIELDS = (
     FieldInfo(
-        "geboortejaar", "Year of birth (generalised birth date)", "geboortejaar",
-        Classification.DERIVED, masked=True,
+        "geboortejaar",
+        "Year of birth (generalised birth date)",
+        "geboortejaar",
+        Classification.DERIVED,
+        masked=True,
     ),
     FieldInfo(
         "pseudoniem",

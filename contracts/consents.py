@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -22,8 +24,11 @@ class ConsentRecord(pa.DataFrameModel):
         "Pupil key the choice is about", C.IDENTIFIER, "leerlingnummer", nullable=False
     )
     schooljaar: Series[str] = declared(
-        "School year the choice is for", C.CONSENT, "schooljaar",
-        nullable=False, str_matches=SCHOOLJAAR_PATTERN,
+        "School year the choice is for",
+        C.CONSENT,
+        "schooljaar",
+        nullable=False,
+        str_matches=SCHOOLJAAR_PATTERN,
     )
     categorie: Series[str] = declared(
         "Consent category, as the school defines it (e.g. beeldmateriaal_website)",
@@ -47,9 +52,9 @@ class ConsentRecord(pa.DataFrameModel):
     )
 
     @pa.check("gewijzigd_op", name="datetime_format")
-    def datetime_format(cls, series: Series[str]) -> Series[bool]:  # noqa: N805
+    def datetime_format(cls, series: Series[str]) -> Series[bool]:
         """gewijzigd_op is an ISO date or date-time, so 'latest wins' can be decided."""
-        return pd.to_datetime(series, format="ISO8601", errors="coerce").notna()
+        return cast(Series[bool], pd.to_datetime(series, format="ISO8601", errors="coerce").notna())
 
     class Config:
         """Strict: unknown columns are an error."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -20,8 +22,11 @@ class GroupRecord(pa.DataFrameModel):
     """One group. Keys are unique across both kinds (EDEXML groepKeyUnique)."""
 
     groepskey: Series[str] = declared(
-        "Group key in the administration", C.SCHOOL_RECORD, "code van de groep",
-        nullable=False, unique=True,
+        "Group key in the administration",
+        C.SCHOOL_RECORD,
+        "code van de groep",
+        nullable=False,
+        unique=True,
     )
     groepsnaam: Series[str] = declared(
         "Group name", C.SCHOOL_RECORD, "naam van de groep", nullable=False
@@ -40,17 +45,15 @@ class GroupRecord(pa.DataFrameModel):
         isin=[GROUP_KIND_STAM, GROUP_KIND_COMPOSITE],
     )
     omschrijving: Series[str] = declared("Description", C.FREE_TEXT, "omschrijving van de groep")
-    source_file: Series[str] = declared(
-        "Export file", C.TECHNICAL, "bronbestand", nullable=False
-    )
+    source_file: Series[str] = declared("Export file", C.TECHNICAL, "bronbestand", nullable=False)
     source_line: Series[int] = declared(
         "Line in the export file", C.TECHNICAL, "regel in het bronbestand", nullable=False
     )
 
     @pa.dataframe_check(name="stamgroep_jaargroep")
-    def stamgroep_jaargroep(cls, df: pd.DataFrame) -> Series[bool]:  # noqa: N805
+    def stamgroep_jaargroep(cls, df: pd.DataFrame) -> Series[bool]:
         """A stamgroep always has a jaargroep (EDEXML GroepType requires it)."""
-        return (df["soort"] != GROUP_KIND_STAM) | df["jaargroep"].notna()
+        return cast(Series[bool], (df["soort"] != GROUP_KIND_STAM) | df["jaargroep"].notna())
 
     class Config:
         """Strict: unknown columns are an error."""

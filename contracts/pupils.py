@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -95,9 +97,7 @@ class PupilRecord(pa.DataFrameModel):
     )
     bsn: Series[str] = declared("Burgerservicenummer", C.NATIONAL_ID, "burgerservicenummer")
     sofinummer: Series[str] = declared("Sofinummer (historic)", C.NATIONAL_ID, "sofinummer")
-    onderwijsnummer: Series[str] = declared(
-        "Onderwijsnummer", C.NATIONAL_ID, "onderwijsnummer"
-    )
+    onderwijsnummer: Series[str] = declared("Onderwijsnummer", C.NATIONAL_ID, "onderwijsnummer")
     bsn_ondwnr4: Series[str] = declared(
         "Last four digits of BSN or onderwijsnummer",
         C.NATIONAL_ID,
@@ -129,13 +129,13 @@ class PupilRecord(pa.DataFrameModel):
     )
 
     @pa.dataframe_check(name="name_rule")
-    def name_rule(cls, df: pd.DataFrame) -> Series[bool]:  # noqa: N805 (pandera passes the class)
+    def name_rule(cls, df: pd.DataFrame) -> Series[bool]:
         """EDEXML: an achternaam, or a roepnaam alone (no other name parts without achternaam)."""
         has_surname = df["achternaam"].notna()
         parts_without_surname = (
             df["voorvoegsel"].notna() | df["voornamen"].notna() | df["voorletters"].notna()
         )
-        return has_surname | (df["roepnaam"].notna() & ~parts_without_surname)
+        return cast(Series[bool], has_surname | (df["roepnaam"].notna() & ~parts_without_surname))
 
     class Config:
         """Strict: a column the contract does not know is an error, not a passenger."""

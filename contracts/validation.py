@@ -134,9 +134,7 @@ def _pupil_schema(
         ],
         "jaargroep": [pa.Check(lambda s: s != JAARGROEP_COMBINATIE, name="jaargroep_per_pupil")],
         "groepskey": [pa.Check(lambda s: s.isin(stam_keys), name="group_reference")],
-        "samengestelde_groepen": [
-            pa.Check(composite_refs_exist, name="composite_group_reference")
-        ],
+        "samengestelde_groepen": [pa.Check(composite_refs_exist, name="composite_group_reference")],
     }
     for column in DATE_COLUMNS[1:]:
         extra[column] = [pa.Check(lambda s: _parsed(s).notna(), name="date_valid")]
@@ -186,9 +184,7 @@ def _run(
             {
                 "index": cases["index"].to_numpy(),
                 "column": columns.astype("str").to_numpy(),
-                "rule": [
-                    _rule_name(c, k) for c, k in zip(columns, cases["check"], strict=True)
-                ],
+                "rule": [_rule_name(c, k) for c, k in zip(columns, cases["check"], strict=True)],
             }
         ).drop_duplicates()
         return failures, frame.drop(index=failures["index"].unique())

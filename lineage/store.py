@@ -191,7 +191,7 @@ class DeliveryRecord(Base):
         CheckConstraint(
             "status IN ('delivered', 'nothing_to_deliver', 'failed', 'dry_run', "
             "'agreement_expired')",
-            name="status"
+            name="status",
         ),
         CheckConstraint("mode IN ('full', 'delta')", name="mode"),
         # Serves last_delivery: the newest delivery per supplier and school.

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from connectors.errors import SluisError
+from connectors.errors import SluisError, UsageError
 
 if TYPE_CHECKING:
     from pipelines.flows import SyncRequest
@@ -29,11 +29,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# Wide enough for the summary table when output goes to a file or a CI log.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 400)
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 
 
 def _prefect_environment() -> None:
@@ -48,13 +50,25 @@ def _prefect_environment() -> None:
 
 def _summary(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Sluis: leveringen")
-    for column in ("supplier", "school", "status", "input", "delivered", "withheld",
-                   "quarantined"):
-        table.add_column(column, justify="right" if column in {"input", "delivered",
-                                                                "quarantined"} else "left")
+    for column in ("supplier", "school", "status", "input", "delivered", "withheld", "quarantined"):
+        table.add_column(
+            column, justify="right" if column in {"input", "delivered", "quarantined"} else "left"
+        )
     for row in rows:
-        table.add_row(*(str(row[c]) for c in ("supplier", "school", "status", "input",
-                                               "delivered", "withheld", "quarantined")))
+        table.add_row(
+            *(
+                str(row[c])
+                for c in (
+                    "supplier",
+                    "school",
+                    "status",
+                    "input",
+                    "delivered",
+                    "withheld",
+                    "quarantined",
+                )
+            )
+        )
     return table
 
 
@@ -70,29 +84,35 @@ def run_sync(request: SyncRequest) -> dict[str, Any]:
     state = sync(request, return_state=True)
     if not state.is_completed():
         raise SluisError(state.message or "the run failed")
-    summary: dict[str, Any] = state.result()
-    return summary
+    return cast(dict[str, Any], state.result())
 
 
 @app.command()
 def run(
-    source: Annotated[Path, typer.Option(help="Export file, or a folder with one subfolder "
-                                         "per school")] = Path("data/samples"),
-    consents: Annotated[Path | None, typer.Option(help="Consent export for a single export "
-                                                  "file")] = None,
+    source: Annotated[
+        Path, typer.Option(help="Export file, or a folder with one subfolder per school")
+    ] = Path("data/samples"),
+    consents: Annotated[
+        Path | None, typer.Option(help="Consent export for a single export file")
+    ] = None,
     drop: Annotated[Path, typer.Option(help="Folder drop root: DIR/<supplier>/<delivery>/")] = (
         Path("drop")
     ),
-    state: Annotated[Path, typer.Option(help="Sluis' own files: reports, keys, SQLite "
-                                        "lineage")] = Path("sluis-state"),
-    db: Annotated[str | None, typer.Option(help="Lineage database URL (default: SQLite in "
-                                           "--state)", envvar="SLUIS_DB_URL",
-                                           show_envvar=True)] = None,
-    supplier: Annotated[list[str] | None, typer.Option(help="Only this supplier id "
-                                                       "(repeatable)")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Do everything but publish")] = (
-        False
-    ),
+    state: Annotated[
+        Path, typer.Option(help="Sluis' own files: reports, keys, SQLite lineage")
+    ] = Path("sluis-state"),
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="Lineage database URL (default: SQLite in --state)",
+            envvar="SLUIS_DB_URL",
+            show_envvar=True,
+        ),
+    ] = None,
+    supplier: Annotated[
+        list[str] | None, typer.Option(help="Only this supplier id (repeatable)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Do everything but publish")] = (False),
 ) -> None:
     """Run one sync: validate every school, then deliver each supplier its share.
 
@@ -101,8 +121,16 @@ def run(
         sluis run --source exports/ --drop /srv/sluis/drop --supplier basispoort
         sluis run --source EDEX.XML --consents toestemmingen.csv --dry-run
     """
+    from contracts.agreements import load_agreements
     from pipelines.flows import SyncRequest
+    from pipelines.plan import discover_schools
+    from pipelines.settings import Settings
 
+    # Check what can be checked before Prefect's start-up cost: a wrong path or supplier
+    # id is answered in a second, not after the temporary API server is up.
+    settings = Settings()
+    load_agreements(settings.agreements_dir, list(supplier or []) or None)
+    discover_schools(source, consents, settings.consents_filename)
     if db:
         # Through the environment, not a flow parameter: parameters are stored in
         # Prefect's database and shown in its UI, and a URL may hold a password.
@@ -143,24 +171,12 @@ def sample(
 
 
 def main() -> None:
-    """Console-script entry point: user errors become one line and exit code 1."""
+    """Console-script entry point: user errors become one line and exit code 1 (2 for usage)."""
     try:
-        app(standalone_mode=False)
+        app()
+    except UsageError as exc:
+        err.print(f"sluis: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_USAGE)
     except SluisError as exc:
         err.print(f"sluis: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_ERROR)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("sluis: aborted")
-        sys.exit(EXIT_ERROR)
-    except Exception as exc:  # noqa: BLE001
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

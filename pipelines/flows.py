@@ -8,13 +8,14 @@ import logging
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.client.schemas.objects import State
 from prefect.futures import wait
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -105,7 +106,7 @@ def _secret_for(loaded: LoadedAgreement, settings: Settings) -> bytes | None:
     name="sync",
     flow_run_name="sync-{request.trigger}",
     persist_result=False,
-    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
     log_prints=False,
 )
 def sync(request: SyncRequest) -> State:
@@ -162,7 +163,7 @@ def _sync(
         state = prepare_batch(batch, number, started.date(), return_state=True)
         if state.is_failed():
             raise RunAborted(state.message or "a school export could not be read")
-        prepared.append(state.result())
+        prepared.append(cast(list[ValidatedSchool], state.result()))
     schools = [s for batch in prepared for s in batch]
     for school in schools:
         store.record_source(
@@ -175,10 +176,14 @@ def _sync(
             pupils_read=school.input_pupils,
             schooljaar=school.schooljaar,
         )
-        store.record_quarantine(run_id, school=school.brincode, counts=problem_counts(school.problems))
+        store.record_quarantine(
+            run_id, school=school.brincode, counts=problem_counts(school.problems)
+        )
         logger.info(
             "school %s: %d pupils read, %d quarantined",
-            school.brincode, school.input_pupils, school.quarantined_pupils,
+            school.brincode,
+            school.input_pupils,
+            school.quarantined_pupils,
         )
     report = write_quarantine_report(schools, settings.state_dir / "runs" / run_id)
 
@@ -216,7 +221,7 @@ def _sync(
         if state.is_failed():
             failures.append(state.message or "a delivery failed")
             continue
-        outcomes.extend(future.result())
+        outcomes.extend(cast(list[DeliveryOutcome], future.result()))
     for o in outcomes:
         store.record_delivery(
             run_id,
@@ -243,9 +248,7 @@ def _sync(
         table=rows,
         description="Per supplier and school: delivered, withheld by reason, quarantined",
     )
-    create_markdown_artifact(
-        key="sluis-quarantine", markdown=_quarantine_markdown(schools, report)
-    )
+    create_markdown_artifact(key="sluis-quarantine", markdown=_quarantine_markdown(schools, report))
     if failures:
         raise RunAborted("; ".join(failures))
     return {"run_id": run_id, "rows": rows, "quarantine_report": str(report)}

@@ -73,8 +73,9 @@ def discover_schools(
             "beside it"
         )
     return [
-        SchoolInput(e, e.parent / consents_filename if (e.parent / consents_filename).is_file()
-                    else None)
+        SchoolInput(
+            e, e.parent / consents_filename if (e.parent / consents_filename).is_file() else None
+        )
         for e in schools
     ]
 

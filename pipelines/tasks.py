@@ -12,7 +12,8 @@ from datetime import date, datetime
 
 from prefect import task
 from prefect.cache_policies import NONE
-from prefect.states import Failed, State
+from prefect.client.schemas.objects import State
+from prefect.states import Failed
 
 from connectors.drops.base import Drop
 from connectors.errors import SluisError, TransientDeliveryError
@@ -46,7 +47,7 @@ def _transient(task: object, task_run: object, state: State) -> bool:
         state.result()
     except TransientDeliveryError:
         return True
-    except Exception:  # noqa: BLE001 (anything else is final: no retry)
+    except Exception:
         return False
     return False
 

@@ -103,10 +103,9 @@ def deliver_school(
     cut = apply_agreement(school, agreement, today=today, secret=secret, erased=erased)
     delivery_id = delivery_id_for(created_at, school.brincode, run_id)
     files = get_format(agreement.format.type).render(
-        cut.frame, basename=f"{agreement.id}-{school.brincode.lower()}",
-        options={"separator": agreement.format.separator}
-        if agreement.format.type == "csv"
-        else {},
+        cut.frame,
+        basename=f"{agreement.id}-{school.brincode.lower()}",
+        options={"separator": agreement.format.separator} if agreement.format.type == "csv" else {},
     )
     manifest = build_manifest(
         supplier=agreement.id,
@@ -126,12 +125,16 @@ def deliver_school(
     file_rows = tuple({"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in files)
     if drop is None:
         return DeliveryOutcome(
-            status="dry_run", delivery_id=delivery_id, counts=cut.counts.as_dict(),
-            files=file_rows, **base,  # type: ignore[arg-type]
+            status="dry_run",
+            delivery_id=delivery_id,
+            counts=cut.counts.as_dict(),
+            files=file_rows,
+            **base,  # type: ignore[arg-type]
         )
     receipt = drop.publish(
-        Delivery(supplier=agreement.id, delivery_id=delivery_id, files=tuple(files),
-                 manifest=manifest)
+        Delivery(
+            supplier=agreement.id, delivery_id=delivery_id, files=tuple(files), manifest=manifest
+        )
     )
     return DeliveryOutcome(
         status="delivered",
@@ -149,13 +152,10 @@ def write_quarantine_report(schools: list[ValidatedSchool], folder: Path) -> Pat
     frames = [s.problems.assign(brincode=s.brincode) for s in schools if not s.problems.empty]
     columns = ["brincode", *PROBLEM_COLUMNS]
     report = (
-        pd.concat(frames, ignore_index=True)[columns]
-        if frames
-        else pd.DataFrame(columns=columns)
+        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
     )
     report = report.sort_values(["brincode", SOURCE_FILE, SOURCE_LINE, "rule"], kind="stable")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "quarantine.csv"
     report.to_csv(path, index=False, sep=";", encoding="utf-8")
     return path
-

@@ -32,11 +32,9 @@ def check_output(frame: pd.DataFrame, agreement: Agreement) -> None:
         PolicyError: naming the supplier and the offending column names.
     """
     allowed = set(agreement.field_names)
-    extra = [c for c in frame.columns if c not in allowed]
+    extra = ", ".join(str(c) for c in frame.columns if c not in allowed)
     if extra:
-        raise PolicyError(
-            f"{agreement.id}: output has columns outside the agreement: {', '.join(map(str, extra))}"
-        )
+        raise PolicyError(f"{agreement.id}: output has columns outside the agreement: {extra}")
     for column in frame.columns:
         info = lookup_field(str(column))
         reason = (

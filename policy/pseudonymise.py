@@ -27,9 +27,7 @@ def pseudonym(keys: pd.Series, secret: bytes) -> pd.Series:
     """
     if len(secret) < 16:
         raise ValueError("pseudonym secret must be at least 16 bytes")
-    digests = [
-        hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest() for key in keys
-    ]
+    digests = [hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest() for key in keys]
     return pd.Series(digests, index=keys.index, dtype="str")
 
 

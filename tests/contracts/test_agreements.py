@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from connectors.errors import AgreementError
+from connectors.errors import AgreementError, UsageError
 from contracts.agreements import BUNDLED_AGREEMENTS, load_agreement, load_agreements
 from contracts.catalog import field_catalog, lookup_field
 from contracts.classification import ALWAYS_DENIED, LEGAL_DUTY_ONLY, Classification
@@ -38,22 +38,48 @@ def test_the_three_shipped_agreements_load() -> None:
     loaded = {a.agreement.id: a.agreement for a in load_agreements(BUNDLED_AGREEMENTS)}
     assert set(loaded) == {"basispoort", "schoolwebsite", "onderzoek"}
     assert loaded["basispoort"].field_names == [
-        "eckid", "roepnaam", "achternaam", "voorvoegsel", "geboortedatum", "leerlingkey",
-        "groepskey", "groepsnaam", "jaargroep", "geslacht", "brincode",
+        "eckid",
+        "roepnaam",
+        "achternaam",
+        "voorvoegsel",
+        "geboortedatum",
+        "leerlingkey",
+        "groepskey",
+        "groepsnaam",
+        "jaargroep",
+        "geslacht",
+        "brincode",
     ]
     assert loaded["schoolwebsite"].consent_category == "beeldmateriaal_website"
     assert loaded["schoolwebsite"].field_names == [
-        "roepnaam", "voorvoegsel", "achternaam", "groepsnaam"
+        "roepnaam",
+        "voorvoegsel",
+        "achternaam",
+        "groepsnaam",
     ]
     assert loaded["onderzoek"].consent_category == "deelname_onderzoek"
     assert loaded["onderzoek"].role.value == "derde"
     assert set(loaded["onderzoek"].field_names) == {
-        "pseudoniem", "geboortejaar", "geslacht", "jaargroep"
+        "pseudoniem",
+        "geboortejaar",
+        "geslacht",
+        "jaargroep",
     }
 
 
-@pytest.mark.parametrize("denied", ["bsn", "etniciteit", "land", "gewicht_nieuw", "postcode",
-                                    "toevoegingen", "onderwijsnummer", "bsn_ondwnr4"])
+@pytest.mark.parametrize(
+    "denied",
+    [
+        "bsn",
+        "etniciteit",
+        "land",
+        "gewicht_nieuw",
+        "postcode",
+        "toevoegingen",
+        "onderwijsnummer",
+        "bsn_ondwnr4",
+    ],
+)
 def test_a_denied_field_fails_to_load_with_the_reason(tmp_path: Path, denied: str) -> None:
     fields = [{"name": "eckid", "purpose": "koppelen"}, {"name": denied, "purpose": "waarom niet"}]
     path = _write(tmp_path, _base(fields=fields))
@@ -69,12 +95,17 @@ def test_a_legal_duty_may_receive_the_bsn_but_never_free_text(tmp_path: Path) ->
     duty = _base(
         role="overheid",
         legal_basis={"type": "wettelijke_plicht", "legal_reference": "Leerplichtwet 1969 art. 18"},
-        fields=[{"name": "leerlingkey", "purpose": "koppelen"}, {"name": "bsn", "purpose": "melding"}],
+        fields=[
+            {"name": "leerlingkey", "purpose": "koppelen"},
+            {"name": "bsn", "purpose": "melding"},
+        ],
         identifier="key",
     )
     assert load_agreement(_write(tmp_path, duty)).agreement.legal_duty
-    duty["fields"] = [{"name": "leerlingkey", "purpose": "koppelen"},
-                      {"name": "toevoegingen", "purpose": "opmerkingen"}]
+    duty["fields"] = [
+        {"name": "leerlingkey", "purpose": "koppelen"},
+        {"name": "toevoegingen", "purpose": "opmerkingen"},
+    ]
     with pytest.raises(AgreementError, match="deny-list"):
         load_agreement(_write(tmp_path, duty))
 
@@ -111,7 +142,7 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
 
 
 def test_unknown_supplier_lists_the_known_ones() -> None:
-    with pytest.raises(AgreementError, match="known suppliers: basispoort, onderzoek"):
+    with pytest.raises(UsageError, match="known suppliers: basispoort, onderzoek"):
         load_agreements(BUNDLED_AGREEMENTS, ["basisport"])
 
 
@@ -123,8 +154,9 @@ def test_id_must_match_file_name(tmp_path: Path) -> None:
 def test_expiry_is_honoured(tmp_path: Path) -> None:
     from datetime import date
 
-    data = _base(agreement={"reference": "x", "valid_from": "2024-01-01",
-                            "valid_until": "2025-12-31"})
+    data = _base(
+        agreement={"reference": "x", "valid_from": "2024-01-01", "valid_until": "2025-12-31"}
+    )
     agreement = load_agreement(_write(tmp_path, data)).agreement
     assert agreement.is_valid_on(date(2025, 12, 31))
     assert not agreement.is_valid_on(date(2026, 1, 1))
@@ -132,12 +164,25 @@ def test_expiry_is_honoured(tmp_path: Path) -> None:
 
 def test_every_sensitive_contract_field_is_classified_as_denied() -> None:
     denied = {
-        name for name, info in field_catalog().items()
+        name
+        for name, info in field_catalog().items()
         if info.classification in ALWAYS_DENIED | LEGAL_DUTY_ONLY
     }
-    assert {"bsn", "sofinummer", "onderwijsnummer", "bsn_ondwnr4", "rijksregisternummer",
-            "etniciteit", "land", "land_vader", "land_moeder", "gewicht", "gewicht_nieuw",
-            "postcode", "toevoegingen"} <= denied
+    assert {
+        "bsn",
+        "sofinummer",
+        "onderwijsnummer",
+        "bsn_ondwnr4",
+        "rijksregisternummer",
+        "etniciteit",
+        "land",
+        "land_vader",
+        "land_moeder",
+        "gewicht",
+        "gewicht_nieuw",
+        "postcode",
+        "toevoegingen",
+    } <= denied
     assert lookup_field("toestemming_beeldmateriaal_website").classification is (  # type: ignore[union-attr]
         Classification.CONSENT
     )

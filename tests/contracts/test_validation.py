@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from builders import make_consents, make_export, pupil
 
 from contracts.pupils import PupilRecord
 from contracts.validation import PROBLEM_COLUMNS, validate_school
-from conftest import make_consents, make_export, pupil
 
 TODAY = date(2026, 11, 28)
 
@@ -88,8 +88,10 @@ def test_report_holds_file_line_key_rule_and_hint_but_no_value() -> None:
     secret_surname = "Vermeulen-Zoë"
     result = validate_school(
         make_export(
-            [pupil("1"), pupil("2", achternaam=secret_surname, geboortedatum="2031-03-03",
-                               geslacht="Q")]
+            [
+                pupil("1"),
+                pupil("2", achternaam=secret_surname, geboortedatum="2031-03-03", geslacht="Q"),
+            ]
         ),
         make_consents([]),
         today=TODAY,

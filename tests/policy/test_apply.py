@@ -6,13 +6,13 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from builders import make_consents, make_export, pupil
 from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.errors import PolicyError
 from contracts.agreements import BUNDLED_AGREEMENTS, Agreement, load_agreement
 from contracts.validation import ValidatedSchool, validate_school
-from conftest import make_consents, make_export, pupil
 from policy.apply import apply_agreement
 from policy.consent import consented_keys, current_consents
 from policy.minimise import check_output
@@ -27,7 +27,9 @@ def _agreement(name: str) -> Agreement:
     return load_agreement(BUNDLED_AGREEMENTS / f"{name}.yaml").agreement
 
 
-def _school(pupils: list[dict[str, object]], consents: list[tuple[str, ...]] = ()) -> ValidatedSchool:
+def _school(
+    pupils: list[dict[str, object]], consents: list[tuple[str, ...]] = ()
+) -> ValidatedSchool:
     return validate_school(make_export(pupils), make_consents(list(consents)), today=TODAY)  # type: ignore[arg-type]
 
 
@@ -90,7 +92,7 @@ def test_research_gets_pseudonyms_and_birth_years_only() -> None:
     cut = apply_agreement(school, _agreement("onderzoek"), today=TODAY, secret=SECRET)
     row = cut.frame.iloc[0]
     assert row["geboortejaar"] == "2018"
-    assert len(row["pseudoniem"]) == 64 and "1" != row["pseudoniem"]
+    assert len(row["pseudoniem"]) == 64 and row["pseudoniem"] != "1"
     other = pseudonym(pd.Series(["1"]), b"another-secret-of-32-bytes-long!")
     assert other.iloc[0] != row["pseudoniem"]
 
@@ -129,8 +131,11 @@ consent_strategy = st.tuples(
 )
 
 
-@given(st.lists(pupil_strategy, max_size=25), st.lists(consent_strategy, max_size=40),
-       st.sampled_from(["basispoort", "schoolwebsite", "onderzoek"]))
+@given(
+    st.lists(pupil_strategy, max_size=25),
+    st.lists(consent_strategy, max_size=40),
+    st.sampled_from(["basispoort", "schoolwebsite", "onderzoek"]),
+)
 def test_property_invariants_hold_for_every_supplier(
     pupils: list[dict[str, object]], consents: list[tuple[str, ...]], supplier: str
 ) -> None:
@@ -149,7 +154,9 @@ def test_property_invariants_hold_for_every_supplier(
         yes = set(consented_keys(standing, agreement.consent_category))
         assert set(cut.delivered_keys) <= yes
         latest = {}
-        for key, year, cat, value, moment in sorted(consents, key=lambda r: (pd.Timestamp(r[4]), r[3] == "nee")):
+        for key, year, cat, value, _moment in sorted(
+            consents, key=lambda r: (pd.Timestamp(r[4]), r[3] == "nee")
+        ):
             if year == YEAR and cat == agreement.consent_category:
                 latest[key] = value
         assert set(cut.delivered_keys) <= {k for k, v in latest.items() if v == "ja"}

@@ -1,0 +1,116 @@
+"""The in-memory drop tests publish to, with switches that make it fail part-way."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from connectors.drops.base import (
+    MANIFEST_NAME,
+    Delivery,
+    Receipt,
+    check_delivery,
+    manifest_bytes,
+    receipt_files,
+    sha256_hex,
+)
+from connectors.errors import PermanentDeliveryError, TransientDeliveryError
+
+__all__ = ["MemoryDrop"]
+
+
+class MemoryDrop:
+    """Keeps published deliveries in a dict; behaves like a drop, all or nothing.
+
+    Args:
+        fail_on_write: every publish fails on its first write.
+        fail_after_files: every publish fails after writing this many files; the manifest
+            counts as the last file, so `len(files)` makes the manifest write fail.
+
+    Attributes:
+        deliveries: `(supplier, delivery_id)` to `{file name: bytes}`, manifest.json
+            included, for completed deliveries only.
+        attempts: how many times `publish` was called, failed calls included.
+        fail_on_write: may be switched off between calls to let a retry succeed.
+        fail_after_files: likewise.
+    """
+
+    def __init__(self, fail_on_write: bool = False, fail_after_files: int | None = None) -> None:
+        self.fail_on_write = fail_on_write
+        self.fail_after_files = fail_after_files
+        self.deliveries: dict[tuple[str, str], dict[str, bytes]] = {}
+        self.attempts = 0
+        # Flows may publish for several suppliers on threads at once.
+        self._lock = threading.Lock()
+
+    def publish(self, delivery: Delivery) -> Receipt:
+        """Publish `delivery` into `deliveries`, or nothing of it.
+
+        Args:
+            delivery: the files and manifest to publish.
+
+        Returns:
+            A receipt with location `memory://<supplier>/<delivery_id>`.
+
+        Raises:
+            ConfigurationError: a supplier id, delivery id or file name is not allowed.
+            PolicyError: the manifest does not describe the delivery.
+            TransientDeliveryError: a failure switch is on; nothing was kept.
+            PermanentDeliveryError: a delivery with this id was published before.
+        """
+        with self._lock:
+            self.attempts += 1
+        check_delivery(delivery)
+        manifest = manifest_bytes(delivery.manifest)
+        key = (delivery.supplier, delivery.delivery_id)
+        self._refuse_existing(key)
+
+        writes = [(data_file.name, data_file.content) for data_file in delivery.files]
+        writes.append((MANIFEST_NAME, manifest))
+        staged: dict[str, bytes] = {}
+        for name, content in writes:
+            if self.fail_on_write or (
+                self.fail_after_files is not None and len(staged) >= self.fail_after_files
+            ):
+                raise TransientDeliveryError(
+                    f"cannot publish delivery {delivery.delivery_id!r} for supplier "
+                    f"{delivery.supplier!r} to memory://{delivery.supplier}: write of file "
+                    f"{len(staged) + 1} failed (simulated); nothing was published"
+                )
+            staged[name] = content
+
+        with self._lock:
+            self._refuse_existing(key)
+            self.deliveries[key] = staged
+        return Receipt(
+            supplier=delivery.supplier,
+            delivery_id=delivery.delivery_id,
+            location=f"memory://{delivery.supplier}/{delivery.delivery_id}",
+            files=receipt_files(delivery),
+            manifest_sha256=sha256_hex(manifest),
+        )
+
+    def manifest(self, supplier: str, delivery_id: str) -> dict[str, Any]:
+        """Return the parsed manifest of a published delivery.
+
+        Args:
+            supplier: supplier id.
+            delivery_id: the delivery's id.
+
+        Returns:
+            The manifest as published.
+
+        Raises:
+            KeyError: no such delivery was published.
+        """
+        parsed: dict[str, Any] = json.loads(self.deliveries[(supplier, delivery_id)][MANIFEST_NAME])
+        return parsed
+
+    def _refuse_existing(self, key: tuple[str, str]) -> None:
+        if key in self.deliveries:
+            supplier, delivery_id = key
+            raise PermanentDeliveryError(
+                f"delivery {delivery_id!r} for supplier {supplier!r} exists already at "
+                f"memory://{supplier}/{delivery_id}; a published delivery is never replaced"
+            )

@@ -1,0 +1,82 @@
+"""Parquet output: one zstd-compressed file per frame, byte-identical for the same frame."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from connectors.errors import InputError
+from connectors.formats.base import DataFile, check_frame, check_options
+
+__all__ = ["ParquetFormat"]
+
+_NO_OPTIONS: Mapping[str, str] = MappingProxyType({})
+# Fixed rather than left to pyarrow's default so that an upgrade cannot change the bytes
+# of a delivery that is compared against a snapshot.
+_COMPRESSION = "zstd"
+_COMPRESSION_LEVEL = 3
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+
+
+class ParquetFormat:
+    """Renders a frame as one `<basename>.parquet` file; it takes no options.
+
+    Column types come from the frame (pandas metadata is kept, so pandas reads the file
+    back with the same dtypes); the index is not written.
+    """
+
+    def render(
+        self,
+        frame: pd.DataFrame,
+        *,
+        basename: str,
+        options: Mapping[str, str] = _NO_OPTIONS,
+    ) -> list[DataFile]:
+        """Render `frame` as Parquet.
+
+        Args:
+            frame: the delivered frame; it is not mutated.
+            basename: file name without extension.
+            options: must be empty; Parquet has no options yet.
+
+        Returns:
+            One data file, `<basename>.parquet`, with one row per frame row.
+
+        Raises:
+            ConfigurationError: an option was given, a bad basename, or a frame without
+                usable column names.
+            InputError: a column mixes value types that Parquet cannot store together.
+        """
+        check_options(options, format_name="parquet", known=())
+        check_frame(frame, format_name="parquet")
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+        except _ARROW_ERRORS:
+            # from None: pyarrow's message quotes the value it could not convert.
+            raise InputError(
+                f"parquet {basename!r}: column {_failing_column(frame)!r} holds values of "
+                "mixed types and cannot be written; nothing was delivered"
+            ) from None
+        sink = pa.BufferOutputStream()
+        pq.write_table(
+            table,
+            sink,
+            compression=_COMPRESSION,
+            compression_level=_COMPRESSION_LEVEL,
+        )
+        content: bytes = sink.getvalue().to_pybytes()
+        return [DataFile(name=f"{basename}.parquet", content=content, rows=len(frame))]
+
+
+def _failing_column(frame: pd.DataFrame) -> str:
+    """Name the first column pyarrow cannot convert (only called on the error path)."""
+    for name in frame.columns:
+        try:
+            pa.Array.from_pandas(frame[name])
+        except _ARROW_ERRORS:
+            return str(name)
+    return "?"

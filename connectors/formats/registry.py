@@ -1,0 +1,44 @@
+"""Looks up an output format by the name a supplier agreement uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from connectors.errors import ConfigurationError
+from connectors.formats.base import Format
+from connectors.formats.csv import CsvFormat
+from connectors.formats.parquet import ParquetFormat
+
+__all__ = ["FORMATS", "get_format", "known_formats"]
+
+# Adding a format ("edexml", "oneroster") is one line here plus its module.
+FORMATS: dict[str, Callable[[], Format]] = {
+    "csv": CsvFormat,
+    "parquet": ParquetFormat,
+}
+
+
+def known_formats() -> tuple[str, ...]:
+    """Return the registered format names, sorted."""
+    return tuple(sorted(FORMATS))
+
+
+def get_format(name: str) -> Format:
+    """Return a new writer for the output format called `name`.
+
+    Args:
+        name: the format name, e.g. "csv" or "parquet".
+
+    Returns:
+        The format writer.
+
+    Raises:
+        ConfigurationError: no format has that name; the message lists the known ones.
+    """
+    try:
+        factory = FORMATS[name]
+    except (KeyError, TypeError):
+        raise ConfigurationError(
+            f"unknown output format {name!r}; known formats: {', '.join(known_formats())}"
+        ) from None
+    return factory()

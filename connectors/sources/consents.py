@@ -1,0 +1,160 @@
+"""Read a school's consent export (privacy-voorkeuren CSV) into a raw string frame.
+
+The file is read faithfully: one row per CSV record, values stripped and, for
+`categorie` and `waarde`, lower-cased. Which record wins (latest `gewijzigd_op`) and which
+school year counts are policy decisions and happen in policy/, not here.
+
+Error messages name the file, the line or byte offset and a fix, never a value.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from connectors.errors import ConfigurationError, SourceFormatError
+from connectors.sources.base import SOURCE_FILE, SOURCE_LINE
+
+__all__ = ["CONSENT_COLUMNS", "read_consents"]
+
+CONSENT_COLUMNS = ("leerlingkey", "schooljaar", "categorie", "waarde", "gewijzigd_op")
+
+# Parro/ParnasSys users type these freely ("Ja", " NEE "); case carries no meaning.
+_LOWER_CASED = frozenset({"categorie", "waarde"})
+_SEPARATORS = (";", ",")
+_MAX_HEADER_SHOWN = 120
+
+_EXPORT_HINT = "export the privacy-voorkeuren again as CSV with header " + ";".join(CONSENT_COLUMNS)
+
+
+def read_consents(path: Path) -> pd.DataFrame:
+    """Read a consent export CSV into raw string columns with provenance.
+
+    The separator (`;` or `,`) is taken from the header line; a UTF-8 byte order mark is
+    allowed. Header names are matched case-insensitively after stripping; other columns
+    are ignored and never read into the frame.
+
+    Args:
+        path: the consent export, usually `toestemmingen.csv` beside the school export.
+
+    Returns:
+        A frame with columns CONSENT_COLUMNS (dtype "str", missing as NA), source_file
+        ("str") and source_line ("int64", the header is line 1). Only a header gives an
+        empty frame: nobody consented.
+
+    Raises:
+        ConfigurationError: the path does not name a readable file.
+        SourceFormatError: the file is empty, not UTF-8, not valid CSV or lacks a
+            required header.
+    """
+    path = Path(path)
+    if not path.is_file():
+        problem = "does not exist" if not path.exists() else "is not a file"
+        raise ConfigurationError(f"{path}: the consent export {problem}; check the path")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigurationError(
+            f"{path}: the consent export cannot be read ({reason}); check the path and its "
+            "permissions"
+        ) from None
+
+    text = _decode(path, data)
+    if not text.strip():
+        raise SourceFormatError(f"{path}: the consent export is empty (no header); {_EXPORT_HINT}")
+
+    # Only \r and \n end a CSV line; str.splitlines would also split on \x0b, \x1c, ...
+    header_line = io.StringIO(text, newline="").readline().rstrip("\r\n")
+    separator = _sniff_separator(header_line)
+    # strict: an unclosed quote would otherwise swallow the rest of the file silently.
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=separator, skipinitialspace=True, strict=True
+    )
+    columns: dict[str, list[str | None]] = {name: [] for name in CONSENT_COLUMNS}
+    lines: list[int] = []
+    last_line = 0
+    try:
+        header = next(reader)
+        positions = _header_positions(path, header)
+        last_line = reader.line_num
+        for record in reader:
+            # A quoted field may span lines: a record starts right after the previous one.
+            line = last_line + 1
+            last_line = reader.line_num
+            if not any(field.strip() for field in record):
+                continue
+            for name, index in positions.items():
+                value = record[index].strip() if index < len(record) else ""
+                if value and name in _LOWER_CASED:
+                    value = value.lower()
+                columns[name].append(value or None)
+            lines.append(line)
+    except csv.Error as exc:
+        raise SourceFormatError(
+            f"{path} line {last_line + 1}: not valid CSV ({exc}; is a quote left open?); "
+            f"{_EXPORT_HINT}"
+        ) from None
+
+    frame = pd.DataFrame({name: pd.Series(columns[name], dtype="str") for name in CONSENT_COLUMNS})
+    frame[SOURCE_FILE] = pd.Series([str(path)] * len(lines), dtype="str")
+    frame[SOURCE_LINE] = pd.Series(lines, dtype="int64")
+    return frame
+
+
+def _decode(path: Path, data: bytes) -> str:
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = bom + exc.start
+        line = data.count(b"\n", 0, offset) + 1
+        raise SourceFormatError(
+            f"{path} byte {offset} (line {line}): the consent export is not UTF-8; save the "
+            "export as UTF-8 (in Excel: CSV UTF-8) and try again"
+        ) from None
+
+
+def _sniff_separator(header_line: str) -> str:
+    # Excel-NL writes ';', other tools ','. The header decides: the separator that
+    # yields more of the required names wins; on a tie, the one that occurs at all.
+    def score(separator: str) -> int:
+        names = {_normalise(name) for name in next(csv.reader([header_line], delimiter=separator))}
+        return len(names.intersection(CONSENT_COLUMNS))
+
+    best = max(_SEPARATORS, key=lambda separator: (score(separator), separator in header_line))
+    return best
+
+
+def _header_positions(path: Path, header: list[str]) -> dict[str, int]:
+    found = [_normalise(name) for name in header]
+    positions: dict[str, int] = {}
+    for index, name in enumerate(found):
+        if name in CONSENT_COLUMNS:
+            if name in positions:
+                raise SourceFormatError(
+                    f"{path} line 1: header {name!r} appears twice; {_EXPORT_HINT}"
+                )
+            positions[name] = index
+    missing = [name for name in CONSENT_COLUMNS if name not in positions]
+    if missing:
+        if positions:
+            shown = ", ".join(repr(name) for name in found if name)
+            if len(shown) > _MAX_HEADER_SHOWN:
+                shown = shown[: _MAX_HEADER_SHOWN - 1] + "…"
+            found_text = f"found: {shown}"
+        else:
+            # Without a single known name, line 1 is probably a data row: not echoed.
+            found_text = f"found {len(found)} columns, none of them known; is the header missing?"
+        raise SourceFormatError(
+            f"{path} line 1: missing header {', '.join(missing)} ({found_text}); {_EXPORT_HINT}"
+        )
+    return positions
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower()

@@ -1,0 +1,577 @@
+"""Read an EDEXML 2.x export (ParnasSys/Esis `EDEX.XML`) into raw string frames.
+
+The file is streamed through lxml's pull parser (the feed-based form of `iterparse`):
+each pupil, group and teacher is turned into a row as soon as its end tag is read and is
+then dropped from the tree, so a board-sized file does not sit in memory twice. Every
+value stays a string; typing and checking are the contracts' job, so that one bad value
+quarantines one row instead of the whole file.
+
+An export is untrusted input. DTDs are refused outright: EDEXML never uses one, and a DTD
+is how XML reads other files (external entities) or explodes in memory (entity
+expansion). Error messages name the file, the line and a fix, never a pupil value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+from lxml import etree
+
+from connectors.errors import ConfigurationError, SourceFormatError, UnsafeInputError
+from connectors.sources.base import (
+    GROUP_COLUMNS,
+    GROUP_KEY_SEPARATOR,
+    PUPIL_COLUMNS,
+    SCHOOL_FIELDS,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    TEACHER_COLUMNS,
+    SchoolExport,
+    sha256_of_file,
+)
+
+__all__ = ["EDEXML_SOURCE", "EdexmlSource"]
+
+FORMAT = "edexml"
+ROOT_TAG = "EDEX"
+SUPPORTED_MAJOR_VERSION = "2"
+
+_REEXPORT_HINT = "export the file again from the student administration (EDEX/EDEXML 2.1)"
+
+# A leerling child whose text maps one-to-one onto a pupil column. Element names with a
+# hyphen, and the three mutually exclusive postcode elements, get snake_case names.
+_PUPIL_TEXT_ELEMENTS: dict[str, str] = {
+    "achternaam": "achternaam",
+    "voorvoegsel": "voorvoegsel",
+    "voornamen": "voornamen",
+    "voorletters-1": "voorletters",
+    "roepnaam": "roepnaam",
+    "geboortedatum": "geboortedatum",
+    "geslacht": "geslacht",
+    "start_ondw_jgr3": "start_ondw_jgr3",
+    "jaargroep": "jaargroep",
+    "gebruikersnaam": "gebruikersnaam",
+    "emailadres": "emailadres",
+    "fotourl": "fotourl",
+    "etniciteit": "etniciteit",
+    "land": "land",
+    "land_vader": "land_vader",
+    "land_moeder": "land_moeder",
+    "bsn": "bsn",
+    "sofinummer": "sofinummer",
+    "onderwijsnummer": "onderwijsnummer",
+    "bsn_ondwnr-4": "bsn_ondwnr4",
+    "rijksregisternummer": "rijksregisternummer",
+    "gewicht_nieuw": "gewicht_nieuw",
+    "gewicht": "gewicht",
+    "postcodenl": "postcode",
+    "postnummerbe": "postcode",
+    "postcodeoverig": "postcode",
+    "instroomdatum": "instroomdatum",
+    "uitstroomdatum": "uitstroomdatum",
+    "mutatiedatum": "mutatiedatum",
+}
+
+_TEACHER_TEXT_ELEMENTS: dict[str, str] = {
+    "achternaam": "achternaam",
+    "voorvoegsel": "voorvoegsel",
+    "voorletters-1": "voorletters",
+    "roepnaam": "roepnaam",
+    "emailadres": "emailadres",
+}
+
+_GROUP_TEXT_ELEMENTS: dict[str, str] = {
+    "naam": "groepsnaam",
+    "jaargroep": "jaargroep",
+    "omschrijving": "omschrijving",
+}
+
+_GROUP_TAGS = frozenset({"groep", "samengestelde_groep"})
+
+_SCHOOLJAAR = re.compile(r"(\d{4})-(\d{4})")
+_MAJOR_VERSION = re.compile(r"\d+")
+
+# libxml2 errors that only a DTD can cause (entity declarations, parameter entities,
+# expansion limits). They can fire before the first start event, i.e. before docinfo can
+# be checked, when a hostile entity is used in the root element's attributes.
+_UNSAFE_ERROR_NAMES = (
+    "ERR_ENTITY_IS_EXTERNAL",
+    "ERR_ENTITY_IS_PARAMETER",
+    "ERR_UNPARSED_ENTITY",
+    "ERR_ENTITY_LOOP",
+    "ERR_ENTITY_PE_INTERNAL",
+    "ERR_ENTITY_BOUNDARY",
+    "ERR_ENTITY_PROCESSING",
+    "ERR_EXT_ENTITY_STANDALONE",
+    "ERR_ENTITYREF_IN_DTD",
+    "ERR_PEREF_IN_PROLOG",
+    "ERR_PEREF_IN_EPILOG",
+    "ERR_PEREF_IN_INT_SUBSET",
+    "ERR_DOCTYPE_NOT_FINISHED",
+    "ERR_RESOURCE_LIMIT",
+)
+_UNSAFE_ERROR_CODES = frozenset(
+    code
+    for code in (getattr(etree.ErrorTypes, name, None) for name in _UNSAFE_ERROR_NAMES)
+    if isinstance(code, int)
+)
+_EMPTY_DOCUMENT_CODE = getattr(etree.ErrorTypes, "ERR_DOCUMENT_EMPTY", 4)
+
+# A DOCTYPE can only sit in the prolog; this much of the file is enough to see it when
+# libxml2 stops on an entity error before the root element is reported.
+_PROLOG_SNIFF_BYTES = 1 << 16
+_DOCTYPE_MARKERS = tuple(
+    marker.encode(codec)
+    for marker in ("<!DOCTYPE", "<!ENTITY")
+    for codec in ("utf-8", "utf-16-le", "utf-16-be")
+)
+
+_MAX_QUOTED = 40
+
+# Lines are fed one at a time; a file without line breaks is fed in pieces of this size.
+_MAX_CHUNK_BYTES = 1 << 16
+
+
+class EdexmlSource:
+    """Source for EDEXML 2.x files; `extract` is the whole interface."""
+
+    format = FORMAT
+
+    def extract(self, path: Path) -> SchoolExport:
+        """Read one EDEXML export into raw frames with provenance.
+
+        Args:
+            path: the EDEXML file (usually `EDEX.XML`).
+
+        Returns:
+            The school header, pupils, groups and teachers as raw string frames.
+
+        Raises:
+            ConfigurationError: the path does not name a readable file.
+            UnsafeInputError: the file declares a DTD or uses entities.
+            SourceFormatError: the file is empty, not well-formed, not EDEXML 2.x, has
+                no valid schooljaar or no pupils.
+        """
+        path = Path(path)
+        if not path.is_file():
+            problem = "does not exist" if not path.exists() else "is not a file"
+            raise ConfigurationError(f"{path}: the EDEXML export {problem}; check the source path")
+        reader = _Reader(path)
+        try:
+            if path.stat().st_size == 0:
+                raise SourceFormatError(f"{path}: the file is empty (0 bytes); {_REEXPORT_HINT}")
+            with path.open("rb") as handle:
+                reader.read(handle)
+            digest = sha256_of_file(path)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ConfigurationError(
+                f"{path}: the EDEXML export cannot be read ({reason}); check the path and "
+                "its permissions"
+            ) from None
+        return reader.export(digest)
+
+
+EDEXML_SOURCE = EdexmlSource()
+
+
+class _Reader:
+    """One pass over one file: collects column lists while the tree is pruned."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.label = str(path)
+        self.school: dict[str, str | None] | None = None
+        self.school_line = 0
+        self.encoding = "utf-8"
+        self.pupils: dict[str, list[str | None]] = {name: [] for name in PUPIL_COLUMNS}
+        self.pupil_lines: list[int] = []
+        self.groups: dict[str, list[str | None]] = {name: [] for name in GROUP_COLUMNS}
+        self.group_lines: list[int] = []
+        self.teachers: dict[str, list[str | None]] = {name: [] for name in TEACHER_COLUMNS}
+        self.teacher_lines: list[int] = []
+        # Open elements from the root down: tag and the line of the start tag.
+        self.stack: list[tuple[str, int]] = []
+        self.school_child_lines: dict[str, int] = {}
+        self.started = False
+
+    # -- parsing ---------------------------------------------------------------------
+
+    def read(self, handle: IO[bytes]) -> None:
+        """Stream the file, turning each object into a row and pruning it afterwards."""
+        # A pull parser fed line by line, not iterparse: libxml2 stores element lines in
+        # 16 bits and past line 65,535 guesses them from the next text node (one line
+        # late for an indented file). Counting the lines we feed is exact, and each
+        # start event arrives while the line that completes its start tag is being fed,
+        # which is the line libxml2 itself reports below 65,535.
+        parser = etree.XMLPullParser(
+            events=("start", "end"),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+        line = 1
+        count_lines: bool | None = None
+        # The feed parser raises its *last* error (often a confusing follow-up), while
+        # the thread's error log holds them all; cleared so that it holds only this file's.
+        etree.clear_error_log()
+        try:
+            while chunk := handle.readline(_MAX_CHUNK_BYTES):
+                if count_lines is None:
+                    count_lines = not _is_wide_encoding(chunk)
+                parser.feed(chunk)
+                self._handle(parser.read_events(), line if count_lines else None)
+                if chunk.endswith(b"\n"):
+                    line += 1
+            root = parser.close()
+            self._handle(parser.read_events(), line if count_lines else None)
+        except etree.XMLSyntaxError as exc:
+            raise self._syntax_error(exc) from None
+        except etree.LxmlError as exc:
+            # Anything else lxml raises is just as unusable; the class name is enough,
+            # lxml's own text may quote content.
+            raise SourceFormatError(
+                f"{self.label}: the XML could not be read ({type(exc).__name__}); {_REEXPORT_HINT}"
+            ) from None
+        if root is not None:
+            declared = root.getroottree().docinfo.encoding
+            if declared:
+                self.encoding = declared.lower()
+        if self.school is None:
+            raise SourceFormatError(
+                f"{self.label}: the file has no <school> block, so its school year is "
+                f"unknown; {_REEXPORT_HINT}"
+            )
+        if not self.pupil_lines:
+            raise SourceFormatError(
+                f"{self.label}: the file contains no pupils (no <leerling> in "
+                "<leerlingen>); check the export selection in the student administration "
+                "and export again"
+            )
+
+    def _handle(self, events: Iterable[tuple[str, Any]], line: int | None) -> None:
+        for event, elem in events:
+            tag = elem.tag if isinstance(elem.tag, str) else ""
+            if event == "start":
+                if not self.started:
+                    self._check_root(elem)
+                    self.started = True
+                start_line = line if line is not None else int(elem.sourceline or 0)
+                self.stack.append((tag, start_line))
+                if len(self.stack) == 2 and tag != "school" and self.school is None:
+                    raise SourceFormatError(
+                        f"{self.label} line {start_line}: <{_short(tag)}> comes before the "
+                        f"<school> block, which must be first; {_REEXPORT_HINT}"
+                    )
+            else:
+                self._on_end(elem, tag)
+                self.stack.pop()
+
+    def _check_root(self, elem: Any) -> None:
+        docinfo = elem.getroottree().docinfo
+        if (
+            docinfo.doctype
+            or docinfo.internalDTD is not None
+            or docinfo.externalDTD is not None
+            or docinfo.system_url
+            or docinfo.public_id
+        ):
+            raise UnsafeInputError(
+                f"{self.label}: refused: the file has a document type declaration "
+                "(<!DOCTYPE>); EDEXML never uses one and a DTD can read other files or "
+                f"expand entities without limit; {_REEXPORT_HINT}, without a DOCTYPE"
+            )
+        tag = elem.tag if isinstance(elem.tag, str) else "?"
+        if tag != ROOT_TAG:
+            qname = etree.QName(elem)
+            if qname.localname == ROOT_TAG:
+                problem = (
+                    f"root element <EDEX> is in namespace {_short(qname.namespace or '')}, "
+                    "expected no namespace (is this a UWLR message?)"
+                )
+            else:
+                problem = f"root element is <{_short(tag)}>, expected <{ROOT_TAG}>"
+            raise SourceFormatError(
+                f"{self.label} is not an EDEXML file: {problem}; choose the EDEX (EDEXML "
+                "2.1) export of the student administration"
+            )
+
+    def _on_end(self, elem: Any, tag: str) -> None:
+        depth = len(self.stack)
+        line = self.stack[-1][1]
+        if depth == 2:
+            if tag == "school":
+                self._read_school(elem, line)
+            _prune(elem)
+        elif depth == 3:
+            parent = self.stack[1][0]
+            if parent == "school":
+                # The school block is read whole when it ends; its fields stay till then.
+                self.school_child_lines.setdefault(tag, line)
+                return
+            if parent == "leerlingen" and tag == "leerling":
+                self._read_pupil(elem, line)
+            elif parent == "groepen" and tag in _GROUP_TAGS:
+                self._read_group(elem, tag, line)
+            elif parent == "leerkrachten" and tag == "leerkracht":
+                self._read_teacher(elem, line)
+            _prune(elem)
+
+    def _syntax_error(self, exc: etree.XMLSyntaxError) -> Exception:
+        # lxml-stubs declares neither iteration over an error log nor `code` on the
+        # exception, although lxml has both.
+        log: Any = exc.error_log
+        errors = [entry for entry in log if entry.level >= etree.ErrorLevels.ERROR]
+        codes = {entry.type for entry in errors} | {getattr(exc, "code", None)}
+        first_line = errors[0].line if errors else exc.lineno
+        message = errors[0].message if errors else str(exc.msg or "")
+        line = first_line or (exc.position[0] if exc.position else 0)
+        where = f"{self.label} line {line}" if line else self.label
+        if codes & _UNSAFE_ERROR_CODES or (not self.started and self._prolog_has_doctype()):
+            return UnsafeInputError(
+                f"{where}: refused: the file declares or uses XML entities (a DTD); EDEXML "
+                "never uses them and they can read other files or expand without limit; "
+                f"{_REEXPORT_HINT}, without a DOCTYPE"
+            )
+        if _EMPTY_DOCUMENT_CODE in codes and not self.started:
+            return SourceFormatError(f"{self.label}: the file has no XML content; {_REEXPORT_HINT}")
+        return SourceFormatError(
+            f"{where}: not well-formed XML ({_describe(message)}); the file may be cut off, "
+            f"damaged or saved in another encoding; {_REEXPORT_HINT}"
+        )
+
+    def _prolog_has_doctype(self) -> bool:
+        with self.path.open("rb") as handle:
+            head = handle.read(_PROLOG_SNIFF_BYTES)
+        return any(marker in head for marker in _DOCTYPE_MARKERS)
+
+    # -- objects ---------------------------------------------------------------------
+
+    def _read_school(self, elem: Any, line: int) -> None:
+        if self.school is not None:
+            raise SourceFormatError(
+                f"{self.label} line {line}: a second <school> block; an EDEXML file holds "
+                f"one school; {_REEXPORT_HINT}"
+            )
+        school: dict[str, str | None] = dict.fromkeys(SCHOOL_FIELDS)
+        lines = self.school_child_lines
+        seen: set[str] = set()
+        for child in _children(elem):
+            if child.tag in school and child.tag not in seen:
+                school[child.tag] = _text(child)
+                seen.add(child.tag)
+        version = school["xsdversie"]
+        if version is not None:
+            major = _MAJOR_VERSION.search(version)
+            if major is None or major.group() != SUPPORTED_MAJOR_VERSION:
+                raise SourceFormatError(
+                    f"{self.label} line {lines.get('xsdversie', line)}: EDEXML version "
+                    f"{_quote(version)} is not supported, Sluis reads EDEXML 2.x; "
+                    f"{_REEXPORT_HINT}"
+                )
+        year = school["schooljaar"]
+        if year is None:
+            raise SourceFormatError(
+                f"{self.label} line {lines.get('schooljaar', line)}: <school> has no "
+                "<schooljaar>, and consent depends on the school year; "
+                f"{_REEXPORT_HINT}"
+            )
+        if not _is_school_year(year):
+            raise SourceFormatError(
+                f"{self.label} line {lines.get('schooljaar', line)}: schooljaar "
+                f"{_quote(year)} is not a school year like 2026-2027 (second year = first "
+                f"year + 1); {_REEXPORT_HINT}"
+            )
+        self.school = school
+        self.school_line = line
+
+    def _read_pupil(self, elem: Any, line: int) -> None:
+        row: dict[str, str | None] = {
+            "leerlingkey": _attr(elem, "key"),
+            "eckid": _attr(elem, "eckid"),
+        }
+        for child in _children(elem):
+            tag = child.tag
+            column = _PUPIL_TEXT_ELEMENTS.get(tag)
+            if column is not None:
+                if column not in row:
+                    row[column] = _text(child)
+            elif tag == "groep":
+                row.setdefault("groepskey", _attr(child, "key"))
+            elif tag == "samengestelde_groepen":
+                keys = [
+                    key
+                    for link in _children(child)
+                    if link.tag == "samengestelde_groep"
+                    for key in [_attr(link, "key")]
+                    if key is not None
+                ]
+                row.setdefault("samengestelde_groepen", _join(keys))
+            elif tag == "vestiging":
+                row.setdefault("vestiging", _attr(child, "key"))
+            elif tag == "toevoegingen":
+                # Read only so the deny-list can see there is free text; never delivered.
+                words = " ".join(child.itertext()).split()
+                row.setdefault("toevoegingen", " ".join(words) or None)
+        _append(self.pupils, row)
+        self.pupil_lines.append(line)
+
+    def _read_group(self, elem: Any, soort: str, line: int) -> None:
+        row: dict[str, str | None] = {"groepskey": _attr(elem, "key"), "soort": soort}
+        for child in _children(elem):
+            column = _GROUP_TEXT_ELEMENTS.get(child.tag)
+            if column is not None and column not in row:
+                row[column] = _text(child)
+        if soort == "samengestelde_groep":
+            # A composite group spans year groups by definition; never take one from it.
+            row["jaargroep"] = None
+        _append(self.groups, row)
+        self.group_lines.append(line)
+
+    def _read_teacher(self, elem: Any, line: int) -> None:
+        row: dict[str, str | None] = {
+            "leerkrachtkey": _attr(elem, "key"),
+            "eckid": _attr(elem, "eckid"),
+        }
+        roles: set[str] = set()
+        groups: list[str] = []
+        for child in _children(elem):
+            tag = child.tag
+            column = _TEACHER_TEXT_ELEMENTS.get(tag)
+            if column is not None:
+                if column not in row:
+                    row[column] = _text(child)
+            elif tag == "rol":
+                _add_role(roles, child)
+            elif tag == "groepen":
+                for link in _children(child):
+                    if link.tag not in _GROUP_TAGS:
+                        continue
+                    key = _attr(link, "key")
+                    if key is not None:
+                        groups.append(key)
+                    # A role given per group link is still one of the teacher's roles.
+                    for nested in _children(link):
+                        if nested.tag == "rol":
+                            _add_role(roles, nested)
+        row["rollen"] = _join(sorted(roles))
+        row["groepen"] = _join(groups)
+        _append(self.teachers, row)
+        self.teacher_lines.append(line)
+
+    # -- result ----------------------------------------------------------------------
+
+    def export(self, digest: str) -> SchoolExport:
+        """Assemble the frames once the whole file has been read."""
+        school = self.school if self.school is not None else dict.fromkeys(SCHOOL_FIELDS)
+        pupils = _frame(self.pupils, PUPIL_COLUMNS, self.label, self.pupil_lines)
+        groups = _frame(self.groups, GROUP_COLUMNS, self.label, self.group_lines)
+        teachers = _frame(self.teachers, TEACHER_COLUMNS, self.label, self.teacher_lines)
+        note = (
+            f"{self.path.name}: {len(pupils)} pupils, {len(groups)} groups, "
+            f"{len(teachers)} teachers read (EDEXML, schooljaar {school['schooljaar']})"
+        )
+        return SchoolExport(
+            path=self.path,
+            sha256=digest,
+            format=FORMAT,
+            school=school,
+            school_line=self.school_line,
+            pupils=pupils,
+            groups=groups,
+            teachers=teachers,
+            encoding=self.encoding,
+            notes=(note,),
+        )
+
+
+def _children(elem: Any) -> Iterable[Any]:
+    return (child for child in elem if isinstance(child.tag, str))
+
+
+def _text(elem: Any) -> str | None:
+    value = "".join(elem.itertext()).strip()
+    return value or None
+
+
+def _attr(elem: Any, name: str) -> str | None:
+    # EDEXML: leading and trailing spaces in keys are not significant.
+    value = elem.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _add_role(roles: set[str], elem: Any) -> None:
+    code = _text(elem)
+    if code is not None:
+        roles.add(code)
+
+
+def _join(values: list[str]) -> str | None:
+    return GROUP_KEY_SEPARATOR.join(values) if values else None
+
+
+def _append(columns: dict[str, list[str | None]], row: dict[str, str | None]) -> None:
+    get = row.get
+    for name, values in columns.items():
+        values.append(get(name))
+
+
+def _prune(elem: Any) -> None:
+    # Without this, the parser keeps every finished element attached to the tree.
+    elem.clear(keep_tail=False)
+    parent = elem.getparent()
+    if parent is not None:
+        while elem.getprevious() is not None:
+            del parent[0]
+
+
+def _frame(
+    columns: dict[str, list[str | None]],
+    names: tuple[str, ...],
+    source_file: str,
+    lines: list[int],
+) -> pd.DataFrame:
+    data: dict[str, pd.Series] = {name: pd.Series(columns[name], dtype="str") for name in names}
+    data[SOURCE_FILE] = pd.Series([source_file] * len(lines), dtype="str")
+    data[SOURCE_LINE] = pd.Series(lines, dtype="int64")
+    return pd.DataFrame(data)
+
+
+def _is_wide_encoding(first_chunk: bytes) -> bool:
+    # In UTF-16/32 a 0x0A byte is not necessarily a line break, so lines cannot be
+    # counted from bytes; libxml2's own line numbers are used instead.
+    head = first_chunk[:4]
+    return head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head
+
+
+def _is_school_year(value: str) -> bool:
+    match = _SCHOOLJAAR.fullmatch(value)
+    return match is not None and int(match.group(2)) == int(match.group(1)) + 1
+
+
+def _describe(message: str) -> str:
+    # libxml2 quotes offending bytes ("Bytes: 0xC3 0x28"), which may be part of a name;
+    # the position is reported separately, so both are cut from the message.
+    message = message.split("Bytes:")[0]
+    message = re.sub(r",\s*line \d+,\s*column \d+.*$", "", message, flags=re.DOTALL)
+    message = " ".join(message.split()).rstrip(" ,.!")
+    return _short(message, 120) or "unreadable XML"
+
+
+def _quote(value: str) -> str:
+    return repr(_short(value))
+
+
+def _short(value: str, limit: int = _MAX_QUOTED) -> str:
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 1] + "…"

@@ -1,0 +1,210 @@
+"""End to end: `sluis run` on the bundled samples, then a search for pupil values everywhere.
+
+Runs the real CLI in a subprocess against Prefect's ephemeral API with its own
+PREFECT_HOME, so Prefect's own database can be searched too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+pytestmark = pytest.mark.prefect
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Run:
+    root: Path
+    result: subprocess.CompletedProcess[str]
+
+    @property
+    def drop(self) -> Path:
+        return self.root / "drop"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.root / "prefect"
+
+
+def sluis(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLUIS_", "PREFECT_"))}
+    env.update(
+        PREFECT_HOME=str(root / "prefect"),
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+        COLUMNS="200",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def run_args(root: Path, source: Path) -> list[str]:
+    return [
+        "run",
+        "--source",
+        str(source),
+        "--drop",
+        str(root / "drop"),
+        "--state",
+        str(root / "state"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Run:
+    root = tmp_path_factory.mktemp("e2e")
+    samples = root / "samples"
+    shutil.copytree(REPO / "data" / "samples", samples)
+    return Run(root, sluis(root, *run_args(root, samples)))
+
+
+@dataclass(frozen=True)
+class PupilValues:
+    surnames: set[str]
+    bsns: set[str]
+    free_texts: set[str]
+
+
+def sample_values() -> PupilValues:
+    """What the samples hold that must not leak, read independently of Sluis' reader."""
+    surnames, bsns, texts = set(), set(), set()
+    for path in sorted((REPO / "data" / "samples").glob("*/EDEX.XML")):
+        tree = etree.parse(str(path))
+        # A blank achternaam (a deliberate defect in the samples) is not a value to find.
+        surnames |= {
+            e.text.strip()
+            for e in tree.iterfind(".//leerling/achternaam")
+            if e.text and e.text.strip()
+        }
+        bsns |= {e.text.strip() for e in tree.iterfind(".//leerling/bsn") if e.text}
+        texts |= {
+            e.text.strip()
+            for e in tree.iterfind(".//leerling/toevoegingen//opmerking")
+            if e.text and e.text.strip()
+        }
+    assert surnames and bsns and texts, "the samples must hold names, BSNs and free text"
+    return PupilValues(surnames, bsns, texts)
+
+
+def found_in(data: bytes, values: set[str]) -> set[str]:
+    hits = set()
+    for value in values:
+        pattern = rb"(?<![\w])" + re.escape(value.encode("utf-8")) + rb"(?![\w])"
+        if re.search(pattern, data):
+            hits.add(value)
+    return hits
+
+
+def files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def test_the_run_succeeds_and_delivers_every_supplier_for_every_school(run: Run) -> None:
+    assert run.result.returncode == 0, run.result.stderr[-3000:]
+    manifests = sorted(run.drop.glob("*/*/manifest.json"))
+    assert {(m.parent.parent.name, json.loads(m.read_text())["school"]) for m in manifests} == {
+        (supplier, school)
+        for supplier in ("basispoort", "schoolwebsite", "onderzoek")
+        for school in ("27ZX", "53NC")
+    }
+    for manifest_path in manifests:
+        manifest = json.loads(manifest_path.read_text())
+        counts = manifest["counts"]
+        assert (
+            counts["input"]
+            == counts["delivered"] + sum(counts["withheld"].values()) + (counts["quarantined"])
+        )
+        assert counts["input"] == 60
+        assert counts["quarantined"] >= 2
+        for entry in manifest["files"]:
+            data = (manifest_path.parent / entry["name"]).read_bytes()
+            import hashlib
+
+            assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert "Traceback" not in run.result.stdout + run.result.stderr
+
+
+def test_no_pupil_value_is_anywhere_outside_the_deliveries_allowed_to_hold_it(run: Run) -> None:
+    assert run.result.returncode == 0
+    values = sample_values()
+    everything = values.surnames | values.bsns | values.free_texts
+    logs = (run.result.stdout + run.result.stderr).encode("utf-8")
+    assert found_in(logs, everything) == set(), "pupil values in the console output"
+
+    own_files = files_under(run.state) + files_under(run.prefect_home)
+    assert any(p.name.startswith("prefect.db") for p in own_files), "Prefect DB not found"
+    for path in own_files:
+        assert found_in(path.read_bytes(), everything) == set(), f"pupil values in {path}"
+    # Prefect's database, read as rows too (in case a page is compressed or split).
+    with sqlite3.connect(run.prefect_home / "prefect.db") as db:
+        dump = "\n".join(db.iterdump()).encode("utf-8")
+    assert found_in(dump, everything) == set()
+
+    for path in files_under(run.drop):
+        data = path.read_bytes()
+        supplier = path.relative_to(run.drop).parts[0]
+        assert found_in(data, values.bsns | values.free_texts) == set(), path
+        if supplier == "onderzoek" or path.name == "manifest.json":
+            assert found_in(data, values.surnames) == set(), path
+    website = b"".join(p.read_bytes() for p in (run.drop / "schoolwebsite").rglob("*.csv"))
+    assert found_in(website, values.surnames), "the website list should hold names"
+
+
+def test_quarantine_report_points_at_lines_without_values(run: Run) -> None:
+    reports = list(run.state.glob("runs/*/quarantine.csv"))
+    assert len(reports) == 1
+    text = reports[0].read_text(encoding="utf-8")
+    header = text.splitlines()[0].split(";")
+    assert header[:5] == ["brincode", "subject", "source_file", "source_line", "leerlingkey"]
+    rules = {line.split(";")[6] for line in text.splitlines()[1:]}
+    assert {"name_rule", "jaargroep_required", "not_in_future"} <= rules
+
+
+def test_lineage_records_the_run_and_every_delivery(run: Run) -> None:
+    with sqlite3.connect(run.state / "lineage.db") as db:
+        runs = db.execute("select status from runs").fetchall()
+        deliveries = db.execute("select supplier, school, status from deliveries").fetchall()
+    assert runs == [("completed",)]
+    assert len(deliveries) == 6
+    assert {d[2] for d in deliveries} == {"delivered"}
+
+
+def test_a_broken_export_fails_with_one_line_and_leaves_deliveries_intact(run: Run) -> None:
+    before = {p: p.read_bytes() for p in files_under(run.drop)}
+    broken = run.root / "broken"
+    shutil.copytree(REPO / "data" / "samples", broken)
+    export = broken / "53NC" / "EDEX.XML"
+    export.write_bytes(export.read_bytes()[: len(export.read_bytes()) // 2])
+
+    result = sluis(run.root, *run_args(run.root, broken))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    last = [line for line in result.stderr.splitlines() if line.startswith("sluis:")]
+    assert len(last) == 1 and str(export) in last[0]
+    after = {p: p.read_bytes() for p in files_under(run.drop)}
+    assert after == before, "a failed run must not change any delivery"
