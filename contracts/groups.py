@@ -26,7 +26,6 @@ class GroupRecord(pa.DataFrameModel):
         C.SCHOOL_RECORD,
         "code van de groep",
         nullable=False,
-        unique=True,
     )
     groepsnaam: Series[str] = declared(
         "Group name", C.SCHOOL_RECORD, "naam van de groep", nullable=False
@@ -49,6 +48,11 @@ class GroupRecord(pa.DataFrameModel):
     source_line: Series[int] = declared(
         "Line in the export file", C.TECHNICAL, "regel in het bronbestand", nullable=False
     )
+
+    @pa.dataframe_check(name="groepskey_unique")
+    def groepskey_unique(cls, df: pd.DataFrame) -> Series[bool]:
+        """EDEXML groepKeyUnique: one key space for groep and samengestelde_groep, per export."""
+        return cast(Series[bool], ~df.duplicated(["source_file", "groepskey"], keep=False))
 
     @pa.dataframe_check(name="stamgroep_jaargroep")
     def stamgroep_jaargroep(cls, df: pd.DataFrame) -> Series[bool]:

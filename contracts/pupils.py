@@ -33,13 +33,11 @@ class PupilRecord(pa.DataFrameModel):
         C.IDENTIFIER,
         "leerlingnummer van de school",
         nullable=False,
-        unique=True,
     )
     eckid: Series[str] = declared(
         "ECK iD, the chain pseudonym for digital learning materials (leerling/@eckid)",
         C.IDENTIFIER,
         "ECK iD: een nummer waarmee leermiddelen je kind herkennen zonder naam",
-        unique=True,
         str_matches=ECKID_LEGACY,
     )
     achternaam: Series[str] = declared(
@@ -127,6 +125,19 @@ class PupilRecord(pa.DataFrameModel):
     source_line: Series[int] = declared(
         "Line in the export file", C.TECHNICAL, "regel in het bronbestand", nullable=False
     )
+
+    # Keys are unique within one export (one school, one year), not across schools: a
+    # batch of schools is validated in one frame, partitioned by source_file.
+    @pa.dataframe_check(name="leerlingkey_unique")
+    def leerlingkey_unique(cls, df: pd.DataFrame) -> Series[bool]:
+        """EDEXML leerlingKey: one pupil per key in an export."""
+        return cast(Series[bool], ~df.duplicated(["source_file", "leerlingkey"], keep=False))
+
+    @pa.dataframe_check(name="eckid_unique")
+    def eckid_unique(cls, df: pd.DataFrame) -> Series[bool]:
+        """EDEXML leerlingEckidUnique: an ECK iD belongs to one pupil."""
+        duplicated = df.duplicated(["source_file", "eckid"], keep=False)
+        return cast(Series[bool], df["eckid"].isna() | ~duplicated)
 
     @pa.dataframe_check(name="name_rule")
     def name_rule(cls, df: pd.DataFrame) -> Series[bool]:

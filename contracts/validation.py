@@ -1,4 +1,4 @@
-"""Validate one school's raw export against the contracts; split valid rows from quarantine.
+"""Validate schools' raw exports against the contracts; split valid rows from quarantine.
 
 Pandera runs lazily so every problem of every row is found in one pass. The quarantine
 report is built from pandera's failure cases *without* their value column: it says file,
@@ -7,10 +7,12 @@ line, leerlingkey, column, rule and what to fix, never what the value was.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -28,6 +30,7 @@ __all__ = [
     "reference_peildatum",
     "validate_consents",
     "validate_school",
+    "validate_schools",
 ]
 
 PROBLEM_COLUMNS = (
@@ -111,36 +114,59 @@ def _parsed(series: pd.Series) -> pd.Series:
 
 
 def _pupil_schema(
-    stam_keys: pd.Index, composite_keys: pd.Index, peildatum: pd.Timestamp, today: date
+    pupils: pd.DataFrame, groups: pd.DataFrame, peildatum: pd.Series, today: date
 ) -> pa.DataFrameSchema:
-    """The declared PupilRecord plus the checks that depend on this export and this run."""
+    """The declared PupilRecord plus the checks that depend on this batch and this run.
+
+    Args:
+        pupils: the batch's pupils; checks look up each row's export through its index.
+        groups: the batch's valid groups.
+        peildatum: reference date per export file (index: source_file).
+        today: the run date.
+    """
     schema = PupilRecord.to_schema()
     today_ts = pd.Timestamp(today)
-    latest_birth = peildatum - pd.DateOffset(years=MIN_AGE_YEARS)
-    earliest_birth = peildatum - pd.DateOffset(years=MAX_AGE_YEARS + 1)
+    file_of = pupils[SOURCE_FILE]
+    row_peildatum = file_of.map(peildatum)
+    latest_birth = row_peildatum - pd.DateOffset(years=MIN_AGE_YEARS)
+    earliest_birth = row_peildatum - pd.DateOffset(years=MAX_AGE_YEARS + 1)
+    stam = groups.loc[groups["soort"] == GROUP_KIND_STAM]
+    composite = groups.loc[groups["soort"] == GROUP_KIND_COMPOSITE]
+    stam_pairs = pd.MultiIndex.from_frame(stam[[SOURCE_FILE, "groepskey"]])
+    composite_pairs = pd.MultiIndex.from_frame(composite[[SOURCE_FILE, "groepskey"]])
+
+    def known(pairs: pd.MultiIndex, keys: pd.Series) -> pd.Series:
+        wanted = pd.MultiIndex.from_arrays([file_of.loc[keys.index], keys])
+        return pd.Series(wanted.isin(pairs), index=keys.index)
 
     def composite_refs_exist(series: pd.Series) -> pd.Series:
         keys = series.str.split(GROUP_KEY_SEPARATOR).explode().str.strip()
-        return keys.isin(composite_keys).groupby(level=0).all()
+        return known(composite_pairs, keys).groupby(level=0).all()
+
+    def plausible(series: pd.Series) -> pd.Series:
+        born = _parsed(series)
+        too_young = born > latest_birth.loc[series.index]
+        too_old = born <= earliest_birth.loc[series.index]
+        return ~(too_young | too_old)
 
     extra: dict[str, list[pa.Check]] = {
         "geboortedatum": [
             pa.Check(lambda s: _parsed(s).notna(), name="date_valid"),
             pa.Check(lambda s: ~(_parsed(s) > today_ts), name="not_in_future"),
-            pa.Check(
-                lambda s: ~((_parsed(s) > latest_birth) | (_parsed(s) <= earliest_birth)),
-                name="plausible_age",
-            ),
+            pa.Check(plausible, name="plausible_age"),
         ],
         "jaargroep": [pa.Check(lambda s: s != JAARGROEP_COMBINATIE, name="jaargroep_per_pupil")],
-        "groepskey": [pa.Check(lambda s: s.isin(stam_keys), name="group_reference")],
+        "groepskey": [pa.Check(lambda s: known(stam_pairs, s), name="group_reference")],
         "samengestelde_groepen": [pa.Check(composite_refs_exist, name="composite_group_reference")],
     }
     for column in DATE_COLUMNS[1:]:
         extra[column] = [pa.Check(lambda s: _parsed(s).notna(), name="date_valid")]
-    for column, checks in extra.items():
-        schema = schema.update_column(column, checks=[*schema.columns[column].checks, *checks])
-    return schema
+    return schema.update_columns(
+        {
+            column: {"checks": [*schema.columns[column].checks, *checks]}
+            for column, checks in extra.items()
+        }
+    )
 
 
 def _rule_name(column: str, check: str) -> str:
@@ -213,9 +239,10 @@ def _problems(
 
 def _with_groups(pupils: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
     """Add groepsnaam and fill a missing jaargroep from a stamgroep that is not combined."""
-    stam = groups.loc[groups["soort"] == GROUP_KIND_STAM, ["groepskey", "groepsnaam", "jaargroep"]]
-    stam = stam.rename(columns={"jaargroep": "groep_jaargroep"})
-    merged = pupils.merge(stam, on="groepskey", how="left", validate="many_to_one")
+    stam = groups.loc[
+        groups["soort"] == GROUP_KIND_STAM, [SOURCE_FILE, "groepskey", "groepsnaam", "jaargroep"]
+    ].rename(columns={"jaargroep": "groep_jaargroep"})
+    merged = pupils.merge(stam, on=[SOURCE_FILE, "groepskey"], how="left", validate="many_to_one")
     merged.index = pupils.index
     derivable = merged["groep_jaargroep"].where(merged["groep_jaargroep"] != JAARGROEP_COMBINATIE)
     merged["jaargroep"] = merged["jaargroep"].fillna(derivable)
@@ -228,29 +255,53 @@ def validate_consents(consents: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     return valid, _problems("toestemming", consents, failures)
 
 
-def validate_school(
-    export: SchoolExport, consents: pd.DataFrame, *, today: date
-) -> ValidatedSchool:
-    """Validate one school's export and consents.
+def _concat(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, np.ndarray]:
+    """One frame for the batch, and for each row the position of the school it belongs to."""
+    owner = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+    return pd.concat(frames, ignore_index=True), owner
+
+
+def _split(frame: pd.DataFrame, owner: pd.Series, count: int) -> list[pd.DataFrame]:
+    """Split a batch frame back into one frame per school, in school order."""
+    groups = dict(tuple(frame.groupby(owner.loc[frame.index].to_numpy(), sort=False)))
+    empty = frame.iloc[0:0]
+    return [groups.get(i, empty).reset_index(drop=True) for i in range(count)]
+
+
+def validate_schools(
+    items: Sequence[tuple[SchoolExport, pd.DataFrame]], *, today: date
+) -> list[ValidatedSchool]:
+    """Validate a batch of schools' exports and consents in one pass per contract.
+
+    One pandera call per contract for the whole batch instead of one per school: pandera's
+    cost per call and per column is what dominates at a few hundred pupils per school.
+    Every rule that is per school (keys, group references, ages) is partitioned by the
+    export file, so the result is the same as validating each school alone.
 
     Args:
-        export: raw frames from a source.
-        consents: raw consent rows from connectors.sources.consents.
+        items: (raw export, raw consent rows) per school.
         today: the run date; birth dates after it are errors.
 
     Returns:
-        The valid rows, and a problems frame for the quarantine report.
+        One ValidatedSchool per item, in the same order.
     """
-    group_failures, groups = _run(GroupRecord.to_schema(), export.groups, str(export.path))
-    group_problems = _problems("groep", export.groups, group_failures)
-    # Keys of invalid groups are not known-good, so their pupils fail the reference rule.
-    stam_keys = pd.Index(groups.loc[groups["soort"] == GROUP_KIND_STAM, "groepskey"])
-    composite_keys = pd.Index(groups.loc[groups["soort"] == GROUP_KIND_COMPOSITE, "groepskey"])
+    exports = [export for export, _ in items]
+    count = len(exports)
+    groups_raw, group_owner = _concat([e.groups for e in exports])
+    group_failures, groups = _run(GroupRecord.to_schema(), groups_raw, "groups")
+    group_problems = _problems("groep", groups_raw, group_failures)
 
-    raw = export.pupils.reset_index(drop=True)
-    pupils_in = _with_groups(raw, groups)[list(PupilRecord.to_schema().columns)]
-    schema = _pupil_schema(stam_keys, composite_keys, reference_peildatum(export.school), today)
-    pupil_failures, pupils = _run(schema, pupils_in, str(export.path))
+    pupils_raw, pupil_owner_array = _concat([e.pupils for e in exports])
+    pupil_owner = pd.Series(pupil_owner_array, index=pupils_raw.index)
+    pupils_in = _with_groups(pupils_raw, groups)[list(PupilRecord.to_schema().columns)]
+    # Sources write str(path) as every row's source_file.
+    peildatum = pd.Series(
+        [reference_peildatum(e.school) for e in exports],
+        index=[str(e.path) for e in exports],
+        dtype="datetime64[ns]",
+    )
+    schema = _pupil_schema(pupils_in, groups, peildatum, today)
+    pupil_failures, pupils = _run(schema, pupils_in, "pupils")
     pupil_problems = _problems("leerling", pupils_in, pupil_failures)
 
     legacy = pupils["eckid"].notna() & ~pupils["eckid"].str.match(ECKID_MODERN, na=False)
@@ -260,27 +311,57 @@ def validate_school(
     )
     eckid_warnings = _problems("leerling", pupils, warnings, severity="warning")
 
-    valid_consents, consent_problems = validate_consents(consents)
-    problems = pd.concat(
-        [
-            frame
-            for frame in (group_problems, pupil_problems, eckid_warnings, consent_problems)
-            if not frame.empty
-        ]
-        or [pd.DataFrame(columns=list(PROBLEM_COLUMNS))],
-        ignore_index=True,
+    consents_raw, consent_owner_array = _concat([c for _, c in items])
+    consent_owner = pd.Series(consent_owner_array, index=consents_raw.index)
+    consent_failures, consents = _run(ConsentRecord.to_schema(), consents_raw, "consents")
+    consent_problems = _problems("toestemming", consents_raw, consent_failures)
+
+    quarantined = (
+        pupil_owner.loc[pupil_failures["index"].unique()].value_counts()
+        if len(pupil_failures)
+        else pd.Series(dtype="int64")
     )
-    return ValidatedSchool(
-        export=export,
-        school=dict(export.school),
-        pupils=pupils.reset_index(drop=True),
-        groups=groups.reset_index(drop=True),
-        consents=valid_consents.reset_index(drop=True),
-        problems=problems,
-        input_pupils=len(raw),
-        quarantined_pupils=int(pupil_failures["index"].nunique()),
-        reference_date=today,
-    )
+    problem_parts = [
+        (group_problems, pd.Series(group_owner, index=groups_raw.index), group_failures),
+        (pupil_problems, pupil_owner, pupil_failures),
+        (eckid_warnings, pupil_owner, warnings),
+        (consent_problems, consent_owner, consent_failures),
+    ]
+    per_school_problems: list[list[pd.DataFrame]] = [[] for _ in range(count)]
+    for problems, owner, failures in problem_parts:
+        if problems.empty:
+            continue
+        owners = owner.loc[failures["index"].to_numpy()].to_numpy()
+        for position, part in problems.groupby(owners, sort=False):
+            per_school_problems[int(position)].append(part)
+
+    pupils_by_school = _split(pupils, pupil_owner, count)
+    groups_by_school = _split(groups, pd.Series(group_owner, index=groups_raw.index), count)
+    consents_by_school = _split(consents, consent_owner, count)
+    empty_problems = pd.DataFrame(columns=list(PROBLEM_COLUMNS))
+    return [
+        ValidatedSchool(
+            export=export,
+            school=dict(export.school),
+            pupils=pupils_by_school[i],
+            groups=groups_by_school[i],
+            consents=consents_by_school[i],
+            problems=pd.concat(per_school_problems[i], ignore_index=True)
+            if per_school_problems[i]
+            else empty_problems,
+            input_pupils=len(export.pupils),
+            quarantined_pupils=int(quarantined.get(i, 0)),
+            reference_date=today,
+        )
+        for i, export in enumerate(exports)
+    ]
+
+
+def validate_school(
+    export: SchoolExport, consents: pd.DataFrame, *, today: date
+) -> ValidatedSchool:
+    """Validate one school's export and consents (a batch of one)."""
+    return validate_schools([(export, consents)], today=today)[0]
 
 
 def problem_counts(problems: pd.DataFrame) -> list[tuple[Any, ...]]:

@@ -20,7 +20,7 @@ from connectors.errors import SluisError, TransientDeliveryError
 from contracts.agreements import LoadedAgreement
 from contracts.validation import ValidatedSchool
 from pipelines.plan import SchoolInput
-from pipelines.work import DeliveryOutcome, deliver_school, prepare_school
+from pipelines.work import DeliveryOutcome, deliver_schools, prepare_schools
 
 __all__ = ["deliver_batch", "prepare_batch"]
 
@@ -36,7 +36,7 @@ def prepare_batch(
 ) -> list[ValidatedSchool] | State:
     """Extract and validate a batch of schools."""
     try:
-        return [prepare_school(school, today=today) for school in schools]
+        return prepare_schools(schools, today=today)
     except SluisError as exc:
         return Failed(message=str(exc))
 
@@ -74,12 +74,9 @@ def deliver_batch(
 ) -> list[DeliveryOutcome] | State:
     """Apply one agreement to every school of a batch and publish each school's delivery."""
     try:
-        return [
-            deliver_school(
-                school, loaded, run_id=run_id, created_at=created_at, secret=secret, drop=drop
-            )
-            for school in schools
-        ]
+        return deliver_schools(
+            schools, loaded, run_id=run_id, created_at=created_at, secret=secret, drop=drop
+        )
     except TransientDeliveryError:
         raise
     except SluisError as exc:

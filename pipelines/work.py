@@ -19,30 +19,34 @@ from connectors.sources.base import SOURCE_FILE, SOURCE_LINE, empty_frame
 from connectors.sources.consents import read_consents
 from connectors.sources.edexml import EdexmlSource
 from contracts.agreements import LoadedAgreement
-from contracts.validation import PROBLEM_COLUMNS, ValidatedSchool, validate_school
+from contracts.validation import PROBLEM_COLUMNS, ValidatedSchool, validate_schools
 from pipelines.plan import SchoolInput
-from policy.apply import apply_agreement
+from policy.apply import apply_agreement_batch
 
 __all__ = [
     "DeliveryOutcome",
-    "deliver_school",
+    "deliver_schools",
     "delivery_id_for",
-    "prepare_school",
+    "prepare_schools",
     "write_quarantine_report",
 ]
 
 _CONSENT_COLUMNS = ("leerlingkey", "schooljaar", "categorie", "waarde", "gewijzigd_op")
 
 
-def prepare_school(school: SchoolInput, *, today: date) -> ValidatedSchool:
-    """Extract one school's export and consents and validate them."""
-    export = EdexmlSource().extract(school.export)
-    if school.consents is not None:
-        consents = read_consents(school.consents)
-    else:
-        # No consent export: nobody has consented, which is exactly what policy assumes.
-        consents = empty_frame(_CONSENT_COLUMNS)
-    return validate_school(export, consents, today=today)
+def prepare_schools(schools: list[SchoolInput], *, today: date) -> list[ValidatedSchool]:
+    """Extract each school's export and consents, then validate the batch in one pass."""
+    source = EdexmlSource()
+    items = []
+    for school in schools:
+        export = source.extract(school.export)
+        if school.consents is not None:
+            consents = read_consents(school.consents)
+        else:
+            # No consent export: nobody has consented, which is what policy assumes anyway.
+            consents = empty_frame(_CONSENT_COLUMNS)
+        items.append((export, consents))
+    return validate_schools(items, today=today)
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,8 @@ def delivery_id_for(created_at: datetime, school: str, run_id: str) -> str:
     return f"{created_at:%Y%m%dT%H%M%SZ}-{school}-{run_id[:8]}".lower()
 
 
-def deliver_school(
-    school: ValidatedSchool,
+def deliver_schools(
+    schools: list[ValidatedSchool],
     loaded: LoadedAgreement,
     *,
     run_id: str,
@@ -79,13 +83,22 @@ def deliver_school(
     secret: bytes | None,
     drop: Drop | None,
     erased: frozenset[str] = frozenset(),
-) -> DeliveryOutcome:
-    """Apply one agreement to one school and publish the result (drop None = dry run)."""
+) -> list[DeliveryOutcome]:
+    """Apply one agreement to a batch of schools and publish one delivery per school.
+
+    Args:
+        schools: validated schools of one batch.
+        loaded: the supplier's agreement with its file hash.
+        run_id: the run, written into every manifest.
+        created_at: the run's start; names the delivery folders.
+        secret: the supplier's pseudonym secret, if it receives pseudonyms.
+        drop: where to publish; None for a dry run (everything but publishing).
+        erased: LAS keys that must no longer be shared.
+    """
     agreement = loaded.agreement
     today = created_at.date()
     base = {
         "supplier": agreement.id,
-        "school": school.brincode,
         "mode": agreement.mode,
         "fields": tuple(agreement.field_names),
         "agreement_sha256": loaded.sha256,
@@ -93,58 +106,71 @@ def deliver_school(
         "created_at": created_at.isoformat(),
     }
     if not agreement.is_valid_on(today):
-        return DeliveryOutcome(
-            status="agreement_expired",
-            delivery_id=None,
-            counts={},
-            notes=(f"agreement {agreement.agreement.reference} is not in force on {today}",),
-            **base,  # type: ignore[arg-type]
+        note = f"agreement {agreement.agreement.reference} is not in force on {today}"
+        return [
+            DeliveryOutcome(
+                school=school.brincode,
+                status="agreement_expired",
+                delivery_id=None,
+                counts={},
+                notes=(note,),
+                **base,  # type: ignore[arg-type]
+            )
+            for school in schools
+        ]
+    cuts = apply_agreement_batch(schools, agreement, today=today, secret=secret, erased=erased)
+    options = {"separator": agreement.format.separator} if agreement.format.type == "csv" else {}
+    writer = get_format(agreement.format.type)
+    outcomes = []
+    for school, cut in zip(schools, cuts, strict=True):
+        delivery_id = delivery_id_for(created_at, school.brincode, run_id)
+        files = writer.render(
+            cut.frame, basename=f"{agreement.id}-{school.brincode.lower()}", options=options
         )
-    cut = apply_agreement(school, agreement, today=today, secret=secret, erased=erased)
-    delivery_id = delivery_id_for(created_at, school.brincode, run_id)
-    files = get_format(agreement.format.type).render(
-        cut.frame,
-        basename=f"{agreement.id}-{school.brincode.lower()}",
-        options={"separator": agreement.format.separator} if agreement.format.type == "csv" else {},
-    )
-    manifest = build_manifest(
-        supplier=agreement.id,
-        run_id=run_id,
-        school=school.brincode,
-        created_at=created_at.isoformat(),
-        mode=agreement.mode,
-        files=files,
-        fields=agreement.field_names,
-        counts=cut.counts.as_dict(),
-        extra={
-            "schooljaar": school.schooljaar,
-            "agreement": {"reference": agreement.agreement.reference, "sha256": loaded.sha256},
-            "legal_basis": agreement.legal_basis.type.value,
-        },
-    )
-    file_rows = tuple({"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in files)
-    if drop is None:
-        return DeliveryOutcome(
-            status="dry_run",
-            delivery_id=delivery_id,
+        file_rows = tuple({"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in files)
+        result = {
+            "school": school.brincode,
+            "delivery_id": delivery_id,
+            "counts": cut.counts.as_dict(),
+            "files": file_rows,
+            **base,
+        }
+        if drop is None:
+            outcomes.append(DeliveryOutcome(status="dry_run", **result))  # type: ignore[arg-type]
+            continue
+        manifest = build_manifest(
+            supplier=agreement.id,
+            run_id=run_id,
+            school=school.brincode,
+            created_at=created_at.isoformat(),
+            mode=agreement.mode,
+            files=files,
+            fields=agreement.field_names,
             counts=cut.counts.as_dict(),
-            files=file_rows,
-            **base,  # type: ignore[arg-type]
+            extra={
+                "delivery_id": delivery_id,
+                "schooljaar": school.schooljaar,
+                "agreement": {"reference": agreement.agreement.reference, "sha256": loaded.sha256},
+                "legal_basis": agreement.legal_basis.type.value,
+            },
         )
-    receipt = drop.publish(
-        Delivery(
-            supplier=agreement.id, delivery_id=delivery_id, files=tuple(files), manifest=manifest
+        receipt = drop.publish(
+            Delivery(
+                supplier=agreement.id,
+                delivery_id=delivery_id,
+                files=tuple(files),
+                manifest=manifest,
+            )
         )
-    )
-    return DeliveryOutcome(
-        status="delivered",
-        delivery_id=delivery_id,
-        counts=cut.counts.as_dict(),
-        files=file_rows,
-        location=receipt.location,
-        manifest_sha256=receipt.manifest_sha256,
-        **base,  # type: ignore[arg-type]
-    )
+        outcomes.append(
+            DeliveryOutcome(
+                status="delivered",
+                location=receipt.location,
+                manifest_sha256=receipt.manifest_sha256,
+                **result,  # type: ignore[arg-type]
+            )
+        )
+    return outcomes
 
 
 def write_quarantine_report(schools: list[ValidatedSchool], folder: Path) -> Path:

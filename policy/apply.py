@@ -1,7 +1,13 @@
-"""Apply one agreement to one validated school: scope, consent, identifiers, fields."""
+"""Apply one agreement to validated schools: scope, consent, identifiers, fields.
+
+Works on a batch of schools at once, as one frame partitioned by a school column, so the
+cost is per pupil and not per school; the result is split per school at the end, because
+every school gets its own delivery.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -17,7 +23,11 @@ from policy.pseudonymise import birth_year, is_persistent_key, pseudonym
 from policy.reasons import Reason
 from policy.scope import has_left, outside_scope
 
-__all__ = ["Counts", "SupplierCut", "apply_agreement"]
+__all__ = ["Counts", "SupplierCut", "apply_agreement", "apply_agreement_batch"]
+
+# Partition column for a batch; never part of a delivery (minimise drops it).
+_SCHOOL = "_school"
+_SCHOOL_FIELDS = ("brincode", "dependancecode", "schooljaar")
 
 
 @dataclass(frozen=True)
@@ -62,20 +72,34 @@ class SupplierCut:
     withheld: pd.Series = field(repr=False)
 
 
+def _school_values(schools: Sequence[ValidatedSchool], owner: pd.Series, name: str) -> pd.Series:
+    values = pd.Series([s.school.get(name) for s in schools], dtype="str")
+    return pd.Series(values.to_numpy()[owner.to_numpy()], index=owner.index, dtype="str")
+
+
+def _standing(schools: Sequence[ValidatedSchool]) -> pd.DataFrame:
+    """Standing consent choices of every school in the batch, partitioned by school."""
+    frames = [s.consents.assign(**{_SCHOOL: i}) for i, s in enumerate(schools)]
+    consents = pd.concat(frames, ignore_index=True)
+    years = pd.Series([s.schooljaar for s in schools], dtype="str")
+    row_year = pd.Series(years.to_numpy()[consents[_SCHOOL].to_numpy()], index=consents.index)
+    return current_consents(consents, row_year, by=[_SCHOOL])
+
+
 def _withhold_reasons(
     pupils: pd.DataFrame,
     agreement: Agreement,
-    school: ValidatedSchool,
+    standing: pd.DataFrame,
     today: date,
     erased: frozenset[str],
 ) -> pd.Series:
     """One reason per pupil (the first that applies) or NA for pupils that pass."""
     left = has_left(pupils, today) & (not agreement.scope.include_left)
     scope = outside_scope(pupils, agreement.scope.jaargroepen, agreement.scope.vestigingen)
+    pupil_keys = pd.MultiIndex.from_frame(pupils[[_SCHOOL, "leerlingkey"]])
     if agreement.consent_category:
-        standing = current_consents(school.consents, school.schooljaar)
-        yes = consented_keys(standing, agreement.consent_category)
-        no_consent = ~pupils["leerlingkey"].isin(yes)
+        yes = consented_keys(standing, agreement.consent_category, by=[_SCHOOL])
+        no_consent = pd.Series(~pupil_keys.isin(yes), index=pupils.index)
     else:
         no_consent = pd.Series(False, index=pupils.index)
     persistent = is_persistent_key(pupils["leerlingkey"])
@@ -104,30 +128,93 @@ def _withhold_reasons(
 
 
 def _prepared(
-    passed: pd.DataFrame, school: ValidatedSchool, agreement: Agreement, secret: bytes | None
+    passed: pd.DataFrame,
+    schools: Sequence[ValidatedSchool],
+    agreement: Agreement,
+    standing: pd.DataFrame,
+    secret: bytes | None,
 ) -> pd.DataFrame:
     """Add the school and derived columns the agreement asks for, and nothing more."""
     wanted = set(agreement.field_names)
     out = passed.copy()
     # A '#' key is a dummy the administration may change: never hand it out as a key.
     out["leerlingkey"] = out["leerlingkey"].where(is_persistent_key(out["leerlingkey"]))
-    for name in ("brincode", "dependancecode", "schooljaar"):
+    for name in _SCHOOL_FIELDS:
         if name in wanted:
-            out[name] = pd.Series(school.school.get(name), index=out.index, dtype="str")
+            out[name] = _school_values(schools, out[_SCHOOL], name)
     if "geboortejaar" in wanted:
         out["geboortejaar"] = birth_year(out["geboortedatum"])
     if "pseudoniem" in wanted:
         if secret is None:
             raise ValueError(f"{agreement.id}: pseudoniem needs a pseudonym secret")
         out["pseudoniem"] = pseudonym(passed["leerlingkey"], secret)
-    flags = [name for name in wanted if name.startswith(CONSENT_FLAG_PREFIX)]
-    if flags:
-        standing = current_consents(school.consents, school.schooljaar)
-        for name in flags:
-            yes = consented_keys(standing, name.removeprefix(CONSENT_FLAG_PREFIX))
-            out[name] = np.where(passed["leerlingkey"].isin(yes), "ja", "nee")
-            out[name] = out[name].astype("str")
+    keys = pd.MultiIndex.from_frame(passed[[_SCHOOL, "leerlingkey"]])
+    for name in sorted(n for n in wanted if n.startswith(CONSENT_FLAG_PREFIX)):
+        yes = consented_keys(standing, name.removeprefix(CONSENT_FLAG_PREFIX), by=[_SCHOOL])
+        flag = np.where(keys.isin(yes), "ja", "nee")
+        out[name] = pd.Series(flag, index=out.index, dtype="str")
     return out
+
+
+def apply_agreement_batch(
+    schools: Sequence[ValidatedSchool],
+    agreement: Agreement,
+    *,
+    today: date,
+    secret: bytes | None = None,
+    erased: frozenset[str] = frozenset(),
+) -> list[SupplierCut]:
+    """Decide what one supplier receives from each school of a batch.
+
+    Args:
+        schools: validated schools.
+        agreement: the supplier's agreement.
+        today: the run date (who has left is judged against it).
+        secret: the supplier's pseudonym secret, needed only for `pseudoniem`.
+        erased: LAS keys of pupils whose data must no longer be shared.
+
+    Returns:
+        One cut per school, in order: the minimised frame, checked against the strict
+        output contract, and the counts.
+    """
+    pupils = pd.concat(
+        [s.pupils.assign(**{_SCHOOL: i}) for i, s in enumerate(schools)], ignore_index=True
+    )
+    standing = _standing(schools)
+    reasons = _withhold_reasons(pupils, agreement, standing, today, erased)
+    passing = reasons.isna()
+    prepared = _prepared(pupils.loc[passing], schools, agreement, standing, secret)
+    owner_passed = prepared[_SCHOOL].to_numpy()
+    owner_withheld = pupils.loc[~passing, _SCHOOL].to_numpy()
+    withheld_all = reasons.loc[~passing]
+    cuts = []
+    for i, school in enumerate(schools):
+        mine = owner_passed == i
+        frame = minimise(prepared.loc[mine], agreement)
+        check_output(frame, agreement)
+        withheld = withheld_all.loc[owner_withheld == i]
+        keys_withheld = pupils.loc[withheld.index, "leerlingkey"]
+        counts = Counts(
+            input=school.input_pupils,
+            delivered=len(frame),
+            withheld={str(k): int(v) for k, v in withheld.value_counts().sort_index().items()},
+            quarantined=school.quarantined_pupils,
+        )
+        cuts.append(
+            SupplierCut(
+                frame=frame,
+                counts=counts,
+                delivered_keys=_passed_keys(pupils, passing, owner=i),
+                withheld=pd.Series(withheld.to_numpy(), index=keys_withheld.to_numpy()),
+            )
+        )
+    return cuts
+
+
+def _passed_keys(pupils: pd.DataFrame, passing: pd.Series, *, owner: int) -> pd.Series:
+    """LAS keys of the pupils of one school that pass."""
+    mine = passing & (pupils[_SCHOOL] == owner)
+    return pupils.loc[mine, "leerlingkey"].reset_index(drop=True)
 
 
 def apply_agreement(
@@ -138,36 +225,5 @@ def apply_agreement(
     secret: bytes | None = None,
     erased: frozenset[str] = frozenset(),
 ) -> SupplierCut:
-    """Decide what one supplier receives from one school.
-
-    Args:
-        school: the validated school.
-        agreement: the supplier's agreement.
-        today: the run date (who has left is judged against it).
-        secret: the supplier's pseudonym secret, needed only for `pseudoniem`.
-        erased: LAS keys of pupils whose data must no longer be shared.
-
-    Returns:
-        The minimised frame, checked against the strict output contract, and the counts.
-    """
-    pupils = school.pupils
-    reasons = _withhold_reasons(pupils, agreement, school, today, erased)
-    passing = reasons.isna()
-    frame = minimise(_prepared(pupils.loc[passing], school, agreement, secret), agreement)
-    check_output(frame, agreement)
-    withheld = reasons.loc[~passing]
-    by_reason = {str(k): int(v) for k, v in withheld.value_counts().sort_index().items()}
-    counts = Counts(
-        input=school.input_pupils,
-        delivered=len(frame),
-        withheld=by_reason,
-        quarantined=school.quarantined_pupils,
-    )
-    return SupplierCut(
-        frame=frame,
-        counts=counts,
-        delivered_keys=pupils.loc[passing, "leerlingkey"].reset_index(drop=True),
-        withheld=pd.Series(
-            withheld.to_numpy(), index=pupils.loc[~passing, "leerlingkey"].to_numpy()
-        ),
-    )
+    """Decide what one supplier receives from one school (a batch of one)."""
+    return apply_agreement_batch([school], agreement, today=today, secret=secret, erased=erased)[0]

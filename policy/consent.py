@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 __all__ = ["consented_keys", "current_consents"]
 
 
-def current_consents(consents: pd.DataFrame, schooljaar: str) -> pd.DataFrame:
-    """Return the standing choice per (leerlingkey, categorie) for one school year.
+def current_consents(
+    consents: pd.DataFrame, schooljaar: str | pd.Series, by: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Return the standing choice per (leerlingkey, categorie) for the export's school year.
 
     Rows of other school years are ignored: consent is asked again every year. Among the
     rows of a pupil and category, the latest `gewijzigd_op` wins; when two conflicting
@@ -16,21 +20,26 @@ def current_consents(consents: pd.DataFrame, schooljaar: str) -> pd.DataFrame:
 
     Args:
         consents: valid rows of the ConsentRecord contract.
-        schooljaar: the export's school year, e.g. "2026-2027".
+        schooljaar: the export's school year, e.g. "2026-2027"; or, for a batch of
+            schools, a Series aligned with `consents` giving each row's export year.
+        by: extra columns that partition the rows (a school column for a batch).
 
     Returns:
-        Columns leerlingkey, categorie, waarde ("ja"/"nee"), gewijzigd_op.
+        Columns *by, leerlingkey, categorie, waarde ("ja"/"nee"), gewijzigd_op.
     """
     rows = consents.loc[consents["schooljaar"] == schooljaar]
+    keys = [*by, "leerlingkey", "categorie"]
     ordered = rows.assign(
         _moment=pd.to_datetime(rows["gewijzigd_op"], format="ISO8601"),
         _no=rows["waarde"] == "nee",
-    ).sort_values(["leerlingkey", "categorie", "_moment", "_no"], kind="stable")
-    latest = ordered.drop_duplicates(["leerlingkey", "categorie"], keep="last")
-    return latest[["leerlingkey", "categorie", "waarde", "gewijzigd_op"]].reset_index(drop=True)
+    ).sort_values([*keys, "_moment", "_no"], kind="stable")
+    latest = ordered.drop_duplicates(keys, keep="last")
+    return latest[[*keys, "waarde", "gewijzigd_op"]].reset_index(drop=True)
 
 
-def consented_keys(standing: pd.DataFrame, category: str) -> pd.Index:
-    """Keys of pupils whose standing choice for `category` is "ja"."""
+def consented_keys(standing: pd.DataFrame, category: str, by: Sequence[str] = ()) -> pd.Index:
+    """Keys (with the `by` columns, as a MultiIndex) of pupils whose choice is "ja"."""
     yes = standing.loc[(standing["categorie"] == category) & (standing["waarde"] == "ja")]
+    if by:
+        return pd.MultiIndex.from_frame(yes[[*by, "leerlingkey"]])
     return pd.Index(yes["leerlingkey"].unique())

@@ -160,6 +160,29 @@ def test_csv_leaves_negative_numbers_in_numeric_columns_alone() -> None:
     assert _render_csv(frame) == b"i;f\n-5;-1.5\n;2.0\n"
 
 
+def test_csv_neutralises_text_columns_next_to_numeric_ones_only_in_the_text_columns() -> None:
+    frame = pd.DataFrame(
+        {
+            "s": pd.Series(["-5", "=1", None], dtype="str"),
+            "i": pd.array([-5, None, 1], dtype="Int64"),
+            "o": pd.Series(["+31", "ok", None], dtype=object),
+            "f": [-1.5, 2.0, float("nan")],
+        }
+    )
+    assert _render_csv(frame) == b"s;i;o;f\n'-5;-5;'+31;-1.5\n'=1;;ok;2.0\n;1;;\n"
+
+
+def test_csv_writes_sliced_and_concatenated_frames_like_fresh_ones() -> None:
+    # Slices and concatenations hold Arrow arrays with an offset or several chunks.
+    part = pd.DataFrame({"a": pd.Series(["=x", None, "b;c", 'q"'], dtype="str"), "n": range(4)})
+    joined = pd.concat([part, part.iloc[1:3]], ignore_index=True)
+    fresh = pd.DataFrame({column: joined[column].tolist() for column in joined}).astype(
+        {"a": "str"}
+    )
+    assert _render_csv(joined) == _render_csv(fresh)
+    assert _render_csv(part.iloc[1:3]) == b'a;n\n;1\n"b;c";2\n'
+
+
 def test_csv_writes_missing_values_as_empty_cells() -> None:
     frame = pd.DataFrame(
         {

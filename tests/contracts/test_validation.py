@@ -129,3 +129,33 @@ def test_bad_consent_rows_are_reported_and_left_out() -> None:
     assert len(result.consents) == 1
     assert set(result.problems["rule"]) == {"waarde_code", "schooljaar_format", "datetime_format"}
     assert set(result.problems["subject"]) == {"toestemming"}
+
+
+def test_a_batch_gives_the_same_result_as_each_school_alone() -> None:
+    from contracts.validation import validate_schools
+
+    one = make_export(
+        [pupil("1"), pupil("2", geslacht="Q"), pupil("3", groepskey="G12")],
+        school={"peildatum": "2026-10-01"},
+    )
+    # The same keys and groups in another school are not duplicates of the first's.
+    two_pupils = [pupil("1"), pupil("1"), pupil("4", geboortedatum="2008-01-01")]
+    two = make_export(two_pupils, school={"brincode": "99AB", "peildatum": "2020-10-01"})
+    two = type(two)(**{**two.__dict__, "path": two.path.with_name("other.xml")})
+    two.pupils["source_file"] = "other.xml"
+    two.groups["source_file"] = "other.xml"
+    consents = make_consents([("1", "2026-2027", "beeldmateriaal_website", "ja", "2026-09-01")])
+
+    batch = validate_schools([(one, consents), (two, make_consents([]))], today=TODAY)
+    alone = [
+        validate_school(one, consents, today=TODAY),
+        validate_school(two, make_consents([]), today=TODAY),
+    ]
+    for together, single in zip(batch, alone, strict=True):
+        assert together.pupils.equals(single.pupils)
+        assert together.problems.reset_index(drop=True).equals(single.problems)
+        assert together.quarantined_pupils == single.quarantined_pupils
+        assert len(together.consents) == len(single.consents)
+    assert [s.quarantined_pupils for s in batch] == [2, 2]
+    # A birth date fits the 2020 peildatum of school two only if judged per school.
+    assert "4" in set(batch[1].pupils["leerlingkey"])

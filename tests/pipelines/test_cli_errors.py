@@ -1,0 +1,91 @@
+"""User errors end as one line on stderr with a non-zero exit, never a traceback.
+
+These are caught before Prefect starts, so they answer in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def sluis(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SLUIS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", *args],
+        cwd=REPO, env={**base, **(env or {})}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("sluis: ")
+    return lines[0]
+
+
+def test_missing_source_names_the_path(tmp_path: Path) -> None:
+    result = sluis("run", "--source", str(tmp_path / "nope"))
+    assert result.returncode == 1
+    assert str(tmp_path / "nope") in one_line_error(result)
+
+
+def test_missing_consent_file_names_the_path(tmp_path: Path) -> None:
+    export = tmp_path / "EDEX.XML"
+    export.write_text("<EDEX/>", encoding="utf-8")
+    result = sluis("run", "--source", str(export), "--consents", str(tmp_path / "t.csv"))
+    assert result.returncode == 1
+    assert "t.csv" in one_line_error(result)
+
+
+def test_unknown_supplier_is_a_usage_error_listing_the_known_ones() -> None:
+    result = sluis("run", "--supplier", "basisport")
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert "known suppliers: basispoort, onderzoek, schoolwebsite" in line
+
+
+def test_malformed_agreement_names_file_and_key(tmp_path: Path) -> None:
+    (tmp_path / "acme.yaml").write_text("id: acme\nrole: baas\n", encoding="utf-8")
+    result = sluis("run", env={"SLUIS_AGREEMENTS_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    line = one_line_error(result)
+    assert "acme.yaml: role: Input should be 'verwerker'" in line
+
+
+def test_an_unknown_option_is_a_usage_error() -> None:
+    result = sluis("run", "--bogus")
+    assert result.returncode == 2
+    assert "No such option" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "empty"),
+        (b"\xff\xfe\x00garbage\x00\x01", "EDEX.XML"),
+        (b"<EDEX><school><schooljaar>2026-2027</schooljaar></school><leerlingen/></EDEX>", "no pupils"),
+    ],
+)
+def test_bad_exports_fail_with_one_line(tmp_path: Path, content: bytes, expected: str) -> None:
+    """Run through the checker the flow uses, without Prefect: the same one-line errors."""
+    from connectors.errors import InputError
+    from connectors.sources.edexml import EdexmlSource
+
+    export = tmp_path / "EDEX.XML"
+    export.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        EdexmlSource().extract(export)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(export) in message
+    assert expected in message
