@@ -146,8 +146,75 @@ def run(
     )
     summary = run_sync(request)
     out.print(_summary(summary["rows"]))
-    out.print(f"Quarantaine-rapport: {summary['quarantine_report']}")
+    out.print(f"Quarantainerapport: {summary['quarantine_report']}")
     out.print(f"Run: {summary['run_id']}")
+
+
+@app.command()
+def check(
+    source: Annotated[
+        Path, typer.Option(help="Export file, or a folder with one subfolder per school")
+    ],
+    consents: Annotated[
+        Path | None, typer.Option(help="Consent export for a single export file")
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Also write quarantine.csv and quarantine.html into this folder"),
+    ] = None,
+) -> None:
+    """Validate exports without delivering anything; exit 1 when anything is quarantined.
+
+    Examples:
+        sluis check --source EDEX.XML --consents toestemmingen.csv
+        sluis check --source exports/ --report /tmp/rapport
+    """
+    from datetime import date
+
+    from lineage.quarantine_report import build_report, write_report
+    from pipelines.plan import batches, discover_schools
+    from pipelines.settings import Settings
+    from pipelines.work import prepare_schools
+
+    settings = Settings()
+    found = discover_schools(source, consents, settings.consents_filename)
+    today = date.today()
+    schools = [
+        school
+        for batch in batches(found, settings.batch_size)
+        for school in prepare_schools(batch, today=today)
+    ]
+    result = build_report(schools)
+    table = Table(title="Sluis: controle van de export")
+    for column in ("school", "bestand", "leerlingen", "in quarantaine"):
+        table.add_column(column)
+    for school in schools:
+        table.add_row(
+            school.brincode,
+            str(school.export.path),
+            str(school.input_pupils),
+            str(school.quarantined_pupils),
+        )
+    out.print(table)
+    rules = Table(title="Problemen per regel")
+    for column in ("regel", "soort", "aantal", "wat te doen"):
+        rules.add_column(column, overflow="fold")
+    for row in result.by_rule().itertuples(index=False):
+        rules.add_row(
+            str(row.rule),
+            "fout" if row.severity == "error" else "waarschuwing",
+            str(row.count),
+            str(row.hint),
+        )
+    out.print(rules if len(result.problems) else "Geen problemen gevonden.")
+    for school in schools:
+        for note in school.export.notes:
+            out.print(f"{school.brincode}: {note}", markup=False)
+    if report is not None:
+        csv_path, html_path = write_report(result, report)
+        out.print(f"Rapport: {html_path} en {csv_path}")
+    if result.errors:
+        raise typer.Exit(EXIT_ERROR)
 
 
 @app.command()

@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 from prefect.client.schemas.objects import State
 from prefect.futures import wait
 from prefect.runtime import flow_run
@@ -23,12 +27,13 @@ from connectors.drops.folder import FolderDrop
 from connectors.errors import SluisError
 from contracts.agreements import LoadedAgreement, load_agreements
 from contracts.validation import ValidatedSchool, problem_counts
+from lineage.quarantine_report import build_report, write_report
 from lineage.store import LineageStore
 from pipelines.keys import pseudonym_secret
 from pipelines.plan import batches, discover_schools
 from pipelines.settings import Settings
 from pipelines.tasks import deliver_batch, prepare_batch
-from pipelines.work import DeliveryOutcome, write_quarantine_report
+from pipelines.work import DeliveryOutcome
 
 __all__ = ["RunAborted", "SyncRequest", "sync"]
 
@@ -81,19 +86,6 @@ def _outcome_rows(outcomes: list[DeliveryOutcome]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _quarantine_markdown(schools: list[ValidatedSchool], report: Path) -> str:
-    lines = ["# Quarantaine", "", f"Rapport: `{report}`", ""]
-    for school in schools:
-        lines.append(
-            f"## {school.brincode}: {school.quarantined_pupils} van {school.input_pupils} "
-            "leerlingen in quarantaine"
-        )
-        for column, rule, severity, count in problem_counts(school.problems):
-            lines.append(f"- {severity} `{rule}` ({column}): {count}")
-        lines.append("")
-    return "\n".join(lines)
 
 
 def _secret_for(loaded: LoadedAgreement, settings: Settings) -> bytes | None:
@@ -185,7 +177,8 @@ def _sync(
             school.input_pupils,
             school.quarantined_pupils,
         )
-    report = write_quarantine_report(schools, settings.state_dir / "runs" / run_id)
+    report = build_report(schools)
+    _, report_html = write_report(report, settings.state_dir / "runs" / run_id)
 
     drop = None
     if not request.dry_run:
@@ -248,7 +241,14 @@ def _sync(
         table=rows,
         description="Per supplier and school: delivered, withheld by reason, quarantined",
     )
-    create_markdown_artifact(key="sluis-quarantine", markdown=_quarantine_markdown(schools, report))
+    create_markdown_artifact(
+        key="sluis-quarantine", markdown=report.markdown(link=report_html.resolve().as_uri())
+    )
+    create_link_artifact(
+        key="sluis-quarantine-report",
+        link=report_html.resolve().as_uri(),
+        link_text="Quarantainerapport (HTML)",
+    )
     if failures:
         raise RunAborted("; ".join(failures))
-    return {"run_id": run_id, "rows": rows, "quarantine_report": str(report)}
+    return {"run_id": run_id, "rows": rows, "quarantine_report": str(report_html)}

@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.errors import ConfigurationError
+from connectors.sources.registry import detect_format
 
 __all__ = ["SchoolInput", "batches", "discover_schools"]
-
-# File endings of the exports a source reader exists for.
-EXPORT_SUFFIXES = (".xml",)
 
 
 @dataclass(frozen=True)
@@ -21,9 +19,11 @@ class SchoolInput:
     consents: Path | None
 
 
-def _export_in(folder: Path) -> Path | None:
+def _export_in(folder: Path, consents_filename: str) -> Path | None:
     found = sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES
+        p
+        for p in folder.iterdir()
+        if p.name != consents_filename and not p.name.startswith(".") and detect_format(p)
     )
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
@@ -51,7 +51,7 @@ def discover_schools(
         raise ConfigurationError(f"{source}: source not found; pass --source FILE or FOLDER")
     if consents is not None and not consents.is_file():
         raise ConfigurationError(f"{consents}: consent export not found (--consents)")
-    if source.is_file():
+    if source.is_file() or detect_format(source) == "oneroster":
         beside = source.parent / consents_filename
         return [SchoolInput(source, consents or (beside if beside.is_file() else None))]
     if consents is not None:
@@ -60,11 +60,11 @@ def discover_schools(
             f"its own {consents_filename} beside its export"
         )
     schools = []
-    own = _export_in(source)
+    own = _export_in(source, consents_filename)
     if own is not None:
         schools.append(own)
     for folder in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        export = _export_in(folder)
+        export = _export_in(folder, consents_filename)
         if export is not None:
             schools.append(export)
     if not schools:

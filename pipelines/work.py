@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
-
-import pandas as pd
 
 from connectors.drops.base import Delivery, Drop, build_manifest
+from connectors.errors import ConfigurationError
 from connectors.formats.registry import get_format
-from connectors.sources.base import SOURCE_FILE, SOURCE_LINE, empty_frame
+from connectors.sources.base import empty_frame
 from connectors.sources.consents import read_consents
-from connectors.sources.edexml import EdexmlSource
+from connectors.sources.registry import detect_format, get_source
 from contracts.agreements import LoadedAgreement
-from contracts.validation import PROBLEM_COLUMNS, ValidatedSchool, validate_schools
+from contracts.validation import ValidatedSchool, validate_schools
 from pipelines.plan import SchoolInput
 from policy.apply import apply_agreement_batch
 
@@ -28,7 +26,6 @@ __all__ = [
     "deliver_schools",
     "delivery_id_for",
     "prepare_schools",
-    "write_quarantine_report",
 ]
 
 _CONSENT_COLUMNS = ("leerlingkey", "schooljaar", "categorie", "waarde", "gewijzigd_op")
@@ -36,10 +33,12 @@ _CONSENT_COLUMNS = ("leerlingkey", "schooljaar", "categorie", "waarde", "gewijzi
 
 def prepare_schools(schools: list[SchoolInput], *, today: date) -> list[ValidatedSchool]:
     """Extract each school's export and consents, then validate the batch in one pass."""
-    source = EdexmlSource()
     items = []
     for school in schools:
-        export = source.extract(school.export)
+        name = detect_format(school.export)
+        if name is None:
+            raise ConfigurationError(f"{school.export}: no reader for this kind of export")
+        export = get_source(name).extract(school.export)
         if school.consents is not None:
             consents = read_consents(school.consents)
         else:
@@ -171,17 +170,3 @@ def deliver_schools(
             )
         )
     return outcomes
-
-
-def write_quarantine_report(schools: list[ValidatedSchool], folder: Path) -> Path:
-    """Write every school's problems to one CSV: file, line, key, column, rule, hint."""
-    frames = [s.problems.assign(brincode=s.brincode) for s in schools if not s.problems.empty]
-    columns = ["brincode", *PROBLEM_COLUMNS]
-    report = (
-        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
-    )
-    report = report.sort_values(["brincode", SOURCE_FILE, SOURCE_LINE, "rule"], kind="stable")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "quarantine.csv"
-    report.to_csv(path, index=False, sep=";", encoding="utf-8")
-    return path

@@ -19,7 +19,11 @@ def sluis(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     base = {k: v for k, v in os.environ.items() if not k.startswith("SLUIS_")}
     return subprocess.run(
         [sys.executable, "-m", "pipelines", *args],
-        cwd=REPO, env={**base, **(env or {})}, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
 
@@ -73,7 +77,10 @@ def test_an_unknown_option_is_a_usage_error() -> None:
     [
         (b"", "empty"),
         (b"\xff\xfe\x00garbage\x00\x01", "EDEX.XML"),
-        (b"<EDEX><school><schooljaar>2026-2027</schooljaar></school><leerlingen/></EDEX>", "no pupils"),
+        (
+            b"<EDEX><school><schooljaar>2026-2027</schooljaar></school><leerlingen/></EDEX>",
+            "no pupils",
+        ),
     ],
 )
 def test_bad_exports_fail_with_one_line(tmp_path: Path, content: bytes, expected: str) -> None:
@@ -89,3 +96,30 @@ def test_bad_exports_fail_with_one_line(tmp_path: Path, content: bytes, expected
     assert "\n" not in message
     assert str(export) in message
     assert expected in message
+
+
+def test_check_validates_without_delivering_and_exits_1_on_quarantine(tmp_path: Path) -> None:
+    result = sluis("check", "--source", "data/samples", "--report", str(tmp_path / "rapport"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "name_rule" in result.stdout
+    assert "jaargroep_required" in result.stdout
+    assert (tmp_path / "rapport" / "quarantine.html").is_file()
+    # check never imports the flow, the drops or Prefect: it cannot deliver.
+    assert "Starting temporary server" not in result.stdout + result.stderr
+
+
+def test_check_exits_0_on_a_clean_export(tmp_path: Path) -> None:
+    export = tmp_path / "EDEX.XML"
+    export.write_text(
+        "<EDEX><school><schooljaar>2026-2027</schooljaar><brincode>07XY</brincode></school>"
+        "<groepen><groep key='G3'><naam>Groep 3</naam><jaargroep>3</jaargroep></groep></groepen>"
+        "<leerlingen><leerling key='1'><achternaam>Jansen</achternaam><roepnaam>Sem</roepnaam>"
+        "<geboortedatum>2019-05-01</geboortedatum><jaargroep>3</jaargroep><groep key='G3'/>"
+        "</leerling></leerlingen></EDEX>",
+        encoding="utf-8",
+    )
+    result = sluis("check", "--source", str(export))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Geen problemen gevonden" in result.stdout
+    assert "Jansen" not in result.stdout

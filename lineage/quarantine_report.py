@@ -1,0 +1,158 @@
+"""The quarantine report an IT coordinator acts on: per rule, what is wrong and where to fix it.
+
+Written as CSV (for a spreadsheet) and as a standalone HTML page, and summarised as
+Markdown for the Prefect UI. It names file, line, leerlingkey and column, never a name or
+the offending value: the problems frame it is built from holds none.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from connectors.sources.base import SOURCE_FILE, SOURCE_LINE
+from contracts.rules import hint_for
+from contracts.validation import PROBLEM_COLUMNS, ValidatedSchool
+
+__all__ = ["QuarantineReport", "build_report", "write_report"]
+
+REPORT_COLUMNS = ("brincode", *PROBLEM_COLUMNS)
+
+_SUBJECT_NL = {"leerling": "leerling", "groep": "groep", "toestemming": "toestemmingsregel"}
+
+
+@dataclass(frozen=True)
+class QuarantineReport:
+    """All problems of a run, and the counts that summarise them."""
+
+    problems: pd.DataFrame  # REPORT_COLUMNS, sorted by rule, school, file, line
+    pupils_read: int
+    pupils_quarantined: int
+
+    @property
+    def errors(self) -> int:
+        """Number of error rows (a row is one rule broken by one record)."""
+        return int((self.problems["severity"] == "error").sum())
+
+    @property
+    def warnings(self) -> int:
+        """Number of warning rows."""
+        return int((self.problems["severity"] == "warning").sum())
+
+    def by_rule(self) -> pd.DataFrame:
+        """One row per rule: severity, subject, column, count and the Dutch hint."""
+        if self.problems.empty:
+            return pd.DataFrame(columns=["rule", "severity", "subject", "column", "count", "hint"])
+        grouped = (
+            self.problems.groupby(["rule", "severity", "subject", "column"], dropna=False)
+            .size()
+            .rename("count")
+            .reset_index()
+            .sort_values(["severity", "count", "rule"], ascending=[True, False, True])
+        )
+        grouped["hint"] = grouped["rule"].map(hint_for)
+        return grouped.reset_index(drop=True)
+
+    def markdown(self, link: str | None = None) -> str:
+        """A short Markdown summary for the Prefect UI: counts per rule and the fix."""
+        lines = [
+            "# Quarantaine",
+            "",
+            f"{self.pupils_quarantined} van {self.pupils_read} leerlingen zijn niet geleverd "
+            "omdat hun gegevens niet kloppen. Ze worden weer geleverd zodra het in de "
+            "leerlingadministratie is verbeterd.",
+            "",
+        ]
+        if link:
+            lines += [f"Volledig rapport (bestand, regel, leerlingnummer): {link}", ""]
+        table = self.by_rule()
+        if table.empty:
+            lines.append("Geen problemen gevonden.")
+            return "\n".join(lines)
+        lines += ["| regel | soort | aantal | wat te doen |", "| --- | --- | ---: | --- |"]
+        for row in table.itertuples(index=False):
+            kind = "fout" if row.severity == "error" else "waarschuwing"
+            lines.append(f"| `{row.rule}` | {kind} | {row.count} | {row.hint} |")
+        return "\n".join(lines)
+
+
+def build_report(schools: Sequence[ValidatedSchool]) -> QuarantineReport:
+    """Collect every school's problems into one report."""
+    frames = [s.problems.assign(brincode=s.brincode) for s in schools if not s.problems.empty]
+    if frames:
+        problems = pd.concat(frames, ignore_index=True)[list(REPORT_COLUMNS)]
+    else:
+        problems = pd.DataFrame(columns=list(REPORT_COLUMNS))
+    problems = problems.sort_values(
+        ["severity", "rule", "brincode", SOURCE_FILE, SOURCE_LINE], kind="stable"
+    ).reset_index(drop=True)
+    return QuarantineReport(
+        problems=problems,
+        pupils_read=sum(s.input_pupils for s in schools),
+        pupils_quarantined=sum(s.quarantined_pupils for s in schools),
+    )
+
+
+def _html(report: QuarantineReport, title: str) -> str:
+    esc = html.escape
+    parts = [
+        "<!doctype html>",
+        '<html lang="nl"><head><meta charset="utf-8">',
+        f"<title>{esc(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;"
+        "padding:.3em .6em;text-align:left}th{background:#eee}.warning h2{color:#8a6d00}"
+        ".error h2{color:#a00}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        f"<p>{report.pupils_quarantined} van {report.pupils_read} leerlingen staan in "
+        "quarantaine: zij worden aan geen enkele leverancier geleverd tot hun gegevens in de "
+        "leerlingadministratie zijn verbeterd. Waarschuwingen houden niemand tegen.</p>",
+    ]
+    if report.problems.empty:
+        parts.append("<p>Geen problemen gevonden.</p>")
+    for rule, rows in report.problems.groupby("rule", sort=False):
+        severity = str(rows["severity"].iloc[0])
+        label = "Fout" if severity == "error" else "Waarschuwing"
+        parts += [
+            f'<section class="{esc(severity)}">',
+            f"<h2>{label}: {esc(hint_for(str(rule)))}</h2>",
+            f"<p>Regel <code>{esc(str(rule))}</code>, {len(rows)} keer.</p>",
+            "<table><tr><th>school</th><th>soort</th><th>bestand</th><th>regel</th>"
+            "<th>leerlingnummer</th><th>veld</th></tr>",
+        ]
+        for row in rows.itertuples(index=False):
+            key = "" if pd.isna(row.leerlingkey) else str(row.leerlingkey)
+            parts.append(
+                "<tr>"
+                + "".join(
+                    f"<td>{esc(str(v))}</td>"
+                    for v in (
+                        row.brincode,
+                        _SUBJECT_NL.get(str(row.subject), row.subject),
+                        getattr(row, SOURCE_FILE),
+                        getattr(row, SOURCE_LINE),
+                        key,
+                        row.column,
+                    )
+                )
+                + "</tr>"
+            )
+        parts += ["</table>", "</section>"]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(
+    report: QuarantineReport, folder: Path, *, title: str = "Quarantainerapport"
+) -> tuple[Path, Path]:
+    """Write quarantine.csv and quarantine.html into `folder`; return both paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path = folder / "quarantine.csv"
+    html_path = folder / "quarantine.html"
+    report.problems.to_csv(csv_path, index=False, sep=";", encoding="utf-8")
+    html_path.write_text(_html(report, title), encoding="utf-8")
+    return csv_path, html_path

@@ -1,0 +1,69 @@
+"""The quarantine report: grouped by rule, Dutch hints, locations, and never a value."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from builders import make_consents, make_export, pupil
+
+from contracts.validation import validate_school
+from lineage.quarantine_report import build_report, write_report
+
+TODAY = date(2026, 11, 28)
+
+
+def _school():  # type: ignore[no-untyped-def]
+    pupils = [
+        pupil("1"),
+        pupil("2", achternaam="Ölçer-Zoë", geboortedatum="2030-02-02"),
+        pupil("3", groepskey="G12"),
+        pupil("4", groepskey="G12"),
+        pupil("5", eckid="https://id.school/LL_1"),
+    ]
+    return validate_school(make_export(pupils), make_consents([]), today=TODAY)
+
+
+def test_report_groups_by_rule_with_dutch_hints(tmp_path: Path) -> None:
+    report = build_report([_school()])
+    table = report.by_rule()
+    counts = dict(zip(table["rule"], table["count"], strict=True))
+    assert counts["jaargroep_required"] == 2
+    assert counts["not_in_future"] == 1
+    assert counts["eckid_legacy"] == 1
+    assert (
+        table.loc[table["rule"] == "jaargroep_required", "hint"]
+        .iloc[0]
+        .startswith("Geen jaargroep")
+    )
+    # Errors come before warnings, so the coordinator sees what blocks delivery first.
+    assert list(table["severity"]).index("warning") > list(table["severity"]).index("error")
+    assert report.pupils_quarantined == 3
+    assert report.pupils_read == 5
+
+
+def test_written_report_has_locations_but_no_names_or_values(tmp_path: Path) -> None:
+    csv_path, html_path = write_report(build_report([_school()]), tmp_path)
+    for path in (csv_path, html_path):
+        text = path.read_text(encoding="utf-8")
+        assert "Ölçer" not in text and "Zoë" not in text
+        assert "2030-02-02" not in text
+        assert "Jansen" not in text and "Sem" not in text
+    html = html_path.read_text(encoding="utf-8")
+    assert '<html lang="nl">' in html
+    assert "<td>export.xml</td><td>11</td><td>2</td>" in html.replace("<td>leerling</td>", "")
+    assert "Geen jaargroep" in html
+
+
+def test_markdown_summary_names_rules_and_counts() -> None:
+    markdown = build_report([_school()]).markdown(link="file:///tmp/q.html")
+    assert "3 van 5 leerlingen" in markdown
+    assert "| `jaargroep_required` | fout | 2 |" in markdown
+    assert "file:///tmp/q.html" in markdown
+
+
+def test_clean_export_says_so(tmp_path: Path) -> None:
+    clean = validate_school(make_export([pupil("1")]), make_consents([]), today=TODAY)
+    report = build_report([clean])
+    assert report.errors == 0
+    assert "Geen problemen gevonden." in report.markdown()
