@@ -182,7 +182,7 @@ def check(
     schools = [
         school
         for batch in batches(found, settings.batch_size)
-        for school in prepare_schools(batch, today=today)
+        for school in prepare_schools(batch, today=today, edexml_xsd=settings.edexml_xsd)
     ]
     result = build_report(schools)
     table = Table(title="Sluis: controle van de export")

@@ -152,7 +152,7 @@ def _sync(
     # the run while every supplier still holds its previous delivery.
     prepared: list[list[ValidatedSchool]] = []
     for number, batch in enumerate(batches(schools_in, settings.batch_size), start=1):
-        state = prepare_batch(batch, number, started.date(), return_state=True)
+        state = prepare_batch(batch, number, started.date(), settings.edexml_xsd, return_state=True)
         if state.is_failed():
             raise RunAborted(state.message or "a school export could not be read")
         prepared.append(cast(list[ValidatedSchool], state.result()))

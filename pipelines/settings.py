@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         "into <state_dir>/keys/",
     )
     batch_size: int = Field(25, ge=1, description="Schools per Prefect task")
+    edexml_xsd: Path | None = Field(
+        None,
+        description="Folder with the official EDEXML 2.1 XSDs; when set, every EDEXML "
+        "export is also validated against them (school-year list widened)",
+    )
 
     def lineage_url(self) -> str:
         """The lineage database URL (a secret: never log it)."""

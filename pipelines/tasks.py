@@ -9,6 +9,7 @@ because only those are worth a retry.
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NONE
@@ -32,11 +33,11 @@ __all__ = ["deliver_batch", "prepare_batch"]
     cache_policy=NONE,
 )
 def prepare_batch(
-    schools: list[SchoolInput], number: int, today: date
+    schools: list[SchoolInput], number: int, today: date, edexml_xsd: Path | None = None
 ) -> list[ValidatedSchool] | State:
     """Extract and validate a batch of schools."""
     try:
-        return prepare_schools(schools, today=today)
+        return prepare_schools(schools, today=today, edexml_xsd=edexml_xsd)
     except SluisError as exc:
         return Failed(message=str(exc))
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 from connectors.drops.base import Delivery, Drop, build_manifest
 from connectors.errors import ConfigurationError
 from connectors.formats.registry import get_format
 from connectors.sources.base import empty_frame
 from connectors.sources.consents import read_consents
+from connectors.sources.edexml_xsd import validate_with_xsd
 from connectors.sources.registry import detect_format, get_source
 from contracts.agreements import LoadedAgreement
 from contracts.validation import ValidatedSchool, validate_schools
@@ -31,13 +33,24 @@ __all__ = [
 _CONSENT_COLUMNS = ("leerlingkey", "schooljaar", "categorie", "waarde", "gewijzigd_op")
 
 
-def prepare_schools(schools: list[SchoolInput], *, today: date) -> list[ValidatedSchool]:
-    """Extract each school's export and consents, then validate the batch in one pass."""
+def prepare_schools(
+    schools: list[SchoolInput], *, today: date, edexml_xsd: Path | None = None
+) -> list[ValidatedSchool]:
+    """Extract each school's export and consents, then validate the batch in one pass.
+
+    Args:
+        schools: the batch.
+        today: the run date.
+        edexml_xsd: folder of the official EDEXML schema; when given, EDEXML exports are
+            also validated against it before they are read.
+    """
     items = []
     for school in schools:
         name = detect_format(school.export)
         if name is None:
             raise ConfigurationError(f"{school.export}: no reader for this kind of export")
+        if name == "edexml" and edexml_xsd is not None:
+            validate_with_xsd(school.export, edexml_xsd)
         export = get_source(name).extract(school.export)
         if school.consents is not None:
             consents = read_consents(school.consents)
