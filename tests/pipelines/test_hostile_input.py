@@ -1,0 +1,125 @@
+"""Hostile and broken exports: one clear line, exit 1, never a traceback, nothing delivered.
+
+`sluis check` runs in-process here (it never starts Prefect), so many inputs are cheap to
+try; a few cases also go through `sluis run` in test_sync_end_to_end.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipelines.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+VALID = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    b"<EDEX>\n<school><schooljaar>2026-2027</schooljaar><brincode>07XY</brincode></school>\n"
+    b"<groepen><groep key='G3'><naam>Groep 3</naam><jaargroep>3</jaargroep></groep>"
+    b"</groepen>\n<leerlingen>\n"
+    b"<leerling key='1'><achternaam>Jansen</achternaam><roepnaam>Sem</roepnaam>"
+    b"<geboortedatum>2019-05-01</geboortedatum><jaargroep>3</jaargroep><groep key='G3'/>"
+    b"</leerling>\n"
+    b"<leerling key='2'><roepnaam>Zo\xc3\xab</roepnaam><geboortedatum>2019-02-11"
+    b"</geboortedatum><geslacht>2</geslacht><jaargroep>3</jaargroep></leerling>\n"
+    b"</leerlingen>\n</EDEX>\n"
+)
+
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE EDEX [\n<!ENTITY a "aaaaaaaaaa">\n'
+    b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">\n<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">\n'
+    b"]>\n<EDEX><school><schooljaar>&c;</schooljaar></school></EDEX>\n"
+)
+EXTERNAL_ENTITY = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE EDEX [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+    b"<EDEX><school><schooljaar>&x;</schooljaar></school></EDEX>\n"
+)
+WITH_DTD = b'<?xml version="1.0"?>\n<!DOCTYPE EDEX SYSTEM "edex.dtd">\n<EDEX/>\n'
+EDEXML_1 = VALID.replace(b"</school>", b"<xsdversie>1.0.3</xsdversie></school>")
+NOT_EDEXML = b'<?xml version="1.0"?>\n<html><body>export</body></html>\n'
+NO_PUPILS = VALID.split(b"<leerlingen>")[0] + b"<leerlingen>\n</leerlingen>\n</EDEX>\n"
+
+
+def check(path: Path) -> tuple[int, str, str]:
+    """Run `sluis check --source PATH` in this process; return (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["sluis", "check", "--source", str(path)]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = argv
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("EDEX.XML", BILLION_LAUGHS, "DTD"),
+        ("EDEX.XML", EXTERNAL_ENTITY, "DTD"),
+        ("EDEX.XML", WITH_DTD, "DTD"),
+        ("EDEX.XML", VALID[: len(VALID) // 2], "line"),
+        ("EDEX.XML", EDEXML_1, "1.0.3"),
+        ("EDEX.XML", NOT_EDEXML, "EDEX"),
+        ("EDEX.XML", b"", "empty"),
+        ("EDEX.XML", NO_PUPILS, "no pupils"),
+    ],
+)
+def test_each_broken_export_gives_one_line_naming_the_file(
+    tmp_path: Path, name: str, content: bytes, expected: str
+) -> None:
+    export = tmp_path / name
+    export.write_bytes(content)
+    code, out, err = check(export)
+    assert code == 1
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert str(export) in lines[0]
+    assert expected.lower() in lines[0].lower()
+    assert "root:" not in lines[0]  # nothing of /etc/passwd
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(VALID)
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["delete", "insert", "replace", "truncate", "duplicate"]))
+        start = draw(st.integers(0, max(0, len(data) - 1)))
+        end = draw(st.integers(start, min(len(data), start + 40)))
+        if kind == "delete":
+            del data[start:end]
+        elif kind == "insert":
+            data[start:start] = draw(st.binary(min_size=1, max_size=12))
+        elif kind == "replace":
+            data[start:end] = draw(st.binary(max_size=end - start + 2))
+        elif kind == "truncate":
+            del data[start:]
+        else:
+            data[start:start] = data[start:end]
+    return bytes(data)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(content=mutated())
+def test_random_mutations_never_crash_with_a_traceback(tmp_path: Path, content: bytes) -> None:
+    export = tmp_path / "EDEX.XML"
+    export.write_bytes(content)
+    code, out, err = check(export)
+    assert code in (0, 1)
+    assert "Traceback" not in out + err
+    if code == 1 and err.strip():
+        assert len([line for line in err.splitlines() if line.strip()]) == 1
+        assert err.startswith("sluis: ")
