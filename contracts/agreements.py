@@ -158,6 +158,10 @@ class Agreement(_Strict):
     mode: Literal["full", "delta"] = "full"
     drop: DropSettings = DropSettings()
     schedule: Schedule = Schedule()
+    # How long the supplier keeps the data (from its privacybijsluiter), in words for parents.
+    supplier_retention: str | None = None
+    # How long a delivery stays in the drop folder before the run removes it.
+    retention_days: Annotated[int, Field(ge=1, le=365)] = 30
 
     @property
     def field_names(self) -> list[str]:

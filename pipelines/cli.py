@@ -218,6 +218,29 @@ def check(
 
 
 @app.command()
+def datamap(
+    school: Annotated[str, typer.Option(help="BRIN code of the school, shown in the title")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for datamap.html and datamap.md")
+    ] = Path("."),
+) -> None:
+    """Write the data map for parents: who receives what, why, on which basis.
+
+    Example:
+        sluis datamap --school 07XY --out /srv/www/privacy
+    """
+    from contracts.agreements import load_agreements
+    from contracts.datamap import datamap_html, datamap_markdown
+    from pipelines.settings import Settings
+
+    agreements = [a.agreement for a in load_agreements(Settings().agreements_dir)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "datamap.html").write_text(datamap_html(agreements, school=school), "utf-8")
+    (out_dir / "datamap.md").write_text(datamap_markdown(agreements, school=school), "utf-8")
+    out.print(f"Gegevenskaart geschreven: {out_dir / 'datamap.html'}")
+
+
+@app.command()
 def sample(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the schools to")],
     schools: Annotated[int, typer.Option(min=1, help="Number of schools")] = 2,
