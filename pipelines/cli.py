@@ -182,7 +182,12 @@ def check(
     schools = [
         school
         for batch in batches(found, settings.batch_size)
-        for school in prepare_schools(batch, today=today, edexml_xsd=settings.edexml_xsd)
+        for school in prepare_schools(
+            batch,
+            today=today,
+            edexml_xsd=settings.edexml_xsd,
+            csv_column_map=settings.csv_column_map,
+        )
     ]
     result = build_report(schools)
     table = Table(title="Sluis: controle van de export")

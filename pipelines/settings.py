@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         "into <state_dir>/keys/",
     )
     batch_size: int = Field(25, ge=1, description="Schools per Prefect task")
+    csv_column_map: Path | None = Field(
+        None,
+        description="Column map (YAML) of the school's CSV/XLSX overzicht export; default: "
+        "the bundled ParnasSys-style map",
+    )
     edexml_xsd: Path | None = Field(
         None,
         description="Folder with the official EDEXML 2.1 XSDs; when set, every EDEXML "

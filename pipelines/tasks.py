@@ -33,11 +33,17 @@ __all__ = ["deliver_batch", "prepare_batch"]
     cache_policy=NONE,
 )
 def prepare_batch(
-    schools: list[SchoolInput], number: int, today: date, edexml_xsd: Path | None = None
+    schools: list[SchoolInput],
+    number: int,
+    today: date,
+    edexml_xsd: Path | None = None,
+    csv_column_map: Path | None = None,
 ) -> list[ValidatedSchool] | State:
     """Extract and validate a batch of schools."""
     try:
-        return prepare_schools(schools, today=today, edexml_xsd=edexml_xsd)
+        return prepare_schools(
+            schools, today=today, edexml_xsd=edexml_xsd, csv_column_map=csv_column_map
+        )
     except SluisError as exc:
         return Failed(message=str(exc))
 

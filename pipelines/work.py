@@ -34,7 +34,11 @@ _CONSENT_COLUMNS = ("leerlingkey", "schooljaar", "categorie", "waarde", "gewijzi
 
 
 def prepare_schools(
-    schools: list[SchoolInput], *, today: date, edexml_xsd: Path | None = None
+    schools: list[SchoolInput],
+    *,
+    today: date,
+    edexml_xsd: Path | None = None,
+    csv_column_map: Path | None = None,
 ) -> list[ValidatedSchool]:
     """Extract each school's export and consents, then validate the batch in one pass.
 
@@ -43,6 +47,8 @@ def prepare_schools(
         today: the run date.
         edexml_xsd: folder of the official EDEXML schema; when given, EDEXML exports are
             also validated against it before they are read.
+        csv_column_map: the column map of the school's CSV/XLSX overzicht, if not the
+            bundled ParnasSys-style one.
     """
     items = []
     for school in schools:
@@ -51,7 +57,8 @@ def prepare_schools(
             raise ConfigurationError(f"{school.export}: no reader for this kind of export")
         if name == "edexml" and edexml_xsd is not None:
             validate_with_xsd(school.export, edexml_xsd)
-        export = get_source(name).extract(school.export)
+        options = {"column_map": csv_column_map} if name == "csv_export" else {}
+        export = get_source(name, **options).extract(school.export)
         if school.consents is not None:
             consents = read_consents(school.consents)
         else:

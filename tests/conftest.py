@@ -36,6 +36,18 @@ def edexml_reference() -> Path:
 
 
 @pytest.fixture
+def oneroster_reference() -> Path:
+    """Folder with the saved OneRoster CSV sample sets and SOURCE.md (read-only, not copied)."""
+    return _require_reference("oneroster")
+
+
+@pytest.fixture
+def openlineage_reference() -> Path:
+    """Folder with the OpenLineage 2-0-2 JSON schemas in spec/ (read-only, not copied)."""
+    return _require_reference("openlineage")
+
+
+@pytest.fixture
 def samples_dir() -> Path:
     """The bundled synthetic samples in data/samples."""
     return SAMPLES

@@ -14,10 +14,17 @@ __all__ = ["EXPORT_SUFFIXES", "detect_format", "get_source", "known_sources"]
 # not pay for the spreadsheet reader.
 _SOURCES: dict[str, tuple[str, str]] = {
     "edexml": ("connectors.sources.edexml", "EdexmlSource"),
+    "csv_export": ("connectors.sources.csv_export", "CsvExportSource"),
+    "oneroster": ("connectors.sources.oneroster", "OneRosterSource"),
 }
 
 # File endings an export may have, per source name.
-_SUFFIXES: dict[str, str] = {".xml": "edexml"}
+_SUFFIXES: dict[str, str] = {
+    ".xml": "edexml",
+    ".csv": "csv_export",
+    ".xlsx": "csv_export",
+    ".zip": "oneroster",
+}
 EXPORT_SUFFIXES = tuple(_SUFFIXES)
 
 
@@ -26,14 +33,14 @@ def known_sources() -> tuple[str, ...]:
     return tuple(sorted(_SOURCES))
 
 
-def get_source(name: str) -> Source:
-    """Return a source by name; an unknown name lists the known ones."""
+def get_source(name: str, **options: object) -> Source:
+    """Return a source by name, built with `options`; an unknown name lists the known ones."""
     if name not in _SOURCES:
         raise ConfigurationError(
             f"unknown source format {name!r}; known formats: {', '.join(known_sources())}"
         )
     module, cls = _SOURCES[name]
-    source: Source = getattr(importlib.import_module(module), cls)()
+    source: Source = getattr(importlib.import_module(module), cls)(**options)
     return source
 
 

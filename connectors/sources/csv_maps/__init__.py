@@ -1,0 +1,1 @@
+"""Column maps for CSV/Excel exports: one YAML file per export layout (package data)."""
