@@ -1,0 +1,1507 @@
+"""Read a OneRoster 1.1 or 1.2 CSV package (a zip or a folder) into raw string frames.
+
+A package is `manifest.csv` plus one CSV file per kind of record, at the root of the zip
+or folder. The manifest says per file whether it is `bulk` (the whole picture, `status`
+and `dateLastModified` blank), `delta` (only what changed: both filled in, `status` is
+`active` or `tobedeleted`) or `absent`. The reader checks the package's structure
+strictly and its values not at all: typing and checking values is the contracts' job, so
+that one bad value quarantines one pupil instead of refusing the school.
+
+What is refused, with one line naming the file inside the package, the line, the rule and
+the fix (never a value from a row; structural rules of every file are checked before any
+row rule): no manifest.csv; a manifest value that is not
+absent/bulk/delta; a file the manifest lists but the package lacks (names are
+case-sensitive); a header not in the spec's order and case, or an extra column not named
+`metadata.*` after the spec's columns; a line with more or fewer values than its header;
+not UTF-8; a quote left open; a bulk row with `status` or `dateLastModified`; a delta row
+without them, with another status, or with a date-time not like 2026-09-01T08:00:00.000Z;
+a blank or repeated `sourcedId`, a blank role or classType, or a classType other than
+homeroom/scheduled; no school org or more than one; no school year or more than one.
+Lenient, as the spec allows or as nothing is lost: a UTF-8 byte order mark, `metadata.*`
+columns (never read), CRLF or LF line ends, blank lines, missing `file.*` manifest keys
+(absent), the case of enumerated values (`Scheduled`).
+
+Mapping to the canonical columns (ARCHITECTURE.md names them after EDEXML):
+
+=================== =======================================================================
+canonical           OneRoster
+=================== =======================================================================
+brincode            the org of type school: its `identifier`, else its `sourcedId`. With
+                    no org of type school (1.1 producers are known to type it
+                    `department`), the single org that classes and enrollments name as
+                    their school; noted. schoolkey is the org's sourcedId.
+schooljaar          academicSessions, those of type schoolYear if any: the Dutch school
+                    year (1 August to 31 July) that holds the middle of startDate..endDate;
+                    when the dates are missing, schoolYear read as the year the school
+                    year ends (2027 -> 2026-2027). Producers disagree on which year
+                    schoolYear names (the Moodle 1.2 sample writes the starting year), so
+                    the dates win, and a disagreement is noted. peildatum stays empty: the
+                    contracts then use 1 October of the school year.
+pupils              users with role student: 1.1 users.role; 1.2 roles.csv rows with role
+                    student (any roleType).
+leerlingkey         users.identifier (the school's own pupil number, which the consent
+                    export uses), else the sourcedId; pupils keyed by sourcedId are counted
+                    in the notes.
+eckid               1.2 userMasterIdentifier when it is an ECK iD URL (https://ketenid.nl/
+                    or the older https://id.school/), else empty and counted in the notes:
+                    another identifier must never travel as an ECK iD. 1.1 has none.
+achternaam          familyName. OneRoster has no tussenvoegsel: voorvoegsel stays empty
+                    and "van der Linden" arrives as one familyName if the producer wrote
+                    it so.
+roepnaam            1.2 preferredGivenName, else givenName.
+voornamen           empty: middleName is an English-style second given name that cannot be
+voorletters         told apart from a tussenvoegsel; it is not read, and counted in notes.
+gebruikersnaam      username.
+emailadres          email.
+geboortedatum       demographics.birthDate (joined on the user's sourcedId).
+geslacht            demographics.sex: male 1, female 2, other and unspecified 9 (NEN-ISO
+                    5218 "niet gespecificeerd"), blank empty; anything else as written.
+jaargroep           users.grades read as the Dutch jaargroep code: "01".."08" and "1".."8"
+                    are groep 1..8; anything else stays as written, so that US codes such
+                    as KG, PK or 09 are quarantined by the contract rather than guessed (a
+                    producer writing US grades would have every number off by two, so
+                    mapping KG alone would only hide that). Beware that US grades 11 and 12
+                    are also EDEXML codes (speciaal onderwijs). Several values stay as
+                    written too: a pupil has one jaargroep.
+groepskey           the sourcedId of the pupil's homeroom class (via enrollments with role
+                    student); with several, those marked primary; still several: all,
+                    joined by ";", which the contract quarantines (counted in notes).
+samengestelde_      the sourcedIds of the pupil's scheduled classes, joined by ";".
+groepen
+instroomdatum       1.2 the student role's beginDate and endDate (the primary one if the
+uitstroomdatum      pupil has several), so that pupils who left are recognised; 1.1 has
+                    no such dates.
+mutatiedatum        dateLastModified (delta only; bulk leaves it blank).
+groups              classes: homeroom -> soort "groep", jaargroep from classes.grades
+                    (one value mapped as for pupils, several "C", none empty);
+                    scheduled -> "samengestelde_groep" without jaargroep. groepskey is the
+                    sourcedId, groepsnaam the title.
+teachers            users with role teacher (1.1 users.role, 1.2 roles.csv); leerkrachtkey,
+                    eckid, achternaam, roepnaam and emailadres as for pupils; groepen the
+                    classes of their enrollments with role teacher. OneRoster has no Dutch
+                    role code: rollen stays empty.
+=================== =======================================================================
+
+Never read, so never in memory as a column: passwords, phone and sms numbers, userIds,
+agents, pronouns, and every demographics column but birthDate and sex (the US race and
+ethnicity flags, country, state and city of birth). The deny-list would drop them anyway.
+
+Provenance: every row's source_file is the package path (the zip or the folder), like the
+EDEXML source's file path, because contracts/validation.py pairs pupils with their groups
+and the school's peildatum by source_file, per export. source_line is the line in
+users.csv for pupils and teachers and the line in classes.csv for groups; the line where
+the record starts, also when a quoted value spans lines.
+
+Delta packages hold only what changed. Records marked tobedeleted are left out (users,
+student and teacher roles, classes, enrollments, demographics, orgs, sessions); pupils,
+student roles, classes and enrollments left out are counted in the notes. Pupils the delta
+does not mention are not in the export at all, and a note says so: a delta package is not
+a picture of the whole school.
+
+The CSV is read with pandas in one call per file; the line of every record is found with
+numpy in the raw bytes (double quotes counted, so a line break inside a quoted value does
+not start a record), and per-pupil lists are joined by pyarrow, so no Python loop runs per
+row.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import hashlib
+import io
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.types import pandas_dtype
+
+from connectors.errors import ConfigurationError, SourceFormatError
+from connectors.sources.base import (
+    GROUP_COLUMNS,
+    GROUP_KEY_SEPARATOR,
+    PUPIL_COLUMNS,
+    SCHOOL_FIELDS,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    TEACHER_COLUMNS,
+    SchoolExport,
+    sha256_of_file,
+)
+
+__all__ = ["MANIFEST_FILES", "ONEROSTER_SOURCE", "SPEC_HEADERS", "VERSIONS", "OneRosterSource"]
+
+FORMAT = "oneroster"
+MANIFEST = "manifest.csv"
+VERSIONS = ("1.1", "1.2")
+
+BULK = "bulk"
+DELTA = "delta"
+ABSENT = "absent"
+_MODES = (ABSENT, BULK, DELTA)
+ACTIVE = "active"
+TO_BE_DELETED = "tobedeleted"
+
+# One school's package is a few MB; this bounds what a zip bomb or a wrong file can cost.
+MAX_FILE_BYTES = 256 << 20
+
+_COMMON = ("sourcedId", "status", "dateLastModified")
+_ORGS = (*_COMMON, "name", "type", "identifier", "parentSourcedId")
+_SESSIONS = (
+    *_COMMON,
+    "title",
+    "type",
+    "startDate",
+    "endDate",
+    "parentSourcedId",
+    "schoolYear",
+)
+_CLASSES = (
+    *_COMMON,
+    "title",
+    "grades",
+    "courseSourcedId",
+    "classCode",
+    "classType",
+    "location",
+    "schoolSourcedId",
+    "termSourcedIds",
+    "subjects",
+    "subjectCodes",
+    "periods",
+)
+_USERS_11 = (
+    *_COMMON,
+    "enabledUser",
+    "orgSourcedIds",
+    "role",
+    "username",
+    "userIds",
+    "givenName",
+    "familyName",
+    "middleName",
+    "identifier",
+    "email",
+    "sms",
+    "phone",
+    "agentSourcedIds",
+    "grades",
+    "password",
+)
+_USERS_12 = (
+    *_COMMON,
+    "enabledUser",
+    "username",
+    "userIds",
+    "givenName",
+    "familyName",
+    "middleName",
+    "identifier",
+    "email",
+    "sms",
+    "phone",
+    "agentSourcedIds",
+    "grades",
+    "password",
+    "userMasterIdentifier",
+    "preferredGivenName",
+    "preferredMiddleName",
+    "preferredFamilyName",
+    "primaryOrgSourcedId",
+    "pronouns",
+)
+_ROLES = (
+    *_COMMON,
+    "userSourcedId",
+    "roleType",
+    "role",
+    "beginDate",
+    "endDate",
+    "orgSourcedId",
+    "userProfileSourcedId",
+)
+_ENROLLMENTS = (
+    *_COMMON,
+    "classSourcedId",
+    "schoolSourcedId",
+    "userSourcedId",
+    "role",
+    "primary",
+    "beginDate",
+    "endDate",
+)
+_DEMOGRAPHICS = (
+    *_COMMON,
+    "birthDate",
+    "sex",
+    "americanIndianOrAlaskaNative",
+    "asian",
+    "blackOrAfricanAmerican",
+    "nativeHawaiianOrOtherPacificIslander",
+    "white",
+    "demographicRaceTwoOrMoreRaces",
+    "hispanicOrLatinoEthnicity",
+    "countryOfBirthCode",
+    "stateOfBirthAbbreviation",
+    "cityOfBirth",
+    "publicSchoolResidenceStatus",
+)
+
+# The data files each version's manifest may list (file.<name>), in the spec's order.
+_FILES_11 = (
+    "academicSessions",
+    "categories",
+    "classes",
+    "classResources",
+    "courses",
+    "courseResources",
+    "demographics",
+    "enrollments",
+    "lineItems",
+    "orgs",
+    "resources",
+    "results",
+    "users",
+)
+_FILES_12 = (
+    *_FILES_11,
+    "roles",
+    "userProfiles",
+    "userResources",
+    "scoreScales",
+    "lineItemScoreScales",
+    "resultScoreScales",
+    "lineItemLearningObjectiveIds",
+    "resultLearningObjectiveIds",
+)
+MANIFEST_FILES = {"1.1": _FILES_11, "1.2": _FILES_12}
+
+# The files Sluis reads, in the order they are checked, with their spec headers (exact
+# order and case, as the validator in PEERS.md [O1] and the Moodle plugin [O2] have them).
+SPEC_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "1.1": {
+        "orgs": _ORGS,
+        "academicSessions": _SESSIONS,
+        "users": _USERS_11,
+        "classes": _CLASSES,
+        "enrollments": _ENROLLMENTS,
+        "demographics": _DEMOGRAPHICS,
+    },
+    "1.2": {
+        "orgs": _ORGS,
+        "academicSessions": _SESSIONS,
+        "users": _USERS_12,
+        "roles": _ROLES,
+        "classes": _CLASSES,
+        "enrollments": _ENROLLMENTS,
+        "demographics": _DEMOGRAPHICS,
+    },
+}
+# Without these there is no school, no school year or no way to tell pupils apart.
+_NEEDED = {
+    "1.1": ("orgs", "academicSessions", "users"),
+    "1.2": ("orgs", "academicSessions", "users", "roles"),
+}
+
+# The columns that are read into memory at all; everything else is skipped by the parser.
+_KEEP: dict[str, tuple[str, ...]] = {
+    "orgs": (*_COMMON, "type", "identifier"),
+    "academicSessions": (*_COMMON, "type", "startDate", "endDate", "schoolYear"),
+    "users": (
+        *_COMMON,
+        "role",
+        "username",
+        "givenName",
+        "familyName",
+        "middleName",
+        "identifier",
+        "email",
+        "grades",
+        "userMasterIdentifier",
+        "preferredGivenName",
+    ),
+    "roles": (*_COMMON, "userSourcedId", "roleType", "role", "beginDate", "endDate"),
+    "classes": (*_COMMON, "title", "grades", "classType", "schoolSourcedId"),
+    "enrollments": (
+        *_COMMON,
+        "classSourcedId",
+        "schoolSourcedId",
+        "userSourcedId",
+        "role",
+        "primary",
+    ),
+    "demographics": (*_COMMON, "birthDate", "sex"),
+}
+# Values Sluis cannot do without to build the frames; a blank one refuses the package.
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "users": ("role",),  # 1.1 only; 1.2 has no users.role
+    "roles": ("userSourcedId", "role"),
+    "classes": ("classType",),
+    "enrollments": ("classSourcedId", "userSourcedId", "role"),
+}
+
+_STR = pandas_dtype("str")  # the dtype of every raw value column, as the EDEXML source has it
+_LINE = "_line"  # the line each record starts on, kept beside the columns while reading
+
+_METADATA_PREFIX = "metadata."
+_DATE_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})$"
+_ECKID = r"^https://(?:ketenid\.nl|id\.school)/\S+$"
+_ZERO_PADDED_GROEP = r"^0([1-8])$"
+_SEX = {"male": "1", "female": "2", "other": "9", "unspecified": "9"}
+_HOMEROOM = "homeroom"
+_SCHEDULED = "scheduled"
+_STUDENT = "student"
+_TEACHER = "teacher"
+_COMBINATION = "C"
+# The Dutch school year runs from 1 August to 31 July (WPO).
+_SCHOOL_YEAR_FIRST_MONTH = 8
+
+_QUOTE = ord('"')
+_COMMA = ord(",")
+_LF = ord("\n")
+_CR = ord("\r")
+
+_REEXPORT = "export the OneRoster package again from the student administration"
+
+# Rule ids in messages, with what the rule says; tests and people can grep for the id.
+_RULES = {
+    "package": "a OneRoster CSV package is a zip or folder with manifest.csv at its root",
+    "manifest_header": "manifest.csv starts with the header propertyName,value",
+    "manifest_property": "each manifest property appears once",
+    "manifest_version": "manifest.version is 1.0 and oneroster.version is 1.1 or 1.2",
+    "file_mode": "each file.<name> in manifest.csv is absent, bulk or delta",
+    "file_listed": "every file manifest.csv marks bulk or delta is in the package, "
+    "named exactly so (names are case-sensitive)",
+    "file_needed": "Sluis needs orgs, academicSessions and users, and roles in 1.2",
+    "file_size": f"a file in the package is at most {MAX_FILE_BYTES >> 20} MiB",
+    "encoding": "OneRoster CSV files are UTF-8",
+    "quoting": "a quoted value is closed with a double quote; quotes inside it are doubled",
+    "header": "the header line has the spec's columns in the spec's order and case",
+    "metadata_column": "extra columns come after the spec's columns and are named metadata.*",
+    "row_width": "every line has as many values as the header",
+    "bulk_lifecycle": "bulk rows leave status and dateLastModified blank",
+    "delta_status": "delta rows have status active or tobedeleted",
+    "delta_date": "delta rows have dateLastModified as YYYY-MM-DDTHH:MM:SS.sssZ",
+    "required": "this value may not be blank",
+    "unique": "a sourcedId appears once per file",
+    "class_type": "classType is homeroom or scheduled",
+    "school": "the package holds exactly one school: one org of type school",
+    "school_year": "the academic sessions hold one school year",
+}
+
+
+def _error(where: str, problem: str, rule: str, fix: str) -> SourceFormatError:
+    """One line: where, what is wrong, the rule (id and text) and the fix; never a value."""
+    return SourceFormatError(f"{where}: {problem} (rule {rule}: {_RULES[rule]}); {fix}")
+
+
+class OneRosterSource:
+    """Source for OneRoster 1.1 and 1.2 CSV packages; `extract` is the whole interface."""
+
+    format = FORMAT
+
+    def extract(self, path: Path) -> SchoolExport:
+        """Read one OneRoster CSV package into raw frames with provenance.
+
+        Args:
+            path: the package: a zip file, or a folder holding manifest.csv.
+
+        Returns:
+            The school header, pupils, groups and teachers as raw string frames; notes
+            count what was left out and why.
+
+        Raises:
+            ConfigurationError: the path does not exist or cannot be read.
+            SourceFormatError: the package breaks a structural rule of the OneRoster CSV
+                binding, or names no single school or school year.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise ConfigurationError(
+                f"{path}: the OneRoster package does not exist; check the source path"
+            )
+        try:
+            with _Package.open(path) as package:
+                reader = _Reader(package)
+                return reader.read()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ConfigurationError(
+                f"{path}: the OneRoster package cannot be read ({reason}); check the path "
+                "and its permissions"
+            ) from None
+
+
+ONEROSTER_SOURCE = OneRosterSource()
+
+
+# -- the package: a folder or a zip -------------------------------------------------------
+
+
+class _Package:
+    """The files at the root of a zip or folder, read whole, each at most MAX_FILE_BYTES."""
+
+    def __init__(self, path: Path, archive: zipfile.ZipFile | None) -> None:
+        self.path = path
+        self.archive = archive
+        if archive is None:
+            self.names = frozenset(p.name for p in path.iterdir() if p.is_file())
+            nested: list[str] = []
+        else:
+            files = [info.filename for info in archive.infolist() if not info.is_dir()]
+            self.names = frozenset(name for name in files if "/" not in name)
+            nested = sorted(name for name in files if name.endswith("/" + MANIFEST))
+        if MANIFEST not in self.names:
+            fix = _REEXPORT + " with its manifest.csv"
+            if nested:
+                fix = (
+                    f"manifest.csv is in {nested[0]}: zip the files themselves, not the "
+                    "folder they are in"
+                )
+            elif any(name.lower() == MANIFEST for name in self.names):
+                fix = "name the file manifest.csv, in lower case"
+            raise _error(str(path), "manifest.csv is missing", "package", fix)
+
+    @classmethod
+    def open(cls, path: Path) -> _Package:
+        """Open a folder or a zip; anything else is not a OneRoster package."""
+        if path.is_dir():
+            return cls(path, None)
+        if not zipfile.is_zipfile(path):
+            raise _error(
+                str(path),
+                "not a zip file and not a folder",
+                "package",
+                "pass the zip the student administration made, or the folder with its CSV files",
+            )
+        try:
+            archive = zipfile.ZipFile(path)
+        except zipfile.BadZipFile:
+            raise _error(str(path), "the zip is damaged", "package", _REEXPORT) from None
+        try:
+            return cls(path, archive)
+        except BaseException:
+            archive.close()
+            raise
+
+    def __enter__(self) -> _Package:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.archive is not None:
+            self.archive.close()
+
+    def label(self, name: str) -> str:
+        """How messages name a file in the package: folder/users.csv or package.zip!users.csv."""
+        return str(self.path / name) if self.archive is None else f"{self.path}!{name}"
+
+    def read(self, name: str) -> bytes:
+        """The bytes of one file at the package root."""
+        if self.archive is None:
+            file = self.path / name
+            if file.stat().st_size > MAX_FILE_BYTES:
+                raise _error(self.label(name), "the file is too large", "file_size", _REEXPORT)
+            return file.read_bytes()
+        info = self.archive.getinfo(name)
+        if info.file_size > MAX_FILE_BYTES:
+            raise _error(self.label(name), "the file is too large", "file_size", _REEXPORT)
+        if info.flag_bits & 0x1:
+            raise _error(
+                self.label(name),
+                "the file is encrypted",
+                "package",
+                "zip the package without a password",
+            )
+        try:
+            with self.archive.open(info) as handle:
+                # The declared size can lie; never read more than the limit.
+                data = handle.read(MAX_FILE_BYTES + 1)
+        except (zipfile.BadZipFile, NotImplementedError, EOFError):
+            raise _error(
+                self.label(name), "the file cannot be unpacked", "package", _REEXPORT
+            ) from None
+        if len(data) > MAX_FILE_BYTES:
+            raise _error(self.label(name), "the file is too large", "file_size", _REEXPORT)
+        return data
+
+    def digest(self, names: Iterable[str]) -> str:
+        """SHA-256 for lineage: of the zip file, or of a folder's files by name and content."""
+        if self.archive is not None:
+            return sha256_of_file(self.path)
+        digest = hashlib.sha256()
+        for name in sorted(set(names)):
+            digest.update(name.encode() + b"\t" + hashlib.sha256(self.read(name)).digest())
+        return digest.hexdigest()
+
+
+# -- one CSV file: records and lines --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Records:
+    """Where each CSV record sits in the bytes: numpy arrays, one entry per record."""
+
+    starts: npt.NDArray[np.int64]  # byte offset of the record
+    stops: npt.NDArray[np.int64]  # byte offset of its line break (or the end of the data)
+    lines: npt.NDArray[np.int64]  # 1-based line the record starts on
+    widths: npt.NDArray[np.int64]  # number of values (commas outside quotes + 1)
+    blank: npt.NDArray[np.bool_]  # an empty line
+
+
+def _scan(body: bytes, label: str) -> _Records:
+    """Split bytes into CSV records the way pandas' C parser does, without a Python loop.
+
+    A byte is inside a quoted value when an odd number of double quotes precede it (RFC
+    4180 doubles quotes inside a value, which keeps the count even). A line break outside
+    quotes ends a record: LF, CRLF or a lone CR, all three of which pandas accepts. Counts
+    are taken only at line breaks and commas (binary search in the quote positions), so
+    memory stays a few bytes per byte of the file, not eight.
+    """
+    data = np.frombuffer(body, dtype=np.uint8)
+    size = data.size
+    quotes = np.flatnonzero(data == _QUOTE)
+    lf = data == _LF
+    lone_cr = (data == _CR) & ~np.append(lf[1:], False)
+    breaks = np.flatnonzero(lf | lone_cr)
+    if len(quotes) % 2:
+        opened = int(quotes[-1])  # quotes pair up in order: the last one is never closed
+        line = int(np.searchsorted(breaks, opened)) + 1
+        raise _error(
+            f"{label} line {line}",
+            "a quoted value is never closed",
+            "quoting",
+            "close the quote, or double a quote that is part of the value",
+        )
+    ends = breaks[np.searchsorted(quotes, breaks) % 2 == 0].astype(np.int64)
+    commas = np.flatnonzero(data == _COMMA)
+    commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
+    starts = np.concatenate(([0], ends + 1)).astype(np.int64)
+    stops = np.append(ends, size).astype(np.int64)
+    if starts[-1] >= size:  # the data ends with a line break: no record after it
+        starts, stops = starts[:-1], stops[:-1]
+    length = stops - starts
+    first = data[np.minimum(starts, max(size - 1, 0))] if size else np.zeros(0, np.uint8)
+    return _Records(
+        starts=starts,
+        stops=stops,
+        lines=(np.searchsorted(breaks, starts) + 1).astype(np.int64),
+        widths=(np.searchsorted(commas, stops) - np.searchsorted(commas, starts) + 1).astype(
+            np.int64
+        ),
+        blank=(length == 0) | ((length == 1) & (first == _CR)),
+    )
+
+
+@dataclass
+class _File:
+    """One CSV file of the package after the structural pass: header checked, not parsed."""
+
+    name: str  # e.g. "users" (the manifest's file.<name>)
+    label: str
+    mode: str
+    body: bytes  # without a byte order mark
+    records: _Records
+    header: list[str]
+
+
+@dataclass(frozen=True)
+class _Table:
+    """One CSV file parsed: the kept columns as strings ("" when blank), plus _LINE."""
+
+    name: str
+    label: str
+    mode: str
+    frame: pd.DataFrame
+
+    def active(self) -> pd.DataFrame:
+        """Rows not marked tobedeleted (in bulk: all rows)."""
+        return self.frame.loc[self.frame["status"] != TO_BE_DELETED]
+
+    def deleted(self) -> pd.DataFrame:
+        """Rows marked tobedeleted (delta only)."""
+        return self.frame.loc[self.frame["status"] == TO_BE_DELETED]
+
+    def first(self, bad: pd.Series, problem: str, rule: str, fix: str) -> None:
+        """Raise for the first row where `bad` holds, saying how many more there are."""
+        if not bool(bad.any()):
+            return
+        lines = self.frame.loc[bad, _LINE]
+        more = len(lines) - 1
+        if more:
+            problem += f" (and on {more} more line{'s' if more > 1 else ''})"
+        raise _error(f"{self.label} line {int(lines.iloc[0])}", problem, rule, fix)
+
+
+def _decode(body: bytes, label: str) -> None:
+    """Refuse anything that is not UTF-8, naming the line of the first bad byte."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = body.count(b"\n", 0, exc.start) + 1
+        raise _error(
+            f"{label} line {line}",
+            "the file is not UTF-8",
+            "encoding",
+            "save the file as UTF-8 (in Excel: CSV UTF-8)",
+        ) from None
+
+
+def _header(body: bytes, records: _Records) -> list[str]:
+    text = body[int(records.starts[0]) : int(records.stops[0])].decode("utf-8")
+    return next(csv.reader([text.rstrip("\r")]), [])
+
+
+def _check_header(file: _File, expected: tuple[str, ...], version: str) -> None:
+    """Spec order and case; extra columns only at the end, as metadata.*, each once."""
+    actual = file.header
+    where = f"{file.label} line 1"
+    for position, name in enumerate(expected, start=1):
+        found = actual[position - 1] if position <= len(actual) else None
+        if found == name:
+            continue
+        if found is None:
+            problem = f"column {position} ({name}) is missing"
+        elif found.startswith(_METADATA_PREFIX):
+            raise _error(
+                where,
+                f"column {position} is {found!r} where OneRoster {version} has {name!r}",
+                "metadata_column",
+                "move the metadata columns after the spec's columns",
+            )
+        else:
+            problem = (
+                f"column {position} is {_describe(found, name)} where OneRoster {version} "
+                f"has {name!r}"
+            )
+        other = _other_version(file.name, version)
+        if other is not None and tuple(actual[: len(other)]) == other:
+            fix = (
+                f"this is a OneRoster {_OTHER[version]} header: set oneroster.version in "
+                "manifest.csv to match, or export again"
+            )
+        else:
+            fix = f"{_REEXPORT}, or correct the header line"
+        raise _error(where, problem, "header", fix)
+    extra = actual[len(expected) :]
+    seen: set[str] = set()
+    for position, name in enumerate(extra, start=len(expected) + 1):
+        if not name.startswith(_METADATA_PREFIX) or len(name) == len(_METADATA_PREFIX):
+            raise _error(
+                where,
+                f"column {position} is {_describe(name, None)} after the spec's columns",
+                "metadata_column",
+                "name extension columns metadata.<something>, or leave them out",
+            )
+        if name in seen:
+            raise _error(
+                where,
+                f"column {position} ({name!r}) appears twice",
+                "metadata_column",
+                "give every metadata column its own name",
+            )
+        seen.add(name)
+
+
+_OTHER = {"1.1": "1.2", "1.2": "1.1"}
+_SPEC_NAMES = frozenset(
+    name.lower()
+    for version in SPEC_HEADERS.values()
+    for header in version.values()
+    for name in header
+)
+
+
+def _other_version(name: str, version: str) -> tuple[str, ...] | None:
+    header = SPEC_HEADERS[_OTHER[version]].get(name)
+    return header if header != SPEC_HEADERS[version].get(name) else None
+
+
+def _describe(found: str, expected: str | None) -> str:
+    """Quote a header cell only when it is clearly a column name, never possibly a value.
+
+    Without a header line, the first row of pupils sits where the header belongs; its
+    cells must not reach a message. A cell is quoted when it is a OneRoster column name
+    (in any case) or a near miss of the expected one (a typo such as prefferedGivenName).
+    """
+    if not found:
+        return "unnamed"
+    close = expected is not None and difflib.SequenceMatcher(None, found, expected).ratio() >= 0.8
+    if found.lower() in _SPEC_NAMES or found.startswith(_METADATA_PREFIX) or close:
+        return repr(found)
+    return "not a OneRoster column name"
+
+
+def _check_width(file: _File) -> None:
+    """Every line as many values as the header: a shifted value lands in the wrong column."""
+    records = file.records
+    width = len(file.header)
+    data_lines = records.lines[1:]
+    wrong = (records.widths[1:] != width) & ~records.blank[1:]
+    if wrong.any():
+        index = int(np.flatnonzero(wrong)[0])
+        more = int(wrong.sum()) - 1
+        problem = (
+            f"the line has {int(records.widths[1:][index])} values where the header has {width}"
+        )
+        if more:
+            problem += f" (and on {more} more line{'s' if more > 1 else ''})"
+        raise _error(
+            f"{file.label} line {int(data_lines[index])}",
+            problem,
+            "row_width",
+            "look for a missing or extra comma, or a value with a comma that is not quoted",
+        )
+
+
+def _parse(file: _File, keep: tuple[str, ...]) -> _Table:
+    """Parse the rows of a structurally checked file: one pandas call, lines from numpy."""
+    _check_width(file)
+    records = file.records
+    data_lines = records.lines[1:]
+    data_blank = records.blank[1:]
+    start = int(records.starts[1]) if len(records.starts) > 1 else len(file.body)
+    wanted = [name for name in keep if name in file.header]
+    frame = pd.read_csv(
+        io.BytesIO(file.body[start:]),
+        header=None,
+        names=file.header,
+        usecols=wanted,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        skip_blank_lines=False,
+        index_col=False,
+        encoding="utf-8",
+        engine="c",
+    )
+    if len(frame) != len(data_lines):
+        # Only a quote in the middle of an unquoted value makes pandas and the scan differ.
+        raise _error(
+            file.label,
+            "the rows cannot be told apart",
+            "quoting",
+            "quote every value that holds a double quote, and double the quote inside it",
+        )
+    frame[_LINE] = data_lines
+    values = frame[wanted]
+    empty = data_blank | (values == "").all(axis=1).to_numpy()
+    frame = frame.loc[~empty].reset_index(drop=True)
+    for name in keep:
+        if name not in frame:
+            frame[name] = ""  # a column the other version does not have
+    return _Table(name=file.name, label=file.label, mode=file.mode, frame=frame)
+
+
+# -- the whole package ----------------------------------------------------------------------
+
+
+class _Reader:
+    """One read of one package: manifest, structure, rows, then the frames."""
+
+    def __init__(self, package: _Package) -> None:
+        self.package = package
+        self.notes: list[str] = []
+
+    def read(self) -> SchoolExport:
+        version, modes, mode_lines = self._manifest()
+        self._check_listed(version, modes, mode_lines)
+        files = self._structure(version, modes)
+        tables = {name: self._rows(file, version) for name, file in files.items()}
+        school, school_line = self._school(tables)
+        pupils, teachers, groups = self._people(tables, version)
+        digest = self.package.digest(
+            [MANIFEST, *(f"{name}.csv" for name, mode in modes.items() if mode != ABSENT)]
+        )
+        delta = sorted(name for name, table in tables.items() if table.mode == DELTA)
+        kind = "delta" if delta else "bulk"
+        summary = (
+            f"{self.package.path.name}: {len(pupils)} pupils, {len(groups)} groups, "
+            f"{len(teachers)} teachers read (OneRoster {version} {kind}, schooljaar "
+            f"{school['schooljaar']})"
+        )
+        notes = [summary]
+        if delta:
+            notes.append(
+                f"delta package ({', '.join(delta)}): it holds only the records that changed; "
+                "pupils it does not mention are not in this export"
+            )
+        return SchoolExport(
+            path=self.package.path,
+            sha256=digest,
+            format=FORMAT,
+            school=school,
+            school_line=school_line,
+            pupils=pupils,
+            groups=groups,
+            teachers=teachers,
+            encoding="utf-8",
+            notes=(*notes, *self.notes),
+        )
+
+    # -- manifest -----------------------------------------------------------------------
+
+    def _manifest(self) -> tuple[str, dict[str, str], dict[str, int]]:
+        label = self.package.label(MANIFEST)
+        body = _strip_bom(self.package.read(MANIFEST))
+        _decode(body, label)
+        records = _scan(body, label)
+        if not len(records.starts) or records.blank[0]:
+            raise _error(
+                f"{label} line 1",
+                "the header is missing",
+                "manifest_header",
+                "start manifest.csv with the line propertyName,value",
+            )
+        header = _header(body, records)
+        if header != ["propertyName", "value"]:
+            raise _error(
+                f"{label} line 1",
+                "the header is not propertyName,value",
+                "manifest_header",
+                "start manifest.csv with the line propertyName,value",
+            )
+        file = _File("manifest", label, BULK, body, records, header)
+        frame = _parse(file, ("propertyName", "value")).frame
+        names = frame["propertyName"].str.strip()
+        values = frame["value"].str.strip()
+        twice = names.duplicated()
+        if twice.any():
+            first = int(np.flatnonzero(twice.to_numpy())[0])
+            raise _error(
+                f"{label} line {int(frame[_LINE].iloc[first])}",
+                f"{_property(names.iloc[first])} appears a second time",
+                "manifest_property",
+                "keep one line per property",
+            )
+        lines = dict(zip(names, frame[_LINE].astype(int), strict=True))
+        props = dict(zip(names, values, strict=True))
+        version = props.get("oneroster.version")
+        if version not in VERSIONS:
+            where = (
+                f"{label} line {lines['oneroster.version']}"
+                if "oneroster.version" in lines
+                else label
+            )
+            problem = (
+                "oneroster.version is missing"
+                if version is None
+                else "oneroster.version is not 1.1 or 1.2"
+            )
+            raise _error(where, problem, "manifest_version", f"{_REEXPORT} as OneRoster 1.1 or 1.2")
+        if props.get("manifest.version") != "1.0":
+            where = (
+                f"{label} line {lines['manifest.version']}"
+                if "manifest.version" in lines
+                else label
+            )
+            raise _error(
+                where,
+                "manifest.version is missing or not 1.0",
+                "manifest_version",
+                "set manifest.version to 1.0",
+            )
+        modes: dict[str, str] = {}
+        mode_lines: dict[str, int] = {}
+        known = MANIFEST_FILES[version]
+        for prop in sorted((p for p in props if p.startswith("file.")), key=lines.__getitem__):
+            name = prop.removeprefix("file.")
+            if name not in known:
+                continue  # another version's file, or a vendor's: not read
+            mode = props[prop]
+            if mode not in _MODES:
+                problem = (
+                    f"{prop} has no value" if not mode else f"{prop} is not absent, bulk or delta"
+                )
+                raise _error(
+                    f"{label} line {lines[prop]}",
+                    problem,
+                    "file_mode",
+                    f"set {prop} to absent, bulk or delta",
+                )
+            modes[name] = mode
+            mode_lines[name] = lines[prop]
+        for name in known:
+            modes.setdefault(name, ABSENT)  # a missing key lists no file
+        return version, modes, mode_lines
+
+    def _check_listed(self, version: str, modes: dict[str, str], lines: dict[str, int]) -> None:
+        label = self.package.label(MANIFEST)
+        names = self.package.names
+        for name in sorted((n for n in modes if modes[n] != ABSENT), key=lines.__getitem__):
+            wanted = f"{name}.csv"
+            if wanted in names:
+                continue
+            alike = sorted(n for n in names if n.lower() == wanted.lower())
+            fix = (
+                f"rename {alike[0]} to {wanted}"
+                if alike
+                else f"add {wanted}, or mark file.{name} absent"
+            )
+            raise _error(
+                f"{label} line {lines[name]}",
+                f"file.{name} is {modes[name]}, but {wanted} is not in the package",
+                "file_listed",
+                fix,
+            )
+        for name in _NEEDED[version]:
+            if modes[name] == ABSENT:
+                where = f"{label} line {lines[name]}" if name in lines else label
+                raise _error(
+                    where,
+                    f"file.{name} is absent",
+                    "file_needed",
+                    f"{_REEXPORT} with {name}.csv (bulk or delta)",
+                )
+
+    # -- structure and rows -------------------------------------------------------------
+
+    def _structure(self, version: str, modes: dict[str, str]) -> dict[str, _File]:
+        """Encoding, quoting, header and line widths of every file Sluis reads, before any row."""
+        files: dict[str, _File] = {}
+        for name, expected in SPEC_HEADERS[version].items():
+            if modes[name] == ABSENT:
+                continue
+            label = self.package.label(f"{name}.csv")
+            body = _strip_bom(self.package.read(f"{name}.csv"))
+            _decode(body, label)
+            records = _scan(body, label)
+            if not len(records.starts) or records.blank[0]:
+                raise _error(
+                    f"{label} line 1",
+                    "the header line is missing",
+                    "header",
+                    f"{_REEXPORT}; every file starts with its header line",
+                )
+            file = _File(name, label, modes[name], body, records, _header(body, records))
+            _check_header(file, expected, version)
+            _check_width(file)
+            files[name] = file
+        return files
+
+    def _rows(self, file: _File, version: str) -> _Table:
+        table = _parse(file, _KEEP[file.name])
+        frame = table.frame
+        status = frame["status"]
+        modified = frame["dateLastModified"]
+        if table.mode == BULK:
+            fix = (
+                f"clear status and dateLastModified in {file.name}.csv, or mark "
+                f"file.{file.name} delta in manifest.csv"
+            )
+            table.first(
+                status != "",
+                f"status is filled in, but manifest.csv marks {file.name} bulk",
+                "bulk_lifecycle",
+                fix,
+            )
+            table.first(
+                modified != "",
+                f"dateLastModified is filled in, but manifest.csv marks {file.name} bulk",
+                "bulk_lifecycle",
+                fix,
+            )
+        else:
+            fix = f"{_REEXPORT}; every delta row says whether it is active or tobedeleted, and when"
+            table.first(status == "", "status is blank in a delta file", "delta_status", fix)
+            table.first(
+                ~status.isin([ACTIVE, TO_BE_DELETED]),
+                "status is not active or tobedeleted",
+                "delta_status",
+                fix,
+            )
+            table.first(
+                modified == "", "dateLastModified is blank in a delta file", "delta_date", fix
+            )
+            table.first(
+                ~modified.str.match(_DATE_TIME),
+                "dateLastModified is not a date-time like 2026-09-01T08:00:00.000Z",
+                "delta_date",
+                fix,
+            )
+        table.first(
+            frame["sourcedId"].str.strip() == "",
+            "sourcedId is blank",
+            "required",
+            f"{_REEXPORT}; every record has a sourcedId",
+        )
+        table.first(
+            frame["sourcedId"].duplicated(),
+            "this sourcedId is on an earlier line too",
+            "unique",
+            f"{_REEXPORT}; keep one record per sourcedId",
+        )
+        required = _REQUIRED.get(file.name, ())
+        if file.name == "users" and version != "1.1":
+            required = ()
+        for column in required:
+            table.first(
+                frame[column].str.strip() == "",
+                f"{column} is blank",
+                "required",
+                f"{_REEXPORT}; fill in {column} on every line",
+            )
+        if file.name == "classes":
+            kind = frame["classType"].str.strip().str.lower()
+            table.first(
+                ~kind.isin([_HOMEROOM, _SCHEDULED]),
+                "classType is not homeroom or scheduled",
+                "class_type",
+                "use homeroom for a stamgroep and scheduled for any other group",
+            )
+        return table
+
+    # -- school ---------------------------------------------------------------------------
+
+    def _school(self, tables: dict[str, _Table]) -> tuple[dict[str, str | None], int]:
+        orgs = tables["orgs"]
+        active = orgs.active()
+        schools = active.loc[active["type"].str.strip().str.lower() == "school"]
+        if len(schools) > 1:
+            lines = ", ".join(str(n) for n in schools[_LINE].head(3))
+            raise _error(
+                f"{orgs.label} line {int(schools[_LINE].iloc[1])}",
+                f"{len(schools)} orgs of type school (lines {lines}"
+                f"{', ...' if len(schools) > 3 else ''})",
+                "school",
+                "export one package per school",
+            )
+        if len(schools) == 0:
+            schools = self._school_by_reference(tables, active)
+        org = schools.iloc[0]
+        identifier = str(org["identifier"]).strip()
+        school: dict[str, str | None] = dict.fromkeys(SCHOOL_FIELDS)
+        school["brincode"] = identifier or str(org["sourcedId"])
+        school["schoolkey"] = str(org["sourcedId"])
+        school["schooljaar"] = self._school_year(tables["academicSessions"])
+        return school, int(org[_LINE])
+
+    def _school_by_reference(self, tables: dict[str, _Table], orgs: pd.DataFrame) -> pd.DataFrame:
+        """No org of type school: the one org every class and enrollment calls its school."""
+        named = [
+            tables[name].active()["schoolSourcedId"]
+            for name in ("classes", "enrollments")
+            if name in tables
+        ]
+        keys = pd.concat(named).str.strip() if named else pd.Series([], dtype="str")
+        keys = keys.loc[keys != ""].drop_duplicates()
+        found = orgs.loc[_isin(orgs["sourcedId"], keys)]
+        if len(keys) != 1 or len(found) != 1:
+            raise _error(
+                tables["orgs"].label,
+                "no org has type school",
+                "school",
+                "give the school's org the type school",
+            )
+        self.notes.append(
+            f"orgs.csv: no org has type school; the org on line {int(found[_LINE].iloc[0])} is "
+            "read as the school, because classes and enrollments name it as their school"
+        )
+        return found
+
+    def _school_year(self, sessions: _Table) -> str:
+        active = sessions.active()
+        year_type = active["type"].str.strip().str.lower() == "schoolyear"
+        rows = active.loc[year_type] if year_type.any() else active
+        by_dates = _school_year_by_dates(rows["startDate"], rows["endDate"])
+        by_column = _school_year_by_column(rows["schoolYear"])
+        year = by_dates.fillna(by_column)
+        missing = year.isna()
+        if len(rows) == 0 or (year_type.any() and missing.any()):
+            where = (
+                f"{sessions.label} line {int(rows.loc[missing, _LINE].iloc[0])}"
+                if len(rows)
+                else sessions.label
+            )
+            raise _error(
+                where,
+                "no school year can be read (startDate and endDate, or schoolYear)",
+                "school_year",
+                "give the school year session its startDate and endDate",
+            )
+        years = year.dropna().unique()
+        if len(years) == 0:
+            raise _error(
+                sessions.label,
+                "no session names its dates or school year",
+                "school_year",
+                "export the school year session with its startDate and endDate",
+            )
+        if len(years) > 1:
+            raise _error(
+                sessions.label,
+                f"the sessions hold school years {', '.join(sorted(years))}",
+                "school_year",
+                "export the package for one school year",
+            )
+        disagree = by_dates.notna() & by_column.notna() & (by_dates != by_column)
+        if disagree.any():
+            self.notes.append(
+                f"academicSessions.csv: schoolYear says {by_column.loc[disagree].iloc[0]} but the "
+                f"dates say {years[0]}; the dates are followed"
+            )
+        return str(years[0])
+
+    # -- pupils, teachers, groups -------------------------------------------------------
+
+    def _people(
+        self, tables: dict[str, _Table], version: str
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        users = tables["users"]
+        source_file = str(self.package.path)
+        active = users.active()
+        student_ids, teacher_ids, role_dates = self._roles(tables, version, users)
+
+        students = active.loc[_isin(active["sourcedId"], student_ids)]
+        teachers = active.loc[_isin(active["sourcedId"], teacher_ids)]
+        gone = _isin(users.deleted()["sourcedId"], student_ids)
+        if gone.any():
+            self.notes.append(
+                f"users.csv: {int(gone.sum())} pupils marked tobedeleted are left out"
+            )
+        missing = ~_isin(student_ids, users.frame["sourcedId"])
+        if missing.any():
+            self.notes.append(
+                f"roles.csv: {int(missing.sum())} student roles name a user that users.csv does "
+                "not hold; those pupils are not read"
+            )
+
+        groups, kinds = self._groups(tables, source_file)
+        enrolled = self._enrollments(tables, kinds)
+
+        pupils = self._pupils(students, tables, role_dates, enrolled, version)
+        teacher_frame = self._teachers(teachers, enrolled, version)
+        return (
+            _frame(pupils, PUPIL_COLUMNS, source_file, students[_LINE]),
+            _frame(teacher_frame, TEACHER_COLUMNS, source_file, teachers[_LINE]),
+            groups,
+        )
+
+    def _roles(
+        self, tables: dict[str, _Table], version: str, users: _Table
+    ) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+        """Who is a student, who a teacher; in 1.2 also the student role's dates."""
+        if version == "1.1":
+            role = users.frame["role"].str.strip().str.lower()
+            ids = users.frame["sourcedId"]
+            empty = pd.DataFrame({"sourcedId": [], "beginDate": [], "endDate": []}, dtype="str")
+            return ids.loc[role == _STUDENT], ids.loc[role == _TEACHER], empty
+        roles = tables["roles"]
+        role = roles.frame["role"].str.strip().str.lower()
+        gone = roles.deleted()
+        gone_students = int((gone["role"].str.strip().str.lower() == _STUDENT).sum())
+        if gone_students:
+            self.notes.append(
+                f"roles.csv: {gone_students} student roles marked tobedeleted are left out"
+            )
+        active = roles.frame.loc[roles.frame["status"] != TO_BE_DELETED]
+        active_role = role.loc[active.index]
+        student_rows = active.loc[active_role == _STUDENT]
+        teacher_rows = active.loc[active_role == _TEACHER]
+        # The primary role first, then file order: one row (and one pair of dates) per pupil.
+        ordered = student_rows.assign(
+            _secondary=student_rows["roleType"].str.strip().str.lower() != "primary"
+        ).sort_values(["_secondary", _LINE], kind="stable")
+        dates = ordered.drop_duplicates("userSourcedId")[["userSourcedId", "beginDate", "endDate"]]
+        dates = dates.rename(columns={"userSourcedId": "sourcedId"})
+        return (
+            student_rows["userSourcedId"].drop_duplicates(),
+            teacher_rows["userSourcedId"].drop_duplicates(),
+            dates,
+        )
+
+    def _groups(
+        self, tables: dict[str, _Table], source_file: str
+    ) -> tuple[pd.DataFrame, pd.Series]:
+        """Groups from classes.csv, and each active class's kind (homeroom/scheduled)."""
+        if "classes" not in tables:
+            empty = pd.DataFrame({name: pd.Series([], dtype="str") for name in GROUP_COLUMNS})
+            return (
+                _frame(empty, GROUP_COLUMNS, source_file, pd.Series([], dtype="int64")),
+                pd.Series([], dtype="str"),
+            )
+        classes = tables["classes"]
+        gone = len(classes.deleted())
+        if gone:
+            self.notes.append(f"classes.csv: {gone} classes marked tobedeleted are left out")
+        active = classes.active().reset_index(drop=True)
+        kind = active["classType"].str.strip().str.lower()
+        homeroom = kind == _HOMEROOM
+        jaargroep, count = _jaargroepen(active["grades"])
+        jaargroep = jaargroep.mask(count > 1, _COMBINATION).where(homeroom)
+        frame = pd.DataFrame(
+            {
+                "groepskey": active["sourcedId"],
+                "groepsnaam": active["title"],
+                "jaargroep": jaargroep,
+                "soort": homeroom.map({True: "groep", False: "samengestelde_groep"}),
+                "omschrijving": None,
+            }
+        )
+        kinds = pd.Series(kind.to_numpy(), index=active["sourcedId"].to_numpy(), dtype="str")
+        return _frame(frame, GROUP_COLUMNS, source_file, active[_LINE]), kinds
+
+    def _enrollments(self, tables: dict[str, _Table], kinds: pd.Series) -> pd.DataFrame:
+        """Active student and teacher enrollments in classes the package holds."""
+        columns = ["userSourcedId", "classSourcedId", "role", "kind", "primary"]
+        if "enrollments" not in tables:
+            return pd.DataFrame({name: pd.Series([], dtype="str") for name in columns})
+        enrollments = tables["enrollments"]
+        gone = len(enrollments.deleted())
+        if gone:
+            self.notes.append(
+                f"enrollments.csv: {gone} enrollments marked tobedeleted are left out"
+            )
+        active = enrollments.active()
+        role = active["role"].str.strip().str.lower()
+        active = active.loc[role.isin([_STUDENT, _TEACHER])].assign(role=role)
+        known = _isin(active["classSourcedId"], kinds.index)
+        if (~known).any():
+            self.notes.append(
+                f"enrollments.csv: {int((~known).sum())} enrollments name a class that "
+                "classes.csv does not hold; they are not read"
+            )
+        active = active.loc[known]
+        active = active.assign(
+            kind=active["classSourcedId"].map(kinds),
+            primary=active["primary"].str.strip().str.lower() == "true",
+        )
+        return active[columns]
+
+    def _pupils(
+        self,
+        students: pd.DataFrame,
+        tables: dict[str, _Table],
+        role_dates: pd.DataFrame,
+        enrolled: pd.DataFrame,
+        version: str,
+    ) -> pd.DataFrame:
+        # Positional from here on: every column below is built from this order.
+        students = students.reset_index(drop=True)
+        ids = students["sourcedId"]
+        own = enrolled.loc[(enrolled["role"] == _STUDENT) & _isin(enrolled["userSourcedId"], ids)]
+        homeroom = own.loc[own["kind"] == _HOMEROOM]
+        # Several homerooms: the ones marked primary, if any are.
+        has_primary = homeroom.groupby("userSourcedId")["primary"].transform("any")
+        homeroom = homeroom.loc[homeroom["primary"] | ~has_primary.astype(bool)]
+        groepskey, count = _joined(homeroom, "userSourcedId", "classSourcedId")
+        several = int((count > 1).sum())
+        if several:
+            self.notes.append(
+                f"enrollments.csv: {several} pupils are in more than one homeroom class; their "
+                "groepskey lists them all, so the contract holds them back"
+            )
+        scheduled, _ = _joined(
+            own.loc[own["kind"] == _SCHEDULED], "userSourcedId", "classSourcedId"
+        )
+
+        key = _blank_to_na(students["identifier"])
+        by_sourced_id = int(key.isna().sum())
+        if by_sourced_id:
+            self.notes.append(
+                f"users.csv: {by_sourced_id} pupils have no identifier; their sourcedId is their "
+                "leerlingkey"
+            )
+        middle = int((students["middleName"].str.strip() != "").sum())
+        if middle:
+            self.notes.append(
+                f"users.csv: middleName of {middle} pupils is not read (a Dutch tussenvoegsel "
+                "or second given name cannot be told from it)"
+            )
+        eckid, others = _eckids(students["userMasterIdentifier"])
+        if others:
+            self.notes.append(
+                f"users.csv: userMasterIdentifier of {others} pupils is not an ECK iD and is "
+                "not read"
+            )
+
+        demographics = (
+            tables["demographics"].active()[["sourcedId", "birthDate", "sex"]]
+            if "demographics" in tables
+            else pd.DataFrame({"sourcedId": [], "birthDate": [], "sex": []}, dtype="str")
+        )
+        joined = pd.DataFrame({"sourcedId": ids.to_numpy()}).merge(
+            demographics, on="sourcedId", how="left", validate="one_to_one"
+        )
+        joined = joined.merge(role_dates, on="sourcedId", how="left", validate="one_to_one")
+        jaargroep, grades = _jaargroepen(students["grades"])
+        # Every column has the students' RangeIndex, so they line up by position.
+        return pd.DataFrame(
+            {
+                "leerlingkey": key.fillna(ids),
+                "eckid": eckid,
+                "achternaam": students["familyName"],
+                "roepnaam": _first_given(students, version),
+                "gebruikersnaam": students["username"],
+                "emailadres": students["email"],
+                "geboortedatum": joined["birthDate"],
+                "geslacht": _geslacht(joined["sex"]),
+                # Several grades stay as written: a pupil has one jaargroep.
+                "jaargroep": jaargroep.mask(grades > 1, students["grades"]),
+                "groepskey": ids.map(groepskey),
+                "samengestelde_groepen": ids.map(scheduled),
+                "instroomdatum": joined["beginDate"],
+                "uitstroomdatum": joined["endDate"],
+                "mutatiedatum": students["dateLastModified"],
+            }
+        )
+
+    def _teachers(
+        self, teachers: pd.DataFrame, enrolled: pd.DataFrame, version: str
+    ) -> pd.DataFrame:
+        teachers = teachers.reset_index(drop=True)
+        ids = teachers["sourcedId"]
+        own = enrolled.loc[(enrolled["role"] == _TEACHER) & _isin(enrolled["userSourcedId"], ids)]
+        groepen, _ = _joined(own, "userSourcedId", "classSourcedId")
+        eckid, _ = _eckids(teachers["userMasterIdentifier"])
+        return pd.DataFrame(
+            {
+                "leerkrachtkey": _blank_to_na(teachers["identifier"]).fillna(ids),
+                "eckid": eckid,
+                "achternaam": teachers["familyName"],
+                "roepnaam": _first_given(teachers, version),
+                "emailadres": teachers["email"],
+                "groepen": ids.map(groepen),
+            }
+        )
+
+
+# -- value helpers (vectorised) ---------------------------------------------------------------
+
+
+def _isin(values: pd.Series, allowed: pd.Series | pd.Index) -> pd.Series:
+    """Series.isin for strings, in C++: pandas' own converts every allowed value in Python."""
+    text = pa.large_string()
+    found = pc.is_in(pa.array(values, type=text), value_set=pa.array(allowed, type=text))
+    return pd.Series(
+        pc.fill_null(found, False).to_numpy(zero_copy_only=False), index=values.index, dtype=bool
+    )
+
+
+def _strip_bom(data: bytes) -> bytes:
+    return data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+
+
+def _property(name: str) -> str:
+    # Manifest property names are not pupil data, but keep a broken line short.
+    return repr(name if len(name) <= 40 else name[:39] + "…")
+
+
+def _blank_to_na(values: pd.Series) -> pd.Series:
+    stripped = values.astype("str").str.strip()
+    return stripped.mask(stripped == "").reset_index(drop=True)
+
+
+def _first_given(users: pd.DataFrame, version: str) -> pd.Series:
+    given = _blank_to_na(users["givenName"])
+    if version == "1.1":
+        return given
+    return _blank_to_na(users["preferredGivenName"]).fillna(given)
+
+
+def _eckids(values: pd.Series) -> tuple[pd.Series, int]:
+    """ECK iDs kept; anything else dropped and counted."""
+    stripped = _blank_to_na(values)
+    looks = stripped.str.match(_ECKID).fillna(False).astype(bool)
+    return stripped.where(looks), int((stripped.notna() & ~looks).sum())
+
+
+def _geslacht(sex: pd.Series) -> pd.Series:
+    stripped = _blank_to_na(sex)
+    return stripped.str.lower().map(_SEX).fillna(stripped)
+
+
+def _jaargroepen(grades: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Per row: the mapped jaargroep when all grades agree, and how many distinct there are.
+
+    grades is a comma-separated list. "01".."08" and "1".."8" become "1".."8"; every other
+    code stays as written. With no grade the jaargroep is missing and the count is 0.
+    """
+    grades = grades.astype("str").reset_index(drop=True)
+    parts = grades.str.split(",").explode().str.strip()
+    parts = parts.loc[parts.notna() & (parts != "")]
+    # A regex replace runs in Arrow; str.extract would call Python's re once per value.
+    mapped = parts.str.replace(_ZERO_PADDED_GROEP, r"\1", regex=True)
+    count = mapped.groupby(level=0).nunique().reindex(grades.index, fill_value=0)
+    first = mapped.groupby(level=0).first().reindex(grades.index)
+    return first.where(count == 1).astype("str"), count.astype("int64")
+
+
+def _joined(frame: pd.DataFrame, key: str, value: str) -> tuple[pd.Series, pd.Series]:
+    """Distinct values per key, in file order, joined by ';'; and how many there are.
+
+    pyarrow groups and joins in C++: no Python call per pupil. Without threads, group_by
+    keeps the input order within each list.
+    """
+    pairs = frame[[key, value]].drop_duplicates()
+    if pairs.empty:
+        return pd.Series([], dtype="str"), pd.Series([], dtype="int64")
+    table = pa.Table.from_pandas(pairs.astype("str"), preserve_index=False)
+    grouped = table.group_by(key, use_threads=False).aggregate([(value, "list")])
+    lists = grouped.column(f"{value}_list")
+    keys = grouped.column(key).to_pandas()
+    # The separator must have the type of the list items (pandas "str" is large_string).
+    separator = pa.scalar(GROUP_KEY_SEPARATOR, type=lists.type.value_type)
+    joined = pc.binary_join(lists, separator).to_pandas()
+    counts = pc.list_value_length(lists).to_pandas()
+    return (
+        pd.Series(joined.to_numpy(), index=keys.to_numpy(), dtype="str"),
+        pd.Series(counts.to_numpy(), index=keys.to_numpy(), dtype="int64"),
+    )
+
+
+def _school_year_by_dates(start: pd.Series, end: pd.Series) -> pd.Series:
+    """The Dutch school year (1 August - 31 July) that holds the middle of each session."""
+    first = pd.to_datetime(start.str.strip(), format="%Y-%m-%d", errors="coerce")
+    last = pd.to_datetime(end.str.strip(), format="%Y-%m-%d", errors="coerce")
+    middle = first + (last - first) / 2
+    middle = middle.where(last >= first)
+    year = middle.dt.year - (middle.dt.month < _SCHOOL_YEAR_FIRST_MONTH).astype("int64")
+    text = year.astype("Int64").astype("str")
+    following = (year + 1).astype("Int64").astype("str")
+    return (text + "-" + following).where(middle.notna()).astype("str")
+
+
+def _school_year_by_column(column: pd.Series) -> pd.Series:
+    """The schoolYear column read as the year the school year ends: 2027 -> 2026-2027."""
+    stripped = column.str.strip()
+    valid = stripped.str.fullmatch(r"\d{4}").fillna(False).astype(bool)
+    ending = pd.to_numeric(stripped.where(valid), errors="coerce")
+    text = (ending - 1).astype("Int64").astype("str") + "-" + ending.astype("Int64").astype("str")
+    return text.where(valid).astype("str")
+
+
+def _frame(
+    values: pd.DataFrame, names: tuple[str, ...], source_file: str, lines: pd.Series
+) -> pd.DataFrame:
+    """The raw frame: every canonical column as "str" with blanks missing, plus provenance."""
+    count = len(lines)
+    columns: dict[str, pd.Series] = {}
+    for name in names:
+        if name in values:
+            column = values[name].reset_index(drop=True).astype("str").str.strip()
+            columns[name] = column.mask(column == "")
+        else:
+            columns[name] = _nulls(count)
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(count))
+    frame[SOURCE_FILE] = pd.Series([source_file] * count, dtype="str")
+    frame[SOURCE_LINE] = pd.Series(lines.to_numpy(), dtype="int64")
+    return frame
+
+
+def _nulls(count: int) -> pd.Series:
+    # A missing column straight from Arrow: no Python object per row.
+    text = pa.large_string()
+    return pd.Series(pa.nulls(count, type=text).to_pandas(types_mapper={text: _STR}.get))
