@@ -362,8 +362,18 @@ class LineageStore:
         Raises:
             ConfigurationError: the database cannot be reached.
         """
+        # The audit log and the rights tables live in their own modules on the same
+        # metadata; importing them here registers them, whoever calls first.
+        import lineage.audit
+        import lineage.rights  # noqa: F401
+
         with self._transaction() as session:
             Base.metadata.create_all(session.connection())
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, for the audit log and rights modules that share this database."""
+        return self._engine
 
     # -- writes -----------------------------------------------------------------------
 

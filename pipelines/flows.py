@@ -30,6 +30,7 @@ from contracts.validation import ValidatedSchool, problem_counts
 from lineage.quarantine_report import build_report, write_report
 from lineage.store import LineageStore
 from pipelines.keys import pseudonym_secret
+from pipelines.openlineage_run import RunLineage
 from pipelines.plan import batches, discover_schools
 from pipelines.settings import Settings
 from pipelines.tasks import deliver_batch, prepare_batch
@@ -119,14 +120,19 @@ def sync(request: SyncRequest) -> State:
         parameters=request.model_dump(),
         sluis_version=SLUIS_VERSION,
     )
+    lineage = RunLineage(settings, run_id)
     try:
-        summary = _sync(request, settings, run_id, started, store, logger)
+        summary = _sync(request, settings, run_id, started, store, lineage, logger)
     except SluisError as exc:
         message = str(exc)
+        lineage.fail(message, datetime.now(UTC))
+        lineage.close()
         store.finish_run(run_id, status="failed", finished_at=datetime.now(UTC), message=message)
         store.dispose()
         logger.error("Run failed: %s", message)
         return Failed(message=message, data=None)
+    lineage.close()
+    # Written last: a run without its completed record did not complete.
     store.finish_run(run_id, status="completed", finished_at=datetime.now(UTC))
     store.dispose()
     return Completed(message="sync completed", data=summary)
@@ -138,6 +144,7 @@ def _sync(
     run_id: str,
     started: datetime,
     store: LineageStore,
+    lineage: RunLineage,
     logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
 ) -> dict[str, Any]:
     agreements = load_agreements(settings.agreements_dir, request.suppliers or None)
@@ -147,6 +154,7 @@ def _sync(
         settings.consents_filename,
     )
     logger.info("%d school(s), %d supplier(s)", len(schools_in), len(agreements))
+    lineage.start(schools_in, started)
 
     # Every school is validated before anything is delivered: an unreadable export stops
     # the run while every supplier still holds its previous delivery.
@@ -251,4 +259,5 @@ def _sync(
     )
     if failures:
         raise RunAborted("; ".join(failures))
+    lineage.complete(schools_in, schools, outcomes, datetime.now(UTC))
     return {"run_id": run_id, "rows": rows, "quarantine_report": str(report_html)}

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         "into <state_dir>/keys/",
     )
     batch_size: int = Field(25, ge=1, description="Schools per Prefect task")
+    openlineage_url: SecretStr | None = Field(
+        None,
+        description="OpenLineage server (e.g. Marquez) to post run events to; default: "
+        "one JSON line per event in <state_dir>/openlineage.ndjson",
+    )
+    openlineage_api_key: SecretStr | None = Field(None, description="API key for that server")
     csv_column_map: Path | None = Field(
         None,
         description="Column map (YAML) of the school's CSV/XLSX overzicht export; default: "

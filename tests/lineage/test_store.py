@@ -543,6 +543,21 @@ EXPECTED_COLUMNS = {
         "created_at",
     },
     "quarantine_counts": {"id", "run_id", "school", "column", "rule", "severity", "count"},
+    # lineage.audit
+    "audit_log": {
+        "seq",
+        "at",
+        "actor",
+        "action",
+        "subject",
+        "details",
+        "prev_hash",
+        "row_hash",
+    },
+    "agreement_versions": {"supplier", "sha256", "recorded_at"},
+    # lineage.rights: pupils only as keyed hashes
+    "delivery_members": {"delivery_id", "pupil_hash"},
+    "erasures": {"pupil_hash", "requested_at", "actor", "reason", "revoked_at", "revoked_by"},
 }
 
 # Canonical pupil columns and the sensitive source columns (ARCHITECTURE.md).
@@ -589,7 +604,9 @@ def test_indexes_and_constraints_carry_stable_names_for_migrations(engine: Engin
     for table in EXPECTED_COLUMNS:
         assert inspector.get_pk_constraint(table)["name"] == f"pk_{table}"
         for foreign_key in inspector.get_foreign_keys(table):
-            assert foreign_key["name"] == f"fk_{table}_run_id_runs"
+            referred = foreign_key["referred_table"]
+            column = foreign_key["constrained_columns"][0]
+            assert foreign_key["name"] == f"fk_{table}_{column}_{referred}"
     assert {index["name"] for index in inspector.get_indexes("deliveries")} == {
         "ix_deliveries_run_id",
         "ix_deliveries_supplier_school_created_at",

@@ -1,0 +1,409 @@
+"""Parents' rights: which deliveries held a pupil, and erasure, without storing a pupil value.
+
+A pupil is known here only by `pupil_hash`: an HMAC-SHA256 of the pupil's key in the
+student administration (LAS ``leerlingkey``) under a secret from the settings. The secret
+never enters the database, so a dump of it does not lead back to a key, and the same
+pupil gets the same hash in every run as long as the secret stays the same (rotating it
+makes earlier memberships and erasures unfindable: record a ``key_rotated`` entry and
+rehash, or keep the old secret for lookups).
+
+- Access (AVG art. 15): each delivery's members are recorded as hashes
+  (`record_members`); `deliveries_for_pupil` answers "which supplier received what about
+  my child, when, under which agreement".
+- Erasure and objection (art. 17, 21): `erase` records the request, with the parent's
+  reason, and `erased_hashes` is what the flow withholds (reason code ``erased``).
+  `revoke` ends it. Both are also entries in the audit log, with only the reason's hash.
+- Retention: `purge_before` deletes memberships of old deliveries; the deliveries
+  themselves (names, counts, hashes) stay.
+
+The tables live on `lineage.store.Base`: importing this module is what makes
+`LineageStore.create_schema` create them. Every write is one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Final, cast
+
+from sqlalchemy import (
+    CheckConstraint,
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    select,
+)
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import insert as sql_insert
+from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lineage.audit import (
+    AuditEntry,
+    _actor,
+    _append,
+    _locked_transaction,
+    _transaction,
+)
+from lineage.store import (
+    Base,
+    DeliveryRecord,
+    DeliveryStatus,
+    UtcDateTime,
+    _sha256,
+    _token,
+    _utc,
+)
+
+__all__ = [
+    "DeliveryMemberRecord",
+    "Erasure",
+    "ErasureRecord",
+    "PupilDelivery",
+    "deliveries_for_pupil",
+    "erase",
+    "erased_hashes",
+    "get_erasure",
+    "pupil_hash",
+    "purge_before",
+    "record_members",
+    "revoke",
+]
+
+_MIN_SECRET_BYTES: Final = 16
+_REASON_LENGTH: Final = 2000
+_DELIVERY_ID_LENGTH: Final = 128
+_BATCH: Final = 5000
+
+
+class DeliveryMemberRecord(Base):
+    """One pupil, as a keyed hash, in one delivery."""
+
+    __tablename__ = "delivery_members"
+    # The primary key serves "who was in delivery X"; this index serves "where did pupil Y go".
+    __table_args__ = (Index("ix_delivery_members_pupil_hash", "pupil_hash"),)
+
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey(DeliveryRecord.delivery_id), primary_key=True
+    )
+    pupil_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class ErasureRecord(Base):
+    """A parent's request that a pupil is no longer delivered, and its revocation."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (
+        CheckConstraint("(revoked_at IS NULL) = (revoked_by IS NULL)", name="revoked"),
+    )
+
+    pupil_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(128))
+    # The request as the parent made it; it may hold personal information, which is why
+    # it is kept here and only its hash goes into the audit log.
+    reason: Mapped[str] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(128))
+
+
+@dataclass(frozen=True, slots=True)
+class PupilDelivery:
+    """A delivery a pupil was part of, as the lineage store recorded it."""
+
+    delivery_id: str
+    supplier: str
+    school: str
+    created_at: datetime
+    fields: tuple[str, ...]
+    agreement_reference: str
+    status: DeliveryStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """An erasure request as stored; active while ``revoked_at`` is None."""
+
+    pupil_hash: str
+    requested_at: datetime
+    actor: str
+    reason: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+def pupil_hash(key: str, secret: bytes) -> str:
+    """Return the keyed hash that stands for a pupil in the lineage database.
+
+    Args:
+        key: the pupil's LAS ``leerlingkey``, exactly as the export has it.
+        secret: at least 16 bytes from the settings; never stored in the database.
+
+    Returns:
+        HMAC-SHA256 of the UTF-8 key under the secret, as 64 lower-case hex characters.
+
+    Raises:
+        ValueError: the key is empty or not a string, or the secret is too short.
+    """
+    if not isinstance(key, str) or not key:
+        raise ValueError("key must be a non-empty string")
+    if not isinstance(secret, bytes) or len(secret) < _MIN_SECRET_BYTES:
+        raise ValueError(f"the pupil hash secret must be at least {_MIN_SECRET_BYTES} bytes")
+    return hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def record_members(engine: Engine, delivery_id: str, hashes: Iterable[str]) -> int:
+    """Record which pupils, as hashes, a recorded delivery held.
+
+    Args:
+        engine: an engine on the lineage database (see `lineage.audit.lineage_engine`).
+        delivery_id: a delivery already recorded by `LineageStore.record_delivery`.
+        hashes: `pupil_hash` of each delivered pupil; repeats are recorded once.
+
+    Returns:
+        How many members were recorded.
+
+    Raises:
+        ValueError: a hash is not 64 hex characters (so a raw key is refused), the
+            delivery is unknown, or members of it were already recorded (then nothing of
+            this call is recorded).
+        ConfigurationError: the database cannot be reached.
+    """
+    key = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    members = sorted({_sha256(value, "each pupil hash") for value in _strings(hashes)})
+    with _transaction(engine) as connection:
+        known = connection.execute(
+            select(DeliveryRecord.delivery_id).where(DeliveryRecord.delivery_id == key)
+        ).first()
+        if known is None:
+            raise ValueError(f"delivery {key} was not recorded")
+        rows = iter(members)
+        try:
+            while batch := list(islice(rows, _BATCH)):
+                connection.execute(
+                    sql_insert(DeliveryMemberRecord),
+                    [{"delivery_id": key, "pupil_hash": value} for value in batch],
+                )
+        except IntegrityError:
+            raise ValueError(f"members of delivery {key} were already recorded") from None
+    return len(members)
+
+
+def deliveries_for_pupil(engine: Engine, pupil_hash: str) -> list[PupilDelivery]:
+    """Return every delivery the pupil was recorded in, oldest first.
+
+    Args:
+        engine: an engine on the lineage database.
+        pupil_hash: the pupil's `pupil_hash`.
+
+    Raises:
+        ValueError: the hash is not 64 hex characters.
+        ConfigurationError: the database cannot be reached.
+    """
+    member = _sha256(pupil_hash, "pupil_hash")
+    query = (
+        select(
+            DeliveryRecord.delivery_id,
+            DeliveryRecord.supplier,
+            DeliveryRecord.school,
+            DeliveryRecord.created_at,
+            DeliveryRecord.fields,
+            DeliveryRecord.agreement_reference,
+            DeliveryRecord.status,
+        )
+        .join(DeliveryMemberRecord, DeliveryMemberRecord.delivery_id == DeliveryRecord.delivery_id)
+        .where(DeliveryMemberRecord.pupil_hash == member)
+        .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
+    )
+    with _transaction(engine) as connection:
+        return [
+            PupilDelivery(
+                delivery_id=row.delivery_id,
+                supplier=row.supplier,
+                school=row.school,
+                created_at=row.created_at,
+                fields=tuple(row.fields),
+                agreement_reference=row.agreement_reference,
+                status=cast(DeliveryStatus, row.status),
+            )
+            for row in connection.execute(query)
+        ]
+
+
+def erase(engine: Engine, pupil_hash: str, actor: str, reason: str, at: datetime) -> AuditEntry:
+    """Record a parent's erasure (or objection) request, and its audit entry.
+
+    From then on `erased_hashes` holds the pupil, and the flow withholds them.
+    A pupil whose earlier erasure was revoked can be erased again; the new request then
+    replaces the old one here, whose reason hash stays in the audit log.
+
+    Args:
+        engine: an engine on the lineage database.
+        pupil_hash: the pupil's `pupil_hash`.
+        actor: who records the request (see `lineage.audit.AuditLog.append`).
+        reason: the request as made, up to 2,000 characters; may span lines.
+        at: when the request was made (timezone-aware).
+
+    Returns:
+        The ``erasure`` audit entry; its details hold ``reason_sha256`` only.
+
+    Raises:
+        ValueError: an argument is malformed, or the pupil is already erased.
+        ConfigurationError: the database cannot be reached.
+    """
+    member = _sha256(pupil_hash, "pupil_hash")
+    who = _actor(actor)
+    text = _reason(reason)
+    when = _utc(at, "at")
+    values = {"requested_at": when, "actor": who, "reason": text}
+    with _locked_transaction(engine) as connection:
+        current = _current(connection, member)
+        if current is None:
+            connection.execute(sql_insert(ErasureRecord).values(pupil_hash=member, **values))
+        elif current.revoked_at is None:
+            raise ValueError("this pupil is already erased")
+        else:
+            connection.execute(
+                sql_update(ErasureRecord)
+                .where(ErasureRecord.pupil_hash == member)
+                .values(revoked_at=None, revoked_by=None, **values)
+            )
+        details = {"reason_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+        return _append(connection, who, "erasure", member, details, when)
+
+
+def revoke(engine: Engine, pupil_hash: str, actor: str, at: datetime) -> AuditEntry:
+    """End an active erasure, e.g. when a parent withdraws the request.
+
+    Args:
+        engine: an engine on the lineage database.
+        pupil_hash: the pupil's `pupil_hash`.
+        actor: who revokes it.
+        at: when (timezone-aware).
+
+    Returns:
+        The ``erasure_revoked`` audit entry.
+
+    Raises:
+        ValueError: an argument is malformed, or the pupil has no active erasure.
+        ConfigurationError: the database cannot be reached.
+    """
+    member = _sha256(pupil_hash, "pupil_hash")
+    who = _actor(actor)
+    when = _utc(at, "at")
+    with _locked_transaction(engine) as connection:
+        current = _current(connection, member)
+        if current is None or current.revoked_at is not None:
+            raise ValueError("this pupil has no active erasure to revoke")
+        connection.execute(
+            sql_update(ErasureRecord)
+            .where(ErasureRecord.pupil_hash == member)
+            .values(revoked_at=when, revoked_by=who)
+        )
+        return _append(connection, who, "erasure_revoked", member, {}, when)
+
+
+def erased_hashes(engine: Engine) -> frozenset[str]:
+    """Return the hashes of every pupil with an active erasure.
+
+    Raises:
+        ConfigurationError: the database cannot be reached.
+    """
+    query = select(ErasureRecord.pupil_hash).where(ErasureRecord.revoked_at.is_(None))
+    with _transaction(engine) as connection:
+        return frozenset(connection.scalars(query))
+
+
+def get_erasure(engine: Engine, pupil_hash: str) -> Erasure | None:
+    """Return the pupil's erasure request, active or revoked, or None if there is none.
+
+    Raises:
+        ValueError: the hash is not 64 hex characters.
+        ConfigurationError: the database cannot be reached.
+    """
+    member = _sha256(pupil_hash, "pupil_hash")
+    with _transaction(engine) as connection:
+        return _current(connection, member)
+
+
+def purge_before(engine: Engine, cutoff: datetime) -> dict[str, int]:
+    """Delete the memberships of deliveries created before the cutoff.
+
+    The deliveries stay; only which pupils they held goes. Erasures stay too, or an
+    erased pupil would be delivered again. The caller records the purge.
+
+    Args:
+        engine: an engine on the lineage database.
+        cutoff: timezone-aware; deliveries with ``created_at`` strictly before it lose
+            their members.
+
+    Returns:
+        ``{"deliveries": n, "delivery_members": m}``: how many deliveries had members
+        deleted, and how many member rows were deleted.
+
+    Raises:
+        ValueError: the cutoff is not timezone-aware.
+        ConfigurationError: the database cannot be reached.
+    """
+    limit = _utc(cutoff, "cutoff")
+    old = select(DeliveryRecord.delivery_id).where(DeliveryRecord.created_at < limit)
+    members = DeliveryMemberRecord
+    with _transaction(engine) as connection:
+        deliveries = connection.execute(
+            select(func.count(func.distinct(members.delivery_id))).where(
+                members.delivery_id.in_(old)
+            )
+        ).scalar_one()
+        deleted = connection.execute(
+            sql_delete(members).where(members.delivery_id.in_(old))
+        ).rowcount
+    return {"deliveries": int(deliveries), "delivery_members": int(deleted)}
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _current(connection: Connection, member: str) -> Erasure | None:
+    row = connection.execute(
+        select(
+            ErasureRecord.pupil_hash,
+            ErasureRecord.requested_at,
+            ErasureRecord.actor,
+            ErasureRecord.reason,
+            ErasureRecord.revoked_at,
+            ErasureRecord.revoked_by,
+        ).where(ErasureRecord.pupil_hash == member)
+    ).first()
+    if row is None:
+        return None
+    return Erasure(
+        pupil_hash=row.pupil_hash,
+        requested_at=row.requested_at,
+        actor=row.actor,
+        reason=row.reason,
+        revoked_at=row.revoked_at,
+        revoked_by=row.revoked_by,
+    )
+
+
+def _reason(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > _REASON_LENGTH:
+        raise ValueError(f"reason must be 1 to {_REASON_LENGTH} characters of text")
+    if "\x00" in value:
+        raise ValueError("reason must not hold a NUL character")
+    return value
+
+
+def _strings(values: Iterable[str]) -> Iterable[str]:
+    if isinstance(values, str | bytes):
+        raise ValueError("hashes must be an iterable of pupil hashes, not one string")
+    return values
