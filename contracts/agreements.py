@@ -30,6 +30,7 @@ __all__ = [
     "Role",
     "load_agreement",
     "load_agreements",
+    "select_agreements",
 ]
 
 BUNDLED_AGREEMENTS = Path(__file__).resolve().parent / "suppliers"
@@ -281,6 +282,29 @@ def load_agreement(path: Path) -> LoadedAgreement:
     )
 
 
+def _check_known(known: list[str], only: list[str]) -> None:
+    unknown = [s for s in only if s not in known]
+    if unknown:
+        raise UsageError(
+            f"unknown supplier {', '.join(repr(u) for u in unknown)}; "
+            f"known suppliers: {', '.join(known) or '(none)'}"
+        )
+
+
+def select_agreements(
+    loaded: list[LoadedAgreement], only: list[str] | None
+) -> list[LoadedAgreement]:
+    """Keep the agreements of the named supplier ids (all when `only` is empty).
+
+    Raises:
+        UsageError: a requested supplier id is unknown (the message lists the known ids).
+    """
+    if not only:
+        return loaded
+    _check_known([a.agreement.id for a in loaded], only)
+    return [a for a in loaded if a.agreement.id in only]
+
+
 def load_agreements(folder: Path, only: list[str] | None = None) -> list[LoadedAgreement]:
     """Load every `*.yaml` agreement in a folder, or only the named supplier ids.
 
@@ -291,14 +315,8 @@ def load_agreements(folder: Path, only: list[str] | None = None) -> list[LoadedA
     if not folder.is_dir():
         raise AgreementError(f"{folder}: agreements folder not found")
     paths = sorted(folder.glob("*.yaml"))
-    known = [p.stem for p in paths]
     if only:
-        unknown = [s for s in only if s not in known]
-        if unknown:
-            raise UsageError(
-                f"unknown supplier {', '.join(repr(u) for u in unknown)}; "
-                f"known suppliers: {', '.join(known) or '(none)'}"
-            )
+        _check_known([p.stem for p in paths], only)
         paths = [p for p in paths if p.stem in only]
     return [load_agreement(p) for p in paths]
 

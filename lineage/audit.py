@@ -102,6 +102,7 @@ AuditAction = Literal[
     "erasure_revoked",
     "redelivery",
     "key_rotated",
+    "retention_purge",
 ]
 AUDIT_ACTIONS: Final = frozenset(get_args(AuditAction))
 # Actions whose subject is a pupil: it must be the keyed hash, so a raw key cannot land here.

@@ -19,6 +19,7 @@ from connectors.errors import SluisError, UsageError
 
 if TYPE_CHECKING:
     from pipelines.flows import SyncRequest
+    from pipelines.settings import Settings
 
 __all__ = ["app", "main"]
 
@@ -243,6 +244,109 @@ def datamap(
     (out_dir / "datamap.html").write_text(datamap_html(agreements, school=school), "utf-8")
     (out_dir / "datamap.md").write_text(datamap_markdown(agreements, school=school), "utf-8")
     out.print(f"Gegevenskaart geschreven: {out_dir / 'datamap.html'}")
+
+
+def _settings(state: Path | None, db: str | None) -> Settings:
+    from pipelines.settings import Settings
+
+    values: dict[str, Any] = {}
+    if state is not None:
+        values["state_dir"] = state
+    if db:
+        values["db_url"] = db
+    return Settings(**values)
+
+
+StateOption = Annotated[
+    Path | None, typer.Option(help="Sluis' state folder (default: SLUIS_STATE_DIR)")
+]
+DbOption = Annotated[str | None, typer.Option(help="Lineage database URL", envvar="SLUIS_DB_URL")]
+SchoolOption = Annotated[
+    str | None, typer.Option(help="BRIN of the school (needed when lineage knows several)")
+]
+
+
+@app.command()
+def vergeet(
+    leerlingkey: Annotated[str, typer.Argument(help="The pupil's leerlingnummer (LAS key)")],
+    reden: Annotated[str, typer.Option(help="Reason of the request, for the record")] = "",
+    herstel: Annotated[bool, typer.Option("--herstel", help="End an earlier erasure")] = False,
+    school: SchoolOption = None,
+    door: Annotated[str | None, typer.Option(help="Who records this (default: OS user)")] = None,
+    state: StateOption = None,
+    db: DbOption = None,
+) -> None:
+    """Erasure: leave a pupil out of every later delivery (--herstel undoes it).
+
+    Examples:
+        sluis vergeet 100234 --reden "verzoek ouders 12-11-2026"
+        sluis vergeet 100234 --herstel --reden "verzoek ingetrokken"
+    """
+    from lineage.audit import default_actor
+    from pipelines.rights_commands import forget
+
+    if not herstel and not reden.strip():
+        raise UsageError("--reden is required: say why (e.g. the date of the parents' request)")
+    brin = forget(
+        _settings(state, db),
+        leerlingkey,
+        school=school,
+        reason=reden.strip(),
+        actor=door or default_actor(),
+        restore=herstel,
+    )
+    if herstel:
+        out.print(f"Leerling {leerlingkey} ({brin}) wordt weer geleverd vanaf de volgende run.")
+    else:
+        out.print(
+            f"Leerling {leerlingkey} ({brin}) wordt vanaf de volgende run aan niemand meer "
+            "geleverd; leveranciers met delta's krijgen een verwijdering."
+        )
+
+
+@app.command()
+def inzage(
+    leerlingkey: Annotated[str, typer.Argument(help="The pupil's leerlingnummer (LAS key)")],
+    source: Annotated[
+        Path | None,
+        typer.Option(help="Current export, to show today's values of the shared fields"),
+    ] = None,
+    school: SchoolOption = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report")] = Path("."),
+    state: StateOption = None,
+    db: DbOption = None,
+) -> None:
+    """Report for a parent: who received which data about this pupil, when, and why.
+
+    Example:
+        sluis inzage 100234 --source exports/ --out /tmp/inzage
+    """
+    from pipelines.rights_commands import inzage as build
+
+    report, html_path, json_path = build(
+        _settings(state, db), leerlingkey, school=school, source=source, out_dir=out_dir
+    )
+    out.print(f"{len(report.suppliers)} leverancier(s). Rapport: {html_path} en {json_path}")
+
+
+audit_app = typer.Typer(help="The audit log of administrator actions.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(state: StateOption = None, db: DbOption = None) -> None:
+    """Check that no audit entry was edited, removed or reordered; exit 1 if one was."""
+    from pipelines.rights_commands import verify_audit
+
+    result = verify_audit(_settings(state, db))
+    if result.ok:
+        out.print(f"Auditlog intact: {result.checked} regels gecontroleerd.")
+        return
+    err.print(
+        f"sluis: audit log broken at entry {result.first_bad_seq}: {result.problem}",
+        markup=False,
+    )
+    raise typer.Exit(EXIT_ERROR)
 
 
 @app.command()

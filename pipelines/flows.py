@@ -25,13 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.drops.folder import FolderDrop
 from connectors.errors import SluisError
-from contracts.agreements import LoadedAgreement, load_agreements
+from contracts.agreements import LoadedAgreement, load_agreements, select_agreements
 from contracts.validation import ValidatedSchool, problem_counts
+from lineage.audit import AuditLog, default_actor, record_agreement_versions
 from lineage.quarantine_report import build_report, write_report
+from lineage.rights import erased_hashes, record_members
 from lineage.store import LineageStore
 from pipelines.keys import pseudonym_secret
 from pipelines.openlineage_run import RunLineage
 from pipelines.plan import batches, discover_schools
+from pipelines.retention import purge
 from pipelines.settings import Settings
 from pipelines.tasks import deliver_batch, prepare_batch
 from pipelines.work import DeliveryOutcome
@@ -61,6 +64,16 @@ class SyncRequest(BaseModel):
 
 class RunAborted(SluisError):
     """A stage returned a user error; the run stops before (further) delivery."""
+
+
+def _actor(trigger: str) -> str:
+    """Who acts in this run: the OS user for the CLI, the scheduler otherwise."""
+    if trigger == "cli":
+        try:
+            return default_actor()
+        except SluisError:
+            return "cli"
+    return f"prefect-{trigger}"
 
 
 def _run_id() -> str:
@@ -147,7 +160,14 @@ def _sync(
     lineage: RunLineage,
     logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
 ) -> dict[str, Any]:
-    agreements = load_agreements(settings.agreements_dir, request.suppliers or None)
+    everything = load_agreements(settings.agreements_dir)
+    agreements = select_agreements(everything, request.suppliers or None)
+    actor = _actor(request.trigger)
+    # Editing an agreement file by hand is an administrator action too: noticed by hash.
+    for entry in record_agreement_versions(
+        AuditLog(store.engine), {a.agreement.id: a.sha256 for a in everything}, actor
+    ):
+        logger.info("agreement %s: %s", entry.subject, entry.action)
     schools_in = discover_schools(
         settings.source,
         Path(request.consents) if request.consents else None,
@@ -188,6 +208,8 @@ def _sync(
     report = build_report(schools)
     _, report_html = write_report(report, settings.state_dir / "runs" / run_id)
 
+    membership_secret = settings.membership_secret()
+    erased = erased_hashes(store.engine)
     drop = None
     if not request.dry_run:
         # Create the drop root itself, never its parents: a missing parent is more likely
@@ -210,6 +232,8 @@ def _sync(
             created_at=started,
             secret=_secret_for(loaded, settings),
             drop=drop,
+            erased=erased,
+            membership_secret=membership_secret,
         )
         for loaded in agreements
         for number, batch in enumerate(prepared, start=1)
@@ -224,10 +248,11 @@ def _sync(
             continue
         outcomes.extend(cast(list[DeliveryOutcome], future.result()))
     for o in outcomes:
+        # Delivery folders are unique per supplier; lineage keys them across suppliers.
+        lineage_id = f"{o.supplier}:{o.delivery_id or o.status + '-' + o.school.lower()}"
         store.record_delivery(
             run_id,
-            # Delivery folders are unique per supplier; lineage keys them across suppliers.
-            delivery_id=f"{o.supplier}:{o.delivery_id or o.status + '-' + o.school.lower()}",
+            delivery_id=lineage_id,
             supplier=o.supplier,
             school=o.school,
             agreement_sha256=o.agreement_sha256,
@@ -241,6 +266,8 @@ def _sync(
             status=o.status,
             created_at=started,
         )
+        if o.status == "delivered":
+            record_members(store.engine, lineage_id, o.member_ids)
         for note in o.notes:
             logger.warning("%s: %s", o.supplier, note)
     rows = _outcome_rows(outcomes)
@@ -260,4 +287,14 @@ def _sync(
     if failures:
         raise RunAborted("; ".join(failures))
     lineage.complete(schools_in, schools, outcomes, datetime.now(UTC))
+    purged = purge(
+        engine=store.engine,
+        state_dir=settings.state_dir,
+        now=datetime.now(UTC),
+        report_days=settings.report_retention_days,
+        membership_days=settings.membership_retention_days,
+        actor=actor,
+    )
+    if any(purged.values()):
+        logger.info("retention: purged %s", purged)
     return {"run_id": run_id, "rows": rows, "quarantine_report": str(report_html)}

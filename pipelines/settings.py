@@ -9,7 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.agreements import BUNDLED_AGREEMENTS
 
-__all__ = ["Settings"]
+__all__ = ["MEMBERSHIP_KEY_NAME", "Settings"]
+
+# File name (in <state_dir>/keys/) of the generated membership key.
+MEMBERSHIP_KEY_NAME = "lineage-membership"
 
 
 class Settings(BaseSettings):
@@ -38,6 +41,20 @@ class Settings(BaseSettings):
         description="Per-supplier HMAC keys (JSON object); missing ones are generated once "
         "into <state_dir>/keys/",
     )
+    membership_key: SecretStr | None = Field(
+        None,
+        description="HMAC key of the pupil hashes in lineage (who was in which delivery, "
+        "erasures); generated once into <state_dir>/keys/ when unset",
+    )
+    report_retention_days: int = Field(
+        30, ge=1, description="Days Sluis keeps its quarantine reports and run folders"
+    )
+    membership_retention_days: int = Field(
+        730,
+        ge=1,
+        description="Days lineage keeps who was in a delivery (sector guidance: pupil data "
+        "up to 2 years after leaving)",
+    )
     batch_size: int = Field(25, ge=1, description="Schools per Prefect task")
     openlineage_url: SecretStr | None = Field(
         None,
@@ -55,6 +72,13 @@ class Settings(BaseSettings):
         description="Folder with the official EDEXML 2.1 XSDs; when set, every EDEXML "
         "export is also validated against them (school-year list widened)",
     )
+
+    def membership_secret(self) -> bytes:
+        """The key of lineage's pupil hashes (a secret: never log it)."""
+        from pipelines.keys import pseudonym_secret
+
+        configured = {MEMBERSHIP_KEY_NAME: self.membership_key} if self.membership_key else {}
+        return pseudonym_secret(MEMBERSHIP_KEY_NAME, configured, self.state_dir)
 
     def lineage_url(self) -> str:
         """The lineage database URL (a secret: never log it)."""

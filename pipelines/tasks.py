@@ -78,11 +78,20 @@ def deliver_batch(
     created_at: datetime,
     secret: bytes | None,
     drop: Drop | None,
+    erased: frozenset[str] = frozenset(),
+    membership_secret: bytes | None = None,
 ) -> list[DeliveryOutcome] | State:
     """Apply one agreement to every school of a batch and publish each school's delivery."""
     try:
         return deliver_schools(
-            schools, loaded, run_id=run_id, created_at=created_at, secret=secret, drop=drop
+            schools,
+            loaded,
+            run_id=run_id,
+            created_at=created_at,
+            secret=secret,
+            drop=drop,
+            erased=erased,
+            membership_secret=membership_secret,
         )
     except TransientDeliveryError:
         raise

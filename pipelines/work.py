@@ -86,6 +86,8 @@ class DeliveryOutcome:
     agreement_reference: str = ""
     created_at: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Keyed hashes of the delivered pupils (lineage membership); never keys or names.
+    member_ids: tuple[str, ...] = ()
 
 
 def delivery_id_for(created_at: datetime, school: str, run_id: str) -> str:
@@ -102,6 +104,7 @@ def deliver_schools(
     secret: bytes | None,
     drop: Drop | None,
     erased: frozenset[str] = frozenset(),
+    membership_secret: bytes | None = None,
 ) -> list[DeliveryOutcome]:
     """Apply one agreement to a batch of schools and publish one delivery per school.
 
@@ -112,7 +115,8 @@ def deliver_schools(
         created_at: the run's start; names the delivery folders.
         secret: the supplier's pseudonym secret, if it receives pseudonyms.
         drop: where to publish; None for a dry run (everything but publishing).
-        erased: LAS keys that must no longer be shared.
+        erased: membership ids of pupils that must no longer be shared.
+        membership_secret: secret of the membership ids lineage records per delivery.
     """
     agreement = loaded.agreement
     today = created_at.date()
@@ -137,7 +141,14 @@ def deliver_schools(
             )
             for school in schools
         ]
-    cuts = apply_agreement_batch(schools, agreement, today=today, secret=secret, erased=erased)
+    cuts = apply_agreement_batch(
+        schools,
+        agreement,
+        today=today,
+        secret=secret,
+        erased=erased,
+        membership_secret=membership_secret,
+    )
     options = {"separator": agreement.format.separator} if agreement.format.type == "csv" else {}
     writer = get_format(agreement.format.type)
     outcomes = []
@@ -152,6 +163,7 @@ def deliver_schools(
             "delivery_id": delivery_id,
             "counts": cut.counts.as_dict(),
             "files": file_rows,
+            "member_ids": tuple(cut.delivered_ids),
             **base,
         }
         if drop is None:

@@ -23,7 +23,7 @@ from policy.pseudonymise import birth_year, is_persistent_key, pseudonym
 from policy.reasons import Reason
 from policy.scope import has_left, outside_scope
 
-__all__ = ["Counts", "SupplierCut", "apply_agreement", "apply_agreement_batch"]
+__all__ = ["Counts", "SupplierCut", "apply_agreement", "apply_agreement_batch", "member_ids"]
 
 # Partition column for a batch; never part of a delivery (minimise drops it).
 _SCHOOL = "_school"
@@ -61,15 +61,17 @@ class SupplierCut:
     Attributes:
         frame: the rows to deliver, exactly the agreement's columns.
         counts: the balance of input, delivered, withheld by reason and quarantined.
-        delivered_keys: LAS keys of the delivered pupils (for lineage hashing, never
-            written as such).
+        delivered_keys: LAS keys of the delivered pupils (never written as such).
         withheld: LAS key -> reason code for every valid pupil not delivered.
+        delivered_ids: membership ids (keyed hashes) of the delivered pupils, for the
+            lineage record of who was in this delivery; empty without a membership secret.
     """
 
     frame: pd.DataFrame
     counts: Counts
     delivered_keys: pd.Series
     withheld: pd.Series = field(repr=False)
+    delivered_ids: pd.Series = field(default_factory=lambda: pd.Series([], dtype="str"))
 
 
 def _school_values(schools: Sequence[ValidatedSchool], owner: pd.Series, name: str) -> pd.Series:
@@ -86,12 +88,20 @@ def _standing(schools: Sequence[ValidatedSchool]) -> pd.DataFrame:
     return current_consents(consents, row_year, by=[_SCHOOL])
 
 
+def member_ids(brincodes: pd.Series, keys: pd.Series, secret: bytes) -> pd.Series:
+    """Keyed hash of "<brincode>:<leerlingkey>": how lineage refers to a pupil.
+
+    The school is part of it because LAS keys are unique per school, not per board.
+    """
+    return pseudonym(brincodes.str.cat(keys, sep=":"), secret)
+
+
 def _withhold_reasons(
     pupils: pd.DataFrame,
     agreement: Agreement,
     standing: pd.DataFrame,
     today: date,
-    erased: frozenset[str],
+    erased: pd.Series,
 ) -> pd.Series:
     """One reason per pupil (the first that applies) or NA for pupils that pass."""
     left = has_left(pupils, today) & (not agreement.scope.include_left)
@@ -110,7 +120,7 @@ def _withhold_reasons(
     else:
         no_id = ~persistent
     conditions = [
-        pupils["leerlingkey"].isin(list(erased)).to_numpy(),
+        erased.to_numpy(),
         left.to_numpy(),
         scope.to_numpy(),
         no_consent.to_numpy(),
@@ -163,6 +173,7 @@ def apply_agreement_batch(
     today: date,
     secret: bytes | None = None,
     erased: frozenset[str] = frozenset(),
+    membership_secret: bytes | None = None,
 ) -> list[SupplierCut]:
     """Decide what one supplier receives from each school of a batch.
 
@@ -171,7 +182,9 @@ def apply_agreement_batch(
         agreement: the supplier's agreement.
         today: the run date (who has left is judged against it).
         secret: the supplier's pseudonym secret, needed only for `pseudoniem`.
-        erased: LAS keys of pupils whose data must no longer be shared.
+        erased: membership ids of pupils whose data must no longer be shared.
+        membership_secret: the secret of membership ids; needed when `erased` is not
+            empty, and to report who was delivered.
 
     Returns:
         One cut per school, in order: the minimised frame, checked against the strict
@@ -181,7 +194,17 @@ def apply_agreement_batch(
         [s.pupils.assign(**{_SCHOOL: i}) for i, s in enumerate(schools)], ignore_index=True
     )
     standing = _standing(schools)
-    reasons = _withhold_reasons(pupils, agreement, standing, today, erased)
+    if membership_secret is not None:
+        ids = member_ids(
+            _school_values(schools, pupils[_SCHOOL], "brincode").fillna(""),
+            pupils["leerlingkey"],
+            membership_secret,
+        )
+    elif erased:
+        raise ValueError("erasures need the membership secret to recognise pupils")
+    else:
+        ids = pd.Series("", index=pupils.index, dtype="str")
+    reasons = _withhold_reasons(pupils, agreement, standing, today, ids.isin(erased))
     passing = reasons.isna()
     prepared = _prepared(pupils.loc[passing], schools, agreement, standing, secret)
     owner_passed = prepared[_SCHOOL].to_numpy()
@@ -206,6 +229,9 @@ def apply_agreement_batch(
                 counts=counts,
                 delivered_keys=_passed_keys(pupils, passing, owner=i),
                 withheld=pd.Series(withheld.to_numpy(), index=keys_withheld.to_numpy()),
+                delivered_ids=ids.loc[passing & (pupils[_SCHOOL] == i)].reset_index(drop=True)
+                if membership_secret is not None
+                else pd.Series([], dtype="str"),
             )
         )
     return cuts
@@ -224,6 +250,14 @@ def apply_agreement(
     today: date,
     secret: bytes | None = None,
     erased: frozenset[str] = frozenset(),
+    membership_secret: bytes | None = None,
 ) -> SupplierCut:
     """Decide what one supplier receives from one school (a batch of one)."""
-    return apply_agreement_batch([school], agreement, today=today, secret=secret, erased=erased)[0]
+    return apply_agreement_batch(
+        [school],
+        agreement,
+        today=today,
+        secret=secret,
+        erased=erased,
+        membership_secret=membership_secret,
+    )[0]

@@ -45,8 +45,10 @@ EDEXML_1 = VALID.replace(b"</school>", b"<xsdversie>1.0.3</xsdversie></school>")
 NOT_EDEXML = b'<?xml version="1.0"?>\n<html><body>export</body></html>\n'
 NO_PUPILS = VALID.split(b"<leerlingen>")[0] + b"<leerlingen>\n</leerlingen>\n</EDEX>\n"
 CSV_HEADER = b"Leerlingnummer;Achternaam;Roepnaam;Geboortedatum;Jaargroep;Schooljaar;BRIN\n"
-SHIFTED_CSV = CSV_HEADER + b"1;Jansen;Sem;01-05-2019;3;2026-2027;07XY\n" + (
-    b";2;Vos;Noor;02-06-2019;3;2026-2027;07XY\n"
+SHIFTED_CSV = (
+    CSV_HEADER
+    + b"1;Jansen;Sem;01-05-2019;3;2026-2027;07XY\n"
+    + (b";2;Vos;Noor;02-06-2019;3;2026-2027;07XY\n")
 )
 BINARY_CSV = bytes(range(256)) * 8
 

@@ -160,3 +160,34 @@ def test_property_invariants_hold_for_every_supplier(
             if year == YEAR and cat == agreement.consent_category:
                 latest[key] = value
         assert set(cut.delivered_keys) <= {k for k, v in latest.items() if v == "ja"}
+
+
+def test_an_erased_pupil_is_withheld_from_every_supplier_and_only_that_pupil() -> None:
+    from lineage.rights import pupil_hash
+
+    consents = [
+        (k, YEAR, c, "ja", "2026-09-01")
+        for k in "12"
+        for c in ("beeldmateriaal_website", "deelname_onderzoek")
+    ]
+    school = _school([pupil("1"), pupil("2")], consents)
+    member = b"membership-secret-0123456789abcdef"
+    erased = frozenset({pupil_hash("07XY:2", member)})
+    for supplier in ("basispoort", "schoolwebsite", "onderzoek"):
+        cut = apply_agreement(
+            school,
+            _agreement(supplier),
+            today=TODAY,
+            secret=SECRET,
+            erased=erased,
+            membership_secret=member,
+        )
+        assert cut.counts.withheld == {"erased": 1}
+        assert list(cut.delivered_keys) == ["1"]
+        assert list(cut.delivered_ids) == [pupil_hash("07XY:1", member)]
+
+
+def test_erasures_without_the_membership_secret_are_refused() -> None:
+    school = _school([pupil("1")])
+    with pytest.raises(ValueError, match="membership secret"):
+        apply_agreement(school, _agreement("basispoort"), today=TODAY, erased=frozenset({"x"}))

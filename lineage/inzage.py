@@ -1,0 +1,199 @@
+"""The inzage report for a parent: who received what about my child, when, and on what basis.
+
+Built from lineage (deliveries the pupil's keyed hash was part of), the agreements and the
+contracts' plain-Dutch field descriptions. Current values appear only when the caller
+passes them from an export, for the fields that were actually shared.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from contracts.agreements import Agreement, LegalBasisType
+from contracts.catalog import lookup_field
+from lineage.rights import Erasure, PupilDelivery
+
+__all__ = ["InzageReport", "SupplierSection", "build_inzage", "write_inzage"]
+
+_REASONS_NL = {
+    "no_consent": "er is (dit schooljaar) geen toestemming gegeven",
+    "left_school": "de leerling is uitgeschreven",
+    "out_of_scope": "de leerling valt buiten de afspraak (bijvoorbeeld een andere jaargroep)",
+    "no_identifier": "de leerling heeft geen bruikbaar nummer voor deze leverancier",
+    "erased": "de ouders hebben gevraagd de gegevens niet meer te delen",
+    "quarantined": "de gegevens in de administratie kloppen niet en worden eerst verbeterd",
+}
+
+
+@dataclass(frozen=True)
+class SupplierSection:
+    """What one supplier received about the pupil."""
+
+    supplier: str
+    name: str
+    basis: str
+    agreement_reference: str
+    dates: list[str]
+    fields: list[dict[str, str]]  # name, omschrijving
+    now: str  # plain-Dutch current status
+    current_values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InzageReport:
+    """Everything the report says; no other pupil and no value beyond current_values."""
+
+    leerlingkey: str
+    school: str
+    suppliers: list[SupplierSection]
+    erasure: dict[str, str] | None
+
+    def as_json(self) -> str:
+        """The report as JSON (UTF-8 text)."""
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def _basis(agreement: Agreement | None) -> str:
+    if agreement is None:
+        return "afspraak niet meer in gebruik"
+    basis = agreement.legal_basis
+    if basis.type is LegalBasisType.TOESTEMMING:
+        return f"toestemming van de ouders ({basis.consent_category})"
+    if basis.type is LegalBasisType.WETTELIJKE_PLICHT:
+        return f"wettelijke plicht ({basis.legal_reference})"
+    return "overeenkomst met de school"
+
+
+def build_inzage(
+    *,
+    leerlingkey: str,
+    school: str,
+    deliveries: Sequence[PupilDelivery],
+    agreements: Mapping[str, Agreement],
+    erasure: Erasure | None,
+    latest_delivery: Mapping[str, str],
+    status_now: Mapping[str, str] | None = None,
+    current_values: Mapping[str, Mapping[str, str]] | None = None,
+) -> InzageReport:
+    """Assemble the report.
+
+    Args:
+        leerlingkey: the pupil's key, as the parent's request names it.
+        school: the school's BRIN code.
+        deliveries: deliveries the pupil was part of (from lineage.rights).
+        agreements: the current agreements by supplier id.
+        erasure: the pupil's erasure request, if any.
+        latest_delivery: supplier id -> id of its latest delivery for this school.
+        status_now: supplier id -> "delivered" or a reason code, from the current export.
+        current_values: supplier id -> field -> value now in the export, shared fields only.
+    """
+    by_supplier: dict[str, list[PupilDelivery]] = {}
+    for delivery in deliveries:
+        if delivery.status == "delivered":
+            by_supplier.setdefault(delivery.supplier, []).append(delivery)
+    sections = []
+    for supplier in sorted(set(by_supplier) | set(status_now or {})):
+        mine = by_supplier.get(supplier, [])
+        agreement = agreements.get(supplier)
+        names: list[str] = []
+        for delivery in mine:
+            names += [n for n in delivery.fields if n not in names]
+        in_latest = any(d.delivery_id == latest_delivery.get(supplier) for d in mine)
+        state = (status_now or {}).get(supplier)
+        if state == "delivered" or (state is None and in_latest):
+            now = "wordt geleverd"
+        elif state is not None:
+            now = f"wordt niet meer geleverd: {_REASONS_NL.get(state, state)}"
+        else:
+            now = "zat niet in de laatste levering"
+        sections.append(
+            SupplierSection(
+                supplier=supplier,
+                name=agreement.name if agreement else supplier,
+                basis=_basis(agreement),
+                agreement_reference=mine[-1].agreement_reference
+                if mine
+                else (agreement.agreement.reference if agreement else ""),
+                dates=sorted({d.created_at.date().isoformat() for d in mine}),
+                fields=[
+                    {"naam": n, "omschrijving": (info.omschrijving if info else n)}
+                    for n in names
+                    for info in [lookup_field(n)]
+                ],
+                now=now,
+                current_values=dict((current_values or {}).get(supplier, {})),
+            )
+        )
+    erased = None
+    if erasure is not None:
+        erased = {
+            "aangevraagd_op": erasure.requested_at.date().isoformat(),
+            "ingetrokken_op": erasure.revoked_at.date().isoformat() if erasure.revoked_at else "",
+        }
+    return InzageReport(leerlingkey=leerlingkey, school=school, suppliers=sections, erasure=erased)
+
+
+def _html(report: InzageReport) -> str:
+    esc = html.escape
+    parts = [
+        "<!doctype html>",
+        '<html lang="nl"><head><meta charset="utf-8">',
+        f"<title>Inzage leerling {esc(report.leerlingkey)}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;"
+        "text-align:left}th{background:#eee}</style></head><body>",
+        f"<h1>Welke gegevens over leerling {esc(report.leerlingkey)} zijn gedeeld?</h1>",
+        f"<p>School {esc(report.school)}. Dit overzicht komt uit het logboek van Sluis. "
+        "Klopt een gegeven niet? Vraag de school het te verbeteren; de verbetering gaat bij "
+        "de volgende levering naar iedereen die het gegeven heeft.</p>",
+    ]
+    if report.erasure:
+        parts.append(
+            f"<p>Verzoek om niet meer te delen: aangevraagd op "
+            f"{esc(report.erasure['aangevraagd_op'])}"
+            + (
+                f", ingetrokken op {esc(report.erasure['ingetrokken_op'])}"
+                if report.erasure["ingetrokken_op"]
+                else ""
+            )
+            + ".</p>"
+        )
+    if not report.suppliers:
+        parts.append("<p>Er zijn geen gegevens van deze leerling gedeeld.</p>")
+    for section in report.suppliers:
+        parts += [
+            f"<h2>{esc(section.name)}</h2>",
+            f"<p>Grondslag: {esc(section.basis)}. Afspraak: "
+            f"{esc(section.agreement_reference)}.</p>",
+            f"<p>Geleverd op: {esc(', '.join(section.dates) or 'nog nooit')}. "
+            f"Nu: {esc(section.now)}.</p>",
+            "<table><tr><th>gegeven</th><th>veldnaam</th>"
+            + ("<th>nu in de administratie</th>" if section.current_values else "")
+            + "</tr>",
+        ]
+        for item in section.fields:
+            value = section.current_values.get(item["naam"])
+            parts.append(
+                f"<tr><td>{esc(item['omschrijving'])}</td><td><code>{esc(item['naam'])}"
+                "</code></td>"
+                + (f"<td>{esc(value or '')}</td>" if section.current_values else "")
+                + "</tr>"
+            )
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_inzage(report: InzageReport, folder: Path) -> tuple[Path, Path]:
+    """Write inzage-<key>.html and .json; readable by the owner only (they may hold values)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = "inzage-" + "".join(c if c.isalnum() else "_" for c in report.leerlingkey)
+    html_path, json_path = folder / f"{stem}.html", folder / f"{stem}.json"
+    for path, text in ((html_path, _html(report)), (json_path, report.as_json())):
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o600)
+    return html_path, json_path

@@ -1,0 +1,135 @@
+"""Parents' rights from the command line: inzage, vergeet (and --herstel), audit verify."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sqlite3
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from lineage.rights import erased_hashes, pupil_hash, record_members
+from lineage.store import LineageStore
+from pipelines.cli import main
+from pipelines.settings import Settings
+
+
+def sluis(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    argv, sys.argv = sys.argv, ["sluis", *args]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = argv
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    """A lineage database with one delivery to basispoort that held pupils 1 and 2."""
+    folder = tmp_path / "state"
+    settings = Settings(state_dir=folder)
+    secret = settings.membership_secret()
+    store = LineageStore(settings.lineage_url())
+    store.create_schema()
+    run_id = str(uuid.uuid4())
+    now = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    store.start_run(
+        run_id, started_at=now, trigger="cli", dry_run=False, parameters={}, sluis_version="test"
+    )
+    store.record_source(
+        run_id,
+        school="07XY",
+        path="EDEX.XML",
+        sha256="0" * 64,
+        format="edexml",
+        encoding="utf-8",
+        pupils_read=2,
+        schooljaar="2026-2027",
+    )
+    store.record_delivery(
+        run_id,
+        delivery_id="basispoort:d1",
+        supplier="basispoort",
+        school="07XY",
+        agreement_sha256="1" * 64,
+        agreement_reference="Verwerkersovereenkomst Basispoort",
+        fields=["eckid", "roepnaam"],
+        mode="full",
+        counts={"input": 2, "delivered": 2, "withheld": {}, "quarantined": 0},
+        files=[{"name": "b.csv", "sha256": "2" * 64, "rows": 2}],
+        manifest_sha256="3" * 64,
+        location="drop/basispoort/d1",
+        status="delivered",
+        created_at=now,
+    )
+    record_members(
+        store.engine, "basispoort:d1", [pupil_hash("07XY:1", secret), pupil_hash("07XY:2", secret)]
+    )
+    store.finish_run(run_id, status="completed", finished_at=now)
+    store.dispose()
+    return folder
+
+
+def test_inzage_lists_what_was_shared_with_whom_in_dutch(state: Path, tmp_path: Path) -> None:
+    code, out, err = sluis("inzage", "1", "--state", str(state), "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    report = json.loads((tmp_path / "o" / "inzage-1.json").read_text(encoding="utf-8"))
+    assert report["school"] == "07XY"
+    [section] = report["suppliers"]
+    assert section["supplier"] == "basispoort"
+    assert section["dates"] == ["2026-11-20"]
+    assert {"naam": "roepnaam", "omschrijving": "roepnaam (voornaam)"} in section["fields"]
+    assert section["basis"] == "overeenkomst met de school"
+    html = (tmp_path / "o" / "inzage-1.html").read_text(encoding="utf-8")
+    assert "Welke gegevens over leerling 1 zijn gedeeld?" in html
+
+
+def test_a_pupil_never_delivered_has_an_empty_report(state: Path, tmp_path: Path) -> None:
+    code, _, _ = sluis("inzage", "99", "--state", str(state), "--out", str(tmp_path / "o"))
+    assert code == 0
+    report = json.loads((tmp_path / "o" / "inzage-99.json").read_text(encoding="utf-8"))
+    assert report["suppliers"] == []
+
+
+def test_vergeet_records_the_request_and_herstel_ends_it(state: Path) -> None:
+    settings = Settings(state_dir=state)
+    member = pupil_hash("07XY:1", settings.membership_secret())
+    store = LineageStore(settings.lineage_url())
+    assert sluis("vergeet", "1", "--state", str(state))[0] == 2  # a reason is required
+    code, out, err = sluis(
+        "vergeet", "1", "--reden", "verzoek ouders", "--door", "privacy", "--state", str(state)
+    )
+    assert code == 0, err
+    assert member in erased_hashes(store.engine)
+    code, _, _ = sluis("vergeet", "1", "--herstel", "--door", "privacy", "--state", str(state))
+    assert code == 0
+    assert member not in erased_hashes(store.engine)
+    code, out, _ = sluis("audit", "verify", "--state", str(state))
+    assert code == 0
+    assert "Auditlog intact: 2 regels gecontroleerd." in out
+    store.dispose()
+    # The reason is kept with the request, never in the audit log.
+    with sqlite3.connect(state / "lineage.db") as db:
+        details = " ".join(r[0] for r in db.execute("select details from audit_log"))
+    assert "verzoek ouders" not in details
+
+
+def test_audit_verify_detects_an_edited_entry(state: Path) -> None:
+    sluis("vergeet", "2", "--reden", "verzoek", "--door", "privacy", "--state", str(state))
+    with sqlite3.connect(state / "lineage.db") as db:
+        for (name,) in db.execute("select name from sqlite_master where type='trigger'").fetchall():
+            db.execute(f"drop trigger {name}")
+        db.execute("update audit_log set actor = 'iemand anders' where seq = 1")
+    code, _, err = sluis("audit", "verify", "--state", str(state))
+    assert code == 1
+    assert "audit log broken at entry 1" in err
