@@ -81,7 +81,7 @@ def state(tmp_path: Path) -> Path:
 
 
 def test_inzage_lists_what_was_shared_with_whom_in_dutch(state: Path, tmp_path: Path) -> None:
-    code, out, err = sluis("inzage", "1", "--state", str(state), "--out", str(tmp_path / "o"))
+    code, _out, err = sluis("inzage", "1", "--state", str(state), "--out", str(tmp_path / "o"))
     assert code == 0, err
     report = json.loads((tmp_path / "o" / "inzage-1.json").read_text(encoding="utf-8"))
     assert report["school"] == "07XY"
