@@ -208,3 +208,46 @@ def test_a_broken_export_fails_with_one_line_and_leaves_deliveries_intact(run: R
     assert len(last) == 1 and str(export) in last[0]
     after = {p: p.read_bytes() for p in files_under(run.drop)}
     assert after == before, "a failed run must not change any delivery"
+
+
+def test_openlineage_events_start_and_complete_without_pupil_values(run: Run) -> None:
+    events = [
+        json.loads(line)
+        for line in (run.state / "openlineage.ndjson").read_text(encoding="utf-8").splitlines()
+    ]
+    # The first run's pair; later tests in this module add their own runs' events.
+    assert [e["eventType"] for e in events[:2]] == ["START", "COMPLETE"]
+    assert events[0]["run"]["runId"] == events[1]["run"]["runId"]
+    complete = events[1]
+    assert len(complete["outputs"]) == 6
+    stats = {
+        o["name"]: o["outputFacets"]["outputStatistics"]["rowCount"] for o in complete["outputs"]
+    }
+    assert all(isinstance(v, int) for v in stats.values())
+
+
+def test_an_erased_pupil_is_left_out_of_the_next_run(run: Run) -> None:
+    """sluis vergeet, then a run: withheld as erased, recorded in the audit log."""
+    samples = run.root / "samples"
+    key = "257899"
+    result = sluis(
+        run.root,
+        "vergeet",
+        key,
+        "--school",
+        "27ZX",
+        "--reden",
+        "verzoek ouders",
+        "--state",
+        str(run.state),
+    )
+    assert result.returncode == 0, result.stderr
+    second = sluis(run.root, *run_args(run.root, samples), "--supplier", "basispoort")
+    assert second.returncode == 0, second.stderr[-2000:]
+    manifests = sorted((run.drop / "basispoort").glob("*27zx*/manifest.json"))
+    latest = json.loads(manifests[-1].read_text())
+    assert latest["counts"]["withheld"].get("erased") == 1
+    data = b"".join(p.read_bytes() for p in manifests[-1].parent.glob("*.csv"))
+    assert key.encode() not in data
+    verify = sluis(run.root, "audit", "verify", "--state", str(run.state))
+    assert verify.returncode == 0, verify.stderr
