@@ -47,11 +47,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import pyarrow.csv as pacsv
+    from source_writers import write_parnassys_csv
 
     from connectors.sources.csv_export import CsvExportSource
     from connectors.sources.edexml import EdexmlSource
     from connectors.synthetic import write_samples
-    from source_writers import write_parnassys_csv
 
     scratch = Path(tempfile.mkdtemp(prefix="sluis-extract-"))
     [school] = write_samples(scratch, schools=1, pupils_per_school=args.pupils, seed=11)
