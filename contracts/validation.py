@@ -303,6 +303,15 @@ def validate_schools(
     schema = _pupil_schema(pupils_in, groups, peildatum, today)
     pupil_failures, pupils = _run(schema, pupils_in, "pupils")
     pupil_problems = _problems("leerling", pupils_in, pupil_failures)
+    # Name the combination group: the coordinator fixes it per group, and a group name is
+    # the school's, not a pupil's.
+    group_names = pupils_in["groepsnaam"].reindex(pupil_failures["index"].to_numpy()).to_numpy()
+    combined = (pupil_problems["rule"] == "jaargroep_required").to_numpy() & pd.notna(group_names)
+    if combined.any():
+        pupil_problems.loc[combined, "hint"] = [
+            f"{name} is een combinatiegroep: vul de jaargroep per leerling in."
+            for name in group_names[combined]
+        ]
 
     legacy = pupils["eckid"].notna() & ~pupils["eckid"].str.match(ECKID_MODERN, na=False)
     legacy &= pupils["eckid"].str.match(ECKID_LEGACY, na=False)

@@ -122,7 +122,7 @@ def _html(report: QuarantineReport, title: str) -> str:
             f"<h2>{label}: {esc(hint_for(str(rule)))}</h2>",
             f"<p>Regel <code>{esc(str(rule))}</code>, {len(rows)} keer.</p>",
             "<table><tr><th>school</th><th>soort</th><th>bestand</th><th>regel</th>"
-            "<th>leerlingnummer</th><th>veld</th></tr>",
+            "<th>leerlingnummer</th><th>veld</th><th>wat te doen</th></tr>",
         ]
         for row in rows.itertuples(index=False):
             key = "" if pd.isna(row.leerlingkey) else str(row.leerlingkey)
@@ -137,6 +137,7 @@ def _html(report: QuarantineReport, title: str) -> str:
                         getattr(row, SOURCE_LINE),
                         key,
                         row.column,
+                        row.hint if row.hint != hint_for(str(rule)) else "",
                     )
                 )
                 + "</tr>"

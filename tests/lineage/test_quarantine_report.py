@@ -67,3 +67,9 @@ def test_clean_export_says_so(tmp_path: Path) -> None:
     report = build_report([clean])
     assert report.errors == 0
     assert "Geen problemen gevonden." in report.markdown()
+
+
+def test_a_combination_group_is_named_in_the_fix(tmp_path: Path) -> None:
+    _, html_path = write_report(build_report([_school()]), tmp_path)
+    html = html_path.read_text(encoding="utf-8")
+    assert "Groep 1/2 Egels is een combinatiegroep: vul de jaargroep per leerling in." in html
