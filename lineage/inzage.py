@@ -8,6 +8,7 @@ passes them from an export, for the fields that were actually shared.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,6 +42,8 @@ class SupplierSection:
     fields: list[dict[str, str]]  # name, omschrijving
     now: str  # plain-Dutch current status
     current_values: dict[str, str] = field(default_factory=dict)
+    # Dates on which changed (e.g. corrected) data about the pupil reached the supplier.
+    changed_on: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,13 @@ def build_inzage(
             now = f"wordt niet meer geleverd: {_REASONS_NL.get(state, state)}"
         else:
             now = "zat niet in de laatste levering"
+        changed_on = sorted(
+            {
+                later.created_at.date().isoformat()
+                for earlier, later in itertools.pairwise(mine)
+                if earlier.row_hash and later.row_hash and earlier.row_hash != later.row_hash
+            }
+        )
         sections.append(
             SupplierSection(
                 supplier=supplier,
@@ -126,6 +136,7 @@ def build_inzage(
                 ],
                 now=now,
                 current_values=dict((current_values or {}).get(supplier, {})),
+                changed_on=changed_on,
             )
         )
     erased = None
@@ -171,6 +182,12 @@ def _html(report: InzageReport) -> str:
             f"{esc(section.agreement_reference)}.</p>",
             f"<p>Geleverd op: {esc(', '.join(section.dates) or 'nog nooit')}. "
             f"Nu: {esc(section.now)}.</p>",
+            (
+                f"<p>Gewijzigde gegevens (bijvoorbeeld een verbetering) geleverd op: "
+                f"{esc(', '.join(section.changed_on))}.</p>"
+                if section.changed_on
+                else ""
+            ),
             "<table><tr><th>gegeven</th><th>veldnaam</th>"
             + ("<th>nu in de administratie</th>" if section.current_values else "")
             + "</tr>",

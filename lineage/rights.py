@@ -96,6 +96,9 @@ class DeliveryMemberRecord(Base):
         ForeignKey(DeliveryRecord.delivery_id), primary_key=True
     )
     pupil_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Keyed hash of the pupil's delivered row: a change between deliveries means a
+    # corrected value reached the supplier, without storing the value.
+    row_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ErasureRecord(Base):
@@ -127,6 +130,7 @@ class PupilDelivery:
     fields: tuple[str, ...]
     agreement_reference: str
     status: DeliveryStatus
+    row_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,13 +165,19 @@ def pupil_hash(key: str, secret: bytes) -> str:
     return hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def record_members(engine: Engine, delivery_id: str, hashes: Iterable[str]) -> int:
+def record_members(
+    engine: Engine,
+    delivery_id: str,
+    hashes: Iterable[str],
+    row_hashes: Iterable[str] | None = None,
+) -> int:
     """Record which pupils, as hashes, a recorded delivery held.
 
     Args:
         engine: an engine on the lineage database (see `lineage.audit.lineage_engine`).
         delivery_id: a delivery already recorded by `LineageStore.record_delivery`.
         hashes: `pupil_hash` of each delivered pupil; repeats are recorded once.
+        row_hashes: per pupil, in the same order, a keyed hash of the delivered row.
 
     Returns:
         How many members were recorded.
@@ -179,7 +189,14 @@ def record_members(engine: Engine, delivery_id: str, hashes: Iterable[str]) -> i
         ConfigurationError: the database cannot be reached.
     """
     key = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
-    members = sorted({_sha256(value, "each pupil hash") for value in _strings(hashes)})
+    pupils = [_sha256(value, "each pupil hash") for value in _strings(hashes)]
+    rows_of: dict[str, str | None] = dict.fromkeys(pupils)
+    if row_hashes is not None:
+        row_list = [_sha256(value, "each row hash") for value in _strings(row_hashes)]
+        if len(row_list) != len(pupils):
+            raise ValueError("row_hashes must have one hash per pupil hash")
+        rows_of = dict(zip(pupils, row_list, strict=True))
+    members = sorted(rows_of)
     with _transaction(engine) as connection:
         known = connection.execute(
             select(DeliveryRecord.delivery_id).where(DeliveryRecord.delivery_id == key)
@@ -191,7 +208,10 @@ def record_members(engine: Engine, delivery_id: str, hashes: Iterable[str]) -> i
             while batch := list(islice(rows, _BATCH)):
                 connection.execute(
                     sql_insert(DeliveryMemberRecord),
-                    [{"delivery_id": key, "pupil_hash": value} for value in batch],
+                    [
+                        {"delivery_id": key, "pupil_hash": value, "row_hash": rows_of[value]}
+                        for value in batch
+                    ],
                 )
         except IntegrityError:
             raise ValueError(f"members of delivery {key} were already recorded") from None
@@ -219,6 +239,7 @@ def deliveries_for_pupil(engine: Engine, pupil_hash: str) -> list[PupilDelivery]
             DeliveryRecord.fields,
             DeliveryRecord.agreement_reference,
             DeliveryRecord.status,
+            DeliveryMemberRecord.row_hash,
         )
         .join(DeliveryMemberRecord, DeliveryMemberRecord.delivery_id == DeliveryRecord.delivery_id)
         .where(DeliveryMemberRecord.pupil_hash == member)
@@ -234,6 +255,7 @@ def deliveries_for_pupil(engine: Engine, pupil_hash: str) -> list[PupilDelivery]
                 fields=tuple(row.fields),
                 agreement_reference=row.agreement_reference,
                 status=cast(DeliveryStatus, row.status),
+                row_hash=row.row_hash,
             )
             for row in connection.execute(query)
         ]

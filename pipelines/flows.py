@@ -267,7 +267,7 @@ def _sync(
             created_at=started,
         )
         if o.status == "delivered":
-            record_members(store.engine, lineage_id, o.member_ids)
+            record_members(store.engine, lineage_id, o.member_ids, o.member_row_hashes)
         for note in o.notes:
             logger.warning("%s: %s", o.supplier, note)
     rows = _outcome_rows(outcomes)

@@ -88,6 +88,7 @@ class DeliveryOutcome:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # Keyed hashes of the delivered pupils (lineage membership); never keys or names.
     member_ids: tuple[str, ...] = ()
+    member_row_hashes: tuple[str, ...] = ()
 
 
 def delivery_id_for(created_at: datetime, school: str, run_id: str) -> str:
@@ -164,6 +165,7 @@ def deliver_schools(
             "counts": cut.counts.as_dict(),
             "files": file_rows,
             "member_ids": tuple(cut.delivered_ids),
+            "member_row_hashes": tuple(cut.delivered_row_hashes),
             **base,
         }
         if drop is None:

@@ -65,6 +65,8 @@ class SupplierCut:
         withheld: LAS key -> reason code for every valid pupil not delivered.
         delivered_ids: membership ids (keyed hashes) of the delivered pupils, for the
             lineage record of who was in this delivery; empty without a membership secret.
+        delivered_row_hashes: per delivered pupil, a keyed hash of the delivered row, so
+            lineage can tell when a corrected value reached the supplier.
     """
 
     frame: pd.DataFrame
@@ -72,6 +74,7 @@ class SupplierCut:
     delivered_keys: pd.Series
     withheld: pd.Series = field(repr=False)
     delivered_ids: pd.Series = field(default_factory=lambda: pd.Series([], dtype="str"))
+    delivered_row_hashes: pd.Series = field(default_factory=lambda: pd.Series([], dtype="str"))
 
 
 def _school_values(schools: Sequence[ValidatedSchool], owner: pd.Series, name: str) -> pd.Series:
@@ -94,6 +97,15 @@ def member_ids(brincodes: pd.Series, keys: pd.Series, secret: bytes) -> pd.Serie
     The school is part of it because LAS keys are unique per school, not per board.
     """
     return pseudonym(brincodes.str.cat(keys, sep=":"), secret)
+
+
+def row_hashes(frame: pd.DataFrame, secret: bytes) -> pd.Series:
+    """Keyed hash of each delivered row (all its cells, in order; missing as empty)."""
+    if frame.empty:
+        return pd.Series([], dtype="str")
+    cells = [frame[c].astype("str").fillna("") for c in frame.columns]
+    joined = cells[0].str.cat(cells[1:], sep="\x1f") if len(cells) > 1 else cells[0]
+    return pseudonym(joined.reset_index(drop=True), secret)
 
 
 def _withhold_reasons(
@@ -230,6 +242,9 @@ def apply_agreement_batch(
                 delivered_keys=_passed_keys(pupils, passing, owner=i),
                 withheld=pd.Series(withheld.to_numpy(), index=keys_withheld.to_numpy()),
                 delivered_ids=ids.loc[passing & (pupils[_SCHOOL] == i)].reset_index(drop=True)
+                if membership_secret is not None
+                else pd.Series([], dtype="str"),
+                delivered_row_hashes=row_hashes(frame, membership_secret)
                 if membership_secret is not None
                 else pd.Series([], dtype="str"),
             )

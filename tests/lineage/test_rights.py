@@ -371,6 +371,7 @@ def test_the_rights_tables_carry_stable_names_and_no_pupil_columns(engine: Engin
     assert {c["name"] for c in inspector.get_columns("delivery_members")} == {
         "delivery_id",
         "pupil_hash",
+        "row_hash",
     }
     assert {c["name"] for c in inspector.get_columns("erasures")} == {
         "pupil_hash",

@@ -556,7 +556,7 @@ EXPECTED_COLUMNS = {
     },
     "agreement_versions": {"supplier", "sha256", "recorded_at"},
     # lineage.rights: pupils only as keyed hashes
-    "delivery_members": {"delivery_id", "pupil_hash"},
+    "delivery_members": {"delivery_id", "pupil_hash", "row_hash"},
     "erasures": {"pupil_hash", "requested_at", "actor", "reason", "revoked_at", "revoked_by"},
 }
 

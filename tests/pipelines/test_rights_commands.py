@@ -72,10 +72,28 @@ def state(tmp_path: Path) -> Path:
         status="delivered",
         created_at=now,
     )
-    record_members(
-        store.engine, "basispoort:d1", [pupil_hash("07XY:1", secret), pupil_hash("07XY:2", secret)]
+    one, two = pupil_hash("07XY:1", secret), pupil_hash("07XY:2", secret)
+    record_members(store.engine, "basispoort:d1", [one, two], ["a" * 64, "b" * 64])
+    # A week later pupil 1's row changed (a corrected name), pupil 2's did not.
+    later = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+    store.record_delivery(
+        run_id,
+        delivery_id="basispoort:d2",
+        supplier="basispoort",
+        school="07XY",
+        agreement_sha256="1" * 64,
+        agreement_reference="Verwerkersovereenkomst Basispoort",
+        fields=["eckid", "roepnaam"],
+        mode="full",
+        counts={"input": 2, "delivered": 2, "withheld": {}, "quarantined": 0},
+        files=[{"name": "b.csv", "sha256": "4" * 64, "rows": 2}],
+        manifest_sha256="5" * 64,
+        location="drop/basispoort/d2",
+        status="delivered",
+        created_at=later,
     )
-    store.finish_run(run_id, status="completed", finished_at=now)
+    record_members(store.engine, "basispoort:d2", [one, two], ["c" * 64, "b" * 64])
+    store.finish_run(run_id, status="completed", finished_at=later)
     store.dispose()
     return folder
 
@@ -87,11 +105,16 @@ def test_inzage_lists_what_was_shared_with_whom_in_dutch(state: Path, tmp_path: 
     assert report["school"] == "07XY"
     [section] = report["suppliers"]
     assert section["supplier"] == "basispoort"
-    assert section["dates"] == ["2026-11-20"]
+    assert section["dates"] == ["2026-11-20", "2026-11-27"]
+    assert section["changed_on"] == ["2026-11-27"]
     assert {"naam": "roepnaam", "omschrijving": "roepnaam (voornaam)"} in section["fields"]
     assert section["basis"] == "overeenkomst met de school"
     html = (tmp_path / "o" / "inzage-1.html").read_text(encoding="utf-8")
     assert "Welke gegevens over leerling 1 zijn gedeeld?" in html
+    assert "geleverd op: 2026-11-27" in html
+    sluis("inzage", "2", "--state", str(state), "--out", str(tmp_path / "o"))
+    other = json.loads((tmp_path / "o" / "inzage-2.json").read_text(encoding="utf-8"))
+    assert other["suppliers"][0]["changed_on"] == []
 
 
 def test_a_pupil_never_delivered_has_an_empty_report(state: Path, tmp_path: Path) -> None:
