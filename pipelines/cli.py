@@ -349,6 +349,37 @@ def audit_verify(state: StateOption = None, db: DbOption = None) -> None:
     raise typer.Exit(EXIT_ERROR)
 
 
+keys_app = typer.Typer(help="Pseudonym and membership keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    name: Annotated[str, typer.Argument(help="Supplier id, or lineage-membership")],
+    door: Annotated[str | None, typer.Option(help="Who rotates (default: OS user)")] = None,
+    state: StateOption = None,
+    db: DbOption = None,
+) -> None:
+    """Replace a generated key: the supplier gets new, unlinkable pseudonyms from now on.
+
+    Example:
+        sluis keys rotate onderzoek
+    """
+    from lineage.audit import AuditLog, default_actor
+    from lineage.store import LineageStore
+    from pipelines.keys import rotate_generated_key
+
+    settings = _settings(state, db)
+    rotate_generated_key(name, settings.state_dir)
+    store = LineageStore(settings.lineage_url())
+    try:
+        store.create_schema()
+        AuditLog(store.engine).append(door or default_actor(), "key_rotated", name, {})
+    finally:
+        store.dispose()
+    out.print(f"Nieuwe sleutel voor {name}; de rotatie staat in het auditlog.")
+
+
 @app.command()
 def sample(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the schools to")],

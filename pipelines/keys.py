@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from connectors.errors import ConfigurationError
 
-__all__ = ["pseudonym_secret"]
+__all__ = ["pseudonym_secret", "rotate_generated_key"]
 
 
 def pseudonym_secret(supplier: str, configured: dict[str, SecretStr], state_dir: Path) -> bytes:
@@ -46,3 +46,26 @@ def pseudonym_secret(supplier: str, configured: dict[str, SecretStr], state_dir:
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(key.hex() + "\n")
     return key
+
+
+def rotate_generated_key(name: str, state_dir: Path) -> Path:
+    """Replace a generated key with a new random one; the old key is destroyed, not kept.
+
+    Keeping the old key would keep old pseudonyms linkable to new ones, which is what a
+    rotation is meant to end.
+
+    Raises:
+        ConfigurationError: there is no generated key of that name.
+    """
+    path = state_dir / "keys" / f"{name}.key"
+    if not path.exists():
+        raise ConfigurationError(
+            f"{path}: no generated key to rotate; a key from settings is rotated by changing "
+            "the setting"
+        )
+    fresh = path.with_suffix(".new")
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_bytes(32).hex() + "\n")
+    os.replace(fresh, path)
+    return path

@@ -156,3 +156,20 @@ def test_audit_verify_detects_an_edited_entry(state: Path) -> None:
     code, _, err = sluis("audit", "verify", "--state", str(state))
     assert code == 1
     assert "audit log broken at entry 1" in err
+
+
+def test_rotating_a_key_changes_it_and_is_audited(state: Path) -> None:
+    from pipelines.keys import pseudonym_secret
+
+    before = pseudonym_secret("onderzoek", {}, state)
+    code, _, err = sluis("keys", "rotate", "onderzoek", "--door", "ict", "--state", str(state))
+    assert code == 0, err
+    after = pseudonym_secret("onderzoek", {}, state)
+    assert after != before
+    assert oct((state / "keys" / "onderzoek.key").stat().st_mode & 0o777) == "0o600"
+    with sqlite3.connect(state / "lineage.db") as db:
+        actions = [r[0] for r in db.execute("select action from audit_log")]
+    assert actions == ["key_rotated"]
+    code, _, err = sluis("keys", "rotate", "nobody", "--state", str(state))
+    assert code == 1
+    assert "no generated key to rotate" in err
