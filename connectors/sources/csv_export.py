@@ -17,10 +17,15 @@ What the reader accepts, because that is what schools' tools write:
   M/V/J, jongen/meisje, man/vrouw or the EDEXML codes 0/1/2/9, written out as the code.
 
 Values are only normalised; whatever cannot be normalised stays as it was, so that the
-contracts quarantine that one row. The file is read in whole-column operations: the CSV
-structure (records, their lines and their field counts) is found with numpy on the raw
-bytes and the values are parsed by pandas, so that every row keeps its real line number
-(also after a value that spans lines) without a Python loop over the pupils.
+contracts quarantine that one row. The file is read in whole-column operations, without a
+Python loop over the pupils, and every row keeps its real line number (also after a blank
+line or a value that spans lines). The values are parsed by Arrow's CSV reader: a file
+without quotes whose lines all have the header's width directly (row i is on line
+header + 1 + i); otherwise the CSV structure (records, their lines and field counts) is
+first found with numpy on the raw bytes, and Arrow parses the values only where its
+reading cannot differ from that scan (well-formed quotes, empty lines as the only blank
+ones), pandas' C parser (which skips initial spaces) where it can. Normalisation (dates,
+gender, jaargroep, groups) runs on Arrow arrays and numpy, not per value.
 
 Error messages name the file, the line and a fix, never a pupil value.
 """
@@ -30,6 +35,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import hashlib
 import io
 import re
 from collections.abc import Sequence
@@ -42,6 +48,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import python_calamine
 import yaml
 from pandas.api.types import pandas_dtype
@@ -327,7 +334,7 @@ class _Table:
 
     header: list[str]  # as written, one per column
     header_line: int
-    values: pd.DataFrame  # positional columns (header index), only the mapped ones, "str"
+    values: dict[int, pa.Array]  # header index -> stripped text (null if empty), mapped only
     lines: npt.NDArray[np.int64]  # the real line (CSV) or row (XLSX) of each row
     encoding: str
     notes: tuple[str, ...]
@@ -374,9 +381,11 @@ class CsvExportSource:
         try:
             if path.suffix.lower() in _SPREADSHEET_SUFFIXES:
                 table = self._read_workbook(path)
+                digest = sha256_of_file(path)
             else:
-                table = self._read_csv(path, path.read_bytes())
-            digest = sha256_of_file(path)
+                data = path.read_bytes()
+                table = self._read_csv(path, data)
+                digest = hashlib.sha256(data).hexdigest()  # as sha256_of_file, without a re-read
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ConfigurationError(
@@ -391,7 +400,7 @@ class CsvExportSource:
         _refuse_binary(path, data)
         if data.startswith(codecs.BOM_UTF8):
             data = data[len(codecs.BOM_UTF8) :]
-        if not data.strip():
+        if not (data[:_SNIFF_BYTES].strip() or data.strip()):
             raise SourceFormatError(
                 f"{path}: the file is empty and contains no pupils; {_EXPORT_HINT}"
             )
@@ -399,7 +408,7 @@ class CsvExportSource:
 
         # Lines as the eye sees them, quotes or not: title lines above the header may hold
         # anything, so the CSV structure is only looked at from the header on.
-        breaks = _line_breaks(np.frombuffer(data, dtype=np.uint8))
+        breaks = _first_line_breaks(data, HEADER_SEARCH_LINES)
         starts = np.concatenate(([0], breaks + 1))
         candidates: list[tuple[int, list[str], str]] = []
         for index in range(min(HEADER_SEARCH_LINES, len(starts))):
@@ -409,8 +418,30 @@ class CsvExportSource:
                 candidates.extend((index + 1, cells, sep) for sep, cells in _split_line(text))
         header_line, separator = self._find_header(path, candidates)
 
-        body = data[int(starts[header_line - 1]) :]
-        shape = _csv_shape(path, body, separator, header_line)
+        offset = int(starts[header_line - 1])
+        body = data[offset:] if offset else data
+        if b'"' not in body and b"\x00" not in body:
+            # Without quotes a record is a line: if Arrow finds every line below the header
+            # as wide as the header (so no blank line either), row i is on line header + 1 + i.
+            end = int(breaks[header_line - 1]) - offset if header_line <= len(breaks) else len(body)
+            header_text = body[:end].decode(encoding)
+            width = header_text.count(separator) + 1
+            header = _csv_header(path, body, header_text, separator, width, header_line)
+            wanted = [i for i, name in enumerate(header) if normalise_header(name) in self._targets]
+            table = (
+                _arrow_parse(
+                    body, end + 1, separator, encoding, width, wanted, multiline=False, blank=False
+                )
+                if width > 1  # with one column, a blank line is a row of one empty value
+                else None
+            )
+            if table is not None:
+                count = table.num_rows
+                columns = {i: table.column(str(i)).combine_chunks().cast(_TEXT) for i in wanted}
+                lines = np.arange(header_line + 1, header_line + 1 + count, dtype=np.int64)
+                return _rows(header, header_line, columns, lines, encoding, notes)
+
+        shape = _csv_shape(path, body, _line_breaks(body), separator, header_line)
         width = int(shape.fields[0])
         lines_with_data = ~shape.blank
         lines_with_data[0] = False
@@ -425,43 +456,20 @@ class CsvExportSource:
                 f"in double quotes), or {_EXPORT_HINT}"
             )
 
-        body_text = body.decode(encoding)
         header_text = body[: shape.header_end].decode(encoding)
         header = _csv_header(path, body, header_text, separator, width, header_line)
         wanted = [i for i, name in enumerate(header) if normalise_header(name) in self._targets]
-        try:
-            frame = pd.read_csv(
-                io.StringIO(body_text, newline=""),
-                sep=separator,
-                header=None,
-                names=list(range(width)),
-                usecols=wanted,  # an unknown column is never read, only named in the notes
-                index_col=False,
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-                skip_blank_lines=False,
-                skipinitialspace=True,
-                quotechar='"',
-                doublequote=True,
-                engine="c",
-            )
-        except (pd.errors.ParserError, ValueError):
-            raise _quote_error(path, body, header_line) from None
-        if len(frame) != len(shape.lines):
-            # pandas and the byte scan split records differently: only a stray quote does that.
-            raise _quote_error(path, body, header_line)
-        frame = frame.astype("str")
-        # A row of separators only, or with values only in ignored columns, is no pupil.
-        keep = lines_with_data & _any_value(frame)
-        return _Table(
-            header=header,
-            header_line=header_line,
-            values=frame.loc[keep].reset_index(drop=True),
-            lines=shape.lines[keep].astype(np.int64),
-            encoding=encoding,
-            notes=notes,
+        parsed = _arrow_rows(body, shape, separator, encoding, width, wanted, lines_with_data)
+        columns = (
+            parsed
+            if parsed is not None
+            else _pandas_rows(path, body, shape, separator, encoding, width, wanted)
         )
+        lines_below = shape.lines[1:][lines_with_data[1:]]
+        if not lines_with_data[1:].all():
+            mask = pa.array(lines_with_data[1:])
+            columns = {i: column.filter(mask) for i, column in columns.items()}
+        return _rows(header, header_line, columns, lines_below, encoding, notes)
 
     # -- Excel --------------------------------------------------------------------------
 
@@ -512,11 +520,11 @@ class CsvExportSource:
             {i: _cells_as_text(cells[i]) for i in wanted}, index=cells.index, columns=wanted
         )
         lines = np.arange(header_line + 1, header_line + 1 + len(cells), dtype=np.int64)
-        keep = _any_value(values)
+        keep = _any_value_frame(values)
         return _Table(
             header=header,
             header_line=header_line,
-            values=values.loc[keep].reset_index(drop=True),
+            values={i: _stripped(_arrow(values[i].loc[keep])) for i in wanted},
             lines=lines[keep],
             encoding="utf-8",
             notes=(),
@@ -615,25 +623,25 @@ class CsvExportSource:
     # -- assembly -----------------------------------------------------------------------
 
     def _export(self, path: Path, digest: str, table: _Table) -> SchoolExport:
-        if table.values.empty or len(table.lines) == 0:
+        if not table.values or len(table.lines) == 0:
             raise SourceFormatError(
                 f"{path}: contains no pupils (no rows below the header on line "
                 f"{table.header_line}); {_EXPORT_HINT}"
             )
         label = str(path)
-        by_target: dict[str, pd.Series] = {}
+        texts: dict[str, pa.Array] = {}
         ignored: list[str] = []
         for index, name in enumerate(table.header):
             target = self._targets.get(normalise_header(name))
             if target is not None:
-                by_target[target] = _stripped(table.values[index])
+                texts[target] = _normalised(target, table.values[index])
             elif name:
                 ignored.append(name)
+        by_target = _as_series(texts)
         count = len(table.lines)
         lines = pd.Series(table.lines, dtype="int64")
 
         school, from_map = self._school(path, by_target, lines, table.header_line)
-        _normalise_values(by_target)
         group_key = by_target.get("groepskey")
         group_name = by_target.get(GROUP_NAME)
         if group_key is not None and group_name is not None:
@@ -641,9 +649,9 @@ class CsvExportSource:
         elif group_name is not None:
             by_target["groepskey"] = group_name
 
-        missing = pd.Series([None] * count, dtype="str")
+        missing = _constant(None, count)
         pupils = pd.DataFrame({name: by_target.get(name, missing) for name in PUPIL_COLUMNS})
-        pupils[SOURCE_FILE] = pd.Series([label] * count, dtype="str")
+        pupils[SOURCE_FILE] = _constant(label, count)
         pupils[SOURCE_LINE] = lines
         groups, group_notes = _groups(label, by_target, lines)
 
@@ -753,6 +761,8 @@ def _refuse_binary(path: Path, data: bytes) -> None:
 def _detect_encoding(path: Path, data: bytes) -> tuple[str, tuple[str, ...]]:
     # UTF-8 is tried strictly first: text that decodes as UTF-8 is almost never meant as
     # Windows-1252, while the reverse is common (Excel's plain "CSV" on Windows).
+    if data.isascii() or _valid_utf8(data):
+        return "utf-8", ()
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -770,6 +780,21 @@ def _detect_encoding(path: Path, data: bytes) -> tuple[str, tuple[str, ...]]:
     return "windows-1252", ("encoding windows-1252 detected (not UTF-8); read as such",)
 
 
+def _valid_utf8(data: bytes) -> bool:
+    """Whether the bytes are valid UTF-8 (as `bytes.decode` strictly sees it), by Arrow.
+
+    Arrow's check rejects what Python's decoder rejects (overlong forms, surrogates, code
+    points past U+10FFFF, cut-off sequences) and is many times faster on a large file.
+    """
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64).tobytes())
+    text = pa.Array.from_buffers(_TEXT, 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def _csv_header(
     path: Path, body: bytes, text: str, separator: str, width: int, header_line: int
 ) -> list[str]:
@@ -785,6 +810,181 @@ def _csv_header(
     return [name.strip() for name in header]
 
 
+def _arrow_rows(
+    body: bytes,
+    shape: _Shape,
+    separator: str,
+    encoding: str,
+    width: int,
+    wanted: list[int],
+    lines_with_data: npt.NDArray[np.bool_],
+) -> dict[int, pa.Array] | None:
+    """The wanted columns of every record below the header, parsed by Arrow.
+
+    Only for CSV on which Arrow's reader and the byte scan cannot differ: every quote opens
+    a value right after a separator or line break and closes it right before one (or is a
+    doubled quote), no NUL bytes, and blank records are empty lines, which Arrow skips.
+    Then record i + 1 of the scan (the header is record 0) is Arrow's row i, once the
+    empty lines are left out. Anything else returns None, for `_pandas_rows`.
+    """
+    if b"\x00" in body:
+        return None
+    raw = np.frombuffer(body, dtype=np.uint8)
+    quotes = _positions(body, raw, _QUOTE)
+    if len(quotes):
+        bounds = np.array([ord(separator), _LF, _CR, _QUOTE], dtype=np.uint8)
+        opening, closing = quotes[0::2], quotes[1::2]
+        before = raw[np.maximum(opening - 1, 0)]
+        after = raw[np.minimum(closing + 1, raw.size - 1)]
+        if (
+            not (np.isin(before, bounds) | (opening == 0)).all()
+            or not (np.isin(after, bounds) | (closing == raw.size - 1)).all()
+        ):
+            return None
+    records = ~lines_with_data
+    records[0] = False
+    blank = np.flatnonzero(records)
+    if len(blank):
+        lengths = shape.ends[blank] - shape.starts[blank]
+        empty = (lengths == 0) | (
+            (lengths == 1) & (raw[np.minimum(shape.starts[blank], raw.size - 1)] == _CR)
+        )
+        if not empty.all():
+            return None
+    # Past the line break (the LF of a CR LF) ending the header.
+    table = _arrow_parse(
+        body,
+        shape.header_end + 1,
+        separator,
+        encoding,
+        width,
+        wanted,
+        multiline=shape.quoted_breaks,
+        blank=True,
+    )
+    if table is None or table.num_rows != int(lines_with_data.sum()):
+        return None
+    # Arrow's rows are the records with data; blank records get an empty row back.
+    where = np.flatnonzero(lines_with_data[1:])
+    columns = {}
+    for i in wanted:
+        values = table.column(str(i)).combine_chunks().cast(_TEXT)
+        if len(where) == len(shape.lines) - 1:
+            columns[i] = values
+        else:
+            index = np.full(len(shape.lines) - 1, -1, dtype=np.int64)
+            index[where] = np.arange(len(where))
+            taken = values.take(pa.array(index, mask=index < 0))
+            columns[i] = pc.fill_null(taken, "")
+    return columns
+
+
+def _arrow_parse(
+    body: bytes,
+    start: int,
+    separator: str,
+    encoding: str,
+    width: int,
+    wanted: list[int],
+    *,
+    multiline: bool,
+    blank: bool,
+) -> pa.Table | None:
+    """The wanted columns (named by header index) of the CSV from byte `start` on, as text.
+
+    Returns None where Arrow's reader fails (a line of another width, and with `blank`
+    False also an empty line); the callers then fall back to the exact byte scan.
+    """
+    if encoding == "utf-8":
+        rows = pa.py_buffer(body)[start:]
+    else:
+        rows = pa.py_buffer(body[start:].decode(encoding).encode("utf-8"))
+    names = [str(i) for i in range(width)]
+    try:
+        return pacsv.read_csv(
+            pa.BufferReader(rows),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(
+                delimiter=separator,
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=multiline,
+                ignore_empty_lines=blank,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                include_columns=[names[i] for i in wanted],
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, ValueError):
+        return None
+
+
+def _rows(
+    header: list[str],
+    header_line: int,
+    columns: dict[int, pa.Array],
+    lines: npt.NDArray[np.int64],
+    encoding: str,
+    notes: tuple[str, ...],
+) -> _Table:
+    """The table of the records with data; `lines` holds the line of each."""
+    stripped = {i: _stripped(column) for i, column in columns.items()}
+    # A row of separators only, or with values only in ignored columns, is no pupil.
+    keep = _any_value(stripped, len(lines))
+    if not keep.all():
+        mask = pa.array(keep)
+        stripped = {i: column.filter(mask) for i, column in stripped.items()}
+    return _Table(
+        header=header,
+        header_line=header_line,
+        values=stripped,
+        lines=lines[keep].astype(np.int64),
+        encoding=encoding,
+        notes=notes,
+    )
+
+
+def _pandas_rows(
+    path: Path,
+    body: bytes,
+    shape: _Shape,
+    separator: str,
+    encoding: str,
+    width: int,
+    wanted: list[int],
+) -> dict[int, pa.Array]:
+    """The wanted columns of every record from the header on, parsed by pandas' C parser."""
+    header_line = int(shape.lines[0])
+    try:
+        frame = pd.read_csv(
+            io.StringIO(body.decode(encoding), newline=""),
+            sep=separator,
+            header=None,
+            names=list(range(width)),
+            usecols=wanted,  # an unknown column is never read, only named in the notes
+            index_col=False,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            skipinitialspace=True,
+            quotechar='"',
+            doublequote=True,
+            engine="c",
+        )
+    except (pd.errors.ParserError, ValueError):
+        raise _quote_error(path, body, header_line) from None
+    if len(frame) != len(shape.lines):
+        # pandas and the byte scan split records differently: only a stray quote does that.
+        raise _quote_error(path, body, header_line)
+    return {i: _arrow(frame[i].iloc[1:].astype("str")) for i in wanted}
+
+
 def _split_line(text: str) -> list[tuple[str, list[str]]]:
     cells = []
     for separator in _SEPARATORS:
@@ -797,9 +997,25 @@ def _split_line(text: str) -> list[tuple[str, list[str]]]:
     return cells
 
 
-def _line_breaks(raw: npt.NDArray[np.uint8]) -> npt.NDArray[np.intp]:
+def _first_line_breaks(data: bytes, count: int) -> npt.NDArray[np.intp]:
+    """`_line_breaks` of the start of the data, at least the first `count` (if there are)."""
+    size = _SNIFF_BYTES
+    while size < len(data):
+        # A CR as the last byte may be the CR of a CR LF: only earlier breaks are certain.
+        found = _line_breaks(data[:size])
+        found = found[found < size - 1]
+        if len(found) >= count:
+            return found
+        size *= 4
+    return _line_breaks(data)
+
+
+def _line_breaks(data: bytes) -> npt.NDArray[np.intp]:
     """Positions of the byte ending each line: LF, or CR not followed by LF."""
+    raw = np.frombuffer(data, dtype=np.uint8)
     is_lf = raw == _LF
+    if b"\r" not in data:
+        return np.flatnonzero(is_lf)
     lone_cr = raw == _CR
     lone_cr[:-1] &= ~is_lf[1:]
     return np.flatnonzero(is_lf | lone_cr)
@@ -813,9 +1029,14 @@ class _Shape:
     fields: npt.NDArray[np.int64]
     blank: npt.NDArray[np.bool_]
     header_end: int  # byte offset in the body where the header record ends
+    starts: npt.NDArray[np.intp]  # byte offset in the body where each record starts
+    ends: npt.NDArray[np.intp]  # and where it ends (at its line break)
+    quoted_breaks: bool  # whether a value holds a line break
 
 
-def _csv_shape(path: Path, body: bytes, separator: str, first_line: int) -> _Shape:
+def _csv_shape(
+    path: Path, body: bytes, breaks: npt.NDArray[np.intp], separator: str, first_line: int
+) -> _Shape:
     """Split the CSV text into records without parsing values, all in whole-array steps.
 
     In CSV written by a standard tool, a line break or separator is inside a quoted value
@@ -825,8 +1046,7 @@ def _csv_shape(path: Path, body: bytes, separator: str, first_line: int) -> _Sha
     """
     raw = np.frombuffer(body, dtype=np.uint8)
     size = raw.size
-    breaks = _line_breaks(raw)
-    quotes = np.flatnonzero(raw == _QUOTE)
+    quotes = _positions(body, raw, _QUOTE)
     if len(quotes) % 2:
         raise _quote_error(path, body, first_line)
 
@@ -844,20 +1064,50 @@ def _csv_shape(path: Path, body: bytes, separator: str, first_line: int) -> _Sha
     lines = first_line + np.searchsorted(breaks, starts)
     separators = outside_quotes(np.flatnonzero(raw == ord(separator)))
     fields = np.searchsorted(separators, ends) - np.searchsorted(separators, starts) + 1
-    # A record is blank when every byte in it is white space.
-    blanks = np.flatnonzero(np.isin(raw, _BLANK_BYTES))
-    blank = np.searchsorted(blanks, ends) - np.searchsorted(blanks, starts) == ends - starts
+    # A record is blank when every byte in it is white space; one with a separator outside
+    # quotes is not, so only the records of one field are looked at.
+    blank = np.zeros(len(starts), dtype=bool)
+    single = np.flatnonzero(fields == 1)
+    if len(single):
+        inside = raw[_ranges(starts[single], ends[single])]
+        not_blank = np.flatnonzero(~np.isin(inside, _BLANK_BYTES))
+        bounds = np.cumsum(ends[single] - starts[single])
+        counts = np.diff(np.searchsorted(not_blank, np.concatenate(([0], bounds))))
+        blank[single] = counts == 0
     return _Shape(
         lines=lines.astype(np.int64),
         fields=fields.astype(np.int64),
         blank=blank,
         header_end=int(ends[0]),
+        starts=starts,
+        ends=ends,
+        quoted_breaks=len(record_ends) != len(breaks),
     )
+
+
+def _positions(data: bytes, raw: npt.NDArray[np.uint8], byte: int) -> npt.NDArray[np.intp]:
+    if bytes((byte,)) not in data:
+        return np.empty(0, dtype=np.intp)
+    return np.flatnonzero(raw == byte)
+
+
+def _ranges(starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """The concatenated positions start..end-1 of each range, without a Python loop."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if not total:
+        return np.empty(0, dtype=np.intp)
+    steps = np.ones(total, dtype=np.intp)
+    firsts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    present = lengths > 0
+    steps[firsts[present]] = starts[present] - np.concatenate(([0], (ends[present] - 1)[:-1]))
+    steps[0] = starts[present][0]
+    return np.cumsum(steps)
 
 
 def _quote_error(path: Path, body: bytes, first_line: int) -> SourceFormatError:
     raw = np.frombuffer(body, dtype=np.uint8)
-    breaks = _line_breaks(raw)
+    breaks = _line_breaks(body)
     quotes = np.flatnonzero(raw == _QUOTE)
     # Quotes per line; the first line with an odd number is where a quote is left open.
     per_line = np.bincount(np.searchsorted(breaks, quotes), minlength=len(breaks) + 1)
@@ -934,42 +1184,145 @@ def _cells_as_text(column: pd.Series) -> pd.Series:
     return text.astype("str")
 
 
-def _any_value(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+def _any_value_frame(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
     # Whether each row holds at least one value that is not white space.
     if frame.columns.empty:
         return np.zeros(len(frame), dtype=bool)
     return np.asarray(frame.apply(lambda column: column.str.strip() != "").any(axis=1), dtype=bool)
 
 
-def _stripped(column: pd.Series) -> pd.Series:
-    values = column.astype("str").str.strip()
-    return values.mask(values == "").reset_index(drop=True)
+def _any_value(columns: dict[int, pa.Array], count: int) -> npt.NDArray[np.bool_]:
+    # Whether each row holds at least one value (the columns are stripped, null if empty).
+    found = np.zeros(count, dtype=bool)
+    for column in columns.values():
+        if column.null_count == 0:
+            return np.ones(count, dtype=bool)
+        found |= pc.is_valid(column).to_numpy(zero_copy_only=False)
+    return found
 
 
-def _normalise_values(by_target: dict[str, pd.Series]) -> None:
-    for name in _DATE_COLUMNS:
-        if name in by_target:
-            by_target[name] = _iso_dates(by_target[name])
-    if "geslacht" in by_target:
-        gender = by_target["geslacht"]
-        by_target["geslacht"] = gender.str.lower().map(_GENDER_CODES).fillna(gender).astype("str")
-    if "jaargroep" in by_target:
-        by_target["jaargroep"] = _jaargroepen(by_target["jaargroep"])
+def _stripped(column: pa.Array) -> pa.Array:
+    values = pc.utf8_trim_whitespace(column)
+    empty = pc.equal(pc.binary_length(values), 0)
+    if not pc.any(empty).as_py():
+        return values
+    return pc.if_else(empty, pa.scalar(None, _TEXT), values)
+
+
+def _normalised(name: str, values: pa.Array) -> pa.Array:
+    if name in _DATE_COLUMNS:
+        return _iso_dates(values)
+    if name == "geslacht":
+        codes = pa.array(list(_GENDER_CODES.values()), type=_TEXT)
+        keys = pa.array(list(_GENDER_CODES), type=_TEXT)
+        found = pc.index_in(pc.utf8_lower(values), value_set=keys)
+        return pc.coalesce(pc.take(codes, found), values)
+    if name == "jaargroep":
+        return _jaargroepen(values)
+    return values
 
 
 def _arrow(values: pd.Series) -> pa.Array:
     return pa.array(values, type=_TEXT, from_pandas=True)
 
 
-def _series(values: pa.Array) -> pd.Series:
-    table = pa.table({"values": values.cast(_TEXT)})
-    series: pd.Series = table.to_pandas(types_mapper={_TEXT: pandas_dtype("str")}.get)["values"]
-    return series
+def _as_series(columns: dict[str, pa.Array]) -> dict[str, pd.Series]:
+    if not columns:
+        return {}
+    table = pa.table({name: values.cast(_TEXT) for name, values in columns.items()})
+    frame = table.to_pandas(types_mapper={_TEXT: pandas_dtype("str")}.get)
+    return {name: frame[name] for name in columns}
 
 
-def _iso_dates(values: pd.Series) -> pd.Series:
-    """Dates as ISO yyyy-mm-dd; a value that is no real date stays as it was."""
-    text = _arrow(values)
+def _constant(value: str | None, count: int) -> pd.Series:
+    """A "str" column holding one value (None: missing) in every row."""
+    scalar = pa.scalar(value, _TEXT)
+    values = pa.nulls(count, _TEXT) if value is None else pa.repeat(scalar, count)
+    return _as_series({"values": values})["values"]
+
+
+def _iso_dates(text: pa.Array) -> pa.Array:
+    """Dates as ISO yyyy-mm-dd; a value that is no real date stays as it was.
+
+    Dates written as dd-mm-jjjj or jjjj-mm-dd, nearly all of them, are converted with numpy
+    on their bytes; the other values go through `_any_iso_dates`.
+    """
+    missing = pc.is_null(text).to_numpy(zero_copy_only=False)
+    converted = np.zeros(len(text), dtype=bool)
+    result = text
+    if len(text) and not missing.all():
+        candidate, real = _fixed_dates(text, missing)
+        converted[real] = True
+        if len(real):
+            result = pc.replace_with_mask(text, pa.array(converted), candidate)
+    rest = ~converted & ~missing
+    if not rest.any():
+        return result
+    mask = pa.array(rest)
+    return pc.replace_with_mask(result, mask, _any_iso_dates(text.filter(mask)))
+
+
+# Days per month in a leap year, by month number (0 is no month).
+_MONTH_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _fixed_dates(
+    text: pa.Array, missing: npt.NDArray[np.bool_]
+) -> tuple[pa.Array, npt.NDArray[np.intp]]:
+    """ISO text of the real dates written as dd-mm-jjjj or jjjj-mm-dd, and their rows.
+
+    Only years from 1000 count as real here; other years are left to `_any_iso_dates`.
+    """
+    count = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[
+        text.offset : text.offset + count + 1
+    ]
+    rows = np.flatnonzero((np.diff(offsets) == 10) & ~missing)
+    if not len(rows):
+        return pa.array([], type=_TEXT), rows
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)
+    first = int(offsets[rows[0]])
+    if len(rows) == count and int(offsets[-1]) - first == 10 * count:
+        cells = data[first : first + 10 * count].reshape(count, 10)  # every value ten bytes
+    else:
+        cells = data[offsets[rows][:, None] + np.arange(10)]
+    digit = (cells >= ord("0")) & (cells <= ord("9"))
+    dash = cells == ord("-")
+    dutch = digit[:, [0, 1, 3, 4, 6, 7, 8, 9]].all(axis=1) & dash[:, 2] & dash[:, 5]
+    iso_form = digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1) & dash[:, 4] & dash[:, 7]
+    if dutch.all():
+        year_bytes, month_bytes, day_bytes = cells[:, 6:10], cells[:, 3:5], cells[:, 0:2]
+    else:
+        flip = dutch[:, None]
+        year_bytes = np.where(flip, cells[:, 6:10], cells[:, 0:4])
+        month_bytes = np.where(flip, cells[:, 3:5], cells[:, 5:7])
+        day_bytes = np.where(flip, cells[:, 0:2], cells[:, 8:10])
+    year = (year_bytes.astype(np.int32) - ord("0")) @ np.array([1000, 100, 10, 1], dtype=np.int32)
+    month = (month_bytes.astype(np.int32) - ord("0")) @ np.array([10, 1], dtype=np.int32)
+    day = (day_bytes.astype(np.int32) - ord("0")) @ np.array([10, 1], dtype=np.int32)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    days = _MONTH_DAYS[np.clip(month, 0, 12)] - ((month == 2) & ~leap)
+    real = (
+        (dutch | iso_form)
+        & (year >= 1000)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= days)
+    )
+    found = int(real.sum())
+    iso = np.empty((found, 10), dtype=np.uint8)
+    iso[:, 0:4], iso[:, 5:7], iso[:, 8:10] = year_bytes[real], month_bytes[real], day_bytes[real]
+    iso[:, 4] = iso[:, 7] = ord("-")
+    ends = np.arange(0, 10 * found + 1, 10, dtype=np.int64)
+    candidate = pa.Array.from_buffers(
+        _TEXT, found, [None, pa.py_buffer(ends), pa.py_buffer(iso.tobytes())]
+    )
+    return candidate, rows[real]
+
+
+def _any_iso_dates(text: pa.Array) -> pa.Array:
+    """`_iso_dates` for any value, by regular expressions in Arrow."""
     dutch = pc.extract_regex(text, pattern=_DUTCH_DATE)
     iso = pc.extract_regex(text, pattern=_ISO_DATE)
 
@@ -983,16 +1336,30 @@ def _iso_dates(values: pd.Series) -> pd.Series:
     # strptime rolls 31-02 over into March; a date that reads back the same is real.
     parsed = pc.strptime(candidate, format="%Y-%m-%d", unit="s", error_is_null=True)
     real = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), candidate), False)
-    return _series(pc.if_else(real, candidate, text))
+    return pc.if_else(real, candidate, text)
 
 
-def _jaargroepen(values: pd.Series) -> pd.Series:
-    text = _arrow(values)
+def _jaargroepen(text: pa.Array) -> pa.Array:
+    # A plain number without leading zeros (nearly every value) is already the jaargroep.
+    plain = pc.fill_null(pc.match_substring_regex(text, pattern=r"^[1-9][0-9]*$"), True)
+    rest = pc.invert(plain)
+    if not pc.any(rest).as_py():
+        return text
+    return pc.replace_with_mask(text, rest, _any_jaargroepen(text.filter(rest)))
+
+
+def _any_jaargroepen(text: pa.Array) -> pa.Array:
     number = pc.struct_field(pc.extract_regex(text, pattern=_JAARGROEP_NUMBER), "n")
     letter = pc.if_else(
         pc.match_substring_regex(text, pattern=r"^[A-Za-z]$"), pc.utf8_upper(text), None
     )
-    return _series(pc.coalesce(number, letter, text))
+    return pc.coalesce(number, letter, text)
+
+
+def _first_positions(codes: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """Positions of the first occurrence of each code, in that order, by hashing."""
+    firsts: npt.NDArray[np.intp] = pd.Series(codes).drop_duplicates().index.to_numpy(np.intp)
+    return firsts
 
 
 def _groups(
@@ -1002,41 +1369,70 @@ def _groups(
     keys = by_target.get("groepskey")
     if keys is None:
         return empty_frame(GROUP_COLUMNS), []
-    names = by_target.get(GROUP_NAME, keys)
-    rows = pd.DataFrame(
+    key_text = _arrow(keys)
+    names = by_target.get(GROUP_NAME)
+    jaargroep = by_target.get("jaargroep")
+    name_text = key_text if names is None else pc.coalesce(_arrow(names), key_text)
+    jaargroep_text = pa.nulls(len(keys), _TEXT) if jaargroep is None else _arrow(jaargroep)
+    # Group codes in order of first appearance (pandas' factorize), then per group with
+    # numpy: the first name and jaargroep (skipping missing ones, as pandas' first does),
+    # how many distinct ones (as nunique) and the smallest line.
+    codes = pd.factorize(pd.Series(key_text.to_pandas(types_mapper=pd.ArrowDtype)))[0]
+    rows = np.flatnonzero(codes >= 0)
+    codes = codes[rows]
+    count = int(codes.max()) + 1 if len(codes) else 0
+    first_row = rows[_first_positions(codes)]
+    line_min = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(line_min, codes, lines.to_numpy(dtype=np.int64)[rows])
+
+    def first_and_distinct(values: pa.Array) -> tuple[pa.Array, npt.NDArray[np.int64]]:
+        present = pc.is_valid(values).to_numpy(zero_copy_only=False)[rows]
+        value_codes = pd.factorize(
+            pd.Series(values.take(pa.array(rows[present])).to_pandas(types_mapper=pd.ArrowDtype))
+        )[0]
+        present_codes = codes[present]
+        first_index = _first_positions(present_codes)
+        take = np.full(count, -1, dtype=np.int64)
+        take[present_codes[first_index]] = rows[present][first_index]
+        first = values.take(pa.array(take, mask=take < 0))
+        pairs = pd.unique(present_codes.astype(np.int64) * (len(value_codes) + 1) + value_codes)
+        distinct = np.bincount(pairs // (len(value_codes) + 1), minlength=count)
+        return first, distinct
+
+    name_first, name_count = first_and_distinct(name_text)
+    jaargroep_first, jaargroep_count = first_and_distinct(jaargroep_text)
+    summary = pa.table(
         {
-            "groepskey": keys,
-            "groepsnaam": names.fillna(keys),
-            "jaargroep": by_target.get("jaargroep", pd.Series([None] * len(keys), dtype="str")),
-            "line": lines,
+            "groepskey": key_text.take(pa.array(first_row)),
+            "groepsnaam_first": name_first,
+            "groepsnaam_count_distinct": pa.array(name_count),
+            "jaargroep_first": jaargroep_first,
+            "jaargroep_count_distinct": pa.array(jaargroep_count),
+            "line_min": pa.array(line_min),
         }
-    ).dropna(subset=["groepskey"])
-    summary = rows.groupby("groepskey", sort=False).agg(
-        groepsnaam=("groepsnaam", "first"),
-        names=("groepsnaam", "nunique"),
-        jaargroep=("jaargroep", "first"),
-        jaargroepen=("jaargroep", "nunique"),
-        line=("line", "min"),
     )
+    count = summary.num_rows
     # A group whose pupils are in different jaargroepen is a combinatiegroep (EDEXML C).
-    jaargroep = summary["jaargroep"].where(summary["jaargroepen"] <= 1, "C")
-    count = len(summary)
-    groups = pd.DataFrame(
+    combined = pc.greater(summary["jaargroep_count_distinct"], 1)
+    groups = _as_series(
         {
-            "groepskey": pd.Series(summary.index.to_numpy(), dtype="str"),
-            "groepsnaam": pd.Series(summary["groepsnaam"].to_numpy(), dtype="str"),
-            "jaargroep": pd.Series(jaargroep.to_numpy(), dtype="str"),
-            "soort": pd.Series(["groep"] * count, dtype="str"),
-            "omschrijving": pd.Series([None] * count, dtype="str"),
-            SOURCE_FILE: pd.Series([label] * count, dtype="str"),
-            SOURCE_LINE: pd.Series(summary["line"].to_numpy(), dtype="int64"),
+            "groepskey": summary["groepskey"],
+            "groepsnaam": summary["groepsnaam_first"],
+            "jaargroep": pc.if_else(
+                combined, pa.scalar("C", _TEXT), summary["jaargroep_first"].cast(_TEXT)
+            ),
+            "soort": pa.repeat(pa.scalar("groep", _TEXT), count),
+            "omschrijving": pa.nulls(count, _TEXT),
+            SOURCE_FILE: pa.repeat(pa.scalar(label, _TEXT), count),
         }
     )
+    frame = pd.DataFrame(groups)
+    frame[SOURCE_LINE] = pd.Series(summary["line_min"].to_numpy(), dtype="int64")
     notes = []
-    renamed = summary.index[summary["names"] > 1]
+    renamed = summary["groepskey"].filter(pc.greater(summary["groepsnaam_count_distinct"], 1))
     if len(renamed):
         notes.append(
-            f"groepscode {_shown([str(key) for key in renamed])}: more than one group name; "
-            "the first one is used"
+            f"groepscode {_shown([str(key) for key in renamed.to_pylist()])}: more than one "
+            "group name; the first one is used"
         )
-    return groups, notes
+    return frame, notes

@@ -218,6 +218,51 @@ def test_dutch_and_iso_dates_become_iso(tmp_path: Path) -> None:
     assert pupils["uitstroomdatum"].fillna("").tolist() == ["", "2027-07-31", "2027-07-31", "", ""]
 
 
+def test_dates_in_fixed_layouts_convert_like_any_other_date(tmp_path: Path) -> None:
+    # dd-mm-jjjj and jjjj-mm-dd are converted on their bytes; the result must be what the
+    # general (regular expression) conversion gives, also for dates that do not exist.
+    header = "Leerlingnummer;Achternaam;Geboortedatum;Jaargroep"
+    dates = {
+        "29-02-2000": "2000-02-29",
+        "29-02-1900": "29-02-1900",
+        "31-04-2020": "31-04-2020",
+        "00-01-2020": "00-01-2020",
+        "01-13-2020": "01-13-2020",
+        "31-12-9999": "9999-12-31",
+        "2024-02-29": "2024-02-29",
+        "2023-02-29": "2023-02-29",
+        "2020-00-10": "2020-00-10",
+        "01-01-1000": "1000-01-01",
+    }
+    rows = [f"{n};A;{value};3" for n, value in enumerate(dates, start=1)]
+    path = write(tmp_path, csv_text(header=header, rows=rows))
+    pupils = extract(path, write_map(tmp_path, _MINIMAL_MAP)).pupils
+    assert pupils["geboortedatum"].tolist() == list(dates.values())
+
+
+def test_every_way_of_reading_gives_the_same_pupils(tmp_path: Path) -> None:
+    # Plain rows, rows around an empty line and rows with a quoted value after a space
+    # are read by different routes; only the line numbers may differ.
+    plain = extract(write(tmp_path, csv_text(), name="plain.csv"))
+    empty_line = extract(
+        write(tmp_path, csv_text(rows=[ROWS[0], "", ROWS[1], ROWS[2]]), name="empty.csv")
+    )
+    spaced = [ROWS[0], "  ", ROWS[1].replace(";Julia;", '; "Julia";'), ROWS[2]]
+    quoted = extract(write(tmp_path, csv_text(rows=spaced), name="spaced.csv"))
+    assert plain.pupils[SOURCE_LINE].tolist() == [2, 3, 4]
+    assert empty_line.pupils[SOURCE_LINE].tolist() == [2, 4, 5]
+    assert quoted.pupils[SOURCE_LINE].tolist() == [2, 4, 5]
+    for other in (empty_line, quoted):
+        pd.testing.assert_frame_equal(
+            other.pupils.drop(columns=[SOURCE_FILE, SOURCE_LINE]),
+            plain.pupils.drop(columns=[SOURCE_FILE, SOURCE_LINE]),
+        )
+        pd.testing.assert_frame_equal(
+            other.groups.drop(columns=[SOURCE_FILE, SOURCE_LINE]),
+            plain.groups.drop(columns=[SOURCE_FILE, SOURCE_LINE]),
+        )
+
+
 def test_gender_words_become_edexml_codes(tmp_path: Path) -> None:
     header = "Leerlingnummer;Achternaam;Geboortedatum;Jaargroep;Geslacht"
     written = ["M", "v", "J", "jongen", "MEISJE", "man", "Vrouw", "0", "1", "2", "9", "x", ""]
