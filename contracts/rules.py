@@ -39,6 +39,8 @@ RULE_HINTS: dict[str, str] = {
     "jaargroep van de leerling in.",
     "group_reference": "De leerling verwijst naar een groep die niet in de export staat: "
     "controleer de groepsindeling van dit schooljaar.",
+    "vestiging_reference": "De leerling verwijst naar een vestiging die niet in de export "
+    "staat: controleer de vestiging van de leerling.",
     "composite_group_reference": "De leerling verwijst naar een samengestelde groep die niet "
     "in de export staat: controleer de groepsindeling.",
     "start_ondw_jgr3_format": "Startdatum groep 3 is geen datum: corrigeer de datum.",

@@ -114,13 +114,18 @@ def _parsed(series: pd.Series) -> pd.Series:
 
 
 def _pupil_schema(
-    pupils: pd.DataFrame, groups: pd.DataFrame, peildatum: pd.Series, today: date
+    pupils: pd.DataFrame,
+    groups: pd.DataFrame,
+    vestigingen: pd.DataFrame,
+    peildatum: pd.Series,
+    today: date,
 ) -> pa.DataFrameSchema:
     """The declared PupilRecord plus the checks that depend on this batch and this run.
 
     Args:
         pupils: the batch's pupils; checks look up each row's export through its index.
         groups: the batch's valid groups.
+        vestigingen: the batch's vestigingen (school locations).
         peildatum: reference date per export file (index: source_file).
         today: the run date.
     """
@@ -134,6 +139,7 @@ def _pupil_schema(
     composite = groups.loc[groups["soort"] == GROUP_KIND_COMPOSITE]
     stam_pairs = pd.MultiIndex.from_frame(stam[[SOURCE_FILE, "groepskey"]])
     composite_pairs = pd.MultiIndex.from_frame(composite[[SOURCE_FILE, "groepskey"]])
+    vestiging_pairs = pd.MultiIndex.from_frame(vestigingen[[SOURCE_FILE, "vestigingkey"]])
 
     def known(pairs: pd.MultiIndex, keys: pd.Series) -> pd.Series:
         wanted = pd.MultiIndex.from_arrays([file_of.loc[keys.index], keys])
@@ -157,6 +163,7 @@ def _pupil_schema(
         ],
         "jaargroep": [pa.Check(lambda s: s != JAARGROEP_COMBINATIE, name="jaargroep_per_pupil")],
         "groepskey": [pa.Check(lambda s: known(stam_pairs, s), name="group_reference")],
+        "vestiging": [pa.Check(lambda s: known(vestiging_pairs, s), name="vestiging_reference")],
         "samengestelde_groepen": [pa.Check(composite_refs_exist, name="composite_group_reference")],
     }
     for column in DATE_COLUMNS[1:]:
@@ -300,7 +307,8 @@ def validate_schools(
         index=[str(e.path) for e in exports],
         dtype="datetime64[ns]",
     )
-    schema = _pupil_schema(pupils_in, groups, peildatum, today)
+    vestigingen = pd.concat([e.vestigingen for e in exports], ignore_index=True)
+    schema = _pupil_schema(pupils_in, groups, vestigingen, peildatum, today)
     pupil_failures, pupils = _run(schema, pupils_in, "pupils")
     pupil_problems = _problems("leerling", pupils_in, pupil_failures)
     # Name the combination group: the coordinator fixes it per group, and a group name is

@@ -147,6 +147,8 @@ def run(
     )
     summary = run_sync(request)
     out.print(_summary(summary["rows"]))
+    for note in summary.get("notes", []):
+        out.print(note, markup=False)
     out.print(f"Quarantainerapport: {summary['quarantine_report']}")
     out.print(f"Run: {summary['run_id']}")
 

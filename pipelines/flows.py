@@ -205,6 +205,9 @@ def _sync(
             school.input_pupils,
             school.quarantined_pupils,
         )
+        for note in school.export.notes:
+            # Notes name files, encodings, columns and counts; never a value.
+            logger.info("school %s: %s", school.brincode, note)
     report = build_report(schools)
     _, report_html = write_report(report, settings.state_dir / "runs" / run_id)
 
@@ -297,4 +300,9 @@ def _sync(
     )
     if any(purged.values()):
         logger.info("retention: purged %s", purged)
-    return {"run_id": run_id, "rows": rows, "quarantine_report": str(report_html)}
+    return {
+        "run_id": run_id,
+        "rows": rows,
+        "quarantine_report": str(report_html),
+        "notes": [f"{s.brincode}: {note}" for s in schools for note in s.export.notes],
+    }

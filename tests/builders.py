@@ -10,6 +10,7 @@ from connectors.sources.base import (
     GROUP_COLUMNS,
     PUPIL_COLUMNS,
     TEACHER_COLUMNS,
+    VESTIGING_COLUMNS,
     SchoolExport,
     empty_frame,
 )
@@ -55,6 +56,7 @@ def make_export(
     pupils: list[dict[str, object]],
     groups: list[dict[str, object]] | None = None,
     school: dict[str, object] | None = None,
+    vestigingen: list[dict[str, object]] | None = None,
 ) -> SchoolExport:
     """Build a raw SchoolExport like a source would, from plain dicts."""
 
@@ -74,6 +76,7 @@ def make_export(
         pupils=frame(pupils, PUPIL_COLUMNS),
         groups=frame(DEFAULT_GROUPS if groups is None else groups, GROUP_COLUMNS),
         teachers=empty_frame(TEACHER_COLUMNS),
+        vestigingen=frame(vestigingen or [], VESTIGING_COLUMNS),
     )
 
 

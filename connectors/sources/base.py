@@ -22,6 +22,7 @@ __all__ = [
     "SOURCE_FILE",
     "SOURCE_LINE",
     "TEACHER_COLUMNS",
+    "VESTIGING_COLUMNS",
     "SchoolExport",
     "Source",
     "empty_frame",
@@ -92,6 +93,12 @@ TEACHER_COLUMNS = (
     "groepen",
 )
 
+VESTIGING_COLUMNS = (
+    "vestigingkey",
+    "naam",
+    "omschrijving",
+)
+
 # School header fields; a school is one row, kept as a plain mapping.
 SCHOOL_FIELDS = (
     "schooljaar",
@@ -121,6 +128,8 @@ class SchoolExport:
         pupils: one row per leerling, columns PUPIL_COLUMNS + provenance.
         groups: one row per groep or samengestelde_groep, GROUP_COLUMNS + provenance.
         teachers: one row per leerkracht, TEACHER_COLUMNS + provenance.
+        vestigingen: one row per vestiging (school location), VESTIGING_COLUMNS +
+            provenance; empty when the export has none.
         encoding: the text encoding the file was read with.
         notes: plain messages for the run summary (counts and names only).
     """
@@ -135,6 +144,7 @@ class SchoolExport:
     teachers: pd.DataFrame
     encoding: str = "utf-8"
     notes: tuple[str, ...] = field(default_factory=tuple)
+    vestigingen: pd.DataFrame = field(default_factory=lambda: empty_frame(VESTIGING_COLUMNS))
 
 
 class Source(Protocol):

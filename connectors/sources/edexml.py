@@ -6,6 +6,17 @@ then dropped from the tree, so a board-sized file does not sit in memory twice. 
 value stays a string; typing and checking are the contracts' job, so that one bad value
 quarantines one row instead of the whole file.
 
+Every row names the line of its start tag, also past line 65,535 where libxml2's own
+line numbers stop being exact. Two readers share that promise:
+
+- the fast reader feeds the parser large chunks, has lxml report only the elements that
+  matter, and finds each reported start tag in the raw bytes to count its line. It
+  checks itself (tag names, libxml2's lines where exact, the tag count) and handles only
+  files it reads without any complaint;
+- the exact reader feeds the parser line by line and sees every element. It reads what
+  the fast reader gives up on (UTF-16/32, anything unusual, every broken or refused
+  file), so all errors and their lines come from one place.
+
 An export is untrusted input. DTDs are refused outright: EDEXML never uses one, and a DTD
 is how XML reads other files (external entities) or explodes in memory (entity
 expansion). Error messages name the file, the line and a fix, never a pupil value.
@@ -19,9 +30,16 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
+import pyarrow as pa
 from lxml import etree
+from pandas.api.types import pandas_dtype
 
-from connectors.errors import ConfigurationError, SourceFormatError, UnsafeInputError
+from connectors.errors import (
+    ConfigurationError,
+    InputError,
+    SourceFormatError,
+    UnsafeInputError,
+)
 from connectors.sources.base import (
     GROUP_COLUMNS,
     GROUP_KEY_SEPARATOR,
@@ -75,6 +93,16 @@ _PUPIL_TEXT_ELEMENTS: dict[str, str] = {
     "uitstroomdatum": "uitstroomdatum",
     "mutatiedatum": "mutatiedatum",
 }
+
+# Where each pupil column sits in a row (a list in PUPIL_COLUMNS order).
+_PUPIL_AT = {name: at for at, name in enumerate(PUPIL_COLUMNS)}
+_PUPIL_TEXT_AT = {tag: _PUPIL_AT[column] for tag, column in _PUPIL_TEXT_ELEMENTS.items()}
+_LEERLINGKEY_AT = _PUPIL_AT["leerlingkey"]
+_ECKID_AT = _PUPIL_AT["eckid"]
+_GROEPSKEY_AT = _PUPIL_AT["groepskey"]
+_SAMENGESTELDE_GROEPEN_AT = _PUPIL_AT["samengestelde_groepen"]
+_VESTIGING_AT = _PUPIL_AT["vestiging"]
+_TOEVOEGINGEN_AT = _PUPIL_AT["toevoegingen"]
 
 _TEACHER_TEXT_ELEMENTS: dict[str, str] = {
     "achternaam": "achternaam",
@@ -135,6 +163,48 @@ _MAX_QUOTED = 40
 # Lines are fed one at a time; a file without line breaks is fed in pieces of this size.
 _MAX_CHUNK_BYTES = 1 << 16
 
+# The fast reader feeds the parser this much at a time (larger chunks measured slower:
+# the tree built for a chunk no longer fits the CPU caches) ...
+_FAST_CHUNK_BYTES = 1 << 16
+# ... and hands over to the exact reader when this much of the file passes without a start
+# tag it has to place, which keeps its own copy of the unplaced bytes small.
+_FAST_MAX_PENDING_BYTES = 1 << 25
+# libxml2 keeps element lines in 16 bits: below this line, `sourceline` is exact.
+_EXACT_SOURCELINE_LIMIT = 65_535
+
+# The elements lxml reports to the fast reader, in any namespace: the root, the top-level
+# blocks and the pupils and teachers. Groups are not among them, as every pupil holds a
+# <groep> link too; they are read, and placed, when their block ends.
+_REPORTED_TAGS = frozenset(
+    {ROOT_TAG, "school", "groepen", "leerlingen", "leerkrachten", "leerling", "leerkracht"}
+)
+_REPORTED_FILTER = tuple(sorted(f"{{*}}{tag}" for tag in _REPORTED_TAGS))
+_REPORTED_NAMES = frozenset(tag.encode("ascii") for tag in _REPORTED_TAGS)
+_GROUP_FILTER = tuple(sorted(f"{{*}}{tag}" for tag in _GROUP_TAGS))
+# Rows whose end lxml reports, per top-level block.
+_REPORTED_ROWS: dict[str, frozenset[str]] = {
+    "leerlingen": frozenset({"leerling"}),
+    "leerkrachten": frozenset({"leerkracht"}),
+}
+_NO_ROWS: frozenset[str] = frozenset()
+# "<name" in the raw bytes, for every element the fast reader places.
+_TAG_OPEN = {tag: b"<" + tag.encode("ascii") for tag in _REPORTED_TAGS | _GROUP_TAGS}
+# What may follow an element name in a start tag: XML white space, "/" or ">".
+_NAME_ENDS = frozenset(b" \t\r\n/>")
+# A start tag in the raw bytes, from its "<" to its ">": name and attributes, whose quoted
+# values may hold a ">".
+_START_TAG = re.compile(rb"<[^ \t\r\n/>]++(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+>")
+# Markup in the raw bytes, for stretches with a comment, CDATA section or processing
+# instruction, which are skipped whole (a "<" in them is no tag), or a start tag, with
+# its name in group 1. Together with text, which holds no "<", that is all of an XML
+# element's content. The bytes are read as ASCII: files whose encoding does not keep
+# ASCII as is fail the fast reader's checks and go to the exact reader.
+_MARKUP = re.compile(
+    rb"<(?:!--.*?-->|!\[CDATA\[.*?\]\]>|\?.*?\?>"
+    rb"|([^ \t\r\n/>!?<]++)(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+>)",
+    re.DOTALL,
+)
+
 
 class EdexmlSource:
     """Source for EDEXML 2.x files; `extract` is the whole interface."""
@@ -165,7 +235,11 @@ class EdexmlSource:
             if path.stat().st_size == 0:
                 raise SourceFormatError(f"{path}: the file is empty (0 bytes); {_REEXPORT_HINT}")
             with path.open("rb") as handle:
-                reader.read(handle)
+                if not reader.read_fast(handle):
+                    # Whatever the fast reader does not vouch for is read again, exactly.
+                    reader = _Reader(path)
+                    handle.seek(0)
+                    reader.read(handle)
             digest = sha256_of_file(path)
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
@@ -179,8 +253,89 @@ class EdexmlSource:
 EDEXML_SOURCE = EdexmlSource()
 
 
+class _FallBack(Exception):
+    """The fast reader cannot vouch for this file; the exact reader reads it."""
+
+
+class _TagPlaces:
+    """Finds the start tags of the elements the fast reader places in the raw bytes.
+
+    lxml reports an element once the parser has read its start tag's ">", so every byte
+    up to that tag has been fed, and kept here, by then. Each search starts right after
+    the previous tag and counts the line breaks on the way, so the file is searched
+    once. Between two placed tags there is no other start tag of a placed name (lxml
+    would have reported it, or, for groups, `iter` would have listed it), so the next
+    "<leerling" is the leerling's tag, unless it sits in a comment, CDATA section or
+    processing instruction: where one of those is on the way, `_MARKUP` takes the
+    stretch tag by tag. A tag not found, or not on the line libxml2 gives (where that
+    is exact), means the reading cannot be trusted.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.pos = 0  # in buffer: just after the last tag placed
+        self.line = 1  # the line at pos
+        self.markup = -1  # the first "<!" or "<?" at or after pos (len: none); -1: unknown
+
+    def add(self, chunk: bytes) -> None:
+        """Keep a chunk that is about to be fed to the parser; drop what was searched."""
+        self.buffer = self.buffer[self.pos :] + chunk
+        self.pos = 0
+        self.markup = -1
+        if len(self.buffer) > _FAST_MAX_PENDING_BYTES:
+            raise _FallBack
+
+    def place(self, elem: Any, tag: str) -> int:
+        """The line of the ">" that ends the start tag of `elem` (tag `tag`)."""
+        needle = _TAG_OPEN.get(tag)
+        if needle is None:
+            raise _FallBack  # a namespaced element: the exact reader decides
+        buffer = self.buffer
+        pos = self.pos
+        start = buffer.find(needle, pos)
+        after = start + len(needle)
+        while start >= 0 and after < len(buffer) and buffer[after] not in _NAME_ENDS:
+            start = buffer.find(needle, after)  # a longer name, such as <leerlingen
+            after = start + len(needle)
+        markup = self.markup
+        if markup < pos:
+            markup = self.markup = self._next_markup(pos)
+        if 0 <= start < markup:
+            match = _START_TAG.match(buffer, start)
+        else:
+            match = self._next_tag(needle[1:])
+        if match is None:
+            raise _FallBack
+        end = match.end()
+        line = self.line + buffer.count(b"\n", pos, end)
+        self.pos = end
+        self.line = line
+        if line < _EXACT_SOURCELINE_LIMIT and elem.sourceline != line:
+            raise _FallBack
+        return line
+
+    def _next_markup(self, pos: int) -> int:
+        buffer = self.buffer
+        found = [at for at in (buffer.find(b"<!", pos), buffer.find(b"<?", pos)) if at >= 0]
+        return min(found, default=len(buffer))
+
+    def _next_tag(self, name: bytes) -> re.Match[bytes] | None:
+        match = _MARKUP.search(self.buffer, self.pos)
+        while match is not None and match.group(1) != name:
+            match = _MARKUP.search(self.buffer, match.end())
+        return match
+
+    def finish(self) -> None:
+        """Once the parser is done: a reported tag left over means the two disagreed."""
+        match = _MARKUP.search(self.buffer, self.pos)
+        while match is not None:
+            if match.group(1) in _REPORTED_NAMES:
+                raise _FallBack
+            match = _MARKUP.search(self.buffer, match.end())
+
+
 class _Reader:
-    """One pass over one file: collects column lists while the tree is pruned."""
+    """One pass over one file: collects rows while the tree is pruned."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -188,18 +343,133 @@ class _Reader:
         self.school: dict[str, str | None] | None = None
         self.school_line = 0
         self.encoding = "utf-8"
-        self.pupils: dict[str, list[str | None]] = {name: [] for name in PUPIL_COLUMNS}
+        # One tuple per row, its values in the order of the frame's columns.
+        self.pupils: list[tuple[str | None, ...]] = []
         self.pupil_lines: list[int] = []
-        self.groups: dict[str, list[str | None]] = {name: [] for name in GROUP_COLUMNS}
+        self.groups: list[tuple[str | None, ...]] = []
         self.group_lines: list[int] = []
-        self.teachers: dict[str, list[str | None]] = {name: [] for name in TEACHER_COLUMNS}
+        self.teachers: list[tuple[str | None, ...]] = []
         self.teacher_lines: list[int] = []
         # Open elements from the root down: tag and the line of the start tag.
         self.stack: list[tuple[str, int]] = []
         self.school_child_lines: dict[str, int] = {}
         self.started = False
+        # Fast reader only: start lines of the open reported elements, the root, the
+        # open top-level block and its row tags.
+        self.stack_lines: list[int] = []
+        self.root: Any = None
+        self.school_elem: Any = None
+        self.section: Any = None
+        self.section_rows = _NO_ROWS
 
-    # -- parsing ---------------------------------------------------------------------
+    # -- parsing: fast --------------------------------------------------------------
+
+    def read_fast(self, handle: IO[bytes]) -> bool:
+        """Stream the file in large chunks; False when the exact reader must read it.
+
+        True means the file was read completely and without any finding: the rows and
+        lines are those the exact reader would give. Every error, and anything the fast
+        reader cannot vouch for, is left to the exact reader (from the start of the file,
+        with a fresh reader), so this never raises an input error itself.
+        """
+        chunk = handle.read(_FAST_CHUNK_BYTES)
+        if _is_wide_encoding(chunk):
+            return False
+        parser = etree.XMLPullParser(
+            events=("start", "end"),
+            tag=_REPORTED_FILTER,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+        places = _TagPlaces()
+        etree.clear_error_log()  # as the exact reader does: the log holds this file's only
+        try:
+            while chunk:
+                places.add(chunk)
+                parser.feed(chunk)
+                self._handle_fast(parser.read_events(), places)
+                chunk = handle.read(_FAST_CHUNK_BYTES)
+            root = parser.close()
+            self._handle_fast(parser.read_events(), places)
+            places.finish()
+        except (_FallBack, etree.LxmlError, InputError):
+            return False
+        if self.root is None or self.school is None or not self.pupil_lines:
+            return False
+        declared = root.getroottree().docinfo.encoding
+        if declared:
+            self.encoding = declared.lower()
+        return True
+
+    def _handle_fast(self, events: Iterable[tuple[str, Any]], places: _TagPlaces) -> None:
+        lines = self.stack_lines
+        place = places.place
+        last_row = None  # pruned, with the rows before it, once these events are handled
+        for event, elem in events:
+            tag = elem.tag
+            if event == "start":
+                lines.append(place(elem, tag))
+                if tag not in self.section_rows:
+                    self._start_fast(elem, tag)
+                continue
+            line = lines.pop()
+            if tag in self.section_rows:
+                if elem.getparent() is self.section:
+                    if tag == "leerling":
+                        self._read_pupil(elem, line)
+                    else:
+                        self._read_teacher(elem, line)
+                    last_row = elem
+            elif elem is self.section:
+                if self.section.tag == "groepen":
+                    self._read_groups_fast(elem, places)
+                self.section = None
+                self.section_rows = _NO_ROWS
+                last_row = None
+                _prune(elem)
+            elif elem is self.school_elem:
+                self.school_elem = None
+                self._read_school(elem, line)
+                _prune(elem)
+        if last_row is not None:
+            _prune(last_row)
+
+    def _start_fast(self, elem: Any, tag: str) -> None:
+        if self.root is None:
+            if tag != ROOT_TAG or elem.getparent() is not None:
+                raise _FallBack  # the root element is not <EDEX>
+            self._check_root(elem)
+            self.root = elem
+            return
+        if self.section is not None and self.section.tag == "groepen":
+            raise _FallBack  # the groups are placed when <groepen> ends, nothing between
+        if elem.getparent() is not self.root:
+            return
+        if tag == "school":
+            # A second <school>, or one after another block, is an error: the exact
+            # reader words it.
+            if self.school is not None or elem.getprevious() is not None:
+                raise _FallBack
+            self.school_elem = elem
+        elif self.school is None:
+            raise _FallBack  # a block before <school>
+        else:
+            self.section = elem
+            self.section_rows = _REPORTED_ROWS.get(tag, _NO_ROWS)
+
+    def _read_groups_fast(self, section: Any, places: _TagPlaces) -> None:
+        # In document order, so the start tags are placed in the order of the bytes.
+        for elem in section.iter(_GROUP_FILTER):
+            tag = elem.tag
+            line = places.place(elem, tag)
+            if elem.getparent() is section:
+                self._read_group(elem, tag, line)
+
+    # -- parsing: exact --------------------------------------------------------------
 
     def read(self, handle: IO[bytes]) -> None:
         """Stream the file, turning each object into a row and pruning it afterwards."""
@@ -393,18 +663,20 @@ class _Reader:
         self.school_line = line
 
     def _read_pupil(self, elem: Any, line: int) -> None:
-        row: dict[str, str | None] = {
-            "leerlingkey": _attr(elem, "key"),
-            "eckid": _attr(elem, "eckid"),
-        }
-        for child in _children(elem):
+        # The hot loop of the reader. Children are taken last to first, so that of two
+        # children for one column the first is written last and wins; `_text` is written
+        # out; non-elements need no test (comments and PIs are removed, and any other tag
+        # is in none of the maps).
+        row: list[str | None] = [None] * len(PUPIL_COLUMNS)
+        text_at = _PUPIL_TEXT_AT
+        for child in elem.iterchildren(reversed=True):
             tag = child.tag
-            column = _PUPIL_TEXT_ELEMENTS.get(tag)
-            if column is not None:
-                if column not in row:
-                    row[column] = _text(child)
+            at = text_at.get(tag)
+            if at is not None:
+                text = child.text if not len(child) else "".join(child.itertext())
+                row[at] = (text.strip() or None) if text else None
             elif tag == "groep":
-                row.setdefault("groepskey", _attr(child, "key"))
+                row[_GROEPSKEY_AT] = _attr(child, "key")
             elif tag == "samengestelde_groepen":
                 keys = [
                     key
@@ -413,14 +685,17 @@ class _Reader:
                     for key in [_attr(link, "key")]
                     if key is not None
                 ]
-                row.setdefault("samengestelde_groepen", _join(keys))
+                row[_SAMENGESTELDE_GROEPEN_AT] = _join(keys)
             elif tag == "vestiging":
-                row.setdefault("vestiging", _attr(child, "key"))
+                row[_VESTIGING_AT] = _attr(child, "key")
             elif tag == "toevoegingen":
                 # Read only so the deny-list can see there is free text; never delivered.
                 words = " ".join(child.itertext()).split()
-                row.setdefault("toevoegingen", " ".join(words) or None)
-        _append(self.pupils, row)
+                row[_TOEVOEGINGEN_AT] = " ".join(words) or None
+        row[_LEERLINGKEY_AT] = _attr(elem, "key")
+        row[_ECKID_AT] = _attr(elem, "eckid")
+        # A tuple of strings the garbage collector stops tracking; a list it would visit.
+        self.pupils.append(tuple(row))
         self.pupil_lines.append(line)
 
     def _read_group(self, elem: Any, soort: str, line: int) -> None:
@@ -432,7 +707,7 @@ class _Reader:
         if soort == "samengestelde_groep":
             # A composite group spans year groups by definition; never take one from it.
             row["jaargroep"] = None
-        _append(self.groups, row)
+        self.groups.append(tuple(row.get(name) for name in GROUP_COLUMNS))
         self.group_lines.append(line)
 
     def _read_teacher(self, elem: Any, line: int) -> None:
@@ -463,7 +738,7 @@ class _Reader:
                             _add_role(roles, nested)
         row["rollen"] = _join(sorted(roles))
         row["groepen"] = _join(groups)
-        _append(self.teachers, row)
+        self.teachers.append(tuple(row.get(name) for name in TEACHER_COLUMNS))
         self.teacher_lines.append(line)
 
     # -- result ----------------------------------------------------------------------
@@ -489,7 +764,61 @@ class _Reader:
             teachers=teachers,
             encoding=self.encoding,
             notes=(note,),
+            vestigingen=_read_vestigingen(self.path),
         )
+
+
+def _read_vestigingen(path: Path) -> pd.DataFrame:
+    """The school's locations (vestigingen/vestiging), read from the top of the file.
+
+    The block comes before groepen and leerlingen, so the read stops there instead of
+    passing the whole file again; the main read has already refused any DTD or entity.
+    """
+    keys: list[str | None] = []
+    names: list[str | None] = []
+    descriptions: list[str | None] = []
+    lines: list[int] = []
+    depth = 0
+    # Opened here, not by lxml: the read stops early, and the file must be closed then.
+    with path.open("rb") as handle:
+        parser = etree.iterparse(
+            handle,
+            events=("start", "end"),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+        )
+        for event, elem in parser:
+            if event == "start":
+                depth += 1
+                if depth == 2 and elem.tag in ("groepen", "leerlingen", "leerkrachten"):
+                    break
+                continue
+            depth -= 1
+            parent = elem.getparent()
+            if (
+                depth == 2
+                and elem.tag == "vestiging"
+                and parent is not None
+                and (parent.tag == "vestigingen")
+            ):
+                keys.append(_attr(elem, "key"))
+                naam = elem.find("naam")
+                names.append(_text(naam) if naam is not None else None)
+                description = elem.find("omschrijving")
+                descriptions.append(_text(description) if description is not None else None)
+                lines.append(int(elem.sourceline or 0))
+    frame = pd.DataFrame(
+        {
+            "vestigingkey": pd.Series(keys, dtype="str"),
+            "naam": pd.Series(names, dtype="str"),
+            "omschrijving": pd.Series(descriptions, dtype="str"),
+        }
+    )
+    frame[SOURCE_FILE] = pd.Series([str(path)] * len(frame), dtype="str")
+    frame[SOURCE_LINE] = pd.Series(lines, dtype="int64")
+    return frame
 
 
 def _children(elem: Any) -> Iterable[Any]:
@@ -497,8 +826,9 @@ def _children(elem: Any) -> Iterable[Any]:
 
 
 def _text(elem: Any) -> str | None:
-    value = "".join(elem.itertext()).strip()
-    return value or None
+    # All text in the element, stripped; a leaf's is just its .text, which is quicker.
+    text = elem.text if not len(elem) else "".join(elem.itertext())
+    return (text.strip() or None) if text else None
 
 
 def _attr(elem: Any, name: str) -> str | None:
@@ -520,31 +850,30 @@ def _join(values: list[str]) -> str | None:
     return GROUP_KEY_SEPARATOR.join(values) if values else None
 
 
-def _append(columns: dict[str, list[str | None]], row: dict[str, str | None]) -> None:
-    get = row.get
-    for name, values in columns.items():
-        values.append(get(name))
-
-
 def _prune(elem: Any) -> None:
     # Without this, the parser keeps every finished element attached to the tree.
     elem.clear(keep_tail=False)
     parent = elem.getparent()
     if parent is not None:
-        while elem.getprevious() is not None:
-            del parent[0]
+        del parent[: parent.index(elem)]
 
 
 def _frame(
-    columns: dict[str, list[str | None]],
+    rows: list[tuple[str | None, ...]],
     names: tuple[str, ...],
     source_file: str,
     lines: list[int],
 ) -> pd.DataFrame:
-    data: dict[str, pd.Series] = {name: pd.Series(columns[name], dtype="str") for name in names}
-    data[SOURCE_FILE] = pd.Series([source_file] * len(lines), dtype="str")
-    data[SOURCE_LINE] = pd.Series(lines, dtype="int64")
-    return pd.DataFrame(data)
+    # One Arrow table converted at once: the same frame as a Series of dtype "str" per
+    # column and one of int64 for the lines, in a fraction of the time. `zip` hands out
+    # the columns one at a time, so only one extra column exists at any moment.
+    text = pa.large_string()
+    columns = zip(*rows, strict=True) if rows else ([] for _ in names)
+    arrays = [pa.array(values, type=text) for values in columns]
+    arrays.append(pa.array([source_file] * len(lines), type=text))
+    arrays.append(pa.array(lines, type=pa.int64()))
+    table = pa.Table.from_arrays(arrays, names=[*names, SOURCE_FILE, SOURCE_LINE])
+    return table.to_pandas(types_mapper={text: pandas_dtype("str")}.get)
 
 
 def _is_wide_encoding(first_chunk: bytes) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import pandas as pd
@@ -17,10 +18,11 @@ from connectors.sources.base import (
     PUPIL_COLUMNS,
     SCHOOL_FIELDS,
     TEACHER_COLUMNS,
+    SchoolExport,
     Source,
     sha256_of_file,
 )
-from connectors.sources.edexml import EDEXML_SOURCE, EdexmlSource
+from connectors.sources.edexml import EDEXML_SOURCE, EdexmlSource, _Reader
 
 DUTCH_SAMPLE = "EDEXML.Voorbeeld.2.1.xml"
 FLEMISH_SAMPLE = "EDEXML.Voorbeeld.2.1-Vla.xml"
@@ -571,3 +573,176 @@ def test_large_file_is_streamed(tmp_path: Path) -> None:
     assert pupils["source_line"].tolist() == expected_lines
     assert pupils["source_line"].iloc[-1] == line_of(path, f'<leerling key="{count - 1:06d}"')
     assert pupils["jaargroep"].value_counts().to_dict() == {str(g): count // 8 for g in range(1, 9)}
+
+
+# -- fast and exact readers --------------------------------------------------------------
+#
+# `extract` first tries the fast reader (large chunks, lines counted from the raw bytes)
+# and reads the file again with the exact reader (line by line) whenever the fast one
+# cannot vouch for it. These tests drive both readers directly: the fast reader must give
+# the exact reader's frames, and must be the one that ran where it is meant to.
+
+
+def read_both(path: Path) -> tuple[bool, SchoolExport, SchoolExport]:
+    fast = _Reader(path)
+    with path.open("rb") as handle:
+        used_fast = fast.read_fast(handle)
+    exact = _Reader(path)
+    with path.open("rb") as handle:
+        exact.read(handle)
+    return used_fast, fast.export("digest"), exact.export("digest")
+
+
+def assert_same_export(fast: SchoolExport, exact: SchoolExport) -> None:
+    assert (fast.school, fast.school_line, fast.encoding, fast.notes) == (
+        exact.school,
+        exact.school_line,
+        exact.encoding,
+        exact.notes,
+    )
+    for name in ("pupils", "groups", "teachers"):
+        pd.testing.assert_frame_equal(getattr(fast, name), getattr(exact, name), check_exact=True)
+
+
+def test_lines_stay_exact_past_65535_around_awkward_markup(tmp_path: Path) -> None:
+    # Past line 65,535 libxml2 cannot be asked, so the fast reader counts lines from the
+    # bytes itself: through start tags over several lines, ">" and line breaks in
+    # attribute values, and tag-like text in comments, CDATA sections and processing
+    # instructions. Groups and a teacher come after the pupils, so they are past it too.
+    parts: list[str] = []
+    line = 1
+    expected: dict[str, list[int]] = {"pupils": [], "groups": [], "teachers": []}
+
+    def add(kind: str, before: str, start_tag: str, rest: str) -> None:
+        # The expected line is that of the ">" ending the start tag.
+        nonlocal line
+        parts.append(before + start_tag + rest)
+        expected[kind].append(line + before.count("\n") + start_tag.count("\n"))
+        line += (before + start_tag + rest).count("\n")
+
+    def add_text(text: str) -> None:
+        nonlocal line
+        parts.append(text)
+        line += text.count("\n")
+
+    head, tail = edexml_text(pupils="@@").split("@@")
+    head = head.replace(
+        '  <groepen>\n    <groep key="G5"><naam>5a</naam><jaargroep>5</jaargroep></groep>\n'
+        "  </groepen>\n",
+        "",
+    )
+    add_text(head)
+    body = '\n      <achternaam>{name}</achternaam>\n      <groep key="G5"/>\n    </leerling>\n'
+    for number in range(14_000):
+        key = f"{number:05d}"
+        name = SECRET_NAME
+        before, start_tag = "    ", f'<leerling key="{key}">'
+        match number % 6:
+            case 1:
+                start_tag = f'<leerling\n      key="{key}"\n    >'
+            case 2:
+                start_tag = f'<leerling note="a > b\n  c" key="{key}">'
+            case 3:
+                before = '    <!-- <leerling key="fake">\n    -->\n    '
+            case 4:
+                name = '<![CDATA[<leerling key="cdata">\n]]>Jansen'
+            case 5:
+                before, start_tag = "    <?sluis <leerling ?>\n    ", f'<leerling\tkey="{key}">'
+        add("pupils", before, start_tag, body.format(name=name))
+    add_text(tail.replace("</EDEX>\n", "") + "  <groepen>\n")
+    add("groups", "    ", '<groep\n      key="G5">', "<naam>5a</naam></groep>\n")
+    add("groups", "    <!-- <groep key='x'/> -->\n    ", '<samengestelde_groep key="S1">', "")
+    add_text("<naam>sg</naam></samengestelde_groep>\n  </groepen>\n  <leerkrachten>\n")
+    add(
+        "teachers",
+        "    ",
+        '<leerkracht key="T1">',
+        '<groepen><groep key="G5"/></groepen></leerkracht>\n  </leerkrachten>\n</EDEX>\n',
+    )
+    path = tmp_path / "EDEX.XML"
+    path.write_text("".join(parts), encoding="utf-8")
+
+    used_fast, fast, exact = read_both(path)
+
+    assert used_fast
+    assert_same_export(fast, exact)
+    assert expected["pupils"][-1] > 65_535
+    assert expected["groups"][0] > 65_535
+    assert fast.pupils["source_line"].tolist() == expected["pupils"]
+    assert fast.groups["source_line"].tolist() == expected["groups"]
+    assert fast.teachers["source_line"].tolist() == expected["teachers"]
+    assert fast.groups["soort"].tolist() == ["groep", "samengestelde_groep"]
+    assert fast.teachers.loc[0, "groepen"] == "G5"
+    by_key = fast.pupils.set_index("leerlingkey")
+    assert by_key.loc["13996", "achternaam"] == '<leerling key="cdata">\nJansen'
+    assert (by_key["groepskey"] == "G5").all()
+
+
+def _namespaced_pupil(text: str) -> str:
+    return text.replace('<leerling key="L2">', '<leerling xmlns="urn:x" key="L2">')
+
+
+def _comment_with_tags(text: str) -> str:
+    return text.replace("    <leerling", '    <!-- <leerling key="x"> --><leerling', 1)
+
+
+def _unknown_block(text: str) -> str:
+    return text.replace("  <leerlingen>", '  <extra><leerling key="E"/></extra>\n  <leerlingen>')
+
+
+def _nested_pupil(text: str) -> str:
+    return text.replace("    </leerling>", '      <leerling key="inner"/>\n    </leerling>', 1)
+
+
+def _groups_last(text: str) -> str:
+    start, end = text.index("  <groepen>"), text.index("  </groepen>\n") + len("  </groepen>\n")
+    groups = text[start:end]
+    return (text[:start] + text[end:]).replace("</EDEX>", groups + "</EDEX>")
+
+
+def _pupil_in_groups(text: str) -> str:
+    return text.replace("  </groepen>", '    <leerling key="G"/>\n  </groepen>')
+
+
+@pytest.mark.parametrize(
+    ("change", "encoding", "prefix", "fast_expected"),
+    [
+        (lambda text: text, "utf-8", b"", True),
+        (lambda text: text.replace("\n", "\r\n"), "utf-8", b"", True),
+        (lambda text: text, "utf-8", b"\xef\xbb\xbf", True),
+        (lambda text: text.replace("UTF-8", "ISO-8859-1"), "iso-8859-1", b"", True),
+        (_comment_with_tags, "utf-8", b"", True),
+        (_unknown_block, "utf-8", b"", True),
+        (_nested_pupil, "utf-8", b"", True),
+        (_groups_last, "utf-8", b"", True),
+        (_namespaced_pupil, "utf-8", b"", False),
+        (_pupil_in_groups, "utf-8", b"", False),
+        (lambda text: text.replace("UTF-8", "UTF-16"), "utf-16", b"", False),
+    ],
+    ids=[
+        "plain",
+        "crlf",
+        "bom",
+        "latin-1",
+        "comment-with-tags",
+        "unknown-block",
+        "nested-pupil",
+        "groups-last",
+        "namespaced-pupil",
+        "pupil-in-groups",
+        "utf-16",
+    ],
+)
+def test_fast_reader_matches_exact_reader(
+    tmp_path: Path, change: Any, encoding: str, prefix: bytes, fast_expected: bool
+) -> None:
+    text = change(edexml_text(pupils=pupil_xml("L1", achternaam="Müller") + pupil_xml("L2")))
+    path = write(tmp_path, prefix + text.encode(encoding))
+
+    used_fast, fast, exact = read_both(path)
+
+    assert used_fast is fast_expected
+    if used_fast:
+        assert_same_export(fast, exact)
+    extracted = EDEXML_SOURCE.extract(path)
+    assert_same_export(extracted, exact)

@@ -159,3 +159,13 @@ def test_a_batch_gives_the_same_result_as_each_school_alone() -> None:
     assert [s.quarantined_pupils for s in batch] == [2, 2]
     # A birth date fits the 2020 peildatum of school two only if judged per school.
     assert "4" in set(batch[1].pupils["leerlingkey"])
+
+
+def test_a_pupil_at_an_unknown_vestiging_is_quarantined() -> None:
+    export = make_export(
+        [pupil("1", vestiging="VH"), pupil("2", vestiging="VX"), pupil("3")],
+        vestigingen=[{"vestigingkey": "VH", "naam": "Vestiging Huissen"}],
+    )
+    result = validate_school(export, make_consents([]), today=TODAY)
+    assert list(result.problems["rule"]) == ["vestiging_reference"]
+    assert list(result.problems["leerlingkey"]) == ["2"]
