@@ -39,6 +39,9 @@ RULE_HINTS: dict[str, str] = {
     "jaargroep van de leerling in.",
     "group_reference": "De leerling verwijst naar een groep die niet in de export staat: "
     "controleer de groepsindeling van dit schooljaar.",
+    "teacher_group_reference": "Een leerkracht is gekoppeld aan een groep die niet in de "
+    "export staat: controleer de groepen van de leerkracht (leerkrachten worden niet "
+    "geleverd; dit is een waarschuwing).",
     "vestiging_reference": "De leerling verwijst naar een vestiging die niet in de export "
     "staat: controleer de vestiging van de leerling.",
     "composite_group_reference": "De leerling verwijst naar een samengestelde groep die niet "

@@ -262,6 +262,21 @@ def validate_consents(consents: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     return valid, _problems("toestemming", consents, failures)
 
 
+def _teacher_reference_failures(teachers: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
+    """Teachers linked to a group the export does not hold.
+
+    A warning, not quarantine: teachers are not delivered, but a broken link usually means
+    a group was left out of the export.
+    """
+    if teachers.empty:
+        return pd.DataFrame({"index": [], "column": [], "rule": []})
+    links = teachers["groepen"].str.split(GROUP_KEY_SEPARATOR).explode().dropna().str.strip()
+    known = pd.MultiIndex.from_frame(groups[[SOURCE_FILE, "groepskey"]])
+    wanted = pd.MultiIndex.from_arrays([teachers.loc[links.index, SOURCE_FILE], links])
+    broken = links.index[~wanted.isin(known)].unique()
+    return pd.DataFrame({"index": broken, "column": "groepen", "rule": "teacher_group_reference"})
+
+
 def _concat(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, np.ndarray]:
     """One frame for the batch, and for each row the position of the school it belongs to."""
     owner = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
@@ -328,6 +343,10 @@ def validate_schools(
     )
     eckid_warnings = _problems("leerling", pupils, warnings, severity="warning")
 
+    teachers_raw, teacher_owner_array = _concat([e.teachers for e in exports])
+    teacher_refs = _teacher_reference_failures(teachers_raw, groups)
+    teacher_problems = _problems("leerkracht", teachers_raw, teacher_refs, severity="warning")
+
     consents_raw, consent_owner_array = _concat([c for _, c in items])
     consent_owner = pd.Series(consent_owner_array, index=consents_raw.index)
     consent_failures, consents = _run(ConsentRecord.to_schema(), consents_raw, "consents")
@@ -342,6 +361,11 @@ def validate_schools(
         (group_problems, pd.Series(group_owner, index=groups_raw.index), group_failures),
         (pupil_problems, pupil_owner, pupil_failures),
         (eckid_warnings, pupil_owner, warnings),
+        (
+            teacher_problems,
+            pd.Series(teacher_owner_array, index=teachers_raw.index),
+            teacher_refs,
+        ),
         (consent_problems, consent_owner, consent_failures),
     ]
     per_school_problems: list[list[pd.DataFrame]] = [[] for _ in range(count)]

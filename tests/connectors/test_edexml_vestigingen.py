@@ -32,3 +32,24 @@ def test_a_pupil_at_an_unknown_vestiging_is_quarantined(
     )
     rows = school.problems[school.problems["rule"] == "vestiging_reference"]
     assert list(rows["leerlingkey"]) == ["00002"]
+
+
+def test_a_teacher_linked_to_an_unknown_group_is_a_warning(
+    edexml_reference: Path, tmp_path: Path
+) -> None:
+    text = (edexml_reference / "EDEXML.Voorbeeld.2.1.xml").read_text(encoding="utf-8")
+    clean = validate_school(
+        EdexmlSource().extract(edexml_reference / "EDEXML.Voorbeeld.2.1.xml"),
+        empty_frame(CONSENTS),
+        today=date(2026, 11, 28),
+    )
+    assert "teacher_group_reference" not in set(clean.problems["rule"])
+    broken = tmp_path / "EDEX.XML"
+    broken.write_text(text.replace('<groep key="GRP4A"/>', '<groep key="GRP9Z"/>', 1), "utf-8")
+    school = validate_school(
+        EdexmlSource().extract(broken), empty_frame(CONSENTS), today=date(2026, 11, 28)
+    )
+    rows = school.problems[school.problems["rule"] == "teacher_group_reference"]
+    assert list(rows["severity"]) == ["warning"]
+    assert list(rows["source_line"]) == [133]
+    assert school.quarantined_pupils == clean.quarantined_pupils
