@@ -60,6 +60,9 @@ from openlineage.client.transport.transport import Transport
 
 from contracts.catalog import CONSENT_FLAG_PREFIX, DERIVED_FROM, field_catalog, lookup_field
 
+# The same guards as the lineage store: one definition of a field name and a digest.
+from lineage.store import _field_name, _sha256
+
 __all__ = [
     "CONSENT_EXPORT_FIELDS",
     "DEFAULT_JOB_NAME",
@@ -93,13 +96,10 @@ DatasetRef = tuple[str, str]
 _log = logging.getLogger(__name__)
 
 # Lengths double as a guard: a name, id or rule never needs more, free text would.
-_NAME_LENGTH: Final = 63
 _TOKEN_LENGTH: Final = 128
 _DATASET_LENGTH: Final = 1024
 _MESSAGE_LENGTH: Final = 500
 
-_FIELD_NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
-_SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
 _TOKEN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]*")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -681,16 +681,6 @@ def _token(value: object, name: str) -> str:
     return value
 
 
-def _field_name(value: object, name: str) -> str:
-    if not isinstance(value, str) or len(value) > _NAME_LENGTH or not _FIELD_NAME.fullmatch(value):
-        raise ValueError(f"{name} must be a snake_case field name matching ^[a-z][a-z0-9_]*$")
-    return value
-
-
-def _sha256(value: object, name: str) -> str:
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
-        raise ValueError(f"{name} must be a SHA-256 digest of 64 hex characters")
-    return value.lower()
 
 
 def _dataset_part(value: object, name: str) -> str:
