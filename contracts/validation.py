@@ -28,7 +28,6 @@ __all__ = [
     "PROBLEM_COLUMNS",
     "ValidatedSchool",
     "reference_peildatum",
-    "validate_consents",
     "validate_school",
     "validate_schools",
 ]
@@ -254,12 +253,6 @@ def _with_groups(pupils: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
     derivable = merged["groep_jaargroep"].where(merged["groep_jaargroep"] != JAARGROEP_COMBINATIE)
     merged["jaargroep"] = merged["jaargroep"].fillna(derivable)
     return merged.drop(columns=["groep_jaargroep"])
-
-
-def validate_consents(consents: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate consent rows; return (valid rows, problems). Invalid rows count as no consent."""
-    failures, valid = _run(ConsentRecord.to_schema(), consents, "consent export")
-    return valid, _problems("toestemming", consents, failures)
 
 
 def _teacher_reference_failures(teachers: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:

@@ -681,8 +681,6 @@ def _token(value: object, name: str) -> str:
     return value
 
 
-
-
 def _dataset_part(value: object, name: str) -> str:
     if (
         not isinstance(value, str)

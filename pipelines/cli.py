@@ -175,23 +175,20 @@ def check(
     from datetime import date
 
     from lineage.quarantine_report import build_report, write_report
-    from pipelines.plan import batches, discover_schools
+    from pipelines.plan import discover_schools
     from pipelines.settings import Settings
-    from pipelines.work import prepare_schools
+    from pipelines.work import prepare_in_batches
 
     settings = Settings()
     found = discover_schools(source, consents, settings.consents_filename)
     today = date.today()
-    schools = [
-        school
-        for batch in batches(found, settings.batch_size)
-        for school in prepare_schools(
-            batch,
-            today=today,
-            edexml_xsd=settings.edexml_xsd,
-            csv_column_map=settings.csv_column_map,
-        )
-    ]
+    schools = prepare_in_batches(
+        found,
+        today=today,
+        batch_size=settings.batch_size,
+        edexml_xsd=settings.edexml_xsd,
+        csv_column_map=settings.csv_column_map,
+    )
     result = build_report(schools)
     table = Table(title="Sluis: controle van de export")
     for column in ("school", "bestand", "leerlingen", "in quarantaine"):

@@ -85,17 +85,18 @@ def _outcome_rows(outcomes: list[DeliveryOutcome]) -> list[dict[str, Any]]:
     """Counts per supplier and school for the table artifact and the CLI summary."""
     rows = []
     for o in outcomes:
-        withheld = o.counts.get("withheld", {}) if o.counts else {}
+        counts: dict[str, Any] = dict(o.counts)  # empty for an expired agreement
+        withheld: dict[str, int] = dict(counts.get("withheld", {}))
         rows.append(
             {
                 "supplier": o.supplier,
                 "school": o.school,
                 "status": o.status,
                 "mode": o.mode,
-                "input": o.counts.get("input", 0) if o.counts else 0,
-                "delivered": o.counts.get("delivered", 0) if o.counts else 0,
-                "withheld": ", ".join(f"{k}: {v}" for k, v in dict(withheld).items()) or "-",  # type: ignore[call-overload]
-                "quarantined": o.counts.get("quarantined", 0) if o.counts else 0,
+                "input": counts.get("input", 0),
+                "delivered": counts.get("delivered", 0),
+                "withheld": ", ".join(f"{k}: {v}" for k, v in withheld.items()) or "-",
+                "quarantined": counts.get("quarantined", 0),
                 "location": o.location or "-",
             }
         )

@@ -13,6 +13,7 @@ from datetime import datetime
 from contracts.rules import RULE_HINTS
 from contracts.validation import ValidatedSchool
 from lineage.openlineage import (
+    CONSENT_EXPORT_FIELDS,
     AssertionSpec,
     InputSpec,
     LineageEmitter,
@@ -28,10 +29,7 @@ from pipelines.work import DeliveryOutcome
 
 __all__ = ["RunLineage"]
 
-_CONSENT_FIELDS = [
-    (name, "string")
-    for name in ("leerlingkey", "schooljaar", "categorie", "waarde", "gewijzigd_op")
-]
+_CONSENT_FIELDS = [(name, "string") for name in CONSENT_EXPORT_FIELDS]
 
 
 def _namespace() -> str:

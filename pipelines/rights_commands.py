@@ -14,9 +14,9 @@ from lineage.inzage import InzageReport, build_inzage, write_inzage
 from lineage.rights import deliveries_for_pupil, erase, erased_hashes, get_erasure, pupil_hash
 from lineage.rights import revoke as revoke_erasure
 from lineage.store import LineageStore, SourceRecord
-from pipelines.plan import batches, discover_schools
+from pipelines.plan import discover_schools
 from pipelines.settings import Settings
-from pipelines.work import prepare_schools
+from pipelines.work import prepare_in_batches
 from policy.apply import apply_agreement_batch
 
 __all__ = ["forget", "inzage", "resolve_school", "verify_audit"]
@@ -114,10 +114,16 @@ def _current(
     erased: frozenset[str],
 ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """Status and shared values of the pupil in the current export, per supplier."""
+    found = discover_schools(source, None, settings.consents_filename)
     schools = [
         s
-        for batch in batches(discover_schools(source, None, settings.consents_filename), 25)
-        for s in prepare_schools(batch, today=date.today())
+        for s in prepare_in_batches(
+            found,
+            today=date.today(),
+            batch_size=settings.batch_size,
+            edexml_xsd=settings.edexml_xsd,
+            csv_column_map=settings.csv_column_map,
+        )
         if s.brincode == brin
     ]
     if not schools:

@@ -15,22 +15,42 @@ from connectors.drops.base import Delivery, Drop, build_manifest
 from connectors.errors import ConfigurationError
 from connectors.formats.registry import get_format
 from connectors.sources.base import empty_frame
-from connectors.sources.consents import read_consents
+from connectors.sources.consents import CONSENT_COLUMNS, read_consents
 from connectors.sources.edexml_xsd import validate_with_xsd
 from connectors.sources.registry import detect_format, get_source
 from contracts.agreements import LoadedAgreement
 from contracts.validation import ValidatedSchool, validate_schools
-from pipelines.plan import SchoolInput
+from pipelines.plan import SchoolInput, batches
 from policy.apply import apply_agreement_batch
 
 __all__ = [
     "DeliveryOutcome",
     "deliver_schools",
     "delivery_id_for",
+    "prepare_in_batches",
     "prepare_schools",
 ]
 
-_CONSENT_COLUMNS = ("leerlingkey", "schooljaar", "categorie", "waarde", "gewijzigd_op")
+
+def prepare_in_batches(
+    schools: list[SchoolInput],
+    *,
+    today: date,
+    batch_size: int,
+    edexml_xsd: Path | None = None,
+    csv_column_map: Path | None = None,
+) -> list[ValidatedSchool]:
+    """Prepare every school, a batch at a time (for callers that need no Prefect task)."""
+    return [
+        school
+        for batch in batches(schools, batch_size)
+        for school in prepare_schools(
+            batch,
+            today=today,
+            edexml_xsd=edexml_xsd,
+            csv_column_map=csv_column_map,
+        )
+    ]
 
 
 def prepare_schools(
@@ -63,7 +83,7 @@ def prepare_schools(
             consents = read_consents(school.consents)
         else:
             # No consent export: nobody has consented, which is what policy assumes anyway.
-            consents = empty_frame(_CONSENT_COLUMNS)
+            consents = empty_frame(CONSENT_COLUMNS)
         items.append((export, consents))
     return validate_schools(items, today=today)
 

@@ -48,6 +48,7 @@ from connectors.sources.base import (
     SOURCE_FILE,
     SOURCE_LINE,
     TEACHER_COLUMNS,
+    VESTIGING_COLUMNS,
     SchoolExport,
     sha256_of_file,
 )
@@ -764,19 +765,17 @@ class _Reader:
             teachers=teachers,
             encoding=self.encoding,
             notes=(note,),
-            vestigingen=_read_vestigingen(self.path),
+            vestigingen=_read_vestigingen(self.path, self.label),
         )
 
 
-def _read_vestigingen(path: Path) -> pd.DataFrame:
+def _read_vestigingen(path: Path, source_file: str) -> pd.DataFrame:
     """The school's locations (vestigingen/vestiging), read from the top of the file.
 
     The block comes before groepen and leerlingen, so the read stops there instead of
     passing the whole file again; the main read has already refused any DTD or entity.
     """
-    keys: list[str | None] = []
-    names: list[str | None] = []
-    descriptions: list[str | None] = []
+    rows: list[tuple[str | None, ...]] = []
     lines: list[int] = []
     depth = 0
     # Opened here, not by lxml: the read stops early, and the file must be closed then.
@@ -803,22 +802,18 @@ def _read_vestigingen(path: Path) -> pd.DataFrame:
                 and parent is not None
                 and (parent.tag == "vestigingen")
             ):
-                keys.append(_attr(elem, "key"))
                 naam = elem.find("naam")
-                names.append(_text(naam) if naam is not None else None)
                 description = elem.find("omschrijving")
-                descriptions.append(_text(description) if description is not None else None)
+                rows.append(
+                    (
+                        _attr(elem, "key"),
+                        _text(naam) if naam is not None else None,
+                        _text(description) if description is not None else None,
+                    )
+                )
                 lines.append(int(elem.sourceline or 0))
-    frame = pd.DataFrame(
-        {
-            "vestigingkey": pd.Series(keys, dtype="str"),
-            "naam": pd.Series(names, dtype="str"),
-            "omschrijving": pd.Series(descriptions, dtype="str"),
-        }
-    )
-    frame[SOURCE_FILE] = pd.Series([str(path)] * len(frame), dtype="str")
-    frame[SOURCE_LINE] = pd.Series(lines, dtype="int64")
-    return frame
+    # The same builder and source_file as the pupils: references are matched on both.
+    return _frame(rows, VESTIGING_COLUMNS, source_file, lines)
 
 
 def _children(elem: Any) -> Iterable[Any]:
