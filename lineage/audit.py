@@ -54,14 +54,13 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    create_engine,
     delete,
     event,
     insert,
     select,
     update,
 )
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.errors import ConfigurationError
@@ -70,12 +69,10 @@ from lineage.store import (
     Base,
     UtcDateTime,
     _describe,
-    _make_sqlite_folder,
-    _parse_url,
     _sha256,
-    _sqlite_on_connect,
     _token,
     _utc,
+    build_engine,
 )
 
 __all__ = [
@@ -237,20 +234,7 @@ def lineage_engine(url: str) -> Engine:
     Raises:
         ConfigurationError: the URL cannot be parsed or names a driver that is missing.
     """
-    parsed = _parse_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        _make_sqlite_folder(parsed)
-    try:
-        engine = create_engine(parsed, hide_parameters=True, pool_pre_ping=backend != "sqlite")
-    except (NoSuchModuleError, ImportError, ArgumentError):
-        raise ConfigurationError(
-            f"the lineage database URL ({_describe(parsed)}) names a database driver that is "
-            "not installed; use sqlite:///PATH or postgresql+psycopg://HOST/DB"
-        ) from None
-    if backend == "sqlite":
-        event.listen(engine, "connect", _sqlite_on_connect)
-    return engine
+    return build_engine(url)
 
 
 def default_actor() -> str:

@@ -70,6 +70,7 @@ __all__ = [
     "Severity",
     "SourceRecord",
     "SourceSnapshot",
+    "build_engine",
 ]
 
 RunStatus = Literal["running", "completed", "failed"]
@@ -322,24 +323,8 @@ class LineageStore:
     """
 
     def __init__(self, url: str) -> None:
-        parsed = _parse_url(url)
-        self._where = _describe(parsed)
-        backend = parsed.get_backend_name()
-        if backend == "sqlite":
-            _make_sqlite_folder(parsed)
-        try:
-            # hide_parameters: a failing statement's message then never echoes a value,
-            # whatever a later caller manages to pass.
-            self._engine: Engine = create_engine(
-                parsed, hide_parameters=True, pool_pre_ping=backend != "sqlite"
-            )
-        except (NoSuchModuleError, ImportError, ArgumentError):
-            raise ConfigurationError(
-                f"the lineage database URL ({self._where}) names a database driver that is "
-                "not installed; use sqlite:///PATH or postgresql+psycopg://HOST/DB"
-            ) from None
-        if backend == "sqlite":
-            event.listen(self._engine, "connect", _sqlite_on_connect)
+        self._where = _describe(_parse_url(url))
+        self._engine: Engine = build_engine(url)
 
     def __enter__(self) -> Self:
         return self
@@ -699,6 +684,34 @@ class LineageStore:
 
 
 # -- engine helpers ------------------------------------------------------------------
+
+
+def build_engine(url: str) -> Engine:
+    """Create an engine on the lineage database, set up the one way every module needs.
+
+    Values are hidden from error messages, SQLite enforces foreign keys and runs in WAL
+    mode, and a SQLite file's folder is created.
+
+    Raises:
+        ConfigurationError: the URL cannot be parsed or names a driver that is missing;
+            the message never holds the URL.
+    """
+    parsed = _parse_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        _make_sqlite_folder(parsed)
+    try:
+        # hide_parameters: a failing statement's message then never echoes a value,
+        # whatever a later caller manages to pass.
+        engine = create_engine(parsed, hide_parameters=True, pool_pre_ping=backend != "sqlite")
+    except (NoSuchModuleError, ImportError, ArgumentError):
+        raise ConfigurationError(
+            f"the lineage database URL ({_describe(parsed)}) names a database driver that is "
+            "not installed; use sqlite:///PATH or postgresql+psycopg://HOST/DB"
+        ) from None
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
 
 
 def _parse_url(url: str) -> URL:
