@@ -16,14 +16,20 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from connectors.errors import AgreementError, UsageError
-from contracts.catalog import FieldInfo, lookup_field
+from connectors.errors import AgreementError, ConfigurationError, UsageError
+from connectors.formats.encryption import parse_recipient
+from connectors.formats.registry import get_format
+from contracts.catalog import FieldInfo, lookup_field, lookup_teacher_field, teacher_catalog
 from contracts.classification import Classification, denial_reason
 from contracts.codes import JAARGROEP
 
 __all__ = [
     "BUNDLED_AGREEMENTS",
     "Agreement",
+    "DropSettings",
+    "FolderDropSettings",
+    "HoldThresholds",
+    "SftpDropSettings",
     "IdentifierPolicy",
     "LegalBasisType",
     "LoadedAgreement",
@@ -126,15 +132,73 @@ class SharedField(_Strict):
 class OutputFormat(_Strict):
     """How the data files are written."""
 
-    type: Literal["csv", "parquet"] = "csv"
+    type: Literal["csv", "parquet", "edexml", "oneroster"] = "csv"
     separator: Literal[";", ",", "\t", "|"] = ";"
+    # A named output profile of the format, e.g. "uwlr-smalle-set" for edexml.
+    profile: str | None = None
+
+    @model_validator(mode="after")
+    def _separator_only_for_csv(self) -> OutputFormat:
+        if self.type != "csv" and "separator" in self.model_fields_set:
+            raise ValueError(f"separator only goes with type csv, not {self.type}")
+        return self
 
 
-class DropSettings(_Strict):
-    """Where the delivery goes."""
+class FolderDropSettings(_Strict):
+    """A delivery folder: under the run's --drop folder, in <supplier id>/."""
 
-    # The folder drop publishes under the run's --drop folder, in <supplier id>/.
     type: Literal["folder"] = "folder"
+
+
+class SftpDropSettings(_Strict):
+    """An SFTP server the supplier picks its deliveries up from.
+
+    The password or private key is never written here: `secret` names it, and the run
+    looks it up in the settings or a Prefect Secret block.
+    """
+
+    type: Literal["sftp"]
+    host: Annotated[str, Field(min_length=1)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 22
+    username: Annotated[str, Field(min_length=1)]
+    # Remote folder the supplier folders go under ("." is the login folder).
+    path: str = "."
+    # The server's public host key(s), as in known_hosts: "ssh-ed25519 AAAA...".
+    # Pinned: an unknown or changed key refuses to deliver.
+    host_key: list[Annotated[str, Field(pattern=r"^(ssh|ecdsa)-[a-z0-9-]+ [A-Za-z0-9+/=]+( .*)?$")]]
+    # Name of the secret holding the password or the private key.
+    secret: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+
+    @model_validator(mode="before")
+    @classmethod
+    def _needs_host_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("host_key"):
+            raise ValueError(
+                "an SFTP drop needs host_key: the server's public key as in known_hosts "
+                "(e.g. from `ssh-keyscan -t ed25519 HOST`, checked with the supplier), so "
+                "that a server pretending to be the supplier gets nothing"
+            )
+        if isinstance(data, dict) and isinstance(data.get("host_key"), str):
+            data = {**data, "host_key": [data["host_key"]]}
+        return data
+
+
+DropSettings = Annotated[FolderDropSettings | SftpDropSettings, Field(discriminator="type")]
+
+
+class HoldThresholds(_Strict):
+    """When a delivery waits for a person instead of going out (percent of the pupils the
+    supplier had after its last delivery)."""
+
+    max_removed_pct: Annotated[float, Field(ge=0, le=100)] = 10.0
+    max_changed_pct: Annotated[float, Field(ge=0, le=100)] = 50.0
+
+
+class Encryption(_Strict):
+    """Encrypt the data files for the supplier (age); the manifest stays readable."""
+
+    age_recipient: Annotated[str, Field(pattern=r"^age1[0-9a-z]+$")]
 
 
 class Schedule(_Strict):
@@ -155,9 +219,13 @@ class Agreement(_Strict):
     scope: Scope = Scope()
     identifier: IdentifierPolicy
     fields: Annotated[list[SharedField], Field(min_length=1)]
+    # Teachers of the delivered groups, only in formats that carry them (edexml, oneroster).
+    teacher_fields: list[SharedField] = []
     format: OutputFormat = OutputFormat()
     mode: Literal["full", "delta"] = "full"
-    drop: DropSettings = DropSettings()
+    hold: HoldThresholds = HoldThresholds()
+    encryption: Encryption | None = None
+    drop: DropSettings = FolderDropSettings()
     schedule: Schedule = Schedule()
     # How long the supplier keeps the data (from its privacybijsluiter), in words for parents.
     supplier_retention: str | None = None
@@ -168,6 +236,11 @@ class Agreement(_Strict):
     def field_names(self) -> list[str]:
         """The allow-list, in the agreement's order."""
         return [f.name for f in self.fields]
+
+    @property
+    def teacher_field_names(self) -> list[str]:
+        """The teacher allow-list, in the agreement's order (empty: no teachers)."""
+        return [f.name for f in self.teacher_fields]
 
     @property
     def consent_category(self) -> str | None:
@@ -238,10 +311,60 @@ def _deny_list_problems(agreement: Agreement) -> list[str]:
         reason = denial_reason(info.classification, legal_duty=agreement.legal_duty)
         if reason:
             problems.append(f"fields[{shared.name}]: denied: {reason}")
+    seen_teacher: set[str] = set()
+    for shared in agreement.teacher_fields:
+        if shared.name in seen_teacher:
+            problems.append(f"teacher_fields[{shared.name}]: listed twice")
+        seen_teacher.add(shared.name)
+        info = lookup_teacher_field(shared.name)
+        if info is None:
+            problems.append(
+                f"teacher_fields[{shared.name}]: unknown field; allowed: "
+                + ", ".join(teacher_catalog())
+            )
+            continue
+        reason = denial_reason(info.classification, legal_duty=agreement.legal_duty)
+        if reason:
+            problems.append(f"teacher_fields[{shared.name}]: denied: {reason}")
+    problems.extend(_format_problems(agreement))
     if agreement.identifier is IdentifierPolicy.PSEUDONIEM and "pseudoniem" not in seen:
         problems.append("identifier: pseudoniem needs the field pseudoniem in fields")
     if agreement.role is not Role.OVERHEID and agreement.legal_duty:
         problems.append("legal_basis: wettelijke_plicht is only for role overheid")
+    return problems
+
+
+def _format_problems(agreement: Agreement) -> list[str]:
+    """What the chosen output format cannot do with this agreement."""
+    output = agreement.format
+    writer = get_format(output.type)
+    problems = []
+    if agreement.mode == "delta" and not writer.expresses_deletions:
+        problems.append(
+            f"mode: delta needs a format that can tell the supplier a pupil was removed; "
+            f"{output.type} cannot (use mode full, or format csv, parquet or oneroster)"
+        )
+    if output.profile is not None and output.profile not in writer.profiles:
+        allowed = ", ".join(writer.profiles) or "none"
+        problems.append(
+            f"format.profile: unknown profile {output.profile!r} for {output.type}; "
+            f"allowed: {allowed}"
+        )
+        return problems
+    problems.extend(
+        writer.agreement_problems(
+            tuple(agreement.field_names),
+            teacher_fields=tuple(agreement.teacher_field_names),
+            identifier=agreement.identifier.value,
+            mode=agreement.mode,
+            profile=output.profile,
+        )
+    )
+    if agreement.encryption is not None:
+        try:
+            parse_recipient(agreement.encryption.age_recipient)
+        except ConfigurationError as exc:
+            problems.append(f"encryption.age_recipient: {exc}")
     return problems
 
 

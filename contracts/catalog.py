@@ -19,6 +19,8 @@ __all__ = [
     "FieldInfo",
     "field_catalog",
     "lookup_field",
+    "lookup_teacher_field",
+    "teacher_catalog",
 ]
 
 CONSENT_FLAG_PREFIX = "toestemming_"
@@ -112,3 +114,38 @@ def lookup_field(name: str) -> FieldInfo | None:
             classification=Classification.CONSENT,
         )
     return None
+
+
+# Teachers are staff, not pupils, but still people: the same classifications and the
+# same deny-list apply. Only what a learning platform needs to put a teacher with a group.
+_TEACHER_FIELDS = (
+    FieldInfo(
+        "leerkrachtkey",
+        "Teacher key in the administration",
+        "nummer van de leerkracht in de leerlingadministratie",
+        Classification.IDENTIFIER,
+    ),
+    FieldInfo("eckid", "ECK iD of the teacher", "ECK iD van de leerkracht", Classification.IDENTIFIER),
+    FieldInfo("achternaam", "Surname", "achternaam", Classification.NAME),
+    FieldInfo("voorvoegsel", "Surname prefix (tussenvoegsel)", "tussenvoegsel", Classification.NAME),
+    FieldInfo("voorletters", "Initials", "voorletters", Classification.NAME),
+    FieldInfo("roepnaam", "First name in use", "roepnaam", Classification.NAME),
+    FieldInfo("emailadres", "School e-mail address", "e-mailadres van school", Classification.CONTACT),
+    FieldInfo(
+        "groepen",
+        "Keys of the delivered groups the teacher teaches",
+        "groepen waarin de leerkracht lesgeeft",
+        Classification.SCHOOL_RECORD,
+    ),
+)
+
+
+@cache
+def teacher_catalog() -> dict[str, FieldInfo]:
+    """Return every teacher field name an agreement's teacher_fields may refer to."""
+    return {info.name: info for info in _TEACHER_FIELDS}
+
+
+def lookup_teacher_field(name: str) -> FieldInfo | None:
+    """Return the FieldInfo of a teacher field, or None when the name is unknown."""
+    return teacher_catalog().get(name)

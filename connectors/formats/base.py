@@ -12,19 +12,25 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import pandas as pd
 
 from connectors.errors import ConfigurationError
 
 __all__ = [
+    "CHANGE_ADDED",
+    "CHANGE_CHANGED",
+    "CHANGE_KINDS",
+    "CHANGE_REMOVED",
     "MAX_NAME_LENGTH",
     "SAFE_FILE_NAME",
     "DataFile",
     "Format",
+    "RenderContext",
     "check_frame",
     "check_options",
+    "pupil_rows_only",
 ]
 
 # File names end up as paths inside a supplier's folder: one component, no leading dot
@@ -73,13 +79,92 @@ class DataFile:
         return hashlib.sha256(self.content).hexdigest()
 
 
+# What a delta delivery says of each row it carries (and the manifest counts by kind).
+CHANGE_ADDED = "added"
+CHANGE_CHANGED = "changed"
+CHANGE_REMOVED = "removed"
+CHANGE_KINDS = (CHANGE_ADDED, CHANGE_CHANGED, CHANGE_REMOVED)
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What a structured format (EDEXML, OneRoster) needs beyond the pupil rows.
+
+    Everything here is already cut down by policy to what the agreement allows; a format
+    writes from it, it never widens it.
+
+    Attributes:
+        school: the school header: brincode, dependancecode, schooljaar (e.g.
+            "2026-2027"), peildatum, schoolkey; values may be None.
+        created_at: the run's start, ISO 8601 in UTC (e.g. "2026-11-28T02:00:00+00:00");
+            a format that stamps records (OneRoster dateLastModified) uses this, never
+            the clock, so the same run gives the same bytes.
+        mode: "full" or "delta".
+        changes: delta only: per row of the frame (same index) one of CHANGE_KINDS. A
+            removed row holds only the identifier columns (and groepskey when the
+            agreement lists it); its other cells are missing.
+        previous_groups: delta only: per row of the frame (same index) the groepskey the
+            supplier had before, where it differs from the current one (else missing),
+            so a format can end an old group membership.
+        groups: the groups the delivered pupils are in: columns groepskey, groepsnaam,
+            jaargroep, soort ("groep" or "samengestelde_groep"); one row per group.
+        teachers: teachers of those groups, only the columns the agreement's
+            teacher_fields list (leerkrachtkey, eckid, achternaam, voorvoegsel,
+            voorletters, roepnaam, emailadres, groepen); None when it lists none.
+            `groepen` holds the teacher's group keys joined by ";", only delivered groups.
+        identifier: the agreement's identifier policy: eckid, eckid_or_key, key or
+            pseudoniem; says which column identifies a pupil toward the supplier.
+        profile: a named output profile the agreement asks for, e.g. "uwlr-smalle-set".
+    """
+
+    school: Mapping[str, str | None]
+    created_at: str
+    mode: str = "full"
+    changes: pd.Series | None = None
+    previous_groups: pd.Series | None = None
+    groups: pd.DataFrame | None = None
+    teachers: pd.DataFrame | None = None
+    identifier: str = "key"
+    profile: str | None = None
+
+
 class Format(Protocol):
-    """A writer of one supplier output format; `render` is the whole interface."""
+    """A writer of one supplier output format; `render` is the whole interface.
+
+    Class attributes say what a format can carry, so an agreement asking for more is
+    refused when it loads rather than at delivery:
+        expresses_deletions: a delta can tell the supplier that a pupil was removed.
+        profiles: named output profiles it knows (e.g. "uwlr-smalle-set").
+    """
+
+    expresses_deletions: ClassVar[bool]
+    profiles: ClassVar[tuple[str, ...]]
 
     def render(
-        self, frame: pd.DataFrame, *, basename: str, options: Mapping[str, str]
+        self,
+        frame: pd.DataFrame,
+        *,
+        basename: str,
+        options: Mapping[str, str],
+        context: RenderContext | None = None,
     ) -> list[DataFile]:
         """Render `frame` into files named after `basename`, without mutating the frame."""
+        ...
+
+    def agreement_problems(
+        self,
+        fields: tuple[str, ...],
+        *,
+        teacher_fields: tuple[str, ...],
+        identifier: str,
+        mode: str,
+        profile: str | None,
+    ) -> list[str]:
+        """What an agreement using this format lacks or asks too much of, one line each.
+
+        Called when the agreement loads; each line names the key and what is allowed
+        (e.g. "fields: edexml needs groepskey (every leerling names its groep)").
+        """
         ...
 
 
@@ -127,3 +212,18 @@ def check_options(options: Mapping[str, str], *, format_name: str, known: tuple[
             f"unknown {format_name} option(s) {', '.join(map(repr, unknown))}; "
             f"known options: {allowed}"
         )
+
+
+def pupil_rows_only(
+    format_name: str, *, teacher_fields: tuple[str, ...], profile: str | None
+) -> list[str]:
+    """Agreement problems of a flat format that writes one row per pupil and nothing else."""
+    problems = []
+    if teacher_fields:
+        problems.append(
+            f"teacher_fields: {format_name} carries pupils only; use format edexml or "
+            "oneroster to deliver teachers"
+        )
+    if profile is not None:
+        problems.append(f"format.profile: {format_name} has no profiles; remove profile")
+    return problems

@@ -15,6 +15,7 @@ small per-school frames a nightly run writes by the thousand.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 from types import MappingProxyType
 
 import pandas as pd
@@ -22,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import DataFile, check_frame, check_options
+from connectors.formats.base import DataFile, RenderContext, pupil_rows_only, check_frame, check_options
 
 __all__ = ["DEFAULT_SEPARATOR", "SEPARATORS", "CsvFormat"]
 
@@ -53,12 +54,17 @@ class CsvFormat:
     Numbers are not text cells: -5 in a numeric column stays -5.
     """
 
+    # A delta carries a `change` column (added, changed, removed) beside the fields.
+    expresses_deletions: ClassVar[bool] = True
+    profiles: ClassVar[tuple[str, ...]] = ()
+
     def render(
         self,
         frame: pd.DataFrame,
         *,
         basename: str,
         options: Mapping[str, str] = _NO_OPTIONS,
+        context: RenderContext | None = None,
     ) -> list[DataFile]:
         """Render `frame` as CSV.
 
@@ -89,6 +95,18 @@ class CsvFormat:
             ) from None
         return [DataFile(name=f"{basename}.csv", content=content, rows=len(frame))]
 
+
+    def agreement_problems(
+        self,
+        fields: tuple[str, ...],
+        *,
+        teacher_fields: tuple[str, ...],
+        identifier: str,
+        mode: str,
+        profile: str | None,
+    ) -> list[str]:
+        """CSV holds one row per pupil: no teachers, no profiles."""
+        return pupil_rows_only("csv", teacher_fields=teacher_fields, profile=profile)
 
 def _render_bytes(frame: pd.DataFrame, separator: str) -> bytes:
     header = separator.join(_header_cell(name, separator) for name in frame.columns) + "\n"

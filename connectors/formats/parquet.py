@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 from types import MappingProxyType
 
 import pandas as pd
@@ -10,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from connectors.errors import InputError
-from connectors.formats.base import DataFile, check_frame, check_options
+from connectors.formats.base import DataFile, RenderContext, pupil_rows_only, check_frame, check_options
 
 __all__ = ["ParquetFormat"]
 
@@ -29,12 +30,17 @@ class ParquetFormat:
     back with the same dtypes); the index is not written.
     """
 
+    # A delta carries a `change` column (added, changed, removed) beside the fields.
+    expresses_deletions: ClassVar[bool] = True
+    profiles: ClassVar[tuple[str, ...]] = ()
+
     def render(
         self,
         frame: pd.DataFrame,
         *,
         basename: str,
         options: Mapping[str, str] = _NO_OPTIONS,
+        context: RenderContext | None = None,
     ) -> list[DataFile]:
         """Render `frame` as Parquet.
 
@@ -71,6 +77,18 @@ class ParquetFormat:
         content: bytes = sink.getvalue().to_pybytes()
         return [DataFile(name=f"{basename}.parquet", content=content, rows=len(frame))]
 
+
+    def agreement_problems(
+        self,
+        fields: tuple[str, ...],
+        *,
+        teacher_fields: tuple[str, ...],
+        identifier: str,
+        mode: str,
+        profile: str | None,
+    ) -> list[str]:
+        """Parquet holds one row per pupil: no teachers, no profiles."""
+        return pupil_rows_only("parquet", teacher_fields=teacher_fields, profile=profile)
 
 def _failing_column(frame: pd.DataFrame) -> str:
     """Name the first column pyarrow cannot convert (only called on the error path)."""

@@ -7,13 +7,17 @@ from collections.abc import Callable
 from connectors.errors import ConfigurationError
 from connectors.formats.base import Format
 from connectors.formats.csv import CsvFormat
+from connectors.formats.edexml import EdexmlFormat
+from connectors.formats.oneroster import OneRosterFormat
 from connectors.formats.parquet import ParquetFormat
 
 __all__ = ["FORMATS", "get_format", "known_formats"]
 
-# Adding a format ("edexml", "oneroster") is one line here plus its module.
+# Adding a format is one line here plus its module.
 FORMATS: dict[str, Callable[[], Format]] = {
     "csv": CsvFormat,
+    "edexml": EdexmlFormat,
+    "oneroster": OneRosterFormat,
     "parquet": ParquetFormat,
 }
 
