@@ -3,6 +3,7 @@
 A delivery is staged in a hidden `.incoming-<delivery_id>-<random>` folder beside its
 final place, every file fsynced and manifest.json written last, and then renamed into
 place in one step. A supplier scanning its folder only ever sees complete deliveries.
+`remove` works the same way round: one rename to a hidden `.removing-...` name, then delete.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
+import secrets
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from connectors.drops.base import (
     Delivery,
     Receipt,
     check_delivery,
+    check_id,
     manifest_bytes,
     receipt_files,
     sha256_hex,
@@ -34,6 +39,10 @@ __all__ = ["DIR_MODE", "FILE_MODE", "FolderDrop"]
 # Deliveries hold personal data: the owner writes, the supplier's group reads, nobody else.
 FILE_MODE = 0o640
 DIR_MODE = 0o750
+
+# Hidden name of a delivery being removed: `.removing-<delivery_id>-<16 hex digits>`.
+_REMOVING = ".removing"
+_TOKEN_BYTES = 8
 
 # Errors a later attempt may not meet again: a full or busy disk, a flaky network share.
 _TRANSIENT_ERRNOS = frozenset(
@@ -140,6 +149,83 @@ class FolderDrop:
             manifest_sha256=sha256_hex(manifest),
         )
 
+    def remove(self, supplier: str, delivery_id: str) -> bool:
+        """Remove a published delivery, for the retention policy.
+
+        The delivery folder is first renamed to a hidden `.removing-<delivery_id>-<random>`
+        so that the supplier sees it vanish in one step, then emptied and deleted. Hidden
+        leftovers of an earlier interrupted removal of the same delivery are deleted too.
+
+        Args:
+            supplier: supplier id.
+            delivery_id: the delivery's id.
+
+        Returns:
+            True if the delivery (or what an interrupted removal left of it) was removed;
+            False if there was nothing of it.
+
+        Raises:
+            ConfigurationError: the supplier id or delivery id is not allowed.
+            TransientDeliveryError: the disk is busy or failing; calling remove again
+                finishes the job.
+            PermanentDeliveryError: the drop folder is missing and not `create_root` (an
+                unmounted share must not look like an already removed delivery), no
+                permission, or the folder is not a delivery (it has no manifest.json).
+        """
+        check_id(supplier, what="supplier id")
+        check_id(delivery_id, what="delivery id")
+        supplier_dir = self._root / supplier
+        final = supplier_dir / delivery_id
+        if not self._root.is_dir():
+            if self._create_root and not os.path.lexists(self._root):
+                # A root this drop creates on first publish: missing means never published.
+                return False
+            raise PermanentDeliveryError(
+                f"cannot remove delivery {delivery_id!r} for supplier {supplier!r}: drop "
+                f"folder {self._root} does not exist or is not a folder (is the share mounted?)"
+            )
+        try:
+            if not supplier_dir.is_dir():
+                return False
+            leftovers = _delete_removing(supplier_dir, delivery_id)
+            try:
+                folder = os.lstat(final)
+            except FileNotFoundError:
+                return leftovers > 0
+            try:
+                manifest = os.lstat(final / MANIFEST_NAME)
+            except (FileNotFoundError, NotADirectoryError):
+                manifest = None
+            # lstat, not stat: a link is not a delivery, and deleting through it could
+            # reach files outside the drop.
+            if not (
+                stat.S_ISDIR(folder.st_mode)
+                and manifest is not None
+                and stat.S_ISREG(manifest.st_mode)
+            ):
+                raise PermanentDeliveryError(
+                    f"will not remove {final}: it is not a delivery folder (no "
+                    f"{MANIFEST_NAME} inside); only published deliveries are removed"
+                )
+            hidden = supplier_dir / f"{_REMOVING}-{delivery_id}-{secrets.token_hex(_TOKEN_BYTES)}"
+            os.rename(final, hidden)
+            with contextlib.suppress(OSError):
+                _fsync_dir(supplier_dir)
+        except OSError as exc:
+            raise _removal_error(exc, supplier, delivery_id, final, "nothing was removed") from exc
+        try:
+            shutil.rmtree(hidden)
+        except OSError as exc:
+            raise _removal_error(
+                exc,
+                supplier,
+                delivery_id,
+                final,
+                f"the delivery is withdrawn but its hidden folder {hidden.name} remains; "
+                "call remove again to finish",
+            ) from exc
+        return True
+
     def _prepare_root(self, delivery: Delivery) -> None:
         if self._create_root:
             self._root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
@@ -160,6 +246,21 @@ class FolderDrop:
             f"delivery {delivery.delivery_id!r} for supplier {delivery.supplier!r} exists "
             f"already at {final}; a published delivery is never replaced"
         )
+
+
+def _delete_removing(supplier_dir: Path, delivery_id: str) -> int:
+    """Delete what interrupted removals of `delivery_id` left; return how many folders."""
+    # Exactly 16 hex digits after the id, so that the leftovers of delivery "d1" are never
+    # confused with those of a delivery "d1-<something>".
+    pattern = re.compile(
+        rf"{re.escape(_REMOVING)}-{re.escape(delivery_id)}-[0-9a-f]{{{_TOKEN_BYTES * 2}}}"
+    )
+    deleted = 0
+    for entry in sorted(os.listdir(supplier_dir)):
+        if pattern.fullmatch(entry):
+            shutil.rmtree(supplier_dir / entry)
+            deleted += 1
+    return deleted
 
 
 def _make_dir(path: Path, *, exist_ok: bool) -> None:
@@ -189,6 +290,21 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _removal_error(
+    exc: OSError, supplier: str, delivery_id: str, final: Path, outcome: str
+) -> DeliveryError:
+    """Turn an OSError met while removing into the delivery error the caller acts on."""
+    reason = exc.strerror or type(exc).__name__
+    code = errno.errorcode.get(exc.errno, "") if exc.errno is not None else ""
+    message = (
+        f"cannot remove delivery {delivery_id!r} for supplier {supplier!r} at {final}: "
+        f"{reason}" + (f" ({code})" if code else "") + f"; {outcome}"
+    )
+    if exc.errno in _TRANSIENT_ERRNOS:
+        return TransientDeliveryError(message)
+    return PermanentDeliveryError(message)
 
 
 def _delivery_error(exc: OSError, delivery: Delivery, supplier_dir: Path) -> DeliveryError:

@@ -11,6 +11,7 @@ from connectors.drops.base import (
     Delivery,
     Receipt,
     check_delivery,
+    check_id,
     manifest_bytes,
     receipt_files,
     sha256_hex,
@@ -24,7 +25,7 @@ class MemoryDrop:
     """Keeps published deliveries in a dict; behaves like a drop, all or nothing.
 
     Args:
-        fail_on_write: every publish fails on its first write.
+        fail_on_write: every publish fails on its first write, and every remove fails.
         fail_after_files: every publish fails after writing this many files; the manifest
             counts as the last file, so `len(files)` makes the manifest write fail.
 
@@ -90,6 +91,30 @@ class MemoryDrop:
             files=receipt_files(delivery),
             manifest_sha256=sha256_hex(manifest),
         )
+
+    def remove(self, supplier: str, delivery_id: str) -> bool:
+        """Remove a published delivery, as the retention policy does.
+
+        Args:
+            supplier: supplier id.
+            delivery_id: the delivery's id.
+
+        Returns:
+            True if the delivery was removed, False if there was no such delivery.
+
+        Raises:
+            ConfigurationError: the supplier id or delivery id is not allowed.
+            TransientDeliveryError: `fail_on_write` is on; nothing was removed.
+        """
+        check_id(supplier, what="supplier id")
+        check_id(delivery_id, what="delivery id")
+        if self.fail_on_write:
+            raise TransientDeliveryError(
+                f"cannot remove delivery {delivery_id!r} for supplier {supplier!r} from "
+                f"memory://{supplier}: write failed (simulated); nothing was removed"
+            )
+        with self._lock:
+            return self.deliveries.pop((supplier, delivery_id), None) is not None
 
     def manifest(self, supplier: str, delivery_id: str) -> dict[str, Any]:
         """Return the parsed manifest of a published delivery.

@@ -4,20 +4,48 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from connectors.drops.base import Drop
 from connectors.drops.folder import FolderDrop
 from connectors.drops.memory import MemoryDrop
+from connectors.drops.sftp import SftpDrop
 from connectors.errors import ConfigurationError
 
-__all__ = ["DROPS", "get_drop", "known_drops"]
+__all__ = ["DROPS", "RemovableDrop", "get_drop", "known_drops"]
 
-# Adding a drop ("sftp") is one line here plus its module.
+# Adding a drop is one line here plus its module.
 DROPS: dict[str, Callable[..., Drop]] = {
     "folder": FolderDrop,
     "memory": MemoryDrop,
+    "sftp": SftpDrop,
 }
+
+
+@runtime_checkable
+class RemovableDrop(Drop, Protocol):
+    """A drop that can also take a published delivery away again, for retention.
+
+    Check with `isinstance(drop, RemovableDrop)` before applying a retention policy.
+    """
+
+    def remove(self, supplier: str, delivery_id: str) -> bool:
+        """Remove a published delivery; the supplier sees it vanish in one step.
+
+        Args:
+            supplier: supplier id.
+            delivery_id: the delivery's id.
+
+        Returns:
+            True if something of the delivery was removed, False if it was already gone.
+
+        Raises:
+            ConfigurationError: the supplier id or delivery id is not allowed.
+            TransientDeliveryError: removing failed; calling remove again may finish it.
+            PermanentDeliveryError: removing failed and a retry will not help, including
+                a folder that is not a delivery (no manifest.json inside).
+        """
+        ...
 
 
 def known_drops() -> tuple[str, ...]:

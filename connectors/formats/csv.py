@@ -15,15 +15,21 @@ small per-school frames a nightly run writes by the thousand.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
 from types import MappingProxyType
+from typing import ClassVar
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import DataFile, RenderContext, pupil_rows_only, check_frame, check_options
+from connectors.formats.base import (
+    DataFile,
+    RenderContext,
+    check_frame,
+    check_options,
+    pupil_rows_only,
+)
 
 __all__ = ["DEFAULT_SEPARATOR", "SEPARATORS", "CsvFormat"]
 
@@ -73,6 +79,8 @@ class CsvFormat:
             basename: file name without extension.
             options: format options, see the class docstring.
 
+            context: not used: a flat file has no header, groups or teachers.
+
         Returns:
             One data file, `<basename>.csv`, with one row per frame row.
 
@@ -95,7 +103,6 @@ class CsvFormat:
             ) from None
         return [DataFile(name=f"{basename}.csv", content=content, rows=len(frame))]
 
-
     def agreement_problems(
         self,
         fields: tuple[str, ...],
@@ -107,6 +114,7 @@ class CsvFormat:
     ) -> list[str]:
         """CSV holds one row per pupil: no teachers, no profiles."""
         return pupil_rows_only("csv", teacher_fields=teacher_fields, profile=profile)
+
 
 def _render_bytes(frame: pd.DataFrame, separator: str) -> bytes:
     header = separator.join(_header_cell(name, separator) for name in frame.columns) + "\n"

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
 from types import MappingProxyType
+from typing import ClassVar
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from connectors.errors import InputError
-from connectors.formats.base import DataFile, RenderContext, pupil_rows_only, check_frame, check_options
+from connectors.formats.base import (
+    DataFile,
+    RenderContext,
+    check_frame,
+    check_options,
+    pupil_rows_only,
+)
 
 __all__ = ["ParquetFormat"]
 
@@ -49,6 +55,8 @@ class ParquetFormat:
             basename: file name without extension.
             options: must be empty; Parquet has no options yet.
 
+            context: not used: a flat file has no header, groups or teachers.
+
         Returns:
             One data file, `<basename>.parquet`, with one row per frame row.
 
@@ -77,7 +85,6 @@ class ParquetFormat:
         content: bytes = sink.getvalue().to_pybytes()
         return [DataFile(name=f"{basename}.parquet", content=content, rows=len(frame))]
 
-
     def agreement_problems(
         self,
         fields: tuple[str, ...],
@@ -89,6 +96,7 @@ class ParquetFormat:
     ) -> list[str]:
         """Parquet holds one row per pupil: no teachers, no profiles."""
         return pupil_rows_only("parquet", teacher_fields=teacher_fields, profile=profile)
+
 
 def _failing_column(frame: pd.DataFrame) -> str:
     """Name the first column pyarrow cannot convert (only called on the error path)."""

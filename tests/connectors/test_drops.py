@@ -27,7 +27,7 @@ from connectors.drops.base import (
 )
 from connectors.drops.folder import FolderDrop
 from connectors.drops.memory import MemoryDrop
-from connectors.drops.registry import get_drop, known_drops
+from connectors.drops.registry import RemovableDrop, get_drop, known_drops
 from connectors.errors import (
     ConfigurationError,
     PermanentDeliveryError,
@@ -333,6 +333,32 @@ def test_drop_refuses_a_manifest_whose_counts_do_not_add_up(drop: Drop, drop_roo
     assert _stored(drop, drop_root, "acme") == {}
 
 
+def test_drop_can_remove_a_delivery_and_says_so_only_once(drop: Drop, drop_root: Path) -> None:
+    assert isinstance(drop, RemovableDrop)
+    drop.publish(_delivery("d1"))
+    drop.publish(_delivery("d2"))
+
+    assert drop.remove("acme", "d1") is True
+    assert list(_stored(drop, drop_root, "acme")) == ["d2"]
+    assert drop.remove("acme", "d1") is False
+    assert drop.remove("other", "d1") is False
+    assert list(_stored(drop, drop_root, "acme")) == ["d2"]
+
+
+@pytest.mark.parametrize("bad_id", ["../d1", "..", ".removing-d1", "a/b", "D1", ""])
+@pytest.mark.parametrize("which", ["supplier", "delivery_id"])
+def test_drop_remove_refuses_ids_that_could_escape_or_hide(
+    drop: Drop, drop_root: Path, bad_id: str, which: str
+) -> None:
+    assert isinstance(drop, RemovableDrop)
+    drop.publish(_delivery("d1"))
+    supplier = bad_id if which == "supplier" else "acme"
+    delivery_id = bad_id if which == "delivery_id" else "d1"
+    with pytest.raises(ConfigurationError, match="not allowed"):
+        drop.remove(supplier, delivery_id)
+    assert list(_stored(drop, drop_root, "acme")) == ["d1"]
+
+
 # --- folder drop --------------------------------------------------------------------------
 
 
@@ -607,6 +633,126 @@ def test_folder_drop_refuses_when_the_final_folder_appears_during_publishing(
     assert os.listdir(drop_root / "acme" / "d1") == ["van-een-ander"]
 
 
+def test_folder_drop_remove_withdraws_by_renaming_before_deleting_anything(
+    drop_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drop = FolderDrop(drop_root)
+    drop.publish(_delivery("d1"))
+    drop.publish(_delivery("d2"))
+    before = _snapshot(drop_root / "acme" / "d2")
+    events: list[tuple[str, str]] = []
+    real_rename, real_unlink = os.rename, os.unlink
+
+    def recording_rename(source: Any, target: Any, **kwargs: Any) -> None:
+        real_rename(source, target, **kwargs)
+        events.append(("rename", Path(target).name))
+
+    def recording_unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        # The delivery's files must be out of the supplier's sight before they go.
+        events.append(("unlink", ",".join(sorted(os.listdir(drop_root / "acme")))))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", recording_rename)
+    monkeypatch.setattr(os, "unlink", recording_unlink)
+    assert drop.remove("acme", "d1") is True
+    monkeypatch.undo()
+
+    assert events[0][0] == "rename"
+    assert events[0][1].startswith(".removing-d1-")
+    unlinks = [listing for kind, listing in events if kind == "unlink"]
+    assert len(unlinks) == 4
+    assert all("d1" not in listing.split(",") for listing in unlinks)
+    assert sorted(os.listdir(drop_root / "acme")) == ["d2"]
+    assert _snapshot(drop_root / "acme" / "d2") == before
+
+
+def test_folder_drop_remove_refuses_what_is_not_a_delivery_folder(drop_root: Path) -> None:
+    drop = FolderDrop(drop_root)
+    drop.publish(_delivery("d1"))
+    supplier_dir = drop_root / "acme"
+    (supplier_dir / "handmatig").mkdir()
+    (supplier_dir / "handmatig" / "notities.txt").write_text("x")
+    (supplier_dir / "los-bestand").write_text("x")
+    (supplier_dir / "link").symlink_to(supplier_dir / "d1")
+    (supplier_dir / "nep").mkdir()
+    (supplier_dir / "nep" / MANIFEST_NAME).symlink_to(supplier_dir / "d1" / MANIFEST_NAME)
+    before = _snapshot(drop_root)
+
+    for name in ("handmatig", "los-bestand", "link", "nep"):
+        with pytest.raises(PermanentDeliveryError, match="not a delivery folder"):
+            drop.remove("acme", name)
+    assert _snapshot(drop_root) == before
+    assert (supplier_dir / "link").is_symlink()
+
+
+def test_folder_drop_remove_refuses_a_missing_root_instead_of_saying_it_is_gone(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(PermanentDeliveryError, match="does not exist"):
+        FolderDrop(tmp_path / "niet-gemount").remove("acme", "d1")
+
+
+def test_folder_drop_remove_from_a_root_it_would_create_that_is_missing_finds_nothing(
+    tmp_path: Path,
+) -> None:
+    assert FolderDrop(tmp_path / "held", create_root=True).remove("acme", "d1") is False
+    assert not (tmp_path / "held").exists()
+
+
+def test_folder_drop_remove_interrupted_while_deleting_hides_it_and_a_second_call_finishes(
+    drop_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drop = FolderDrop(drop_root)
+    drop.publish(_delivery("d1"))
+    drop.publish(_delivery("d1-2"))
+    other_leftover = drop_root / "acme" / ".removing-d1-2-0123456789abcdef"
+    other_leftover.mkdir()
+    real_unlink = os.unlink
+    calls = 0
+
+    def failing_unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", failing_unlink)
+    with pytest.raises(TransientDeliveryError, match="call remove again") as caught:
+        drop.remove("acme", "d1")
+    monkeypatch.undo()
+
+    assert SECRET not in str(caught.value)
+    entries = sorted(os.listdir(drop_root / "acme"))
+    assert [entry for entry in entries if not entry.startswith(".")] == ["d1-2"]
+    assert len([entry for entry in entries if entry.startswith(".removing-d1-")]) == 2
+    # The leftovers of "d1" are cleaned up; those of "d1-2" are not touched.
+    assert drop.remove("acme", "d1") is True
+    assert sorted(os.listdir(drop_root / "acme")) == [other_leftover.name, "d1-2"]
+    assert drop.remove("acme", "d1") is False
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [(errno.EBUSY, TransientDeliveryError), (errno.EACCES, PermanentDeliveryError)],
+)
+def test_folder_drop_remove_failing_to_withdraw_keeps_the_delivery(
+    drop_root: Path, monkeypatch: pytest.MonkeyPatch, code: int, error: type[Exception]
+) -> None:
+    drop = FolderDrop(drop_root)
+    drop.publish(_delivery("d1"))
+    before = _snapshot(drop_root)
+
+    def failing_rename(*args: Any, **kwargs: Any) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(error, match="nothing was removed"):
+        drop.remove("acme", "d1")
+    monkeypatch.undo()
+    assert _snapshot(drop_root) == before
+
+
 # --- memory drop --------------------------------------------------------------------------
 
 
@@ -649,6 +795,18 @@ def test_memory_drop_fail_after_more_files_than_it_writes_does_not_fail() -> Non
     }
 
 
+def test_memory_drop_remove_with_fail_on_write_keeps_the_delivery() -> None:
+    drop = MemoryDrop()
+    drop.publish(_delivery())
+    drop.fail_on_write = True
+    with pytest.raises(TransientDeliveryError, match="nothing was removed"):
+        drop.remove("acme", "d1")
+    assert list(drop.deliveries) == [("acme", "d1")]
+    drop.fail_on_write = False
+    assert drop.remove("acme", "d1") is True
+    assert drop.deliveries == {}
+
+
 # --- registry -------------------------------------------------------------------------------
 
 
@@ -657,14 +815,14 @@ def test_registry_builds_folder_and_memory_drops(drop_root: Path) -> None:
     assert isinstance(folder, FolderDrop)
     assert folder.root == drop_root
     assert isinstance(get_drop("memory", fail_on_write=True), MemoryDrop)
-    assert known_drops() == ("folder", "memory")
+    assert known_drops() == ("folder", "memory", "sftp")
 
 
 def test_registry_names_the_known_kinds_for_an_unknown_one() -> None:
     with pytest.raises(
-        ConfigurationError, match=r"^unknown drop kind 'sftp'; known kinds: folder, memory$"
+        ConfigurationError, match=r"^unknown drop kind 'ftp'; known kinds: folder, memory, sftp$"
     ):
-        get_drop("sftp", host="example.test")
+        get_drop("ftp", host="example.test")
 
 
 @pytest.mark.parametrize(

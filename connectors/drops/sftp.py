@@ -1,0 +1,672 @@
+"""A drop on an SFTP server: `<path>/<supplier>/<delivery_id>/`, like the folder drop.
+
+A delivery is uploaded into a hidden `.incoming-<delivery_id>-<random>` folder beside its
+final place, data files first and manifest.json last, and then renamed into place in one
+SFTP rename. A supplier scanning its folder only ever sees complete deliveries. `remove`
+works the same way round: one rename to a hidden `.removing-...` name, then delete.
+
+The server's host key is pinned: only the keys from the agreement are trusted, never
+~/.ssh/known_hosts, ~/.ssh/config or an SSH agent. A refused key or login is never retried;
+a dropped or refused connection is, each time on a fresh connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import posixpath
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+from urllib.parse import quote
+
+import asyncssh
+from asyncssh.public_key import get_default_public_key_algs
+from pydantic import SecretStr
+
+from connectors.drops.base import (
+    MANIFEST_NAME,
+    Delivery,
+    Receipt,
+    check_delivery,
+    check_id,
+    manifest_bytes,
+    receipt_files,
+    sha256_hex,
+)
+from connectors.errors import (
+    ConfigurationError,
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+
+__all__ = ["DIR_MODE", "FILE_MODE", "SftpDrop"]
+
+# Deliveries hold personal data: the owner writes, the supplier's group reads, nobody else.
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+
+# asyncssh logs every connection, login and SFTP request at INFO; those records would land
+# in the run logs with host names, user names and paths. Warnings still come through.
+asyncssh.set_log_level(logging.WARNING)
+
+_INCOMING = ".incoming"
+_REMOVING = ".removing"
+# Random part of a hidden folder name: 16 hex digits, so that `.incoming-d1-<16 hex>`
+# can never be taken for a staging folder of delivery "d1-<something>".
+_TOKEN_BYTES = 8
+
+# SFTP status errors that say the server is fine but full or busy: the caller may try again
+# later, but retrying at once on a fresh connection would meet the same.
+_SFTP_TRANSIENT = (
+    asyncssh.SFTPNoSpaceOnFilesystem,
+    asyncssh.SFTPQuotaExceeded,
+    asyncssh.SFTPLockConflict,
+    asyncssh.SFTPFailure,
+)
+# SFTP status errors that mean the connection went away: retried like a lost connection.
+_SFTP_LOST = (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection)
+# What a server may refuse when asked to set modes; the delivery still goes out.
+_SETSTAT_REFUSED = (
+    asyncssh.SFTPOpUnsupported,
+    asyncssh.SFTPPermissionDenied,
+    asyncssh.SFTPFailure,
+)
+
+_T = TypeVar("_T")
+
+
+class _Refused(Exception):
+    """Internal: a permanent refusal met while connected, raised past the retry loop."""
+
+    def __init__(self, error: DeliveryError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _PinnedHostClient(asyncssh.SSHClient):
+    """Remembers the key a server offered when it was not one of the pinned keys."""
+
+    def __init__(self, offered: list[str]) -> None:
+        self._offered = offered
+
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
+        """Record the fingerprint of an unpinned server key and refuse it."""
+        self._offered.append(key.get_fingerprint("sha256"))
+        return False
+
+
+class SftpDrop:
+    """Publishes deliveries as folders on an SFTP server, under `path`.
+
+    Args:
+        host: the server's host name or address.
+        username: the login name.
+        host_keys: the server's public host key(s) as in known_hosts, e.g.
+            "ssh-ed25519 AAAA... comment". Only these are trusted.
+        port: the server's SSH port.
+        path: the remote folder the supplier folders go under; "." is the login folder.
+            It must exist: a missing one is a configuration error, not created.
+        password: the login password; give exactly one of `password` and `client_key`.
+        client_key: an unencrypted private key in OpenSSH or PEM format.
+        retries: how many more attempts after a lost or refused connection.
+        backoff_seconds: wait before the first retry; doubled for each next one.
+        connect_timeout: seconds to wait for the connection and login.
+        sleep: how to wait between attempts (tests pass a recorder).
+
+    Raises:
+        ConfigurationError: a setting is missing or malformed (a host key that is not a
+            public key line, a private key that cannot be read, both or neither secret).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        username: str,
+        host_keys: Sequence[str],
+        *,
+        port: int = 22,
+        path: str = ".",
+        password: SecretStr | str | None = None,
+        client_key: SecretStr | str | None = None,
+        retries: int = 3,
+        backoff_seconds: float = 1.0,
+        connect_timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not (isinstance(host, str) and host.strip() and host == host.strip()):
+            raise ConfigurationError(f"SFTP drop: host {host!r} is not a host name")
+        if not (isinstance(username, str) and username.strip()):
+            raise ConfigurationError("SFTP drop: username is empty")
+        if not (isinstance(port, int) and 1 <= port <= 65535):
+            raise ConfigurationError(f"SFTP drop: port {port!r} is not between 1 and 65535")
+        if not (isinstance(retries, int) and retries >= 0):
+            raise ConfigurationError(f"SFTP drop: retries {retries!r} must be 0 or more")
+        if backoff_seconds < 0 or connect_timeout <= 0:
+            raise ConfigurationError(
+                "SFTP drop: backoff_seconds must be 0 or more and connect_timeout above 0"
+            )
+        if not isinstance(path, str) or "\x00" in path or "\n" in path:
+            raise ConfigurationError(f"SFTP drop: path {path!r} is not a remote folder")
+        if (password is None) == (client_key is None):
+            raise ConfigurationError(
+                f"SFTP drop for {username}@{host}: give exactly one of a password and a private key"
+            )
+        self._host = host
+        self._username = username
+        self._port = port
+        self._path = posixpath.normpath(path or ".")
+        self._password = _secret(password)
+        self._client_key = _secret(client_key)
+        self._retries = retries
+        self._backoff = float(backoff_seconds)
+        self._connect_timeout = float(connect_timeout)
+        self._sleep = sleep
+        if isinstance(host_keys, str):
+            host_keys = [host_keys]
+        self._host_keys = tuple(host_keys)
+        # Read both now, so that a bad key fails when the drop is built, not at 2 a.m.
+        self._trusted_keys()
+        self._private_keys()
+
+    def __repr__(self) -> str:
+        auth = "password" if self._password is not None else "client_key"
+        return (
+            f"SftpDrop(host={self._host!r}, port={self._port}, username={self._username!r}, "
+            f"path={self._path!r}, auth={auth})"
+        )
+
+    @property
+    def url(self) -> str:
+        """Where this drop publishes, as `sftp://user@host:port/path`; never holds a secret."""
+        return self._url(self._path)
+
+    def publish(self, delivery: Delivery) -> Receipt:
+        """Publish `delivery` to `<path>/<supplier>/<delivery_id>/`, all or nothing.
+
+        Args:
+            delivery: the files and manifest to publish.
+
+        Returns:
+            A receipt whose location is `sftp://<user>@<host>:<port>/<remote folder>`.
+
+        Raises:
+            ConfigurationError: a supplier id, delivery id or file name is not allowed.
+            PolicyError: the manifest does not describe the delivery.
+            TransientDeliveryError: the connection failed on every attempt, or the server
+                is full or busy; nothing was published, so a later retry is safe.
+            PermanentDeliveryError: the host key or login was refused, the remote folder
+                is missing, permission was denied, or a delivery with this id exists.
+        """
+        check_delivery(delivery)
+        manifest = manifest_bytes(delivery.manifest)
+        final = posixpath.join(self._path, delivery.supplier, delivery.delivery_id)
+
+        async def attempt(retrying: bool) -> None:
+            await self._publish_once(delivery, manifest, retrying=retrying)
+
+        self._with_retries(
+            attempt,
+            action=f"publish delivery {delivery.delivery_id!r} for supplier {delivery.supplier!r}",
+            outcome="nothing was published",
+        )
+        return Receipt(
+            supplier=delivery.supplier,
+            delivery_id=delivery.delivery_id,
+            location=self._url(final),
+            files=receipt_files(delivery),
+            manifest_sha256=sha256_hex(manifest),
+        )
+
+    def remove(self, supplier: str, delivery_id: str) -> bool:
+        """Remove a published delivery, for the retention policy.
+
+        The delivery folder is first renamed to a hidden `.removing-<delivery_id>-<random>`
+        so that the supplier sees it vanish in one step, then emptied and deleted. Hidden
+        leftovers of an earlier interrupted removal of the same delivery are deleted too.
+
+        Args:
+            supplier: supplier id.
+            delivery_id: the delivery's id.
+
+        Returns:
+            True if the delivery (or what an interrupted removal left of it) was removed;
+            False if there was nothing of it.
+
+        Raises:
+            ConfigurationError: the supplier id or delivery id is not allowed.
+            TransientDeliveryError: the connection failed on every attempt, or deleting
+                the withdrawn folder failed; calling remove again finishes the job.
+            PermanentDeliveryError: the host key or login was refused, the remote folder
+                is missing, permission was denied, or the folder is not a delivery (it has
+                no manifest.json).
+        """
+        check_id(supplier, what="supplier id")
+        check_id(delivery_id, what="delivery id")
+
+        async def attempt(retrying: bool) -> bool:
+            return await self._remove_once(supplier, delivery_id)
+
+        return self._with_retries(
+            attempt,
+            action=f"remove delivery {delivery_id!r} for supplier {supplier!r}",
+            outcome="call remove again once the cause is fixed",
+        )
+
+    # --- one attempt, on one connection ----------------------------------------------------
+
+    async def _publish_once(self, delivery: Delivery, manifest: bytes, *, retrying: bool) -> None:
+        supplier_dir = posixpath.join(self._path, delivery.supplier)
+        final = posixpath.join(supplier_dir, delivery.delivery_id)
+        async with self._sftp() as sftp:
+            await self._check_root(sftp)
+            await self._ensure_supplier_dir(sftp, supplier_dir)
+            if await _lstat(sftp, final) is not None:
+                # A connection lost right after the rename leaves our own delivery in place:
+                # the same manifest bytes mean it is this very delivery, now complete.
+                if retrying and await _read_or_none(sftp, f"{final}/{MANIFEST_NAME}") == manifest:
+                    return
+                raise _Refused(self._exists_error(delivery, final))
+            # An earlier attempt that lost its connection leaves its staging folder behind.
+            with contextlib.suppress(asyncssh.SFTPError):
+                await _delete_hidden(sftp, supplier_dir, _INCOMING, delivery.delivery_id)
+
+            staging = posixpath.join(supplier_dir, f".incoming-{delivery.delivery_id}-{_token()}")
+            committed = False
+            try:
+                with self._step(f"create staging folder in {supplier_dir}"):
+                    await sftp.mkdir(staging, asyncssh.SFTPAttrs(permissions=DIR_MODE))
+                    await _set_mode(sftp, staging, DIR_MODE)
+                for data_file in delivery.files:
+                    with self._step(f"upload {data_file.name}"):
+                        await _upload(
+                            sftp, posixpath.join(staging, data_file.name), data_file.content
+                        )
+                # Last, so that a delivery folder with a manifest is always complete.
+                with self._step(f"upload {MANIFEST_NAME}"):
+                    await _upload(sftp, posixpath.join(staging, MANIFEST_NAME), manifest)
+                if await _lstat(sftp, final) is not None:
+                    raise _Refused(self._exists_error(delivery, final))
+                try:
+                    # Plain SFTP rename never replaces an existing name (no posix-rename).
+                    await sftp.rename(staging, final)
+                except asyncssh.SFTPError as exc:
+                    if isinstance(exc, _SFTP_LOST):
+                        raise
+                    if await _lstat(sftp, final) is not None:
+                        raise _Refused(self._exists_error(delivery, final)) from None
+                    raise _Refused(
+                        self._sftp_error(exc, f"rename staging folder to {final}")
+                    ) from None
+                committed = True
+            finally:
+                if not committed:
+                    # Best effort: on a lost connection this fails and the next attempt
+                    # (or the next publish of this delivery id) cleans up instead.
+                    with contextlib.suppress(asyncssh.Error, OSError):
+                        await sftp.rmtree(staging)
+
+    async def _remove_once(self, supplier: str, delivery_id: str) -> bool:
+        supplier_dir = posixpath.join(self._path, supplier)
+        final = posixpath.join(supplier_dir, delivery_id)
+        async with self._sftp() as sftp:
+            # A missing root fails here, so that an unmounted or renamed remote folder never
+            # looks like an already removed delivery.
+            await self._check_root(sftp)
+            if await _lstat(sftp, supplier_dir) is None:
+                return False
+            with self._step(
+                f"delete leftovers of an earlier removal in {supplier_dir}",
+                "the delivery was not removed",
+            ):
+                leftovers = await _delete_hidden(sftp, supplier_dir, _REMOVING, delivery_id)
+            attrs = await _lstat(sftp, final)
+            if attrs is None:
+                return leftovers > 0
+            # lstat, not stat: a link is not a delivery, and deleting through it could reach
+            # files outside the drop.
+            manifest = None
+            if attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY:
+                manifest = await _lstat(sftp, f"{final}/{MANIFEST_NAME}")
+            if manifest is None or manifest.type != asyncssh.FILEXFER_TYPE_REGULAR:
+                raise _Refused(
+                    PermanentDeliveryError(
+                        f"will not remove {self._url(final)}: it is not a delivery folder (no "
+                        f"{MANIFEST_NAME} inside); only published deliveries are removed"
+                    )
+                )
+            hidden = posixpath.join(supplier_dir, f"{_REMOVING}-{delivery_id}-{_token()}")
+            with self._step(f"withdraw {final}", "nothing was removed"):
+                await sftp.rename(final, hidden)
+            with self._step(
+                f"delete {hidden}",
+                "the delivery is withdrawn but its hidden folder remains; call remove again "
+                "to finish",
+            ):
+                await sftp.rmtree(hidden)
+            return True
+
+    @contextlib.asynccontextmanager
+    async def _sftp(self) -> AsyncIterator[asyncssh.SFTPClient]:
+        """Open a fresh connection and SFTP session with pinned host keys only."""
+        offered: list[str] = []
+        try:
+            connection = await asyncssh.connect(
+                self._host,
+                port=self._port,
+                username=self._username,
+                password=(
+                    self._password.get_secret_value() if self._password is not None else None
+                ),
+                client_keys=self._private_keys(),
+                # Trust nothing from the machine: no ~/.ssh/config, known_hosts or agent.
+                config=None,
+                known_hosts=(self._trusted_keys(), [], [], [], [], [], []),
+                server_host_key_algs=self._host_key_algs(),
+                agent_path=None,
+                agent_forwarding=False,
+                gss_auth=False,
+                gss_kex=False,
+                preferred_auth=(
+                    "password,keyboard-interactive" if self._password is not None else "publickey"
+                ),
+                client_factory=lambda: _PinnedHostClient(offered),
+                connect_timeout=self._connect_timeout,
+                login_timeout=self._connect_timeout,
+                # A server that stops answering mid-upload is dropped instead of hanging.
+                keepalive_interval=max(self._connect_timeout / 3, 1.0),
+                keepalive_count_max=3,
+            )
+        except asyncssh.HostKeyNotVerifiable:
+            raise _Refused(self._host_key_error(offered)) from None
+        except asyncssh.KeyExchangeFailed as exc:
+            if "host key" in exc.reason.lower():
+                raise _Refused(self._host_key_error(offered)) from None
+            raise _Refused(
+                PermanentDeliveryError(
+                    f"cannot connect to {self._where()}: the server and Sluis share no "
+                    f"SSH algorithm ({exc.reason}); check with the supplier"
+                )
+            ) from None
+        except asyncssh.PermissionDenied:
+            raise _Refused(
+                PermanentDeliveryError(
+                    f"SFTP login as {self._username!r} on {self._host}:{self._port} was "
+                    "refused; check the password or key in the named secret"
+                )
+            ) from None
+        except (asyncssh.IllegalUserName, asyncssh.ProtocolNotSupported) as exc:
+            raise _Refused(
+                PermanentDeliveryError(f"cannot connect to {self._where()}: {exc.reason}")
+            ) from None
+        async with connection:
+            try:
+                sftp = await connection.start_sftp_client()
+            except asyncssh.ChannelOpenError as exc:
+                if exc.code == asyncssh.OPEN_RESOURCE_SHORTAGE:
+                    raise
+                raise _Refused(
+                    PermanentDeliveryError(f"{self._where()} refused an SFTP session: {exc.reason}")
+                ) from None
+            async with sftp:
+                yield sftp
+
+    async def _check_root(self, sftp: asyncssh.SFTPClient) -> None:
+        # A missing root is a configuration error: creating it could put the deliveries
+        # where the supplier never looks.
+        attrs = await _lstat(sftp, self._path, follow=True)
+        if attrs is None or attrs.type != asyncssh.FILEXFER_TYPE_DIRECTORY:
+            raise _Refused(
+                PermanentDeliveryError(
+                    f"remote folder {self._path!r} on {self._host}:{self._port} does not "
+                    "exist or is not a folder; check the drop path in the agreement"
+                )
+            )
+
+    async def _ensure_supplier_dir(self, sftp: asyncssh.SFTPClient, supplier_dir: str) -> None:
+        attrs = await _lstat(sftp, supplier_dir, follow=True)
+        if attrs is None:
+            try:
+                await sftp.mkdir(supplier_dir, asyncssh.SFTPAttrs(permissions=DIR_MODE))
+            except asyncssh.SFTPError as exc:
+                if isinstance(exc, _SFTP_LOST):
+                    raise
+                # Another publish for this supplier may have created it just now.
+                attrs = await _lstat(sftp, supplier_dir, follow=True)
+                if attrs is None:
+                    raise _Refused(self._sftp_error(exc, f"create {supplier_dir}")) from None
+            else:
+                await _set_mode(sftp, supplier_dir, DIR_MODE)
+                return
+        if attrs.type != asyncssh.FILEXFER_TYPE_DIRECTORY:
+            raise _Refused(
+                PermanentDeliveryError(
+                    f"cannot publish to {self._url(supplier_dir)}: it exists and is not a folder"
+                )
+            )
+
+    @contextlib.contextmanager
+    def _step(self, what: str, outcome: str = "nothing was published") -> Iterator[None]:
+        """Turn an SFTP status error of one step into the delivery error it means."""
+        try:
+            yield
+        except asyncssh.SFTPError as exc:
+            if isinstance(exc, _SFTP_LOST):
+                raise
+            raise _Refused(self._sftp_error(exc, what, outcome)) from None
+
+    # --- retries and errors ----------------------------------------------------------------
+
+    def _with_retries(
+        self,
+        attempt: Callable[[bool], Awaitable[_T]],
+        *,
+        action: str,
+        outcome: str,
+    ) -> _T:
+        """Run `attempt` on fresh connections until it works or the retries are used up."""
+        reason = ""
+        for number in range(self._retries + 1):
+            if number:
+                self._sleep(self._backoff * 2 ** (number - 1))
+            try:
+                return _run(functools.partial(attempt, number > 0))
+            except _Refused as refused:
+                raise refused.error from None
+            except asyncssh.ChannelOpenError as exc:
+                reason = f"the server is short of resources ({exc.reason})"
+            except asyncssh.SFTPError as exc:
+                if not isinstance(exc, _SFTP_LOST):
+                    # The server answered and said no: a fresh connection hears the same.
+                    raise self._sftp_error(exc, action, outcome) from None
+                reason = _reason(exc)
+            except (asyncssh.DisconnectError, OSError) as exc:
+                # Refused, reset and lost connections and timeouts (asyncio.TimeoutError is
+                # an OSError); host key and login refusals became _Refused in _sftp.
+                reason = _reason(exc)
+        attempts = self._retries + 1
+        raise TransientDeliveryError(
+            f"cannot {action} at {self._where()}: {reason}; gave up after {attempts} "
+            f"attempt{'s' if attempts != 1 else ''}; {outcome}"
+        )
+
+    def _host_key_error(self, offered: list[str]) -> PermanentDeliveryError:
+        keys = self._trusted_keys()
+        pinned = ", ".join(key.get_fingerprint("sha256") for key in keys)
+        if offered:
+            shown = f"the server offered {offered[-1]}"
+        else:
+            # Only a server with no key of any type Sluis knows never shows its key.
+            types = ", ".join(sorted({key.get_algorithm() for key in keys}))
+            shown = f"the server has no host key of the pinned type ({types})"
+        return PermanentDeliveryError(
+            f"SFTP host key of {self._host}:{self._port} is not pinned: {shown}, the "
+            f"agreement pins {pinned}; nothing was sent. It may be another server or a "
+            "changed key: check with the supplier and put the new key in the agreement's "
+            "drop.host_key"
+        )
+
+    def _sftp_error(
+        self, exc: asyncssh.SFTPError, what: str, outcome: str = "nothing was published"
+    ) -> DeliveryError:
+        message = f"cannot {what} on {self._where()}: {_reason(exc)}; {outcome}"
+        if isinstance(exc, _SFTP_TRANSIENT):
+            return TransientDeliveryError(message)
+        return PermanentDeliveryError(message)
+
+    def _exists_error(self, delivery: Delivery, final: str) -> PermanentDeliveryError:
+        return PermanentDeliveryError(
+            f"delivery {delivery.delivery_id!r} for supplier {delivery.supplier!r} exists "
+            f"already at {self._url(final)}; a published delivery is never replaced"
+        )
+
+    # --- small helpers ---------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return self._url(self._path)
+
+    def _url(self, remote: str) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        # A relative remote path is relative to the login folder: "~" in an sftp URL.
+        shown = remote if remote.startswith("/") else "/~" if remote == "." else f"/~/{remote}"
+        return f"sftp://{quote(self._username, safe='')}@{host}:{self._port}{quote(shown)}"
+
+    def _trusted_keys(self) -> list[asyncssh.SSHKey]:
+        if not self._host_keys:
+            raise ConfigurationError(
+                f"SFTP drop for {self._host}: no host key pinned; put the server's public "
+                "key (as in known_hosts) in the agreement's drop.host_key"
+            )
+        keys = []
+        for number, line in enumerate(self._host_keys, start=1):
+            try:
+                keys.append(asyncssh.import_public_key(line.strip()))
+            except (asyncssh.KeyImportError, ValueError, TypeError, AttributeError):
+                raise ConfigurationError(
+                    f"SFTP drop for {self._host}: host key {number} is not a public key line "
+                    "like 'ssh-ed25519 AAAA... comment'"
+                ) from None
+        return keys
+
+    def _host_key_algs(self) -> list[str]:
+        # The pinned key types first, so that a server with one of them uses it; then every
+        # other type, so that a server without one still shows its key, the refusal is
+        # made here (not by a server hanging up, which can look like a lost connection)
+        # and can name the key's fingerprint. Trust still comes from the pinned keys only.
+        pinned = [alg for key in self._trusted_keys() for alg in key.sig_algorithms]
+        algs = [*pinned, *get_default_public_key_algs()]
+        return list(dict.fromkeys(alg.decode("ascii") for alg in algs))
+
+    def _private_keys(self) -> list[asyncssh.SSHKey] | None:
+        if self._client_key is None:
+            return None
+        try:
+            return [asyncssh.import_private_key(self._client_key.get_secret_value())]
+        except (asyncssh.KeyImportError, ValueError, TypeError):
+            # The parser's message may quote the key; say only what to fix.
+            raise ConfigurationError(
+                f"SFTP drop for {self._username}@{self._host}: the private key cannot be "
+                "read; it must be an unencrypted OpenSSH or PEM private key"
+            ) from None
+
+
+def _secret(value: SecretStr | str | None) -> SecretStr | None:
+    if value is None or isinstance(value, SecretStr):
+        return value
+    return SecretStr(value)
+
+
+def _run(make: Callable[[], Awaitable[_T]]) -> _T:
+    """Run a coroutine to its end from synchronous code, in this thread if it can."""
+
+    async def main() -> _T:
+        return await make()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    # A loop already runs in this thread (publish called from async code): asyncio.run
+    # refuses to nest, so run on a helper thread with a loop of its own.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sluis-sftp") as pool:
+        return pool.submit(lambda: asyncio.run(main())).result()
+
+
+def _token() -> str:
+    return secrets.token_hex(_TOKEN_BYTES)
+
+
+def _reason(exc: BaseException) -> str:
+    """Describe an error without its arguments, which could carry more than we want shown."""
+    if isinstance(exc, asyncssh.DisconnectError):
+        return f"{type(exc).__name__}: {exc.reason}"
+    if isinstance(exc, asyncssh.SFTPError):
+        return f"{type(exc).__name__}: {exc.reason}"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    return type(exc).__name__
+
+
+async def _lstat(
+    sftp: asyncssh.SFTPClient, path: str, *, follow: bool = False
+) -> asyncssh.SFTPAttrs | None:
+    """Return the attributes of `path`, or None if it does not exist."""
+    try:
+        return await (sftp.stat(path) if follow else sftp.lstat(path))
+    except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
+        return None
+
+
+async def _read_or_none(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
+    try:
+        async with sftp.open(path, "rb") as handle:
+            content = await handle.read()
+    except asyncssh.SFTPError as exc:
+        if isinstance(exc, _SFTP_LOST):
+            raise
+        return None
+    return content if isinstance(content, bytes) else None
+
+
+async def _set_mode(sftp: asyncssh.SFTPClient, path: str, mode: int) -> None:
+    # mkdir and open modes are cut by the server's umask; set them exactly where the
+    # server allows it. Some supplier servers forbid setstat: the delivery still goes out.
+    with contextlib.suppress(*_SETSTAT_REFUSED):
+        await sftp.chmod(path, mode)
+
+
+async def _upload(sftp: asyncssh.SFTPClient, path: str, content: bytes) -> None:
+    # "x": exclusive create, never write through a file someone placed in the staging folder.
+    async with sftp.open(path, "xb", asyncssh.SFTPAttrs(permissions=FILE_MODE)) as handle:
+        with contextlib.suppress(*_SETSTAT_REFUSED):
+            await handle.chmod(FILE_MODE)
+        await handle.write(content)
+        # fsync@openssh.com where the server has it, so that the rename commits data.
+        with contextlib.suppress(asyncssh.SFTPOpUnsupported):
+            await handle.fsync()
+
+
+async def _delete_hidden(
+    sftp: asyncssh.SFTPClient, supplier_dir: str, kind: str, delivery_id: str
+) -> int:
+    """Delete `<kind>-<delivery_id>-<token>` folders in `supplier_dir`; return how many."""
+    pattern = re.compile(
+        rf"{re.escape(kind)}-{re.escape(delivery_id)}-[0-9a-f]{{{_TOKEN_BYTES * 2}}}"
+    )
+    names = [str(name) for name in await sftp.listdir(supplier_dir)]
+    deleted = 0
+    for name in sorted(names):
+        if pattern.fullmatch(name):
+            await sftp.rmtree(posixpath.join(supplier_dir, name))
+            deleted += 1
+    return deleted
