@@ -61,9 +61,10 @@ def stages_without_prefect(source: Path, drop: Path) -> float:
     """Sluis' own work (extract, validate, policy, render, publish) without Prefect."""
     from connectors.drops.folder import FolderDrop
     from contracts.agreements import BUNDLED_AGREEMENTS, load_agreements
+    from pipelines.delivery import DeliveryTargets, deliver_schools
     from pipelines.plan import batches, discover_schools
     from pipelines.settings import Settings
-    from pipelines.work import deliver_schools, prepare_schools
+    from pipelines.work import prepare_schools
 
     started = time.perf_counter()
     today = date.today()
@@ -81,7 +82,7 @@ def stages_without_prefect(source: Path, drop: Path) -> float:
                 run_id="00000000-bench",
                 created_at=created,
                 secret=secret,
-                drop=target,
+                targets=DeliveryTargets(drop=target),
             )
     return time.perf_counter() - started
 

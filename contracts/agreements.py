@@ -29,11 +29,11 @@ __all__ = [
     "DropSettings",
     "FolderDropSettings",
     "HoldThresholds",
-    "SftpDropSettings",
     "IdentifierPolicy",
     "LegalBasisType",
     "LoadedAgreement",
     "Role",
+    "SftpDropSettings",
     "load_agreement",
     "load_agreements",
     "select_agreements",
@@ -188,8 +188,10 @@ DropSettings = Annotated[FolderDropSettings | SftpDropSettings, Field(discrimina
 
 
 class HoldThresholds(_Strict):
-    """When a delivery waits for a person instead of going out (percent of the pupils the
-    supplier had after its last delivery)."""
+    """When a delivery waits for a person instead of going out.
+
+    In percent of the pupils the supplier holds after its last delivery.
+    """
 
     max_removed_pct: Annotated[float, Field(ge=0, le=100)] = 10.0
     max_changed_pct: Annotated[float, Field(ge=0, le=100)] = 50.0

@@ -125,12 +125,18 @@ _TEACHER_FIELDS = (
         "nummer van de leerkracht in de leerlingadministratie",
         Classification.IDENTIFIER,
     ),
-    FieldInfo("eckid", "ECK iD of the teacher", "ECK iD van de leerkracht", Classification.IDENTIFIER),
+    FieldInfo(
+        "eckid", "ECK iD of the teacher", "ECK iD van de leerkracht", Classification.IDENTIFIER
+    ),
     FieldInfo("achternaam", "Surname", "achternaam", Classification.NAME),
-    FieldInfo("voorvoegsel", "Surname prefix (tussenvoegsel)", "tussenvoegsel", Classification.NAME),
+    FieldInfo(
+        "voorvoegsel", "Surname prefix (tussenvoegsel)", "tussenvoegsel", Classification.NAME
+    ),
     FieldInfo("voorletters", "Initials", "voorletters", Classification.NAME),
     FieldInfo("roepnaam", "First name in use", "roepnaam", Classification.NAME),
-    FieldInfo("emailadres", "School e-mail address", "e-mailadres van school", Classification.CONTACT),
+    FieldInfo(
+        "emailadres", "School e-mail address", "e-mailadres van school", Classification.CONTACT
+    ),
     FieldInfo(
         "groepen",
         "Keys of the delivered groups the teacher teaches",

@@ -74,8 +74,15 @@ __all__ = [
 ]
 
 RunStatus = Literal["running", "completed", "failed"]
+# held: waits for approval (mass change); superseded: a held delivery a later run replaced.
 DeliveryStatus = Literal[
-    "delivered", "nothing_to_deliver", "failed", "dry_run", "agreement_expired"
+    "delivered",
+    "nothing_to_deliver",
+    "failed",
+    "dry_run",
+    "agreement_expired",
+    "held",
+    "superseded",
 ]
 DeliveryMode = Literal["full", "delta"]
 Severity = Literal["error", "warning"]
@@ -191,7 +198,7 @@ class DeliveryRecord(Base):
     __table_args__ = (
         CheckConstraint(
             "status IN ('delivered', 'nothing_to_deliver', 'failed', 'dry_run', "
-            "'agreement_expired')",
+            "'agreement_expired', 'held', 'superseded')",
             name="status",
         ),
         CheckConstraint("mode IN ('full', 'delta')", name="mode"),
@@ -350,7 +357,8 @@ class LineageStore:
         # The audit log and the rights tables live in their own modules on the same
         # metadata; importing them here registers them, whoever calls first.
         import lineage.audit
-        import lineage.rights  # noqa: F401
+        import lineage.rights
+        import lineage.state  # noqa: F401
 
         with self._transaction() as session:
             Base.metadata.create_all(session.connection())
@@ -649,6 +657,63 @@ class LineageStore:
         with self._transaction() as session:
             row = session.scalars(query).first()
             return None if row is None else _delivery_snapshot(row)
+
+    def get_delivery(self, delivery_id: str) -> DeliverySnapshot | None:
+        """Return one delivery by its lineage id, or None.
+
+        Raises:
+            ConfigurationError: the database cannot be reached.
+        """
+        with self._transaction() as session:
+            row = session.get(DeliveryRecord, _token(delivery_id, "delivery_id", _TOKEN_LENGTH))
+            return None if row is None else _delivery_snapshot(row)
+
+    def deliveries_of(
+        self, supplier: str, *, statuses: Iterable[str] = ("delivered",)
+    ) -> list[DeliverySnapshot]:
+        """Return a supplier's deliveries with one of `statuses`, oldest first.
+
+        Raises:
+            ConfigurationError: the database cannot be reached.
+        """
+        wanted = [_choice(status, "status", _DELIVERY_STATUSES) for status in statuses]
+        query = (
+            select(DeliveryRecord)
+            .where(
+                DeliveryRecord.supplier == _token(supplier, "supplier", _NAME_LENGTH),
+                DeliveryRecord.status.in_(wanted),
+            )
+            .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
+        )
+        with self._transaction() as session:
+            return [_delivery_snapshot(row) for row in session.scalars(query)]
+
+    def settle_held(
+        self,
+        delivery_id: str,
+        *,
+        status: str,
+        location: str | None = None,
+        manifest_sha256: str | None = None,
+    ) -> None:
+        """Move a held delivery to ``delivered`` (approved and published) or ``superseded``.
+
+        Raises:
+            ValueError: the delivery is unknown or not held, or a value is malformed.
+            ConfigurationError: the database cannot be reached.
+        """
+        if status not in ("delivered", "superseded"):
+            raise ValueError("a held delivery can only become delivered or superseded")
+        key = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
+        with self._transaction() as session:
+            row = session.get(DeliveryRecord, key)
+            if row is None or row.status != "held":
+                raise ValueError(f"delivery {key} is not held")
+            row.status = status
+            if location is not None:
+                row.location = _location(location)
+            if manifest_sha256 is not None:
+                row.manifest_sha256 = _sha256(manifest_sha256, "manifest_sha256")
 
     def quarantine_for_run(self, run_id: str) -> list[QuarantineSnapshot]:
         """Return a run's quarantine counts in the order they were recorded.

@@ -37,6 +37,8 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 400)
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+# A delivery waits for approval (mass change): not an error, but not done either.
+EXIT_HELD = 3
 
 
 def _prefect_environment() -> None:
@@ -51,7 +53,16 @@ def _prefect_environment() -> None:
 
 def _summary(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Sluis: leveringen")
-    for column in ("supplier", "school", "status", "input", "delivered", "withheld", "quarantined"):
+    for column in (
+        "supplier",
+        "school",
+        "status",
+        "input",
+        "delivered",
+        "withheld",
+        "quarantined",
+        "changes",
+    ):
         table.add_column(
             column, justify="right" if column in {"input", "delivered", "quarantined"} else "left"
         )
@@ -67,6 +78,7 @@ def _summary(rows: list[dict[str, Any]]) -> Table:
                     "delivered",
                     "withheld",
                     "quarantined",
+                    "changes",
                 )
             )
         )
@@ -151,6 +163,18 @@ def run(
         out.print(note, markup=False)
     out.print(f"Quarantainerapport: {summary['quarantine_report']}")
     out.print(f"Run: {summary['run_id']}")
+    held = summary.get("held", [])
+    for entry in held:
+        err.print(
+            f"sluis: delivery to {entry['supplier']} for {entry['school']} is on hold: "
+            f"{entry['reason']}; check the export, then release it with: sluis approve "
+            f"{summary['run_id']} {entry['supplier']}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if held:
+        raise typer.Exit(EXIT_HELD)
 
 
 @app.command()
@@ -377,6 +401,55 @@ def keys_rotate(
     finally:
         store.dispose()
     out.print(f"Nieuwe sleutel voor {name}; de rotatie staat in het auditlog.")
+
+
+@app.command()
+def approve(
+    run_id: Annotated[str, typer.Argument(help="The run that held the delivery")],
+    supplier: Annotated[str, typer.Argument(help="Supplier id")],
+    door: Annotated[str | None, typer.Option(help="Who approves (default: OS user)")] = None,
+    state: StateOption = None,
+    db: DbOption = None,
+) -> None:
+    """Release a delivery held for a mass change, unchanged; the approval is recorded.
+
+    Example:
+        sluis approve 0b6c9d0e-0a43-4c41-9a55-1f0e0d7c2a11 basispoort
+    """
+    from lineage.audit import default_actor
+    from pipelines.holds import approve as release
+
+    released = release(_settings(state, db), run_id, supplier, door or default_actor())
+    for item in released:
+        out.print(f"Vrijgegeven: {item.delivery_id} ({item.school}) naar {item.location}")
+
+
+@app.command()
+def redeliver(
+    supplier: Annotated[str, typer.Argument(help="Supplier id")],
+    delivery: Annotated[
+        str | None, typer.Option(help="An earlier delivery (folder name); default: the last")
+    ] = None,
+    door: Annotated[str | None, typer.Option(help="Who asks (default: OS user)")] = None,
+    state: StateOption = None,
+    db: DbOption = None,
+) -> None:
+    """Publish the last (or a named) delivery again, unchanged, as a new delivery.
+
+    Examples:
+        sluis redeliver basispoort
+        sluis redeliver basispoort --delivery 20261101t020000z-27zx-0b6c9d0e
+    """
+    from lineage.audit import default_actor
+    from pipelines.flows import SLUIS_VERSION
+    from pipelines.holds import redeliver as again
+
+    released = again(
+        _settings(state, db), supplier, delivery, door or default_actor(), version=SLUIS_VERSION
+    )
+    out.print(
+        f"Opnieuw geleverd: {released.delivery_id} ({released.school}) naar {released.location}"
+    )
 
 
 @app.command()

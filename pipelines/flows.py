@@ -23,21 +23,24 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.drops.folder import FolderDrop
 from connectors.errors import SluisError
 from contracts.agreements import LoadedAgreement, load_agreements, select_agreements
 from contracts.validation import ValidatedSchool, problem_counts
 from lineage.audit import AuditLog, default_actor, record_agreement_versions
 from lineage.quarantine_report import build_report, write_report
-from lineage.rights import erased_hashes, record_members
+from lineage.rights import erased_hashes
+from lineage.state import load_state
 from lineage.store import LineageStore
+from pipelines.approval import wait_for_approval
+from pipelines.delivery import DeliveryOutcome, DeliveryTargets
+from pipelines.drops import archive_drop, drop_for, held_drop
+from pipelines.holds import record_outcome, remove_expired_deliveries
 from pipelines.keys import pseudonym_secret
 from pipelines.openlineage_run import RunLineage
 from pipelines.plan import batches, discover_schools
 from pipelines.retention import purge
 from pipelines.settings import Settings
 from pipelines.tasks import deliver_batch, prepare_batch
-from pipelines.work import DeliveryOutcome
 
 __all__ = ["RunAborted", "SyncRequest", "sync"]
 
@@ -60,6 +63,13 @@ class SyncRequest(BaseModel):
     suppliers: list[str] = Field(default_factory=list, description="Supplier ids; empty = all")
     dry_run: bool = Field(False, description="Do everything except publishing")
     trigger: str = Field("ui", description="Who started the run: cli, schedule or ui")
+    approval_wait_minutes: int = Field(
+        0,
+        ge=0,
+        le=1440,
+        description="When a delivery is held for a mass change: minutes this run waits for "
+        "approval in the Prefect UI (0: end the run; approve later with sluis approve)",
+    )
 
 
 class RunAborted(SluisError):
@@ -97,6 +107,10 @@ def _outcome_rows(outcomes: list[DeliveryOutcome]) -> list[dict[str, Any]]:
                 "delivered": counts.get("delivered", 0),
                 "withheld": ", ".join(f"{k}: {v}" for k, v in withheld.items()) or "-",
                 "quarantined": counts.get("quarantined", 0),
+                "changes": ", ".join(
+                    f"{k}: {v}" for k, v in o.changes.items() if v and k != "unchanged"
+                )
+                or "-",
                 "location": o.location or "-",
             }
         )
@@ -214,7 +228,6 @@ def _sync(
 
     membership_secret = settings.membership_secret()
     erased = erased_hashes(store.engine)
-    drop = None
     if not request.dry_run:
         # Create the drop root itself, never its parents: a missing parent is more likely
         # an unmounted share than a folder to invent.
@@ -225,23 +238,32 @@ def _sync(
                 f"{settings.drop_dir}: cannot create the drop folder ({exc.strerror}); "
                 "check that its parent exists and is writable"
             ) from None
-        drop = FolderDrop(settings.drop_dir)
-    futures = [
-        deliver_batch.submit(
-            batch,
-            loaded,
-            loaded.agreement.id,
-            number,
-            run_id=run_id,
-            created_at=started,
-            secret=_secret_for(loaded, settings),
-            drop=drop,
-            erased=erased,
-            membership_secret=membership_secret,
+    futures = []
+    for loaded in agreements:
+        targets = DeliveryTargets(
+            drop=None
+            if request.dry_run
+            else drop_for(loaded.agreement, settings, settings.drop_dir),
+            held=held_drop(settings),
+            archive=archive_drop(settings),
         )
-        for loaded in agreements
-        for number, batch in enumerate(prepared, start=1)
-    ]
+        for number, ready in enumerate(prepared, start=1):
+            states = load_state(store.engine, loaded.agreement.id, [s.brincode for s in ready])
+            futures.append(
+                deliver_batch.submit(
+                    ready,
+                    loaded,
+                    loaded.agreement.id,
+                    number,
+                    run_id=run_id,
+                    created_at=started,
+                    secret=_secret_for(loaded, settings),
+                    targets=targets,
+                    erased=erased,
+                    membership_secret=membership_secret,
+                    states=states,
+                )
+            )
     wait(futures)
     outcomes: list[DeliveryOutcome] = []
     failures = []
@@ -252,28 +274,9 @@ def _sync(
             continue
         outcomes.extend(cast(list[DeliveryOutcome], future.result()))
     for o in outcomes:
-        # Delivery folders are unique per supplier; lineage keys them across suppliers.
-        lineage_id = f"{o.supplier}:{o.delivery_id or o.status + '-' + o.school.lower()}"
-        store.record_delivery(
-            run_id,
-            delivery_id=lineage_id,
-            supplier=o.supplier,
-            school=o.school,
-            agreement_sha256=o.agreement_sha256,
-            agreement_reference=o.agreement_reference,
-            fields=list(o.fields),
-            mode=o.mode,
-            counts=o.counts or {"input": 0, "delivered": 0, "withheld": {}, "quarantined": 0},
-            files=[dict(f) for f in o.files],
-            manifest_sha256=o.manifest_sha256,
-            location=o.location or "",
-            status=o.status,
-            created_at=started,
-        )
-        if o.status == "delivered":
-            record_members(store.engine, lineage_id, o.member_ids, o.member_row_hashes)
+        record_outcome(store, settings, run_id, o, started)
         for note in o.notes:
-            logger.warning("%s: %s", o.supplier, note)
+            logger.warning("%s %s: %s", o.supplier, o.school, note)
     rows = _outcome_rows(outcomes)
     create_table_artifact(
         key="sluis-deliveries",
@@ -291,6 +294,12 @@ def _sync(
     if failures:
         raise RunAborted("; ".join(failures))
     lineage.complete(schools_in, schools, outcomes, datetime.now(UTC))
+    if not request.dry_run:
+        removed = remove_expired_deliveries(
+            store, settings, agreements, now=datetime.now(UTC), actor=actor
+        )
+        if removed:
+            logger.info("retention: removed %d old deliveries from the drops", removed)
     purged = purge(
         engine=store.engine,
         state_dir=settings.state_dir,
@@ -301,9 +310,23 @@ def _sync(
     )
     if any(purged.values()):
         logger.info("retention: purged %s", purged)
+    held = [o for o in outcomes if o.status == "held"]
+    if held and request.approval_wait_minutes and not request.dry_run:
+        released = wait_for_approval(
+            held,
+            run_id=run_id,
+            settings=settings,
+            minutes=request.approval_wait_minutes,
+            logger=logger,
+        )
+        approved = {(r.supplier, r.school) for r in released}
+        held = [o for o in held if (o.supplier, o.school) not in approved]
     return {
         "run_id": run_id,
         "rows": rows,
+        "held": [
+            {"supplier": o.supplier, "school": o.school, "reason": o.hold_reason} for o in held
+        ],
         "quarantine_report": str(report_html),
         "notes": [f"{s.brincode}: {note}" for s in schools for note in s.export.notes],
     }

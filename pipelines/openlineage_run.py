@@ -23,9 +23,9 @@ from lineage.openlineage import (
     fail_event,
     start_event,
 )
+from pipelines.delivery import DeliveryOutcome
 from pipelines.plan import SchoolInput
 from pipelines.settings import Settings
-from pipelines.work import DeliveryOutcome
 
 __all__ = ["RunLineage"]
 

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         description="Per-supplier HMAC keys (JSON object); missing ones are generated once "
         "into <state_dir>/keys/",
     )
+    secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Named secrets (JSON object of name to value), e.g. the password or "
+        "private key an agreement's SFTP drop names; else a Prefect Secret block is used",
+    )
     membership_key: SecretStr | None = Field(
         None,
         description="HMAC key of the pupil hashes in lineage (who was in which delivery, "

@@ -8,6 +8,7 @@ because only those are worth a retry.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 
@@ -16,12 +17,13 @@ from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import State
 from prefect.states import Failed
 
-from connectors.drops.base import Drop
 from connectors.errors import SluisError, TransientDeliveryError
 from contracts.agreements import LoadedAgreement
 from contracts.validation import ValidatedSchool
+from lineage.state import SupplierState
+from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
 from pipelines.plan import SchoolInput
-from pipelines.work import DeliveryOutcome, deliver_schools, prepare_schools
+from pipelines.work import prepare_schools
 
 __all__ = ["deliver_batch", "prepare_batch"]
 
@@ -77,11 +79,12 @@ def deliver_batch(
     run_id: str,
     created_at: datetime,
     secret: bytes | None,
-    drop: Drop | None,
+    targets: DeliveryTargets,
     erased: frozenset[str] = frozenset(),
     membership_secret: bytes | None = None,
+    states: Mapping[str, SupplierState] | None = None,
 ) -> list[DeliveryOutcome] | State:
-    """Apply one agreement to every school of a batch and publish each school's delivery."""
+    """Apply one agreement to every school of a batch and publish, hold or skip each."""
     try:
         return deliver_schools(
             schools,
@@ -89,9 +92,10 @@ def deliver_batch(
             run_id=run_id,
             created_at=created_at,
             secret=secret,
-            drop=drop,
+            targets=targets,
             erased=erased,
             membership_secret=membership_secret,
+            states=states,
         )
     except TransientDeliveryError:
         raise

@@ -169,7 +169,10 @@ def _prepared(
     if "pseudoniem" in wanted:
         if secret is None:
             raise ValueError(f"{agreement.id}: pseudoniem needs a pseudonym secret")
-        out["pseudoniem"] = pseudonym(passed["leerlingkey"], secret)
+        # LAS keys are unique per school only: the school is part of what is hashed, or
+        # pupil 1001 of two schools would be one person to the supplier.
+        brin = _school_values(schools, passed[_SCHOOL], "brincode").fillna("")
+        out["pseudoniem"] = pseudonym(brin.str.cat(passed["leerlingkey"], sep=":"), secret)
     keys = pd.MultiIndex.from_frame(passed[[_SCHOOL, "leerlingkey"]])
     for name in sorted(n for n in wanted if n.startswith(CONSENT_FLAG_PREFIX)):
         yes = consented_keys(standing, name.removeprefix(CONSENT_FLAG_PREFIX), by=[_SCHOOL])

@@ -381,7 +381,8 @@ def test_registry_returns_the_csv_and_parquet_writers() -> None:
 
 def test_registry_names_the_known_formats_for_an_unknown_one() -> None:
     with pytest.raises(
-        ConfigurationError, match=r"^unknown output format 'xml'; known formats: csv, edexml, oneroster, parquet$"
+        ConfigurationError,
+        match=r"^unknown output format 'xml'; known formats: csv, edexml, oneroster, parquet$",
     ):
         get_format("xml")
 

@@ -34,9 +34,11 @@ def _base(**changes: object) -> dict[str, object]:
     return data
 
 
-def test_the_three_shipped_agreements_load() -> None:
+def test_the_shipped_agreements_load() -> None:
     loaded = {a.agreement.id: a.agreement for a in load_agreements(BUNDLED_AGREEMENTS)}
-    assert set(loaded) == {"basispoort", "schoolwebsite", "onderzoek"}
+    assert set(loaded) == {"basispoort", "schoolwebsite", "onderzoek", "rekenapp"}
+    assert loaded["basispoort"].format.type == "edexml"
+    assert (loaded["rekenapp"].format.type, loaded["rekenapp"].mode) == ("oneroster", "delta")
     assert loaded["basispoort"].field_names == [
         "eckid",
         "roepnaam",

@@ -45,7 +45,7 @@ from lineage.openlineage import (
     fail_event,
     start_event,
 )
-from pipelines.work import DeliveryOutcome, deliver_schools
+from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
 from policy.pseudonymise import pseudonym
 
 TODAY = date(2026, 11, 28)
@@ -483,7 +483,7 @@ def delivered(tmp_path: Path) -> Delivered:
             run_id=RUN_OK,
             created_at=STARTED,
             secret=SECRET,
-            drop=drop,
+            targets=DeliveryTargets(drop=drop),
         )
     assert [o.status for o in outcomes] == ["delivered", "delivered"]
     values = {

@@ -558,6 +558,10 @@ EXPECTED_COLUMNS = {
     # lineage.rights: pupils only as keyed hashes
     "delivery_members": {"delivery_id", "pupil_hash", "row_hash"},
     "erasures": {"pupil_hash", "requested_at", "actor", "reason", "revoked_at", "revoked_by"},
+    # lineage.state: what each supplier holds, as keyed hashes; `ref` is AES-GCM ciphertext
+    "supplier_state": {"supplier", "school", "pupil_hash", "row_hash", "ref", "delivery_id"},
+    "supplier_state_pending": {"delivery_id", "pupil_hash", "row_hash", "ref"},
+    "drop_removals": {"delivery_id", "removed_at"},
 }
 
 # Canonical pupil columns and the sensitive source columns (ARCHITECTURE.md).

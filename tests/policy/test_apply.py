@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from connectors.errors import PolicyError
 from contracts.agreements import BUNDLED_AGREEMENTS, Agreement, load_agreement
 from contracts.validation import ValidatedSchool, validate_school
-from policy.apply import apply_agreement
+from policy.apply import apply_agreement, apply_agreement_batch
 from policy.consent import consented_keys, current_consents
 from policy.minimise import check_output
 from policy.pseudonymise import pseudonym
@@ -191,3 +191,15 @@ def test_erasures_without_the_membership_secret_are_refused() -> None:
     school = _school([pupil("1")])
     with pytest.raises(ValueError, match="membership secret"):
         apply_agreement(school, _agreement("basispoort"), today=TODAY, erased=frozenset({"x"}))
+
+
+def test_the_same_las_key_at_two_schools_gives_two_pseudonyms() -> None:
+    consents = make_consents([("1", YEAR, "deelname_onderzoek", "ja", "2026-09-01")])
+    schools = [
+        validate_school(make_export([pupil("1")], school={"brincode": brin}), consents, today=TODAY)
+        for brin in ("07XY", "08AB")
+    ]
+    cuts = apply_agreement_batch(schools, _agreement("onderzoek"), today=TODAY, secret=SECRET)
+    first, second = (cut.frame.loc[0, "pseudoniem"] for cut in cuts)
+    assert first != second
+    assert first == pseudonym(pd.Series(["07XY:1"]), SECRET).iloc[0]

@@ -1,0 +1,382 @@
+"""What each supplier holds now, per school: the baseline of deltas and of the mass-change hold.
+
+After every delivery a supplier actually received, the store keeps, per pupil it now
+holds, three things: the pupil's keyed hash (the same `pupil_hash` as lineage.rights), a
+keyed hash of the row as delivered, and, for suppliers in delta mode only, the pupil's
+identifiers toward that supplier *encrypted* (`ref`). The next run compares its own cut
+with this, without re-reading old drops:
+
+- a pupil hash that is new is an addition;
+- the same hash with another row hash is a change (a corrected name, a new group);
+- a hash that is gone is a removal (left, consent withdrawn, erased): a delta supplier is
+  told, by the identifiers in `ref`, even when the pupil is no longer in the export.
+
+`ref` is AES-GCM ciphertext under a key derived from the membership secret, bound to the
+supplier and the pupil hash, so the database alone never reveals an identifier; it exists
+only while the supplier holds the pupil, and is gone with the delivery that removes it.
+
+A held delivery's state waits in `supplier_state_pending` until it is approved
+(`promote`) or superseded (`discard_pending`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Final
+
+import pandas as pd
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Engine, ForeignKey, LargeBinary, String, select
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import insert as sql_insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from connectors.errors import ConfigurationError
+from lineage.audit import _transaction
+from lineage.rights import DeliveryMemberRecord
+from lineage.store import Base, DeliveryRecord, UtcDateTime, _sha256, _token, _utc
+
+__all__ = [
+    "STATE_COLUMNS",
+    "DropRemovalRecord",
+    "PendingStateRecord",
+    "RefCipher",
+    "SupplierState",
+    "SupplierStateRecord",
+    "commit_state",
+    "discard_pending",
+    "load_state",
+    "mark_removed",
+    "pending_state",
+    "promote",
+    "removed_deliveries",
+    "stage_pending",
+    "state_from_delivery",
+]
+
+STATE_COLUMNS: Final = ("pupil_hash", "row_hash", "ref")
+_NAME_LENGTH: Final = 63
+_DELIVERY_ID_LENGTH: Final = 128
+_BATCH: Final = 5000
+_NONCE_BYTES: Final = 12
+
+
+class SupplierStateRecord(Base):
+    """One pupil a supplier holds for a school since the delivery named."""
+
+    __tablename__ = "supplier_state"
+
+    supplier: Mapped[str] = mapped_column(String(_NAME_LENGTH), primary_key=True)
+    school: Mapped[str] = mapped_column(String(_NAME_LENGTH), primary_key=True)
+    pupil_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_hash: Mapped[str] = mapped_column(String(64))
+    ref: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey(DeliveryRecord.delivery_id), index=True)
+
+
+class PendingStateRecord(Base):
+    """The state a held delivery leaves once it is approved."""
+
+    __tablename__ = "supplier_state_pending"
+
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey(DeliveryRecord.delivery_id), primary_key=True
+    )
+    pupil_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_hash: Mapped[str] = mapped_column(String(64))
+    ref: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class DropRemovalRecord(Base):
+    """A published delivery removed from its drop by the retention policy."""
+
+    __tablename__ = "drop_removals"
+
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey(DeliveryRecord.delivery_id), primary_key=True
+    )
+    removed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+@dataclass(frozen=True)
+class SupplierState:
+    """What a supplier holds for one school.
+
+    Attributes:
+        frame: STATE_COLUMNS; one row per pupil; `ref` is ciphertext bytes or None.
+        delivery_id: the lineage id of the delivery that left this state, or None when the
+            supplier has received nothing for the school yet.
+        agreement_sha256: the agreement file hash of that delivery ("" when none).
+    """
+
+    frame: pd.DataFrame
+    delivery_id: str | None = None
+    agreement_sha256: str = ""
+
+    @property
+    def empty(self) -> bool:
+        """True when the supplier has never received anything for the school."""
+        return self.delivery_id is None
+
+
+def _empty_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "pupil_hash": pd.Series([], dtype="str"),
+            "row_hash": pd.Series([], dtype="str"),
+            "ref": pd.Series([], dtype="object"),
+        }
+    )
+
+
+class RefCipher:
+    """Encrypts a pupil's identifiers toward one supplier for the state table.
+
+    Args:
+        membership_secret: the lineage membership secret; the AES key is derived from it,
+            so no second key has to be managed, and rotating it ends the old refs too.
+    """
+
+    def __init__(self, membership_secret: bytes) -> None:
+        if len(membership_secret) < 16:
+            raise ValueError("the membership secret must be at least 16 bytes")
+        key = hmac.new(membership_secret, b"sluis supplier-state ref v1", hashlib.sha256)
+        self._aead = AESGCM(key.digest())
+
+    def seal(self, supplier: str, pupil_hash: str, values: Mapping[str, str | None]) -> bytes:
+        """Encrypt `values` (column name to value) for this supplier and pupil."""
+        nonce = os.urandom(_NONCE_BYTES)
+        plain = json.dumps(dict(values), sort_keys=True, separators=(",", ":")).encode()
+        return nonce + self._aead.encrypt(nonce, plain, _aad(supplier, pupil_hash))
+
+    def open(self, supplier: str, pupil_hash: str, sealed: bytes) -> dict[str, str | None]:
+        """Decrypt a ref sealed by `seal` for the same supplier and pupil.
+
+        Raises:
+            ConfigurationError: it cannot be decrypted: another membership secret, or a
+                ref moved to another row.
+        """
+        try:
+            plain = self._aead.decrypt(
+                sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], _aad(supplier, pupil_hash)
+            )
+        except (InvalidTag, ValueError):
+            raise ConfigurationError(
+                f"supplier state of {supplier} cannot be decrypted: was the membership key "
+                "(SLUIS_MEMBERSHIP_KEY or <state>/keys/lineage-membership) changed? Removed "
+                "pupils can then not be named in a delta; deliver in full once"
+            ) from None
+        values: dict[str, str | None] = json.loads(plain)
+        return values
+
+
+def _aad(supplier: str, pupil_hash: str) -> bytes:
+    return f"{supplier}\x1f{pupil_hash}".encode()
+
+
+def load_state(engine: Engine, supplier: str, schools: list[str]) -> dict[str, SupplierState]:
+    """Return what `supplier` holds for each of `schools` (empty state where nothing).
+
+    Raises:
+        ConfigurationError: the database cannot be reached.
+    """
+    key = _token(supplier, "supplier", _NAME_LENGTH)
+    result = {school: SupplierState(_empty_frame()) for school in schools}
+    wanted = list(result)
+    with _transaction(engine) as connection:
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = connection.execute(
+                select(
+                    SupplierStateRecord.school,
+                    SupplierStateRecord.pupil_hash,
+                    SupplierStateRecord.row_hash,
+                    SupplierStateRecord.ref,
+                    SupplierStateRecord.delivery_id,
+                    DeliveryRecord.agreement_sha256,
+                )
+                .join(DeliveryRecord, DeliveryRecord.delivery_id == SupplierStateRecord.delivery_id)
+                .where(SupplierStateRecord.supplier == key, SupplierStateRecord.school.in_(chunk))
+            ).all()
+            if not rows:
+                continue
+            frame = pd.DataFrame(
+                rows,
+                columns=["school", *STATE_COLUMNS, "delivery_id", "agreement_sha256"],
+            )
+            for school, part in frame.groupby("school", sort=False):
+                result[str(school)] = SupplierState(
+                    part.loc[:, list(STATE_COLUMNS)]
+                    .astype({"pupil_hash": "str", "row_hash": "str"})
+                    .reset_index(drop=True),
+                    delivery_id=str(part["delivery_id"].iloc[0]),
+                    agreement_sha256=str(part["agreement_sha256"].iloc[0]),
+                )
+    # A school whose last delivery left nobody with the supplier still has a baseline.
+    empty_with_delivery = _baselines_without_pupils(engine, key, [s for s in wanted])
+    for school, (delivery_id, agreement_sha256) in empty_with_delivery.items():
+        if result[school].empty:
+            result[school] = SupplierState(_empty_frame(), delivery_id, agreement_sha256)
+    return result
+
+
+def _baselines_without_pupils(
+    engine: Engine, supplier: str, schools: list[str]
+) -> dict[str, tuple[str, str]]:
+    """The newest delivered delivery per school, for schools whose state holds nobody."""
+    found: dict[str, tuple[str, str]] = {}
+    with _transaction(engine) as connection:
+        for start in range(0, len(schools), 500):
+            chunk = schools[start : start + 500]
+            rows = connection.execute(
+                select(
+                    DeliveryRecord.school,
+                    DeliveryRecord.delivery_id,
+                    DeliveryRecord.agreement_sha256,
+                )
+                .where(
+                    DeliveryRecord.supplier == supplier,
+                    DeliveryRecord.school.in_(chunk),
+                    DeliveryRecord.status == "delivered",
+                )
+                .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
+            ).all()
+            for school, delivery_id, agreement_sha256 in rows:
+                found[school] = (delivery_id, agreement_sha256)  # the newest wins
+    return found
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
+    hashes = [_sha256(h, "pupil_hash") for h in frame["pupil_hash"]]
+    rows = [_sha256(h, "row_hash") for h in frame["row_hash"]]
+    refs = [r if isinstance(r, bytes) else None for r in frame["ref"]]
+    return [
+        {"pupil_hash": p, "row_hash": r, "ref": f}
+        for p, r, f in zip(hashes, rows, refs, strict=True)
+    ]
+
+
+def commit_state(
+    engine: Engine, supplier: str, school: str, delivery_id: str, frame: pd.DataFrame
+) -> int:
+    """Replace what `supplier` holds for `school` by `frame`, left by delivery `delivery_id`.
+
+    Returns:
+        The number of pupils the supplier now holds.
+
+    Raises:
+        ValueError: a hash is not 64 hex characters.
+        ConfigurationError: the database cannot be reached.
+    """
+    key = _token(supplier, "supplier", _NAME_LENGTH)
+    school_key = _token(school, "school", _NAME_LENGTH)
+    delivery = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    rows = _rows(frame)
+    with _transaction(engine) as connection:
+        connection.execute(
+            sql_delete(SupplierStateRecord).where(
+                SupplierStateRecord.supplier == key, SupplierStateRecord.school == school_key
+            )
+        )
+        it = iter(rows)
+        while batch := list(islice(it, _BATCH)):
+            connection.execute(
+                sql_insert(SupplierStateRecord),
+                [
+                    {**r, "supplier": key, "school": school_key, "delivery_id": delivery}
+                    for r in batch
+                ],
+            )
+    return len(rows)
+
+
+def stage_pending(engine: Engine, delivery_id: str, frame: pd.DataFrame) -> int:
+    """Keep the state a held delivery would leave, until it is approved or superseded."""
+    delivery = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    rows = _rows(frame)
+    with _transaction(engine) as connection:
+        it = iter(rows)
+        while batch := list(islice(it, _BATCH)):
+            connection.execute(
+                sql_insert(PendingStateRecord), [{**r, "delivery_id": delivery} for r in batch]
+            )
+    return len(rows)
+
+
+def pending_state(engine: Engine, delivery_id: str) -> pd.DataFrame:
+    """The state a held delivery leaves (STATE_COLUMNS)."""
+    delivery = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    with _transaction(engine) as connection:
+        rows = connection.execute(
+            select(
+                PendingStateRecord.pupil_hash, PendingStateRecord.row_hash, PendingStateRecord.ref
+            ).where(PendingStateRecord.delivery_id == delivery)
+        ).all()
+    if not rows:
+        return _empty_frame()
+    return pd.DataFrame(rows, columns=list(STATE_COLUMNS)).astype(
+        {"pupil_hash": "str", "row_hash": "str"}
+    )
+
+
+def promote(engine: Engine, supplier: str, school: str, delivery_id: str) -> int:
+    """Make a held delivery's pending state the supplier's state (after it was published)."""
+    frame = pending_state(engine, delivery_id)
+    count = commit_state(engine, supplier, school, delivery_id, frame)
+    discard_pending(engine, delivery_id)
+    return count
+
+
+def discard_pending(engine: Engine, delivery_id: str) -> int:
+    """Forget a held delivery's pending state (superseded or expired)."""
+    delivery = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    with _transaction(engine) as connection:
+        return int(
+            connection.execute(
+                sql_delete(PendingStateRecord).where(PendingStateRecord.delivery_id == delivery)
+            ).rowcount
+        )
+
+
+def state_from_delivery(engine: Engine, delivery_id: str) -> pd.DataFrame:
+    """The state a full delivery left, rebuilt from its recorded members (for re-delivery).
+
+    Refs are not kept with members, so the rebuilt state has none.
+    """
+    delivery = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    with _transaction(engine) as connection:
+        rows = connection.execute(
+            select(DeliveryMemberRecord.pupil_hash, DeliveryMemberRecord.row_hash).where(
+                DeliveryMemberRecord.delivery_id == delivery,
+                DeliveryMemberRecord.row_hash.is_not(None),
+            )
+        ).all()
+    frame = _empty_frame()
+    if rows:
+        frame = pd.DataFrame(rows, columns=["pupil_hash", "row_hash"]).astype("str")
+        frame["ref"] = None
+    return frame
+
+
+def mark_removed(engine: Engine, delivery_id: str, at: datetime) -> None:
+    """Record that a delivery was removed from its drop (retention)."""
+    delivery = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    with _transaction(engine) as connection:
+        connection.execute(
+            sql_insert(DropRemovalRecord),
+            [{"delivery_id": delivery, "removed_at": _utc(at, "removed_at")}],
+        )
+
+
+def removed_deliveries(engine: Engine) -> frozenset[str]:
+    """Lineage ids of the deliveries retention already removed from their drops."""
+    with _transaction(engine) as connection:
+        return frozenset(connection.scalars(select(DropRemovalRecord.delivery_id)))

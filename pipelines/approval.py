@@ -1,0 +1,84 @@
+"""Approving held deliveries from the Prefect UI: the flow run pauses and asks for input.
+
+A run started from the UI or a schedule can wait for a person instead of ending: the flow
+run pauses with a form (approve yes/no and the approver's name), and the run's markdown
+description lists what is held and why. Resuming with approve = true publishes the held
+deliveries exactly as `sluis approve` does, recording the name given with "prefect-ui:".
+Not answering within the wait leaves them held; `sluis approve` still works afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from pydantic import Field
+
+from pipelines.delivery import DeliveryOutcome
+from pipelines.holds import Released, approve
+from pipelines.settings import Settings
+
+__all__ = ["POLL_SECONDS", "HoldApproval", "wait_for_approval"]
+
+# How often the paused run asks the API whether it was resumed.
+POLL_SECONDS = 10
+
+
+class HoldApproval(RunInput):
+    """The form the Prefect UI shows on a paused run with held deliveries."""
+
+    approve: bool = Field(False, description="Release the held deliveries listed above, unchanged")
+    approver: str = Field(
+        "", max_length=100, description="Your name: it is recorded in Sluis' audit log"
+    )
+
+
+def _description(held: list[DeliveryOutcome], run_id: str) -> str:
+    lines = [
+        "### Leveringen wachten op goedkeuring",
+        "",
+        "| leverancier | school | waarom |",
+        "|---|---|---|",
+        *(f"| {o.supplier} | {o.school} | {o.hold_reason} |" for o in held),
+        "",
+        "Kijk eerst of de export klopt. Goedkeuren levert ze ongewijzigd; of later: "
+        f"`sluis approve {run_id} <leverancier>`.",
+    ]
+    return "\n".join(lines)
+
+
+def wait_for_approval(
+    held: list[DeliveryOutcome],
+    *,
+    run_id: str,
+    settings: Settings,
+    minutes: int,
+    logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+) -> list[Released]:
+    """Pause the flow run until someone approves or declines in the UI, or time runs out.
+
+    Returns:
+        The deliveries released; empty when declined or not answered in time.
+    """
+    form = HoldApproval.with_initial_data(
+        description=_description(held, run_id), approve=False, approver=""
+    )
+    try:
+        answer = pause_flow_run(
+            wait_for_input=form, timeout=minutes * 60, poll_interval=POLL_SECONDS
+        )
+    except FlowPauseTimeout:
+        logger.warning("no approval within %d minutes; the deliveries stay held", minutes)
+        return []
+    if not answer.approve:
+        logger.warning("approval declined; the deliveries stay held")
+        return []
+    who = answer.approver.strip() or "anonymous"
+    actor = f"prefect-ui:{who}"
+    released: list[Released] = []
+    for supplier in sorted({o.supplier for o in held}):
+        released.extend(approve(settings, run_id, supplier, actor))
+    logger.info("%d held delivery(ies) approved in the UI and published", len(released))
+    return released

@@ -1,0 +1,408 @@
+"""Deliver a batch of schools to one supplier: cut, compare, render, then publish or hold.
+
+Plain functions, so they are tested without Prefect. Per school: apply the agreement,
+compare with what the supplier holds (lineage state), render the full set or only the
+changes, encrypt when the agreement asks, and then either publish (an archive copy first,
+for re-delivery), hold it for approval when it changes too much, or skip it when nothing
+changed. The outcome holds counts, field names, hashes and locations, never a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from connectors.drops.base import Delivery, Drop, build_manifest
+from connectors.formats.base import CHANGE_REMOVED, DataFile, RenderContext
+from connectors.formats.encryption import encrypt_files
+from connectors.formats.registry import get_format
+from contracts.agreements import Agreement, IdentifierPolicy, LoadedAgreement
+from contracts.validation import ValidatedSchool
+from lineage.state import RefCipher, SupplierState
+from policy.apply import SupplierCut, apply_agreement_batch
+from policy.delta import ChangeSet, diff, hold_decision
+from policy.structure import delivered_groups, delivered_teachers
+
+__all__ = [
+    "DeliveryOutcome",
+    "DeliveryTargets",
+    "deliver_schools",
+    "delivery_id_for",
+    "identifier_columns",
+]
+
+# The column a delta adds to flat formats (CSV, Parquet): added, changed or removed.
+CHANGE_COLUMN = "change"
+
+
+@dataclass(frozen=True)
+class DeliveryTargets:
+    """Where a supplier's deliveries go.
+
+    Attributes:
+        drop: the supplier's drop; None for a dry run (everything but publishing).
+        held: where a delivery waits for approval (a folder in Sluis' state).
+        archive: where a copy of every published delivery is kept for re-delivery.
+    """
+
+    drop: Drop | None
+    held: Drop | None = None
+    archive: Drop | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What happened for one supplier and one school: counts and hashes, no pupil values.
+
+    `status` is delivered, held, nothing_to_deliver, dry_run or agreement_expired.
+    """
+
+    supplier: str
+    school: str
+    status: str
+    delivery_id: str | None
+    mode: str
+    fields: tuple[str, ...]
+    counts: dict[str, object]
+    files: tuple[dict[str, object], ...] = ()
+    location: str | None = None
+    manifest_sha256: str | None = None
+    agreement_sha256: str = ""
+    agreement_reference: str = ""
+    created_at: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    # Keyed hashes of the delivered pupils (lineage membership); never keys or names.
+    member_ids: tuple[str, ...] = ()
+    member_row_hashes: tuple[str, ...] = ()
+    # Per member, the supplier-facing identifiers sealed for the state (delta mode only).
+    member_refs: tuple[bytes | None, ...] = ()
+    changes: dict[str, int] = field(default_factory=dict)
+    hold_reason: str = ""
+    baseline: str | None = None  # lineage id of the delivery the changes are counted from
+
+
+def delivery_id_for(created_at: datetime, school: str, run_id: str) -> str:
+    """Delivery folder name: sortable by time, unique per run and school."""
+    return f"{created_at:%Y%m%dT%H%M%SZ}-{school}-{run_id[:8]}".lower()
+
+
+def identifier_columns(agreement: Agreement) -> list[str]:
+    """The delivered columns by which a supplier knows a pupil (and its group).
+
+    A removal names the pupil by these, so they are what the state keeps (sealed).
+    """
+    by_policy = {
+        IdentifierPolicy.ECKID: ["eckid"],
+        IdentifierPolicy.ECKID_OR_KEY: ["eckid", "leerlingkey"],
+        IdentifierPolicy.KEY: ["leerlingkey"],
+        IdentifierPolicy.PSEUDONIEM: ["pseudoniem"],
+    }[agreement.identifier]
+    wanted = [*by_policy, "groepskey"]
+    return [name for name in wanted if name in agreement.field_names]
+
+
+def _state_refs(
+    agreement: Agreement,
+    cut: SupplierCut,
+    changes: ChangeSet,
+    state: SupplierState,
+    cipher: RefCipher | None,
+) -> tuple[bytes | None, ...]:
+    """Sealed identifiers per delivered pupil: kept for unchanged pupils, new otherwise."""
+    if agreement.mode != "delta" or cipher is None:
+        return tuple(None for _ in range(len(cut.delivered_ids)))
+    previous = dict(zip(state.frame["pupil_hash"], state.frame["ref"], strict=True))
+    columns = identifier_columns(agreement)
+    records = cut.frame.loc[:, columns].astype("object").where(cut.frame[columns].notna(), None)
+    refs: list[bytes | None] = []
+    # One seal per added or changed pupil; unchanged ones keep theirs (same row, same ids).
+    for position, (pupil, kind) in enumerate(zip(cut.delivered_ids, changes.kinds, strict=True)):
+        old = previous.get(pupil)
+        if kind == "" and isinstance(old, bytes):
+            refs.append(old)
+        else:
+            refs.append(cipher.seal(agreement.id, pupil, records.iloc[position].to_dict()))
+    return tuple(refs)
+
+
+def _delta_rows(
+    agreement: Agreement,
+    cut: SupplierCut,
+    changes: ChangeSet,
+    state: SupplierState,
+    cipher: RefCipher | None,
+) -> tuple[pd.DataFrame, pd.Series, pd.Series, int]:
+    """The rows a delta carries: added and changed pupils, then the removed ones by id.
+
+    Returns:
+        The frame (agreement columns), the change kind per row, the previous groepskey
+        per row where a changed pupil moved group, and how many removed pupils could not
+        be named (no sealed identifiers in the state).
+    """
+    moved = changes.kinds.ne("")
+    current = cut.frame.loc[moved.to_numpy()].reset_index(drop=True)
+    kinds = changes.kinds.loc[moved].reset_index(drop=True)
+    refs = dict(zip(state.frame["pupil_hash"], state.frame["ref"], strict=True))
+    opened: list[dict[str, str | None]] = []
+    unnamed = 0
+    for pupil in changes.removed:
+        sealed = refs.get(pupil)
+        if cipher is None or not isinstance(sealed, bytes):
+            unnamed += 1
+            continue
+        opened.append(cipher.open(agreement.id, pupil, sealed))
+    removed = pd.DataFrame(opened, columns=identifier_columns(agreement), dtype="str")
+    removed = removed.reindex(columns=agreement.field_names).astype("str")
+    frame = pd.concat([current.astype("str"), removed], ignore_index=True)
+    kind = pd.concat(
+        [kinds, pd.Series(CHANGE_REMOVED, index=range(len(removed)), dtype="str")],
+        ignore_index=True,
+    )
+    previous_groups = pd.Series(pd.NA, index=frame.index, dtype="str")
+    if "groepskey" in agreement.field_names:
+        changed_ids = cut.delivered_ids.loc[moved.to_numpy()].reset_index(drop=True)
+        for position, pupil in enumerate(changed_ids):
+            sealed = refs.get(pupil)
+            if kinds.iloc[position] != "changed" or cipher is None or not isinstance(sealed, bytes):
+                continue
+            before = cipher.open(agreement.id, pupil, sealed).get("groepskey")
+            if before is not None and before != current["groepskey"].iloc[position]:
+                previous_groups.iloc[position] = before
+    return frame, kind, previous_groups, unnamed
+
+
+def _render(
+    agreement: Agreement,
+    school: ValidatedSchool,
+    cut: SupplierCut,
+    frame: pd.DataFrame,
+    kinds: pd.Series | None,
+    previous_groups: pd.Series | None,
+    created_at: datetime,
+) -> list[DataFile]:
+    writer = get_format(agreement.format.type)
+    options = {"separator": agreement.format.separator} if agreement.format.type == "csv" else {}
+    basename = f"{agreement.id}-{school.brincode.lower()}"
+    if agreement.format.type in ("csv", "parquet"):
+        # Flat formats carry the change kind as one more column.
+        out = frame if kinds is None else frame.assign(**{CHANGE_COLUMN: kinds.to_numpy()})
+        files = writer.render(out, basename=basename, options=options)
+    else:
+        groups = delivered_groups(school, cut.delivered_keys, agreement)
+        context = RenderContext(
+            school={k: v for k, v in school.school.items()},
+            created_at=created_at.isoformat(),
+            mode=agreement.mode,
+            changes=kinds,
+            previous_groups=previous_groups,
+            groups=groups,
+            teachers=delivered_teachers(school, groups, agreement),
+            identifier=agreement.identifier.value,
+            profile=agreement.format.profile,
+        )
+        files = writer.render(frame, basename=basename, options=options, context=context)
+    if agreement.encryption is not None:
+        files = encrypt_files(files, agreement.encryption.age_recipient)
+    return files
+
+
+def deliver_schools(
+    schools: list[ValidatedSchool],
+    loaded: LoadedAgreement,
+    *,
+    run_id: str,
+    created_at: datetime,
+    secret: bytes | None,
+    targets: DeliveryTargets,
+    erased: frozenset[str] = frozenset(),
+    membership_secret: bytes | None = None,
+    states: Mapping[str, SupplierState] | None = None,
+) -> list[DeliveryOutcome]:
+    """Apply one agreement to a batch of schools and publish, hold or skip each delivery.
+
+    Args:
+        schools: validated schools of one batch.
+        loaded: the supplier's agreement with its file hash.
+        run_id: the run, written into every manifest.
+        created_at: the run's start; names the delivery folders.
+        secret: the supplier's pseudonym secret, if it receives pseudonyms.
+        targets: the supplier's drop, and Sluis' own folders for held and archived
+            deliveries.
+        erased: membership ids of pupils that must no longer be shared.
+        membership_secret: secret of the membership ids lineage records per delivery;
+            also seals the identifiers a delta keeps in the state.
+        states: what the supplier holds per school (brincode); none means nothing yet.
+    """
+    agreement = loaded.agreement
+    today = created_at.date()
+    base: dict[str, Any] = {
+        "supplier": agreement.id,
+        "mode": agreement.mode,
+        "fields": tuple(agreement.field_names),
+        "agreement_sha256": loaded.sha256,
+        "agreement_reference": agreement.agreement.reference,
+        "created_at": created_at.isoformat(),
+    }
+    if not agreement.is_valid_on(today):
+        note = f"agreement {agreement.agreement.reference} is not in force on {today}"
+        return [
+            DeliveryOutcome(
+                school=school.brincode,
+                status="agreement_expired",
+                delivery_id=None,
+                counts={},
+                notes=(note,),
+                **base,
+            )
+            for school in schools
+        ]
+    cuts = apply_agreement_batch(
+        schools,
+        agreement,
+        today=today,
+        secret=secret,
+        erased=erased,
+        membership_secret=membership_secret,
+    )
+    cipher = RefCipher(membership_secret) if membership_secret is not None else None
+    return [
+        _deliver_one(
+            school,
+            cut,
+            loaded,
+            (states or {}).get(school.brincode),
+            cipher,
+            run_id=run_id,
+            created_at=created_at,
+            targets=targets,
+            base=base,
+        )
+        for school, cut in zip(schools, cuts, strict=True)
+    ]
+
+
+def _deliver_one(
+    school: ValidatedSchool,
+    cut: SupplierCut,
+    loaded: LoadedAgreement,
+    state: SupplierState | None,
+    cipher: RefCipher | None,
+    *,
+    run_id: str,
+    created_at: datetime,
+    targets: DeliveryTargets,
+    base: dict[str, Any],
+) -> DeliveryOutcome:
+    agreement = loaded.agreement
+    state = state if state is not None else SupplierState(_no_state())
+    changes = diff(cut.delivered_ids, cut.delivered_row_hashes, state.frame)
+    decision = hold_decision(
+        changes,
+        max_removed_pct=agreement.hold.max_removed_pct,
+        max_changed_pct=agreement.hold.max_changed_pct,
+    )
+    delivery_id = delivery_id_for(created_at, school.brincode, run_id)
+    notes: list[str] = []
+    result: dict[str, Any] = {
+        **base,
+        "school": school.brincode,
+        "counts": cut.counts.as_dict(),
+        "member_ids": tuple(cut.delivered_ids),
+        "member_row_hashes": tuple(cut.delivered_row_hashes),
+        "member_refs": _state_refs(agreement, cut, changes, state, cipher),
+        "changes": changes.counts(),
+        "baseline": state.delivery_id,
+    }
+    same_terms = state.agreement_sha256 == loaded.sha256 or agreement.mode == "delta"
+    if not state.empty and changes.nothing_new and same_terms:
+        notes.append(f"nothing changed since delivery {state.delivery_id}; nothing was sent")
+        return DeliveryOutcome(
+            status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
+        )
+    if cut.frame.empty and agreement.format.type == "edexml" and agreement.format.profile is None:
+        # EDEXML requires at least one leerling: an empty school cannot be written, so the
+        # supplier keeps its last file (and the state stays what it holds).
+        notes.append("no pupil to deliver, and an EDEXML file cannot be empty; nothing was sent")
+        if decision.held:
+            notes.append(f"check the export: {decision.reason}")
+        return DeliveryOutcome(
+            status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
+        )
+    if agreement.mode == "delta":
+        frame, kinds, previous_groups, unnamed = _delta_rows(agreement, cut, changes, state, cipher)
+        if unnamed:
+            notes.append(
+                f"{unnamed} removed pupil(s) could not be named: the state from before delta "
+                "mode holds no identifiers; ask the supplier to resync in full once"
+            )
+    else:
+        frame, kinds, previous_groups = cut.frame, None, None
+    files = _render(agreement, school, cut, frame, kinds, previous_groups, created_at)
+    file_rows = tuple({"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in files)
+    result.update(delivery_id=delivery_id, files=file_rows)
+    if targets.drop is None:
+        return DeliveryOutcome(status="dry_run", notes=tuple(notes), **result)
+    extra: dict[str, Any] = {
+        "delivery_id": delivery_id,
+        "schooljaar": school.schooljaar,
+        "agreement": {"reference": agreement.agreement.reference, "sha256": loaded.sha256},
+        "legal_basis": agreement.legal_basis.type.value,
+        "format": agreement.format.type,
+        "changes": changes.counts(),
+    }
+    if agreement.encryption is not None:
+        extra["encryption"] = {"type": "age", "recipient": agreement.encryption.age_recipient}
+    delivery = Delivery(
+        supplier=agreement.id,
+        delivery_id=delivery_id,
+        files=tuple(files),
+        manifest=build_manifest(
+            supplier=agreement.id,
+            run_id=run_id,
+            school=school.brincode,
+            created_at=created_at.isoformat(),
+            mode=agreement.mode,
+            files=files,
+            fields=agreement.field_names,
+            counts=cut.counts.as_dict(),
+            extra=extra,
+        ),
+    )
+    if decision.held:
+        if targets.held is None:
+            raise ValueError("a held delivery needs a place to wait (targets.held)")
+        receipt = targets.held.publish(delivery)
+        notes.append(f"held: {decision.reason}")
+        return DeliveryOutcome(
+            status="held",
+            location=receipt.location,
+            manifest_sha256=receipt.manifest_sha256,
+            hold_reason=decision.reason,
+            notes=tuple(notes),
+            **result,
+        )
+    if targets.archive is not None:
+        # The archive copy first: a delivery that reached the supplier can be sent again.
+        targets.archive.publish(delivery)
+    receipt = targets.drop.publish(delivery)
+    return DeliveryOutcome(
+        status="delivered",
+        location=receipt.location,
+        manifest_sha256=receipt.manifest_sha256,
+        notes=tuple(notes),
+        **result,
+    )
+
+
+def _no_state() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "pupil_hash": pd.Series([], dtype="str"),
+            "row_hash": pd.Series([], dtype="str"),
+            "ref": pd.Series([], dtype="object"),
+        }
+    )

@@ -1,0 +1,363 @@
+"""Delivering with state: full and delta, removals, the mass-change hold, nothing new twice.
+
+These run `deliver_schools` and `record_outcome` against a real lineage database (SQLite
+in tmp_path) and in-memory drops, without Prefect: the state a run leaves is what the
+next run's changes are counted from.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from builders import DEFAULT_GROUPS, make_consents, make_export, pupil
+
+from connectors.drops.folder import FolderDrop
+from connectors.drops.memory import MemoryDrop
+from contracts.agreements import Agreement, LoadedAgreement
+from contracts.validation import ValidatedSchool, validate_school
+from lineage.audit import AuditLog
+from lineage.state import load_state
+from lineage.store import LineageStore
+from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
+from pipelines.drops import archive_drop, held_drop
+from pipelines.holds import record_outcome, remove_expired_deliveries
+from pipelines.settings import Settings
+
+TODAY = date(2026, 11, 28)
+YEAR = "2026-2027"
+SECRET = b"pseudonym-secret-0123456789abcdef"
+MEMBERS = b"membership-secret-0123456789abcdef"
+
+
+def agreement(**overrides: Any) -> LoadedAgreement:
+    data: dict[str, Any] = {
+        "id": "leverancier",
+        "name": "Leverancier",
+        "role": "verwerker",
+        "legal_basis": {"type": "overeenkomst"},
+        "agreement": {"reference": "VO-1", "valid_from": "2026-01-01"},
+        "purpose": "Lesmateriaal",
+        "identifier": "key",
+        "fields": [
+            {"name": "leerlingkey", "purpose": "koppelen"},
+            {"name": "roepnaam", "purpose": "tonen"},
+            {"name": "achternaam", "purpose": "tonen"},
+            {"name": "groepskey", "purpose": "groep"},
+            {"name": "groepsnaam", "purpose": "groep"},
+            {"name": "jaargroep", "purpose": "leerjaar"},
+        ],
+    }
+    data.update(overrides)
+    sha = "a" * 64 if "sha" not in overrides else overrides.pop("sha")
+    data.pop("sha", None)
+    return LoadedAgreement(
+        agreement=Agreement.model_validate(data), path=Path("x.yaml"), sha256=sha
+    )
+
+
+GROUPS = [
+    *DEFAULT_GROUPS,
+    {"groepskey": "G4", "groepsnaam": "Groep 4 Uilen", "jaargroep": "4", "soort": "groep"},
+]
+
+
+def school(keys: list[str], **changes: dict[str, object]) -> ValidatedSchool:
+    pupils = [pupil(k, roepnaam=f"Kind{k}", **changes.get(k, {})) for k in keys]
+    return validate_school(make_export(pupils, groups=GROUPS), make_consents([]), today=TODAY)
+
+
+class Harness:
+    """One supplier, one school, runs one after another against one lineage database."""
+
+    def __init__(self, root: Path, loaded: LoadedAgreement) -> None:
+        self.loaded = loaded
+        self.store = LineageStore(f"sqlite:///{root / 'lineage.db'}")
+        self.store.create_schema()
+        self.settings = Settings(state_dir=root / "state", drop_dir=root / "drop")
+        self.drop = MemoryDrop()
+        self.held = held_drop(self.settings)
+        self.archive = archive_drop(self.settings)
+        self.runs = 0
+
+    def run(self, validated: ValidatedSchool) -> DeliveryOutcome:
+        self.runs += 1
+        run_id = f"00000000-0000-4000-8000-{self.runs:012d}"
+        started = datetime(2026, 11, 28, 2, 0, tzinfo=UTC) + timedelta(days=self.runs)
+        self.store.start_run(
+            run_id,
+            started_at=started,
+            trigger="test",
+            dry_run=False,
+            parameters={},
+            sluis_version="test",
+        )
+        states = load_state(self.store.engine, self.loaded.agreement.id, [validated.brincode])
+        [outcome] = deliver_schools(
+            [validated],
+            self.loaded,
+            run_id=run_id,
+            created_at=started,
+            secret=SECRET,
+            targets=DeliveryTargets(drop=self.drop, held=self.held, archive=self.archive),
+            membership_secret=MEMBERS,
+            states=states,
+        )
+        record_outcome(self.store, self.settings, run_id, outcome, started)
+        self.store.finish_run(run_id, status="completed", finished_at=started)
+        return outcome
+
+    def published(self, outcome: DeliveryOutcome) -> dict[str, bytes]:
+        assert outcome.delivery_id is not None
+        return self.drop.deliveries[(self.loaded.agreement.id, outcome.delivery_id)]
+
+
+@pytest.fixture
+def full(tmp_path: Path) -> Harness:
+    return Harness(tmp_path, agreement())
+
+
+@pytest.fixture
+def delta(tmp_path: Path) -> Harness:
+    return Harness(tmp_path, agreement(mode="delta"))
+
+
+def rows(files: dict[str, bytes]) -> pd.DataFrame:
+    name = next(n for n in files if n.endswith(".csv"))
+    return pd.read_csv(io.BytesIO(files[name]), sep=";", dtype=str, keep_default_na=False)
+
+
+def manifest(files: dict[str, bytes]) -> dict[str, Any]:
+    return json.loads(files["manifest.json"])
+
+
+# -- full mode ----------------------------------------------------------------------
+
+
+def test_the_first_full_delivery_counts_everyone_as_added(full: Harness) -> None:
+    outcome = full.run(school(["1", "2", "3"]))
+    assert outcome.status == "delivered"
+    files = full.published(outcome)
+    assert manifest(files)["mode"] == "full"
+    assert manifest(files)["changes"] == {"added": 3, "changed": 0, "removed": 0, "unchanged": 0}
+    assert list(rows(files)["leerlingkey"]) == ["1", "2", "3"]
+
+
+def test_the_same_export_twice_delivers_nothing_new_and_says_so(full: Harness) -> None:
+    first = full.run(school(["1", "2", "3"]))
+    second = full.run(school(["1", "2", "3"]))
+    assert second.status == "nothing_to_deliver"
+    assert second.delivery_id is None
+    assert any("nothing changed since delivery" in n for n in second.notes)
+    assert first.delivery_id is not None and first.delivery_id in second.notes[0]
+    assert len(full.drop.deliveries) == 1
+
+
+def test_a_full_supplier_no_longer_finds_a_pupil_who_left(full: Harness) -> None:
+    pupils = [str(k) for k in range(1001, 1021)]
+    full.run(school(pupils))
+    outcome = full.run(school(pupils[1:]))  # 1 of 20 gone: 5 %, under the 10 % hold
+    files = full.published(outcome)
+    assert "1001" not in set(rows(files)["leerlingkey"])
+    assert manifest(files)["changes"]["removed"] == 1
+    assert "change" not in rows(files).columns
+
+
+def test_a_changed_agreement_delivers_again_even_when_no_pupil_changed(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, agreement())
+    harness.run(school(["1", "2"]))
+    harness.loaded = agreement(sha="b" * 64)
+    outcome = harness.run(school(["1", "2"]))
+    assert outcome.status == "delivered"
+
+
+# -- delta mode ---------------------------------------------------------------------
+
+
+def test_a_delta_carries_only_added_changed_and_removed_pupils(delta: Harness) -> None:
+    pupils = [str(k) for k in range(1001, 1021)]
+    delta.run(school(pupils))
+    # 20 moves to another group, 21 arrives, 1 leaves (5 % removed, 5 % changed).
+    now = school([*pupils[1:], "1021"], **{"1020": {"groepskey": "G4"}})
+    outcome = delta.run(now)
+    files = delta.published(outcome)
+    table = rows(files).set_index("leerlingkey")
+    assert dict(table["change"]) == {"1020": "changed", "1021": "added", "1001": "removed"}
+    # A removal names the pupil by its identifier (and group) only.
+    assert table.loc["1001", "roepnaam"] == "" and table.loc["1001", "groepskey"] == "G3"
+    assert manifest(files)["mode"] == "delta"
+    assert manifest(files)["changes"] == {"added": 1, "changed": 1, "removed": 1, "unchanged": 18}
+    assert manifest(files)["counts"]["delivered"] == 20
+
+
+def test_a_pupil_gone_from_the_export_is_still_named_in_the_delta(delta: Harness) -> None:
+    # The removed pupil is not in the new export at all: its key comes from the state.
+    pupils = [str(k) for k in range(100, 120)]
+    delta.run(school(pupils))
+    outcome = delta.run(school(pupils[:-1]))
+    table = rows(delta.published(outcome))
+    assert list(table["leerlingkey"]) == ["119"]
+    assert list(table["change"]) == ["removed"]
+
+
+def test_withdrawn_consent_is_a_removal_for_a_consent_based_delta_supplier(
+    tmp_path: Path,
+) -> None:
+    loaded = agreement(
+        mode="delta",
+        role="derde",
+        legal_basis={"type": "toestemming", "consent_category": "deelname_onderzoek"},
+    )
+    harness = Harness(tmp_path, loaded)
+    keys = [str(k) for k in range(1001, 1021)]
+    yes = [(k, YEAR, "deelname_onderzoek", "ja", "2026-09-01") for k in keys]
+    export = make_export([pupil(k) for k in keys])
+    harness.run(validate_school(export, make_consents(yes), today=TODAY))
+    withdrawn = [*yes, ("1005", YEAR, "deelname_onderzoek", "nee", "2026-10-01")]
+    outcome = harness.run(validate_school(export, make_consents(withdrawn), today=TODAY))
+    table = rows(harness.published(outcome))
+    assert list(zip(table["leerlingkey"], table["change"], strict=True)) == [("1005", "removed")]
+    assert outcome.counts["withheld"] == {"no_consent": 1}
+
+
+def test_an_unchanged_delta_sends_nothing_and_the_state_stays(delta: Harness) -> None:
+    delta.run(school(["1", "2", "3"]))
+    before = load_state(delta.store.engine, "leverancier", ["07XY"])["07XY"]
+    outcome = delta.run(school(["1", "2", "3"]))
+    after = load_state(delta.store.engine, "leverancier", ["07XY"])["07XY"]
+    assert outcome.status == "nothing_to_deliver"
+    assert before.delivery_id == after.delivery_id
+    assert len(after.frame) == 3
+
+
+def test_the_state_holds_hashes_and_sealed_identifiers_never_a_key(delta: Harness) -> None:
+    delta.run(school(["48213", "48214"]))
+    state = load_state(delta.store.engine, "leverancier", ["07XY"])["07XY"]
+    assert len(state.frame) == 2
+    for _, row in state.frame.iterrows():
+        assert len(row["pupil_hash"]) == 64 and len(row["row_hash"]) == 64
+        assert isinstance(row["ref"], bytes)
+        assert b"48213" not in row["ref"] and b"Kind" not in row["ref"]
+
+
+def test_a_full_supplier_keeps_no_sealed_identifiers(full: Harness) -> None:
+    full.run(school(["1", "2"]))
+    state = load_state(full.store.engine, "leverancier", ["07XY"])["07XY"]
+    assert state.frame["ref"].isna().all()
+
+
+def test_parquet_delta_has_the_change_column(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, agreement(mode="delta", format={"type": "parquet"}))
+    harness.run(school(["1", "2"]))
+    outcome = harness.run(school(["1", "2", "3"]))
+    files = harness.published(outcome)
+    name = next(n for n in files if n.endswith(".parquet"))
+    table = pq.read_table(io.BytesIO(files[name])).to_pandas()
+    assert list(table["change"]) == ["added"]
+
+
+# -- hold -----------------------------------------------------------------------------
+
+
+def test_removing_more_than_ten_percent_holds_the_delivery(full: Harness) -> None:
+    pupils = [str(k) for k in range(1001, 1021)]
+    full.run(school(pupils))
+    outcome = full.run(school(pupils[:17]))  # 3 of 20 removed: 15 %
+    assert outcome.status == "held"
+    assert "3 of 20 pupils removed (15%, threshold 10%)" in outcome.hold_reason
+    assert len(full.drop.deliveries) == 1  # only the first one reached the supplier
+    assert len(list((full.held.root / "leverancier").glob("*/manifest.json"))) == 1
+    record = full.store.deliveries_for_run("00000000-0000-4000-8000-000000000002")[0]
+    assert record.status == "held"
+    # The supplier still holds what it had: the next run counts from the first delivery.
+    state = load_state(full.store.engine, "leverancier", ["07XY"])["07XY"]
+    assert len(state.frame) == 20
+
+
+def test_changing_more_than_half_holds_whatever_the_cause(full: Harness) -> None:
+    pupils = [str(k) for k in range(1001, 1011)]
+    full.run(school(pupils))
+    renamed = {k: {"achternaam": "Anders"} for k in pupils[:6]}
+    outcome = full.run(school(pupils, **renamed))
+    assert outcome.status == "held"
+    assert "6 of 10 pupils changed (60%, threshold 50%)" in outcome.hold_reason
+
+
+def test_thresholds_come_from_the_agreement(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, agreement(hold={"max_removed_pct": 50}))
+    pupils = [str(k) for k in range(1001, 1021)]
+    harness.run(school(pupils))
+    assert harness.run(school(pupils[:17])).status == "delivered"
+
+
+def test_a_first_delivery_is_never_held(full: Harness) -> None:
+    assert full.run(school(["1"])).status == "delivered"
+
+
+def test_a_newer_hold_supersedes_the_older_one(full: Harness) -> None:
+    pupils = [str(k) for k in range(1001, 1021)]
+    full.run(school(pupils))
+    full.run(school(pupils[:10]))
+    full.run(school(pupils[:9]))
+    statuses = [
+        d.status for d in full.store.deliveries_of("leverancier", statuses=("held", "superseded"))
+    ]
+    assert statuses == ["superseded", "held"]
+
+
+# -- retention of the drops -----------------------------------------------------------
+
+
+def test_retention_removes_old_deliveries_but_keeps_each_schools_newest(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, agreement(retention_days=30))
+    harness.drop = FolderDrop(harness.settings.drop_dir, create_root=True)  # type: ignore[assignment]
+    keys = [str(k) for k in range(1001, 1021)]
+    outcomes = [harness.run(school(keys[:n])) for n in (18, 19, 20)]
+    folders = [harness.settings.drop_dir / "leverancier" / o.delivery_id for o in outcomes]  # type: ignore[operator]
+    assert all((f / "manifest.json").is_file() for f in folders)
+    # The runs were on days 1, 2 and 3; on day 31.5 only the first is past 30 days.
+    now = datetime(2026, 11, 28, 2, 0, tzinfo=UTC) + timedelta(days=31, hours=12)
+    removed = remove_expired_deliveries(
+        harness.store, harness.settings, [harness.loaded], now=now, actor="test"
+    )
+    assert removed == 1
+    assert not folders[0].exists() and folders[1].exists() and folders[2].exists()
+    archive = harness.settings.state_dir / "archive" / "leverancier"
+    assert sorted(p.name for p in archive.iterdir()) == sorted(f.name for f in folders[1:])
+    entries = AuditLog(harness.store.engine).entries()
+    purge = [e for e in entries if e.action == "retention_purge"]
+    assert purge[-1].subject == "leverancier"
+    assert purge[-1].details["deliveries_removed"] == 1
+    # Recorded, so the next run does not look for it again.
+    assert (
+        remove_expired_deliveries(
+            harness.store, harness.settings, [harness.loaded], now=now, actor="test"
+        )
+        == 0
+    )
+    # Far in the future the newest delivery still stays: it is what the supplier holds.
+    later = now + timedelta(days=400)
+    remove_expired_deliveries(
+        harness.store, harness.settings, [harness.loaded], now=later, actor="t"
+    )
+    assert not folders[1].exists() and folders[2].exists()
+
+
+def test_retention_ends_a_hold_nobody_approved(full: Harness) -> None:
+    keys = [str(k) for k in range(1001, 1021)]
+    full.run(school(keys))
+    held = full.run(school(keys[:10]))
+    assert held.status == "held"
+    now = datetime(2026, 11, 28, 2, 0, tzinfo=UTC) + timedelta(days=40)
+    remove_expired_deliveries(full.store, full.settings, [full.loaded], now=now, actor="test")
+    statuses = [
+        d.status for d in full.store.deliveries_of("leverancier", statuses=("held", "superseded"))
+    ]
+    assert statuses == ["superseded"]
+    assert not list((full.held.root / "leverancier").glob("*/manifest.json"))

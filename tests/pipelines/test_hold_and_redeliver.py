@@ -1,0 +1,177 @@
+"""The way a school is protected and recovers: hold on mass change, approve, re-deliver.
+
+One scenario on the bundled samples, through the real CLI (Prefect's ephemeral API for
+the runs): deliver, run again (nothing new), lose half of one school's pupils (held,
+exit 3), approve (published, recorded with who), re-deliver (the same bytes again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+pytestmark = pytest.mark.prefect
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def sluis(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLUIS_", "PREFECT_"))}
+    env.update(
+        PREFECT_HOME=str(root / "prefect"),
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+        COLUMNS="200",
+        SLUIS_STATE_DIR=str(root / "state"),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def run_on(root: Path, source: Path) -> subprocess.CompletedProcess[str]:
+    return sluis(
+        root,
+        "run",
+        "--source",
+        str(source),
+        "--drop",
+        str(root / "drop"),
+        "--state",
+        str(root / "state"),
+    )
+
+
+def run_id_of(result: subprocess.CompletedProcess[str]) -> str:
+    line = next(x for x in result.stdout.splitlines() if x.startswith("Run: "))
+    return line.removeprefix("Run: ").strip()
+
+
+def halve(export: Path) -> int:
+    """Remove every other pupil from an EDEXML export; return how many are left."""
+    tree = etree.parse(str(export))
+    pupils = tree.findall(".//leerlingen/leerling")
+    for element in pupils[::2]:
+        element.getparent().remove(element)
+    tree.write(str(export), xml_declaration=True, encoding="UTF-8")
+    return len(pupils) - len(pupils[::2])
+
+
+def deliveries(root: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(root / "state" / "lineage.db") as db:
+        return db.execute(
+            "select supplier, school, status from deliveries order by created_at, delivery_id"
+        ).fetchall()
+
+
+def audit(root: Path) -> list[tuple[str, str, str, str]]:
+    with sqlite3.connect(root / "state" / "lineage.db") as db:
+        return db.execute(
+            "select actor, action, subject, details from audit_log order by seq"
+        ).fetchall()
+
+
+def drop_folders(root: Path, supplier: str) -> list[Path]:
+    return sorted(p.parent for p in (root / "drop" / supplier).glob("*/manifest.json"))
+
+
+@dataclass
+class Scenario:
+    root: Path
+    results: dict[str, subprocess.CompletedProcess[str]] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    root = tmp_path_factory.mktemp("hold")
+    samples = root / "samples"
+    shutil.copytree(REPO / "data" / "samples", samples)
+    s = Scenario(root)
+    s.results["first"] = run_on(root, samples)
+    s.results["again"] = run_on(root, samples)
+    halve(samples / "53NC" / "EDEX.XML")
+    s.results["halved"] = run_on(root, samples)
+    return s
+
+
+def test_the_same_export_twice_delivers_nothing_new_and_says_so(scenario: Scenario) -> None:
+    first, again = scenario.results["first"], scenario.results["again"]
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "nothing_to_deliver" in again.stdout
+    assert "nothing changed since delivery" in again.stdout + again.stderr
+    statuses = [status for _, _, status in deliveries(scenario.root)]
+    per_run = len(statuses) // 3  # three runs, each with a delivery per supplier and school
+    assert per_run == 8
+    assert statuses[:per_run] == ["delivered"] * per_run
+    assert statuses[per_run : 2 * per_run] == ["nothing_to_deliver"] * per_run
+
+
+def test_half_an_export_is_held_with_exit_3_and_a_clear_message(scenario: Scenario) -> None:
+    halved = scenario.results["halved"]
+    assert halved.returncode == 3, halved.stderr[-2000:]
+    assert "Traceback" not in halved.stdout + halved.stderr
+    run_id = run_id_of(halved)
+    message = halved.stderr
+    assert "delivery to basispoort for 53NC is on hold" in message
+    assert "pupils removed (" in message and "threshold 10%" in message
+    assert f"sluis approve {run_id} basispoort" in message
+    # Nothing of the held run reached the supplier; the other school was not affected.
+    held = [d for d in deliveries(scenario.root)[16:] if d[2] == "held"]
+    assert ("basispoort", "53NC", "held") in held
+    assert all(school == "53NC" for _, school, _ in held)
+
+
+def test_approve_publishes_the_held_delivery_and_records_who(scenario: Scenario) -> None:
+    run_id = run_id_of(scenario.results["halved"])
+    before = drop_folders(scenario.root, "basispoort")
+    result = sluis(scenario.root, "approve", run_id, "basispoort", "--door", "ict-coordinator")
+    assert result.returncode == 0, result.stderr
+    after = drop_folders(scenario.root, "basispoort")
+    [new] = sorted(set(after) - set(before))
+    manifest = json.loads((new / "manifest.json").read_text())
+    assert manifest["run_id"] == run_id and manifest["school"] == "53NC"
+    assert manifest["changes"]["removed"] > 0
+    entries = [e for e in audit(scenario.root) if e[1] == "delivery_approved"]
+    assert [(e[0], e[2]) for e in entries] == [("ict-coordinator", f"basispoort:{new.name}")]
+    # Approving twice is refused: nothing is held any more.
+    again = sluis(scenario.root, "approve", run_id, "basispoort")
+    assert again.returncode == 2 and "holds nothing for supplier 'basispoort'" in again.stderr
+
+
+def test_redeliver_publishes_the_last_delivery_again_unchanged(scenario: Scenario) -> None:
+    before = drop_folders(scenario.root, "basispoort")
+    last = max(before, key=lambda p: json.loads((p / "manifest.json").read_text())["created_at"])
+    result = sluis(scenario.root, "redeliver", "basispoort", "--door", "ict-coordinator")
+    assert result.returncode == 0, result.stderr
+    [new] = sorted(set(drop_folders(scenario.root, "basispoort")) - set(before))
+    old_manifest = json.loads((last / "manifest.json").read_text())
+    new_manifest = json.loads((new / "manifest.json").read_text())
+    assert new_manifest["redelivery_of"] == last.name
+    assert new_manifest["files"] == old_manifest["files"]
+    for entry in new_manifest["files"]:
+        assert (new / entry["name"]).read_bytes() == (last / entry["name"]).read_bytes()
+    assert new_manifest["run_id"] != old_manifest["run_id"]
+    actions = [(e[0], e[1]) for e in audit(scenario.root)]
+    assert ("ict-coordinator", "redelivery") in actions
+
+
+def test_redeliver_of_an_unknown_delivery_names_the_known_ones(scenario: Scenario) -> None:
+    result = sluis(scenario.root, "redeliver", "basispoort", "--delivery", "nope")
+    assert result.returncode == 2
+    assert "received no delivery 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr
