@@ -83,6 +83,7 @@ def stages_without_prefect(source: Path, drop: Path) -> float:
                 created_at=created,
                 secret=secret,
                 targets=DeliveryTargets(drop=target),
+                membership_secret=secret,
             )
     return time.perf_counter() - started
 

@@ -260,6 +260,9 @@ def deliver_schools(
             )
             for school in schools
         ]
+    if membership_secret is None and (agreement.mode == "delta" or states):
+        # Changes are counted by pupil hash: without the secret no pupil can be matched.
+        raise ValueError(f"{agreement.id}: delta and state need the membership secret")
     cuts = apply_agreement_batch(
         schools,
         agreement,

@@ -30,21 +30,35 @@ def lookup_secret(name: str, settings: Settings) -> SecretStr:
     configured = settings.secrets.get(name)
     if configured is not None:
         return configured
-    try:
-        from prefect.blocks.system import Secret
-
-        block = Secret.load(name)
-    except (ValueError, ImportError, RuntimeError):
-        block = None
-    except Exception:
-        block = None
-    if block is None:
+    value = _prefect_secret(name)
+    if value is None:
         raise ConfigurationError(
             f"secret {name!r} not found: add it to SLUIS_SECRETS (a JSON object of name to "
-            f"value) or create a Prefect Secret block named {name!r}"
+            f"value), or create a Prefect Secret block named {name!r} on the Prefect server "
+            "(PREFECT_API_URL) that runs Sluis"
         )
-    value = block.get()  # type: ignore[union-attr]  # sync context: not a coroutine
-    return SecretStr(value if isinstance(value, str) else str(value))
+    return SecretStr(value)
+
+
+def _prefect_secret(name: str) -> str | None:
+    """The value of Secret block `name` from a Prefect API that is there already, or None.
+
+    Only inside a flow run or with PREFECT_API_URL set: a lookup must never start a
+    temporary Prefect server of its own (10-25 s, and a database in the home folder).
+    """
+    from prefect.context import FlowRunContext
+    from prefect.settings import PREFECT_API_URL
+
+    if FlowRunContext.get() is None and not PREFECT_API_URL.value():
+        return None
+    from prefect.blocks.system import Secret
+
+    try:
+        block = Secret.load(name, _sync=True)  # type: ignore[call-arg]
+    except ValueError:  # no block of that name
+        return None
+    value = block.get()  # type: ignore[union-attr]
+    return value if isinstance(value, str) else str(value)
 
 
 def drop_for(agreement: Agreement, settings: Settings, drop_root: Path) -> Drop:

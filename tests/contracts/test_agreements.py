@@ -188,3 +188,123 @@ def test_every_sensitive_contract_field_is_classified_as_denied() -> None:
     assert lookup_field("toestemming_beeldmateriaal_website").classification is (  # type: ignore[union-attr]
         Classification.CONSENT
     )
+
+
+# --- formats, drops, holds and encryption ----------------------------------------------
+
+_EDEXML_FIELDS = [
+    {"name": n, "purpose": "nodig"}
+    for n in ("leerlingkey", "achternaam", "roepnaam", "jaargroep", "groepskey")
+]
+_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVu8Yf9d2mS0lJmxS2Cw5N7YdSe8a0y0o4C6zXb5hQ2"
+
+
+def _error(tmp_path: Path, **changes: object) -> str:
+    with pytest.raises(AgreementError) as caught:
+        load_agreement(_write(tmp_path, _base(**changes)))
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'acme.yaml'}: ")
+    return message
+
+
+def test_an_unknown_format_names_the_file_key_and_the_known_formats(tmp_path: Path) -> None:
+    message = _error(tmp_path, format={"type": "xlsx"})
+    assert "format.type: Input should be 'csv', 'parquet', 'edexml' or 'oneroster'" in message
+
+
+def test_delta_on_a_format_that_cannot_express_deletions_is_refused(tmp_path: Path) -> None:
+    message = _error(
+        tmp_path,
+        identifier="key",
+        fields=_EDEXML_FIELDS,
+        format={"type": "edexml"},
+        mode="delta",
+    )
+    assert "mode: delta needs a format that can tell the supplier a pupil was removed" in message
+    assert "edexml cannot" in message
+
+
+def test_edexml_agreement_with_what_the_schema_needs_loads(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, _base(identifier="key", fields=_EDEXML_FIELDS, format={"type": "edexml"})
+    )
+    assert load_agreement(path).agreement.format.type == "edexml"
+
+
+def test_a_format_refuses_fields_it_cannot_carry(tmp_path: Path) -> None:
+    fields = [*_EDEXML_FIELDS, {"name": "geboortejaar", "purpose": "leeftijd"}]
+    message = _error(tmp_path, identifier="key", fields=fields, format={"type": "edexml"})
+    assert "fields[geboortejaar]: edexml has no element for it" in message
+
+
+def test_an_unknown_profile_lists_the_known_ones(tmp_path: Path) -> None:
+    message = _error(
+        tmp_path,
+        identifier="key",
+        fields=_EDEXML_FIELDS,
+        format={"type": "edexml", "profile": "uwlr-brede-set"},
+    )
+    assert (
+        "format.profile: unknown profile 'uwlr-brede-set' for edexml; allowed: uwlr-smalle-set"
+        in message
+    )
+
+
+def test_teachers_only_in_formats_that_carry_them(tmp_path: Path) -> None:
+    message = _error(tmp_path, teacher_fields=[{"name": "roepnaam", "purpose": "tonen"}])
+    assert "teacher_fields: csv carries pupils only" in message
+
+
+def test_an_unknown_teacher_field_lists_the_allowed_ones(tmp_path: Path) -> None:
+    message = _error(tmp_path, teacher_fields=[{"name": "bsn", "purpose": "xyz"}])
+    assert "teacher_fields[bsn]: unknown field; allowed: leerkrachtkey, eckid" in message
+
+
+def test_an_sftp_drop_without_a_host_key_is_refused_with_how_to_get_one(tmp_path: Path) -> None:
+    drop = {"type": "sftp", "host": "sftp.example.nl", "username": "school", "secret": "acme-sftp"}
+    message = _error(tmp_path, drop=drop)
+    assert "drop.sftp: Value error, an SFTP drop needs host_key" in message
+    assert "ssh-keyscan" in message
+
+
+def test_an_sftp_drop_never_holds_the_password_itself(tmp_path: Path) -> None:
+    drop = {
+        "type": "sftp",
+        "host": "sftp.example.nl",
+        "username": "school",
+        "host_key": _HOST_KEY,
+        "secret": "acme-sftp",
+        "password": "geheim",
+    }
+    message = _error(tmp_path, drop=drop)
+    assert "drop.sftp.password: Extra inputs are not permitted" in message
+    assert "geheim" not in message
+
+
+def test_an_sftp_drop_with_a_pinned_key_and_a_named_secret_loads(tmp_path: Path) -> None:
+    drop = {
+        "type": "sftp",
+        "host": "sftp.example.nl",
+        "username": "school",
+        "host_key": _HOST_KEY,
+        "secret": "acme-sftp",
+    }
+    loaded = load_agreement(_write(tmp_path, _base(drop=drop))).agreement
+    assert loaded.drop.type == "sftp"
+    assert loaded.drop.host_key == [_HOST_KEY]  # type: ignore[union-attr]
+
+
+def test_an_unknown_drop_type_lists_the_known_ones(tmp_path: Path) -> None:
+    message = _error(tmp_path, drop={"type": "ftp"})
+    assert "drop: Input tag 'ftp' found using 'type' does not match any of the expected" in message
+    assert "'folder', 'sftp'" in message
+
+
+def test_hold_thresholds_are_percentages(tmp_path: Path) -> None:
+    message = _error(tmp_path, hold={"max_removed_pct": 150})
+    assert "hold.max_removed_pct: Input should be less than or equal to 100" in message
+
+
+def test_a_bad_age_key_is_refused_on_load(tmp_path: Path) -> None:
+    message = _error(tmp_path, encryption={"age_recipient": "age1notakey"})
+    assert "encryption.age_recipient: not a valid age public key" in message

@@ -53,7 +53,7 @@ def _paused_run(timeout: float) -> Any:
     raise AssertionError("the run never paused for approval")
 
 
-def test_a_held_delivery_is_released_from_the_ui_with_the_approvers_name(
+def test_a_held_delivery_is_released_from_the_ui_with_the_approvers_name_and_blocks_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect.flow_runs import resume_flow_run
@@ -95,6 +95,16 @@ def test_a_held_delivery_is_released_from_the_ui_with_the_approvers_name(
         assert state.is_completed(), state.message
         summary = state.result()
         assert summary["held"] == []  # released, so nothing is left on hold
+
+        # An SFTP secret can live in a Prefect Secret block on the server instead of .env.
+        from prefect.blocks.system import Secret
+
+        from pipelines.drops import lookup_secret
+        from pipelines.settings import Settings
+
+        Secret(value="sftp-wachtwoord-uit-prefect").save("leverancier-sftp", overwrite=True)
+        found = lookup_secret("leverancier-sftp", Settings(state_dir=tmp_path / "state"))
+        assert found.get_secret_value() == "sftp-wachtwoord-uit-prefect"
 
     manifests = sorted((tmp_path / "drop" / "basispoort").glob("*/manifest.json"))
     schools = [json.loads(m.read_text())["school"] for m in manifests]

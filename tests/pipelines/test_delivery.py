@@ -23,6 +23,8 @@ from connectors.drops.memory import MemoryDrop
 from contracts.agreements import Agreement, LoadedAgreement
 from contracts.validation import ValidatedSchool, validate_school
 from lineage.audit import AuditLog
+from lineage.inzage import build_inzage
+from lineage.rights import deliveries_for_pupil, pupil_hash
 from lineage.state import load_state
 from lineage.store import LineageStore
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
@@ -85,6 +87,7 @@ class Harness:
         self.held = held_drop(self.settings)
         self.archive = archive_drop(self.settings)
         self.runs = 0
+        self.erased: frozenset[str] = frozenset()
 
     def run(self, validated: ValidatedSchool) -> DeliveryOutcome:
         self.runs += 1
@@ -108,6 +111,7 @@ class Harness:
             targets=DeliveryTargets(drop=self.drop, held=self.held, archive=self.archive),
             membership_secret=MEMBERS,
             states=states,
+            erased=self.erased,
         )
         record_outcome(self.store, self.settings, run_id, outcome, started)
         self.store.finish_run(run_id, status="completed", finished_at=started)
@@ -361,3 +365,92 @@ def test_retention_ends_a_hold_nobody_approved(full: Harness) -> None:
     ]
     assert statuses == ["superseded"]
     assert not list((full.held.root / "leverancier").glob("*/manifest.json"))
+
+
+def test_an_edited_agreement_that_changes_every_row_is_held(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, agreement())
+    keys = [str(k) for k in range(1001, 1011)]
+    harness.run(school(keys))
+    wider = agreement(
+        sha="b" * 64,
+        fields=[
+            *agreement().agreement.model_dump()["fields"],
+            {"name": "geboortedatum", "purpose": "leeftijd"},
+        ],
+    )
+    harness.loaded = wider
+    outcome = harness.run(school(keys))
+    assert outcome.status == "held"
+    assert "10 of 10 pupils changed (100%, threshold 50%)" in outcome.hold_reason
+
+
+def test_a_wave_of_withdrawn_consents_is_held_too(tmp_path: Path) -> None:
+    loaded = agreement(
+        role="derde",
+        legal_basis={"type": "toestemming", "consent_category": "deelname_onderzoek"},
+    )
+    harness = Harness(tmp_path, loaded)
+    keys = [str(k) for k in range(1001, 1021)]
+    yes = [(k, YEAR, "deelname_onderzoek", "ja", "2026-09-01") for k in keys]
+    export = make_export([pupil(k) for k in keys], groups=GROUPS)
+    harness.run(validate_school(export, make_consents(yes), today=TODAY))
+    no = [(k, YEAR, "deelname_onderzoek", "nee", "2026-10-01") for k in keys[:5]]
+    outcome = harness.run(validate_school(export, make_consents(yes + no), today=TODAY))
+    assert outcome.status == "held"
+    assert "5 of 20 pupils removed (25%, threshold 10%)" in outcome.hold_reason
+
+
+@pytest.mark.parametrize(
+    ("output", "mode"),
+    [
+        ({"type": "csv"}, "full"),
+        ({"type": "csv"}, "delta"),
+        ({"type": "parquet"}, "full"),
+        ({"type": "parquet"}, "delta"),
+        ({"type": "edexml"}, "full"),
+        ({"type": "edexml", "profile": "uwlr-smalle-set"}, "full"),
+        ({"type": "oneroster"}, "full"),
+        ({"type": "oneroster"}, "delta"),
+    ],
+)
+def test_every_format_delivers_nothing_new_for_the_same_export_twice(
+    tmp_path: Path, output: dict[str, str], mode: str
+) -> None:
+    fields = [
+        *agreement().agreement.model_dump()["fields"],
+        {"name": "brincode", "purpose": "school"},
+    ]
+    harness = Harness(tmp_path, agreement(format=output, mode=mode, fields=fields))
+    first = harness.run(school(["1001", "1002", "1003"]))
+    assert first.status == "delivered"
+    assert manifest(harness.published(first))["format"] == output["type"]
+    second = harness.run(school(["1001", "1002", "1003"]))
+    assert second.status == "nothing_to_deliver"
+    assert "nothing changed since delivery" in second.notes[0]
+    third = harness.run(school(["1001", "1002", "1003", "1004"]))
+    assert third.status == "delivered"
+    assert manifest(harness.published(third))["changes"]["added"] == 1
+
+
+def test_a_corrected_name_reaches_a_delta_supplier_as_a_change_and_inzage_shows_when(
+    delta: Harness,
+) -> None:
+    keys = [str(k) for k in range(1001, 1021)]
+    delta.run(school(keys))
+    corrected = delta.run(school(keys, **{"1004": {"achternaam": "Jansen-de Vries"}}))
+    table = rows(delta.published(corrected))
+    assert list(zip(table["leerlingkey"], table["change"], table["achternaam"], strict=True)) == [
+        ("1004", "changed", "Jansen-de Vries")
+    ]
+    member = pupil_hash("07XY:1004", MEMBERS)
+    report = build_inzage(
+        leerlingkey="1004",
+        school="07XY",
+        deliveries=deliveries_for_pupil(delta.store.engine, member),
+        agreements={"leverancier": delta.loaded.agreement},
+        erasure=None,
+        latest_delivery={"leverancier": delta.store.deliveries_of("leverancier")[-1].delivery_id},
+    )
+    [section] = report.suppliers
+    assert section.changed_on == [corrected.created_at[:10]]
+    assert section.now == "wordt geleverd"
