@@ -357,6 +357,7 @@ class LineageStore:
         # The audit log and the rights tables live in their own modules on the same
         # metadata; importing them here registers them, whoever calls first.
         import lineage.audit
+        import lineage.locks
         import lineage.rights
         import lineage.state  # noqa: F401
 

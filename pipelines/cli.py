@@ -404,6 +404,38 @@ def keys_rotate(
 
 
 @app.command()
+def serve(
+    per: Annotated[
+        str, typer.Option(help="One deployment per 'school' (default) or one for the 'board'")
+    ] = "school",
+    check: Annotated[
+        bool, typer.Option("--check", help="Only list the deployments and schedules")
+    ] = False,
+) -> None:
+    """Serve the nightly syncs: one deployment per school, runs started from the Prefect UI.
+
+    Reads the schools from SLUIS_SOURCE, the schedule from SLUIS_SCHEDULE_CRON and
+    SLUIS_SCHEDULE_TIMEZONE (and an agreement's own schedule.cron); runs until stopped.
+
+    Examples:
+        sluis serve
+        sluis serve --per board
+    """
+    from pipelines.serve import describe, serve_forever
+    from pipelines.settings import Settings
+
+    if per not in ("school", "board"):
+        raise UsageError(f"--per must be 'school' or 'board', not {per!r}")
+    settings = Settings()
+    for line in describe(settings, per):  # type: ignore[arg-type]
+        out.print(line, markup=False)
+    if check:
+        return
+    _prefect_environment()
+    serve_forever(settings, per)  # type: ignore[arg-type]
+
+
+@app.command()
 def approve(
     run_id: Annotated[str, typer.Argument(help="The run that held the delivery")],
     supplier: Annotated[str, typer.Argument(help="Supplier id")],

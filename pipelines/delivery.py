@@ -348,6 +348,8 @@ def _deliver_one(
     file_rows = tuple({"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in files)
     result.update(delivery_id=delivery_id, files=file_rows)
     if targets.drop is None:
+        if decision.held:
+            notes.append(f"a real run would hold this delivery: {decision.reason}")
         return DeliveryOutcome(status="dry_run", notes=tuple(notes), **result)
     extra: dict[str, Any] = {
         "delivery_id": delivery_id,

@@ -27,6 +27,9 @@ from connectors.errors import SluisError
 from contracts.agreements import LoadedAgreement, load_agreements, select_agreements
 from contracts.validation import ValidatedSchool, problem_counts
 from lineage.audit import AuditLog, default_actor, record_agreement_versions
+from lineage.locks import LockTimeout
+from lineage.locks import acquire as acquire_locks
+from lineage.locks import release as release_locks
 from lineage.quarantine_report import build_report, write_report
 from lineage.rights import erased_hashes
 from lineage.state import load_state
@@ -37,7 +40,7 @@ from pipelines.drops import archive_drop, drop_for, held_drop
 from pipelines.holds import record_outcome, remove_expired_deliveries
 from pipelines.keys import pseudonym_secret
 from pipelines.openlineage_run import RunLineage
-from pipelines.plan import batches, discover_schools
+from pipelines.plan import batches, discover_schools, label, select_school
 from pipelines.retention import purge
 from pipelines.settings import Settings
 from pipelines.tasks import deliver_batch, prepare_batch
@@ -57,6 +60,9 @@ class SyncRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str = Field("data/samples", description="Export file, or folder of schools")
+    school: str | None = Field(
+        None, description="Only this school of the source folder (its folder name, the BRIN)"
+    )
     consents: str | None = Field(None, description="Consent export (with a single file)")
     drop: str = Field("drop", description="Folder drop root")
     state: str = Field("sluis-state", description="Sluis' own files (reports, keys, SQLite)")
@@ -123,9 +129,18 @@ def _secret_for(loaded: LoadedAgreement, settings: Settings) -> bytes | None:
     return pseudonym_secret(loaded.agreement.id, settings.pseudonym_keys, settings.state_dir)
 
 
+def _flow_run_name() -> str:
+    """'sync-27ZX-ui': school and trigger, so a run is recognisable in the UI's list."""
+    request = flow_run.parameters.get("request") or {}
+    if isinstance(request, BaseModel):
+        request = request.model_dump()
+    school = request.get("school") or "alle-scholen"
+    return f"sync-{school}-{request.get('trigger', 'ui')}".lower()
+
+
 @flow(
     name="sync",
-    flow_run_name="sync-{request.trigger}",
+    flow_run_name=_flow_run_name,
     persist_result=False,
     task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
     log_prints=False,
@@ -151,6 +166,17 @@ def sync(request: SyncRequest) -> State:
     lineage = RunLineage(settings, run_id)
     try:
         summary = _sync(request, settings, run_id, started, store, lineage, logger)
+    except LockTimeout as exc:
+        message = (
+            f"school {exc.school} is still being synced by run {exc.holder}; this run waited "
+            f"{settings.lock_wait_minutes} minutes and stopped without delivering"
+        )
+        lineage.fail(message, datetime.now(UTC))
+        lineage.close()
+        store.finish_run(run_id, status="failed", finished_at=datetime.now(UTC), message=message)
+        store.dispose()
+        logger.error("Run failed: %s", message)
+        return Failed(message=message, data=None)
     except SluisError as exc:
         message = str(exc)
         lineage.fail(message, datetime.now(UTC))
@@ -159,6 +185,8 @@ def sync(request: SyncRequest) -> State:
         store.dispose()
         logger.error("Run failed: %s", message)
         return Failed(message=message, data=None)
+    finally:
+        release_locks(store.engine, run_id)
     lineage.close()
     # Written last: a run without its completed record did not complete.
     store.finish_run(run_id, status="completed", finished_at=datetime.now(UTC))
@@ -188,14 +216,31 @@ def _sync(
         Path(request.consents) if request.consents else None,
         settings.consents_filename,
     )
+    schools_in = select_school(schools_in, request.school)
     logger.info("%d school(s), %d supplier(s)", len(schools_in), len(agreements))
+
+    def waiting(school: str, holder: str) -> None:
+        logger.warning(
+            "school %s: waiting for run %s to finish (one sync per school at a time)",
+            school,
+            holder,
+        )
+
+    acquire_locks(
+        store.engine,
+        [s.name for s in schools_in],
+        run_id,
+        wait_seconds=settings.lock_wait_minutes * 60,
+        on_wait=waiting,
+    )
     lineage.start(schools_in, started)
 
     # Every school is validated before anything is delivered: an unreadable export stops
     # the run while every supplier still holds its previous delivery.
     prepared: list[list[ValidatedSchool]] = []
-    for number, batch in enumerate(batches(schools_in, settings.batch_size), start=1):
-        state = prepare_batch(batch, number, started.date(), settings.edexml_xsd, return_state=True)
+    for batch in batches(schools_in, settings.batch_size):
+        name = label([s.name for s in batch])
+        state = prepare_batch(batch, name, started.date(), settings.edexml_xsd, return_state=True)
         if state.is_failed():
             raise RunAborted(state.message or "a school export could not be read")
         prepared.append(cast(list[ValidatedSchool], state.result()))
@@ -247,14 +292,14 @@ def _sync(
             held=held_drop(settings),
             archive=archive_drop(settings),
         )
-        for number, ready in enumerate(prepared, start=1):
+        for ready in prepared:
             states = load_state(store.engine, loaded.agreement.id, [s.brincode for s in ready])
             futures.append(
                 deliver_batch.submit(
                     ready,
                     loaded,
                     loaded.agreement.id,
-                    number,
+                    label([s.brincode for s in ready]),
                     run_id=run_id,
                     created_at=started,
                     secret=_secret_for(loaded, settings),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.errors import ConfigurationError
+from connectors.errors import ConfigurationError, UsageError
 from connectors.sources.registry import detect_format
 
-__all__ = ["SchoolInput", "batches", "discover_schools"]
+__all__ = ["SchoolInput", "batches", "discover_schools", "label", "select_school"]
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,11 @@ class SchoolInput:
 
     export: Path
     consents: Path | None
+
+    @property
+    def name(self) -> str:
+        """The school's folder name (by convention its BRIN), or the export's file name."""
+        return self.export.parent.name or self.export.stem
 
 
 def _export_in(folder: Path, consents_filename: str) -> Path | None:
@@ -83,3 +88,25 @@ def discover_schools(
 def batches(items: list[SchoolInput], size: int) -> list[list[SchoolInput]]:
     """Split schools into batches of at most `size`, in order."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def select_school(schools: list[SchoolInput], school: str | None) -> list[SchoolInput]:
+    """Keep the school whose folder is named `school` (any case); all when None.
+
+    Raises:
+        UsageError: no school folder has that name; the message lists the known ones.
+    """
+    if not school:
+        return schools
+    chosen = [s for s in schools if s.name.casefold() == school.casefold()]
+    if not chosen:
+        known = ", ".join(s.name for s in schools)
+        raise UsageError(f"unknown school {school!r}; the source holds: {known}")
+    return chosen
+
+
+def label(names: list[str]) -> str:
+    """A short name for a batch of schools, for Prefect run names: '27ZX' or '27ZX+24'."""
+    if not names:
+        return "none"
+    return names[0] if len(names) == 1 else f"{names[0]}+{len(names) - 1}"

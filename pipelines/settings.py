@@ -61,6 +61,24 @@ class Settings(BaseSettings):
         "up to 2 years after leaving)",
     )
     batch_size: int = Field(25, ge=1, description="Schools per Prefect task")
+    lock_wait_minutes: int = Field(
+        120,
+        ge=0,
+        description="How long a run waits for another run of the same school to finish",
+    )
+    schedule_cron: str = Field(
+        "0 2 * * *",
+        description="When `sluis serve` runs each school (cron), unless an "
+        "agreement names its own schedule",
+    )
+    schedule_timezone: str = Field("Europe/Amsterdam", description="Time zone of the schedules")
+    approval_wait_minutes: int = Field(
+        0,
+        ge=0,
+        le=1440,
+        description="Scheduled and UI runs: minutes a run with a held delivery waits for "
+        "approval in the Prefect UI before it ends (0: end at once; use sluis approve)",
+    )
     openlineage_url: SecretStr | None = Field(
         None,
         description="OpenLineage server (e.g. Marquez) to post run events to; default: "

@@ -30,13 +30,13 @@ __all__ = ["deliver_batch", "prepare_batch"]
 
 @task(
     name="prepare",
-    task_run_name="prepare-batch-{number}",
+    task_run_name="prepare-{label}",
     persist_result=False,
     cache_policy=NONE,
 )
 def prepare_batch(
     schools: list[SchoolInput],
-    number: int,
+    label: str,
     today: date,
     edexml_xsd: Path | None = None,
     csv_column_map: Path | None = None,
@@ -63,7 +63,7 @@ def _transient(task: object, task_run: object, state: State) -> bool:
 
 @task(
     name="deliver",
-    task_run_name="deliver-{supplier}-batch-{number}",
+    task_run_name="deliver-{supplier}-{label}",
     persist_result=False,
     cache_policy=NONE,
     retries=2,
@@ -74,7 +74,7 @@ def deliver_batch(
     schools: list[ValidatedSchool],
     loaded: LoadedAgreement,
     supplier: str,
-    number: int,
+    label: str,
     *,
     run_id: str,
     created_at: datetime,

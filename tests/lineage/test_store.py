@@ -562,6 +562,8 @@ EXPECTED_COLUMNS = {
     "supplier_state": {"supplier", "school", "pupil_hash", "row_hash", "ref", "delivery_id"},
     "supplier_state_pending": {"delivery_id", "pupil_hash", "row_hash", "ref"},
     "drop_removals": {"delivery_id", "removed_at"},
+    # lineage.locks: one sync per school at a time
+    "run_locks": {"school", "run_id", "acquired_at", "expires_at"},
 }
 
 # Canonical pupil columns and the sensitive source columns (ARCHITECTURE.md).
