@@ -16,6 +16,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import Field
 
+from connectors.errors import SluisError
 from pipelines.delivery import DeliveryOutcome
 from pipelines.holds import Released, approve
 from pipelines.settings import Settings
@@ -31,7 +32,7 @@ class HoldApproval(RunInput):
 
     approve: bool = Field(False, description="Release the held deliveries listed above, unchanged")
     approver: str = Field(
-        "", max_length=100, description="Your name: it is recorded in Sluis' audit log"
+        ..., min_length=2, max_length=100, description="Your name: recorded in Sluis' audit log"
     )
 
 
@@ -62,9 +63,7 @@ def wait_for_approval(
     Returns:
         The deliveries released; empty when declined or not answered in time.
     """
-    form = HoldApproval.with_initial_data(
-        description=_description(held, run_id), approve=False, approver=""
-    )
+    form = HoldApproval.with_initial_data(description=_description(held, run_id), approve=False)
     try:
         answer = pause_flow_run(
             wait_for_input=form, timeout=minutes * 60, poll_interval=POLL_SECONDS
@@ -75,10 +74,14 @@ def wait_for_approval(
     if not answer.approve:
         logger.warning("approval declined; the deliveries stay held")
         return []
-    who = answer.approver.strip() or "anonymous"
-    actor = f"prefect-ui:{who}"
+    actor = f"prefect-ui:{answer.approver.strip()}"
     released: list[Released] = []
     for supplier in sorted({o.supplier for o in held}):
-        released.extend(approve(settings, run_id, supplier, actor))
+        try:
+            released.extend(approve(settings, run_id, supplier, actor))
+        except SluisError as exc:
+            # The run itself is done; what could not be approved stays held, and the
+            # message says why (sluis approve can be given again once that is fixed).
+            logger.warning("%s: not approved: %s", supplier, exc)
     logger.info("%d held delivery(ies) approved in the UI and published", len(released))
     return released

@@ -466,7 +466,7 @@ def redeliver(
     state: StateOption = None,
     db: DbOption = None,
 ) -> None:
-    """Publish the last (or a named) delivery again, unchanged, as a new delivery.
+    """Publish each school's last (or a named) delivery again, unchanged, as a new delivery.
 
     Examples:
         sluis redeliver basispoort
@@ -479,9 +479,8 @@ def redeliver(
     released = again(
         _settings(state, db), supplier, delivery, door or default_actor(), version=SLUIS_VERSION
     )
-    out.print(
-        f"Opnieuw geleverd: {released.delivery_id} ({released.school}) naar {released.location}"
-    )
+    for item in released:
+        out.print(f"Opnieuw geleverd: {item.delivery_id} ({item.school}) naar {item.location}")
 
 
 @app.command()

@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from connectors.drops.base import Delivery, Drop, build_manifest
-from connectors.formats.base import CHANGE_REMOVED, DataFile, RenderContext
+from connectors.errors import DeliveryError, PolicyError, SluisError
+from connectors.formats.base import CHANGE_KINDS, CHANGE_REMOVED, DataFile, RenderContext
 from connectors.formats.encryption import encrypt_files
 from connectors.formats.registry import get_format
 from contracts.agreements import Agreement, IdentifierPolicy, LoadedAgreement
@@ -136,43 +137,77 @@ def _delta_rows(
     state: SupplierState,
     cipher: RefCipher | None,
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series, int]:
-    """The rows a delta carries: added and changed pupils, then the removed ones by id.
+    """The rows a delta carries: removals first, then added and changed pupils.
+
+    Pupils are matched on the school's own key, but a supplier knows them by the
+    identifiers it was given, so those are compared too: a changed ECK iD (or pseudonym)
+    is a removal of the old identifier plus the pupil under the new one, and a pupil who
+    reappears under a new LAS key with the identifiers the supplier already has is a
+    change, not a removal and an addition. Removals go first, so a supplier applying the
+    rows in order never deletes a pupil it was just given.
 
     Returns:
         The frame (agreement columns), the change kind per row, the previous groepskey
         per row where a changed pupil moved group, and how many removed pupils could not
         be named (no sealed identifiers in the state).
     """
-    moved = changes.kinds.ne("")
-    current = cut.frame.loc[moved.to_numpy()].reset_index(drop=True)
-    kinds = changes.kinds.loc[moved].reset_index(drop=True)
+    ids = [c for c in identifier_columns(agreement) if c != "groepskey"]
+    moved = changes.kinds.ne("").to_numpy()
+    current = cut.frame.loc[moved].reset_index(drop=True).astype("str")
+    kinds = changes.kinds.loc[moved].reset_index(drop=True).astype("str")
+    members = cut.delivered_ids.loc[moved].reset_index(drop=True)
     refs = dict(zip(state.frame["pupil_hash"], state.frame["ref"], strict=True))
-    opened: list[dict[str, str | None]] = []
-    unnamed = 0
-    for pupil in changes.removed:
+
+    def opened(pupil: str) -> dict[str, str | None] | None:
         sealed = refs.get(pupil)
         if cipher is None or not isinstance(sealed, bytes):
+            return None
+        return cipher.open(agreement.id, pupil, sealed)
+
+    def key(values: dict[str, Any]) -> tuple[Any, ...] | None:
+        found = tuple(values.get(c) for c in ids)
+        return None if any(v is None or v is pd.NA for v in found) else found
+
+    removals: list[dict[str, str | None]] = []
+    unnamed = 0
+    for pupil in changes.removed:
+        values = opened(pupil)
+        if values is None:
             unnamed += 1
+        else:
+            removals.append(values)
+    previous_groups = pd.Series(pd.NA, index=current.index, dtype="str")
+    for position in kinds.index[kinds.eq("changed")]:
+        before = opened(members.iloc[position])
+        if before is None:
             continue
-        opened.append(cipher.open(agreement.id, pupil, sealed))
-    removed = pd.DataFrame(opened, columns=identifier_columns(agreement), dtype="str")
-    removed = removed.reindex(columns=agreement.field_names).astype("str")
-    frame = pd.concat([current.astype("str"), removed], ignore_index=True)
+        now = {c: current.at[position, c] for c in identifier_columns(agreement)}
+        if key(before) != key({c: now.get(c) for c in ids}):
+            removals.append(before)  # known under another identifier until now
+        elif "groepskey" in now and before.get("groepskey") not in (None, now["groepskey"]):
+            previous_groups.iloc[position] = before.get("groepskey")
+    by_key = {k: n for n, values in enumerate(removals) if (k := key(values)) is not None}
+    merged: set[int] = set()
+    for position in kinds.index[kinds.eq("added")]:
+        row_key = key({c: current.at[position, c] for c in ids})
+        if row_key is not None and row_key in by_key:
+            merged.add(by_key[row_key])
+            kinds.iloc[position] = "changed"
+    removed = pd.DataFrame(
+        [values for n, values in enumerate(removals) if n not in merged],
+        columns=identifier_columns(agreement),
+        dtype="str",
+    ).reindex(columns=agreement.field_names)
+    frame = pd.concat([removed.astype("str"), current], ignore_index=True)
     kind = pd.concat(
-        [kinds, pd.Series(CHANGE_REMOVED, index=range(len(removed)), dtype="str")],
+        [pd.Series(CHANGE_REMOVED, index=range(len(removed)), dtype="str"), kinds],
         ignore_index=True,
     )
-    previous_groups = pd.Series(pd.NA, index=frame.index, dtype="str")
-    if "groepskey" in agreement.field_names:
-        changed_ids = cut.delivered_ids.loc[moved.to_numpy()].reset_index(drop=True)
-        for position, pupil in enumerate(changed_ids):
-            sealed = refs.get(pupil)
-            if kinds.iloc[position] != "changed" or cipher is None or not isinstance(sealed, bytes):
-                continue
-            before = cipher.open(agreement.id, pupil, sealed).get("groepskey")
-            if before is not None and before != current["groepskey"].iloc[position]:
-                previous_groups.iloc[position] = before
-    return frame, kind, previous_groups, unnamed
+    before_groups = pd.concat(
+        [pd.Series(pd.NA, index=range(len(removed)), dtype="str"), previous_groups],
+        ignore_index=True,
+    )
+    return frame, kind, before_groups, unnamed
 
 
 def _render(
@@ -272,20 +307,33 @@ def deliver_schools(
         membership_secret=membership_secret,
     )
     cipher = RefCipher(membership_secret) if membership_secret is not None else None
-    return [
-        _deliver_one(
-            school,
-            cut,
-            loaded,
-            (states or {}).get(school.brincode),
-            cipher,
-            run_id=run_id,
-            created_at=created_at,
-            targets=targets,
-            base=base,
-        )
-        for school, cut in zip(schools, cuts, strict=True)
-    ]
+    outcomes = []
+    for school, cut in zip(schools, cuts, strict=True):
+        try:
+            outcome = _deliver_one(
+                school,
+                cut,
+                loaded,
+                (states or {}).get(school.brincode),
+                cipher,
+                run_id=run_id,
+                created_at=created_at,
+                targets=targets,
+                base=base,
+            )
+        except SluisError as exc:
+            # One school's failure must not lose what the others already published:
+            # their outcomes still reach lineage, this one is recorded as failed.
+            outcome = DeliveryOutcome(
+                school=school.brincode,
+                status="failed",
+                delivery_id=None,
+                counts=cut.counts.as_dict(),
+                notes=(str(exc),),
+                **base,
+            )
+        outcomes.append(outcome)
+    return outcomes
 
 
 def _deliver_one(
@@ -329,14 +377,25 @@ def _deliver_one(
     if cut.frame.empty and agreement.format.type == "edexml" and agreement.format.profile is None:
         # EDEXML requires at least one leerling: an empty school cannot be written, so the
         # supplier keeps its last file (and the state stays what it holds).
+        if len(state.frame):
+            # The supplier would keep a file with pupils it may no longer have: an error
+            # for a person to look at, not a quiet success.
+            raise PolicyError(
+                f"{agreement.id} {school.brincode}: no pupil is left to deliver, and an "
+                f"EDEXML file cannot be empty, so the supplier would keep its last file with "
+                f"{len(state.frame)} pupil(s); check the export, or end the supplier's use"
+            )
         notes.append("no pupil to deliver, and an EDEXML file cannot be empty; nothing was sent")
-        if decision.held:
-            notes.append(f"check the export: {decision.reason}")
         return DeliveryOutcome(
             status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
         )
     if agreement.mode == "delta":
         frame, kinds, previous_groups, unnamed = _delta_rows(agreement, cut, changes, state, cipher)
+        counted = kinds.value_counts()
+        result["changes"] = {
+            **changes.counts(),
+            **{kind: int(counted.get(kind, 0)) for kind in CHANGE_KINDS},
+        }
         if unnamed:
             notes.append(
                 f"{unnamed} removed pupil(s) could not be named: the state from before delta "
@@ -357,7 +416,7 @@ def _deliver_one(
         "agreement": {"reference": agreement.agreement.reference, "sha256": loaded.sha256},
         "legal_basis": agreement.legal_basis.type.value,
         "format": agreement.format.type,
-        "changes": changes.counts(),
+        "changes": result["changes"],
     }
     if agreement.encryption is not None:
         extra["encryption"] = {"type": "age", "recipient": agreement.encryption.age_recipient}
@@ -390,10 +449,14 @@ def _deliver_one(
             notes=tuple(notes),
             **result,
         )
-    if targets.archive is not None:
-        # The archive copy first: a delivery that reached the supplier can be sent again.
-        targets.archive.publish(delivery)
     receipt = targets.drop.publish(delivery)
+    if targets.archive is not None:
+        # After the drop: only what reached the supplier is kept, for re-delivery. Losing
+        # the copy costs only that, never the delivery itself.
+        try:
+            targets.archive.publish(delivery)
+        except DeliveryError as exc:
+            notes.append(f"no archive copy for re-delivery: {exc}")
     return DeliveryOutcome(
         status="delivered",
         location=receipt.location,

@@ -160,7 +160,13 @@ def sync(request: SyncRequest) -> State:
         started_at=started,
         trigger=request.trigger,
         dry_run=request.dry_run,
-        parameters=request.model_dump(),
+        # Absolute, so `sluis approve` and `sluis redeliver` publish to the same place
+        # from whatever folder they are started in.
+        parameters={
+            **request.model_dump(),
+            "drop": str(settings.drop_dir.resolve()),
+            "state": str(settings.state_dir.resolve()),
+        },
         sluis_version=SLUIS_VERSION,
     )
     lineage = RunLineage(settings, run_id)
@@ -320,6 +326,8 @@ def _sync(
         outcomes.extend(cast(list[DeliveryOutcome], future.result()))
     for o in outcomes:
         record_outcome(store, settings, run_id, o, started)
+        if o.status == "failed":
+            failures.extend(f"{o.supplier} {o.school}: {note}" for note in o.notes)
         for note in o.notes:
             logger.warning("%s %s: %s", o.supplier, o.school, note)
     rows = _outcome_rows(outcomes)
@@ -340,11 +348,14 @@ def _sync(
         raise RunAborted("; ".join(failures))
     lineage.complete(schools_in, schools, outcomes, datetime.now(UTC))
     if not request.dry_run:
+        problems: list[str] = []
         removed = remove_expired_deliveries(
-            store, settings, agreements, now=datetime.now(UTC), actor=actor
+            store, settings, everything, now=datetime.now(UTC), actor=actor, problems=problems
         )
         if removed:
             logger.info("retention: removed %d old deliveries from the drops", removed)
+        for problem in problems:
+            logger.warning("retention: %s", problem)
     purged = purge(
         engine=store.engine,
         state_dir=settings.state_dir,

@@ -13,6 +13,7 @@ that were checked, and verify them against the hashes in lineage first.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -23,11 +24,24 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from connectors.drops.base import MANIFEST_NAME, Delivery, manifest_bytes, sha256_hex
+from connectors.drops.base import MANIFEST_NAME, Delivery, sha256_hex
 from connectors.drops.folder import FolderDrop
-from connectors.errors import ConfigurationError, PolicyError, UsageError
+from connectors.drops.registry import RemovableDrop
+from connectors.errors import (
+    ConfigurationError,
+    DeliveryError,
+    PolicyError,
+    SluisError,
+    UsageError,
+)
 from connectors.formats.base import DataFile
-from contracts.agreements import LegalBasisType, LoadedAgreement, load_agreements
+from contracts.agreements import (
+    Agreement,
+    FolderDropSettings,
+    LegalBasisType,
+    LoadedAgreement,
+    load_agreements,
+)
 from lineage.audit import AuditLog
 from lineage.rights import DeliveryMemberRecord, erased_hashes, record_members
 from lineage.state import (
@@ -35,7 +49,6 @@ from lineage.state import (
     discard_pending,
     mark_removed,
     pending_state,
-    promote,
     removed_deliveries,
     stage_pending,
     state_from_delivery,
@@ -89,21 +102,28 @@ def record_outcome(
         status=o.status,
         created_at=at,
     )
-    if o.status not in ("delivered", "held") or not o.member_ids:
+    if o.status in ("delivered", "held", "nothing_to_deliver"):
+        # Whatever came after a hold decides instead of it: a fixed export that needs
+        # nothing, a normal delivery or a newer hold. Approving the old one would send
+        # an outdated mass change.
+        _supersede_holds(store, settings, o.supplier, o.school, keep=key)
+    if o.status not in ("delivered", "held"):
         return
     state = pd.DataFrame(
         {
-            "pupil_hash": list(o.member_ids),
-            "row_hash": list(o.member_row_hashes),
-            "ref": list(o.member_refs) or [None] * len(o.member_ids),
+            "pupil_hash": pd.Series(list(o.member_ids), dtype="str"),
+            "row_hash": pd.Series(list(o.member_row_hashes), dtype="str"),
+            "ref": pd.Series(list(o.member_refs) or [None] * len(o.member_ids), dtype="object"),
         }
     )
     if o.status == "delivered":
-        record_members(store.engine, key, o.member_ids, o.member_row_hashes)
+        if o.member_ids:
+            record_members(store.engine, key, o.member_ids, o.member_row_hashes)
+        # Also when nobody is left: the supplier then holds nobody, and the next run
+        # must not send the same removals again.
         commit_state(store.engine, o.supplier, o.school, key, state)
     else:
         stage_pending(store.engine, key, state)
-    _supersede_holds(store, settings, o.supplier, o.school, keep=key)
 
 
 def _supersede_holds(
@@ -157,7 +177,13 @@ def _read_delivery(root: FolderDrop, record: DeliverySnapshot, where: str) -> De
     manifest: dict[str, Any] = json.loads(manifest_raw)
     files = []
     for entry in manifest["files"]:
-        content = (folder / entry["name"]).read_bytes()
+        try:
+            content = (folder / entry["name"]).read_bytes()
+        except OSError:
+            raise ConfigurationError(
+                f"delivery {record.delivery_id}: file {entry['name']} is missing from {where} "
+                f"({folder}); it is not sent"
+            ) from None
         if sha256_hex(content) != entry["sha256"]:
             raise PolicyError(
                 f"delivery {record.delivery_id}: file {entry['name']} in {where} does not "
@@ -195,6 +221,13 @@ def approve(settings: Settings, run_id: str, supplier: str, actor: str) -> list[
                 f"{statuses}); a held delivery that a later run replaced is 'superseded'"
             )
         loaded = _agreement(settings, supplier)
+        today = datetime.now(UTC).date()
+        if not loaded.agreement.is_valid_on(today):
+            raise UsageError(
+                f"the agreement of {supplier} ({loaded.agreement.agreement.reference}) is not "
+                f"in force on {today}; a held delivery under it cannot be approved"
+            )
+        erased = erased_hashes(store.engine)
         released = []
         for record in held:
             if record.agreement_sha256 != loaded.sha256:
@@ -202,47 +235,61 @@ def approve(settings: Settings, run_id: str, supplier: str, actor: str) -> list[
                     f"the agreement of {supplier} changed since delivery {record.delivery_id} "
                     "was held; run Sluis again so the delivery follows the agreement as it is"
                 )
+            members = pending_state(store.engine, record.delivery_id)
+            if set(members["pupil_hash"]) & erased:
+                raise UsageError(
+                    f"delivery {record.delivery_id} holds a pupil whose erasure was recorded "
+                    "after it was held; it cannot be approved: run Sluis again"
+                )
             delivery = _read_delivery(held_drop(settings), record, "the held deliveries")
             drop = drop_for(loaded.agreement, settings, _drop_root(store, run_id, settings))
-            archive_drop(settings).publish(delivery)
+            # Publishing the same delivery again is a no-op, so an approval that stopped
+            # half-way (a crash, a lost connection) can simply be given again.
             receipt = drop.publish(delivery)
-            members = pending_state(store.engine, record.delivery_id)
-            store.settle_held(
-                record.delivery_id,
-                status="delivered",
-                location=receipt.location,
-                manifest_sha256=receipt.manifest_sha256,
-            )
-            if not members.empty:
+            # The delivery reached the supplier; losing the copy loses only re-delivery.
+            with contextlib.suppress(DeliveryError):
+                archive_drop(settings).publish(delivery)
+            # State and members first, the audit entry, then the status: each step can be
+            # repeated, and a delivery shown as delivered always has its approval recorded.
+            commit_state(store.engine, supplier, record.school, record.delivery_id, members)
+            if not members.empty and not _member_hashes(store, record.delivery_id):
                 record_members(
                     store.engine, record.delivery_id, members["pupil_hash"], members["row_hash"]
                 )
-            promote(store.engine, supplier, record.school, record.delivery_id)
-            held_drop(settings).remove(supplier, _folder(record))
             AuditLog(store.engine).append(
                 actor,
                 "delivery_approved",
                 record.delivery_id,
                 {"run_id": run_id, "supplier": supplier, "school": record.school},
             )
+            store.settle_held(
+                record.delivery_id,
+                status="delivered",
+                location=receipt.location,
+                manifest_sha256=receipt.manifest_sha256,
+            )
+            discard_pending(store.engine, record.delivery_id)
+            held_drop(settings).remove(supplier, _folder(record))
             released.append(Released(supplier, record.school, record.delivery_id, receipt.location))
         return released
     finally:
         store.dispose()
 
 
-def _pick(
-    store: LineageStore, supplier: str, delivery: str | None
-) -> tuple[DeliverySnapshot, list[DeliverySnapshot]]:
+def _pick(store: LineageStore, supplier: str, delivery: str | None) -> list[DeliverySnapshot]:
+    """The deliveries to send again: the named one, else each school's latest."""
     delivered = store.deliveries_of(supplier)
     if not delivered:
         raise UsageError(f"supplier {supplier!r} has received no delivery yet")
     if delivery is None:
-        return delivered[-1], delivered
+        latest: dict[str, DeliverySnapshot] = {}
+        for record in delivered:
+            latest[record.school] = record
+        return list(latest.values())
     wanted = delivery if ":" in delivery else lineage_id(supplier, delivery)
     for record in delivered:
         if record.delivery_id == wanted:
-            return record, delivered
+            return [record]
     raise UsageError(
         f"{supplier!r} received no delivery {delivery!r}; the latest ones: "
         + ", ".join(_folder(d) for d in delivered[-5:])
@@ -260,61 +307,113 @@ def _member_hashes(store: LineageStore, delivery_id: str) -> set[str]:
         )
 
 
+def _refuse_unsafe_redelivery(
+    store: LineageStore, loaded: LoadedAgreement, record: DeliverySnapshot, latest: bool
+) -> None:
+    """Refuse what would share what may no longer be shared."""
+    agreement = loaded.agreement
+    name = _folder(record)
+    today = datetime.now(UTC).date()
+    if not agreement.is_valid_on(today):
+        raise UsageError(
+            f"the agreement of {agreement.id} is not in force on {today}; nothing is sent"
+        )
+    extra = sorted(set(record.fields) - set(agreement.field_names))
+    if extra:
+        raise UsageError(
+            f"delivery {name} holds fields the agreement no longer lists ({', '.join(extra)}); "
+            "run Sluis for a fresh delivery instead"
+        )
+    members = _member_hashes(store, record.delivery_id)
+    if record.counts.delivered and not members:
+        raise UsageError(
+            f"delivery {name} can no longer be checked against erasures (its members passed "
+            "the membership retention); run Sluis for a fresh delivery instead"
+        )
+    erased = members & erased_hashes(store.engine)
+    if erased:
+        raise UsageError(
+            f"delivery {name} holds {len(erased)} pupil(s) whose data may no longer be shared "
+            "(erasure recorded); run Sluis for a fresh delivery instead"
+        )
+    if latest:
+        return
+    if agreement.mode == "delta" or record.mode == "delta":
+        raise UsageError(
+            f"delivery {name} is a delta and not the latest: sending it again would undo later "
+            "changes; only the latest delta per school can be sent again"
+        )
+    if agreement.legal_basis.type is LegalBasisType.TOESTEMMING:
+        raise UsageError(
+            f"{agreement.id} receives on consent: only its latest delivery per school may be "
+            "sent again, as consent may have been withdrawn since"
+        )
+
+
 def redeliver(
     settings: Settings, supplier: str, delivery: str | None, actor: str, *, version: str
-) -> Released:
-    """Publish the last (or the named) delivery to `supplier` again, unchanged, as new.
+) -> list[Released]:
+    """Publish each school's last (or the named) delivery to `supplier` again, as new ones.
 
-    Refused when it would share what may no longer be shared: a pupil erased since, or,
-    for a consent-based supplier, an older delivery than the school's latest (consent may
-    have been withdrawn since).
+    The files are sent unchanged, with a new manifest that names the delivery it repeats.
+    Refused when that would share what may no longer be shared: an expired agreement, a
+    field the agreement no longer lists, a pupil erased since (or a delivery that can no
+    longer be checked for that), and, unless it is the school's latest, a delta or a
+    delivery to a consent-based supplier.
 
     Raises:
-        UsageError: no such delivery, or the refusal above.
+        UsageError: no such delivery, or one of the refusals above.
         ConfigurationError: the archived copy is gone (older than the retention period).
         PolicyError: the archived copy does not match its lineage record.
     """
     store = LineageStore(settings.lineage_url())
     store.create_schema()
     try:
-        record, delivered = _pick(store, supplier, delivery)
+        records = _pick(store, supplier, delivery)
         loaded = _agreement(settings, supplier)
-        agreement = loaded.agreement
-        erased = _member_hashes(store, record.delivery_id) & erased_hashes(store.engine)
-        if erased:
-            raise UsageError(
-                f"delivery {_folder(record)} holds {len(erased)} pupil(s) whose data may no "
-                "longer be shared (erasure recorded); run Sluis for a fresh delivery instead"
-            )
-        latest = [d for d in delivered if d.school == record.school][-1]
-        if agreement.legal_basis.type is LegalBasisType.TOESTEMMING and latest != record:
-            raise UsageError(
-                f"{supplier} receives on consent: only its latest delivery for {record.school} "
-                f"({_folder(latest)}) may be sent again, as consent may have been withdrawn since"
-            )
-        old = _read_delivery(archive_drop(settings), record, "the archive")
-        now = datetime.now(UTC).replace(microsecond=0)
-        run_id = str(uuid.uuid4())
-        folder = delivery_id_for(now, record.school, run_id)
-        manifest = {
-            **old.manifest,
-            "run_id": run_id,
-            "created_at": now.isoformat(),
-            "delivery_id": folder,
-            "redelivery_of": _folder(record),
-        }
-        again = Delivery(supplier=supplier, delivery_id=folder, files=old.files, manifest=manifest)
-        root = _drop_root(store, record.run_id, settings)
-        store.start_run(
-            run_id,
-            started_at=now,
-            trigger="redeliver",
-            dry_run=False,
-            parameters={"supplier": supplier, "delivery": _folder(record), "drop": str(root)},
-            sluis_version=version,
-        )
-        archive_drop(settings).publish(again)
-        receipt = drop_for(agreement, settings, root).publish(again)
+        delivered = store.deliveries_of(supplier)
+        for record in records:
+            newest = [d for d in delivered if d.school == record.school][-1]
+            _refuse_unsafe_redelivery(store, loaded, record, latest=newest == record)
+        return [_send_again(store, settings, loaded, record, actor, version) for record in records]
+    finally:
+        store.dispose()
+
+
+def _send_again(
+    store: LineageStore,
+    settings: Settings,
+    loaded: LoadedAgreement,
+    record: DeliverySnapshot,
+    actor: str,
+    version: str,
+) -> Released:
+    supplier = loaded.agreement.id
+    old = _read_delivery(archive_drop(settings), record, "the archive")
+    now = datetime.now(UTC).replace(microsecond=0)
+    run_id = str(uuid.uuid4())
+    folder = delivery_id_for(now, record.school, run_id)
+    manifest = {
+        **old.manifest,
+        "run_id": run_id,
+        "created_at": now.isoformat(),
+        "delivery_id": folder,
+        "redelivery_of": _folder(record),
+    }
+    again = Delivery(supplier=supplier, delivery_id=folder, files=old.files, manifest=manifest)
+    root = _drop_root(store, record.run_id, settings)
+    store.start_run(
+        run_id,
+        started_at=now,
+        trigger="redeliver",
+        dry_run=False,
+        parameters={"supplier": supplier, "delivery": _folder(record), "drop": str(root)},
+        sluis_version=version,
+    )
+    try:
+        receipt = drop_for(loaded.agreement, settings, root).publish(again)
+        with contextlib.suppress(DeliveryError):
+            archive_drop(settings).publish(again)
         key = lineage_id(supplier, folder)
         store.record_delivery(
             run_id,
@@ -332,7 +431,7 @@ def redeliver(
                 "quarantined": record.counts.quarantined,
             },
             files=[{"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in record.files],
-            manifest_sha256=sha256_hex(manifest_bytes(manifest)),
+            manifest_sha256=receipt.manifest_sha256,
             location=receipt.location,
             status="delivered",
             created_at=now,
@@ -340,10 +439,11 @@ def redeliver(
         members = state_from_delivery(store.engine, record.delivery_id)
         if not members.empty:
             record_members(store.engine, key, members["pupil_hash"], members["row_hash"])
-            if record.mode == "full":
-                # The supplier now holds exactly that delivery again: the next run's
-                # changes and hold are counted from it.
-                commit_state(store.engine, supplier, record.school, key, members)
+        if record.mode == "full":
+            # The supplier now holds exactly that delivery again: the next run's changes
+            # and hold are counted from it, and an older hold no longer applies.
+            commit_state(store.engine, supplier, record.school, key, members)
+            _supersede_holds(store, settings, supplier, record.school, keep=key)
         AuditLog(store.engine).append(
             actor,
             "redelivery",
@@ -355,10 +455,11 @@ def redeliver(
                 "of": record.delivery_id,
             },
         )
-        store.finish_run(run_id, status="completed", finished_at=datetime.now(UTC))
-        return Released(supplier, record.school, key, receipt.location)
-    finally:
-        store.dispose()
+    except SluisError as exc:
+        store.finish_run(run_id, status="failed", finished_at=datetime.now(UTC), message=str(exc))
+        raise
+    store.finish_run(run_id, status="completed", finished_at=datetime.now(UTC))
+    return Released(supplier, record.school, key, receipt.location)
 
 
 def remove_expired_deliveries(
@@ -368,6 +469,7 @@ def remove_expired_deliveries(
     *,
     now: datetime,
     actor: str,
+    problems: list[str] | None = None,
 ) -> int:
     """Remove deliveries older than each agreement's retention from its drop and archive.
 
@@ -375,9 +477,19 @@ def remove_expired_deliveries(
     now (a full supplier reads it as the current state). Held deliveries past the
     retention are ended too. Each removal is recorded, and one audit entry per supplier.
 
+    Args:
+        store: the lineage store.
+        settings: the run's settings.
+        agreements: every agreement, also of suppliers this run does not deliver to.
+        now: the time retention is counted from.
+        actor: who the audit entries name.
+        problems: where to add a line per delivery that could not be removed (it is tried
+            again next time and not recorded as removed).
+
     Returns:
         How many deliveries were removed.
     """
+    problems = problems if problems is not None else []
     gone = removed_deliveries(store.engine)
     total = 0
     for loaded in agreements:
@@ -401,26 +513,42 @@ def remove_expired_deliveries(
         ]
         if not expired and not stale_holds:
             continue
-        drop = drop_for(agreement, settings, settings.drop_dir)
+        removed = 0
         for record in expired:
-            remover = getattr(drop, "remove", None)
-            if remover is not None:
-                remover(agreement.id, _folder(record))
-            archive_drop(settings).remove(agreement.id, _folder(record))
+            try:
+                _drop_of(record, agreement, settings).remove(agreement.id, _folder(record))
+                archive_drop(settings).remove(agreement.id, _folder(record))
+            except SluisError as exc:
+                # Tried again by the next run; a delivery that stays is not recorded gone.
+                problems.append(f"{record.delivery_id}: not removed: {exc}")
+                continue
             mark_removed(store.engine, record.delivery_id, now)
+            removed += 1
         for record in stale_holds:
             store.settle_held(record.delivery_id, status="superseded")
             discard_pending(store.engine, record.delivery_id)
             held_drop(settings).remove(agreement.id, _folder(record))
-        AuditLog(store.engine).append(
-            actor,
-            "retention_purge",
-            agreement.id,
-            {
-                "deliveries_removed": len(expired),
-                "holds_ended": len(stale_holds),
-                "retention_days": agreement.retention_days,
-            },
-        )
-        total += len(expired)
+        if removed or stale_holds:
+            AuditLog(store.engine).append(
+                actor,
+                "retention_purge",
+                agreement.id,
+                {
+                    "deliveries_removed": removed,
+                    "holds_ended": len(stale_holds),
+                    "retention_days": agreement.retention_days,
+                },
+            )
+        total += removed
     return total
+
+
+def _drop_of(record: DeliverySnapshot, agreement: Agreement, settings: Settings) -> RemovableDrop:
+    """The drop a delivery went to: for a folder drop the folder it was published in."""
+    location = record.location or ""
+    if isinstance(agreement.drop, FolderDropSettings) and location.startswith("/"):
+        return FolderDrop(Path(location).parent.parent)
+    drop = drop_for(agreement, settings, settings.drop_dir)
+    if not isinstance(drop, RemovableDrop):  # pragma: no cover - every shipped drop removes
+        raise ConfigurationError(f"the drop of {agreement.id} cannot remove deliveries")
+    return drop

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import secrets
@@ -113,6 +114,10 @@ class FolderDrop:
         try:
             self._prepare_root(delivery)
             _make_dir(supplier_dir, exist_ok=True)
+            if _same_delivery(final, manifest):
+                # A retry after a publish whose success was not seen (a crash, a lost
+                # reply): the identical delivery is there, so this one is done.
+                return self._receipt(delivery, final, manifest)
             self._refuse_existing(delivery, final)
             incoming = Path(
                 tempfile.mkdtemp(prefix=f".incoming-{delivery.delivery_id}-", dir=supplier_dir)
@@ -141,6 +146,10 @@ class FolderDrop:
         with contextlib.suppress(OSError):
             _fsync_dir(supplier_dir)
             _fsync_dir(self._root)
+        return self._receipt(delivery, final, manifest)
+
+    @staticmethod
+    def _receipt(delivery: Delivery, final: Path, manifest: bytes) -> Receipt:
         return Receipt(
             supplier=delivery.supplier,
             delivery_id=delivery.delivery_id,
@@ -246,6 +255,25 @@ class FolderDrop:
             f"delivery {delivery.delivery_id!r} for supplier {delivery.supplier!r} exists "
             f"already at {final}; a published delivery is never replaced"
         )
+
+
+def _same_delivery(final: Path, manifest: bytes) -> bool:
+    """True when `final` is a complete delivery with exactly this manifest.
+
+    The manifest lists every file with its hash, so equal manifest bytes (and every file
+    there with its listed hash) means the same delivery; a different one is never touched.
+    """
+    path = final / MANIFEST_NAME
+    if final.is_symlink() or not path.is_file() or path.is_symlink():
+        return False
+    if path.read_bytes() != manifest:
+        return False
+    listed = json.loads(manifest)["files"]
+    return all(
+        (final / entry["name"]).is_file()
+        and sha256_hex((final / entry["name"]).read_bytes()) == entry["sha256"]
+        for entry in listed
+    )
 
 
 def _delete_removing(supplier_dir: Path, delivery_id: str) -> int:

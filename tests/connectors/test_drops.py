@@ -836,3 +836,24 @@ def test_registry_refuses_settings_a_drop_does_not_take(kind: str, kwargs: dict[
 
 def test_memory_drop_receipt_points_at_the_supplier_and_delivery() -> None:
     assert MemoryDrop().publish(_delivery()).location == "memory://acme/d1"
+
+
+def test_folder_drop_publishing_the_identical_delivery_again_is_done_not_an_error(
+    drop_root: Path,
+) -> None:
+    # A retry after a publish whose success was never seen must not fail for good.
+    drop = FolderDrop(drop_root)
+    first = drop.publish(_delivery("d1"))
+    again = drop.publish(_delivery("d1"))
+    assert again == first
+    assert sorted(os.listdir(drop_root / "acme")) == ["d1"]
+
+
+def test_folder_drop_a_tampered_copy_is_not_the_same_delivery(drop_root: Path) -> None:
+    drop = FolderDrop(drop_root)
+    drop.publish(_delivery("d1"))
+    data = next(p for p in (drop_root / "acme" / "d1").iterdir() if p.name != MANIFEST_NAME)
+    data.chmod(0o640)
+    data.write_bytes(b"changed")
+    with pytest.raises(PermanentDeliveryError, match="exists already"):
+        drop.publish(_delivery("d1"))

@@ -20,16 +20,17 @@ from builders import DEFAULT_GROUPS, make_consents, make_export, pupil
 
 from connectors.drops.folder import FolderDrop
 from connectors.drops.memory import MemoryDrop
-from contracts.agreements import Agreement, LoadedAgreement
+from connectors.errors import PermanentDeliveryError, UsageError
+from contracts.agreements import Agreement, LoadedAgreement, load_agreement
 from contracts.validation import ValidatedSchool, validate_school
 from lineage.audit import AuditLog
 from lineage.inzage import build_inzage
-from lineage.rights import deliveries_for_pupil, pupil_hash
+from lineage.rights import deliveries_for_pupil, erase, pupil_hash
 from lineage.state import load_state
 from lineage.store import LineageStore
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
 from pipelines.drops import archive_drop, held_drop
-from pipelines.holds import record_outcome, remove_expired_deliveries
+from pipelines.holds import approve, record_outcome, redeliver, remove_expired_deliveries
 from pipelines.settings import Settings
 
 TODAY = date(2026, 11, 28)
@@ -80,9 +81,11 @@ class Harness:
 
     def __init__(self, root: Path, loaded: LoadedAgreement) -> None:
         self.loaded = loaded
-        self.store = LineageStore(f"sqlite:///{root / 'lineage.db'}")
+        self.settings = Settings(
+            state_dir=root / "state", drop_dir=root / "drop", agreements_dir=root / "agreements"
+        )
+        self.store = LineageStore(self.settings.lineage_url())
         self.store.create_schema()
-        self.settings = Settings(state_dir=root / "state", drop_dir=root / "drop")
         self.drop = MemoryDrop()
         self.held = held_drop(self.settings)
         self.archive = archive_drop(self.settings)
@@ -454,3 +457,174 @@ def test_a_corrected_name_reaches_a_delta_supplier_as_a_change_and_inzage_shows_
     [section] = report.suppliers
     assert section.changed_on == [corrected.created_at[:10]]
     assert section.now == "wordt geleverd"
+
+
+def _eckid(n: str) -> str:
+    return "https://ketenid.nl/201703/" + (n.encode().hex() * 128)[:128]
+
+
+def test_a_corrected_eckid_removes_the_old_identifier_first(tmp_path: Path) -> None:
+    fields = [
+        {"name": "eckid", "purpose": "koppelen"},
+        *agreement().agreement.model_dump()["fields"],
+    ]
+    harness = Harness(tmp_path, agreement(mode="delta", identifier="eckid_or_key", fields=fields))
+    keys = [str(k) for k in range(1001, 1021)]
+    harness.run(school(keys))
+    outcome = harness.run(school(keys, **{"1005": {"eckid": _eckid("nieuw")}}))
+    table = rows(harness.published(outcome))
+    assert list(table["change"]) == ["removed", "changed"]
+    assert list(table["eckid"]) == [_eckid("1005"), _eckid("nieuw")]
+    assert manifest(harness.published(outcome))["changes"]["removed"] == 1
+
+
+def test_a_pupil_under_a_new_las_key_with_the_same_eckid_is_a_change_not_a_removal(
+    tmp_path: Path,
+) -> None:
+    fields = [
+        {"name": "eckid", "purpose": "koppelen"},
+        {"name": "roepnaam", "purpose": "tonen"},
+        {"name": "achternaam", "purpose": "tonen"},
+    ]
+    harness = Harness(tmp_path, agreement(mode="delta", identifier="eckid", fields=fields))
+    keys = [str(k) for k in range(1001, 1021)]
+    harness.run(school(keys))
+    # The administration renumbered 1007 as 2007; its ECK iD stayed the same.
+    renumbered = [k if k != "1007" else "2007" for k in keys]
+    outcome = harness.run(school(renumbered, **{"2007": {"eckid": _eckid("1007")}}))
+    table = rows(harness.published(outcome))
+    assert list(zip(table["eckid"], table["change"], strict=True)) == [(_eckid("1007"), "changed")]
+
+
+# -- what the review found: leftovers, stale holds, unsafe approvals and re-deliveries ---
+
+
+def test_a_delivery_that_leaves_nobody_is_the_new_baseline(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, agreement(hold={"max_removed_pct": 100}))
+    keys = [str(k) for k in range(1001, 1011)]
+    harness.run(school(keys))
+    emptied = harness.run(school([]))
+    assert emptied.status == "delivered" and emptied.changes["removed"] == 10
+    assert harness.run(school([])).status == "nothing_to_deliver"
+
+
+def test_a_hold_is_superseded_when_a_later_run_needs_nothing(full: Harness) -> None:
+    keys = [str(k) for k in range(1001, 1021)]
+    full.run(school(keys))
+    assert full.run(school(keys[:10])).status == "held"
+    assert full.run(school(keys)).status == "nothing_to_deliver"  # the export was fixed
+    statuses = [
+        d.status for d in full.store.deliveries_of("leverancier", statuses=("held", "superseded"))
+    ]
+    assert statuses == ["superseded"]
+    assert not list((full.held.root / "leverancier").glob("*/manifest.json"))
+
+
+def _write_agreement(harness: Harness) -> None:
+    harness.settings.agreements_dir.mkdir(exist_ok=True)
+    path = harness.settings.agreements_dir / "leverancier.yaml"
+    path.write_text(harness.loaded.agreement.model_dump_json(), encoding="utf-8")
+    harness.loaded = load_agreement(path)
+
+
+def test_approve_refuses_a_hold_with_a_pupil_erased_since(full: Harness) -> None:
+    _write_agreement(full)
+    keys = [str(k) for k in range(1001, 1021)]
+    full.run(school(keys))
+    held = full.run(school(keys[:10]))
+    assert held.status == "held"
+    erase(full.store.engine, pupil_hash("07XY:1003", MEMBERS), "test", "verzoek", datetime.now(UTC))
+    run_id = "00000000-0000-4000-8000-000000000002"
+    with pytest.raises(UsageError, match="erasure was recorded after it was held"):
+        approve(full.settings, run_id, "leverancier", "ict")
+    assert [d.status for d in full.store.deliveries_of("leverancier", statuses=("held",))] == [
+        "held"
+    ]
+
+
+def test_approve_publishes_and_a_second_approval_finds_nothing_held(full: Harness) -> None:
+    _write_agreement(full)
+    full.settings.drop_dir.mkdir()
+    keys = [str(k) for k in range(1001, 1021)]
+    full.run(school(keys))
+    full.run(school(keys[:10]))
+    run_id = "00000000-0000-4000-8000-000000000002"
+    [released] = approve(full.settings, run_id, "leverancier", "ict")
+    assert (full.settings.drop_dir / "leverancier" / released.delivery_id.split(":")[1]).is_dir()
+    state = load_state(full.store.engine, "leverancier", ["07XY"])["07XY"]
+    assert len(state.frame) == 10 and state.delivery_id == released.delivery_id
+    with pytest.raises(UsageError, match="holds nothing for supplier 'leverancier'"):
+        approve(full.settings, run_id, "leverancier", "ict")
+
+
+def test_redeliver_refuses_an_older_delta(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, agreement(mode="delta"))
+    harness.drop = FolderDrop(harness.settings.drop_dir, create_root=True)  # type: ignore[assignment]
+    _write_agreement(harness)
+    keys = [str(k) for k in range(1001, 1021)]
+    first = harness.run(school(keys))
+    harness.run(school([*keys, "1021"]))
+    with pytest.raises(UsageError, match="is a delta and not the latest"):
+        redeliver(harness.settings, "leverancier", first.delivery_id, "ict", version="t")
+    [again] = redeliver(harness.settings, "leverancier", None, "ict", version="t")
+    assert again.school == "07XY"
+
+
+def test_redeliver_refuses_an_older_delivery_to_a_consent_based_supplier(tmp_path: Path) -> None:
+    loaded = agreement(
+        role="derde",
+        legal_basis={"type": "toestemming", "consent_category": "deelname_onderzoek"},
+    )
+    harness = Harness(tmp_path, loaded)
+    harness.drop = FolderDrop(harness.settings.drop_dir, create_root=True)  # type: ignore[assignment]
+    _write_agreement(harness)
+    keys = [str(k) for k in range(1001, 1021)]
+    yes = [(k, YEAR, "deelname_onderzoek", "ja", "2026-09-01") for k in keys]
+    export = make_export([pupil(k) for k in keys], groups=GROUPS)
+    first = harness.run(validate_school(export, make_consents(yes), today=TODAY))
+    no = [("1004", YEAR, "deelname_onderzoek", "nee", "2026-10-01")]
+    harness.run(validate_school(export, make_consents(yes + no), today=TODAY))
+    with pytest.raises(UsageError, match="receives on consent: only its latest delivery"):
+        redeliver(harness.settings, "leverancier", first.delivery_id, "ict", version="t")
+
+
+def test_redeliver_refuses_a_delivery_holding_an_erased_pupil(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, agreement())
+    harness.drop = FolderDrop(harness.settings.drop_dir, create_root=True)  # type: ignore[assignment]
+    _write_agreement(harness)
+    harness.run(school(["1001", "1002"]))
+    erase(harness.store.engine, pupil_hash("07XY:1002", MEMBERS), "t", "verzoek", datetime.now(UTC))
+    with pytest.raises(UsageError, match="1 pupil\\(s\\) whose data may no longer be shared"):
+        redeliver(harness.settings, "leverancier", None, "ict", version="t")
+
+
+def test_a_failing_school_does_not_lose_the_others_outcomes(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, agreement())
+    two = [school(["1001"]), school(["1002"], **{})]
+    two[1] = validate_school(
+        make_export([pupil("1002")], groups=GROUPS, school={"brincode": "08AB"}),
+        make_consents([]),
+        today=TODAY,
+    )
+    harness.drop.fail_after_files = None
+    calls = {"n": 0}
+    real = harness.drop.publish
+
+    def publish_once(delivery: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise PermanentDeliveryError("the second school's share is read-only")
+        return real(delivery)
+
+    harness.drop.publish = publish_once  # type: ignore[method-assign]
+    outcomes = deliver_schools(
+        two,
+        harness.loaded,
+        run_id="00000000-0000-4000-8000-000000000099",
+        created_at=datetime(2026, 11, 28, 2, 0, tzinfo=UTC),
+        secret=SECRET,
+        targets=DeliveryTargets(drop=harness.drop, held=harness.held, archive=harness.archive),
+        membership_secret=MEMBERS,
+    )
+    assert [(o.school, o.status) for o in outcomes] == [("07XY", "delivered"), ("08AB", "failed")]
+    assert "read-only" in outcomes[1].notes[0]

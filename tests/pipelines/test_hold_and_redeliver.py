@@ -153,21 +153,30 @@ def test_approve_publishes_the_held_delivery_and_records_who(scenario: Scenario)
     assert again.returncode == 2 and "holds nothing for supplier 'basispoort'" in again.stderr
 
 
-def test_redeliver_publishes_the_last_delivery_again_unchanged(scenario: Scenario) -> None:
+def test_redeliver_publishes_each_schools_last_delivery_again_unchanged(
+    scenario: Scenario,
+) -> None:
     before = drop_folders(scenario.root, "basispoort")
-    last = max(before, key=lambda p: json.loads((p / "manifest.json").read_text())["created_at"])
     result = sluis(scenario.root, "redeliver", "basispoort", "--door", "ict-coordinator")
     assert result.returncode == 0, result.stderr
-    [new] = sorted(set(drop_folders(scenario.root, "basispoort")) - set(before))
-    old_manifest = json.loads((last / "manifest.json").read_text())
-    new_manifest = json.loads((new / "manifest.json").read_text())
-    assert new_manifest["redelivery_of"] == last.name
-    assert new_manifest["files"] == old_manifest["files"]
-    for entry in new_manifest["files"]:
-        assert (new / entry["name"]).read_bytes() == (last / entry["name"]).read_bytes()
-    assert new_manifest["run_id"] != old_manifest["run_id"]
+    new = sorted(set(drop_folders(scenario.root, "basispoort")) - set(before))
+    assert len(new) == 2  # one per school
+    for folder in new:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        mine = [
+            p
+            for p in before
+            if json.loads((p / "manifest.json").read_text())["school"] == manifest["school"]
+        ]
+        last = max(mine, key=lambda p: json.loads((p / "manifest.json").read_text())["created_at"])
+        old_manifest = json.loads((last / "manifest.json").read_text())
+        assert manifest["redelivery_of"] == last.name
+        assert manifest["files"] == old_manifest["files"]
+        for entry in manifest["files"]:
+            assert (folder / entry["name"]).read_bytes() == (last / entry["name"]).read_bytes()
+        assert manifest["run_id"] != old_manifest["run_id"]
     actions = [(e[0], e[1]) for e in audit(scenario.root)]
-    assert ("ict-coordinator", "redelivery") in actions
+    assert actions.count(("ict-coordinator", "redelivery")) == 2
 
 
 def test_redeliver_of_an_unknown_delivery_names_the_known_ones(scenario: Scenario) -> None:
