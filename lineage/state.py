@@ -53,6 +53,7 @@ __all__ = [
     "SupplierStateRecord",
     "commit_state",
     "discard_pending",
+    "forget_suppliers",
     "load_state",
     "mark_removed",
     "pending_state",
@@ -380,3 +381,17 @@ def removed_deliveries(engine: Engine) -> frozenset[str]:
     """Lineage ids of the deliveries retention already removed from their drops."""
     with _transaction(engine) as connection:
         return frozenset(connection.scalars(select(DropRemovalRecord.delivery_id)))
+
+
+def forget_suppliers(engine: Engine, keep: set[str]) -> int:
+    """Delete the state of suppliers no agreement names any more; returns rows deleted.
+
+    Without an agreement nothing is delivered to them again, so what they held (hashes
+    and sealed identifiers) has no use left.
+    """
+    with _transaction(engine) as connection:
+        return int(
+            connection.execute(
+                sql_delete(SupplierStateRecord).where(SupplierStateRecord.supplier.not_in(keep))
+            ).rowcount
+        )

@@ -47,6 +47,7 @@ from lineage.rights import DeliveryMemberRecord, erased_hashes, record_members
 from lineage.state import (
     commit_state,
     discard_pending,
+    forget_suppliers,
     mark_removed,
     pending_state,
     removed_deliveries,
@@ -490,6 +491,11 @@ def remove_expired_deliveries(
         How many deliveries were removed.
     """
     problems = problems if problems is not None else []
+    ended = forget_suppliers(store.engine, {a.agreement.id for a in agreements})
+    if ended:
+        AuditLog(store.engine).append(
+            actor, "retention_purge", "sluis", {"supplier_state_rows_of_ended_agreements": ended}
+        )
     gone = removed_deliveries(store.engine)
     total = 0
     for loaded in agreements:

@@ -97,7 +97,8 @@ class RunLineage:
             ]
         outputs = []
         for outcome in outcomes:
-            if outcome.delivery_id is None:
+            # A held delivery reached nobody (yet): its approval is recorded in lineage.
+            if outcome.delivery_id is None or outcome.status not in ("delivered", "dry_run"):
                 continue
             export = source_of[outcome.school]
             consents = consent_of.get(export)

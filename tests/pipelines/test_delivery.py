@@ -628,3 +628,13 @@ def test_a_failing_school_does_not_lose_the_others_outcomes(tmp_path: Path) -> N
     )
     assert [(o.school, o.status) for o in outcomes] == [("07XY", "delivered"), ("08AB", "failed")]
     assert "read-only" in outcomes[1].notes[0]
+
+
+def test_the_state_of_a_supplier_without_an_agreement_is_purged(full: Harness) -> None:
+    full.run(school(["1001", "1002"]))
+    assert len(load_state(full.store.engine, "leverancier", ["07XY"])["07XY"].frame) == 2
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    remove_expired_deliveries(full.store, full.settings, [], now=now, actor="test")
+    assert load_state(full.store.engine, "leverancier", ["07XY"])["07XY"].frame.empty
+    purge = [e for e in AuditLog(full.store.engine).entries() if e.action == "retention_purge"]
+    assert purge[-1].details == {"supplier_state_rows_of_ended_agreements": 2}
