@@ -9,8 +9,9 @@ Only names, counts, hashes, paths and reason codes are stored. `record_delivery`
 value passed by mistake raises instead of landing in an audit trail that is kept for years.
 
 Works on SQLite (the default, a file under the state folder) and PostgreSQL (psycopg 3).
-`create_schema` creates the tables; Alembic migrations will take over that job, which is
-why every table, index and constraint has an explicit, stable name.
+`create_schema` creates the tables through the Alembic migrations in lineage/migrations
+(`sluis db upgrade` applies new ones), which is why every table, index and constraint has
+an explicit, stable name.
 """
 
 from __future__ import annotations
@@ -360,9 +361,9 @@ class LineageStore:
         import lineage.locks
         import lineage.rights
         import lineage.state  # noqa: F401
+        from lineage.migrate import ensure_schema  # here: lineage.migrate imports this module
 
-        with self._transaction() as session:
-            Base.metadata.create_all(session.connection())
+        ensure_schema(self._engine)
 
     @property
     def engine(self) -> Engine:

@@ -372,6 +372,22 @@ def audit_verify(state: StateOption = None, db: DbOption = None) -> None:
     raise typer.Exit(EXIT_ERROR)
 
 
+db_app = typer.Typer(help="The lineage database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(state: StateOption = None, db: DbOption = None) -> None:
+    """Apply the lineage database's pending migrations (creates it when empty).
+
+    Example:
+        sluis db upgrade --db postgresql+psycopg://sluis@dbhost/sluis
+    """
+    from pipelines.db_commands import db_upgrade as run_upgrade
+
+    out.print(run_upgrade(_settings(state, db)))
+
+
 keys_app = typer.Typer(help="Pseudonym and membership keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 

@@ -1,0 +1,392 @@
+"""Alembic migrations of the lineage database, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from connectors.errors import ConfigurationError
+from lineage.audit import AuditLog
+from lineage.migrate import (
+    _BEFORE_MIGRATIONS,
+    VERSION_TABLE,
+    check_current,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    lineage_metadata,
+    upgrade,
+)
+from lineage.store import build_engine
+from pipelines.db_commands import db_upgrade
+from pipelines.settings import Settings
+
+
+@pytest.fixture
+def engine(lineage_url: str) -> Iterator[Engine]:
+    """An engine on the empty lineage database of `lineage_url`."""
+    made = build_engine(lineage_url)
+    try:
+        yield made
+    finally:
+        made.dispose()
+
+
+def _differences(engine: Engine) -> list[Any]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
+        )
+        return list(compare_metadata(context, lineage_metadata()))
+
+
+def _schema(connection: Connection) -> dict[str, Any]:
+    """Everything the database says about the lineage tables, triggers included."""
+    inspector = inspect(connection)
+    tables: dict[str, Any] = {}
+    for table in sorted(set(inspector.get_table_names()) - {VERSION_TABLE}):
+        tables[table] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+            ],
+            "pk": inspector.get_pk_constraint(table),
+            "fks": sorted(
+                (f["name"], tuple(f["constrained_columns"]), f["referred_table"])
+                for f in inspector.get_foreign_keys(table)
+            ),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), i["unique"])
+                for i in inspector.get_indexes(table)
+            ),
+            "uniques": sorted(
+                (u["name"], tuple(u["column_names"]))
+                for u in inspector.get_unique_constraints(table)
+            ),
+            "checks": sorted(
+                (c["name"], c["sqltext"]) for c in inspector.get_check_constraints(table)
+            ),
+        }
+    if connection.dialect.name == "sqlite":
+        triggers = connection.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        ).all()
+    else:
+        triggers = connection.execute(
+            text(
+                "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+                "WHERE tgrelid = to_regclass('audit_log') AND NOT tgisinternal ORDER BY tgname"
+            )
+        ).all()
+        triggers += connection.execute(
+            text(
+                "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
+                "JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = current_schema() ORDER BY p.proname"
+            )
+        ).all()
+    return {"tables": tables, "triggers": [tuple(row) for row in triggers]}
+
+
+def _made_before_migrations(engine: Engine, shape: str, *, without: str | None = None) -> None:
+    """What `create_schema` did before migrations: create_all of one revision's tables."""
+    metadata = lineage_metadata()
+    tables = [metadata.tables[name] for name in _BEFORE_MIGRATIONS[shape] if name != without]
+    with engine.begin() as connection:
+        metadata.create_all(connection, tables=tables)
+
+
+def _assert_append_only(engine: Engine) -> None:
+    with AuditLog(engine) as log:
+        log.append("beheerder", "redelivery", "leermiddel", {})
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+        connection.execute(text("UPDATE audit_log SET actor = 'iemand'"))
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_log"))
+
+
+# -- migrations and models agree -----------------------------------------------------------
+
+
+def test_migrating_an_empty_database_gives_exactly_the_models_schema(
+    lineage_url: str, engine: Engine
+) -> None:
+    assert upgrade(lineage_url) == (None, head_revision())
+
+    assert _differences(engine) == []
+
+
+def test_a_migrated_database_equals_one_made_by_create_all_triggers_and_checks_included(
+    lineage_url: str, engine: Engine
+) -> None:
+    # Autogenerate compares neither check constraints nor triggers; the reflected schema does.
+    upgrade(lineage_url)
+    with engine.connect() as connection:
+        migrated = _schema(connection)
+    with engine.begin() as connection:
+        lineage_metadata().drop_all(connection)
+        connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("DROP FUNCTION audit_log_append_only()"))
+        assert _schema(connection) == {"tables": {}, "triggers": []}
+        lineage_metadata().create_all(connection)
+        created = _schema(connection)
+
+    assert migrated["triggers"], "the audit log's append-only triggers exist"
+    assert migrated == created
+
+
+def test_the_audit_log_of_a_migrated_database_is_append_only(
+    lineage_url: str, engine: Engine
+) -> None:
+    upgrade(lineage_url)
+
+    _assert_append_only(engine)
+
+
+@pytest.mark.parametrize("revision", sorted(_BEFORE_MIGRATIONS))
+def test_each_shape_sluis_made_before_migrations_is_that_of_its_revision(
+    lineage_url: str, engine: Engine, revision: str
+) -> None:
+    assert upgrade(lineage_url, to=revision) == (None, revision)
+
+    inspector = inspect(engine)
+    tables = set(inspector.get_table_names()) - {VERSION_TABLE}
+    assert {t: frozenset(c["name"] for c in inspector.get_columns(t)) for t in tables} == dict(
+        _BEFORE_MIGRATIONS[revision]
+    )
+
+
+# -- upgrade -----------------------------------------------------------------------------
+
+
+def test_upgrade_twice_reports_no_change_the_second_time(lineage_url: str) -> None:
+    head = head_revision()
+
+    assert upgrade(lineage_url) == (None, head)
+    assert upgrade(lineage_url) == (head, head)
+    assert current_revision(lineage_url) == head
+
+
+def test_upgrade_runs_the_missing_migrations(lineage_url: str, engine: Engine) -> None:
+    upgrade(lineage_url, to="0001")
+
+    assert upgrade(lineage_url) == ("0001", head_revision())
+    assert _differences(engine) == []
+
+
+def test_db_upgrade_says_what_it_did(lineage_url: str) -> None:
+    settings = Settings(db_url=lineage_url)
+    head = head_revision()
+
+    assert db_upgrade(settings) == f"Lineage database created at revision {head}."
+    assert db_upgrade(settings) == f"Lineage database already at revision {head}; nothing to do."
+
+
+def test_db_upgrade_defaults_to_the_sqlite_database_in_the_state_folder(tmp_path: Any) -> None:
+    settings = Settings(state_dir=tmp_path / "state", db_url=None)
+
+    db_upgrade(settings)
+
+    assert current_revision(settings.lineage_url()) == head_revision()
+    assert (tmp_path / "state" / "lineage.db").is_file()
+
+
+# -- ensure_schema: what create_schema does ------------------------------------------------
+
+
+def test_ensure_schema_creates_an_empty_database_at_the_head(
+    lineage_url: str, engine: Engine
+) -> None:
+    ensure_schema(engine)
+
+    assert current_revision(lineage_url) == head_revision()
+    assert _differences(engine) == []
+    _assert_append_only(engine)
+
+
+def test_ensure_schema_leaves_a_database_at_the_head_alone(
+    lineage_url: str, engine: Engine
+) -> None:
+    ensure_schema(engine)
+    with AuditLog(engine) as log:
+        log.append("beheerder", "redelivery", "leermiddel", {})
+
+    ensure_schema(engine)
+
+    assert current_revision(lineage_url) == head_revision()
+    with AuditLog(engine) as log:
+        assert log.verify().checked == 1
+
+
+def test_ensure_schema_adopts_a_database_the_last_sluis_before_migrations_made(
+    lineage_url: str, engine: Engine
+) -> None:
+    _made_before_migrations(engine, "0002")
+    with AuditLog(engine) as log:
+        log.append("beheerder", "redelivery", "leermiddel", {})
+
+    ensure_schema(engine)
+
+    assert current_revision(lineage_url) == "0002" == head_revision()
+    assert _differences(engine) == []
+    with AuditLog(engine) as log:
+        assert log.verify().checked == 1
+
+
+def test_ensure_schema_adopts_an_older_database_as_0001_and_asks_for_an_upgrade(
+    lineage_url: str, engine: Engine
+) -> None:
+    _made_before_migrations(engine, "0001")
+    with AuditLog(engine) as log:
+        log.append("beheerder", "redelivery", "leermiddel", {})
+
+    # Adopted, but behind: the schema change waits for the operator.
+    with pytest.raises(ConfigurationError) as raised:
+        ensure_schema(engine)
+
+    assert str(raised.value) == (
+        f"the lineage database is at revision 0001, Sluis needs {head_revision()}: "
+        "run `sluis db upgrade`"
+    )
+    assert current_revision(lineage_url) == "0001"
+    assert upgrade(lineage_url) == ("0001", head_revision())
+    assert _differences(engine) == []
+    ensure_schema(engine)
+    with AuditLog(engine) as log:
+        assert log.verify().checked == 1
+
+
+@pytest.mark.parametrize("shape", sorted(_BEFORE_MIGRATIONS))
+def test_upgrade_adopts_a_database_made_before_migrations(
+    lineage_url: str, engine: Engine, shape: str
+) -> None:
+    _made_before_migrations(engine, shape)
+
+    assert upgrade(lineage_url) == (shape, head_revision())
+    assert _differences(engine) == []
+
+
+def test_ensure_schema_refuses_lineage_tables_that_no_revision_made(
+    lineage_url: str, engine: Engine
+) -> None:
+    _made_before_migrations(engine, "0002", without="erasures")
+
+    with pytest.raises(ConfigurationError, match="missing tables: erasures") as raised:
+        ensure_schema(engine)
+
+    assert "no schema revision" in str(raised.value)
+    assert current_revision(lineage_url) is None, "nothing was stamped"
+
+
+def test_ensure_schema_ignores_another_applications_alembic_version(
+    lineage_url: str, engine: Engine
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+        connection.execute(text("INSERT INTO alembic_version VALUES ('ae1027a6acf')"))
+
+    ensure_schema(engine)
+
+    assert current_revision(lineage_url) == head_revision()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
+            ("ae1027a6acf",)
+        ]
+
+
+def test_two_processes_creating_an_empty_database_at_once_both_succeed(
+    lineage_url: str,
+) -> None:
+    engines = [build_engine(lineage_url) for _ in range(3)]
+    start = threading.Barrier(len(engines))
+    failures: list[BaseException] = []
+
+    def create(engine: Engine) -> None:
+        start.wait()
+        try:
+            ensure_schema(engine)
+        except BaseException as error:  # reported below, with its traceback
+            failures.append(error)
+
+    threads = [threading.Thread(target=create, args=(e,)) for e in engines]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+    assert not failures, "".join(traceback.format_exception(failures[0]))
+    assert current_revision(lineage_url) == head_revision()
+
+
+# -- check_current -------------------------------------------------------------------------
+
+
+def test_check_current_passes_an_empty_database_and_one_at_the_head(
+    lineage_url: str, engine: Engine
+) -> None:
+    check_current(engine)
+    upgrade(lineage_url)
+    check_current(engine)
+
+
+def test_check_current_tells_to_run_sluis_db_upgrade_when_behind(
+    lineage_url: str, engine: Engine
+) -> None:
+    upgrade(lineage_url, to="0001")
+
+    with pytest.raises(ConfigurationError) as raised:
+        check_current(engine)
+
+    assert str(raised.value) == (
+        f"the lineage database is at revision 0001, Sluis needs {head_revision()}: "
+        "run `sluis db upgrade`"
+    )
+
+
+def test_check_current_refuses_a_database_made_before_migrations(engine: Engine) -> None:
+    _made_before_migrations(engine, "0002")
+
+    with pytest.raises(ConfigurationError, match=r"revision none \(made before .*sluis db upgrade"):
+        check_current(engine)
+
+
+def test_a_database_upgraded_by_a_newer_sluis_is_refused_not_downgraded(
+    lineage_url: str, engine: Engine
+) -> None:
+    upgrade(lineage_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(sa.table(VERSION_TABLE, sa.column("version_num"))).values(version_num="9999")
+        )
+
+    for attempt in (lambda: check_current(engine), lambda: ensure_schema(engine)):
+        with pytest.raises(ConfigurationError, match=r"revision 9999.*newer Sluis"):
+            attempt()
+    with pytest.raises(ConfigurationError, match="newer Sluis"):
+        upgrade(lineage_url)
+    assert current_revision(lineage_url) == "9999"
+
+
+def test_an_unreachable_database_is_a_configuration_error_without_the_password() -> None:
+    password = "-".join(("Geheim", "42"))
+    url = f"postgresql+psycopg://sluis:{password}@127.0.0.1:1/lineage?connect_timeout=2"
+
+    for attempt in (lambda: upgrade(url), lambda: current_revision(url)):
+        with pytest.raises(ConfigurationError) as raised:
+            attempt()
+        rendered = "".join(traceback.format_exception(raised.value))
+        assert password not in rendered
+        assert "127.0.0.1:1" in str(raised.value)
