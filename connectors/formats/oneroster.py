@@ -109,6 +109,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from connectors import oneroster_spec as spec
 from connectors.errors import ConfigurationError, InputError
 from connectors.formats.base import (
     CHANGE_KINDS,
@@ -138,133 +139,22 @@ _SYSTEM_NAME = "Sluis"
 # and a pupil the administration knows by one name only (EDEXML allows either).
 UNKNOWN_NAME = "onbekend"
 
-_COMMON = ("sourcedId", "status", "dateLastModified")
 # Spec order and case of every file Sluis writes (OneRoster 1.2 CSV binding).
 HEADERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        "academicSessions": (
-            *_COMMON,
-            "title",
-            "type",
-            "startDate",
-            "endDate",
-            "parentSourcedId",
-            "schoolYear",
-        ),
-        "classes": (
-            *_COMMON,
-            "title",
-            "grades",
-            "courseSourcedId",
-            "classCode",
-            "classType",
-            "location",
-            "schoolSourcedId",
-            "termSourcedIds",
-            "subjects",
-            "subjectCodes",
-            "periods",
-        ),
-        "courses": (
-            *_COMMON,
-            "schoolYearSourcedId",
-            "title",
-            "courseCode",
-            "grades",
-            "orgSourcedId",
-            "subjects",
-            "subjectCodes",
-        ),
-        "demographics": (
-            *_COMMON,
-            "birthDate",
-            "sex",
-            "americanIndianOrAlaskaNative",
-            "asian",
-            "blackOrAfricanAmerican",
-            "nativeHawaiianOrOtherPacificIslander",
-            "white",
-            "demographicRaceTwoOrMoreRaces",
-            "hispanicOrLatinoEthnicity",
-            "countryOfBirthCode",
-            "stateOfBirthAbbreviation",
-            "cityOfBirth",
-            "publicSchoolResidenceStatus",
-        ),
-        "enrollments": (
-            *_COMMON,
-            "classSourcedId",
-            "schoolSourcedId",
-            "userSourcedId",
-            "role",
-            "primary",
-            "beginDate",
-            "endDate",
-        ),
-        "orgs": (*_COMMON, "name", "type", "identifier", "parentSourcedId"),
-        "roles": (
-            *_COMMON,
-            "userSourcedId",
-            "roleType",
-            "role",
-            "beginDate",
-            "endDate",
-            "orgSourcedId",
-            "userProfileSourcedId",
-        ),
-        "users": (
-            *_COMMON,
-            "enabledUser",
-            "username",
-            "userIds",
-            "givenName",
-            "familyName",
-            "middleName",
-            "identifier",
-            "email",
-            "sms",
-            "phone",
-            "agentSourcedIds",
-            "grades",
-            "password",
-            "userMasterIdentifier",
-            "preferredGivenName",
-            "preferredMiddleName",
-            "preferredFamilyName",
-            "primaryOrgSourcedId",
-            "pronouns",
-        ),
+        "academicSessions": spec.SESSIONS,
+        "classes": spec.CLASSES,
+        "courses": spec.COURSES,
+        "demographics": spec.DEMOGRAPHICS,
+        "enrollments": spec.ENROLLMENTS,
+        "orgs": spec.ORGS,
+        "roles": spec.ROLES,
+        "users": spec.USERS_12,
     }
 )
 # Every data file a 1.2 manifest names; the validator wants each key, absent or not.
 # Sorted as plain strings, the order the 1EdTech sample packages use.
-MANIFEST_FILES: tuple[str, ...] = tuple(
-    sorted(
-        (
-            "academicSessions",
-            "categories",
-            "classes",
-            "classResources",
-            "courses",
-            "courseResources",
-            "demographics",
-            "enrollments",
-            "lineItems",
-            "orgs",
-            "resources",
-            "results",
-            "users",
-            "roles",
-            "userProfiles",
-            "userResources",
-            "scoreScales",
-            "lineItemScoreScales",
-            "resultScoreScales",
-            "lineItemLearningObjectiveIds",
-            "resultLearningObjectiveIds",
-        )
-    )
-)
+MANIFEST_FILES: tuple[str, ...] = tuple(sorted(spec.FILES_12))
 # Cells a person types (names, titles, codes): neutralised against formula injection.
 # Ids, enumerations, booleans and dates are left exactly as the spec needs them.
 _TEXT_COLUMNS: Mapping[str, frozenset[str]] = MappingProxyType(

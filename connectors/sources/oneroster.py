@@ -125,6 +125,36 @@ import pyarrow.compute as pc
 from pandas.api.types import pandas_dtype
 
 from connectors.errors import ConfigurationError, SourceFormatError
+from connectors.oneroster_spec import (
+    CLASSES as _CLASSES,
+)
+from connectors.oneroster_spec import (
+    COMMON as _COMMON,
+)
+from connectors.oneroster_spec import (
+    DEMOGRAPHICS as _DEMOGRAPHICS,
+)
+from connectors.oneroster_spec import (
+    ENROLLMENTS as _ENROLLMENTS,
+)
+from connectors.oneroster_spec import (
+    MANIFEST_FILES,
+)
+from connectors.oneroster_spec import (
+    ORGS as _ORGS,
+)
+from connectors.oneroster_spec import (
+    ROLES as _ROLES,
+)
+from connectors.oneroster_spec import (
+    SESSIONS as _SESSIONS,
+)
+from connectors.oneroster_spec import (
+    USERS_11 as _USERS_11,
+)
+from connectors.oneroster_spec import (
+    USERS_12 as _USERS_12,
+)
 from connectors.sources.base import (
     GROUP_COLUMNS,
     GROUP_KEY_SEPARATOR,
@@ -153,136 +183,6 @@ TO_BE_DELETED = "tobedeleted"
 # One school's package is a few MB; this bounds what a zip bomb or a wrong file can cost.
 MAX_FILE_BYTES = 256 << 20
 
-_COMMON = ("sourcedId", "status", "dateLastModified")
-_ORGS = (*_COMMON, "name", "type", "identifier", "parentSourcedId")
-_SESSIONS = (
-    *_COMMON,
-    "title",
-    "type",
-    "startDate",
-    "endDate",
-    "parentSourcedId",
-    "schoolYear",
-)
-_CLASSES = (
-    *_COMMON,
-    "title",
-    "grades",
-    "courseSourcedId",
-    "classCode",
-    "classType",
-    "location",
-    "schoolSourcedId",
-    "termSourcedIds",
-    "subjects",
-    "subjectCodes",
-    "periods",
-)
-_USERS_11 = (
-    *_COMMON,
-    "enabledUser",
-    "orgSourcedIds",
-    "role",
-    "username",
-    "userIds",
-    "givenName",
-    "familyName",
-    "middleName",
-    "identifier",
-    "email",
-    "sms",
-    "phone",
-    "agentSourcedIds",
-    "grades",
-    "password",
-)
-_USERS_12 = (
-    *_COMMON,
-    "enabledUser",
-    "username",
-    "userIds",
-    "givenName",
-    "familyName",
-    "middleName",
-    "identifier",
-    "email",
-    "sms",
-    "phone",
-    "agentSourcedIds",
-    "grades",
-    "password",
-    "userMasterIdentifier",
-    "preferredGivenName",
-    "preferredMiddleName",
-    "preferredFamilyName",
-    "primaryOrgSourcedId",
-    "pronouns",
-)
-_ROLES = (
-    *_COMMON,
-    "userSourcedId",
-    "roleType",
-    "role",
-    "beginDate",
-    "endDate",
-    "orgSourcedId",
-    "userProfileSourcedId",
-)
-_ENROLLMENTS = (
-    *_COMMON,
-    "classSourcedId",
-    "schoolSourcedId",
-    "userSourcedId",
-    "role",
-    "primary",
-    "beginDate",
-    "endDate",
-)
-_DEMOGRAPHICS = (
-    *_COMMON,
-    "birthDate",
-    "sex",
-    "americanIndianOrAlaskaNative",
-    "asian",
-    "blackOrAfricanAmerican",
-    "nativeHawaiianOrOtherPacificIslander",
-    "white",
-    "demographicRaceTwoOrMoreRaces",
-    "hispanicOrLatinoEthnicity",
-    "countryOfBirthCode",
-    "stateOfBirthAbbreviation",
-    "cityOfBirth",
-    "publicSchoolResidenceStatus",
-)
-
-# The data files each version's manifest may list (file.<name>), in the spec's order.
-_FILES_11 = (
-    "academicSessions",
-    "categories",
-    "classes",
-    "classResources",
-    "courses",
-    "courseResources",
-    "demographics",
-    "enrollments",
-    "lineItems",
-    "orgs",
-    "resources",
-    "results",
-    "users",
-)
-_FILES_12 = (
-    *_FILES_11,
-    "roles",
-    "userProfiles",
-    "userResources",
-    "scoreScales",
-    "lineItemScoreScales",
-    "resultScoreScales",
-    "lineItemLearningObjectiveIds",
-    "resultLearningObjectiveIds",
-)
-MANIFEST_FILES = {"1.1": _FILES_11, "1.2": _FILES_12}
 
 # The files Sluis reads, in the order they are checked, with their spec headers (exact
 # order and case, as the validator in PEERS.md [O1] and the Moodle plugin [O2] have them).
