@@ -328,8 +328,10 @@ def _sync(
         record_outcome(store, settings, run_id, o, started)
         if o.status == "failed":
             failures.extend(f"{o.supplier} {o.school}: {note}" for note in o.notes)
+        # "Nothing changed" is the normal night; everything else needs someone's eyes.
+        log = logger.info if o.status == "nothing_to_deliver" else logger.warning
         for note in o.notes:
-            logger.warning("%s %s: %s", o.supplier, o.school, note)
+            log("%s %s: %s", o.supplier, o.school, note)
     rows = _outcome_rows(outcomes)
     create_table_artifact(
         key="sluis-deliveries",
