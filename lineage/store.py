@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -823,8 +825,15 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         # SQLite ignores foreign keys unless asked; without this a delivery could name a
         # run that does not exist.
         cursor.execute("PRAGMA foreign_keys = ON")
-        # WAL lets a report read while a run writes.
-        cursor.execute("PRAGMA journal_mode = WAL")
+        # WAL lets a report read while a run writes. Switching needs the database to
+        # itself, which fails at once (no busy wait) while another connection is creating
+        # the schema; the mode is stored in the file, so whoever comes later switches it.
+        for attempt in range(50):
+            try:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError:
+                time.sleep(0.05 * (attempt + 1) if attempt < 10 else 0.5)
     finally:
         cursor.close()
 
