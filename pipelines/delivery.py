@@ -118,15 +118,17 @@ def _state_refs(
         return tuple(None for _ in range(len(cut.delivered_ids)))
     previous = dict(zip(state.frame["pupil_hash"], state.frame["ref"], strict=True))
     columns = identifier_columns(agreement)
-    records = cut.frame.loc[:, columns].astype("object").where(cut.frame[columns].notna(), None)
+    records = (
+        cut.frame.loc[:, columns].astype("object").where(cut.frame[columns].notna(), None)
+    ).to_dict("records")
     refs: list[bytes | None] = []
     # One seal per added or changed pupil; unchanged ones keep theirs (same row, same ids).
-    for position, (pupil, kind) in enumerate(zip(cut.delivered_ids, changes.kinds, strict=True)):
+    for values, pupil, kind in zip(records, cut.delivered_ids, changes.kinds, strict=True):
         old = previous.get(pupil)
         if kind == "" and isinstance(old, bytes):
             refs.append(old)
         else:
-            refs.append(cipher.seal(agreement.id, pupil, records.iloc[position].to_dict()))
+            refs.append(cipher.seal(agreement.id, pupil, values))
     return tuple(refs)
 
 
@@ -188,8 +190,12 @@ def _delta_rows(
             previous_groups.iloc[position] = before.get("groepskey")
     by_key = {k: n for n, values in enumerate(removals) if (k := key(values)) is not None}
     merged: set[int] = set()
-    for position in kinds.index[kinds.eq("added")]:
-        row_key = key({c: current.at[position, c] for c in ids})
+    added = kinds.index[kinds.eq("added")] if by_key else kinds.index[:0]
+    added_ids = (
+        current.loc[added, ids].astype("object").where(current.loc[added, ids].notna(), None)
+    )
+    for position, values in zip(added, added_ids.itertuples(index=False, name=None), strict=True):
+        row_key = key(dict(zip(ids, values, strict=True)))
         if row_key is not None and row_key in by_key:
             merged.add(by_key[row_key])
             kinds.iloc[position] = "changed"

@@ -76,9 +76,9 @@ def diff(current_ids: pd.Series, current_rows: pd.Series, state: pd.DataFrame) -
     """
     ids = current_ids.reset_index(drop=True)
     rows = current_rows.reset_index(drop=True)
-    before = pd.Series(state["row_hash"].to_numpy(), index=state["pupil_hash"].to_numpy())
-    known = ids.isin(before.index)
-    previous_rows = pd.Series(before.reindex(ids.to_numpy()).to_numpy(), index=ids.index)
+    before = dict(zip(state["pupil_hash"], state["row_hash"], strict=True))
+    previous_rows = ids.map(before)
+    known = previous_rows.notna()
     kinds = pd.Series("", index=ids.index, dtype="str")
     kinds = kinds.mask(~known, CHANGE_ADDED)
     kinds = kinds.mask(known & (previous_rows != rows), CHANGE_CHANGED)
