@@ -122,6 +122,11 @@ class SupplierState:
     delivery_id: str | None = None
     agreement_sha256: str = ""
 
+    @classmethod
+    def nothing(cls) -> SupplierState:
+        """The state of a supplier that has received nothing for the school yet."""
+        return cls(_empty_frame())
+
     @property
     def empty(self) -> bool:
         """True when the supplier has never received anything for the school."""

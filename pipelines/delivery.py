@@ -355,7 +355,7 @@ def _deliver_one(
     base: dict[str, Any],
 ) -> DeliveryOutcome:
     agreement = loaded.agreement
-    state = state if state is not None else SupplierState(_no_state())
+    state = state if state is not None else SupplierState.nothing()
     changes = diff(cut.delivered_ids, cut.delivered_row_hashes, state.frame)
     decision = hold_decision(
         changes,
@@ -469,14 +469,4 @@ def _deliver_one(
         manifest_sha256=receipt.manifest_sha256,
         notes=tuple(notes),
         **result,
-    )
-
-
-def _no_state() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "pupil_hash": pd.Series([], dtype="str"),
-            "row_hash": pd.Series([], dtype="str"),
-            "ref": pd.Series([], dtype="object"),
-        }
     )

@@ -172,17 +172,6 @@ def sync(request: SyncRequest) -> State:
     lineage = RunLineage(settings, run_id)
     try:
         summary = _sync(request, settings, run_id, started, store, lineage, logger)
-    except LockTimeout as exc:
-        message = (
-            f"school {exc.school} is still being synced by run {exc.holder}; this run waited "
-            f"{settings.lock_wait_minutes} minutes and stopped without delivering"
-        )
-        lineage.fail(message, datetime.now(UTC))
-        lineage.close()
-        store.finish_run(run_id, status="failed", finished_at=datetime.now(UTC), message=message)
-        store.dispose()
-        logger.error("Run failed: %s", message)
-        return Failed(message=message, data=None)
     except SluisError as exc:
         message = str(exc)
         lineage.fail(message, datetime.now(UTC))
@@ -232,13 +221,19 @@ def _sync(
             holder,
         )
 
-    acquire_locks(
-        store.engine,
-        [s.name for s in schools_in],
-        run_id,
-        wait_seconds=settings.lock_wait_minutes * 60,
-        on_wait=waiting,
-    )
+    try:
+        acquire_locks(
+            store.engine,
+            [s.name for s in schools_in],
+            run_id,
+            wait_seconds=settings.lock_wait_minutes * 60,
+            on_wait=waiting,
+        )
+    except LockTimeout as exc:
+        raise RunAborted(
+            f"school {exc.school} is still being synced by run {exc.holder}; this run waited "
+            f"{settings.lock_wait_minutes} minutes and stopped without delivering"
+        ) from None
     lineage.start(schools_in, started)
 
     # Every school is validated before anything is delivered: an unreadable export stops
