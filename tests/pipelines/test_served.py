@@ -47,6 +47,26 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
+class _RetryingTransport(httpx.HTTPTransport):
+    """Retry what the server itself calls retryable, as Prefect's own client does.
+
+    On SQLite, Prefect's server answers 503 when its database is busy (another writer:
+    the scheduler, `sluis serve` registering or polling); its client retries 429/502/503
+    with backoff, and so must a test speaking plain HTTP to it.
+    """
+
+    RETRY_ON = frozenset({429, 502, 503})
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for attempt in range(8):
+            response = super().handle_request(request)
+            if response.status_code not in self.RETRY_ON:
+                return response
+            response.close()
+            time.sleep(min(0.25 * 2**attempt, 5))
+        return super().handle_request(request)
+
+
 def _wait_for(check: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -104,7 +124,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         start_new_session=True,
     )
     serve: subprocess.Popen[bytes] | None = None
-    api = httpx.Client(base_url=env["PREFECT_API_URL"], timeout=30)
+    api = httpx.Client(base_url=env["PREFECT_API_URL"], timeout=30, transport=_RetryingTransport())
     try:
         _wait_for(lambda: api.get("/health").status_code == 200, 180, "the Prefect server")
         serve = subprocess.Popen(
