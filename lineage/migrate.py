@@ -33,11 +33,13 @@ from sqlalchemy import Connection, Engine, MetaData, inspect, text
 
 from connectors.errors import ConfigurationError
 from lineage.audit import _transaction
+from lineage.schema_version import HEAD_REVISION, VERSION_TABLE, stored_revision
 from lineage.store import Base, build_engine
 
 __all__ = [
     "MIGRATIONS",
     "VERSION_TABLE",
+    "at_head",
     "check_current",
     "current_revision",
     "ensure_schema",
@@ -47,9 +49,6 @@ __all__ = [
 ]
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
-# Not Alembic's default "alembic_version": a PostgreSQL schema shared with another
-# application may already have that table, holding that application's revision.
-VERSION_TABLE: Final = "sluis_alembic_version"
 
 # Every module that puts tables on lineage.store.Base.metadata.
 _MODEL_MODULES: Final = ("lineage.audit", "lineage.locks", "lineage.rights", "lineage.state")
@@ -218,11 +217,10 @@ def ensure_schema(engine: Engine) -> None:
             upgrade``), was upgraded by a newer Sluis, or holds lineage tables that no
             revision of Sluis made.
     """
-    head = head_revision()
-    # The common case, every run: already at the head, decided without taking the lock.
-    with _transaction(engine) as connection:
-        if _revision(connection) == head:
-            return
+    # The common case, every run: already at the head, decided without taking the lock
+    # (`LineageStore.create_schema` decides it before it even imports this module).
+    if at_head(engine):
+        return
     with _locked(engine) as connection:
         # Read again under the lock: another process may have migrated in between.
         revision = _revision(connection)
@@ -233,6 +231,12 @@ def ensure_schema(engine: Engine) -> None:
                 return
             revision = _adopt(connection, present)
     _require_head(revision)
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the lineage database is at the revision this Sluis needs."""
+    with _transaction(engine) as connection:
+        return stored_revision(connection) == HEAD_REVISION
 
 
 def check_current(engine: Engine) -> None:

@@ -363,6 +363,14 @@ class LineageStore:
         import lineage.locks
         import lineage.rights
         import lineage.state  # noqa: F401
+        from lineage.audit import _transaction
+        from lineage.schema_version import HEAD_REVISION, stored_revision
+
+        # Every run comes here: a database at the head is the common case, and deciding it
+        # without Alembic keeps Alembic's import out of every nightly run.
+        with _transaction(self._engine) as connection:
+            if stored_revision(connection) == HEAD_REVISION:
+                return
         from lineage.migrate import ensure_schema  # here: lineage.migrate imports this module
 
         ensure_schema(self._engine)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import traceback
 from collections.abc import Iterator
@@ -26,7 +28,8 @@ from lineage.migrate import (
     lineage_metadata,
     upgrade,
 )
-from lineage.store import build_engine
+from lineage.schema_version import HEAD_REVISION, stored_revision
+from lineage.store import LineageStore, build_engine
 from pipelines.db_commands import db_upgrade
 from pipelines.settings import Settings
 
@@ -198,6 +201,56 @@ def test_db_upgrade_defaults_to_the_sqlite_database_in_the_state_folder(tmp_path
 
     assert current_revision(settings.lineage_url()) == head_revision()
     assert (tmp_path / "state" / "lineage.db").is_file()
+
+
+# -- the revision read without Alembic ------------------------------------------------------
+
+
+def test_the_head_revision_constant_is_the_newest_migration() -> None:
+    assert head_revision() == HEAD_REVISION, (
+        f"lineage/schema_version.py says HEAD_REVISION = {HEAD_REVISION!r}, but the newest "
+        f"migration is {head_revision()!r}: set HEAD_REVISION to it"
+    )
+
+
+def _stored(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return stored_revision(connection)
+
+
+def test_the_stored_revision_is_what_alembic_reads(lineage_url: str, engine: Engine) -> None:
+    assert _stored(engine) is None
+    assert current_revision(lineage_url) is None
+
+    upgrade(lineage_url, to="0001")
+    assert _stored(engine) == current_revision(lineage_url) == "0001"
+
+    upgrade(lineage_url)
+    assert _stored(engine) == current_revision(lineage_url) == HEAD_REVISION
+
+
+def test_the_nightly_check_of_a_database_at_the_head_does_not_load_alembic(
+    lineage_url: str,
+) -> None:
+    upgrade(lineage_url)
+    # A fresh interpreter: this one has Alembic loaded by the tests above.
+    script = (
+        "import sys\n"
+        "from lineage.store import LineageStore\n"
+        f"with LineageStore({lineage_url!r}) as store:\n"
+        "    store.create_schema()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_create_schema_still_migrates_an_empty_database(lineage_url: str) -> None:
+    with LineageStore(lineage_url) as store:
+        store.create_schema()
+        assert _stored(store.engine) == HEAD_REVISION
 
 
 # -- ensure_schema: what create_schema does ------------------------------------------------

@@ -1,0 +1,39 @@
+"""The schema revision this Sluis needs, and reading the one a lineage database is at.
+
+Every run checks that the lineage database is at the revision this Sluis needs. Loading
+Alembic for that check costs more than the check itself, so the common case, a database
+already at the head, is decided here with plain SQL; `lineage.migrate` (and Alembic) is
+only loaded when a database must be created, adopted or refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import Connection, Select, column, inspect, select, table
+
+__all__ = ["HEAD_REVISION", "VERSION_TABLE", "stored_revision"]
+
+# Not Alembic's default "alembic_version": a PostgreSQL schema shared with another
+# application may already have that table, holding that application's revision.
+VERSION_TABLE: Final = "sluis_alembic_version"
+
+# The newest migration in lineage/migrations/versions. test_migrations fails, naming the
+# right value, when a migration is added and this is not moved along.
+HEAD_REVISION: Final = "0002"
+
+_VERSIONS: Final[Select[tuple[Any]]] = select(column("version_num")).select_from(
+    table(VERSION_TABLE)
+)
+
+
+def stored_revision(connection: Connection) -> str | None:
+    """Return the revision the database records; None when it records none or several.
+
+    Several rows would be several Alembic heads, which Sluis never makes; None sends the
+    caller down the slow path, where Alembic itself reads and judges the table.
+    """
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(_VERSIONS).scalars().all()
+    return str(rows[0]) if len(rows) == 1 else None
