@@ -13,9 +13,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from connectors import safe_yaml
 from connectors.errors import AgreementError, ConfigurationError, UsageError
 from connectors.formats.encryption import parse_recipient
 from connectors.formats.registry import get_format
@@ -382,8 +382,8 @@ def load_agreement(path: Path) -> LoadedAgreement:
     except OSError as exc:
         raise AgreementError(f"{path}: cannot read agreement ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(raw_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = safe_yaml.safe_load(raw_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, safe_yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise AgreementError(f"{path}: not valid YAML{where}; fix the syntax") from None

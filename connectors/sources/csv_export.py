@@ -50,10 +50,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import python_calamine
-import yaml
 from pandas.api.types import pandas_dtype
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from connectors import safe_yaml
 from connectors.errors import ConfigurationError, SourceFormatError
 from connectors.sources.base import (
     GROUP_COLUMNS,
@@ -296,8 +296,8 @@ def load_column_map(path: Path) -> ColumnMap:
             f"{path}: the column map cannot be read ({reason}); check the path"
         ) from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = safe_yaml.safe_load(text)
+    except safe_yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
