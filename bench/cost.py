@@ -36,6 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# The interpreter whose Prefect and Sluis are timed; --python changes it, for instance to a
+# venv made by the README's first command, which lacks the test extras (pandera imports
+# hypothesis at its first validation when it is installed).
+PYTHON = sys.executable
 sys.path.insert(0, str(REPO))
 
 EMPTY_FLOW = """\
@@ -130,7 +134,7 @@ def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 180
 def running_server(home: Path, log: Path) -> Iterator[str]:
     """A `prefect server start` on a free port; yields its API URL, always stops it."""
     port = free_port()
-    prefect = Path(sys.executable).with_name("prefect")
+    prefect = Path(PYTHON).with_name("prefect")
     with log.open("ab") as out:
         server = subprocess.Popen(
             [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -168,7 +172,7 @@ def measure(
     # nightly run finds once `sluis db upgrade` has run at installation. Creating the
     # schema is once per installation, not the per-run work this script measures.
     empty_state = scratch / f"{name}-empty-state"
-    upgrade = [sys.executable, "-m", "pipelines", "db", "upgrade", "--state", str(empty_state)]
+    upgrade = [PYTHON, "-m", "pipelines", "db", "upgrade", "--state", str(empty_state)]
     subprocess.run(upgrade, env=env, cwd=scratch, check=True, capture_output=True)
 
     def sluis() -> float:
@@ -178,12 +182,12 @@ def measure(
         # delivery, never a delta against the previous one.
         state = scratch / f"{name}-state-{runs}"
         shutil.copytree(empty_state, state)
-        command = [sys.executable, "-m", "pipelines", "run", "--source", str(source)]
+        command = [PYTHON, "-m", "pipelines", "run", "--source", str(source)]
         command += ["--drop", str(scratch / f"{name}-drop-{runs}"), "--state", str(state)]
         return timed(command, env, scratch, log)
 
     def empty() -> float:
-        return timed([sys.executable, "-c", EMPTY_FLOW], env, scratch, log)
+        return timed([PYTHON, "-c", EMPTY_FLOW], env, scratch, log)
 
     print(f"{name}: warm-up", file=sys.stderr)
     empty()
@@ -207,8 +211,8 @@ def measure(
 def measure_imports(env: dict[str, str], scratch: Path, repeat: int) -> Timings:
     """Import time alone: what `sluis run` loads before its flow starts, against Prefect's."""
     log = scratch / "imports.log"
-    prefect = [sys.executable, "-c", "from prefect import flow"]
-    sluis = [sys.executable, "-c", "import pipelines.cli, pipelines.flows, pipelines.plan"]
+    prefect = [PYTHON, "-c", "from prefect import flow"]
+    sluis = [PYTHON, "-c", "import pipelines.cli, pipelines.flows, pipelines.plan"]
     timings = Timings()
     for _ in range(repeat):
         timings.empty.append(timed(prefect, env, scratch, log))
@@ -265,9 +269,16 @@ def main() -> None:
         default=2.0,
         help="seconds between runs, so a server can persist the last run's events first",
     )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter of the venv to time (default: this one)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder and logs")
     args = parser.parse_args()
+    global PYTHON
+    PYTHON = args.python
 
     from connectors.synthetic import write_samples
 
@@ -299,6 +310,7 @@ def main() -> None:
 
     if args.json:
         report = {
+            "python": PYTHON,
             "pupils": args.pupils,
             "schools": 1,
             "repeat": args.repeat,
@@ -309,6 +321,7 @@ def main() -> None:
         }
         print(json.dumps(report, indent=2))
     else:
+        print(f"interpreter: {PYTHON}")
         print(table(args.pupils, args.repeat, results, imports, direct))
 
 
