@@ -12,9 +12,12 @@ the current schema, as a nightly run does after installation. Both commands of a
 share its PREFECT_HOME and environment, so the difference of the medians is Sluis' own work
 (imports, validation, policy, files, lineage, tasks and artifacts) and the ratio says how
 much of a run is Prefect. A warm-up pair first registers both flows, as on a server that
-syncs every night. For reference, two parts of Sluis' own work are timed apart: the imports
-alone (what `sluis run` loads against `from prefect import flow`) and Sluis' stages in this
-process without Prefect. A script, not a test: timings are never asserted.
+syncs every night. For reference, parts are timed apart: the imports alone (what `sluis run`
+loads against `from prefect import flow`), the libraries the product card fixes alone
+(pandas with pyarrow, pandera, SQLAlchemy, lxml: what any pipeline on this stack loads
+before its own code runs), and Sluis' stages in this process without Prefect. Timed
+processes read compiled bytecode, as an installed Sluis does. A script, not a test:
+timings are never asserted.
 """
 
 from __future__ import annotations
@@ -89,9 +92,15 @@ def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
         # A PREFECT_API_URL or profile from the shell would silently turn the ephemeral
         # set-up into a server one; SLUIS_* settings would change what a run does.
         if not key.startswith(("PREFECT_", "SLUIS_"))
+        # This machine's shell sets PYTHONDONTWRITEBYTECODE=1, so every process would
+        # compile Sluis' modules from source (0.15-0.2 s); an installed Sluis has bytecode.
+        and key != "PYTHONDONTWRITEBYTECODE"
     }
     env.update(
         PREFECT_HOME=str(home),
+        # Bytecode goes to the scratch folder, not into the checkout: the warm-up writes
+        # it, the timed runs read it, for Prefect as for Sluis.
+        PYTHONPYCACHEPREFIX=str(home.parent / "pycache"),
         DO_NOT_TRACK="1",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         # A fresh SQLite database takes 20-25 s to migrate on 2 cores, past the 20 s default.
@@ -208,16 +217,32 @@ def measure(
     return timings
 
 
-def measure_imports(env: dict[str, str], scratch: Path, repeat: int) -> Timings:
-    """Import time alone: what `sluis run` loads before its flow starts, against Prefect's."""
+# The libraries the product card fixes, loaded by any pipeline built on that stack before
+# a line of its own runs: timed apart, so the report can tell them from Sluis' own code.
+STACK = "from prefect import flow; import pandas, pandera.pandas, sqlalchemy.orm, lxml.etree"
+
+
+def measure_imports(env: dict[str, str], scratch: Path, repeat: int) -> tuple[Timings, Timings]:
+    """Import time alone: Prefect's against what `sluis run` loads, and against the stack's.
+
+    Returns:
+        Prefect against Sluis' imports, and Prefect against Prefect plus the stack's
+        libraries (pandas with pyarrow, pandera, SQLAlchemy, lxml).
+    """
     log = scratch / "imports.log"
     prefect = [PYTHON, "-c", "from prefect import flow"]
     sluis = [PYTHON, "-c", "import pipelines.cli, pipelines.flows, pipelines.plan"]
-    timings = Timings()
+    stack = [PYTHON, "-c", STACK]
+    for command in (prefect, sluis, stack):  # warm-up: writes the bytecode
+        timed(command, env, scratch, log)
+    imports, libraries = Timings(), Timings()
     for _ in range(repeat):
-        timings.empty.append(timed(prefect, env, scratch, log))
-        timings.sluis.append(timed(sluis, env, scratch, log))
-    return timings
+        empty = timed(prefect, env, scratch, log)
+        imports.empty.append(empty)
+        libraries.empty.append(empty)
+        imports.sluis.append(timed(sluis, env, scratch, log))
+        libraries.sluis.append(timed(stack, env, scratch, log))
+    return imports, libraries
 
 
 def stages_in_process(source: Path, scratch: Path, repeat: int) -> list[float]:
@@ -230,18 +255,24 @@ def stages_in_process(source: Path, scratch: Path, repeat: int) -> list[float]:
 
 
 def table(
-    pupils: int, repeat: int, results: dict[str, Timings], imports: Timings, direct: list[float]
+    pupils: int,
+    repeat: int,
+    results: dict[str, Timings],
+    imports: Timings,
+    libraries: Timings,
+    direct: list[float],
 ) -> str:
     labels = {
         "ephemeral": "ephemeral API",
         "server": "running server",
         "imports": "imports alone",
+        "libraries": "stack libraries",
     }
     lines = [
         f"sluis run on 1 school of {pupils} pupils; median of {repeat} fresh processes",
         f"{'set-up':<16}{'empty flow':>12}{'sluis run':>12}{'Sluis own':>12}{'ratio':>8}",
     ]
-    for mode, timings in {**results, "imports": imports}.items():
+    for mode, timings in {**results, "imports": imports, "libraries": libraries}.items():
         row = timings.summary()
         lines.append(
             f"{labels[mode]:<16}{row['empty_median_s']:>10.2f} s{row['sluis_median_s']:>10.2f} s"
@@ -300,7 +331,9 @@ def main() -> None:
                 env = prefect_env(scratch / "prefect-client", api_url)
                 results["server"] = measure("server", env, source, scratch, args.repeat, args.pause)
         # Part of Sluis' own work in both set-ups: its libraries load before the flow starts.
-        imports = measure_imports(prefect_env(scratch / "prefect-imports"), scratch, args.repeat)
+        imports, libraries = measure_imports(
+            prefect_env(scratch / "prefect-imports"), scratch, args.repeat
+        )
         direct = stages_in_process(source, scratch, args.repeat)
     finally:
         if args.keep:
@@ -316,13 +349,14 @@ def main() -> None:
             "repeat": args.repeat,
             "setups": {mode: timings.summary() for mode, timings in results.items()},
             "imports": imports.summary(),
+            "stack_libraries": libraries.summary(),
             "stages_without_prefect_s": [round(t, 3) for t in direct],
             "stages_without_prefect_median_s": round(statistics.median(direct), 3),
         }
         print(json.dumps(report, indent=2))
     else:
         print(f"interpreter: {PYTHON}")
-        print(table(args.pupils, args.repeat, results, imports, direct))
+        print(table(args.pupils, args.repeat, results, imports, libraries, direct))
 
 
 if __name__ == "__main__":
