@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,8 +100,17 @@ def api(url: str, body: dict[str, Any] | None = None) -> Any:
     request = urllib.request.Request(  # noqa: S310 - always http://127.0.0.1
         url, data=data, headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.load(response)
+    for attempt in range(8):
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            # On SQLite, Prefect's server answers 503 while its database is busy and
+            # expects the client to retry, as Prefect's own client does.
+            if exc.code not in (429, 502, 503) or attempt == 7:
+                raise
+            time.sleep(min(0.25 * 2**attempt, 5))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @contextmanager
