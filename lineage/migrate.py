@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine, MetaData, inspect, text
 
 from connectors.errors import ConfigurationError
 from lineage.audit import _transaction
-from lineage.schema_version import HEAD_REVISION, VERSION_TABLE, stored_revision
+from lineage.schema_version import VERSION_TABLE, at_head
 from lineage.store import Base, build_engine
 
 __all__ = [
@@ -231,12 +231,6 @@ def ensure_schema(engine: Engine) -> None:
                 return
             revision = _adopt(connection, present)
     _require_head(revision)
-
-
-def at_head(engine: Engine) -> bool:
-    """Whether the lineage database is at the revision this Sluis needs."""
-    with _transaction(engine) as connection:
-        return stored_revision(connection) == HEAD_REVISION
 
 
 def check_current(engine: Engine) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import Connection, Select, column, inspect, select, table
+from sqlalchemy import Connection, Engine, Select, column, inspect, select, table
 
-__all__ = ["HEAD_REVISION", "VERSION_TABLE", "stored_revision"]
+from lineage.audit import _transaction
+
+__all__ = ["HEAD_REVISION", "VERSION_TABLE", "at_head", "stored_revision"]
 
 # Not Alembic's default "alembic_version": a PostgreSQL schema shared with another
 # application may already have that table, holding that application's revision.
@@ -37,3 +39,13 @@ def stored_revision(connection: Connection) -> str | None:
         return None
     rows = connection.execute(_VERSIONS).scalars().all()
     return str(rows[0]) if len(rows) == 1 else None
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the lineage database is at the revision this Sluis needs.
+
+    Raises:
+        ConfigurationError: the database cannot be reached.
+    """
+    with _transaction(engine) as connection:
+        return stored_revision(connection) == HEAD_REVISION

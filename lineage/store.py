@@ -363,14 +363,12 @@ class LineageStore:
         import lineage.locks
         import lineage.rights
         import lineage.state  # noqa: F401
-        from lineage.audit import _transaction
-        from lineage.schema_version import HEAD_REVISION, stored_revision
+        from lineage.schema_version import at_head
 
         # Every run comes here: a database at the head is the common case, and deciding it
         # without Alembic keeps Alembic's import out of every nightly run.
-        with _transaction(self._engine) as connection:
-            if stored_revision(connection) == HEAD_REVISION:
-                return
+        if at_head(self._engine):
+            return
         from lineage.migrate import ensure_schema  # here: lineage.migrate imports this module
 
         ensure_schema(self._engine)
