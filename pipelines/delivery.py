@@ -21,6 +21,7 @@ from connectors.errors import DeliveryError, PolicyError, SluisError
 from connectors.formats.base import CHANGE_KINDS, CHANGE_REMOVED, DataFile, RenderContext
 from connectors.formats.encryption import encrypt_files
 from connectors.formats.registry import get_format
+from connectors.sources.base import GROUP_KEY_SEPARATOR
 from contracts.agreements import Agreement, IdentifierPolicy, LoadedAgreement
 from contracts.validation import ValidatedSchool
 from lineage.state import RefCipher, SupplierState
@@ -106,6 +107,32 @@ def identifier_columns(agreement: Agreement) -> list[str]:
     return [name for name in wanted if name in agreement.field_names]
 
 
+def _sealed_columns(agreement: Agreement) -> list[str]:
+    """What the state keeps, sealed, of a delta supplier's pupil.
+
+    The identifiers name a removed pupil; the samengestelde groepen (when delivered) let
+    the next delta end a membership the pupil no longer has, which the current row alone
+    cannot say.
+    """
+    extra = ["samengestelde_groepen"] if "samengestelde_groepen" in agreement.field_names else []
+    return [*identifier_columns(agreement), *extra]
+
+
+def _group_keys(value: object) -> set[str]:
+    """The keys of a GROUP_KEY_SEPARATOR-joined cell; none for a missing one."""
+    if not isinstance(value, str):
+        return set()
+    return {key.strip() for key in value.split(GROUP_KEY_SEPARATOR) if key.strip()}
+
+
+def _left(before: Mapping[str, str | None] | None, now: object) -> str | None:
+    """The samengestelde groepen in `before` that `now` no longer has, joined; or None."""
+    if before is None:
+        return None
+    gone = _group_keys(before.get("samengestelde_groepen")) - _group_keys(now)
+    return GROUP_KEY_SEPARATOR.join(sorted(gone)) if gone else None
+
+
 def _state_refs(
     agreement: Agreement,
     cut: SupplierCut,
@@ -117,7 +144,7 @@ def _state_refs(
     if agreement.mode != "delta" or cipher is None:
         return tuple(None for _ in range(len(cut.delivered_ids)))
     previous = dict(zip(state.frame["pupil_hash"], state.frame["ref"], strict=True))
-    columns = identifier_columns(agreement)
+    columns = _sealed_columns(agreement)
     records = (
         cut.frame.loc[:, columns].astype("object").where(cut.frame[columns].notna(), None)
     ).to_dict("records")
@@ -132,13 +159,24 @@ def _state_refs(
     return tuple(refs)
 
 
+@dataclass(frozen=True)
+class DeltaRows:
+    """What a delta carries, row-aligned: see `_delta_rows`."""
+
+    frame: pd.DataFrame
+    kinds: pd.Series
+    previous_groups: pd.Series
+    left_groups: pd.Series | None
+    unnamed: int
+
+
 def _delta_rows(
     agreement: Agreement,
     cut: SupplierCut,
     changes: ChangeSet,
     state: SupplierState,
     cipher: RefCipher | None,
-) -> tuple[pd.DataFrame, pd.Series, pd.Series, int]:
+) -> DeltaRows:
     """The rows a delta carries: removals first, then added and changed pupils.
 
     Pupils are matched on the school's own key, but a supplier knows them by the
@@ -150,8 +188,9 @@ def _delta_rows(
 
     Returns:
         The frame (agreement columns), the change kind per row, the previous groepskey
-        per row where a changed pupil moved group, and how many removed pupils could not
-        be named (no sealed identifiers in the state).
+        per row where a changed pupil moved group, the samengestelde groepen a row's pupil
+        left (None when the agreement does not deliver them), and how many removed pupils
+        could not be named (no sealed identifiers in the state).
     """
     ids = [c for c in identifier_columns(agreement) if c != "groepskey"]
     moved = changes.kinds.ne("").to_numpy()
@@ -179,6 +218,8 @@ def _delta_rows(
         else:
             removals.append(values)
     previous_groups = pd.Series(pd.NA, index=current.index, dtype="str")
+    composite = "samengestelde_groepen" in current.columns
+    left_groups = pd.Series(pd.NA, index=current.index, dtype="str")
     for position in kinds.index[kinds.eq("changed")]:
         before = opened(members.iloc[position])
         if before is None:
@@ -186,8 +227,13 @@ def _delta_rows(
         now = {c: current.at[position, c] for c in identifier_columns(agreement)}
         if key(before) != key({c: now.get(c) for c in ids}):
             removals.append(before)  # known under another identifier until now
-        elif "groepskey" in now and before.get("groepskey") not in (None, now["groepskey"]):
+            continue
+        if "groepskey" in now and before.get("groepskey") not in (None, now["groepskey"]):
             previous_groups.iloc[position] = before.get("groepskey")
+        if composite:
+            left_groups.iloc[position] = _left(
+                before, current.at[position, "samengestelde_groepen"]
+            )
     by_key = {k: n for n, values in enumerate(removals) if (k := key(values)) is not None}
     merged: set[int] = set()
     added = kinds.index[kinds.eq("added")] if by_key else kinds.index[:0]
@@ -199,8 +245,13 @@ def _delta_rows(
         if row_key is not None and row_key in by_key:
             merged.add(by_key[row_key])
             kinds.iloc[position] = "changed"
+            if composite:
+                left_groups.iloc[position] = _left(
+                    removals[by_key[row_key]], current.at[position, "samengestelde_groepen"]
+                )
+    kept = [values for n, values in enumerate(removals) if n not in merged]
     removed = pd.DataFrame(
-        [values for n, values in enumerate(removals) if n not in merged],
+        kept,
         columns=identifier_columns(agreement),
         dtype="str",
     ).reindex(columns=agreement.field_names)
@@ -213,7 +264,10 @@ def _delta_rows(
         [pd.Series(pd.NA, index=range(len(removed)), dtype="str"), previous_groups],
         ignore_index=True,
     )
-    return frame, kind, before_groups, unnamed
+    # A removed pupil leaves every samengestelde groep the supplier had it in.
+    removed_left = pd.Series([_left(values, None) for values in kept], dtype="str")
+    left = pd.concat([removed_left, left_groups], ignore_index=True)
+    return DeltaRows(frame, kind, before_groups, left if composite else None, unnamed)
 
 
 def _render(
@@ -221,10 +275,10 @@ def _render(
     school: ValidatedSchool,
     cut: SupplierCut,
     frame: pd.DataFrame,
-    kinds: pd.Series | None,
-    previous_groups: pd.Series | None,
+    delta: DeltaRows | None,
     created_at: datetime,
 ) -> list[DataFile]:
+    kinds = None if delta is None else delta.kinds
     writer = get_format(agreement.format.type)
     options = {"separator": agreement.format.separator} if agreement.format.type == "csv" else {}
     basename = f"{agreement.id}-{school.brincode.lower()}"
@@ -239,7 +293,8 @@ def _render(
             created_at=created_at.isoformat(),
             mode=agreement.mode,
             changes=kinds,
-            previous_groups=previous_groups,
+            previous_groups=None if delta is None else delta.previous_groups,
+            left_groups=None if delta is None else delta.left_groups,
             groups=groups,
             teachers=delivered_teachers(school, groups, agreement),
             identifier=agreement.identifier.value,
@@ -396,8 +451,9 @@ def _deliver_one(
             status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
         )
     if agreement.mode == "delta":
-        frame, kinds, previous_groups, unnamed = _delta_rows(agreement, cut, changes, state, cipher)
-        counted = kinds.value_counts()
+        delta = _delta_rows(agreement, cut, changes, state, cipher)
+        frame, unnamed = delta.frame, delta.unnamed
+        counted = delta.kinds.value_counts()
         result["changes"] = {
             **changes.counts(),
             **{kind: int(counted.get(kind, 0)) for kind in CHANGE_KINDS},
@@ -408,8 +464,8 @@ def _deliver_one(
                 "mode holds no identifiers; ask the supplier to resync in full once"
             )
     else:
-        frame, kinds, previous_groups = cut.frame, None, None
-    files = _render(agreement, school, cut, frame, kinds, previous_groups, created_at)
+        frame, delta = cut.frame, None
+    files = _render(agreement, school, cut, frame, delta, created_at)
     file_rows = tuple({"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in files)
     result.update(delivery_id=delivery_id, files=file_rows)
     if targets.drop is None:

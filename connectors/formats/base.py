@@ -106,6 +106,10 @@ class RenderContext:
         previous_groups: delta only: per row of the frame (same index) the groepskey the
             supplier had before, where it differs from the current one (else missing),
             so a format can end an old group membership.
+        left_groups: delta only, when the agreement delivers samengestelde_groepen: per
+            row (same index) the samengestelde groepen the supplier had the pupil in and
+            no longer should, joined by GROUP_KEY_SEPARATOR (else missing); for a removed
+            row, all of them.
         groups: the groups the delivered pupils are in: columns groepskey, groepsnaam,
             jaargroep, soort ("groep" or "samengestelde_groep"); one row per group.
         teachers: teachers of those groups, only the columns the agreement's
@@ -122,6 +126,7 @@ class RenderContext:
     mode: str = "full"
     changes: pd.Series | None = None
     previous_groups: pd.Series | None = None
+    left_groups: pd.Series | None = None
     groups: pd.DataFrame | None = None
     teachers: pd.DataFrame | None = None
     identifier: str = "key"

@@ -78,10 +78,11 @@ Delta (mode "delta"): added and changed pupils are written whole as `active`; a 
 pupil gets `tobedeleted` users, roles and demographics rows (OneRoster requires names on
 every users row, so those rows carry UNKNOWN_NAME) and a `tobedeleted` enrollment in the
 class of the groepskey it still has; a pupil whose stamgroep changed gets a
-`tobedeleted` enrollment in its previous class. The school, the school year and the
-courses and classes the active pupils are in are repeated as `active`; teachers given in
-the context are written as `active`. What a delta cannot say, because Sluis does not
-keep it: that a pupil left a samengestelde groep, or that a teacher left.
+`tobedeleted` enrollment in its previous class, and one in each samengestelde groep it
+left (context.left_groups; for a removed pupil, every one it was in). The school, the
+school year and the courses and classes the active pupils are in are repeated as
+`active`; teachers given in the context are written as `active`. What a delta cannot say,
+because Sluis does not keep it: that a teacher left.
 
 Every row gets the run's created_at as dateLastModified (never the clock); bulk leaves
 both lifecycle columns blank. Rows are sorted by sourcedId, the zip entries are in a fixed
@@ -499,7 +500,13 @@ class _Package:
         active = pc.invert(_removed(frame, context, delta))
         users = _user_ids(pupils, context.identifier)
 
-        enrollments = _student_enrollments(pupils, users, active, _previous(frame, context, delta))
+        enrollments = _student_enrollments(
+            pupils,
+            users,
+            active,
+            _previous(frame, context, delta),
+            _left(frame, context, delta),
+        )
         class_keys = pc.unique(enrollments.where(enrollments.active).columns["_groepskey"])
         groups = _groups(pupils, active, context.groups, class_keys)
         classes, courses = _classes_and_courses(groups, school)
@@ -682,6 +689,15 @@ def _previous(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Ar
         return None
     _check_aligned(previous, frame, "previous_groups")
     return _blank_to_null(_arrow(previous))
+
+
+def _left(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Array | None:
+    """Delta: per pupil the samengestelde groepen the supplier had it in and should not."""
+    left = context.left_groups
+    if not delta or left is None:
+        return None
+    _check_aligned(left, frame, "left_groups")
+    return _blank_to_null(_arrow(left))
 
 
 def _check_aligned(series: pd.Series, frame: pd.DataFrame, name: str) -> None:
@@ -924,9 +940,16 @@ def _demographics(pupils: _Columns, users: pa.Array, active: pa.Array) -> _Table
 
 
 def _student_enrollments(
-    pupils: _Columns, users: pa.Array, active: pa.Array, previous: pa.Array | None
+    pupils: _Columns,
+    users: pa.Array,
+    active: pa.Array,
+    previous: pa.Array | None,
+    left: pa.Array | None,
 ) -> _Table:
-    """Student enrollments: stamgroep, samengestelde groepen, and in delta the old stamgroep.
+    """Student enrollments: stamgroep, samengestelde groepen, and in delta the old ones.
+
+    In delta, the previous stamgroep and every samengestelde groep the pupil left become
+    `tobedeleted` enrollments.
 
     The class is still a groepskey (_groepskey); _finish_enrollments makes the ids.
     """
@@ -954,6 +977,15 @@ def _student_enrollments(
                 count,
                 False,
                 {"_groepskey": previous, "userSourcedId": users, "primary": "true"},
+            )
+        )
+    if left is not None:
+        keys, rows = _split_keys(left)
+        parts.append(
+            _Table.of(
+                len(keys),
+                False,
+                {"_groepskey": keys, "userSourcedId": users.take(rows), "primary": "false"},
             )
         )
     table = _Table.concat(parts)

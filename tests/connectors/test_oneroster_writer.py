@@ -430,6 +430,46 @@ def test_a_changed_stamgroep_ends_the_old_enrollment_and_starts_the_new_one() ->
     assert "07XY.G2" not in {c["sourcedId"] for c in table(data_file, "classes")}
 
 
+def test_a_samengestelde_groep_left_ends_that_enrollment_only() -> None:
+    frame = pupils(samengestelde_groepen=["SG1", "SG2", None])
+    left = pd.Series([None, "SG1; SG3", None], index=frame.index, dtype="str")
+    data_file = delta(frame, ["added", "changed", "added"], left_groups=left)
+    found = enrollments(data_file)
+    assert ("07XY.SG1", P2, "student", "tobedeleted") in found
+    assert ("07XY.SG3", P2, "student", "tobedeleted") in found
+    # The pupil stays in the groups it still has, and others stay in the one it left.
+    assert ("07XY.SG2", P2, "student", "active") in found
+    assert ("07XY.G34", P2, "student", "active") in found
+    assert ("07XY.SG1", P1, "student", "active") in found
+    ended = [e for e in table(data_file, "enrollments") if e["status"] == "tobedeleted"]
+    assert {e["primary"] for e in ended} == {"false"}
+
+
+def test_a_removed_pupil_leaves_its_samengestelde_groepen() -> None:
+    frame = pupils(samengestelde_groepen=["SG1", None, None])
+    for column in ("roepnaam", "achternaam", "jaargroep", "groepsnaam"):
+        frame.loc[2, column] = None
+    left = pd.Series([None, None, "SG1"], index=frame.index, dtype="str")
+    data_file = delta(frame, ["added", "added", "removed"], left_groups=left)
+    assert ("07XY.SG1", P3, "student", "tobedeleted") in enrollments(data_file)
+    assert ("07XY.SG1", P1, "student", "active") in enrollments(data_file)
+
+
+def test_left_groups_must_line_up_with_the_frame() -> None:
+    frame = pupils(samengestelde_groepen=["SG1", None, None])
+    left = pd.Series([None, "SG1"], dtype="str")
+    with pytest.raises(ConfigurationError, match="left_groups"):
+        delta(frame, ["added"] * 3, left_groups=left)
+
+
+def test_a_full_delivery_ignores_left_groups() -> None:
+    frame = pupils(samengestelde_groepen=["SG1", None, None])
+    left = pd.Series([None, "SG1", None], index=frame.index, dtype="str")
+    data_file = render(frame, left_groups=left)
+    assert all(e["status"] == "" for e in table(data_file, "enrollments"))
+    assert ("07XY.SG1", P2, "student", "") not in enrollments(data_file)
+
+
 def test_delta_repeats_school_year_and_the_classes_of_active_pupils_only() -> None:
     frame = pupils()
     frame.loc[0, "groepskey"] = "G9"

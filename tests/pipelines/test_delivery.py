@@ -7,8 +7,10 @@ next run's changes are counted from.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+import zipfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -638,3 +640,52 @@ def test_the_state_of_a_supplier_without_an_agreement_is_purged(full: Harness) -
     assert load_state(full.store.engine, "leverancier", ["07XY"])["07XY"].frame.empty
     purge = [e for e in AuditLog(full.store.engine).entries() if e.action == "retention_purge"]
     assert purge[-1].details == {"supplier_state_rows_of_ended_agreements": 2}
+
+
+# -- samengestelde groepen in a OneRoster delta ----------------------------------------
+
+
+def _enrollments(files: dict[str, bytes]) -> set[tuple[str, str, str]]:
+    """(class, user, status) of every enrollment in the delivered OneRoster zip."""
+    [name] = [n for n in files if n.endswith(".zip")]
+    with zipfile.ZipFile(io.BytesIO(files[name])) as archive:
+        text = archive.read("enrollments.csv").decode("utf-8")
+    return {
+        (e["classSourcedId"], e["userSourcedId"], e["status"])
+        for e in csv.DictReader(io.StringIO(text, newline=""))
+    }
+
+
+def test_a_oneroster_delta_ends_the_samengestelde_groepen_a_pupil_left(tmp_path: Path) -> None:
+    fields = [
+        *agreement().agreement.model_dump()["fields"],
+        {"name": "samengestelde_groepen", "purpose": "plusgroep"},
+        {"name": "brincode", "purpose": "school"},
+    ]
+    harness = Harness(
+        tmp_path, agreement(format={"type": "oneroster"}, mode="delta", fields=fields)
+    )
+    keys = [str(k) for k in range(1001, 1021)]
+    in_plusgroep = {k: {"samengestelde_groepen": "SG1"} for k in ("1001", "1002", "1003")}
+    first = harness.run(school(keys, **in_plusgroep))
+    plusgroep = next(
+        c
+        for c, user, _ in _enrollments(harness.published(first))
+        if user == "1001" and c.endswith(".SG1")
+    )
+
+    # 1001 leaves the plusgroep, 1002 leaves the school, 1003 stays in it.
+    second = harness.run(
+        school([k for k in keys if k != "1002"], **{"1003": {"samengestelde_groepen": "SG1"}})
+    )
+
+    assert second.status == "delivered"
+    found = _enrollments(harness.published(second))
+    assert (plusgroep, "1001", "tobedeleted") in found
+    assert (plusgroep, "1002", "tobedeleted") in found
+    assert not any(user == "1003" for _, user, _ in found)  # unchanged: not in the delta
+    # Nothing is left to end the next time.
+    third = harness.run(
+        school([k for k in keys if k != "1002"], **{"1003": {"samengestelde_groepen": "SG1"}})
+    )
+    assert third.status == "nothing_to_deliver"
