@@ -684,20 +684,22 @@ def _removed(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Arr
 
 def _previous(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Array | None:
     """Delta: per pupil the stamgroep the supplier had before, where it changed."""
-    previous = context.previous_groups
-    if not delta or previous is None:
-        return None
-    _check_aligned(previous, frame, "previous_groups")
-    return _blank_to_null(_arrow(previous))
+    return _delta_groups(frame, context.previous_groups, delta, "previous_groups")
 
 
 def _left(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Array | None:
     """Delta: per pupil the samengestelde groepen the supplier had it in and should not."""
-    left = context.left_groups
-    if not delta or left is None:
+    return _delta_groups(frame, context.left_groups, delta, "left_groups")
+
+
+def _delta_groups(
+    frame: pd.DataFrame, groups: pd.Series | None, delta: bool, name: str
+) -> pa.Array | None:
+    """A context series of group keys as an array lined up with the frame; delta only."""
+    if not delta or groups is None:
         return None
-    _check_aligned(left, frame, "left_groups")
-    return _blank_to_null(_arrow(left))
+    _check_aligned(groups, frame, name)
+    return _blank_to_null(_arrow(groups))
 
 
 def _check_aligned(series: pd.Series, frame: pd.DataFrame, name: str) -> None:
@@ -963,14 +965,7 @@ def _student_enrollments(
     ]
     # Only pupils written as active are (still) in their samengestelde groepen.
     joined = pc.if_else(active, pupils["samengestelde_groepen"], pa.scalar(None, _STR))
-    keys, rows = _split_keys(joined)
-    parts.append(
-        _Table.of(
-            len(keys),
-            True,
-            {"_groepskey": keys, "userSourcedId": users.take(rows), "primary": "false"},
-        )
-    )
+    parts.append(_secondary_enrollments(joined, users, active=True))
     if previous is not None:
         parts.append(
             _Table.of(
@@ -980,17 +975,20 @@ def _student_enrollments(
             )
         )
     if left is not None:
-        keys, rows = _split_keys(left)
-        parts.append(
-            _Table.of(
-                len(keys),
-                False,
-                {"_groepskey": keys, "userSourcedId": users.take(rows), "primary": "false"},
-            )
-        )
+        parts.append(_secondary_enrollments(left, users, active=False))
     table = _Table.concat(parts)
     table = table.where(pc.is_valid(table.columns["_groepskey"]))
     return _Table.of(table.length, table.active, {**table.columns, "role": "student"})
+
+
+def _secondary_enrollments(joined: pa.Array, users: pa.Array, *, active: bool) -> _Table:
+    """One non-primary enrollment per key of each pupil's joined samengestelde groepen."""
+    keys, rows = _split_keys(joined)
+    return _Table.of(
+        len(keys),
+        active,
+        {"_groepskey": keys, "userSourcedId": users.take(rows), "primary": "false"},
+    )
 
 
 def _teacher_enrollments(staff: _Columns, ids: pa.Array, class_keys: pa.Array) -> _Table:
