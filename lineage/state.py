@@ -15,8 +15,8 @@ with this, without re-reading old drops:
 supplier and the pupil hash, so the database alone never reveals an identifier; it exists
 only while the supplier holds the pupil, and is gone with the delivery that removes it.
 
-A held delivery's state waits in `supplier_state_pending` until it is approved
-(`promote`) or superseded (`discard_pending`).
+A held delivery's state waits in `supplier_state_pending` until it is approved (read with
+`pending_state`, committed, then discarded) or superseded (`discard_pending`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,6 @@ __all__ = [
     "load_state",
     "mark_removed",
     "pending_state",
-    "promote",
     "removed_deliveries",
     "stage_pending",
     "state_from_delivery",
@@ -331,14 +330,6 @@ def pending_state(engine: Engine, delivery_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(STATE_COLUMNS)).astype(
         {"pupil_hash": "str", "row_hash": "str"}
     )
-
-
-def promote(engine: Engine, supplier: str, school: str, delivery_id: str) -> int:
-    """Make a held delivery's pending state the supplier's state (after it was published)."""
-    frame = pending_state(engine, delivery_id)
-    count = commit_state(engine, supplier, school, delivery_id, frame)
-    discard_pending(engine, delivery_id)
-    return count
 
 
 def discard_pending(engine: Engine, delivery_id: str) -> int:

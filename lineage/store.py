@@ -668,16 +668,6 @@ class LineageStore:
             row = session.scalars(query).first()
             return None if row is None else _delivery_snapshot(row)
 
-    def get_delivery(self, delivery_id: str) -> DeliverySnapshot | None:
-        """Return one delivery by its lineage id, or None.
-
-        Raises:
-            ConfigurationError: the database cannot be reached.
-        """
-        with self._transaction() as session:
-            row = session.get(DeliveryRecord, _token(delivery_id, "delivery_id", _TOKEN_LENGTH))
-            return None if row is None else _delivery_snapshot(row)
-
     def deliveries_of(
         self, supplier: str, *, statuses: Iterable[str] = ("delivered",)
     ) -> list[DeliverySnapshot]:

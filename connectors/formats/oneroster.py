@@ -238,7 +238,6 @@ _ENROLLMENT = "enr-"
 _GROUP_STAM = "groep"
 _GROUP_COMPOSITE = "samengestelde_groep"
 _COMBINATION = "C"
-_SEX = {"1": "male", "2": "female"}
 _SCHOOLJAAR = re.compile(r"(\d{4})-(\d{4})")
 _ACTIVE = "active"
 _TO_BE_DELETED = "tobedeleted"
