@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -34,7 +34,7 @@ from typing import Final
 import pandas as pd
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, ForeignKey, LargeBinary, String, select
+from sqlalchemy import Connection, Engine, ForeignKey, LargeBinary, String, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -194,11 +194,9 @@ def load_state(engine: Engine, supplier: str, schools: list[str]) -> dict[str, S
         ConfigurationError: the database cannot be reached.
     """
     key = _token(supplier, "supplier", _NAME_LENGTH)
-    result = {school: SupplierState(_empty_frame()) for school in schools}
-    wanted = list(result)
+    result = {school: SupplierState.nothing() for school in schools}
     with _transaction(engine) as connection:
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for chunk in _chunks(list(result)):
             rows = connection.execute(
                 select(
                     SupplierStateRecord.school,
@@ -225,37 +223,40 @@ def load_state(engine: Engine, supplier: str, schools: list[str]) -> dict[str, S
                     delivery_id=str(part["delivery_id"].iloc[0]),
                     agreement_sha256=str(part["agreement_sha256"].iloc[0]),
                 )
-    # A school whose last delivery left nobody with the supplier still has a baseline.
-    empty_with_delivery = _baselines_without_pupils(engine, key, [s for s in wanted])
-    for school, (delivery_id, agreement_sha256) in empty_with_delivery.items():
-        if result[school].empty:
+        # A school whose last delivery left nobody with the supplier still has a baseline.
+        empty = [school for school, state in result.items() if state.empty]
+        for school, (delivery_id, agreement_sha256) in _baselines(connection, key, empty).items():
             result[school] = SupplierState(_empty_frame(), delivery_id, agreement_sha256)
     return result
 
 
-def _baselines_without_pupils(
-    engine: Engine, supplier: str, schools: list[str]
+def _chunks(schools: list[str]) -> Iterator[list[str]]:
+    """Schools in slices small enough for one IN list on every backend."""
+    for start in range(0, len(schools), 500):
+        yield schools[start : start + 500]
+
+
+def _baselines(
+    connection: Connection, supplier: str, schools: list[str]
 ) -> dict[str, tuple[str, str]]:
-    """The newest delivered delivery per school, for schools whose state holds nobody."""
+    """The newest delivered delivery per school (as LineageStore.last_delivery orders them)."""
     found: dict[str, tuple[str, str]] = {}
-    with _transaction(engine) as connection:
-        for start in range(0, len(schools), 500):
-            chunk = schools[start : start + 500]
-            rows = connection.execute(
-                select(
-                    DeliveryRecord.school,
-                    DeliveryRecord.delivery_id,
-                    DeliveryRecord.agreement_sha256,
-                )
-                .where(
-                    DeliveryRecord.supplier == supplier,
-                    DeliveryRecord.school.in_(chunk),
-                    DeliveryRecord.status == "delivered",
-                )
-                .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
-            ).all()
-            for school, delivery_id, agreement_sha256 in rows:
-                found[school] = (delivery_id, agreement_sha256)  # the newest wins
+    for chunk in _chunks(schools):
+        rows = connection.execute(
+            select(
+                DeliveryRecord.school,
+                DeliveryRecord.delivery_id,
+                DeliveryRecord.agreement_sha256,
+            )
+            .where(
+                DeliveryRecord.supplier == supplier,
+                DeliveryRecord.school.in_(chunk),
+                DeliveryRecord.status == "delivered",
+            )
+            .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
+        ).all()
+        for school, delivery_id, agreement_sha256 in rows:
+            found[school] = (delivery_id, agreement_sha256)  # the newest wins
     return found
 
 
