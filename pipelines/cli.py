@@ -51,37 +51,26 @@ def _prefect_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+# The columns of a run's summary, in order; the counts are right-aligned.
+_SUMMARY_COLUMNS = (
+    "supplier",
+    "school",
+    "status",
+    "input",
+    "delivered",
+    "withheld",
+    "quarantined",
+    "changes",
+)
+_COUNTS = frozenset({"input", "delivered", "quarantined"})
+
+
 def _summary(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Sluis: leveringen")
-    for column in (
-        "supplier",
-        "school",
-        "status",
-        "input",
-        "delivered",
-        "withheld",
-        "quarantined",
-        "changes",
-    ):
-        table.add_column(
-            column, justify="right" if column in {"input", "delivered", "quarantined"} else "left"
-        )
+    for column in _SUMMARY_COLUMNS:
+        table.add_column(column, justify="right" if column in _COUNTS else "left")
     for row in rows:
-        table.add_row(
-            *(
-                str(row[c])
-                for c in (
-                    "supplier",
-                    "school",
-                    "status",
-                    "input",
-                    "delivered",
-                    "withheld",
-                    "quarantined",
-                    "changes",
-                )
-            )
-        )
+        table.add_row(*(str(row[c]) for c in _SUMMARY_COLUMNS))
     return table
 
 

@@ -192,7 +192,8 @@ def _delta_rows(
         left (None when the agreement does not deliver them), and how many removed pupils
         could not be named (no sealed identifiers in the state).
     """
-    ids = [c for c in identifier_columns(agreement) if c != "groepskey"]
+    named = identifier_columns(agreement)
+    ids = [c for c in named if c != "groepskey"]
     moved = changes.kinds.ne("").to_numpy()
     current = cut.frame.loc[moved].reset_index(drop=True).astype("str")
     kinds = changes.kinds.loc[moved].reset_index(drop=True).astype("str")
@@ -224,7 +225,7 @@ def _delta_rows(
         before = opened(members.iloc[position])
         if before is None:
             continue
-        now = {c: current.at[position, c] for c in identifier_columns(agreement)}
+        now = {c: current.at[position, c] for c in named}
         if key(before) != key({c: now.get(c) for c in ids}):
             removals.append(before)  # known under another identifier until now
             continue
@@ -252,7 +253,7 @@ def _delta_rows(
     kept = [values for n, values in enumerate(removals) if n not in merged]
     removed = pd.DataFrame(
         kept,
-        columns=identifier_columns(agreement),
+        columns=named,
         dtype="str",
     ).reindex(columns=agreement.field_names)
     frame = pd.concat([removed.astype("str"), current], ignore_index=True)

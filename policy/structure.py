@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import pandas as pd
 
+from connectors.sources.base import GROUP_KEY_SEPARATOR
 from contracts.agreements import Agreement
 from contracts.validation import ValidatedSchool
 
 __all__ = ["GROUP_CONTEXT_COLUMNS", "delivered_groups", "delivered_teachers"]
 
 GROUP_CONTEXT_COLUMNS = ("groepskey", "groepsnaam", "jaargroep", "soort")
-_SEPARATOR = ";"
 
 
 def _group_keys(school: ValidatedSchool, delivered_keys: pd.Series) -> pd.Series:
     """Keys of the stamgroepen and samengestelde groepen the delivered pupils are in."""
     pupils = school.pupils.loc[school.pupils["leerlingkey"].isin(delivered_keys)]
-    composite = pupils["samengestelde_groepen"].dropna().str.split(_SEPARATOR).explode()
+    composite = pupils["samengestelde_groepen"].dropna().str.split(GROUP_KEY_SEPARATOR).explode()
     keys = pd.concat([pupils["groepskey"].dropna(), composite.str.strip()], ignore_index=True)
     return keys.loc[keys.ne("")].drop_duplicates().reset_index(drop=True).astype("str")
 
@@ -60,8 +60,8 @@ def delivered_teachers(
     own = (
         teachers["groepen"]
         .fillna("")
-        .str.split(_SEPARATOR)
-        .map(lambda keys: _SEPARATOR.join(k for k in keys if k in delivered))
+        .str.split(GROUP_KEY_SEPARATOR)
+        .map(lambda keys: GROUP_KEY_SEPARATOR.join(k for k in keys if k in delivered))
     )
     keep = own.ne("")
     out = teachers.loc[keep].assign(groepen=own.loc[keep])
