@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from connectors.drops.base import MANIFEST_NAME, Delivery, sha256_hex
+from connectors.drops.base import MANIFEST_NAME, Delivery, Drop, sha256_hex
 from connectors.drops.folder import FolderDrop
 from connectors.drops.registry import RemovableDrop
 from connectors.errors import (
@@ -134,9 +134,16 @@ def _supersede_holds(
     for held in store.deliveries_of(supplier, statuses=("held",)):
         if held.school != school or held.delivery_id == keep:
             continue
-        store.settle_held(held.delivery_id, status="superseded")
-        discard_pending(store.engine, held.delivery_id)
-        held_drop(settings).remove(supplier, _folder(held))
+        _end_hold(store, settings, supplier, held)
+
+
+def _end_hold(
+    store: LineageStore, settings: Settings, supplier: str, record: DeliverySnapshot
+) -> None:
+    """A hold that will never be approved: superseded, its pending state and files gone."""
+    store.settle_held(record.delivery_id, status="superseded")
+    discard_pending(store.engine, record.delivery_id)
+    held_drop(settings).remove(supplier, _folder(record))
 
 
 @dataclass(frozen=True)
@@ -230,6 +237,7 @@ def approve(settings: Settings, run_id: str, supplier: str, actor: str) -> list[
             )
         erased = erased_hashes(store.engine)
         released = []
+        drop: Drop | None = None  # every held delivery of the run goes to the same drop
         for record in held:
             if record.agreement_sha256 != loaded.sha256:
                 raise ConfigurationError(
@@ -243,7 +251,8 @@ def approve(settings: Settings, run_id: str, supplier: str, actor: str) -> list[
                     "after it was held; it cannot be approved: run Sluis again"
                 )
             delivery = _read_delivery(held_drop(settings), record, "the held deliveries")
-            drop = drop_for(loaded.agreement, settings, _drop_root(store, run_id, settings))
+            if drop is None:
+                drop = drop_for(loaded.agreement, settings, _drop_root(store, run_id, settings))
             # Publishing the same delivery again is a no-op, so an approval that stopped
             # half-way (a crash, a lost connection) can simply be given again.
             receipt = drop.publish(delivery)
@@ -277,16 +286,19 @@ def approve(settings: Settings, run_id: str, supplier: str, actor: str) -> list[
         store.dispose()
 
 
-def _pick(store: LineageStore, supplier: str, delivery: str | None) -> list[DeliverySnapshot]:
+def _latest_by_school(delivered: list[DeliverySnapshot]) -> dict[str, DeliverySnapshot]:
+    """Each school's newest delivery, from deliveries listed oldest first."""
+    return {record.school: record for record in delivered}
+
+
+def _pick(
+    delivered: list[DeliverySnapshot], supplier: str, delivery: str | None
+) -> list[DeliverySnapshot]:
     """The deliveries to send again: the named one, else each school's latest."""
-    delivered = store.deliveries_of(supplier)
     if not delivered:
         raise UsageError(f"supplier {supplier!r} has received no delivery yet")
     if delivery is None:
-        latest: dict[str, DeliverySnapshot] = {}
-        for record in delivered:
-            latest[record.school] = record
-        return list(latest.values())
+        return list(_latest_by_school(delivered).values())
     wanted = delivery if ":" in delivery else lineage_id(supplier, delivery)
     for record in delivered:
         if record.delivery_id == wanted:
@@ -309,7 +321,11 @@ def _member_hashes(store: LineageStore, delivery_id: str) -> set[str]:
 
 
 def _refuse_unsafe_redelivery(
-    store: LineageStore, loaded: LoadedAgreement, record: DeliverySnapshot, latest: bool
+    store: LineageStore,
+    loaded: LoadedAgreement,
+    record: DeliverySnapshot,
+    latest: bool,
+    erasures: frozenset[str],
 ) -> None:
     """Refuse what would share what may no longer be shared."""
     agreement = loaded.agreement
@@ -331,7 +347,7 @@ def _refuse_unsafe_redelivery(
             f"delivery {name} can no longer be checked against erasures (its members passed "
             "the membership retention); run Sluis for a fresh delivery instead"
         )
-    erased = members & erased_hashes(store.engine)
+    erased = members & erasures
     if erased:
         raise UsageError(
             f"delivery {name} holds {len(erased)} pupil(s) whose data may no longer be shared "
@@ -370,12 +386,14 @@ def redeliver(
     store = LineageStore(settings.lineage_url())
     store.create_schema()
     try:
-        records = _pick(store, supplier, delivery)
-        loaded = _agreement(settings, supplier)
         delivered = store.deliveries_of(supplier)
+        records = _pick(delivered, supplier, delivery)
+        loaded = _agreement(settings, supplier)
+        newest = _latest_by_school(delivered)
+        erasures = erased_hashes(store.engine)
         for record in records:
-            newest = [d for d in delivered if d.school == record.school][-1]
-            _refuse_unsafe_redelivery(store, loaded, record, latest=newest == record)
+            latest = newest[record.school] == record
+            _refuse_unsafe_redelivery(store, loaded, record, latest, erasures)
         return [_send_again(store, settings, loaded, record, actor, version) for record in records]
     finally:
         store.dispose()
@@ -502,15 +520,13 @@ def remove_expired_deliveries(
         agreement = loaded.agreement
         cutoff = now - timedelta(days=agreement.retention_days)
         delivered = store.deliveries_of(agreement.id)
-        newest: dict[str, str] = {}
-        for record in delivered:
-            newest[record.school] = record.delivery_id
+        newest = _latest_by_school(delivered)
         expired = [
             record
             for record in delivered
             if record.created_at < cutoff
             and record.delivery_id not in gone
-            and newest[record.school] != record.delivery_id
+            and newest[record.school].delivery_id != record.delivery_id
         ]
         stale_holds = [
             record
@@ -531,9 +547,7 @@ def remove_expired_deliveries(
             mark_removed(store.engine, record.delivery_id, now)
             removed += 1
         for record in stale_holds:
-            store.settle_held(record.delivery_id, status="superseded")
-            discard_pending(store.engine, record.delivery_id)
-            held_drop(settings).remove(agreement.id, _folder(record))
+            _end_hold(store, settings, agreement.id, record)
         if removed or stale_holds:
             AuditLog(store.engine).append(
                 actor,
