@@ -426,18 +426,20 @@ def serve(
         sluis serve
         sluis serve --per board
     """
-    from pipelines.serve import describe, serve_forever
+    from pipelines.serve import describe, plan_deployments, serve_forever
     from pipelines.settings import Settings
 
     if per not in ("school", "board"):
         raise UsageError(f"--per must be 'school' or 'board', not {per!r}")
     settings = Settings()
-    for line in describe(settings, per):  # type: ignore[arg-type]
+    # Planned once: it reads every agreement and looks into every school's export.
+    plans = plan_deployments(settings, per)  # type: ignore[arg-type]
+    for line in describe(settings, plans):
         out.print(line, markup=False)
     if check:
         return
     _prefect_environment()
-    serve_forever(settings, per)  # type: ignore[arg-type]
+    serve_forever(settings, plans)
 
 
 @app.command()

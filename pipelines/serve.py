@@ -78,12 +78,10 @@ def _request(settings: Settings, plan: DeploymentPlan, **values: Any) -> dict[st
     return {"request": request.model_dump()}
 
 
-def build_deployments(
-    settings: Settings, per: Literal["school", "board"] = "school"
-) -> list[RunnerDeployment]:
-    """The runner deployments `sluis serve` serves."""
+def build_deployments(settings: Settings, plans: list[DeploymentPlan]) -> list[RunnerDeployment]:
+    """The runner deployments `sluis serve` serves, one per plan."""
     deployments: list[RunnerDeployment] = []
-    for plan in plan_deployments(settings, per):
+    for plan in plans:
         schedules: list[Schedule] = [
             Cron(
                 cron,
@@ -109,17 +107,17 @@ def build_deployments(
     return deployments
 
 
-def serve_forever(settings: Settings, per: Literal["school", "board"] = "school") -> None:
+def serve_forever(settings: Settings, plans: list[DeploymentPlan]) -> None:
     """Register the deployments and run their flow runs until stopped (Ctrl-C, SIGTERM)."""
     from prefect import serve
 
-    serve(*build_deployments(settings, per), pause_on_shutdown=False)
+    serve(*build_deployments(settings, plans), pause_on_shutdown=False)
 
 
-def describe(settings: Settings, per: Literal["school", "board"]) -> list[str]:
+def describe(settings: Settings, plans: list[DeploymentPlan]) -> list[str]:
     """One line per deployment and schedule, for the CLI to print before serving."""
     lines = []
-    for plan in plan_deployments(settings, per):
+    for plan in plans:
         for cron, suppliers in plan.schedules:
             who = ", ".join(suppliers) if suppliers else "all suppliers"
             lines.append(f"sync/{plan.name}: '{cron}' ({settings.schedule_timezone}), {who}")
