@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import ClassVar, Protocol
 
 import pandas as pd
+import pyarrow as pa
 
 from connectors.errors import ConfigurationError
 
@@ -28,8 +29,10 @@ __all__ = [
     "DataFile",
     "Format",
     "RenderContext",
+    "arrow_text",
     "check_frame",
     "check_options",
+    "clean_text",
     "pupil_rows_only",
 ]
 
@@ -232,3 +235,30 @@ def pupil_rows_only(
     if profile is not None:
         problems.append(f"format.profile: {format_name} has no profiles; remove profile")
     return problems
+
+
+def arrow_text(column: pd.Series) -> pa.Array:
+    """A pandas column as one Arrow large_string array, missing values null.
+
+    Raises:
+        UnicodeEncodeError: a value holds a lone surrogate; callers report that without
+            the value.
+    """
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        # Already Arrow strings underneath: nothing is converted value by value.
+        array = pa.array(column.array)
+    else:
+        # pandas turns anything into text; missing stays missing.
+        array = pa.array(column.astype("str").array, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array if array.type == pa.large_string() else array.cast(pa.large_string())
+
+
+def clean_text(value: object) -> str | None:
+    """A single value (a school header field) as stripped text; None when missing or blank."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return text or None

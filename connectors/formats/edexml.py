@@ -33,7 +33,14 @@ import pyarrow.compute as pc
 from lxml import etree
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import DataFile, RenderContext, check_frame, check_options
+from connectors.formats.base import (
+    DataFile,
+    RenderContext,
+    arrow_text,
+    check_frame,
+    check_options,
+    clean_text,
+)
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 
 __all__ = [
@@ -503,7 +510,7 @@ class _Columns:
         self.unsafe: tuple[str, ...] = ()
         if frame is None or not present:
             return
-        joined = pa.concat_arrays([_as_text(frame[name]) for name in present])
+        joined = pa.concat_arrays([arrow_text(frame[name]) for name in present])
         if keep is not None:
             joined = pc.filter(joined, pa.concat_arrays([keep] * len(present)))
         trimmed = pc.utf8_trim_whitespace(joined)
@@ -525,19 +532,6 @@ class _Columns:
         """The column, or an all-missing one when the frame does not have it."""
         array = self._arrays.get(name)
         return pa.nulls(self.rows, _TEXT) if array is None else array
-
-
-def _as_text(series: pd.Series) -> pa.Array:
-    dtype = series.dtype
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        array = pa.array(series.array)
-    else:
-        # pandas turns anything into text (missing stays missing); a lone surrogate
-        # raises UnicodeEncodeError here, which render reports without the value.
-        array = pa.array(series.astype("str").array)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    return array if array.type == _TEXT else array.cast(_TEXT)
 
 
 def _count(mask: pa.Array) -> int:
@@ -683,7 +677,7 @@ class _Writer:
     # -- school ------------------------------------------------------------------------
 
     def _write_school(self, parent: etree._Element, created: str) -> None:
-        school = {name: _clean(value) for name, value in self.context.school.items()}
+        school = {name: clean_text(value) for name, value in self.context.school.items()}
         year = school.get("schooljaar")
         if year is None or not _SCHOOL_YEAR.fullmatch(year):
             raise ConfigurationError(
@@ -962,10 +956,3 @@ class _Teachers:
     given_only: list[tuple[str, Values]]
     after_names: list[tuple[str, Values]]
     links: list[tuple[tuple[str, str], ...]]
-
-
-def _clean(value: object) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    text = str(value).strip()
-    return text or None

@@ -105,7 +105,6 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import ClassVar
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -117,8 +116,10 @@ from connectors.formats.base import (
     CHANGE_REMOVED,
     DataFile,
     RenderContext,
+    arrow_text,
     check_frame,
     check_options,
+    clean_text,
 )
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 
@@ -470,7 +471,7 @@ class _Columns:
     def __getitem__(self, name: str) -> pa.Array:
         if name not in self._done:
             self._done[name] = (
-                _blank_to_null(_arrow(self.frame[name]))
+                _blank_to_null(arrow_text(self.frame[name]))
                 if name in self.frame.columns
                 else _nulls(self.length)
             )
@@ -625,13 +626,13 @@ def _stamp(created_at: str) -> str:
 
 
 def _school(header: Mapping[str, str | None]) -> _School:
-    brincode = _clean(header.get("brincode")) or _clean(header.get("schoolkey"))
+    brincode = clean_text(header.get("brincode")) or clean_text(header.get("schoolkey"))
     if brincode is None:
         raise InputError(
             f"{FORMAT}: the school header has no brincode or schoolkey, so the org has no "
             "sourcedId; check the export's school header"
         )
-    schooljaar = _clean(header.get("schooljaar")) or ""
+    schooljaar = clean_text(header.get("schooljaar")) or ""
     match = _SCHOOLJAAR.fullmatch(schooljaar)
     if match is None or int(match[2]) != int(match[1]) + 1:
         raise InputError(
@@ -647,13 +648,6 @@ def _school(header: Mapping[str, str | None]) -> _School:
         first_year=int(match[1]),
         last_year=int(match[2]),
     )
-
-
-def _clean(value: object) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def _removed(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Array:
@@ -698,7 +692,7 @@ def _delta_groups(
     if not delta or groups is None:
         return None
     _check_aligned(groups, frame, name)
-    return _blank_to_null(_arrow(groups))
+    return _blank_to_null(arrow_text(groups))
 
 
 def _check_aligned(series: pd.Series, frame: pd.DataFrame, name: str) -> None:
@@ -709,14 +703,6 @@ def _check_aligned(series: pd.Series, frame: pd.DataFrame, name: str) -> None:
 
 
 # -- values ------------------------------------------------------------------------------------
-
-
-def _arrow(column: pd.Series) -> pa.Array:
-    """A pandas column as one Arrow large_string array (missing values null)."""
-    array = pa.array(column.astype("str").array, from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    return array if array.type == _STR else array.cast(_STR)
 
 
 def _blank_to_null(array: pa.Array) -> pa.Array:
