@@ -8,6 +8,7 @@ writer (connectors/formats/oneroster.py) writes them.
 from __future__ import annotations
 
 __all__ = [
+    "ACTIVE",
     "CLASSES",
     "COMMON",
     "COURSES",
@@ -19,9 +20,14 @@ __all__ = [
     "ORGS",
     "ROLES",
     "SESSIONS",
+    "TO_BE_DELETED",
     "USERS_11",
     "USERS_12",
 ]
+
+# The two values of a delta row's status column.
+ACTIVE = "active"
+TO_BE_DELETED = "tobedeleted"
 
 COMMON = ("sourcedId", "status", "dateLastModified")
 ORGS = (*COMMON, "name", "type", "identifier", "parentSourcedId")

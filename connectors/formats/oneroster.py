@@ -240,8 +240,6 @@ _GROUP_STAM = "groep"
 _GROUP_COMPOSITE = "samengestelde_groep"
 _COMBINATION = "C"
 _SCHOOLJAAR = re.compile(r"(\d{4})-(\d{4})")
-_ACTIVE = "active"
-_TO_BE_DELETED = "tobedeleted"
 
 _EOL = "\r\n"  # RFC 4180, which the CSV binding follows
 # Fixed so that the same package has the same bytes on every run and machine.
@@ -597,7 +595,9 @@ class _Package:
         """Lifecycle columns filled (delta) or left blank (bulk); rows sorted by sourcedId."""
         columns = {name: array for name, array in table.columns.items() if not name.startswith("_")}
         if self.delta:
-            columns["status"] = pc.if_else(table.active, _large(_ACTIVE), _large(_TO_BE_DELETED))
+            columns["status"] = pc.if_else(
+                table.active, _large(spec.ACTIVE), _large(spec.TO_BE_DELETED)
+            )
             columns["dateLastModified"] = _const(self.stamp, table.length)
         finished = _Table(length=table.length, columns=columns, active=table.active)
         return finished.take(pc.sort_indices(columns["sourcedId"]))
@@ -762,10 +762,8 @@ def _split_keys(joined: pa.Array) -> tuple[pa.Array, pa.Array]:
 
 def _user_ids(pupils: _Columns, identifier: str) -> pa.Array:
     """Each pupil's sourcedId under the agreement's identifier policy."""
-    if identifier == "eckid_or_key":
-        values = pc.coalesce(pupils["eckid"], pupils["leerlingkey"])
-    else:
-        values = pupils[IDENTIFIER_FIELDS[identifier][0]]
+    # The first of the policy's fields that a pupil has (eckid_or_key: ECK iD, else key).
+    values = pc.coalesce(*(pupils[name] for name in IDENTIFIER_FIELDS[identifier]))
     missing = values.null_count
     if missing:
         raise InputError(

@@ -126,6 +126,11 @@ from pandas.api.types import pandas_dtype
 
 from connectors.errors import ConfigurationError, SourceFormatError
 from connectors.oneroster_spec import (
+    ACTIVE,
+    MANIFEST_FILES,
+    TO_BE_DELETED,
+)
+from connectors.oneroster_spec import (
     CLASSES as _CLASSES,
 )
 from connectors.oneroster_spec import (
@@ -136,9 +141,6 @@ from connectors.oneroster_spec import (
 )
 from connectors.oneroster_spec import (
     ENROLLMENTS as _ENROLLMENTS,
-)
-from connectors.oneroster_spec import (
-    MANIFEST_FILES,
 )
 from connectors.oneroster_spec import (
     ORGS as _ORGS,
@@ -177,8 +179,6 @@ BULK = "bulk"
 DELTA = "delta"
 ABSENT = "absent"
 _MODES = (ABSENT, BULK, DELTA)
-ACTIVE = "active"
-TO_BE_DELETED = "tobedeleted"
 
 # One school's package is a few MB; this bounds what a zip bomb or a wrong file can cost.
 MAX_FILE_BYTES = 256 << 20

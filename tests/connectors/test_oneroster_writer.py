@@ -244,7 +244,9 @@ def test_every_file_has_the_spec_header_in_order_and_case() -> None:
     files = unzip(render(pupils(geslacht=["1", "2", "9"]), teachers=teachers()))
     for name, expected in HEADERS.items():
         assert tuple(header(files[f"{name}.csv"])) == expected, name
-        # The reader declares the same spec independently, except courses it never reads.
+        # The reader checks packages against the same headers (both take them from
+        # connectors/oneroster_spec.py); courses, which it never reads, against the copy
+        # written out above, so that one header is checked against a second source here.
         assert SPEC_HEADERS["1.2"].get(name, COURSES_12) == expected, name
 
 
