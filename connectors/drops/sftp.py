@@ -173,9 +173,10 @@ class SftpDrop:
         if isinstance(host_keys, str):
             host_keys = [host_keys]
         self._host_keys = tuple(host_keys)
-        # Read both now, so that a bad key fails when the drop is built, not at 2 a.m.
-        self._trusted_keys()
-        self._private_keys()
+        # Read both now, once: a bad key fails when the drop is built, not at 2 a.m., and
+        # no connection attempt parses them again.
+        self._pinned = self._read_trusted_keys()
+        self._client_keys = self._read_private_keys()
 
     def __repr__(self) -> str:
         auth = "password" if self._password is not None else "client_key"
@@ -366,10 +367,10 @@ class SftpDrop:
                 password=(
                     self._password.get_secret_value() if self._password is not None else None
                 ),
-                client_keys=self._private_keys(),
+                client_keys=self._client_keys,
                 # Trust nothing from the machine: no ~/.ssh/config, known_hosts or agent.
                 config=None,
-                known_hosts=(self._trusted_keys(), [], [], [], [], [], []),
+                known_hosts=(self._pinned, [], [], [], [], [], []),
                 server_host_key_algs=self._host_key_algs(),
                 agent_path=None,
                 agent_forwarding=False,
@@ -499,7 +500,7 @@ class SftpDrop:
         )
 
     def _host_key_error(self, offered: list[str]) -> PermanentDeliveryError:
-        keys = self._trusted_keys()
+        keys = self._pinned
         pinned = ", ".join(key.get_fingerprint("sha256") for key in keys)
         if offered:
             shown = f"the server offered {offered[-1]}"
@@ -539,7 +540,7 @@ class SftpDrop:
         shown = remote if remote.startswith("/") else "/~" if remote == "." else f"/~/{remote}"
         return f"sftp://{quote(self._username, safe='')}@{host}:{self._port}{quote(shown)}"
 
-    def _trusted_keys(self) -> list[asyncssh.SSHKey]:
+    def _read_trusted_keys(self) -> list[asyncssh.SSHKey]:
         if not self._host_keys:
             raise ConfigurationError(
                 f"SFTP drop for {self._host}: no host key pinned; put the server's public "
@@ -561,11 +562,11 @@ class SftpDrop:
         # other type, so that a server without one still shows its key, the refusal is
         # made here (not by a server hanging up, which can look like a lost connection)
         # and can name the key's fingerprint. Trust still comes from the pinned keys only.
-        pinned = [alg for key in self._trusted_keys() for alg in key.sig_algorithms]
+        pinned = [alg for key in self._pinned for alg in key.sig_algorithms]
         algs = [*pinned, *get_default_public_key_algs()]
         return list(dict.fromkeys(alg.decode("ascii") for alg in algs))
 
-    def _private_keys(self) -> list[asyncssh.SSHKey] | None:
+    def _read_private_keys(self) -> list[asyncssh.SSHKey] | None:
         if self._client_key is None:
             return None
         try:
