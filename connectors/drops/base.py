@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,10 +20,12 @@ from connectors.errors import ConfigurationError, PolicyError
 from connectors.formats.base import MAX_NAME_LENGTH, DataFile
 
 __all__ = [
+    "INCOMING",
     "MANIFEST_KEYS",
     "MANIFEST_NAME",
     "MODES",
     "REASON_CODES",
+    "REMOVING",
     "SAFE_ID",
     "Counts",
     "DeliveredFile",
@@ -33,6 +36,8 @@ __all__ = [
     "check_counts",
     "check_delivery",
     "check_id",
+    "hidden_name",
+    "is_hidden_of",
     "manifest_bytes",
     "receipt_files",
     "sha256_hex",
@@ -332,3 +337,23 @@ def _file_entry(data_file: DataFile) -> dict[str, Any]:
 
 def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# Hidden folders beside a supplier's deliveries, named `<kind>-<delivery_id>-<16 hex>`: a
+# delivery being staged (INCOMING) or being removed (REMOVING). Exactly 16 hex digits
+# after the id, so that the leftovers of delivery "d1" are never taken for those of a
+# delivery "d1-<something>".
+INCOMING = ".incoming"
+REMOVING = ".removing"
+_TOKEN_BYTES = 8
+
+
+def hidden_name(kind: str, delivery_id: str) -> str:
+    """A fresh hidden folder name for `delivery_id`: `<kind>-<delivery_id>-<16 hex>`."""
+    return f"{kind}-{delivery_id}-{secrets.token_hex(_TOKEN_BYTES)}"
+
+
+def is_hidden_of(name: str, kind: str, delivery_id: str) -> bool:
+    """Whether `name` is a hidden folder `hidden_name(kind, delivery_id)` could have made."""
+    token = rf"[0-9a-f]{{{_TOKEN_BYTES * 2}}}"
+    return re.fullmatch(rf"{re.escape(kind)}-{re.escape(delivery_id)}-{token}", name) is not None

@@ -12,8 +12,6 @@ import contextlib
 import errno
 import json
 import os
-import re
-import secrets
 import shutil
 import stat
 import tempfile
@@ -21,10 +19,13 @@ from pathlib import Path
 
 from connectors.drops.base import (
     MANIFEST_NAME,
+    REMOVING,
     Delivery,
     Receipt,
     check_delivery,
     check_id,
+    hidden_name,
+    is_hidden_of,
     manifest_bytes,
     receipt_files,
     sha256_hex,
@@ -40,10 +41,6 @@ __all__ = ["DIR_MODE", "FILE_MODE", "FolderDrop"]
 # Deliveries hold personal data: the owner writes, the supplier's group reads, nobody else.
 FILE_MODE = 0o640
 DIR_MODE = 0o750
-
-# Hidden name of a delivery being removed: `.removing-<delivery_id>-<16 hex digits>`.
-_REMOVING = ".removing"
-_TOKEN_BYTES = 8
 
 # Errors a later attempt may not meet again: a full or busy disk, a flaky network share.
 _TRANSIENT_ERRNOS = frozenset(
@@ -216,7 +213,7 @@ class FolderDrop:
                     f"will not remove {final}: it is not a delivery folder (no "
                     f"{MANIFEST_NAME} inside); only published deliveries are removed"
                 )
-            hidden = supplier_dir / f"{_REMOVING}-{delivery_id}-{secrets.token_hex(_TOKEN_BYTES)}"
+            hidden = supplier_dir / hidden_name(REMOVING, delivery_id)
             os.rename(final, hidden)
             with contextlib.suppress(OSError):
                 _fsync_dir(supplier_dir)
@@ -278,14 +275,9 @@ def _same_delivery(final: Path, manifest: bytes) -> bool:
 
 def _delete_removing(supplier_dir: Path, delivery_id: str) -> int:
     """Delete what interrupted removals of `delivery_id` left; return how many folders."""
-    # Exactly 16 hex digits after the id, so that the leftovers of delivery "d1" are never
-    # confused with those of a delivery "d1-<something>".
-    pattern = re.compile(
-        rf"{re.escape(_REMOVING)}-{re.escape(delivery_id)}-[0-9a-f]{{{_TOKEN_BYTES * 2}}}"
-    )
     deleted = 0
     for entry in sorted(os.listdir(supplier_dir)):
-        if pattern.fullmatch(entry):
+        if is_hidden_of(entry, REMOVING, delivery_id):
             shutil.rmtree(supplier_dir / entry)
             deleted += 1
     return deleted

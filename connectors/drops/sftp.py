@@ -17,8 +17,6 @@ import contextlib
 import functools
 import logging
 import posixpath
-import re
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,11 +28,15 @@ from asyncssh.public_key import get_default_public_key_algs
 from pydantic import SecretStr
 
 from connectors.drops.base import (
+    INCOMING,
     MANIFEST_NAME,
+    REMOVING,
     Delivery,
     Receipt,
     check_delivery,
     check_id,
+    hidden_name,
+    is_hidden_of,
     manifest_bytes,
     receipt_files,
     sha256_hex,
@@ -55,12 +57,6 @@ DIR_MODE = 0o750
 # asyncssh logs every connection, login and SFTP request at INFO; those records would land
 # in the run logs with host names, user names and paths. Warnings still come through.
 asyncssh.set_log_level(logging.WARNING)
-
-_INCOMING = ".incoming"
-_REMOVING = ".removing"
-# Random part of a hidden folder name: 16 hex digits, so that `.incoming-d1-<16 hex>`
-# can never be taken for a staging folder of delivery "d1-<something>".
-_TOKEN_BYTES = 8
 
 # SFTP status errors that say the server is fine but full or busy: the caller may try again
 # later, but retrying at once on a fresh connection would meet the same.
@@ -278,9 +274,9 @@ class SftpDrop:
                 raise _Refused(self._exists_error(delivery, final))
             # An earlier attempt that lost its connection leaves its staging folder behind.
             with contextlib.suppress(asyncssh.SFTPError):
-                await _delete_hidden(sftp, supplier_dir, _INCOMING, delivery.delivery_id)
+                await _delete_hidden(sftp, supplier_dir, INCOMING, delivery.delivery_id)
 
-            staging = posixpath.join(supplier_dir, f".incoming-{delivery.delivery_id}-{_token()}")
+            staging = posixpath.join(supplier_dir, hidden_name(INCOMING, delivery.delivery_id))
             committed = False
             try:
                 with self._step(f"create staging folder in {supplier_dir}"):
@@ -328,7 +324,7 @@ class SftpDrop:
                 f"delete leftovers of an earlier removal in {supplier_dir}",
                 "the delivery was not removed",
             ):
-                leftovers = await _delete_hidden(sftp, supplier_dir, _REMOVING, delivery_id)
+                leftovers = await _delete_hidden(sftp, supplier_dir, REMOVING, delivery_id)
             attrs = await _lstat(sftp, final)
             if attrs is None:
                 return leftovers > 0
@@ -344,7 +340,7 @@ class SftpDrop:
                         f"{MANIFEST_NAME} inside); only published deliveries are removed"
                     )
                 )
-            hidden = posixpath.join(supplier_dir, f"{_REMOVING}-{delivery_id}-{_token()}")
+            hidden = posixpath.join(supplier_dir, hidden_name(REMOVING, delivery_id))
             with self._step(f"withdraw {final}", "nothing was removed"):
                 await sftp.rename(final, hidden)
             with self._step(
@@ -601,10 +597,6 @@ def _run(make: Callable[[], Awaitable[_T]]) -> _T:
         return pool.submit(lambda: asyncio.run(main())).result()
 
 
-def _token() -> str:
-    return secrets.token_hex(_TOKEN_BYTES)
-
-
 def _reason(exc: BaseException) -> str:
     """Describe an error without its arguments, which could carry more than we want shown."""
     if isinstance(exc, asyncssh.DisconnectError):
@@ -661,13 +653,10 @@ async def _delete_hidden(
     sftp: asyncssh.SFTPClient, supplier_dir: str, kind: str, delivery_id: str
 ) -> int:
     """Delete `<kind>-<delivery_id>-<token>` folders in `supplier_dir`; return how many."""
-    pattern = re.compile(
-        rf"{re.escape(kind)}-{re.escape(delivery_id)}-[0-9a-f]{{{_TOKEN_BYTES * 2}}}"
-    )
     names = [str(name) for name in await sftp.listdir(supplier_dir)]
     deleted = 0
     for name in sorted(names):
-        if pattern.fullmatch(name):
+        if is_hidden_of(name, kind, delivery_id):
             await sftp.rmtree(posixpath.join(supplier_dir, name))
             deleted += 1
     return deleted
