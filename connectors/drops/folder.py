@@ -316,27 +316,26 @@ def _removal_error(
     exc: OSError, supplier: str, delivery_id: str, final: Path, outcome: str
 ) -> DeliveryError:
     """Turn an OSError met while removing into the delivery error the caller acts on."""
-    reason = exc.strerror or type(exc).__name__
-    code = errno.errorcode.get(exc.errno, "") if exc.errno is not None else ""
-    message = (
-        f"cannot remove delivery {delivery_id!r} for supplier {supplier!r} at {final}: "
-        f"{reason}" + (f" ({code})" if code else "") + f"; {outcome}"
+    return _os_error(
+        exc, f"cannot remove delivery {delivery_id!r} for supplier {supplier!r} at {final}", outcome
     )
-    if exc.errno in _TRANSIENT_ERRNOS:
-        return TransientDeliveryError(message)
-    return PermanentDeliveryError(message)
 
 
 def _delivery_error(exc: OSError, delivery: Delivery, supplier_dir: Path) -> DeliveryError:
     """Turn an OSError into the delivery error the caller acts on; names no file content."""
+    return _os_error(
+        exc,
+        f"cannot publish delivery {delivery.delivery_id!r} for supplier "
+        f"{delivery.supplier!r} to {supplier_dir}",
+        "nothing was published",
+    )
+
+
+def _os_error(exc: OSError, what: str, outcome: str) -> DeliveryError:
+    """`what` failed: the OS's reason and code, transient when trying later may help."""
     reason = exc.strerror or type(exc).__name__
     code = errno.errorcode.get(exc.errno, "") if exc.errno is not None else ""
-    message = (
-        f"cannot publish delivery {delivery.delivery_id!r} for supplier "
-        f"{delivery.supplier!r} to {supplier_dir}: {reason}"
-        + (f" ({code})" if code else "")
-        + "; nothing was published"
-    )
+    message = f"{what}: {reason}" + (f" ({code})" if code else "") + f"; {outcome}"
     if exc.errno in _TRANSIENT_ERRNOS:
         return TransientDeliveryError(message)
     return PermanentDeliveryError(message)
