@@ -8,6 +8,7 @@ and what is allowed, so a wrong agreement never reaches a run.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -295,44 +296,54 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
 
 
 def _deny_list_problems(agreement: Agreement) -> list[str]:
-    problems = []
-    seen: set[str] = set()
-    for shared in agreement.fields:
-        if shared.name in seen:
-            problems.append(f"fields[{shared.name}]: listed twice")
-        seen.add(shared.name)
-        info = lookup_field(shared.name)
-        if info is None:
-            problems.append(
-                f"fields[{shared.name}]: unknown field; allowed are the canonical names in "
-                "contracts/catalog.py (e.g. leerlingkey, eckid, roepnaam, achternaam, "
-                "voorvoegsel, geboortedatum, geboortejaar, geslacht, jaargroep, groepskey, "
-                "groepsnaam, brincode, pseudoniem, toestemming_<categorie>)"
-            )
-            continue
-        reason = denial_reason(info.classification, legal_duty=agreement.legal_duty)
-        if reason:
-            problems.append(f"fields[{shared.name}]: denied: {reason}")
-    seen_teacher: set[str] = set()
-    for shared in agreement.teacher_fields:
-        if shared.name in seen_teacher:
-            problems.append(f"teacher_fields[{shared.name}]: listed twice")
-        seen_teacher.add(shared.name)
-        info = lookup_teacher_field(shared.name)
-        if info is None:
-            problems.append(
-                f"teacher_fields[{shared.name}]: unknown field; allowed: "
-                + ", ".join(teacher_catalog())
-            )
-            continue
-        reason = denial_reason(info.classification, legal_duty=agreement.legal_duty)
-        if reason:
-            problems.append(f"teacher_fields[{shared.name}]: denied: {reason}")
+    problems = _field_list_problems(
+        "fields",
+        agreement.fields,
+        lookup_field,
+        "allowed are the canonical names in contracts/catalog.py (e.g. leerlingkey, eckid, "
+        "roepnaam, achternaam, voorvoegsel, geboortedatum, geboortejaar, geslacht, "
+        "jaargroep, groepskey, groepsnaam, brincode, pseudoniem, toestemming_<categorie>)",
+        legal_duty=agreement.legal_duty,
+    )
+    problems += _field_list_problems(
+        "teacher_fields",
+        agreement.teacher_fields,
+        lookup_teacher_field,
+        "allowed: " + ", ".join(teacher_catalog()),
+        legal_duty=agreement.legal_duty,
+    )
     problems.extend(_format_problems(agreement))
-    if agreement.identifier is IdentifierPolicy.PSEUDONIEM and "pseudoniem" not in seen:
+    if agreement.identifier is IdentifierPolicy.PSEUDONIEM and (
+        "pseudoniem" not in agreement.field_names
+    ):
         problems.append("identifier: pseudoniem needs the field pseudoniem in fields")
     if agreement.role is not Role.OVERHEID and agreement.legal_duty:
         problems.append("legal_basis: wettelijke_plicht is only for role overheid")
+    return problems
+
+
+def _field_list_problems(
+    key: str,
+    fields: Sequence[SharedField],
+    lookup: Callable[[str], FieldInfo | None],
+    allowed: str,
+    *,
+    legal_duty: bool,
+) -> list[str]:
+    """Duplicates, unknown names and denied fields of one field list (fields, teacher_fields)."""
+    problems = []
+    seen: set[str] = set()
+    for shared in fields:
+        if shared.name in seen:
+            problems.append(f"{key}[{shared.name}]: listed twice")
+        seen.add(shared.name)
+        info = lookup(shared.name)
+        if info is None:
+            problems.append(f"{key}[{shared.name}]: unknown field; {allowed}")
+            continue
+        reason = denial_reason(info.classification, legal_duty=legal_duty)
+        if reason:
+            problems.append(f"{key}[{shared.name}]: denied: {reason}")
     return problems
 
 
