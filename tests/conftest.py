@@ -36,6 +36,12 @@ def edexml_reference() -> Path:
 
 
 @pytest.fixture
+def uwlr_reference() -> Path:
+    """Folder with the UWLR 2.2 leerlinggegevens schemas (read-only, not copied)."""
+    return _require_reference("uwlr-2.2-leerlinggegevens")
+
+
+@pytest.fixture
 def oneroster_reference() -> Path:
     """Folder with the saved OneRoster CSV sample sets and SOURCE.md (read-only, not copied)."""
     return _require_reference("oneroster")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from functools import cache
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from connectors.formats.registry import get_format
 from connectors.sources.edexml_xsd import _PatchedResolver, _widen_schoolyear, validate_with_xsd
 from connectors.sources.registry import get_source
 
-REPO = Path(__file__).resolve().parents[2]
 UWLR = "{" + UWLR_NAMESPACE + "}"
 SMALLE_SET_SCHEMA = Path("Profiel smalle set") / "Profiel_Smalle_set_UWLR_Leerlinggegevens_v2p2.xsd"
 
@@ -203,18 +201,6 @@ def parse(data_file: DataFile) -> etree._Element:
 
 def tags(data_file: DataFile) -> set[str]:
     return {etree.QName(element).localname for element in parse(data_file).iter()}
-
-
-@pytest.fixture
-def uwlr_reference() -> Path:
-    """Folder with the UWLR 2.2 leerlinggegevens schemas (read-only, not copied)."""
-    path = REPO.parent / "shared" / "reference" / "uwlr-2.2-leerlinggegevens"
-    if not path.exists():
-        reason = f"reference files not found at {path} (the ../shared checkout beside the repo)"
-        if os.environ.get("SLUIS_REQUIRE_REFERENCE") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
 
 
 @cache
