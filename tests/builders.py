@@ -37,11 +37,16 @@ DEFAULT_GROUPS = [
 ]
 
 
+def eckid(key: str) -> str:
+    """The well-formed ECK iD `pupil` gives the pupil with leerlingkey `key`."""
+    return "https://ketenid.nl/201703/" + (key.encode().hex() * 128)[:128]
+
+
 def pupil(key: str, **values: object) -> dict[str, object]:
     """A valid pupil in groep 3 unless overridden."""
     base: dict[str, object] = {
         "leerlingkey": key,
-        "eckid": "https://ketenid.nl/201703/" + (key.encode().hex() * 128)[:128],
+        "eckid": eckid(key),
         "achternaam": "Jansen",
         "roepnaam": "Sem",
         "geboortedatum": "2019-05-01",

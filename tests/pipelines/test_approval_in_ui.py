@@ -15,19 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lxml import etree
+from sluis_cli import halve
 
 pytestmark = pytest.mark.prefect
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _halve(export: Path) -> None:
-    tree = etree.parse(str(export))
-    pupils = tree.findall(".//leerlingen/leerling")
-    for element in pupils[::2]:
-        element.getparent().remove(element)
-    tree.write(str(export), xml_declaration=True, encoding="UTF-8")
 
 
 def _paused_run(timeout: float) -> Any:
@@ -76,7 +68,7 @@ def test_a_held_delivery_is_released_from_the_ui_with_the_approvers_name_and_blo
     with prefect_test_harness(server_startup_timeout=180):
         first = sync(SyncRequest(**request, trigger="ui"), return_state=True)
         assert first.is_completed(), first.message
-        _halve(samples / "53NC" / "EDEX.XML")
+        halve(samples / "53NC" / "EDEX.XML")
         result: dict[str, Any] = {}
 
         def held_run() -> None:

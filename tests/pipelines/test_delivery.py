@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from builders import DEFAULT_GROUPS, make_consents, make_export, pupil
+from builders import DEFAULT_GROUPS, eckid, make_consents, make_export, pupil
 
 from connectors.drops.folder import FolderDrop
 from connectors.drops.memory import MemoryDrop
@@ -461,10 +461,6 @@ def test_a_corrected_name_reaches_a_delta_supplier_as_a_change_and_inzage_shows_
     assert section.now == "wordt geleverd"
 
 
-def _eckid(n: str) -> str:
-    return "https://ketenid.nl/201703/" + (n.encode().hex() * 128)[:128]
-
-
 def test_a_corrected_eckid_removes_the_old_identifier_first(tmp_path: Path) -> None:
     fields = [
         {"name": "eckid", "purpose": "koppelen"},
@@ -473,10 +469,10 @@ def test_a_corrected_eckid_removes_the_old_identifier_first(tmp_path: Path) -> N
     harness = Harness(tmp_path, agreement(mode="delta", identifier="eckid_or_key", fields=fields))
     keys = [str(k) for k in range(1001, 1021)]
     harness.run(school(keys))
-    outcome = harness.run(school(keys, **{"1005": {"eckid": _eckid("nieuw")}}))
+    outcome = harness.run(school(keys, **{"1005": {"eckid": eckid("nieuw")}}))
     table = rows(harness.published(outcome))
     assert list(table["change"]) == ["removed", "changed"]
-    assert list(table["eckid"]) == [_eckid("1005"), _eckid("nieuw")]
+    assert list(table["eckid"]) == [eckid("1005"), eckid("nieuw")]
     assert manifest(harness.published(outcome))["changes"]["removed"] == 1
 
 
@@ -493,9 +489,9 @@ def test_a_pupil_under_a_new_las_key_with_the_same_eckid_is_a_change_not_a_remov
     harness.run(school(keys))
     # The administration renumbered 1007 as 2007; its ECK iD stayed the same.
     renumbered = [k if k != "1007" else "2007" for k in keys]
-    outcome = harness.run(school(renumbered, **{"2007": {"eckid": _eckid("1007")}}))
+    outcome = harness.run(school(renumbered, **{"2007": {"eckid": eckid("1007")}}))
     table = rows(harness.published(outcome))
-    assert list(zip(table["eckid"], table["change"], strict=True)) == [(_eckid("1007"), "changed")]
+    assert list(zip(table["eckid"], table["change"], strict=True)) == [(eckid("1007"), "changed")]
 
 
 # -- what the review found: leftovers, stale holds, unsafe approvals and re-deliveries ---

@@ -8,16 +8,15 @@ exit 3), approve (published, recorded with who), re-deliver (the same bytes agai
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from lxml import etree
+from sluis_cli import halve, run_args
+from sluis_cli import sluis as run_sluis
 
 pytestmark = pytest.mark.prefect
 
@@ -25,50 +24,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def sluis(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLUIS_", "PREFECT_"))}
-    env.update(
-        PREFECT_HOME=str(root / "prefect"),
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
-        COLUMNS="200",
-        SLUIS_STATE_DIR=str(root / "state"),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return run_sluis(root, *args, state_env=True)
 
 
 def run_on(root: Path, source: Path) -> subprocess.CompletedProcess[str]:
-    return sluis(
-        root,
-        "run",
-        "--source",
-        str(source),
-        "--drop",
-        str(root / "drop"),
-        "--state",
-        str(root / "state"),
-    )
+    return sluis(root, *run_args(root, source))
 
 
 def run_id_of(result: subprocess.CompletedProcess[str]) -> str:
     line = next(x for x in result.stdout.splitlines() if x.startswith("Run: "))
     return line.removeprefix("Run: ").strip()
-
-
-def halve(export: Path) -> int:
-    """Remove every other pupil from an EDEXML export; return how many are left."""
-    tree = etree.parse(str(export))
-    pupils = tree.findall(".//leerlingen/leerling")
-    for element in pupils[::2]:
-        element.getparent().remove(element)
-    tree.write(str(export), xml_declaration=True, encoding="UTF-8")
-    return len(pupils) - len(pupils[::2])
 
 
 def deliveries(root: Path) -> list[tuple[str, str, str]]:

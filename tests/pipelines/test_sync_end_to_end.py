@@ -7,17 +7,16 @@ PREFECT_HOME, so Prefect's own database can be searched too.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sqlite3
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from sluis_cli import run_args, sluis
 
 pytestmark = pytest.mark.prefect
 
@@ -40,36 +39,6 @@ class Run:
     @property
     def prefect_home(self) -> Path:
         return self.root / "prefect"
-
-
-def sluis(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLUIS_", "PREFECT_"))}
-    env.update(
-        PREFECT_HOME=str(root / "prefect"),
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
-        COLUMNS="200",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def run_args(root: Path, source: Path) -> list[str]:
-    return [
-        "run",
-        "--source",
-        str(source),
-        "--drop",
-        str(root / "drop"),
-        "--state",
-        str(root / "state"),
-    ]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,57 @@
+"""Running the `sluis` command in a subprocess, as a coordinator would, for CLI tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from lxml import etree
+
+
+def sluis(root: Path, *args: str, state_env: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run `python -m pipelines *args` in `root`, with its own Prefect home, nothing inherited.
+
+    With `state_env`, SLUIS_STATE_DIR points at `root/state`, for the commands (approve,
+    redeliver) that take the state folder from the environment.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLUIS_", "PREFECT_"))}
+    env.update(
+        PREFECT_HOME=str(root / "prefect"),
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+        COLUMNS="200",
+    )
+    if state_env:
+        env["SLUIS_STATE_DIR"] = str(root / "state")
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def run_args(root: Path, source: Path) -> list[str]:
+    """`run` on `source`, dropping into `root/drop` with the state in `root/state`."""
+    return [
+        "run",
+        "--source",
+        str(source),
+        "--drop",
+        str(root / "drop"),
+        "--state",
+        str(root / "state"),
+    ]
+
+
+def halve(export: Path) -> None:
+    """Remove every other pupil from an EDEXML export, in place."""
+    tree = etree.parse(str(export))
+    pupils = tree.findall(".//leerlingen/leerling")
+    for element in pupils[::2]:
+        element.getparent().remove(element)
+    tree.write(str(export), xml_declaration=True, encoding="UTF-8")
