@@ -283,7 +283,7 @@ def _render(
     writer = get_format(agreement.format.type)
     options = {"separator": agreement.format.separator} if agreement.format.type == "csv" else {}
     basename = f"{agreement.id}-{school.brincode.lower()}"
-    if agreement.format.type in ("csv", "parquet"):
+    if writer.flat:
         # Flat formats carry the change kind as one more column.
         out = frame if kinds is None else frame.assign(**{CHANGE_COLUMN: kinds.to_numpy()})
         files = writer.render(out, basename=basename, options=options)
@@ -436,18 +436,20 @@ def _deliver_one(
         return DeliveryOutcome(
             status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
         )
-    if cut.frame.empty and agreement.format.type == "edexml" and agreement.format.profile is None:
-        # EDEXML requires at least one leerling: an empty school cannot be written, so the
-        # supplier keeps its last file (and the state stays what it holds).
+    writer = get_format(agreement.format.type)
+    if cut.frame.empty and agreement.format.profile in writer.needs_a_pupil:
+        # No pupil, and the format cannot write an empty file (EDEXML requires a
+        # leerling): the supplier keeps its last file (and the state stays what it holds).
+        kind = agreement.format.type.upper()
         if len(state.frame):
             # The supplier would keep a file with pupils it may no longer have: an error
             # for a person to look at, not a quiet success.
             raise PolicyError(
                 f"{agreement.id} {school.brincode}: no pupil is left to deliver, and an "
-                f"EDEXML file cannot be empty, so the supplier would keep its last file with "
+                f"{kind} file cannot be empty, so the supplier would keep its last file with "
                 f"{len(state.frame)} pupil(s); check the export, or end the supplier's use"
             )
-        notes.append("no pupil to deliver, and an EDEXML file cannot be empty; nothing was sent")
+        notes.append(f"no pupil to deliver, and an {kind} file cannot be empty; nothing was sent")
         return DeliveryOutcome(
             status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
         )

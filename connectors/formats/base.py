@@ -143,10 +143,16 @@ class Format(Protocol):
     refused when it loads rather than at delivery:
         expresses_deletions: a delta can tell the supplier that a pupil was removed.
         profiles: named output profiles it knows (e.g. "uwlr-smalle-set").
+        flat: one row per pupil and nothing else: a delta's change kind travels as a
+            `change` column, and no RenderContext (groups, teachers) is needed.
+        needs_a_pupil: the profiles (None: no profile) whose files cannot be written
+            without at least one pupil.
     """
 
     expresses_deletions: ClassVar[bool]
     profiles: ClassVar[tuple[str, ...]]
+    flat: ClassVar[bool]
+    needs_a_pupil: ClassVar[frozenset[str | None]]
 
     def render(
         self,

@@ -63,6 +63,8 @@ class CsvFormat:
     # A delta carries a `change` column (added, changed, removed) beside the fields.
     expresses_deletions: ClassVar[bool] = True
     profiles: ClassVar[tuple[str, ...]] = ()
+    flat: ClassVar[bool] = True
+    needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset()
 
     def render(
         self,

@@ -276,6 +276,9 @@ class EdexmlFormat:
     # A full snapshot: a pupil who is gone is simply not in the next file.
     expresses_deletions: ClassVar[bool] = False
     profiles: ClassVar[tuple[str, ...]] = (UWLR_SMALLE_SET,)
+    flat: ClassVar[bool] = False
+    # EDEXML 2.1 requires at least one leerling; the UWLR answer says geengegevens instead.
+    needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset({None})
 
     def render(
         self,

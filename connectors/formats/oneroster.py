@@ -268,6 +268,8 @@ class OneRosterFormat:
     # Delta rows say tobedeleted for a removed pupil.
     expresses_deletions: ClassVar[bool] = True
     profiles: ClassVar[tuple[str, ...]] = ()
+    flat: ClassVar[bool] = False
+    needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset()
 
     def render(
         self,
