@@ -17,7 +17,6 @@ cannot both create it.
 
 from __future__ import annotations
 
-import importlib
 import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,12 +28,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, MetaData, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from connectors.errors import ConfigurationError
 from lineage.audit import _transaction
-from lineage.schema_version import VERSION_TABLE, at_head
-from lineage.store import Base, build_engine
+from lineage.schema_version import VERSION_TABLE, at_head, lineage_metadata
+from lineage.store import build_engine
 
 __all__ = [
     "MIGRATIONS",
@@ -49,9 +48,6 @@ __all__ = [
 ]
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
-
-# Every module that puts tables on lineage.store.Base.metadata.
-_MODEL_MODULES: Final = ("lineage.audit", "lineage.locks", "lineage.rights", "lineage.state")
 
 # The tables and columns `create_all` made before Sluis used migrations, with the revision
 # that has exactly those: Sluis made two such shapes, without and with run_locks.
@@ -132,13 +128,6 @@ _PRE_MIGRATION_TABLES: Final = frozenset(
 
 # Any fixed number; every Sluis process migrating the same PostgreSQL database uses it.
 _ADVISORY_LOCK: Final = zlib.crc32(b"sluis lineage migrations")
-
-
-def lineage_metadata() -> MetaData:
-    """Return the metadata of every lineage table, importing the modules that define them."""
-    for module in _MODEL_MODULES:
-        importlib.import_module(module)
-    return Base.metadata
 
 
 def head_revision() -> str:

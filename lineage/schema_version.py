@@ -8,13 +8,15 @@ only loaded when a database must be created, adopted or refused.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, Select, column, inspect, select, table
+from sqlalchemy import Connection, Engine, MetaData, Select, column, inspect, select, table
 
 from lineage.audit import _transaction
+from lineage.store import Base
 
-__all__ = ["HEAD_REVISION", "VERSION_TABLE", "at_head", "stored_revision"]
+__all__ = ["HEAD_REVISION", "VERSION_TABLE", "at_head", "lineage_metadata", "stored_revision"]
 
 # Not Alembic's default "alembic_version": a PostgreSQL schema shared with another
 # application may already have that table, holding that application's revision.
@@ -23,6 +25,9 @@ VERSION_TABLE: Final = "sluis_alembic_version"
 # The newest migration in lineage/migrations/versions. test_migrations fails, naming the
 # right value, when a migration is added and this is not moved along.
 HEAD_REVISION: Final = "0002"
+
+# Every module that puts tables on lineage.store.Base.metadata.
+_MODEL_MODULES: Final = ("lineage.audit", "lineage.locks", "lineage.rights", "lineage.state")
 
 _VERSIONS: Final[Select[tuple[Any]]] = select(column("version_num")).select_from(
     table(VERSION_TABLE)
@@ -49,3 +54,10 @@ def at_head(engine: Engine) -> bool:
     """
     with _transaction(engine) as connection:
         return stored_revision(connection) == HEAD_REVISION
+
+
+def lineage_metadata() -> MetaData:
+    """Return the metadata of every lineage table, importing the modules that define them."""
+    for module in _MODEL_MODULES:
+        importlib.import_module(module)
+    return Base.metadata

@@ -357,13 +357,11 @@ class LineageStore:
         Raises:
             ConfigurationError: the database cannot be reached.
         """
-        # The audit log and the rights tables live in their own modules on the same
-        # metadata; importing them here registers them, whoever calls first.
-        import lineage.audit
-        import lineage.locks
-        import lineage.rights
-        import lineage.state  # noqa: F401
-        from lineage.schema_version import at_head
+        from lineage.schema_version import at_head, lineage_metadata
+
+        # The audit log, rights, state and lock tables live in their own modules on the
+        # same metadata; this registers them, whoever calls first.
+        lineage_metadata()
 
         # Every run comes here: a database at the head is the common case, and deciding it
         # without Alembic keeps Alembic's import out of every nightly run.
