@@ -176,11 +176,7 @@ def upgrade(url: str, *, to: str = "head") -> tuple[str | None, str]:
     engine = build_engine(url)
     try:
         with _locked(engine) as connection:
-            before = _revision(connection)
-            if before is None:
-                present = _lineage_tables(connection)
-                if present:
-                    before = _adopt(connection, present)
+            before = _revision_or_adopt(connection)
             if before is not None and before not in _known_revisions():
                 raise ConfigurationError(_newer_message(before))
             command.upgrade(_config(connection), to)
@@ -212,13 +208,10 @@ def ensure_schema(engine: Engine) -> None:
         return
     with _locked(engine) as connection:
         # Read again under the lock: another process may have migrated in between.
-        revision = _revision(connection)
+        revision = _revision_or_adopt(connection)
         if revision is None:
-            present = _lineage_tables(connection)
-            if not present:
-                command.upgrade(_config(connection), "head")
-                return
-            revision = _adopt(connection, present)
+            command.upgrade(_config(connection), "head")
+            return
     _require_head(revision)
 
 
@@ -266,6 +259,16 @@ def _config(connection: Connection | None) -> Config:
 def _revision(connection: Connection) -> str | None:
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     return context.get_current_revision()
+
+
+def _revision_or_adopt(connection: Connection) -> str | None:
+    """The database's revision, adopting one made before migrations; None when empty."""
+    revision = _revision(connection)
+    if revision is None:
+        present = _lineage_tables(connection)
+        if present:
+            revision = _adopt(connection, present)
+    return revision
 
 
 def _lineage_tables(connection: Connection) -> set[str]:
