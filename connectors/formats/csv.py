@@ -14,7 +14,7 @@ small per-school frames a nightly run writes by the thousand.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -31,7 +31,7 @@ from connectors.formats.base import (
     pupil_rows_only,
 )
 
-__all__ = ["DEFAULT_SEPARATOR", "SEPARATORS", "CsvFormat"]
+__all__ = ["DEFAULT_SEPARATOR", "SEPARATORS", "CsvFormat", "join_cells"]
 
 SEPARATORS = (";", ",", "\t", "|")
 # Dutch spreadsheets use the comma as decimal mark, so suppliers here expect ";".
@@ -124,9 +124,24 @@ def _render_bytes(frame: pd.DataFrame, separator: str) -> bytes:
     if not rows:
         return header.encode("utf-8")
     arrays, text_flags = zip(*(_as_arrow_text(column) for _, column in frame.items()), strict=True)
-    # Every column end to end: one C call per step for the whole frame.
+    return header.encode("utf-8") + join_cells(arrays, text_flags, separator=separator, eol="\n")
+
+
+def join_cells(
+    arrays: Sequence[pa.Array], text_flags: Sequence[bool], *, separator: str, eol: str
+) -> bytes:
+    """CSV lines from columns of large_string cells (missing null), each line ended by eol.
+
+    Missing cells become empty, text cells (`text_flags`, per column) that start like a
+    formula get a leading ', and cells holding the separator, a quote or a line break are
+    quoted. The OneRoster writer writes its files with this too.
+    """
+    rows = len(arrays[0])
+    if not rows:
+        return b""
+    # Every column end to end: one C call per step for the whole file.
     cells = pc.fill_null(pa.concat_arrays(arrays), _large(""))
-    cells = _neutralise(cells, text_flags, rows)
+    cells = _neutralise(cells, tuple(text_flags), rows)
     cells = _quote(cells, separator)
     columns = [cells.slice(position * rows, rows) for position in range(len(arrays))]
     if len(columns) == 1:
@@ -135,8 +150,8 @@ def _render_bytes(frame: pd.DataFrame, separator: str) -> bytes:
     lines = pc.binary_join_element_wise(*columns, _large(separator))
     # The lines as the one list of a list array, so that one kernel joins them all.
     as_one_list = pa.LargeListArray.from_arrays(pa.array([0, rows], pa.int64()), lines)
-    body: bytes = pc.binary_join(as_one_list, _large("\n")).cast(pa.large_binary())[0].as_py()
-    return header.encode("utf-8") + body + b"\n"
+    body: bytes = pc.binary_join(as_one_list, _large(eol)).cast(pa.large_binary())[0].as_py()
+    return body + eol.encode("utf-8")
 
 
 def _large(text: str) -> pa.Scalar:

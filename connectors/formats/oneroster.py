@@ -121,6 +121,7 @@ from connectors.formats.base import (
     check_options,
     clean_text,
 )
+from connectors.formats.csv import join_cells
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 
 __all__ = [
@@ -250,9 +251,6 @@ _FILE_MODE = 0o100644 << 16
 
 # OWASP "CSV injection", as connectors/formats/csv.py: a spreadsheet runs a cell starting
 # with one of these (tab and carriage return because Excel strips them first).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_PATTERN = "^([" + "".join(f"\\x{{{ord(char):02x}}}" for char in _FORMULA_START) + "])"
-_NEEDS_QUOTES = "[" + "".join(f"\\x{{{ord(char):02x}}}" for char in (",", '"', "\r", "\n")) + "]"
 
 _NO_OPTIONS: Mapping[str, str] = MappingProxyType({})
 
@@ -1139,29 +1137,8 @@ def _grade(code: str | None) -> str | None:
 
 
 def _csv(header: Sequence[str], table: _Table, text: frozenset[str]) -> bytes:
-    """One CSV file: the header, then one CRLF line per row.
-
-    All cells are laid end to end so that each step (missing to empty, neutralise, quote)
-    is one C call over the whole file, as in the CSV format.
-    """
+    """One CSV file: the header, then one CRLF line per row, cells as the CSV format makes them."""
     head = ",".join(header) + _EOL
-    rows = table.length
-    if not rows:
-        return head.encode("utf-8")
-    arrays = [table.columns.get(name, _nulls(rows)) for name in header]
-    cells = pc.fill_null(pa.concat_arrays(arrays), _large(""))
-    if text:
-        is_text = pa.concat_arrays([pa.repeat(name in text, rows) for name in header])
-        neutral = pc.replace_substring_regex(cells, pattern=_FORMULA_PATTERN, replacement="'\\1")
-        cells = pc.if_else(is_text, neutral, cells)
-    needs_quotes = pc.match_substring_regex(cells, pattern=_NEEDS_QUOTES)
-    if pc.any(needs_quotes).as_py():
-        doubled = pc.replace_substring(cells, pattern='"', replacement='""')
-        quoted = pc.binary_join_element_wise(_large('"'), doubled, _large('"'), _large(""))
-        cells = pc.if_else(needs_quotes, quoted, cells)
-    columns = [cells.slice(position * rows, rows) for position in range(len(header))]
-    lines = pc.binary_join_element_wise(*columns, _large(","))
-    # The lines as the one list of a list array, so that one kernel joins them all.
-    as_one_list = pa.LargeListArray.from_arrays(pa.array([0, rows], pa.int64()), lines)
-    body: bytes = pc.binary_join(as_one_list, _large(_EOL)).cast(pa.large_binary())[0].as_py()
-    return head.encode("utf-8") + body + _EOL.encode("utf-8")
+    arrays = [table.columns.get(name, _nulls(table.length)) for name in header]
+    text_flags = [name in text for name in header]
+    return head.encode("utf-8") + join_cells(arrays, text_flags, separator=",", eol=_EOL)
