@@ -584,6 +584,16 @@ class _Writer:
 
     # -- checks shared by pupils, teachers and groups --------------------------------
 
+    def _elements(
+        self, columns: _Columns, fields: tuple[_Field, ...], what: str
+    ) -> list[tuple[str, Values]]:
+        """(qualified tag, checked values) of each of `fields` the columns hold, in order."""
+        return [
+            (self.q(field.tag), self._checked(columns.get(field.name), field, what))
+            for field in fields
+            if field.name in columns
+        ]
+
     def _checked(self, values: pa.Array, field: _Field, what: str) -> Values:
         count = field.rule.broken(values)
         if count:
@@ -622,11 +632,7 @@ class _Writer:
                 f"{_FORMAT} {self.label!r}: {nameless} {what} neither achternaam nor roepnaam; "
                 "EDEXML requires one; correct it in the administration"
             )
-        branch = [
-            (self.q(field.tag), self._checked(columns.get(field.name), field, what))
-            for field in fields
-            if field.name in columns
-        ]
+        branch = self._elements(columns, fields, what)
         # Without an achternaam only the roepnaam may stand (the name choice of
         # LeerlingType and LeerkrachtType); voorvoegsel and initials go with the surname.
         roepnaam = self.q(_ROEPNAAM.tag)
@@ -737,13 +743,6 @@ class _Writer:
         self._unique(eckids, "eckid", "leerlingen")
         surnames, names, given_only = self._names(columns, layout.names, what)
 
-        def written(fields: tuple[_Field, ...]) -> list[tuple[str, Values]]:
-            return [
-                (self.q(field.tag), self._checked(columns.get(field.name), field, what))
-                for field in fields
-                if field.name in columns
-            ]
-
         composites: Values = columns.get("samengestelde_groepen").to_pylist()
         return _Pupils(
             keys=_filled(self._checked(keys, _Field("leerlingkey", "key", _KEY), what)),
@@ -751,12 +750,12 @@ class _Writer:
             surnames=surnames,
             names=names,
             given_only=given_only,
-            before_groups=written(layout.before_groups),
+            before_groups=self._elements(columns, layout.before_groups, what),
             groups=self._checked(
                 columns.get("groepskey"), _Field("groepskey", "groep", _KEY), what
             ),
             composites=[_split_keys(value) for value in composites],
-            after_groups=written(layout.after_groups),
+            after_groups=self._elements(columns, layout.after_groups, what),
         )
 
     def _write_pupils(self, parent: etree._Element, pupils: _Pupils) -> None:
@@ -893,11 +892,7 @@ class _Writer:
             surnames=surnames,
             names=names,
             given_only=given_only,
-            after_names=[
-                (self.q(field.tag), self._checked(columns.get(field.name), field, what))
-                for field in self.layout.teacher_after_names
-                if field.name in columns
-            ],
+            after_names=self._elements(columns, self.layout.teacher_after_names, what),
             links=[
                 tuple((key, groups[key].kind) for key in found)
                 for found, stays in zip(links, keep, strict=True)
