@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Final
 
 from sqlalchemy import Engine, String, select
 from sqlalchemy import delete as sql_delete
@@ -21,11 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lineage.audit import _transaction
-from lineage.store import Base, RunRecord, UtcDateTime, _token, _utc
+from lineage.store import _NAME_LENGTH, Base, RunRecord, UtcDateTime, _token, _utc
 
 __all__ = ["LockTimeout", "RunLockRecord", "acquire", "release"]
-
-_NAME_LENGTH: Final = 63
 
 
 class RunLockRecord(Base):

@@ -42,7 +42,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from connectors.errors import ConfigurationError
 from lineage.audit import _transaction
 from lineage.rights import DeliveryMemberRecord
-from lineage.store import Base, DeliveryRecord, UtcDateTime, _sha256, _token, _utc
+from lineage.store import (
+    _NAME_LENGTH,
+    _TOKEN_LENGTH,
+    Base,
+    DeliveryRecord,
+    UtcDateTime,
+    _sha256,
+    _token,
+    _utc,
+)
 
 __all__ = [
     "STATE_COLUMNS",
@@ -63,8 +72,6 @@ __all__ = [
 ]
 
 STATE_COLUMNS: Final = ("pupil_hash", "row_hash", "ref")
-_NAME_LENGTH: Final = 63
-_DELIVERY_ID_LENGTH: Final = 128
 _BATCH: Final = 5000
 _NONCE_BYTES: Final = 12
 
@@ -284,7 +291,7 @@ def commit_state(
     """
     key = _token(supplier, "supplier", _NAME_LENGTH)
     school_key = _token(school, "school", _NAME_LENGTH)
-    delivery = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     rows = _rows(frame)
     with _transaction(engine) as connection:
         connection.execute(
@@ -306,7 +313,7 @@ def commit_state(
 
 def stage_pending(engine: Engine, delivery_id: str, frame: pd.DataFrame) -> int:
     """Keep the state a held delivery would leave, until it is approved or superseded."""
-    delivery = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     rows = _rows(frame)
     with _transaction(engine) as connection:
         it = iter(rows)
@@ -319,7 +326,7 @@ def stage_pending(engine: Engine, delivery_id: str, frame: pd.DataFrame) -> int:
 
 def pending_state(engine: Engine, delivery_id: str) -> pd.DataFrame:
     """The state a held delivery leaves (STATE_COLUMNS)."""
-    delivery = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         rows = connection.execute(
             select(
@@ -335,7 +342,7 @@ def pending_state(engine: Engine, delivery_id: str) -> pd.DataFrame:
 
 def discard_pending(engine: Engine, delivery_id: str) -> int:
     """Forget a held delivery's pending state (superseded or expired)."""
-    delivery = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         return int(
             connection.execute(
@@ -349,7 +356,7 @@ def state_from_delivery(engine: Engine, delivery_id: str) -> pd.DataFrame:
 
     Refs are not kept with members, so the rebuilt state has none.
     """
-    delivery = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         rows = connection.execute(
             select(DeliveryMemberRecord.pupil_hash, DeliveryMemberRecord.row_hash).where(
@@ -366,7 +373,7 @@ def state_from_delivery(engine: Engine, delivery_id: str) -> pd.DataFrame:
 
 def mark_removed(engine: Engine, delivery_id: str, at: datetime) -> None:
     """Record that a delivery was removed from its drop (retention)."""
-    delivery = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
+    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         connection.execute(
             sql_insert(DropRemovalRecord),
