@@ -69,6 +69,7 @@ __all__ = [
     "removed_deliveries",
     "stage_pending",
     "state_from_delivery",
+    "state_key",
 ]
 
 STATE_COLUMNS: Final = ("pupil_hash", "row_hash", "ref")
@@ -149,19 +150,27 @@ def _empty_frame() -> pd.DataFrame:
     )
 
 
+def state_key(membership_secret: bytes) -> bytes:
+    """The AES key sealing the supplier state, derived from the membership secret.
+
+    Derived, so no second key has to be managed, and rotating the membership key ends the
+    old refs too. Lineage records its fingerprint (`lineage.key_records.STATE_KEY`).
+    """
+    if len(membership_secret) < 16:
+        raise ValueError("the membership secret must be at least 16 bytes")
+    return hmac.new(membership_secret, b"sluis supplier-state ref v1", hashlib.sha256).digest()
+
+
 class RefCipher:
     """Encrypts a pupil's identifiers toward one supplier for the state table.
 
     Args:
-        membership_secret: the lineage membership secret; the AES key is derived from it,
-            so no second key has to be managed, and rotating it ends the old refs too.
+        membership_secret: the lineage membership secret; the AES key is derived from it
+            (`state_key`).
     """
 
     def __init__(self, membership_secret: bytes) -> None:
-        if len(membership_secret) < 16:
-            raise ValueError("the membership secret must be at least 16 bytes")
-        key = hmac.new(membership_secret, b"sluis supplier-state ref v1", hashlib.sha256)
-        self._aead = AESGCM(key.digest())
+        self._aead = AESGCM(state_key(membership_secret))
 
     def seal(self, supplier: str, pupil_hash: str, values: Mapping[str, str | None]) -> bytes:
         """Encrypt `values` (column name to value) for this supplier and pupil."""

@@ -515,6 +515,9 @@ EXPECTED_COLUMNS = {
         "sluis_version",
         "message",
         "parameters",
+        # the audit log's head when the run ended (lineage.audit_anchors)
+        "audit_seq",
+        "audit_mac",
     },
     "run_sources": {
         "id",
@@ -556,6 +559,10 @@ EXPECTED_COLUMNS = {
         "row_hash",
     },
     "agreement_versions": {"supplier", "sha256", "recorded_at"},
+    # the audit log's last row, moved with every append: an anchor outside audit_log
+    "audit_head": {"id", "seq", "row_hash"},
+    # lineage.key_records: a fingerprint (HMAC of a fixed label) of each key, never the key
+    "key_fingerprints": {"name", "fingerprint", "recorded_at"},
     # lineage.rights: pupils only as keyed hashes
     "delivery_members": {"delivery_id", "pupil_hash", "row_hash"},
     "erasures": {"pupil_hash", "requested_at", "actor", "reason", "revoked_at", "revoked_by"},
