@@ -506,6 +506,15 @@ class AgreementSet:
         """The suppliers whose agreement file cannot be used."""
         return [p.supplier for p in self.problems]
 
+    def skipped_message(self) -> str | None:
+        """One line saying which agreements cannot be used and why; None when all can."""
+        if not self.problems:
+            return None
+        return (
+            f"skipped the agreement(s) of {', '.join(self.skipped)}, which cannot be used, and "
+            f"delivered nothing to them: {'; '.join(p.message for p in self.problems)}"
+        )
+
     def select(self, only: list[str] | None) -> AgreementSet:
         """Keep the named supplier ids (all when `only` is empty).
 

@@ -19,10 +19,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from builders import DEFAULT_GROUPS, eckid, make_consents, make_export, pupil
+from pydantic import SecretStr
 
 from connectors.drops.folder import FolderDrop
 from connectors.drops.memory import MemoryDrop
-from connectors.errors import PermanentDeliveryError, UsageError
+from connectors.errors import ConfigurationError, PermanentDeliveryError, UsageError
 from contracts.agreements import Agreement, LoadedAgreement, load_agreement
 from contracts.validation import ValidatedSchool, validate_school
 from lineage.audit import AuditLog
@@ -33,12 +34,14 @@ from lineage.store import LineageStore
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
 from pipelines.drops import archive_drop, held_drop
 from pipelines.holds import approve, record_outcome, redeliver, remove_expired_deliveries
+from pipelines.keys import check_run_keys
 from pipelines.settings import Settings
 
 TODAY = date(2026, 11, 28)
 YEAR = "2026-2027"
 SECRET = b"pseudonym-secret-0123456789abcdef"
 MEMBERS = b"membership-secret-0123456789abcdef"
+AUDIT_KEY = b"audit-key-of-the-delivery-tests"
 
 
 def agreement(**overrides: Any) -> LoadedAgreement:
@@ -83,8 +86,13 @@ class Harness:
 
     def __init__(self, root: Path, loaded: LoadedAgreement) -> None:
         self.loaded = loaded
+        # The keys the deliveries below are made with, as the commands read them.
         self.settings = Settings(
-            state_dir=root / "state", drop_dir=root / "drop", agreements_dir=root / "agreements"
+            state_dir=root / "state",
+            drop_dir=root / "drop",
+            agreements_dir=root / "agreements",
+            membership_key=SecretStr(MEMBERS.decode()),
+            audit_key=SecretStr(AUDIT_KEY.decode()),
         )
         self.store = LineageStore(self.settings.lineage_url())
         self.store.create_schema()
@@ -531,7 +539,14 @@ def test_approve_refuses_a_hold_with_a_pupil_erased_since(full: Harness) -> None
     full.run(school(keys))
     held = full.run(school(keys[:10]))
     assert held.status == "held"
-    erase(full.store.engine, pupil_hash("07XY:1003", MEMBERS), "test", "verzoek", datetime.now(UTC))
+    erase(
+        full.store.engine,
+        pupil_hash("07XY:1003", MEMBERS),
+        "test",
+        "verzoek",
+        datetime.now(UTC),
+        audit_key=AUDIT_KEY,
+    )
     run_id = "00000000-0000-4000-8000-000000000002"
     with pytest.raises(UsageError, match="erasure was recorded after it was held"):
         approve(full.settings, run_id, "leverancier", "ict")
@@ -591,7 +606,14 @@ def test_redeliver_refuses_a_delivery_holding_an_erased_pupil(tmp_path: Path) ->
     harness.drop = FolderDrop(harness.settings.drop_dir, create_root=True)  # type: ignore[assignment]
     _write_agreement(harness)
     harness.run(school(["1001", "1002"]))
-    erase(harness.store.engine, pupil_hash("07XY:1002", MEMBERS), "t", "verzoek", datetime.now(UTC))
+    erase(
+        harness.store.engine,
+        pupil_hash("07XY:1002", MEMBERS),
+        "t",
+        "verzoek",
+        datetime.now(UTC),
+        audit_key=AUDIT_KEY,
+    )
     with pytest.raises(UsageError, match="1 pupil\\(s\\) whose data may no longer be shared"):
         redeliver(harness.settings, "leverancier", None, "ict", version="t")
 
@@ -636,6 +658,17 @@ def test_the_state_of_a_supplier_without_an_agreement_is_purged(full: Harness) -
     assert load_state(full.store.engine, "leverancier", ["07XY"])["07XY"].frame.empty
     purge = [e for e in AuditLog(full.store.engine).entries() if e.action == "retention_purge"]
     assert purge[-1].details == {"supplier_state_rows_of_ended_agreements": 2}
+
+
+def test_the_state_of_a_supplier_whose_agreement_file_is_broken_is_kept(full: Harness) -> None:
+    full.run(school(["1001", "1002"]))
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+
+    remove_expired_deliveries(
+        full.store, full.settings, [], now=now, actor="test", keep_state_of={"leverancier"}
+    )
+
+    assert len(load_state(full.store.engine, "leverancier", ["07XY"])["07XY"].frame) == 2
 
 
 # -- samengestelde groepen in a OneRoster delta ----------------------------------------
@@ -685,3 +718,46 @@ def test_a_oneroster_delta_ends_the_samengestelde_groepen_a_pupil_left(tmp_path:
         school([k for k in keys if k != "1002"], **{"1003": {"samengestelde_groepen": "SG1"}})
     )
     assert third.status == "nothing_to_deliver"
+
+
+# -- approve and redeliver check erasures with the recorded key only -------------------
+
+
+def _held(full: Harness) -> str:
+    _write_agreement(full)
+    check_run_keys(full.settings, full.store.engine, ())  # as a run does at its start
+    keys = [str(k) for k in range(1001, 1021)]
+    full.run(school(keys))
+    assert full.run(school(keys[:10])).status == "held"
+    return "00000000-0000-4000-8000-000000000002"
+
+
+def test_approve_refuses_when_the_membership_key_is_not_the_recorded_one(full: Harness) -> None:
+    run_id = _held(full)
+    approve_settings = full.settings.model_copy(
+        update={"membership_key": SecretStr("another-membership-key-0123456789")}
+    )
+
+    with pytest.raises(ConfigurationError, match="is not the key lineage recorded"):
+        approve(approve_settings, run_id, "leverancier", "ict")
+    missing = full.settings.model_copy(update={"membership_key": None})
+    with pytest.raises(ConfigurationError, match="the membership key is missing"):
+        approve(missing, run_id, "leverancier", "ict")
+
+    assert [d.status for d in full.store.deliveries_of("leverancier", statuses=("held",))] == [
+        "held"
+    ]
+    assert not (full.settings.state_dir / "keys" / "lineage-membership.key").exists()
+
+
+def test_redeliver_refuses_when_the_membership_key_is_missing(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, agreement())
+    harness.drop = FolderDrop(harness.settings.drop_dir, create_root=True)  # type: ignore[assignment]
+    _write_agreement(harness)
+    check_run_keys(harness.settings, harness.store.engine, ())
+    harness.run(school(["1001", "1002"]))
+    assert redeliver(harness.settings, "leverancier", None, "ict", version="t")
+    missing = harness.settings.model_copy(update={"membership_key": None})
+
+    with pytest.raises(ConfigurationError, match="the membership key is missing"):
+        redeliver(missing, "leverancier", None, "ict", version="t")
