@@ -437,9 +437,14 @@ def _deliver_one(
             status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
         )
     writer = get_format(agreement.format.type)
-    if cut.frame.empty and agreement.format.profile in writer.needs_a_pupil:
-        # No pupil, and the format cannot write an empty file (EDEXML requires a
-        # leerling): the supplier keeps its last file (and the state stays what it holds).
+    if (
+        cut.frame.empty
+        and agreement.mode == "full"
+        and agreement.format.profile in writer.needs_a_pupil
+    ):
+        # No pupil, and the format cannot write a full file without one (EDEXML requires
+        # a leerling; a OneRoster bulk without users says nothing about them): the
+        # supplier keeps its last file (and the state stays what it holds).
         kind = agreement.format.type.upper()
         if len(state.frame):
             # The supplier would keep a file with pupils it may no longer have: an error
