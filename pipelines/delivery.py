@@ -27,6 +27,7 @@ from contracts.validation import ValidatedSchool
 from lineage.state import RefCipher, SupplierState
 from policy.apply import SupplierCut, apply_agreement_batch
 from policy.delta import ChangeSet, diff, hold_decision
+from policy.reasons import Reason
 from policy.structure import delivered_groups, delivered_teachers
 
 __all__ = [
@@ -271,6 +272,21 @@ def _delta_rows(
     return DeltaRows(frame, kind, before_groups, left if composite else None, unnamed)
 
 
+def _format_gap_notes(agreement: Agreement, cut: SupplierCut) -> list[str]:
+    """What the administration must fill in for the pupils this format cannot carry."""
+    count = cut.counts.withheld.get(Reason.INCOMPLETE_FOR_FORMAT.value, 0)
+    if not count:
+        return []
+    needs = "; ".join(
+        f"{' or '.join(need.fields)} ({need.why})"
+        for need in get_format(agreement.format.type).pupil_needs
+    )
+    return [
+        f"{count} pupil(s) withheld as incomplete_for_format: {agreement.format.type} needs "
+        f"{needs}; the quarantine report lists them with what to fill in"
+    ]
+
+
 def _render(
     agreement: Agreement,
     school: ValidatedSchool,
@@ -419,7 +435,7 @@ def _deliver_one(
         max_changed_pct=agreement.hold.max_changed_pct,
     )
     delivery_id = delivery_id_for(created_at, school.brincode, run_id)
-    notes: list[str] = []
+    notes: list[str] = _format_gap_notes(agreement, cut)
     result: dict[str, Any] = {
         **base,
         "school": school.brincode,
