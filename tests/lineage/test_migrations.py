@@ -102,9 +102,15 @@ def _schema(connection: Connection) -> dict[str, Any]:
 def _made_before_migrations(engine: Engine, shape: str, *, without: str | None = None) -> None:
     """What `create_schema` did before migrations: create_all of one revision's tables."""
     metadata = lineage_metadata()
-    tables = [metadata.tables[name] for name in _BEFORE_MIGRATIONS[shape] if name != without]
+    wanted = _BEFORE_MIGRATIONS[shape]
+    tables = [metadata.tables[name] for name in wanted if name != without]
     with engine.begin() as connection:
         metadata.create_all(connection, tables=tables)
+        # Columns that later migrations added to these tables were not there yet.
+        for table in tables:
+            for column in table.columns:
+                if column.name not in wanted[table.name]:
+                    connection.execute(text(f"ALTER TABLE {table.name} DROP COLUMN {column.name}"))
 
 
 def _assert_append_only(engine: Engine) -> None:
@@ -287,9 +293,15 @@ def test_ensure_schema_adopts_a_database_the_last_sluis_before_migrations_made(
     with AuditLog(engine) as log:
         log.append("beheerder", "redelivery", "leermiddel", {})
 
+    if head_revision() != "0002":
+        # Adopted as 0002; the migrations since wait for the operator, as for any database.
+        with pytest.raises(ConfigurationError, match="is at revision 0002, Sluis needs"):
+            ensure_schema(engine)
+        assert current_revision(lineage_url) == "0002"
+        assert upgrade(lineage_url) == ("0002", head_revision())
     ensure_schema(engine)
 
-    assert current_revision(lineage_url) == "0002" == head_revision()
+    assert current_revision(lineage_url) == head_revision()
     assert _differences(engine) == []
     with AuditLog(engine) as log:
         assert log.verify().checked == 1
@@ -443,3 +455,66 @@ def test_an_unreachable_database_is_a_configuration_error_without_the_password()
         rendered = "".join(traceback.format_exception(raised.value))
         assert password not in rendered
         assert "127.0.0.1:1" in str(raised.value)
+
+
+def test_0003_keeps_the_state_rows_as_pupils_and_can_be_undone(
+    lineage_url: str, engine: Engine
+) -> None:
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from lineage.migrate import _config
+
+    upgrade(lineage_url, to="0002")
+    store = LineageStore(lineage_url)  # deliveries and runs are the same at 0002 and 0003
+    at = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+    run = "00000000-0000-4000-8000-000000000001"
+    store.start_run(
+        run, started_at=at, trigger="t", dry_run=False, parameters={}, sluis_version="t"
+    )
+    store.record_delivery(
+        run,
+        delivery_id="s:d",
+        supplier="s",
+        school="07XY",
+        agreement_sha256="a" * 64,
+        agreement_reference="VO",
+        fields=["roepnaam"],
+        mode="delta",
+        counts={"input": 1, "delivered": 1, "withheld": {}, "quarantined": 0},
+        files=[],
+        manifest_sha256=None,
+        location=None,
+        status="delivered",
+        created_at=at,
+    )
+    store.dispose()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO supplier_state (supplier, school, pupil_hash, row_hash, delivery_id)"
+                " VALUES ('s', '07XY', :hash, :hash, 's:d')"
+            ),
+            {"hash": "a" * 64},
+        )
+
+    upgrade(lineage_url)
+    with engine.connect() as connection:
+        kinds = connection.execute(text("SELECT kind FROM supplier_state")).scalars().all()
+    assert kinds == ["pupil"]
+
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO supplier_state (supplier, school, pupil_hash, row_hash, "
+                "delivery_id, kind) VALUES ('s', '07XY', :hash, :hash, 's:d', 'teacher')"
+            ),
+            {"hash": "c" * 64},
+        )
+        command.downgrade(_config(connection), "0002")
+    with engine.connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("supplier_state")}
+        left = connection.execute(text("SELECT pupil_hash FROM supplier_state")).scalars().all()
+    assert "kind" not in columns
+    assert left == ["a" * 64]
