@@ -906,3 +906,20 @@ def test_approving_a_held_delta_commits_its_teachers_and_records_only_pupils(
             )
         ).all()
     assert len(members) == 15
+
+
+def test_an_edexml_teacher_without_a_listed_name_is_left_out_not_the_whole_file(
+    tmp_path: Path,
+) -> None:
+    """On main the school's whole EDEXML file failed on one teacher without a roepnaam."""
+    loaded = agreement(
+        format={"type": "edexml"},
+        teacher_fields=[{"name": n, "purpose": "tonen"} for n in ("leerkrachtkey", "roepnaam")],
+    )
+    harness = Harness(tmp_path, loaded)
+    staff = [teacher("T1", "G3"), teacher("T9", "G3", roepnaam=None)]
+    outcome = harness.run(staffed(KEYS, staff))
+    assert outcome.status == "delivered"
+    [xml] = [d for n, d in harness.published(outcome).items() if n.endswith(".xml")]
+    assert b'<leerkracht key="T1">' in xml and b'key="T9"' not in xml
+    assert any(n.startswith("1 teacher(s) of the delivered groups left out") for n in outcome.notes)
