@@ -45,6 +45,7 @@ from pipelines.retention import purge
 from pipelines.run_guards import RunAgreements, check_keys, record_audit_head
 from pipelines.settings import Settings
 from pipelines.tasks import deliver_batch, prepare_batch
+from policy.format_needs import format_gaps
 
 __all__ = ["RunAborted", "SyncRequest", "sync"]
 
@@ -271,7 +272,9 @@ def _sync(
         for note in school.export.notes:
             # Notes name files, encodings, columns and counts; never a value.
             logger.info("school %s: %s", school.brincode, note)
-    report = build_report(schools)
+    # Pupils a supplier's format cannot carry are withheld from it: say what to fill in.
+    gaps = format_gaps(schools, [loaded.agreement for loaded in agreements], started.date())
+    report = build_report(schools, extra=gaps)
     _, report_html = write_report(report, settings.state_dir / "runs" / run_id)
 
     erased = erased_hashes(store.engine)

@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import select
 
 from connectors.drops.base import MANIFEST_NAME, Delivery, Drop, sha256_hex
@@ -46,6 +45,7 @@ from contracts.agreements import (
 from lineage.audit import AuditLog
 from lineage.rights import DeliveryMemberRecord, erased_hashes, record_members
 from lineage.state import (
+    PUPIL,
     commit_state,
     discard_pending,
     forget_suppliers,
@@ -112,13 +112,7 @@ def record_outcome(
         _supersede_holds(store, settings, o.supplier, o.school, keep=key)
     if o.status not in ("delivered", "held"):
         return
-    state = pd.DataFrame(
-        {
-            "pupil_hash": pd.Series(list(o.member_ids), dtype="str"),
-            "row_hash": pd.Series(list(o.member_row_hashes), dtype="str"),
-            "ref": pd.Series(list(o.member_refs) or [None] * len(o.member_ids), dtype="object"),
-        }
-    )
+    state = o.state_frame()
     if o.status == "delivered":
         if o.member_ids:
             record_members(store.engine, key, o.member_ids, o.member_row_hashes)
@@ -269,9 +263,10 @@ def approve(settings: Settings, run_id: str, supplier: str, actor: str) -> list[
             # State and members first, the audit entry, then the status: each step can be
             # repeated, and a delivery shown as delivered always has its approval recorded.
             commit_state(store.engine, supplier, record.school, record.delivery_id, members)
-            if not members.empty and not _member_hashes(store, record.delivery_id):
+            pupils = members.loc[members["kind"].eq(PUPIL)]  # members are pupils, not teachers
+            if not pupils.empty and not _member_hashes(store, record.delivery_id):
                 record_members(
-                    store.engine, record.delivery_id, members["pupil_hash"], members["row_hash"]
+                    store.engine, record.delivery_id, pupils["pupil_hash"], pupils["row_hash"]
                 )
             audit.append(
                 actor,

@@ -478,3 +478,66 @@ def test_an_unreachable_database_is_a_configuration_error_without_the_password()
         rendered = "".join(traceback.format_exception(raised.value))
         assert password not in rendered
         assert "127.0.0.1:1" in str(raised.value)
+
+
+def test_0004_keeps_the_state_rows_as_pupils_and_can_be_undone(
+    lineage_url: str, engine: Engine
+) -> None:
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from lineage.migrate import _config
+
+    upgrade(lineage_url, to="0003")
+    store = LineageStore(lineage_url)  # deliveries and runs are the same at 0003 and 0004
+    at = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+    run = "00000000-0000-4000-8000-000000000001"
+    store.start_run(
+        run, started_at=at, trigger="t", dry_run=False, parameters={}, sluis_version="t"
+    )
+    store.record_delivery(
+        run,
+        delivery_id="s:d",
+        supplier="s",
+        school="07XY",
+        agreement_sha256="a" * 64,
+        agreement_reference="VO",
+        fields=["roepnaam"],
+        mode="delta",
+        counts={"input": 1, "delivered": 1, "withheld": {}, "quarantined": 0},
+        files=[],
+        manifest_sha256=None,
+        location=None,
+        status="delivered",
+        created_at=at,
+    )
+    store.dispose()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO supplier_state (supplier, school, pupil_hash, row_hash, delivery_id)"
+                " VALUES ('s', '07XY', :hash, :hash, 's:d')"
+            ),
+            {"hash": "a" * 64},
+        )
+
+    upgrade(lineage_url)
+    with engine.connect() as connection:
+        kinds = connection.execute(text("SELECT kind FROM supplier_state")).scalars().all()
+    assert kinds == ["pupil"]
+
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO supplier_state (supplier, school, pupil_hash, row_hash, "
+                "delivery_id, kind) VALUES ('s', '07XY', :hash, :hash, 's:d', 'teacher')"
+            ),
+            {"hash": "c" * 64},
+        )
+        command.downgrade(_config(connection), "0003")
+    with engine.connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("supplier_state")}
+        left = connection.execute(text("SELECT pupil_hash FROM supplier_state")).scalars().all()
+    assert "kind" not in columns
+    assert left == ["a" * 64]

@@ -566,9 +566,18 @@ EXPECTED_COLUMNS = {
     # lineage.rights: pupils only as keyed hashes
     "delivery_members": {"delivery_id", "pupil_hash", "row_hash"},
     "erasures": {"pupil_hash", "requested_at", "actor", "reason", "revoked_at", "revoked_by"},
-    # lineage.state: what each supplier holds, as keyed hashes; `ref` is AES-GCM ciphertext
-    "supplier_state": {"supplier", "school", "pupil_hash", "row_hash", "ref", "delivery_id"},
-    "supplier_state_pending": {"delivery_id", "pupil_hash", "row_hash", "ref"},
+    # lineage.state: what each supplier holds, as keyed hashes; `ref` is AES-GCM ciphertext;
+    # `kind` says whether a row is a pupil or a teacher of the delivered groups
+    "supplier_state": {
+        "supplier",
+        "school",
+        "pupil_hash",
+        "row_hash",
+        "ref",
+        "delivery_id",
+        "kind",
+    },
+    "supplier_state_pending": {"delivery_id", "pupil_hash", "row_hash", "ref", "kind"},
     "drop_removals": {"delivery_id", "removed_at"},
     # lineage.locks: one sync per school at a time
     "run_locks": {"school", "run_id", "acquired_at", "expires_at"},
