@@ -105,8 +105,8 @@ def passes_elfproef(values: pd.Series) -> pd.Series:
     result = np.zeros(len(values), dtype=bool)
     if candidate.any():
         padded = text[candidate].str.zfill(9)
-        digits = np.frombuffer("".join(padded).encode("ascii"), dtype=np.uint8)
-        digits = digits.reshape(-1, 9).astype(np.int64) - ord("0")
+        raw = np.frombuffer("".join(padded).encode("ascii"), dtype=np.uint8)
+        digits = raw.reshape(-1, 9).astype(np.int64) - ord("0")
         total = digits @ _ELFPROEF_WEIGHTS
         result[candidate] = (total % 11 == 0) & digits.any(axis=1)
     return pd.Series(result, index=values.index, dtype=bool)
