@@ -17,7 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from connectors.errors import SourceFormatError
-from connectors.identifiers import readable_keys
+from connectors.identifiers import passes_elfproef, readable_keys
 from connectors.sources.base import GROUP_KEY_SEPARATOR, SOURCE_FILE, SOURCE_LINE, SchoolExport
 from contracts.codes import JAARGROEP_COMBINATIE
 from contracts.consent_spelling import normalise_consents
@@ -378,8 +378,25 @@ def validate_schools(
 
     legacy = pupils["eckid"].notna() & ~pupils["eckid"].str.match(ECKID_MODERN, na=False)
     legacy &= pupils["eckid"].str.match(ECKID_LEGACY, na=False)
-    warnings = pd.DataFrame(
-        {"index": pupils.index[legacy], "column": "eckid", "rule": "eckid_legacy"}
+    warnings = pd.concat(
+        [
+            pd.DataFrame(
+                {"index": pupils.index[legacy], "column": "eckid", "rule": "eckid_legacy"}
+            ),
+            # A key or user name that passes the elfproef is probably a BSN: suppliers that
+            # would receive it do not get the pupil (policy), and the school should know.
+            *(
+                pd.DataFrame(
+                    {
+                        "index": pupils.index[passes_elfproef(pupils[column]).to_numpy()],
+                        "column": column,
+                        "rule": f"{column}_bsn",
+                    }
+                )
+                for column in ("leerlingkey", "gebruikersnaam")
+            ),
+        ],
+        ignore_index=True,
     )
     eckid_warnings = _problems("leerling", pupils, warnings, severity="warning")
 

@@ -14,7 +14,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from contracts.agreements import Agreement, IdentifierPolicy
+from connectors.identifiers import passes_elfproef
+from contracts.agreements import Agreement, IdentifierPolicy, LegalBasisType
 from contracts.catalog import CONSENT_FLAG_PREFIX
 from contracts.validation import ValidatedSchool
 from policy.consent import consented_keys, current_consents, unreadable_for
@@ -118,6 +119,23 @@ def _consents(schools: Sequence[ValidatedSchool]) -> _Consents:
     return _Consents(_standing(schools), unreadable, row_year)
 
 
+def _bsn_as_key(pupils: pd.DataFrame, agreement: Agreement) -> pd.Series:
+    """Pupils the supplier would get a BSN from, as their key or user name.
+
+    A leerlingkey or gebruikersnaam that passes the elfproef is treated as the national
+    number it probably is: only a legal duty may receive it. A key travels only where the
+    agreement lists it (as a field, which is also how every format writes it as the
+    identifier); a pseudonymising supplier gets a keyed hash instead and is not affected.
+    """
+    hit = pd.Series(False, index=pupils.index)
+    if agreement.legal_basis.type is LegalBasisType.WETTELIJKE_PLICHT:
+        return hit
+    for name in ("leerlingkey", "gebruikersnaam"):
+        if name in agreement.field_names:
+            hit |= passes_elfproef(pupils[name])
+    return hit
+
+
 def member_ids(brincodes: pd.Series, keys: pd.Series, secret: bytes) -> pd.Series:
     """Keyed hash of "<brincode>:<leerlingkey>": how lineage refers to a pupil.
 
@@ -157,6 +175,7 @@ def _withhold_reasons(
         no_id = pupils["eckid"].isna() & ~persistent
     else:
         no_id = ~persistent
+    no_id = no_id | _bsn_as_key(pupils, agreement)
     reason_of = {
         Reason.ERASED: erased,
         Reason.LEFT_SCHOOL: left,
