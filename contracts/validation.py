@@ -25,6 +25,7 @@ from contracts.consents import ConsentRecord
 from contracts.groups import GROUP_KIND_COMPOSITE, GROUP_KIND_STAM, GroupRecord
 from contracts.pupils import ECKID_LEGACY, ECKID_MODERN, PupilRecord
 from contracts.rules import hint_for
+from contracts.school_header import checked_school
 from contracts.unreadable_consents import no_unreadable_consents, unreadable_consents
 
 __all__ = [
@@ -91,13 +92,8 @@ class ValidatedSchool:
 
     @property
     def brincode(self) -> str:
-        """School identifier used in folder names and lineage."""
-        return (
-            self.school.get("brincode")
-            or self.school.get("instellingsnummer")
-            or self.school.get("schoolkey")
-            or "onbekend"
-        )
+        """The school's BRIN (canonical): used in folder names, lineage and locks."""
+        return self.school["brincode"] or ""
 
     @property
     def schooljaar(self) -> str:
@@ -348,6 +344,8 @@ def validate_schools(
         One ValidatedSchool per item, in the same order.
     """
     exports = [export for export, _ in items]
+    # Which school an export is comes first: nothing is filed under anything but a BRIN.
+    headers = [checked_school(export) for export in exports]
     count = len(exports)
     groups_raw, group_owner = _concat([e.groups for e in exports])
     group_failures, groups = _run(GroupRecord.to_schema(), groups_raw, "groups")
@@ -442,7 +440,7 @@ def validate_schools(
     return [
         ValidatedSchool(
             export=export,
-            school=dict(export.school),
+            school=headers[i],
             pupils=pupils_by_school[i],
             groups=groups_by_school[i],
             consents=consents_by_school[i],
