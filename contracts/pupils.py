@@ -8,6 +8,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from connectors.identifiers import unreadable_keys
 from contracts.classification import Classification as C
 from contracts.codes import GESLACHT, JAARGROEP
 from contracts.fields import ISO_DATE, declared
@@ -128,6 +129,11 @@ class PupilRecord(pa.DataFrameModel):
 
     # Keys are unique within one export (one school, one year), not across schools: a
     # batch of schools is validated in one frame, partitioned by source_file.
+    @pa.check("leerlingkey", name="leerlingkey_control")
+    def leerlingkey_control(cls, series: Series[str]) -> Series[bool]:
+        """No control or invisible characters: such a key would match nothing it should."""
+        return cast(Series[bool], ~unreadable_keys(series))
+
     @pa.dataframe_check(name="leerlingkey_unique")
     def leerlingkey_unique(cls, df: pd.DataFrame) -> Series[bool]:
         """EDEXML leerlingKey: one pupil per key in an export."""

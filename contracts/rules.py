@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["FORMAT_NEED_HINT", "RULE_HINTS", "hint_for"]
+__all__ = ["CONSENT_RULE_HINTS", "CONSENT_SUBJECT", "FORMAT_NEED_HINT", "RULE_HINTS", "hint_for"]
+
+_CONSENT_UNTIL_FIXED = (
+    "{what}: corrigeer deze regel in de privacyvoorkeuren en maak de export opnieuw. Tot "
+    "dan telt de regel {counts}."
+)
 
 # Keyed by the rule ids contracts/validation.py reports. Hints name the screen to use, never
 # a value: the report is read by people who may not see the pupil's record.
@@ -55,18 +60,66 @@ RULE_HINTS: dict[str, str] = {
     "groepsnaam_required": "Groep zonder naam: vul de naam van de groep in.",
     "stamgroep_jaargroep": "Stamgroep zonder jaargroep: vul de jaargroep van de groep in "
     "(C voor een combinatiegroep).",
+    "leerlingkey_control": "Het leerlingnummer bevat een onzichtbaar teken of stuurteken "
+    "(bijvoorbeeld na kopiëren en plakken): typ het leerlingnummer opnieuw in.",
+    "leerlingkey_bsn": "Het leerlingnummer heeft de vorm van een BSN (het voldoet aan de "
+    "elfproef): geef de leerling een leerlingnummer dat geen BSN is. Tot dan krijgt geen "
+    "leverancier die het leerlingnummer ontvangt deze leerling (wel een leverancier met een "
+    "wettelijke plicht).",
+    "gebruikersnaam_bsn": "De gebruikersnaam heeft de vorm van een BSN (hij voldoet aan de "
+    "elfproef): geef de leerling een gebruikersnaam die geen BSN is. Tot dan krijgt geen "
+    "leverancier die de gebruikersnaam ontvangt deze leerling (wel een leverancier met een "
+    "wettelijke plicht).",
     "incomplete_for_format": "Het bestandsformaat van een leverancier vraagt een gegeven dat "
     "bij deze leerling ontbreekt (OneRoster bijvoorbeeld een achternaam). Die leverancier "
     "krijgt de leerling pas als het in de leerlingadministratie is ingevuld; de andere "
     "leveranciers krijgen de leerling wel.",
-    "schooljaar_format": "Schooljaar in het toestemmingenbestand is niet van de vorm "
-    "2026-2027: corrigeer de regel in de privacyvoorkeuren-export.",
-    "categorie_format": "Onbekende schrijfwijze van de categorie: gebruik kleine letters, "
-    "cijfers en _ (bijvoorbeeld beeldmateriaal_website).",
-    "waarde_code": "Toestemming is niet ja of nee: deze regel telt als geen toestemming.",
-    "datetime_format": "Datum van de keuze ontbreekt of is geen datum: deze regel telt als "
-    "geen toestemming.",
+    # Consent rows: what cannot be read withdraws consent until it is corrected.
+    "schooljaar_format": _CONSENT_UNTIL_FIXED.format(
+        what="Het schooljaar is niet te lezen (schrijf het als 2026-2027)",
+        counts="als 'nee' voor de categorie die hij noemt, in elk schooljaar",
+    ),
+    "categorie_format": _CONSENT_UNTIL_FIXED.format(
+        what="De categorie is niet te lezen (gebruik letters, cijfers, spaties of _, "
+        "bijvoorbeeld beeldmateriaal website)",
+        counts="als 'nee' voor elke categorie van deze leerling",
+    ),
+    "waarde_code": _CONSENT_UNTIL_FIXED.format(
+        what="De keuze is niet ja of nee (ook goed: j, yes, 1, n, neen, no, 0)",
+        counts="als 'nee' voor de categorie die hij noemt",
+    ),
+    "datetime_format": _CONSENT_UNTIL_FIXED.format(
+        what="De datum van de keuze is niet te lezen (schrijf jjjj-mm-dd of dd-mm-jjjj, "
+        "eventueel met de tijd)",
+        counts="als 'nee' voor de categorie die hij noemt",
+    ),
 }
+
+# The same rule id on a consent row: the fix is in the privacy-voorkeuren, and the row
+# counts against consent until then.
+CONSENT_RULE_HINTS: dict[str, str] = {
+    "leerlingkey_required": "Toestemmingsregel zonder leerlingnummer: vul het leerlingnummer "
+    "in de privacyvoorkeuren in en maak de export opnieuw. Tot dan telt de regel, tenzij het "
+    "een leesbare 'ja' is, als 'nee' voor elke leerling in de categorie die hij noemt.",
+    "leerlingkey_control": "Het leerlingnummer in deze toestemmingsregel bevat een onzichtbaar "
+    "teken of stuurteken: typ het opnieuw in en maak de export opnieuw. Tot dan telt de "
+    "regel, tenzij het een leesbare 'ja' is, als 'nee' voor de leerling met dit nummer "
+    "zonder die tekens.",
+    "schooljaar_required": _CONSENT_UNTIL_FIXED.format(
+        what="Het schooljaar ontbreekt",
+        counts="als 'nee' voor de categorie die hij noemt, in elk schooljaar",
+    ),
+    "categorie_required": _CONSENT_UNTIL_FIXED.format(
+        what="De categorie ontbreekt", counts="als 'nee' voor elke categorie van deze leerling"
+    ),
+    "waarde_required": _CONSENT_UNTIL_FIXED.format(
+        what="De keuze (ja of nee) ontbreekt", counts="als 'nee' voor de categorie die hij noemt"
+    ),
+    "gewijzigd_op_required": _CONSENT_UNTIL_FIXED.format(
+        what="De datum van de keuze ontbreekt", counts="als 'nee' voor de categorie die hij noemt"
+    ),
+}
+CONSENT_SUBJECT = "toestemming"
 
 # One report row per pupil, supplier and missing field (policy.format_needs): {veld} is
 # the field in plain Dutch, {leverancier} the supplier id, {formaat} its format.
@@ -79,8 +132,16 @@ FORMAT_NEED_HINT = (
 _GENERIC = "Controleer dit veld in de leerlingadministratie en maak de export opnieuw."
 
 
-def hint_for(rule: str) -> str:
-    """Return the Dutch fix hint for a rule id, or a generic one for an unlisted rule."""
+def hint_for(rule: str, subject: str | None = None) -> str:
+    """Return the Dutch fix hint for a rule id, or a generic one for an unlisted rule.
+
+    Args:
+        rule: the rule id.
+        subject: what the row is (leerling, groep, toestemming); a consent row has hints
+            of its own for the rule ids it shares with pupils.
+    """
+    if subject == CONSENT_SUBJECT and rule in CONSENT_RULE_HINTS:
+        return CONSENT_RULE_HINTS[rule]
     if rule in RULE_HINTS:
         return RULE_HINTS[rule]
     if rule.endswith("_required"):

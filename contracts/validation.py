@@ -8,7 +8,7 @@ line, leerlingkey, column, rule and what to fix, never what the value was.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -17,17 +17,23 @@ import pandas as pd
 import pandera.pandas as pa
 
 from connectors.errors import SourceFormatError
+from connectors.identifiers import passes_elfproef, readable_keys
 from connectors.sources.base import GROUP_KEY_SEPARATOR, SOURCE_FILE, SOURCE_LINE, SchoolExport
 from contracts.codes import JAARGROEP_COMBINATIE
+from contracts.consent_spelling import normalise_consents
 from contracts.consents import ConsentRecord
 from contracts.groups import GROUP_KIND_COMPOSITE, GROUP_KIND_STAM, GroupRecord
 from contracts.pupils import ECKID_LEGACY, ECKID_MODERN, PupilRecord
 from contracts.rules import hint_for
+from contracts.school_header import checked_school
+from contracts.unreadable_consents import no_unreadable_consents, unreadable_consents
 
 __all__ = [
     "PROBLEM_COLUMNS",
+    "ConsentValidation",
     "ValidatedSchool",
     "reference_peildatum",
+    "validate_consents",
     "validate_school",
     "validate_schools",
 ]
@@ -65,6 +71,8 @@ class ValidatedSchool:
         pupils: valid pupils, PupilRecord columns.
         groups: valid groups, GroupRecord columns.
         consents: valid consent rows, ConsentRecord columns (all years; policy picks).
+        unreadable_consents: the withdrawals refused consent rows stand for (see
+            contracts.unreadable_consents); policy withholds those pupils.
         problems: the quarantine report rows, PROBLEM_COLUMNS, no values.
         input_pupils: number of pupil rows in the export.
         quarantined_pupils: number of pupils withheld from every supplier as invalid.
@@ -80,16 +88,12 @@ class ValidatedSchool:
     input_pupils: int
     quarantined_pupils: int
     reference_date: date
+    unreadable_consents: pd.DataFrame = field(default_factory=no_unreadable_consents)
 
     @property
     def brincode(self) -> str:
-        """School identifier used in folder names and lineage."""
-        return (
-            self.school.get("brincode")
-            or self.school.get("instellingsnummer")
-            or self.school.get("schoolkey")
-            or "onbekend"
-        )
+        """The school's BRIN (canonical): used in folder names, lineage and locks."""
+        return self.school["brincode"] or ""
 
     @property
     def schooljaar(self) -> str:
@@ -237,7 +241,7 @@ def _problems(
             "column": failures["column"].to_numpy(),
             "rule": failures["rule"].to_numpy(),
             "severity": severity,
-            "hint": [hint_for(rule) for rule in failures["rule"]],
+            "hint": [hint_for(rule, subject) for rule in failures["rule"]],
         },
         columns=list(PROBLEM_COLUMNS),
     )
@@ -283,6 +287,45 @@ def _split(frame: pd.DataFrame, owner: pd.Series, count: int) -> list[pd.DataFra
     return [groups.get(i, empty).reset_index(drop=True) for i in range(count)]
 
 
+@dataclass(frozen=True)
+class ConsentValidation:
+    """Consent rows after validation.
+
+    Attributes:
+        valid: the readable rows, ConsentRecord columns, in canonical spelling.
+        unreadable: the withdrawals the refused rows stand for (UNREADABLE_COLUMNS).
+        problems: the report rows of the refused ones, PROBLEM_COLUMNS.
+        failures: the contract's failures: index (of the input), column, rule.
+    """
+
+    valid: pd.DataFrame
+    unreadable: pd.DataFrame
+    problems: pd.DataFrame
+    failures: pd.DataFrame
+
+
+def validate_consents(raw: pd.DataFrame) -> ConsentValidation:
+    """Read consent rows in every accepted spelling and check them against the contract.
+
+    Every spelling is turned into the canonical one first, so the contract refuses only
+    what could not be read; each refused row may still withdraw consent (see
+    contracts.unreadable_consents). The frame may hold the rows of several schools.
+
+    Args:
+        raw: rows as the consent reader returns them.
+    """
+    rows = normalise_consents(raw)
+    failures, valid = _run(ConsentRecord.to_schema(), rows, "consents")
+    # The report shows the key without its control characters: it is what to look for.
+    shown = rows.assign(leerlingkey=readable_keys(rows["leerlingkey"]))
+    return ConsentValidation(
+        valid=valid,
+        unreadable=unreadable_consents(rows, failures),
+        problems=_problems("toestemming", shown, failures),
+        failures=failures,
+    )
+
+
 def validate_schools(
     items: Sequence[tuple[SchoolExport, pd.DataFrame]], *, today: date
 ) -> list[ValidatedSchool]:
@@ -301,6 +344,8 @@ def validate_schools(
         One ValidatedSchool per item, in the same order.
     """
     exports = [export for export, _ in items]
+    # Which school an export is comes first: nothing is filed under anything but a BRIN.
+    headers = [checked_school(export) for export in exports]
     count = len(exports)
     groups_raw, group_owner = _concat([e.groups for e in exports])
     group_failures, groups = _run(GroupRecord.to_schema(), groups_raw, "groups")
@@ -331,8 +376,25 @@ def validate_schools(
 
     legacy = pupils["eckid"].notna() & ~pupils["eckid"].str.match(ECKID_MODERN, na=False)
     legacy &= pupils["eckid"].str.match(ECKID_LEGACY, na=False)
-    warnings = pd.DataFrame(
-        {"index": pupils.index[legacy], "column": "eckid", "rule": "eckid_legacy"}
+    warnings = pd.concat(
+        [
+            pd.DataFrame(
+                {"index": pupils.index[legacy], "column": "eckid", "rule": "eckid_legacy"}
+            ),
+            # A key or user name that passes the elfproef is probably a BSN: suppliers that
+            # would receive it do not get the pupil (policy), and the school should know.
+            *(
+                pd.DataFrame(
+                    {
+                        "index": pupils.index[passes_elfproef(pupils[column]).to_numpy()],
+                        "column": column,
+                        "rule": f"{column}_bsn",
+                    }
+                )
+                for column in ("leerlingkey", "gebruikersnaam")
+            ),
+        ],
+        ignore_index=True,
     )
     eckid_warnings = _problems("leerling", pupils, warnings, severity="warning")
 
@@ -342,8 +404,9 @@ def validate_schools(
 
     consents_raw, consent_owner_array = _concat([c for _, c in items])
     consent_owner = pd.Series(consent_owner_array, index=consents_raw.index)
-    consent_failures, consents = _run(ConsentRecord.to_schema(), consents_raw, "consents")
-    consent_problems = _problems("toestemming", consents_raw, consent_failures)
+    consented = validate_consents(consents_raw)
+    consent_failures, consents = consented.failures, consented.valid
+    unreadable, consent_problems = consented.unreadable, consented.problems
 
     quarantined = (
         pupil_owner.loc[pupil_failures["index"].unique()].value_counts()
@@ -372,11 +435,12 @@ def validate_schools(
     pupils_by_school = _split(pupils, pupil_owner, count)
     groups_by_school = _split(groups, pd.Series(group_owner, index=groups_raw.index), count)
     consents_by_school = _split(consents, consent_owner, count)
+    unreadable_by_school = _split(unreadable, consent_owner, count)
     empty_problems = pd.DataFrame(columns=list(PROBLEM_COLUMNS))
     return [
         ValidatedSchool(
             export=export,
-            school=dict(export.school),
+            school=headers[i],
             pupils=pupils_by_school[i],
             groups=groups_by_school[i],
             consents=consents_by_school[i],
@@ -386,6 +450,7 @@ def validate_schools(
             input_pupils=len(export.pupils),
             quarantined_pupils=int(quarantined.get(i, 0)),
             reference_date=today,
+            unreadable_consents=unreadable_by_school[i],
         )
         for i, export in enumerate(exports)
     ]

@@ -22,6 +22,8 @@ __all__ = ["InzageReport", "SupplierSection", "build_inzage", "write_inzage"]
 
 _REASONS_NL = {
     "no_consent": "er is (dit schooljaar) geen toestemming gegeven",
+    "consent_unreadable": "een toestemmingsregel is niet te lezen; tot de school die "
+    "verbetert, telt hij als geen toestemming",
     "left_school": "de leerling is uitgeschreven",
     "out_of_scope": "de leerling valt buiten de afspraak (bijvoorbeeld een andere jaargroep)",
     "no_identifier": "de leerling heeft geen bruikbaar nummer voor deze leverancier",

@@ -54,7 +54,10 @@ class QuarantineReport:
             .reset_index()
             .sort_values(["severity", "count", "rule"], ascending=[True, False, True])
         )
-        grouped["hint"] = grouped["rule"].map(hint_for)
+        grouped["hint"] = [
+            hint_for(str(rule), str(subject))
+            for rule, subject in zip(grouped["rule"], grouped["subject"], strict=True)
+        ]
         return grouped.reset_index(drop=True)
 
     def markdown(self, link: str | None = None) -> str:
@@ -124,12 +127,13 @@ def _html(report: QuarantineReport, title: str) -> str:
     ]
     if report.problems.empty:
         parts.append("<p>Geen problemen gevonden.</p>")
-    for rule, rows in report.problems.groupby("rule", sort=False):
+    for (rule, subject), rows in report.problems.groupby(["rule", "subject"], sort=False):
         severity = str(rows["severity"].iloc[0])
         label = "Fout" if severity == "error" else "Waarschuwing"
+        hint = hint_for(str(rule), str(subject))
         parts += [
             f'<section class="{esc(severity)}">',
-            f"<h2>{label}: {esc(hint_for(str(rule)))}</h2>",
+            f"<h2>{label}: {esc(hint)}</h2>",
             f"<p>Regel <code>{esc(str(rule))}</code>, {len(rows)} keer.</p>",
             "<table><tr><th>school</th><th>soort</th><th>bestand</th><th>regel</th>"
             "<th>leerlingnummer</th><th>veld</th><th>wat te doen</th></tr>",
@@ -147,7 +151,7 @@ def _html(report: QuarantineReport, title: str) -> str:
                         getattr(row, SOURCE_LINE),
                         key,
                         row.column,
-                        row.hint if row.hint != hint_for(str(rule)) else "",
+                        row.hint if row.hint != hint else "",
                     )
                 )
                 + "</tr>"

@@ -47,7 +47,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.errors import ConfigurationError
 from lineage.audit import _transaction
-from lineage.rights import DeliveryMemberRecord
+from lineage.rights import DeliveryMemberRecord, ErasureRecord
 from lineage.store import (
     _NAME_LENGTH,
     _TOKEN_LENGTH,
@@ -75,6 +75,7 @@ __all__ = [
     "load_state",
     "mark_removed",
     "pending_state",
+    "pupil_is_known",
     "removed_deliveries",
     "stage_pending",
     "state_from_delivery",
@@ -446,3 +447,29 @@ def forget_suppliers(engine: Engine, keep: set[str]) -> int:
                 sql_delete(SupplierStateRecord).where(SupplierStateRecord.supplier.not_in(keep))
             ).rowcount
         )
+
+
+def pupil_is_known(engine: Engine, pupil_hash: str) -> bool:
+    """Whether lineage holds anything about the pupil (by `lineage.rights.pupil_hash`).
+
+    A delivery that held the pupil, a supplier's state or a held delivery's pending
+    state, or an erasure request (active or revoked). The hash includes the school, so a
+    key another school has does not count. Memberships purged after the retention period
+    no longer count.
+
+    Raises:
+        ValueError: the hash is not 64 hex characters.
+        ConfigurationError: the database cannot be reached.
+    """
+    member = _sha256(pupil_hash, "pupil_hash")
+    queries = [
+        select(table.pupil_hash).where(table.pupil_hash == member).limit(1)
+        for table in (
+            DeliveryMemberRecord,
+            SupplierStateRecord,
+            PendingStateRecord,
+            ErasureRecord,
+        )
+    ]
+    with _transaction(engine) as connection:
+        return any(connection.execute(query).first() is not None for query in queries)

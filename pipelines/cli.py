@@ -251,10 +251,12 @@ def datamap(
     Example:
         sluis datamap --school 07XY --out /srv/www/privacy
     """
+    from connectors.identifiers import canonical_brin
     from contracts.agreements import load_agreement_set
     from contracts.datamap import datamap_html, datamap_markdown
     from pipelines.settings import Settings
 
+    school = canonical_brin(school) or school
     found = load_agreement_set(Settings().agreements_dir)
     agreements = [a.agreement for a in found.agreements]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -297,16 +299,32 @@ def vergeet(
     reden: Annotated[str, typer.Option(help="Reason of the request, for the record")] = "",
     herstel: Annotated[bool, typer.Option("--herstel", help="End an earlier erasure")] = False,
     school: SchoolOption = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(help="The school's current export: a pupil in it is known to Sluis"),
+    ] = None,
+    verwacht: Annotated[
+        bool,
+        typer.Option(
+            "--verwacht",
+            help="The pupil is not known to Sluis yet and is expected in a later export",
+        ),
+    ] = False,
     door: Annotated[str | None, typer.Option(help="Who records this (default: OS user)")] = None,
     state: StateOption = None,
     db: DbOption = None,
 ) -> None:
     """Erasure: leave a pupil out of every later delivery (--herstel undoes it).
 
+    A leerlingnummer Sluis does not know at that school (in lineage or in the --source
+    export) is refused, unless --verwacht says the pupil will be in a later export.
+
     Examples:
         sluis vergeet 100234 --reden "verzoek ouders 12-11-2026"
         sluis vergeet 100234 --herstel --reden "verzoek ingetrokken"
+        sluis vergeet 100240 --reden "verzoek ouders" --school 07XY --verwacht
     """
+    from connectors.identifiers import canonical_key
     from lineage.audit import default_actor
     from pipelines.rights_commands import forget
 
@@ -319,7 +337,10 @@ def vergeet(
         reason=reden.strip(),
         actor=door or default_actor(),
         restore=herstel,
+        source=source,
+        expected=verwacht,
     )
+    leerlingkey = canonical_key(leerlingkey)
     if herstel:
         out.print(f"Leerling {leerlingkey} ({brin}) wordt weer geleverd vanaf de volgende run.")
     else:

@@ -35,6 +35,7 @@ from connectors.errors import (
     UsageError,
 )
 from connectors.formats.base import DataFile
+from connectors.identifiers import canonical_id
 from contracts.agreements import (
     Agreement,
     FolderDropSettings,
@@ -212,6 +213,8 @@ def approve(settings: Settings, run_id: str, supplier: str, actor: str) -> list[
             could not be checked).
         PolicyError: the held files do not match their lineage record.
     """
+    # As typed or copied: run ids and supplier ids are lower case, spaces do not count.
+    run_id, supplier = canonical_id(run_id), canonical_id(supplier)
     store = LineageStore(settings.lineage_url())
     store.create_schema()
     try:
@@ -386,6 +389,9 @@ def redeliver(
             or the membership or audit key is missing or not the one lineage recorded.
         PolicyError: the archived copy does not match its lineage record.
     """
+    # Delivery folder names are lower case (delivery_id_for), whatever the user types.
+    supplier = canonical_id(supplier)
+    delivery = canonical_id(delivery) if delivery is not None else None
     store = LineageStore(settings.lineage_url())
     store.create_schema()
     try:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.errors import ConfigurationError, UsageError
+from connectors.identifiers import canonical_brin, quoted
 from connectors.sources.registry import detect_format
 
 __all__ = ["SchoolInput", "batches", "discover_schools", "label", "select_school"]
@@ -91,17 +92,21 @@ def batches(items: list[SchoolInput], size: int) -> list[list[SchoolInput]]:
 
 
 def select_school(schools: list[SchoolInput], school: str | None) -> list[SchoolInput]:
-    """Keep the school whose folder is named `school` (any case); all when None.
+    """Keep the school whose folder is named `school` (any case, spaces around ignored).
+
+    Folder names are BRINs by convention, which the drop spells in lower case and people
+    type in either: both sides are compared in canonical form.
 
     Raises:
         UsageError: no school folder has that name; the message lists the known ones.
     """
     if not school:
         return schools
-    chosen = [s for s in schools if s.name.casefold() == school.casefold()]
+    wanted = canonical_brin(school)
+    chosen = [s for s in schools if canonical_brin(s.name) == wanted]
     if not chosen:
         known = ", ".join(s.name for s in schools)
-        raise UsageError(f"unknown school {school!r}; the source holds: {known}")
+        raise UsageError(f"unknown school {quoted(school)}; the source holds: {known}")
     return chosen
 
 

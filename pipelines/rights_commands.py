@@ -7,13 +7,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from connectors.errors import UsageError
+from connectors.errors import ConfigurationError, UsageError
+from connectors.identifiers import canonical_brin, canonical_key, is_brin, quoted
 from contracts.agreements import LoadedAgreement, load_agreement_set
+from contracts.validation import ValidatedSchool
 from lineage.audit import AuditHead, AuditVerification
 from lineage.audit_anchors import run_anchors
 from lineage.inzage import InzageReport, build_inzage, write_inzage
 from lineage.rights import deliveries_for_pupil, erase, erased_hashes, get_erasure, pupil_hash
 from lineage.rights import revoke as revoke_erasure
+from lineage.state import pupil_is_known
 from lineage.store import LineageStore, SourceRecord
 from pipelines.keys import audit_log, check_run_keys, checked_key, membership_source
 from pipelines.plan import discover_schools
@@ -30,37 +33,132 @@ def _store(settings: Settings) -> LineageStore:
     return store
 
 
-def resolve_school(store: LineageStore, school: str | None) -> str:
-    """The school a request is about: given, or the only one lineage knows."""
+def resolve_school(
+    store: LineageStore,
+    school: str | None,
+    *,
+    also: frozenset[str] = frozenset(),
+    unknown_allowed: bool = False,
+) -> str:
+    """The school a request is about, as a canonical BRIN: given, or the only one known.
+
+    Args:
+        store: the lineage store; the schools of its runs are known.
+        school: the BRIN as typed (any case, surrounding spaces), or None.
+        also: more schools that are known (those of an export given with --source).
+        unknown_allowed: accept a BRIN nobody knows yet (vergeet --verwacht).
+
+    Raises:
+        ConfigurationError: the school is not known (or not a BRIN).
+        UsageError: no school given and lineage knows none or several.
+    """
     with store.engine.connect() as connection:
-        known = sorted(set(connection.execute(select(SourceRecord.school)).scalars()))
+        known = set(connection.execute(select(SourceRecord.school)).scalars()) | also
     if school:
-        return school
+        brin = canonical_brin(school) or ""
+        if brin in known or (unknown_allowed and is_brin(brin)):
+            return brin
+        raise ConfigurationError(
+            f"Sluis knows no school {quoted(brin)}: lineage and the export given know "
+            + (", ".join(sorted(known)) if known else "no school yet")
+            + "; check the BRIN, or give the school's current export with --source"
+        )
     if len(known) == 1:
-        return known[0]
+        return next(iter(known))
     raise UsageError(
         "name the school with --school BRIN; lineage knows "
-        + (", ".join(known) if known else "no school yet (run a sync first)")
+        + (", ".join(sorted(known)) if known else "no school yet (run a sync first)")
+    )
+
+
+def _export_school(settings: Settings, source: Path, brin: str | None) -> list[ValidatedSchool]:
+    """The schools of the export(s) at `source` (only `brin` when given), validated."""
+    found = discover_schools(source, None, settings.consents_filename)
+    schools = prepare_in_batches(
+        found,
+        today=date.today(),
+        batch_size=settings.batch_size,
+        edexml_xsd=settings.edexml_xsd,
+        csv_column_map=settings.csv_column_map,
+    )
+    return [s for s in schools if brin is None or s.brincode == brin]
+
+
+def _in_export(school: ValidatedSchool, key: str) -> bool:
+    """Whether the export holds the pupil, valid or quarantined."""
+    problems = school.problems
+    quarantined = problems.loc[problems["subject"] == "leerling", "leerlingkey"]
+    return bool((school.pupils["leerlingkey"] == key).any() or (quarantined == key).any())
+
+
+def _unknown_pupil(brin: str, source: Path | None) -> ConfigurationError:
+    # The key is not repeated: the message may end up in a log.
+    where = "lineage (no delivery, supplier state or erasure)"
+    if source is not None:
+        where += f" nor the export {source}"
+    return ConfigurationError(
+        f"Sluis does not know this leerlingnummer at school {brin}: {where} holds it; check "
+        "the leerlingnummer and the school, or give the current export with --source"
     )
 
 
 def forget(
-    settings: Settings, key: str, *, school: str | None, reason: str, actor: str, restore: bool
+    settings: Settings,
+    key: str,
+    *,
+    school: str | None,
+    reason: str,
+    actor: str,
+    restore: bool,
+    source: Path | None = None,
+    expected: bool = False,
 ) -> str:
-    """Record an erasure (or, with restore, end it); return the school it applies to."""
+    """Record an erasure (or, with restore, end it); return the school it applies to.
+
+    Args:
+        settings: the settings.
+        key: the pupil's leerlingnummer, as typed.
+        school: the school's BRIN, as typed; None when lineage knows one school.
+        reason: why (the parents' request).
+        actor: who records it.
+        restore: end an earlier erasure instead.
+        source: the school's current export: a pupil it holds is known.
+        expected: the pupil is not known yet and will be in a later export.
+
+    Raises:
+        ConfigurationError: the school or the pupil is unknown (and not `expected`).
+    """
+    key = canonical_key(key)
     store = _store(settings)
     try:
         # An erasure made with another key than the runs use would never match.
         keys = check_run_keys(settings, store.engine, ())
-        brin = resolve_school(store, school)
+        exported = _export_school(settings, source, None) if source is not None else []
+        brin = resolve_school(
+            store, school, also=frozenset(s.brincode for s in exported), unknown_allowed=expected
+        )
         member = pupil_hash(f"{brin}:{key}", keys.membership)
         now = datetime.now(UTC)
+        current = get_erasure(store.engine, member)
+        active = current is not None and current.revoked_at is None
         if restore:
-            if get_erasure(store.engine, member) is None:
-                raise UsageError(f"no erasure recorded for pupil {key} of school {brin}")
+            if not active:
+                raise ConfigurationError(
+                    f"no active erasure is recorded for this pupil of school {brin}; "
+                    "check the leerlingnummer and the school"
+                )
             revoke_erasure(store.engine, member, actor, now, audit_key=keys.audit)
-        else:
-            erase(store.engine, member, actor, reason, now, audit_key=keys.audit)
+            return brin
+        mine = [s for s in exported if s.brincode == brin]
+        known = pupil_is_known(store.engine, member) or any(_in_export(s, key) for s in mine)
+        if not known and not expected:
+            raise _unknown_pupil(brin, source)
+        if current is not None and active:
+            raise ConfigurationError(
+                f"this pupil of school {brin} is already erased (since "
+                f"{current.requested_at.date().isoformat()}); nothing changed"
+            )
+        erase(store.engine, member, actor, reason, now, audit_key=keys.audit)
         return brin
     finally:
         store.dispose()
@@ -74,13 +172,24 @@ def inzage(
     source: Path | None,
     out_dir: Path,
 ) -> tuple[InzageReport, Path, Path]:
-    """Build and write the inzage report for one pupil."""
+    """Build and write the inzage report for one pupil.
+
+    Raises:
+        ConfigurationError: Sluis knows neither the school nor, at that school, the pupil
+            (in lineage or in the export given with `source`): a report would wrongly
+            say that nothing was shared.
+    """
+    key = canonical_key(key)
     store = _store(settings)
     try:
         # With another key the pupil's hash matches nothing: "nothing shared" would be false.
         member_secret = checked_key(store.engine, membership_source(settings))
-        brin = resolve_school(store, school)
+        exported = _export_school(settings, source, None) if source is not None else []
+        brin = resolve_school(store, school, also=frozenset(s.brincode for s in exported))
+        mine = [s for s in exported if s.brincode == brin]
         member = pupil_hash(f"{brin}:{key}", member_secret)
+        if not (pupil_is_known(store.engine, member) or any(_in_export(s, key) for s in mine)):
+            raise _unknown_pupil(brin, source)
         found = load_agreement_set(settings.agreements_dir)
         agreements = {a.agreement.id: a for a in found.agreements}
         latest = {
@@ -91,8 +200,10 @@ def inzage(
         status_now: dict[str, str] | None = None
         values: dict[str, dict[str, str]] | None = None
         if source is not None:
+            if not mine:
+                raise ConfigurationError(f"{source}: holds no export of school {brin}")
             status_now, values = _current(
-                settings, source, brin, key, agreements, member_secret, erased_hashes(store.engine)
+                mine[0], key, agreements, member_secret, erased_hashes(store.engine)
             )
         report = build_inzage(
             leerlingkey=key,
@@ -111,30 +222,13 @@ def inzage(
 
 
 def _current(
-    settings: Settings,
-    source: Path,
-    brin: str,
+    school: ValidatedSchool,
     key: str,
     agreements: dict[str, LoadedAgreement],
     member_secret: bytes,
     erased: frozenset[str],
 ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """Status and shared values of the pupil in the current export, per supplier."""
-    found = discover_schools(source, None, settings.consents_filename)
-    schools = [
-        s
-        for s in prepare_in_batches(
-            found,
-            today=date.today(),
-            batch_size=settings.batch_size,
-            edexml_xsd=settings.edexml_xsd,
-            csv_column_map=settings.csv_column_map,
-        )
-        if s.brincode == brin
-    ]
-    if not schools:
-        raise UsageError(f"{source}: holds no export of school {brin}")
-    school = schools[0]
     quarantined = set(
         school.problems.loc[
             (school.problems["severity"] == "error") & (school.problems["subject"] == "leerling"),

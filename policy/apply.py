@@ -14,10 +14,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from contracts.agreements import Agreement, IdentifierPolicy
+from connectors.identifiers import passes_elfproef
+from contracts.agreements import Agreement, IdentifierPolicy, LegalBasisType
 from contracts.catalog import CONSENT_FLAG_PREFIX
 from contracts.validation import ValidatedSchool
-from policy.consent import consented_keys, current_consents
+from policy.consent import consented_keys, current_consents, unreadable_for
 from policy.format_needs import incomplete_for_format
 from policy.minimise import check_output, minimise
 from policy.pseudonymise import birth_year, is_persistent_key, pseudonym
@@ -92,6 +93,50 @@ def _standing(schools: Sequence[ValidatedSchool]) -> pd.DataFrame:
     return current_consents(consents, row_year, by=[_SCHOOL])
 
 
+@dataclass(frozen=True)
+class _Consents:
+    """A batch's consent: the standing choices, and the unreadable rows with their year."""
+
+    standing: pd.DataFrame
+    unreadable: pd.DataFrame
+    year: pd.Series  # the export's school year per row of `unreadable`
+
+    def withdrawn(self, category: str, pupils: pd.DataFrame) -> pd.Series:
+        """Pupils whose consent for `category` an unreadable row takes away."""
+        return unreadable_for(self.unreadable, self.year, category, pupils, by=[_SCHOOL])
+
+    def yes(self, category: str, pupils: pd.DataFrame) -> pd.Series:
+        """Pupils with a standing "ja" for `category` and no unreadable row against it."""
+        keys = pd.MultiIndex.from_frame(pupils[[_SCHOOL, "leerlingkey"]])
+        consented = keys.isin(consented_keys(self.standing, category, by=[_SCHOOL]))
+        return pd.Series(consented, index=pupils.index) & ~self.withdrawn(category, pupils)
+
+
+def _consents(schools: Sequence[ValidatedSchool]) -> _Consents:
+    frames = [s.unreadable_consents.assign(**{_SCHOOL: i}) for i, s in enumerate(schools)]
+    unreadable = pd.concat(frames, ignore_index=True)
+    years = pd.Series([s.schooljaar for s in schools], dtype="str")
+    row_year = pd.Series(years.to_numpy()[unreadable[_SCHOOL].to_numpy()], index=unreadable.index)
+    return _Consents(_standing(schools), unreadable, row_year)
+
+
+def _bsn_as_key(pupils: pd.DataFrame, agreement: Agreement) -> pd.Series:
+    """Pupils the supplier would get a BSN from, as their key or user name.
+
+    A leerlingkey or gebruikersnaam that passes the elfproef is treated as the national
+    number it probably is: only a legal duty may receive it. A key travels only where the
+    agreement lists it (as a field, which is also how every format writes it as the
+    identifier); a pseudonymising supplier gets a keyed hash instead and is not affected.
+    """
+    hit = pd.Series(False, index=pupils.index)
+    if agreement.legal_basis.type is LegalBasisType.WETTELIJKE_PLICHT:
+        return hit
+    for name in ("leerlingkey", "gebruikersnaam"):
+        if name in agreement.field_names:
+            hit |= passes_elfproef(pupils[name])
+    return hit
+
+
 def member_ids(brincodes: pd.Series, keys: pd.Series, secret: bytes) -> pd.Series:
     """Keyed hash of "<brincode>:<leerlingkey>": how lineage refers to a pupil.
 
@@ -112,19 +157,18 @@ def row_hashes(frame: pd.DataFrame, secret: bytes) -> pd.Series:
 def _withhold_reasons(
     pupils: pd.DataFrame,
     agreement: Agreement,
-    standing: pd.DataFrame,
+    consents: _Consents,
     today: date,
     erased: pd.Series,
 ) -> pd.Series:
-    """One reason per pupil (the first that applies) or NA for pupils that pass."""
+    """One reason per pupil (the first that applies, in Reason's order) or NA if it passes."""
     left = has_left(pupils, today) & (not agreement.scope.include_left)
     scope = outside_scope(pupils, agreement.scope.jaargroepen, agreement.scope.vestigingen)
-    pupil_keys = pd.MultiIndex.from_frame(pupils[[_SCHOOL, "leerlingkey"]])
+    none = pd.Series(False, index=pupils.index)
+    unreadable, no_consent = none, none
     if agreement.consent_category:
-        yes = consented_keys(standing, agreement.consent_category, by=[_SCHOOL])
-        no_consent = pd.Series(~pupil_keys.isin(yes), index=pupils.index)
-    else:
-        no_consent = pd.Series(False, index=pupils.index)
+        unreadable = consents.withdrawn(agreement.consent_category, pupils)
+        no_consent = ~consents.yes(agreement.consent_category, pupils)
     persistent = is_persistent_key(pupils["leerlingkey"])
     if agreement.identifier is IdentifierPolicy.ECKID:
         no_id = pupils["eckid"].isna()
@@ -132,23 +176,22 @@ def _withhold_reasons(
         no_id = pupils["eckid"].isna() & ~persistent
     else:
         no_id = ~persistent
-    conditions = [
-        erased.to_numpy(),
-        left.to_numpy(),
-        scope.to_numpy(),
-        no_consent.to_numpy(),
-        no_id.to_numpy(),
-        incomplete_for_format(pupils, agreement).to_numpy(),
-    ]
-    choices = [
-        Reason.ERASED.value,
-        Reason.LEFT_SCHOOL.value,
-        Reason.OUT_OF_SCOPE.value,
-        Reason.NO_CONSENT.value,
-        Reason.NO_IDENTIFIER.value,
-        Reason.INCOMPLETE_FOR_FORMAT.value,
-    ]
-    reasons = np.select(conditions, choices, default="")
+    no_id = no_id | _bsn_as_key(pupils, agreement)
+    reason_of = {
+        Reason.ERASED: erased,
+        Reason.LEFT_SCHOOL: left,
+        Reason.OUT_OF_SCOPE: scope,
+        Reason.CONSENT_UNREADABLE: unreadable,
+        Reason.NO_CONSENT: no_consent,
+        Reason.NO_IDENTIFIER: no_id,
+        Reason.INCOMPLETE_FOR_FORMAT: incomplete_for_format(pupils, agreement),
+    }
+    ordered = [r for r in Reason if r in reason_of]
+    reasons = np.select(
+        [reason_of[r].to_numpy(dtype=bool) for r in ordered],
+        [r.value for r in ordered],
+        default="",
+    )
     return pd.Series(reasons, index=pupils.index, dtype="str").replace("", pd.NA)
 
 
@@ -156,7 +199,7 @@ def _prepared(
     passed: pd.DataFrame,
     schools: Sequence[ValidatedSchool],
     agreement: Agreement,
-    standing: pd.DataFrame,
+    consents: _Consents,
     secret: bytes | None,
 ) -> pd.DataFrame:
     """Add the school and derived columns the agreement asks for, and nothing more."""
@@ -176,11 +219,9 @@ def _prepared(
         # pupil 1001 of two schools would be one person to the supplier.
         brin = _school_values(schools, passed[_SCHOOL], "brincode").fillna("")
         out["pseudoniem"] = pseudonym(brin.str.cat(passed["leerlingkey"], sep=":"), secret)
-    keys = pd.MultiIndex.from_frame(passed[[_SCHOOL, "leerlingkey"]])
     for name in sorted(n for n in wanted if n.startswith(CONSENT_FLAG_PREFIX)):
-        yes = consented_keys(standing, name.removeprefix(CONSENT_FLAG_PREFIX), by=[_SCHOOL])
-        flag = np.where(keys.isin(yes), "ja", "nee")
-        out[name] = pd.Series(flag, index=out.index, dtype="str")
+        yes = consents.yes(name.removeprefix(CONSENT_FLAG_PREFIX), passed)
+        out[name] = pd.Series(np.where(yes.to_numpy(), "ja", "nee"), index=out.index, dtype="str")
     return out
 
 
@@ -211,7 +252,7 @@ def apply_agreement_batch(
     pupils = pd.concat(
         [s.pupils.assign(**{_SCHOOL: i}) for i, s in enumerate(schools)], ignore_index=True
     )
-    standing = _standing(schools)
+    consents = _consents(schools)
     if membership_secret is not None:
         ids = member_ids(
             _school_values(schools, pupils[_SCHOOL], "brincode").fillna(""),
@@ -222,9 +263,9 @@ def apply_agreement_batch(
         raise ValueError("erasures need the membership secret to recognise pupils")
     else:
         ids = pd.Series("", index=pupils.index, dtype="str")
-    reasons = _withhold_reasons(pupils, agreement, standing, today, ids.isin(erased))
+    reasons = _withhold_reasons(pupils, agreement, consents, today, ids.isin(erased))
     passing = reasons.isna()
-    prepared = _prepared(pupils.loc[passing], schools, agreement, standing, secret)
+    prepared = _prepared(pupils.loc[passing], schools, agreement, consents, secret)
     owner_passed = prepared[_SCHOOL].to_numpy()
     owner_withheld = pupils.loc[~passing, _SCHOOL].to_numpy()
     withheld_all = reasons.loc[~passing]

@@ -49,6 +49,7 @@ MODES = ("full", "delta")
 # The reason codes suppliers and parents see (ARCHITECTURE.md); anything else is a typo.
 REASON_CODES = (
     "no_consent",
+    "consent_unreadable",
     "left_school",
     "out_of_scope",
     "no_identifier",

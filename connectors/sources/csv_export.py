@@ -55,6 +55,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from connectors import safe_yaml
 from connectors.errors import ConfigurationError, SourceFormatError
+from connectors.identifiers import canonical_brin
 from connectors.sources.base import (
     GROUP_COLUMNS,
     PUPIL_COLUMNS,
@@ -730,6 +731,8 @@ class CsvExportSource:
                         f"{self.column_map_path}"
                     )
                 value = year
+            if name == "brincode":
+                value = canonical_brin(value)
             school[name] = value
         return school, from_map
 

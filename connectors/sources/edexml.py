@@ -40,6 +40,7 @@ from connectors.errors import (
     SourceFormatError,
     UnsafeInputError,
 )
+from connectors.identifiers import canonical_brin
 from connectors.sources.base import (
     GROUP_COLUMNS,
     GROUP_KEY_SEPARATOR,
@@ -660,6 +661,7 @@ class _Reader:
                 f"{_quote(year)} is not a school year like 2026-2027 (second year = first "
                 f"year + 1); {_REEXPORT_HINT}"
             )
+        school["brincode"] = canonical_brin(school["brincode"])
         self.school = school
         self.school_line = line
 

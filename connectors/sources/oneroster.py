@@ -26,10 +26,11 @@ Mapping to the canonical columns (ARCHITECTURE.md names them after EDEXML):
 =================== =======================================================================
 canonical           OneRoster
 =================== =======================================================================
-brincode            the org of type school: its `identifier`, else its `sourcedId`. With
-                    no org of type school (1.1 producers are known to type it
-                    `department`), the single org that classes and enrollments name as
-                    their school; noted. schoolkey is the org's sourcedId.
+brincode            the org of type school: its `identifier` (a BRIN; upper case, without
+                    surrounding space). With no org of type school (1.1 producers are
+                    known to type it `department`), the single org that classes and
+                    enrollments name as their school; noted. schoolkey is the org's
+                    sourcedId, never a stand-in for the BRIN.
 schooljaar          academicSessions, those of type schoolYear if any: the Dutch school
                     year (1 August to 31 July) that holds the middle of startDate..endDate;
                     when the dates are missing, schoolYear read as the year the school
@@ -125,6 +126,7 @@ import pyarrow.compute as pc
 from pandas.api.types import pandas_dtype
 
 from connectors.errors import ConfigurationError, SourceFormatError
+from connectors.identifiers import canonical_brin
 from connectors.oneroster_spec import (
     ACTIVE,
     MANIFEST_FILES,
@@ -981,9 +983,9 @@ class _Reader:
         if len(schools) == 0:
             schools = self._school_by_reference(tables, active)
         org = schools.iloc[0]
-        identifier = str(org["identifier"]).strip()
         school: dict[str, str | None] = dict.fromkeys(SCHOOL_FIELDS)
-        school["brincode"] = identifier or str(org["sourcedId"])
+        identifier = org["identifier"]
+        school["brincode"] = canonical_brin(identifier if isinstance(identifier, str) else None)
         school["schoolkey"] = str(org["sourcedId"])
         school["schooljaar"] = self._school_year(tables["academicSessions"])
         return school, int(org[_LINE])

@@ -159,7 +159,9 @@ def test_moodle_v1p1_bulk_minimal_loads(oneroster_reference: Path) -> None:
     assert export.format == "oneroster"
     assert export.path == folder
     # The only org is typed department; classes and enrollments name it as the school.
-    assert export.school["brincode"] == "org-sch-222-456"
+    # It has no identifier, so no BRIN: the sourcedId is the schoolkey, never the BRIN
+    # (validation then refuses the export).
+    assert export.school["brincode"] is None
     assert export.school["schoolkey"] == "org-sch-222-456"
     assert export.school["schooljaar"] == "2022-2023"
     assert export.school["peildatum"] is None
@@ -200,7 +202,8 @@ def test_moodle_v1p1_bulk_minimal_loads(oneroster_reference: Path) -> None:
 def test_moodle_v1p2_delta_small_loads(oneroster_reference: Path) -> None:
     export = read(oneroster_reference / MOODLE / "v1p2_delta_small")
 
-    assert export.school["brincode"] == "ORG_1"
+    assert export.school["brincode"] is None  # no identifier; ORG_1 is its sourcedId
+    assert export.school["schoolkey"] == "ORG_1"
     # The one session runs 2023-09-04 to 2024-01-26 and says schoolYear 2023: the dates
     # give 2023-2024, and the disagreement is noted.
     assert export.school["schooljaar"] == "2023-2024"
@@ -245,7 +248,7 @@ def test_moodle_v1p1_bulk_full_is_refused_for_status_in_bulk(
 
         edit(folder, f"{name}.csv", clear)
     export = read(folder)
-    assert export.school["brincode"] == "History"  # the org's identifier
+    assert export.school["brincode"] == "HISTORY"  # the org's identifier, canonical
     assert export.school["schooljaar"] == "2022-2023"
     assert export.pupils["leerlingkey"].tolist() == ["mary.jones", "mmichel.jones", "anna.brown"]
     # US grades 12 and 11 are not groep 1-8 and stay as written; the contract judges them

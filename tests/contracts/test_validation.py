@@ -169,3 +169,11 @@ def test_a_pupil_at_an_unknown_vestiging_is_quarantined() -> None:
     result = validate_school(export, make_consents([]), today=TODAY)
     assert list(result.problems["rule"]) == ["vestiging_reference"]
     assert list(result.problems["leerlingkey"]) == ["2"]
+
+
+@pytest.mark.parametrize("key", ["2\x00", "2\x1b", "\u200b2", "2\xa0"])
+def test_a_pupil_key_with_a_control_or_invisible_character_is_quarantined(key: str) -> None:
+    # Such a key matches no consent row, erasure or earlier delivery that means the pupil.
+    result = validate_school(make_export([pupil("1"), pupil(key)]), make_consents([]), today=TODAY)
+    assert list(result.pupils["leerlingkey"]) == ["1"]
+    assert set(result.problems["rule"]) == {"leerlingkey_control"}

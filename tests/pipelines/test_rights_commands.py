@@ -118,11 +118,144 @@ def test_inzage_lists_what_was_shared_with_whom_in_dutch(state: Path, tmp_path: 
     assert other["suppliers"][0]["changed_on"] == []
 
 
-def test_a_pupil_never_delivered_has_an_empty_report(state: Path, tmp_path: Path) -> None:
-    code, _, _ = sluis("inzage", "99", "--state", str(state), "--out", str(tmp_path / "o"))
+def _export(tmp_path: Path, *keys: str, brin: str = "07XY") -> Path:
+    """A current EDEXML export of school `brin` holding the pupils `keys`."""
+    pupils = "".join(
+        f"<leerling key='{key}'><achternaam>Jansen</achternaam><roepnaam>Sem</roepnaam>"
+        "<geboortedatum>2019-05-01</geboortedatum><jaargroep>3</jaargroep>"
+        "<groep key='G3'/></leerling>\n"
+        for key in keys
+    )
+    folder = tmp_path / "export"
+    folder.mkdir(exist_ok=True)
+    path = folder / "EDEX.XML"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<EDEX>\n<school><schooljaar>2026-2027'
+        f"</schooljaar><brincode>{brin}</brincode></school>\n<groepen><groep key='G3'>"
+        "<naam>Groep 3</naam><jaargroep>3</jaargroep></groep></groepen>\n<leerlingen>\n"
+        f"{pupils}</leerlingen>\n</EDEX>\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _one_line(err: str) -> None:
+    assert err.startswith("sluis: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("key", "school"), [("1", "07xy"), (" 1", "07XY"), ("1 ", " 07xY "), ("1", None)]
+)
+def test_inzage_matches_the_key_and_the_school_as_people_type_them(
+    state: Path, tmp_path: Path, key: str, school: str | None
+) -> None:
+    where = ["--school", school] if school is not None else []
+    code, out, err = sluis("inzage", key, *where, "--state", str(state), "--out", str(tmp_path))
+    assert code == 0, err
+    report = json.loads((tmp_path / "inzage-1.json").read_text(encoding="utf-8"))
+    assert (report["leerlingkey"], report["school"]) == ("1", "07XY")
+    assert [s["supplier"] for s in report["suppliers"]] == ["basispoort"]
+    assert "1 leverancier(s)" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["99"], "does not know this leerlingnummer at school 07XY"),
+        (["1", "--school", "99XX"], "knows no school '99XX'"),
+        (["1", "--school", "../.."], "knows no school"),
+    ],
+)
+def test_inzage_for_a_pupil_or_school_sluis_never_saw_says_so(
+    state: Path, tmp_path: Path, args: list[str], expected: str
+) -> None:
+    code, _, err = sluis("inzage", *args, "--state", str(state), "--out", str(tmp_path / "o"))
+    assert code == 1
+    _one_line(err)
+    assert expected in err
+    assert not (tmp_path / "o").exists()  # no report that says "nothing was shared"
+
+
+def test_a_pupil_in_the_export_but_never_delivered_has_an_empty_report(
+    state: Path, tmp_path: Path
+) -> None:
+    export = _export(tmp_path, "1", "2", "3")
+    code, _, err = sluis(
+        "inzage", "3", "--source", str(export), "--state", str(state), "--out", str(tmp_path)
+    )
+    assert code == 0, err
+    report = json.loads((tmp_path / "inzage-3.json").read_text(encoding="utf-8"))
+    assert all(section["dates"] == [] for section in report["suppliers"])
+    html = (tmp_path / "inzage-3.html").read_text(encoding="utf-8")
+    assert "Geleverd op: nog nooit" in html
+
+
+def test_vergeet_with_a_lower_case_brin_erases_the_pupil_the_runs_know(
+    state: Path, tmp_path: Path
+) -> None:
+    settings = Settings(state_dir=state)
+    member = pupil_hash("07XY:1", settings.membership_secret())
+    code, out, err = sluis(
+        "vergeet", " 1 ", "--reden", "verzoek", "--school", "07xy", "--state", str(state)
+    )
+    assert code == 0, err
+    assert "Leerling 1 (07XY)" in out
+    store = LineageStore(settings.lineage_url())
+    # The runs withhold by this hash (policy.apply.member_ids of the canonical BRIN).
+    assert member in erased_hashes(store.engine)
+    store.dispose()
+    code, _, _ = sluis(
+        "inzage", "1", "--school", "07xy", "--state", str(state), "--out", str(tmp_path)
+    )
     assert code == 0
-    report = json.loads((tmp_path / "o" / "inzage-99.json").read_text(encoding="utf-8"))
-    assert report["suppliers"] == []
+    report = json.loads((tmp_path / "inzage-1.json").read_text(encoding="utf-8"))
+    assert report["erasure"]["aangevraagd_op"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["999999"], "does not know this leerlingnummer at school 07XY"),
+        (["1", "--school", "99XX"], "knows no school '99XX'"),
+    ],
+)
+def test_vergeet_refuses_a_pupil_or_school_sluis_does_not_know(
+    state: Path, args: list[str], expected: str
+) -> None:
+    code, out, err = sluis("vergeet", *args, "--reden", "verzoek", "--state", str(state))
+    assert code == 1
+    _one_line(err)
+    assert expected in err
+    assert "999999" not in err  # the key is not repeated into logs
+    assert out == ""
+    with sqlite3.connect(state / "lineage.db") as db:
+        assert db.execute("select count(*) from erasures").fetchone() == (0,)
+        assert db.execute("select count(*) from audit_log").fetchone() == (0,)
+
+
+def test_vergeet_accepts_a_pupil_the_export_holds_or_one_that_is_expected(
+    state: Path, tmp_path: Path
+) -> None:
+    settings = Settings(state_dir=state)
+    secret = settings.membership_secret()
+    export = _export(tmp_path, "1", "2", "3")
+    base = ["--reden", "verzoek", "--state", str(state)]
+    assert sluis("vergeet", "3", "--source", str(export), *base)[0] == 0
+    assert sluis("vergeet", "4", "--source", str(export), *base)[0] == 1
+    assert sluis("vergeet", "4", "--verwacht", *base)[0] == 0
+    assert sluis("vergeet", "5", "--school", "11nu", "--verwacht", *base)[0] == 0
+    assert sluis("vergeet", "5", "--school", "x/y", "--verwacht", *base)[0] == 1
+    store = LineageStore(settings.lineage_url())
+    erased = erased_hashes(store.engine)
+    store.dispose()
+    wanted = {pupil_hash(p, secret) for p in ("07XY:3", "07XY:4", "11NU:5")}
+    assert erased == wanted
+    # Twice is one line, not a traceback.
+    code, _, err = sluis("vergeet", "3", *base)
+    assert code == 1
+    _one_line(err)
+    assert "already erased" in err
 
 
 def test_vergeet_records_the_request_and_herstel_ends_it(state: Path) -> None:
