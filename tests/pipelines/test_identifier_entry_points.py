@@ -15,6 +15,7 @@ from connectors.errors import SluisError, UsageError
 from lineage.store import LineageStore
 from pipelines.cli import main
 from pipelines.holds import approve, redeliver
+from pipelines.keys import check_run_keys
 from pipelines.plan import SchoolInput, select_school
 from pipelines.settings import Settings
 
@@ -44,6 +45,7 @@ def settings(tmp_path: Path) -> Settings:
     settings = Settings(state_dir=tmp_path / "state", drop_dir=tmp_path / "drop")
     store = LineageStore(settings.lineage_url())
     store.create_schema()
+    check_run_keys(settings, store.engine, ())  # the keys, as the run that delivered made them
     now = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
     store.start_run(
         RUN, started_at=now, trigger="cli", dry_run=False, parameters={}, sluis_version="t"
