@@ -30,7 +30,12 @@ __all__ = [
     "TransientDeliveryError",
     "UnsafeInputError",
     "UsageError",
+    "shorten",
 ]
+
+# Values quoted in a message (a header, a file name, a brincode) are cut to this length:
+# a message names where the problem is, it does not repeat what a file holds.
+MAX_QUOTED = 40
 
 
 class SluisError(Exception):
@@ -75,3 +80,13 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Publishing failed for a reason a retry will not fix."""
+
+
+def shorten(value: object, limit: int = MAX_QUOTED) -> str:
+    """`value` as one line of at most `limit` characters, for quoting in a message.
+
+    Runs of white space (line breaks included) become one space, so a quoted value can
+    never start a line of its own; a longer value is cut and ends in an ellipsis.
+    """
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

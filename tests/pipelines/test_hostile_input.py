@@ -132,3 +132,17 @@ def test_random_mutations_never_crash_with_a_traceback(tmp_path: Path, content: 
     if code == 1 and err.strip():
         assert len([line for line in err.splitlines() if line.strip()]) == 1
         assert err.startswith("sluis: ")
+
+
+def test_a_huge_value_reaches_the_console_shortened_and_as_plain_text(tmp_path: Path) -> None:
+    # A header of 100 KB: rich's highlighter took minutes on it, and markup in it would be
+    # read as markup. The note naming the ignored column quotes it cut to 40 characters.
+    huge = "[bold]x(" + "x(" * 50_000
+    export = tmp_path / "export.csv"
+    header = CSV_HEADER.rstrip(b"\n") + b";" + huge.encode() + b"\n"
+    export.write_bytes(header + b"1;Jansen;Sem;01-05-2019;3;2026-2027;07XY;a\n")
+    code, out, err = check(export)
+    assert code in (0, 1)
+    assert "Traceback" not in out + err
+    assert "ignored columns: [bold]x(" in out  # as written: not read as markup
+    assert "x(" * 20 not in out + err
