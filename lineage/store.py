@@ -54,6 +54,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from connectors.errors import ConfigurationError
+from connectors.private_files import make_private_dir, make_private_file
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -801,15 +802,29 @@ def _describe(url: URL) -> str:
 
 
 def _make_sqlite_folder(url: URL) -> None:
+    """Create the SQLite file's folder (0700) and the file itself (0600).
+
+    SQLite gives its -wal and -shm files the mode of the database file, so creating
+    that one private keeps all three private whatever the umask.
+    """
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
+    path = Path(database)
     try:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
     except OSError:
         raise ConfigurationError(
-            "cannot create the folder of the SQLite lineage database; check the --state "
-            "or --db path and its permissions"
+            f"cannot create the folder of the SQLite lineage database {path}; check the "
+            "--state or --db path and its permissions"
+        ) from None
+    try:
+        make_private_file(path)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot open the SQLite lineage database {path} "
+            f"({exc.strerror or type(exc).__name__}); check the --state or --db path and "
+            "its permissions"
         ) from None
 
 

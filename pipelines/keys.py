@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from connectors.errors import ConfigurationError
+from connectors.private_files import make_private_dir
 
 __all__ = ["pseudonym_secret", "rotate_generated_key"]
 
@@ -35,8 +36,8 @@ def pseudonym_secret(supplier: str, configured: dict[str, SecretStr], state_dir:
                 f"{path}: pseudonym key is readable by others; run chmod 600 {path}"
             )
         return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
+    make_private_dir(folder)
+    os.chmod(folder, 0o700)  # also a keys folder made before Sluis made it private
     key = secrets.token_bytes(32)
     # O_EXCL: two runs starting at once must not each write a different key.
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -706,3 +708,19 @@ def test_a_sqlite_store_creates_its_folder_and_works_as_a_context_manager(
     assert database.is_file()
     with LineageStore(f"sqlite:///{database}") as reopened:
         assert reopened.get_run(run_id) is not None
+
+
+def test_the_sqlite_database_and_its_wal_files_are_for_the_owner_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        store = LineageStore(f"sqlite:///{tmp_path / 'state' / 'lineage.db'}")
+        store.create_schema()
+        with store.engine.connect():  # WAL and shared-memory files exist while connected
+            _start(store)
+            files = sorted((tmp_path / "state").iterdir())
+            modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in files}
+        store.dispose()
+    finally:
+        os.umask(previous)
+    assert modes == {"lineage.db": 0o600, "lineage.db-shm": 0o600, "lineage.db-wal": 0o600}
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
