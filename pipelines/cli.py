@@ -108,6 +108,22 @@ def _summary(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _check_lineage(state: Path) -> None:
+    """Open the lineage database before Prefect starts, as the run will.
+
+    An unreachable --db or a damaged lineage.db is then one line in a second, not a
+    failed flow run with Prefect's traceback after its start-up.
+    """
+    from lineage.store import LineageStore
+    from pipelines.settings import Settings
+
+    store = LineageStore(Settings(state_dir=state).lineage_url())
+    try:
+        store.create_schema()
+    finally:
+        store.dispose()
+
+
 def run_sync(request: SyncRequest) -> dict[str, Any]:
     """Run the sync flow in this process and return its summary.
 
@@ -171,6 +187,7 @@ def run(
         # Through the environment, not a flow parameter: parameters are stored in
         # Prefect's database and shown in its UI, and a URL may hold a password.
         os.environ["SLUIS_DB_URL"] = db
+    _check_lineage(state)
     request = SyncRequest(
         source=str(source),
         consents=str(consents) if consents else None,

@@ -153,8 +153,11 @@ def sync(request: SyncRequest) -> State:
     )
     run_id = _run_id()
     started = datetime.now(UTC).replace(microsecond=0)
-    store = LineageStore(settings.lineage_url())
-    store.create_schema()
+    try:
+        store = _open_store(settings)
+    except SluisError as exc:  # unreachable or damaged: one line, not a traceback
+        logger.error("Run failed: %s", exc)
+        return Failed(message=str(exc), data=None)
     store.start_run(
         run_id,
         started_at=started,
@@ -187,6 +190,16 @@ def sync(request: SyncRequest) -> State:
     store.finish_run(run_id, status="completed", finished_at=datetime.now(UTC))
     store.dispose()
     return Completed(message="sync completed", data=summary)
+
+
+def _open_store(settings: Settings) -> LineageStore:
+    store = LineageStore(settings.lineage_url())
+    try:
+        store.create_schema()
+    except SluisError:
+        store.dispose()
+        raise
+    return store
 
 
 def _sync(
