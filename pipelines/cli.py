@@ -50,10 +50,10 @@ EXIT_HELD = 3
 
 
 def _prefect_environment() -> None:
-    """Defaults for Prefect that a school server needs, unless the operator set them."""
-    # The temporary API server needs 20-25 s to migrate a fresh database on a 2-core box,
-    # right at Prefect's default 20 s timeout.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    """Defaults for Prefect that a school server needs, unless the operator set them.
+
+    Set before Prefect is imported: it reads its settings once, at import.
+    """
     # No telemetry from a machine that holds pupil data.
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -132,8 +132,12 @@ def run_sync(request: SyncRequest) -> dict[str, Any]:
     """
     _prefect_environment()
     from pipelines.flows import sync  # Prefect is imported only when a run starts.
+    from pipelines.prefect_server import temporary_api
 
-    state = sync(request, return_state=True)
+    # Without PREFECT_API_URL, Sluis starts Prefect's temporary server itself and stops
+    # it when the run ends, however it ends (see pipelines/prefect_server.py).
+    with temporary_api():
+        state = sync(request, return_state=True)
     if not state.is_completed():
         raise SluisError(state.message or "the run failed")
     return cast(dict[str, Any], state.result())
@@ -173,6 +177,11 @@ def run(
         sluis run --source exports/ --drop /srv/sluis/drop --supplier basispoort
         sluis run --source EDEX.XML --consents toestemmingen.csv --dry-run
     """
+    from pipelines.prefect_server import check_prefect_home
+
+    # Before Prefect is imported (by pipelines.flows): it reads both at import.
+    _prefect_environment()
+    check_prefect_home()
     from contracts.agreements import load_agreements
     from pipelines.flows import SyncRequest
     from pipelines.plan import discover_schools

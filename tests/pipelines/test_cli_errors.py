@@ -159,3 +159,20 @@ def test_an_unreachable_lineage_server_is_one_line_naming_the_setting(tmp_path: 
     assert "--db" in line
     assert "geheim" not in line and "nobody" not in line
     assert "Starting temporary server" not in result.stdout + result.stderr
+
+
+def test_a_prefect_home_that_cannot_be_created_is_refused_at_once(tmp_path: Path) -> None:
+    # Prefect only warned, then its server failed to open its database for minutes.
+    home = tmp_path / "not-there" / "prefect"
+    result = sluis(
+        "run",
+        "--state",
+        str(tmp_path / "state"),
+        "--drop",
+        str(tmp_path / "drop"),
+        env={"PREFECT_HOME": str(home)},
+    )
+    assert result.returncode == 1
+    line = one_line_error(result)
+    assert f"PREFECT_HOME {home} cannot be created" in line
+    assert "Starting temporary server" not in result.stdout + result.stderr
