@@ -5,6 +5,7 @@ deployment from real annotations, and postponed ones break served runs.
 """
 
 import logging
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,7 @@ from pipelines.tasks import deliver_batch, prepare_batch
 __all__ = ["RunAborted", "SyncRequest", "sync"]
 
 SLUIS_VERSION = "0.1.0"
+DROP_ROOT_MODE = 0o751
 
 
 class SyncRequest(BaseModel):
@@ -192,6 +194,20 @@ def sync(request: SyncRequest) -> State:
     return Completed(message="sync completed", data=summary)
 
 
+def _make_drop_root(root: Path) -> None:
+    """Create the drop root 0751, whatever the umask (an existing one is left as it is).
+
+    Each supplier's group must pass through it to its own 0750 folder; nobody else may
+    list which suppliers the school has. Set exactly, so that the 0077 umask of the
+    systemd units does not shut the suppliers out.
+    """
+    try:
+        os.mkdir(root, DROP_ROOT_MODE)
+    except FileExistsError:
+        return
+    os.chmod(root, DROP_ROOT_MODE)
+
+
 def _open_store(settings: Settings) -> LineageStore:
     store = LineageStore(settings.lineage_url())
     try:
@@ -291,7 +307,7 @@ def _sync(
         # Create the drop root itself, never its parents: a missing parent is more likely
         # an unmounted share than a folder to invent.
         try:
-            settings.drop_dir.mkdir(exist_ok=True)
+            _make_drop_root(settings.drop_dir)
         except OSError as exc:
             raise RunAborted(
                 f"{settings.drop_dir}: cannot create the drop folder ({exc.strerror}); "

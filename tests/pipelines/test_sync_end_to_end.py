@@ -161,6 +161,8 @@ def test_what_sluis_and_prefect_keep_is_for_the_owner_only_whatever_the_umask(ru
         for path in [root, *root.rglob("*")]:
             expected = 0o700 if path.is_dir() else 0o600
             assert stat.S_IMODE(path.lstat().st_mode) == expected, path
+    # The drop root: supplier groups pass through to their folders, nobody lists it.
+    assert stat.S_IMODE(run.drop.stat().st_mode) == 0o751
     # Deliveries stay as they were: the supplier's group reads them.
     for path in run.drop.rglob("*"):
         expected = 0o750 if path.is_dir() else 0o640
