@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -244,3 +245,15 @@ def test_mutated_consent_exports_never_crash_with_a_traceback(
     consents = tmp_path / "toestemmingen.csv"
     consents.write_bytes(content)
     assert_one_clear_line_at_most(*check(export, consents))
+
+
+@pytest.mark.parametrize("name", ["export.csv", "EDEX.XML", "export.zip"])
+def test_a_pipe_as_the_source_is_one_line_not_a_traceback_or_a_wait(
+    tmp_path: Path, name: str
+) -> None:
+    pipe = tmp_path / name
+    os.mkfifo(pipe)
+    code, out, err = check(pipe)
+    assert code == 1
+    assert "Traceback" not in out + err
+    assert err.startswith(f"sluis: {pipe}: the source is neither a file nor a folder")
