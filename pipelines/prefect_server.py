@@ -28,6 +28,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,7 +102,9 @@ def temporary_api() -> Iterator[None]:
     """
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE
 
-    if PREFECT_API_URL.value():
+    url = PREFECT_API_URL.value()
+    if url:
+        _check_api(str(url))
         yield
         return
     if not PREFECT_SERVER_ALLOW_EPHEMERAL_MODE.value():
@@ -126,6 +130,32 @@ def temporary_api() -> Iterator[None]:
     finally:
         _drain_prefect_queues()
         server.stop()  # SIGTERM, then SIGKILL after 5 s; forgets the instance
+
+
+def _check_api(url: str) -> None:
+    """Refuse in one line a PREFECT_API_URL nobody answers on (Prefect: a traceback)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    except ValueError:  # a port that is not a number
+        where = ""
+    if parts.scheme not in ("http", "https") or not parts.hostname or not where:
+        raise ConfigurationError(
+            "PREFECT_API_URL is not an http(s) URL; set it to the Prefect server's API, e.g. "
+            "http://127.0.0.1:4200/api"
+        )
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=10):  # noqa: S310
+            return
+    except urllib.error.HTTPError:
+        return  # it answers; what it says is Prefect's to report
+    except OSError as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigurationError(
+            f"the Prefect API at {shorten(where, 80)} (PREFECT_API_URL) does not answer "
+            f"({shorten(reason, 80)}); check that the Prefect server runs (systemctl status "
+            "prefect-server), or unset PREFECT_API_URL for a temporary one"
+        ) from None
 
 
 def _startup_timeout() -> int:

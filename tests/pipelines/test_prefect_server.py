@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -179,3 +180,23 @@ def test_a_new_prefect_home_is_for_its_owner_only(
     finally:
         os.umask(previous)
     assert home.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_prefect_api_url_nobody_answers_on_is_one_line_naming_the_setting() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"http://sluis:geheim@127.0.0.1:{port}/api"
+    with (
+        temporary_settings(updates={PREFECT_API_URL: url}),
+        pytest.raises(ConfigurationError) as caught,
+        temporary_api(),
+    ):
+        pass
+    message = str(caught.value)
+    assert (
+        f"the Prefect API at http://127.0.0.1:{port} (PREFECT_API_URL) does not answer" in message
+    )
+    assert "geheim" not in message
