@@ -1,28 +1,112 @@
-"""YAML for configuration files (agreements, column maps): safe, and parsed by libyaml.
+"""YAML for configuration files (agreements, column maps): safe, plain data, parsed by libyaml.
 
 PyYAML's pure-Python parser took longer to read the four shipped agreements than Sluis
 takes to validate a school, and every run reads them twice (the CLI checks them before
 Prefect starts). libyaml's CSafeLoader builds the same objects with the same safe
 constructors; PyYAML wheels ship it, and the pure-Python loader stands in where it is not.
+
+An agreement or a column map is plain data, so what YAML can do beyond that is refused,
+each with its line: a duplicate key (YAML keeps the last one silently, so a second
+``fields:`` would replace the first), an anchor, an alias or a merge key (they have no use
+in these files, and an alias "bomb" builds a value that grows with every reference), and a
+key that is not a plain value. Anchors and aliases are found in a scan of the parser's
+events, before anything is built.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode
 
-__all__ = ["YAMLError", "safe_load"]
+from connectors.quoting import quote
+
+__all__ = ["PlainDataError", "YAMLError", "safe_load"]
 
 YAMLError = yaml.YAMLError
 
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Mark(Protocol):
+    """Where in the text: PyYAML's Mark, from its Python or its C parser."""
+
+    line: int
+
+
+class PlainDataError(yaml.YAMLError):
+    """Valid YAML that is not plain data: a duplicate key, an anchor, an alias or a merge.
+
+    Attributes:
+        problem: what is wrong and how to fix it, one line, values shortened.
+        line: the 1-based line it is on.
+        problem_mark: where, as PyYAML's own errors say it (0-based line).
+    """
+
+    def __init__(self, problem: str, mark: _Mark | None) -> None:
+        self.problem = problem
+        self.line = mark.line + 1 if mark is not None else 0
+        self.problem_mark = mark
+        super().__init__(f"line {self.line}: {problem}")
+
+
+class _PlainLoader(_LOADER):  # type: ignore[misc,valid-type]
+    """The safe loader, refusing duplicate keys, merge keys and keys that are not values."""
+
+    def construct_mapping(self, node: Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, MappingNode):
+            first_line: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    raise PlainDataError(
+                        "a merge key (<<) is not allowed here: write the keys out",
+                        key_node.start_mark,
+                    )
+                if not isinstance(key_node, ScalarNode):
+                    raise PlainDataError(
+                        "a key must be a plain value, not a list or a mapping",
+                        key_node.start_mark,
+                    )
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    seen = first_line.get(key)
+                except TypeError:  # pragma: no cover - a scalar key is always hashable
+                    raise ConstructorError(
+                        None, None, "unhashable key", key_node.start_mark
+                    ) from None
+                if seen is not None:
+                    raise PlainDataError(
+                        f"duplicate key {quote(key)} (first at line {seen}); keep one of them",
+                        key_node.start_mark,
+                    )
+                first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+def _refuse_anchors_and_aliases(text: str) -> None:
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            raise PlainDataError(
+                "an alias (*name) is not allowed here: write the value out", event.start_mark
+            )
+        if getattr(event, "anchor", None) is not None:
+            raise PlainDataError(
+                "an anchor (&name) is not allowed here: remove it and write each value out",
+                event.start_mark,
+            )
+
 
 def safe_load(text: str) -> Any:
-    """Parse one YAML document with only safe tags, like `yaml.safe_load`.
+    """Parse one YAML document of plain data with only safe tags.
 
     Raises:
+        PlainDataError: a duplicate key, an anchor, an alias, a merge key or a key that is
+            not a plain value; ``line`` says where.
         YAMLError: the text is not valid YAML; ``problem_mark`` says where, when known.
     """
-    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader, C or Python
+    _refuse_anchors_and_aliases(text)
+    return yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a safe loader, C or Python

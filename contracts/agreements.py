@@ -8,7 +8,8 @@ and what is allowed, so a wrong agreement never reaches a run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -20,6 +21,7 @@ from connectors import safe_yaml
 from connectors.errors import AgreementError, ConfigurationError, UsageError
 from connectors.formats.encryption import parse_recipient
 from connectors.formats.registry import get_format
+from connectors.quoting import MAX_QUOTED, quote, short
 from contracts.catalog import FieldInfo, lookup_field, lookup_teacher_field, teacher_catalog
 from contracts.classification import Classification, denial_reason
 from contracts.codes import JAARGROEP
@@ -27,6 +29,8 @@ from contracts.codes import JAARGROEP
 __all__ = [
     "BUNDLED_AGREEMENTS",
     "Agreement",
+    "AgreementProblem",
+    "AgreementSet",
     "DropSettings",
     "FolderDropSettings",
     "HoldThresholds",
@@ -36,6 +40,7 @@ __all__ = [
     "Role",
     "SftpDropSettings",
     "load_agreement",
+    "load_agreement_set",
     "load_agreements",
     "select_agreements",
 ]
@@ -43,6 +48,8 @@ __all__ = [
 BUNDLED_AGREEMENTS = Path(__file__).resolve().parent / "suppliers"
 
 _ID = r"^[a-z0-9][a-z0-9_-]*$"
+# Names and ids are short; a longer value is refused before any message quotes it.
+_NAME_LENGTH = 63
 
 
 class Role(StrEnum):
@@ -78,7 +85,9 @@ class LegalBasis(_Strict):
     """Legal basis with what it needs: a consent category or a legal reference."""
 
     type: LegalBasisType
-    consent_category: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")] | None = None
+    consent_category: (
+        Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=_NAME_LENGTH)] | None
+    ) = None
     legal_reference: str | None = None
 
     @model_validator(mode="after")
@@ -118,7 +127,8 @@ class Scope(_Strict):
         unknown = [j for j in self.jaargroepen or [] if j not in JAARGROEP]
         if unknown:
             raise ValueError(
-                f"unknown jaargroep {', '.join(unknown)}; allowed: {', '.join(JAARGROEP)}"
+                f"unknown jaargroep {', '.join(quote(j) for j in unknown[:3])}; "
+                f"allowed: {', '.join(JAARGROEP)}"
             )
         return self
 
@@ -126,7 +136,7 @@ class Scope(_Strict):
 class SharedField(_Strict):
     """One allowed field and the purpose it serves."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=_NAME_LENGTH)]
     purpose: Annotated[str, Field(min_length=3)]
 
 
@@ -136,7 +146,7 @@ class OutputFormat(_Strict):
     type: Literal["csv", "parquet", "edexml", "oneroster"] = "csv"
     separator: Literal[";", ",", "\t", "|"] = ";"
     # A named output profile of the format, e.g. "uwlr-smalle-set" for edexml.
-    profile: str | None = None
+    profile: Annotated[str, Field(max_length=_NAME_LENGTH)] | None = None
 
     @model_validator(mode="after")
     def _separator_only_for_csv(self) -> OutputFormat:
@@ -213,7 +223,7 @@ class Schedule(_Strict):
 class Agreement(_Strict):
     """A data-sharing agreement with one supplier."""
 
-    id: Annotated[str, Field(pattern=_ID)]
+    id: Annotated[str, Field(pattern=_ID, max_length=_NAME_LENGTH)]
     name: Annotated[str, Field(min_length=1)]
     role: Role
     legal_basis: LegalBasis
@@ -278,19 +288,23 @@ class LoadedAgreement(BaseModel):
 
 
 def _location(loc: tuple[Any, ...], data: Any) -> str:
-    """Render a pydantic error location with field names instead of list positions."""
+    """Render a pydantic error location with field names instead of list positions.
+
+    Keys and names come from the file, so each is shortened: a location never grows with
+    what the file holds.
+    """
     parts: list[str] = []
     node = data
     for item in loc:
         if isinstance(item, int) and isinstance(node, list) and item < len(node):
             entry = node[item]
             label = entry.get("name") if isinstance(entry, dict) else None
-            parts.append(f"[{label}]" if label else f"[{item}]")
+            parts.append(f"[{short(label)}]" if isinstance(label, str) and label else f"[{item}]")
             node = entry
             continue
         if isinstance(item, str) and "[" in item:  # pydantic's tag for Literal[...] choices
             continue
-        parts.append(f".{item}" if parts else str(item))
+        parts.append(f".{short(item)}" if parts else short(item))
         node = node.get(item) if isinstance(node, dict) else None
     return "".join(parts) or "(top level)"
 
@@ -334,16 +348,17 @@ def _field_list_problems(
     problems = []
     seen: set[str] = set()
     for shared in fields:
+        name = short(shared.name)
         if shared.name in seen:
-            problems.append(f"{key}[{shared.name}]: listed twice")
+            problems.append(f"{key}[{name}]: listed twice")
         seen.add(shared.name)
         info = lookup(shared.name)
         if info is None:
-            problems.append(f"{key}[{shared.name}]: unknown field; {allowed}")
+            problems.append(f"{key}[{name}]: unknown field; {allowed}")
             continue
         reason = denial_reason(info.classification, legal_duty=legal_duty)
         if reason:
-            problems.append(f"{key}[{shared.name}]: denied: {reason}")
+            problems.append(f"{key}[{name}]: denied: {reason}")
     return problems
 
 
@@ -360,7 +375,7 @@ def _format_problems(agreement: Agreement) -> list[str]:
     if output.profile is not None and output.profile not in writer.profiles:
         allowed = ", ".join(writer.profiles) or "none"
         problems.append(
-            f"format.profile: unknown profile {output.profile!r} for {output.type}; "
+            f"format.profile: unknown profile {quote(output.profile)} for {output.type}; "
             f"allowed: {allowed}"
         )
         return problems
@@ -385,45 +400,143 @@ def load_agreement(path: Path) -> LoadedAgreement:
     """Load and check one agreement file.
 
     Raises:
-        AgreementError: one line per problem, each naming the file, the key and what is
-            allowed.
+        AgreementError: one line naming the file, then per problem the key and the rule
+            (what is allowed); values from the file are shortened.
     """
+    loaded = _load(path)
+    if isinstance(loaded, AgreementProblem):
+        raise AgreementError(loaded.message)
+    return loaded
+
+
+# At most this many problems of one file are listed; the rest are counted.
+_MAX_PROBLEMS = 5
+
+
+def _joined(path: Path, problems: Sequence[str]) -> str:
+    shown = [f"{path}: {p}" for p in problems[:_MAX_PROBLEMS]]
+    if len(problems) > _MAX_PROBLEMS:
+        shown.append(f"{path}: and {len(problems) - _MAX_PROBLEMS} more problem(s)")
+    return "; ".join(shown)
+
+
+# Context pydantic fills from the model, not from the file: these are never shortened.
+_OWN_CONTEXT = frozenset({"expected", "expected_tags", "pattern", "error", "discriminator"})
+
+
+def _error_message(error: Mapping[str, Any]) -> str:
+    """A pydantic message with any value it quotes from the file (e.g. a tag) shortened."""
+    msg = str(error["msg"])
+    for key, value in (error.get("ctx") or {}).items():
+        if key not in _OWN_CONTEXT and isinstance(value, str) and len(value) > MAX_QUOTED:
+            msg = msg.replace(value, short(value))
+    return short(msg, 300)
+
+
+def _load(path: Path) -> LoadedAgreement | AgreementProblem:
+    """Load one agreement file, or say in one line what is wrong with it."""
+
+    def problem(lines: Sequence[str], digest: str | None) -> AgreementProblem:
+        return AgreementProblem(path.stem, path, _joined(path, lines), digest)
+
     try:
         raw_bytes = path.read_bytes()
     except OSError as exc:
-        raise AgreementError(f"{path}: cannot read agreement ({exc.strerror})") from None
+        return problem([f"cannot read agreement ({exc.strerror})"], None)
+    digest = hashlib.sha256(raw_bytes).hexdigest()
     try:
         data = safe_yaml.safe_load(raw_bytes.decode("utf-8"))
+    except safe_yaml.PlainDataError as exc:
+        return problem([f"line {exc.line}: {exc.problem}"], digest)
     except (UnicodeDecodeError, safe_yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise AgreementError(f"{path}: not valid YAML{where}; fix the syntax") from None
+        return problem([f"not valid YAML{where}; fix the syntax"], digest)
     if not isinstance(data, dict):
-        raise AgreementError(f"{path}: expected a mapping of keys (id, name, role, ...)")
+        return problem(["expected a mapping of keys (id, name, role, ...)"], digest)
     try:
         agreement = Agreement.model_validate(data)
     except ValidationError as exc:
-        lines = [
-            f"{path}: {_location(err['loc'], data)}: {err['msg']}"
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        raise AgreementError("; ".join(lines)) from None
+        errors = exc.errors(include_url=False, include_input=False)
+        return problem(
+            [f"{_location(err['loc'], data)}: {_error_message(err)}" for err in errors],
+            digest,
+        )
     if agreement.id != path.stem:
-        raise AgreementError(f"{path}: id: '{agreement.id}' must equal the file name '{path.stem}'")
+        return problem(
+            [f"id: {quote(agreement.id)} must equal the file name {quote(path.stem)}"], digest
+        )
     problems = _deny_list_problems(agreement)
     if problems:
-        raise AgreementError("; ".join(f"{path}: {p}" for p in problems))
-    return LoadedAgreement(
-        agreement=agreement, path=path, sha256=hashlib.sha256(raw_bytes).hexdigest()
-    )
+        return problem(problems, digest)
+    return LoadedAgreement(agreement=agreement, path=path, sha256=digest)
+
+
+@dataclass(frozen=True)
+class AgreementProblem:
+    """An agreement file that cannot be used: its supplier gets nothing until it is fixed.
+
+    Attributes:
+        supplier: the supplier id the file is named after.
+        path: the file.
+        message: one line: the file, then per problem the key and the rule.
+        sha256: hex SHA-256 of the file's bytes; None when it cannot be read.
+    """
+
+    supplier: str
+    path: Path
+    message: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class AgreementSet:
+    """The agreements of a folder: the ones that load, and a problem per file that does not."""
+
+    agreements: list[LoadedAgreement]
+    problems: list[AgreementProblem]
+
+    @property
+    def suppliers(self) -> list[str]:
+        """Every supplier with an agreement file, good or bad, in file order."""
+        return sorted([a.agreement.id for a in self.agreements] + self.skipped)
+
+    @property
+    def skipped(self) -> list[str]:
+        """The suppliers whose agreement file cannot be used."""
+        return [p.supplier for p in self.problems]
+
+    def skipped_message(self) -> str | None:
+        """One line saying which agreements cannot be used and why; None when all can."""
+        if not self.problems:
+            return None
+        return (
+            f"skipped the agreement(s) of {', '.join(self.skipped)}, which cannot be used, and "
+            f"delivered nothing to them: {'; '.join(p.message for p in self.problems)}"
+        )
+
+    def select(self, only: list[str] | None) -> AgreementSet:
+        """Keep the named supplier ids (all when `only` is empty).
+
+        Raises:
+            UsageError: a requested supplier id has no agreement file (the message lists
+                the known ids).
+        """
+        if not only:
+            return self
+        _check_known(self.suppliers, only)
+        return AgreementSet(
+            [a for a in self.agreements if a.agreement.id in only],
+            [p for p in self.problems if p.supplier in only],
+        )
 
 
 def _check_known(known: list[str], only: list[str]) -> None:
     unknown = [s for s in only if s not in known]
     if unknown:
         raise UsageError(
-            f"unknown supplier {', '.join(repr(u) for u in unknown)}; "
-            f"known suppliers: {', '.join(known) or '(none)'}"
+            f"unknown supplier {', '.join(quote(u) for u in unknown[:3])}; "
+            f"known suppliers: {', '.join(short(k) for k in known) or '(none)'}"
         )
 
 
@@ -441,11 +554,14 @@ def select_agreements(
     return [a for a in loaded if a.agreement.id in only]
 
 
-def load_agreements(folder: Path, only: list[str] | None = None) -> list[LoadedAgreement]:
-    """Load every `*.yaml` agreement in a folder, or only the named supplier ids.
+def load_agreement_set(folder: Path, only: list[str] | None = None) -> AgreementSet:
+    """Load every `*.yaml` agreement in a folder (or only the named supplier ids).
+
+    A file that cannot be used does not stop the others: it becomes an `AgreementProblem`,
+    and its supplier gets nothing.
 
     Raises:
-        AgreementError: a file is invalid.
+        AgreementError: the folder does not exist.
         UsageError: a requested supplier id is unknown (the message lists the known ids).
     """
     if not folder.is_dir():
@@ -454,7 +570,31 @@ def load_agreements(folder: Path, only: list[str] | None = None) -> list[LoadedA
     if only:
         _check_known([p.stem for p in paths], only)
         paths = [p for p in paths if p.stem in only]
-    return [load_agreement(p) for p in paths]
+    good: list[LoadedAgreement] = []
+    bad: list[AgreementProblem] = []
+    for path in paths:
+        loaded = _load(path)
+        if isinstance(loaded, AgreementProblem):
+            bad.append(loaded)
+        else:
+            good.append(loaded)
+    return AgreementSet(good, bad)
+
+
+def load_agreements(folder: Path, only: list[str] | None = None) -> list[LoadedAgreement]:
+    """Load every `*.yaml` agreement in a folder, or only the named supplier ids, all good.
+
+    For callers that need each file they name (approving a held delivery of one supplier);
+    a run uses `load_agreement_set`, so one bad file stops only its own supplier.
+
+    Raises:
+        AgreementError: a file is invalid (one line per file).
+        UsageError: a requested supplier id is unknown (the message lists the known ids).
+    """
+    found = load_agreement_set(folder, only)
+    if found.problems:
+        raise AgreementError("; ".join(p.message for p in found.problems))
+    return found.agreements
 
 
 def classification_of(name: str) -> Classification | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RULE_HINTS", "hint_for"]
+__all__ = ["FORMAT_NEED_HINT", "RULE_HINTS", "hint_for"]
 
 # Keyed by the rule ids contracts/validation.py reports. Hints name the screen to use, never
 # a value: the report is read by people who may not see the pupil's record.
@@ -55,6 +55,10 @@ RULE_HINTS: dict[str, str] = {
     "groepsnaam_required": "Groep zonder naam: vul de naam van de groep in.",
     "stamgroep_jaargroep": "Stamgroep zonder jaargroep: vul de jaargroep van de groep in "
     "(C voor een combinatiegroep).",
+    "incomplete_for_format": "Het bestandsformaat van een leverancier vraagt een gegeven dat "
+    "bij deze leerling ontbreekt (OneRoster bijvoorbeeld een achternaam). Die leverancier "
+    "krijgt de leerling pas als het in de leerlingadministratie is ingevuld; de andere "
+    "leveranciers krijgen de leerling wel.",
     "schooljaar_format": "Schooljaar in het toestemmingenbestand is niet van de vorm "
     "2026-2027: corrigeer de regel in de privacyvoorkeuren-export.",
     "categorie_format": "Onbekende schrijfwijze van de categorie: gebruik kleine letters, "
@@ -63,6 +67,14 @@ RULE_HINTS: dict[str, str] = {
     "datetime_format": "Datum van de keuze ontbreekt of is geen datum: deze regel telt als "
     "geen toestemming.",
 }
+
+# One report row per pupil, supplier and missing field (policy.format_needs): {veld} is
+# the field in plain Dutch, {leverancier} the supplier id, {formaat} its format.
+FORMAT_NEED_HINT = (
+    "Bij deze leerling is het veld {veld} niet ingevuld. Leverancier {leverancier} krijgt "
+    "de leerling daarom niet, want het formaat {formaat} vraagt dit gegeven. Vul het veld "
+    "{veld} in de leerlingadministratie in."
+)
 
 _GENERIC = "Controleer dit veld in de leerlingadministratie en maak de export opnieuw."
 

@@ -1,12 +1,13 @@
-"""Who did what: an append-only, hash-chained log of administrator actions (IBP SM.04).
+"""Who did what: an append-only, MAC-chained log of administrator actions (IBP SM.04).
 
 Every entry names an actor (an OS user or the name given), an action, a subject (a
 supplier id, a delivery id, a key name, or for an erasure the keyed hash of the pupil's
 key, never the key itself) and details made of names, counts, hashes and short codes.
 
-Each row carries the hash of the row before it, so the rows form a chain that
-`AuditLog.verify` walks to find a row that was edited, removed or moved. The hash of a
-row is the lower-case hex SHA-256 of the ASCII bytes of this canonical JSON object::
+Each row carries the MAC of the row before it, so the rows form a chain that
+`AuditLog.verify` walks to find a row that was edited, removed or moved. The MAC of a
+row is the lower-case hex HMAC-SHA256, under the audit key, of the ASCII bytes of this
+canonical JSON object::
 
     json.dumps(
         {"seq": 7, "at": "2025-09-01T02:00:00.000000+00:00", "actor": "...",
@@ -14,14 +15,27 @@ row is the lower-case hex SHA-256 of the ASCII bytes of this canonical JSON obje
         sort_keys=True, separators=(",", ":"), ensure_ascii=True,
     )
 
-with ``at`` in UTC with microseconds, and ``prev_hash`` of the first row 64 zeros. Anyone
-can recompute it from a table dump, without Sluis.
+with ``at`` in UTC with microseconds, and ``prev_hash`` of the first row 64 zeros. The
+audit key is kept outside the database (a setting, or a file in the state folder, like
+the other keys), so whoever can write to the database cannot recompute a MAC: an edited
+row, and a log rewritten from some row on, no longer verifies. Anyone holding the key can
+recompute the chain from a table dump with any HMAC tool, without Sluis.
 
-A chain alone cannot show that rows were cut off at its end: keep `AuditLog.head` of a
-verified log somewhere else (a run record, a manifest, a printed report) and pass it to
-`verify` later. On both databases, triggers created with the table refuse UPDATE and
-DELETE (and TRUNCATE on PostgreSQL); whoever can drop a trigger can still tamper, and the
-chain is there to show it.
+Rows written before the log was keyed (lineage revision 0003) carry the plain SHA-256 of
+the same bytes. They stay verifiable as such, and they must come first: a plain row after
+a keyed one is a rewrite. Such legacy rows are protected by the first keyed row, whose
+MAC covers the hash of the last legacy row: editing one and recomputing the plain chain
+breaks that link.
+
+A chain alone cannot show that rows were cut off at its end, nor a whole log rewritten
+with plain hashes. So its head (sequence number and MAC) is anchored outside the table:
+in the one-row ``audit_head`` table, written in the same transaction as every append; in
+each run's record (`lineage.audit_anchors`), its OpenLineage COMPLETE event and its
+Prefect artifact; and wherever a privacy officer keeps a printout of
+``sluis audit verify``. `verify` checks the log against every anchor it is given: the
+log must still hold that row with that MAC. On both databases, triggers created with the
+table refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL); whoever can drop a trigger
+can still tamper, and the chain and its anchors are there to show it.
 
 Appends are serialised, so two writers can never chain to the same row: the transaction
 starts with ``BEGIN IMMEDIATE`` on SQLite and ``LOCK TABLE ... IN SHARE ROW EXCLUSIVE
@@ -38,6 +52,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -83,9 +98,11 @@ __all__ = [
     "AuditAction",
     "AuditEntry",
     "AuditHead",
+    "AuditHeadRecord",
     "AuditLog",
     "AuditRecord",
     "AuditVerification",
+    "chain_is_keyed",
     "default_actor",
     "lineage_engine",
     "record_agreement_versions",
@@ -114,6 +131,7 @@ _SUPPLIER_LENGTH: Final = 63
 _DETAIL_LENGTH: Final = 500
 _DETAIL_DEPTH: Final = 4
 _APPEND_ATTEMPTS: Final = 3
+_MIN_KEY_BYTES: Final = 16
 
 
 class AuditRecord(Base):
@@ -138,6 +156,17 @@ class AuditRecord(Base):
     details: Mapped[dict[str, Any]] = mapped_column(_JSON)
     # Unique: two rows chaining to the same predecessor is a fork, whatever the database.
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRecord(Base):
+    """The log's last row, written with every append: an anchor outside `audit_log`."""
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
     row_hash: Mapped[str] = mapped_column(String(64))
 
 
@@ -200,6 +229,26 @@ class AuditHead:
     seq: int
     row_hash: str
 
+    def __str__(self) -> str:
+        """``SEQ:MAC``, as `sluis audit verify` prints it and ``--head`` takes it."""
+        return f"{self.seq}:{self.row_hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> AuditHead:
+        """Read a head written as ``SEQ:MAC`` (a printout of `sluis audit verify`).
+
+        Raises:
+            ValueError: it is not a positive number, a colon and 64 hex characters.
+        """
+        seq, _, mac = text.strip().partition(":")
+        if not seq.isdigit() or int(seq) < 1 or len(mac) != 64:
+            raise ValueError("a head is SEQ:MAC, e.g. 12:3f9a... (64 hex characters)")
+        try:
+            int(mac, 16)
+        except ValueError:
+            raise ValueError("a head is SEQ:MAC, e.g. 12:3f9a... (64 hex characters)") from None
+        return cls(seq=int(seq), row_hash=mac.lower())
+
 
 @dataclass(frozen=True, slots=True)
 class AuditVerification:
@@ -211,12 +260,14 @@ class AuditVerification:
         first_bad_seq: the first position where the log differs from what was written
             (an edited or moved row, or the number of a removed one); None when ok.
         problem: one line saying what is wrong; None when ok.
+        head: the last row checked, to keep elsewhere; None for an empty log.
     """
 
     ok: bool
     checked: int
     first_bad_seq: int | None
     problem: str | None
+    head: AuditHead | None = None
 
 
 def lineage_engine(url: str) -> Engine:
@@ -259,12 +310,16 @@ class AuditLog:
     Args:
         engine_or_url: an engine on the lineage database, or its URL (then the log makes
             and owns an engine like `LineageStore` does, and `dispose` closes it).
+        key: the audit key (at least 16 bytes) that appending and verifying need;
+            reading the entries and the head does not.
 
     Raises:
         ConfigurationError: a URL cannot be parsed or names a missing driver.
+        ValueError: the key is shorter than 16 bytes.
     """
 
-    def __init__(self, engine_or_url: Engine | str) -> None:
+    def __init__(self, engine_or_url: Engine | str, key: bytes | None = None) -> None:
+        self._key = None if key is None else _audit_key(key)
         if isinstance(engine_or_url, Engine):
             self._engine = engine_or_url
             self._owned = False
@@ -287,6 +342,20 @@ class AuditLog:
     def engine(self) -> Engine:
         """The engine the log writes through."""
         return self._engine
+
+    @property
+    def key(self) -> bytes:
+        """The audit key (a secret: never log it).
+
+        Raises:
+            ConfigurationError: the log was made without one.
+        """
+        if self._key is None:
+            raise ConfigurationError(
+                "the audit log needs its key to append or verify (SLUIS_AUDIT_KEY or "
+                "<state>/keys/lineage-audit.key)"
+            )
+        return self._key
 
     def dispose(self) -> None:
         """Close the pooled connections of an engine the log made itself; else nothing."""
@@ -322,11 +391,12 @@ class AuditLog:
             ValueError: an argument is malformed.
             ConfigurationError: the database cannot be reached.
         """
+        key = self.key
         entry = _validated(actor, action, subject, details, at)
         for attempt in range(_APPEND_ATTEMPTS):
             try:
                 with _locked_transaction(self._engine) as connection:
-                    return _append(connection, *entry)
+                    return _append(connection, key, *entry)
             except IntegrityError:
                 # Only a writer that bypassed the lock can get here; its row is in now.
                 if attempt == _APPEND_ATTEMPTS - 1:
@@ -352,31 +422,58 @@ class AuditLog:
             row = connection.execute(_LAST).first()
         return None if row is None else AuditHead(seq=row.seq, row_hash=row.row_hash)
 
-    def verify(self, *, expected_head: AuditHead | None = None) -> AuditVerification:
+    def verify(
+        self,
+        *,
+        expected_head: AuditHead | None = None,
+        anchors: Sequence[tuple[str, AuditHead]] = (),
+    ) -> AuditVerification:
         """Walk the chain from the first row and report the first row that is wrong.
 
-        Finds a row whose content changed (its hash no longer matches), a removed row
-        (a gap in the sequence, or a link to a row that is not there) and rows moved
-        to another place (a row chaining to one that is not just before it).
+        Finds a row whose content changed (its MAC no longer matches), a removed row
+        (a gap in the sequence, or a link to a row that is not there), rows moved to
+        another place (a row chaining to one that is not just before it), a plain-hash
+        row after a keyed one, and, against the head in ``audit_head`` and every anchor
+        given, rows cut off at the end or a log rewritten up to an anchor.
 
         Args:
             expected_head: a head saved earlier; then the log must still hold that row
-                with that hash, which also shows rows cut off at the end.
+                with that MAC, which also shows rows cut off at the end.
+            anchors: more heads kept elsewhere, each with a few words saying where
+                (e.g. "the head recorded by run ..."), checked the same way.
 
         Returns:
             The outcome; ``ok`` is False at the first problem found.
 
         Raises:
-            ConfigurationError: the database cannot be reached.
+            ConfigurationError: the database cannot be reached, or the log has no key.
         """
+        key = self.key
         with _transaction(self._engine) as connection:
             rows = list(connection.execute(_ROWS))
-        return _verify(rows, expected_head)
+            stored = connection.execute(_STORED_HEAD).first()
+        given = [*anchors]
+        if stored is not None:
+            given.append(
+                ("the head recorded with the last entry", AuditHead(stored.seq, stored.row_hash))
+            )
+        if expected_head is not None:
+            given.append(("the head saved earlier", expected_head))
+        result = _verify(rows, key, given)
+        if result.ok and stored is None and result.keyed:
+            return AuditVerification(
+                ok=False,
+                checked=result.checked,
+                first_bad_seq=None,
+                problem="the head recorded with every entry is missing: it was removed",
+                head=result.head,
+            )
+        return result.outcome
 
 
 def record_agreement_versions(
     log: AuditLog,
-    agreements: Mapping[str, str],
+    agreements: Mapping[str, str | None],
     actor: str,
     *,
     at: datetime | None = None,
@@ -390,9 +487,10 @@ def record_agreement_versions(
 
     Args:
         log: the audit log to append to.
-        agreements: every agreement in force now, supplier id -> hex SHA-256 of its file.
-            Pass all agreement files, not only the suppliers a run selected: a supplier
-            missing here is recorded as removed.
+        agreements: every agreement file now, supplier id -> hex SHA-256 of the file, or
+            None for a file that cannot be read (its recorded version is left as it is).
+            Pass all agreement files, also those that fail to load and those of suppliers
+            the run did not select: a supplier missing here is recorded as removed.
         actor: who runs Sluis (see `AuditLog.append`).
         at: when; now if omitted.
 
@@ -408,9 +506,12 @@ def record_agreement_versions(
     current = {
         _token(supplier, "supplier", _SUPPLIER_LENGTH): _sha256(digest, f"sha256 of {supplier}")
         for supplier, digest in agreements.items()
+        if digest is not None
     }
+    unreadable = {supplier for supplier, digest in agreements.items() if digest is None}
     who = _actor(actor)
     when = _now(at)
+    log.key  # noqa: B018 - refuse a log without its key before anything is read
     versions = AgreementVersionRecord
     with _locked_transaction(log.engine) as connection:
         recorded: dict[str, str] = {
@@ -418,7 +519,7 @@ def record_agreement_versions(
             for row in connection.execute(select(versions.supplier, versions.sha256))
         }
         appended: list[AuditEntry] = []
-        for supplier in sorted(current.keys() | recorded.keys()):
+        for supplier in sorted((current.keys() | recorded.keys()) - unreadable):
             details: dict[str, Any]
             if supplier not in recorded:
                 action, details = "agreement_added", {"sha256": current[supplier]}
@@ -440,7 +541,7 @@ def record_agreement_versions(
                 )
             else:
                 continue
-            appended.append(_append(connection, who, action, supplier, details, when))
+            appended.append(_append(connection, log.key, who, action, supplier, details, when))
         return appended
 
 
@@ -482,16 +583,23 @@ def _locked_transaction(engine: Engine) -> Iterator[Connection]:
 
 def _append(
     connection: Connection,
+    key: bytes,
     actor: str,
     action: str,
     subject: str,
     details: dict[str, Any],
     at: datetime,
 ) -> AuditEntry:
-    """Append an already validated entry inside a `_locked_transaction`."""
+    """Append an already validated entry inside a `_locked_transaction`, keyed by `key`."""
     last = connection.execute(_LAST).first()
     seq, prev_hash = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.row_hash)
-    row_hash = _row_hash(seq, at, actor, action, subject, details, prev_hash)
+    row_hash = _row_hash(seq, at, actor, action, subject, details, prev_hash, key=key)
+    # The head moves with the row, in the same transaction: it is never behind the log.
+    moved = connection.execute(
+        update(AuditHeadRecord).where(AuditHeadRecord.id == 1).values(seq=seq, row_hash=row_hash)
+    ).rowcount
+    if not moved:
+        connection.execute(insert(AuditHeadRecord).values(id=1, seq=seq, row_hash=row_hash))
     connection.execute(
         insert(AuditRecord).values(
             seq=seq,
@@ -604,6 +712,12 @@ def _frozen(details: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(json.loads(json.dumps(details)))
 
 
+def _audit_key(value: object) -> bytes:
+    if not isinstance(value, bytes) or len(value) < _MIN_KEY_BYTES:
+        raise ValueError(f"the audit key must be at least {_MIN_KEY_BYTES} bytes")
+    return value
+
+
 def _row_hash(
     seq: int,
     at: datetime,
@@ -612,7 +726,10 @@ def _row_hash(
     subject: str,
     details: Mapping[str, Any],
     prev_hash: str,
+    *,
+    key: bytes | None = None,
 ) -> str:
+    """The row's HMAC-SHA256 under `key`; without a key, the plain SHA-256 of legacy rows."""
     payload = {
         "seq": seq,
         "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
@@ -624,8 +741,10 @@ def _row_hash(
     }
     text = json.dumps(
         payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    )
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+    ).encode("ascii")
+    if key is None:
+        return hashlib.sha256(text).hexdigest()
+    return hmac.new(key, text, hashlib.sha256).hexdigest()
 
 
 # -- reading and verifying --------------------------------------------------------------
@@ -644,6 +763,28 @@ _ROWS: Final = select(
 _LAST: Final = (
     select(AuditRecord.seq, AuditRecord.row_hash).order_by(AuditRecord.seq.desc()).limit(1)
 )
+_STORED_HEAD: Final = select(AuditHeadRecord.seq, AuditHeadRecord.row_hash)
+
+
+def chain_is_keyed(engine: Engine) -> bool:
+    """Whether the log holds a row chained under an audit key (else none, or legacy only).
+
+    Rows are keyed from the first keyed one on, so the last row says it.
+
+    Raises:
+        ConfigurationError: the database cannot be reached.
+    """
+    with _transaction(engine) as connection:
+        row = connection.execute(_ROWS.order_by(None).order_by(AuditRecord.seq.desc())).first()
+    return row is not None and not _is_plain(row)
+
+
+def _is_plain(row: Any) -> bool:
+    """Whether the row carries the plain SHA-256 of a legacy row."""
+    plain = _row_hash(
+        row.seq, row.at, row.actor, row.action, row.subject, row.details, row.prev_hash
+    )
+    return hmac.compare_digest(plain, row.row_hash)
 
 
 def _entry(row: Any) -> AuditEntry:
@@ -659,12 +800,39 @@ def _entry(row: Any) -> AuditEntry:
     )
 
 
-def _verify(rows: Sequence[Any], expected_head: AuditHead | None) -> AuditVerification:
-    if expected_head is not None and expected_head.seq < 1:
-        raise ValueError("expected_head.seq must be at least 1")
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """A verification, with whether any row was keyed (for the missing-head check)."""
+
+    outcome: AuditVerification
+    keyed: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok
+
+    @property
+    def checked(self) -> int:
+        return self.outcome.checked
+
+    @property
+    def head(self) -> AuditHead | None:
+        return self.outcome.head
+
+
+def _verify(rows: Sequence[Any], key: bytes, anchors: Sequence[tuple[str, AuditHead]]) -> _Walk:
+    for _, anchor in anchors:
+        if anchor.seq < 1:
+            raise ValueError("a head's seq must be at least 1")
     # Where each stored hash sits, to tell a moved row from a removed one.
     position = {row.row_hash: row.seq for row in rows}
     expected_seq, prev_hash = 1, GENESIS_HASH
+    keyed = False
+
+    def broken(checked: int, bad_seq: int | None, problem: str) -> _Walk:
+        head = None if checked == 0 else AuditHead(checked, rows[checked - 1].row_hash)
+        return _Walk(AuditVerification(False, checked, bad_seq, problem, head), keyed)
+
     for row in rows:
         problem: str | None = None
         bad_seq = row.seq
@@ -690,35 +858,46 @@ def _verify(rows: Sequence[Any], expected_head: AuditHead | None) -> AuditVerifi
                     f"row {row.seq} does not chain to row {row.seq - 1}: a row before it "
                     "was changed, replaced or removed"
                 )
-        elif _row_hash(
-            row.seq, row.at, row.actor, row.action, row.subject, row.details, row.prev_hash
-        ) != (row.row_hash):
-            problem = f"row {row.seq} was changed after it was written: its hash does not match"
-        if problem is not None:
-            return AuditVerification(
-                ok=False, checked=expected_seq - 1, first_bad_seq=bad_seq, problem=problem
+        else:
+            mac = _row_hash(
+                row.seq,
+                row.at,
+                row.actor,
+                row.action,
+                row.subject,
+                row.details,
+                row.prev_hash,
+                key=key,
             )
+            if hmac.compare_digest(mac, row.row_hash):
+                keyed = True
+            elif not _is_plain(row):
+                problem = (
+                    f"row {row.seq} was changed after it was written: its MAC does not "
+                    "match (or the audit key is not the one it was written with)"
+                )
+            elif keyed:
+                problem = (
+                    f"row {row.seq} carries a plain hash after keyed rows: the log was "
+                    "rewritten from there"
+                )
+        if problem is not None:
+            return broken(expected_seq - 1, bad_seq, problem)
         expected_seq, prev_hash = expected_seq + 1, row.row_hash
     checked = expected_seq - 1
-    if expected_head is not None:
-        if checked < expected_head.seq:
-            return AuditVerification(
-                ok=False,
-                checked=checked,
-                first_bad_seq=checked + 1,
-                problem=(
-                    f"the log ends at row {checked}, but row {expected_head.seq} was the "
-                    "head before: rows were removed from the end"
-                ),
+    for label, anchor in sorted(anchors, key=lambda item: -item[1].seq):
+        if checked < anchor.seq:
+            return broken(
+                checked,
+                checked + 1,
+                f"the log ends at row {checked}, but {label} is row {anchor.seq}: rows were "
+                "removed from the end",
             )
-        if rows[expected_head.seq - 1].row_hash != expected_head.row_hash:
-            return AuditVerification(
-                ok=False,
-                checked=checked,
-                first_bad_seq=expected_head.seq,
-                problem=(
-                    f"row {expected_head.seq} is not the row saved as the head: the log "
-                    "was rewritten up to there"
-                ),
+        if not hmac.compare_digest(rows[anchor.seq - 1].row_hash, anchor.row_hash):
+            return broken(
+                checked,
+                anchor.seq,
+                f"row {anchor.seq} is not the row {label} names: the log was rewritten up to there",
             )
-    return AuditVerification(ok=True, checked=checked, first_bad_seq=None, problem=None)
+    head = AuditHead(checked, rows[-1].row_hash) if rows else None
+    return _Walk(AuditVerification(True, checked, None, None, head), keyed)

@@ -25,6 +25,8 @@ _REASONS_NL = {
     "left_school": "de leerling is uitgeschreven",
     "out_of_scope": "de leerling valt buiten de afspraak (bijvoorbeeld een andere jaargroep)",
     "no_identifier": "de leerling heeft geen bruikbaar nummer voor deze leverancier",
+    "incomplete_for_format": "in de administratie ontbreekt een gegeven dat het "
+    "bestandsformaat van deze leverancier vraagt (bijvoorbeeld de achternaam)",
     "erased": "de ouders hebben gevraagd de gegevens niet meer te delen",
     "quarantined": "de gegevens in de administratie kloppen niet en worden eerst verbeterd",
 }

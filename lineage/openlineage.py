@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, Protocol, Self
 from urllib.parse import urlsplit
 
+import attr
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
@@ -61,6 +62,7 @@ from openlineage.client.transport.transport import Transport
 
 from connectors.private_files import make_private_dir, make_private_file
 from contracts.catalog import CONSENT_FLAG_PREFIX, DERIVED_FROM, field_catalog, lookup_field
+from lineage.audit import AuditHead
 
 # The same guards as the lineage store: one definition of a field name and a digest.
 from lineage.store import _field_name, _sha256
@@ -76,6 +78,7 @@ __all__ = [
     "InputSpec",
     "LineageEmitter",
     "OutputSpec",
+    "SluisAuditRunFacet",
     "complete_event",
     "delivery_output",
     "export_fields",
@@ -114,6 +117,30 @@ _PINNED_CLIENT_CONFIG: Final[dict[str, Any]] = {
     "filters": [],
     "dataset": {"reducing_enabled": False, "disabled_trimmers": [], "extra_trimmers": []},
 }
+
+
+# -- Sluis' own run facet ----------------------------------------------------------------
+
+AUDIT_FACET_SCHEMA: Final = (
+    f"{PRODUCER}/blob/main/lineage/openlineage_facets/SluisAuditRunFacet.json"
+    "#/$defs/SluisAuditRunFacet"
+)
+
+
+@attr.define
+class SluisAuditRunFacet(RunFacet):
+    """The audit log's head when the run completed: an anchor outside the database.
+
+    Its JSON schema is lineage/openlineage_facets/SluisAuditRunFacet.json; the key in an
+    event's run facets is ``sluisAudit``.
+    """
+
+    seq: int
+    mac: str
+
+    @staticmethod
+    def _get_schema() -> str:
+        return AUDIT_FACET_SCHEMA
 
 
 # -- input specs -------------------------------------------------------------------------
@@ -326,6 +353,7 @@ def complete_event(
     inputs: Sequence[InputSpec],
     outputs: Sequence[OutputSpec],
     assertions: Sequence[AssertionSpec],
+    audit_head: AuditHead | None = None,
 ) -> RunEvent:
     """The COMPLETE event of a run: what it read, checked and delivered.
 
@@ -337,6 +365,7 @@ def complete_event(
         outputs: one per delivery.
         assertions: contract rules and whether every row passed them, attached to the
             input they ran on as a `dataQualityAssertions` input facet.
+        audit_head: the audit log's head, as a ``sluisAudit`` run facet.
 
     Raises:
         ValueError: an output or assertion names an input that is not among `inputs`, or
@@ -352,6 +381,13 @@ def complete_event(
         for spec in specs
     ]
     output_datasets = [_output_dataset(spec, by_ref) for spec in outputs]
+    run_facets: dict[str, RunFacet] = {}
+    if audit_head is not None:
+        run_facets["sluisAudit"] = SluisAuditRunFacet(
+            seq=_count(audit_head.seq, "audit_head.seq"),
+            mac=_sha256(audit_head.row_hash, "audit_head.row_hash"),
+            producer=PRODUCER,
+        )
     return _event(
         RunState.COMPLETE,
         run_id,
@@ -359,6 +395,7 @@ def complete_event(
         event_time=event_time,
         inputs=input_datasets,
         outputs=output_datasets,
+        run_facets=run_facets,
     )
 
 

@@ -82,9 +82,19 @@ class QuarantineReport:
         return "\n".join(lines)
 
 
-def build_report(schools: Sequence[ValidatedSchool]) -> QuarantineReport:
-    """Collect every school's problems into one report."""
+def build_report(
+    schools: Sequence[ValidatedSchool], extra: pd.DataFrame | None = None
+) -> QuarantineReport:
+    """Collect every school's problems into one report.
+
+    Args:
+        schools: the validated schools.
+        extra: more rows in REPORT_COLUMNS that are not the contracts' own, such as the
+            pupils a supplier's format cannot carry (policy.format_needs.format_gaps).
+    """
     frames = [s.problems.assign(brincode=s.brincode) for s in schools if not s.problems.empty]
+    if extra is not None and not extra.empty:
+        frames.append(extra)
     if frames:
         problems = pd.concat(frames, ignore_index=True)[list(REPORT_COLUMNS)]
     else:

@@ -51,6 +51,7 @@ from lineage.audit import (
     AuditEntry,
     _actor,
     _append,
+    _audit_key,
     _locked_transaction,
     _transaction,
 )
@@ -261,7 +262,9 @@ def deliveries_for_pupil(engine: Engine, pupil_hash: str) -> list[PupilDelivery]
         ]
 
 
-def erase(engine: Engine, pupil_hash: str, actor: str, reason: str, at: datetime) -> AuditEntry:
+def erase(
+    engine: Engine, pupil_hash: str, actor: str, reason: str, at: datetime, *, audit_key: bytes
+) -> AuditEntry:
     """Record a parent's erasure (or objection) request, and its audit entry.
 
     From then on `erased_hashes` holds the pupil, and the flow withholds them.
@@ -274,6 +277,7 @@ def erase(engine: Engine, pupil_hash: str, actor: str, reason: str, at: datetime
         actor: who records the request (see `lineage.audit.AuditLog.append`).
         reason: the request as made, up to 2,000 characters; may span lines.
         at: when the request was made (timezone-aware).
+        audit_key: the key of the audit log's chain.
 
     Returns:
         The ``erasure`` audit entry; its details hold ``reason_sha256`` only.
@@ -286,6 +290,7 @@ def erase(engine: Engine, pupil_hash: str, actor: str, reason: str, at: datetime
     who = _actor(actor)
     text = _reason(reason)
     when = _utc(at, "at")
+    key = _audit_key(audit_key)
     values = {"requested_at": when, "actor": who, "reason": text}
     with _locked_transaction(engine) as connection:
         current = _current(connection, member)
@@ -300,10 +305,12 @@ def erase(engine: Engine, pupil_hash: str, actor: str, reason: str, at: datetime
                 .values(revoked_at=None, revoked_by=None, **values)
             )
         details = {"reason_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
-        return _append(connection, who, "erasure", member, details, when)
+        return _append(connection, key, who, "erasure", member, details, when)
 
 
-def revoke(engine: Engine, pupil_hash: str, actor: str, at: datetime) -> AuditEntry:
+def revoke(
+    engine: Engine, pupil_hash: str, actor: str, at: datetime, *, audit_key: bytes
+) -> AuditEntry:
     """End an active erasure, e.g. when a parent withdraws the request.
 
     Args:
@@ -311,6 +318,7 @@ def revoke(engine: Engine, pupil_hash: str, actor: str, at: datetime) -> AuditEn
         pupil_hash: the pupil's `pupil_hash`.
         actor: who revokes it.
         at: when (timezone-aware).
+        audit_key: the key of the audit log's chain.
 
     Returns:
         The ``erasure_revoked`` audit entry.
@@ -322,6 +330,7 @@ def revoke(engine: Engine, pupil_hash: str, actor: str, at: datetime) -> AuditEn
     member = _sha256(pupil_hash, "pupil_hash")
     who = _actor(actor)
     when = _utc(at, "at")
+    key = _audit_key(audit_key)
     with _locked_transaction(engine) as connection:
         current = _current(connection, member)
         if current is None or current.revoked_at is not None:
@@ -331,7 +340,7 @@ def revoke(engine: Engine, pupil_hash: str, actor: str, at: datetime) -> AuditEn
             .where(ErasureRecord.pupil_hash == member)
             .values(revoked_at=when, revoked_by=who)
         )
-        return _append(connection, who, "erasure_revoked", member, {}, when)
+        return _append(connection, key, who, "erasure_revoked", member, {}, when)
 
 
 def erased_hashes(engine: Engine) -> frozenset[str]:

@@ -24,10 +24,16 @@ VERSION_TABLE: Final = "sluis_alembic_version"
 
 # The newest migration in lineage/migrations/versions. test_migrations fails, naming the
 # right value, when a migration is added and this is not moved along.
-HEAD_REVISION: Final = "0002"
+HEAD_REVISION: Final = "0004"
 
 # Every module that puts tables on lineage.store.Base.metadata.
-_MODEL_MODULES: Final = ("lineage.audit", "lineage.locks", "lineage.rights", "lineage.state")
+_MODEL_MODULES: Final = (
+    "lineage.audit",
+    "lineage.key_records",
+    "lineage.locks",
+    "lineage.rights",
+    "lineage.state",
+)
 
 _VERSIONS: Final[Select[tuple[Any]]] = select(column("version_num")).select_from(
     table(VERSION_TABLE)

@@ -15,6 +15,12 @@ with this, without re-reading old drops:
 supplier and the pupil hash, so the database alone never reveals an identifier; it exists
 only while the supplier holds the pupil, and is gone with the delivery that removes it.
 
+The teachers of the delivered groups (structured formats with teacher fields) are kept the
+same way, as rows of kind `teacher`: a keyed hash of the school's teacher key (under its own
+derived secret, so it can never equal a pupil's), a row hash and, in delta mode, the
+teacher's identifiers and groepen toward the supplier, sealed. So a teacher who no longer
+teaches a delivered group is removed, and an unchanged one is not sent again.
+
 A held delivery's state waits in `supplier_state_pending` until it is approved (read with
 `pending_state`, committed, then discarded) or superseded (`discard_pending`).
 """
@@ -26,7 +32,7 @@ import hmac
 import json
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Final
@@ -54,7 +60,10 @@ from lineage.store import (
 )
 
 __all__ = [
+    "KINDS",
+    "PUPIL",
     "STATE_COLUMNS",
+    "TEACHER",
     "DropRemovalRecord",
     "PendingStateRecord",
     "RefCipher",
@@ -69,15 +78,20 @@ __all__ = [
     "removed_deliveries",
     "stage_pending",
     "state_from_delivery",
+    "state_key",
 ]
 
 STATE_COLUMNS: Final = ("pupil_hash", "row_hash", "ref")
+# What a state row is about; `pupil_hash` holds a teacher's keyed hash on a teacher row.
+PUPIL: Final = "pupil"
+TEACHER: Final = "teacher"
+KINDS: Final = (PUPIL, TEACHER)
 _BATCH: Final = 5000
 _NONCE_BYTES: Final = 12
 
 
 class SupplierStateRecord(Base):
-    """One pupil a supplier holds for a school since the delivery named."""
+    """One pupil (or teacher: `kind`) a supplier holds for a school since the delivery named."""
 
     __tablename__ = "supplier_state"
 
@@ -87,6 +101,7 @@ class SupplierStateRecord(Base):
     row_hash: Mapped[str] = mapped_column(String(64))
     ref: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     delivery_id: Mapped[str] = mapped_column(ForeignKey(DeliveryRecord.delivery_id), index=True)
+    kind: Mapped[str] = mapped_column(String(16), server_default=PUPIL)
 
 
 class PendingStateRecord(Base):
@@ -100,6 +115,7 @@ class PendingStateRecord(Base):
     pupil_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     row_hash: Mapped[str] = mapped_column(String(64))
     ref: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), server_default=PUPIL)
 
 
 class DropRemovalRecord(Base):
@@ -122,11 +138,14 @@ class SupplierState:
         delivery_id: the lineage id of the delivery that left this state, or None when the
             supplier has received nothing for the school yet.
         agreement_sha256: the agreement file hash of that delivery ("" when none).
+        teachers: STATE_COLUMNS; one row per teacher the supplier holds (a teacher's
+            keyed hash in `pupil_hash`).
     """
 
     frame: pd.DataFrame
     delivery_id: str | None = None
     agreement_sha256: str = ""
+    teachers: pd.DataFrame = field(default_factory=lambda: _empty_frame())
 
     @classmethod
     def nothing(cls) -> SupplierState:
@@ -149,19 +168,27 @@ def _empty_frame() -> pd.DataFrame:
     )
 
 
+def state_key(membership_secret: bytes) -> bytes:
+    """The AES key sealing the supplier state, derived from the membership secret.
+
+    Derived, so no second key has to be managed, and rotating the membership key ends the
+    old refs too. Lineage records its fingerprint (`lineage.key_records.STATE_KEY`).
+    """
+    if len(membership_secret) < 16:
+        raise ValueError("the membership secret must be at least 16 bytes")
+    return hmac.new(membership_secret, b"sluis supplier-state ref v1", hashlib.sha256).digest()
+
+
 class RefCipher:
     """Encrypts a pupil's identifiers toward one supplier for the state table.
 
     Args:
-        membership_secret: the lineage membership secret; the AES key is derived from it,
-            so no second key has to be managed, and rotating it ends the old refs too.
+        membership_secret: the lineage membership secret; the AES key is derived from it
+            (`state_key`).
     """
 
     def __init__(self, membership_secret: bytes) -> None:
-        if len(membership_secret) < 16:
-            raise ValueError("the membership secret must be at least 16 bytes")
-        key = hmac.new(membership_secret, b"sluis supplier-state ref v1", hashlib.sha256)
-        self._aead = AESGCM(key.digest())
+        self._aead = AESGCM(state_key(membership_secret))
 
     def seal(self, supplier: str, pupil_hash: str, values: Mapping[str, str | None]) -> bytes:
         """Encrypt `values` (column name to value) for this supplier and pupil."""
@@ -212,6 +239,7 @@ def load_state(engine: Engine, supplier: str, schools: list[str]) -> dict[str, S
                     SupplierStateRecord.ref,
                     SupplierStateRecord.delivery_id,
                     DeliveryRecord.agreement_sha256,
+                    SupplierStateRecord.kind,
                 )
                 .join(DeliveryRecord, DeliveryRecord.delivery_id == SupplierStateRecord.delivery_id)
                 .where(SupplierStateRecord.supplier == key, SupplierStateRecord.school.in_(chunk))
@@ -220,21 +248,29 @@ def load_state(engine: Engine, supplier: str, schools: list[str]) -> dict[str, S
                 continue
             frame = pd.DataFrame(
                 rows,
-                columns=["school", *STATE_COLUMNS, "delivery_id", "agreement_sha256"],
+                columns=["school", *STATE_COLUMNS, "delivery_id", "agreement_sha256", "kind"],
             )
             for school, part in frame.groupby("school", sort=False):
+                teacher = part["kind"].eq(TEACHER)
                 result[str(school)] = SupplierState(
-                    part.loc[:, list(STATE_COLUMNS)]
-                    .astype({"pupil_hash": "str", "row_hash": "str"})
-                    .reset_index(drop=True),
+                    _state_frame(part.loc[~teacher]),
                     delivery_id=str(part["delivery_id"].iloc[0]),
                     agreement_sha256=str(part["agreement_sha256"].iloc[0]),
+                    teachers=_state_frame(part.loc[teacher]),
                 )
         # A school whose last delivery left nobody with the supplier still has a baseline.
         empty = [school for school, state in result.items() if state.empty]
         for school, (delivery_id, agreement_sha256) in _baselines(connection, key, empty).items():
             result[school] = SupplierState(_empty_frame(), delivery_id, agreement_sha256)
     return result
+
+
+def _state_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    return (
+        rows.loc[:, list(STATE_COLUMNS)]
+        .astype({"pupil_hash": "str", "row_hash": "str"})
+        .reset_index(drop=True)
+    )
 
 
 def _chunks(schools: list[str]) -> Iterator[list[str]]:
@@ -268,12 +304,17 @@ def _baselines(
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Insertable rows; a frame without a `kind` column holds pupils only."""
     hashes = [_sha256(h, "pupil_hash") for h in frame["pupil_hash"]]
     rows = [_sha256(h, "row_hash") for h in frame["row_hash"]]
     refs = [r if isinstance(r, bytes) else None for r in frame["ref"]]
+    kinds = list(frame["kind"]) if "kind" in frame.columns else [PUPIL] * len(frame)
+    unknown = sorted({str(k) for k in kinds} - set(KINDS))
+    if unknown:
+        raise ValueError(f"state rows of unknown kind {', '.join(unknown)}; known: pupil, teacher")
     return [
-        {"pupil_hash": p, "row_hash": r, "ref": f}
-        for p, r, f in zip(hashes, rows, refs, strict=True)
+        {"pupil_hash": p, "row_hash": r, "ref": f, "kind": k}
+        for p, r, f, k in zip(hashes, rows, refs, kinds, strict=True)
     ]
 
 
@@ -282,8 +323,11 @@ def commit_state(
 ) -> int:
     """Replace what `supplier` holds for `school` by `frame`, left by delivery `delivery_id`.
 
+    `frame` holds STATE_COLUMNS and, optionally, `kind` (pupil or teacher; pupil when
+    there is no such column).
+
     Returns:
-        The number of pupils the supplier now holds.
+        The number of rows (pupils and teachers) the supplier now holds.
 
     Raises:
         ValueError: a hash is not 64 hex characters.
@@ -325,18 +369,21 @@ def stage_pending(engine: Engine, delivery_id: str, frame: pd.DataFrame) -> int:
 
 
 def pending_state(engine: Engine, delivery_id: str) -> pd.DataFrame:
-    """The state a held delivery leaves (STATE_COLUMNS)."""
+    """The state a held delivery leaves: STATE_COLUMNS and `kind` (pupil or teacher)."""
     delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         rows = connection.execute(
             select(
-                PendingStateRecord.pupil_hash, PendingStateRecord.row_hash, PendingStateRecord.ref
+                PendingStateRecord.pupil_hash,
+                PendingStateRecord.row_hash,
+                PendingStateRecord.ref,
+                PendingStateRecord.kind,
             ).where(PendingStateRecord.delivery_id == delivery)
         ).all()
     if not rows:
-        return _empty_frame()
-    return pd.DataFrame(rows, columns=list(STATE_COLUMNS)).astype(
-        {"pupil_hash": "str", "row_hash": "str"}
+        return _empty_frame().assign(kind=pd.Series([], dtype="str"))
+    return pd.DataFrame(rows, columns=[*STATE_COLUMNS, "kind"]).astype(
+        {"pupil_hash": "str", "row_hash": "str", "kind": "str"}
     )
 
 

@@ -177,6 +177,10 @@ class RunRecord(Base):
     sluis_version: Mapped[str] = mapped_column(String(_NAME_LENGTH))
     message: Mapped[str | None] = mapped_column(String(_MESSAGE_LENGTH))
     parameters: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    # The audit log's head when the run ended: an anchor outside audit_log
+    # (lineage.audit_anchors).
+    audit_seq: Mapped[int | None] = mapped_column(Integer)
+    audit_mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class SourceRecord(Base):

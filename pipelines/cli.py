@@ -182,15 +182,19 @@ def run(
     # Before Prefect is imported (by pipelines.flows): it reads both at import.
     _prefect_environment()
     check_prefect_home()
-    from contracts.agreements import load_agreements
+    from contracts.agreements import load_agreement_set
     from pipelines.flows import SyncRequest
     from pipelines.plan import discover_schools
     from pipelines.settings import Settings
 
     # Check what can be checked before Prefect's start-up cost: a wrong path or supplier
-    # id is answered in a second, not after the temporary API server is up.
+    # id is answered in a second, not after the temporary API server is up. A bad
+    # agreement file is not such a case: the run skips that supplier and delivers the rest.
     settings = Settings()
-    load_agreements(settings.agreements_dir, list(supplier or []) or None)
+    found = load_agreement_set(settings.agreements_dir).select(list(supplier or []) or None)
+    if found.problems and not found.agreements:
+        # Nothing could be delivered at all: say so now, the same line the run would end with.
+        raise SluisError(found.skipped_message() or "no agreement can be used")
     discover_schools(source, consents, settings.consents_filename)
     if db:
         # Through the environment, not a flow parameter: parameters are stored in
@@ -308,15 +312,24 @@ def datamap(
     Example:
         sluis datamap --school 07XY --out /srv/www/privacy
     """
-    from contracts.agreements import load_agreements
+    from contracts.agreements import load_agreement_set
     from contracts.datamap import datamap_html, datamap_markdown
     from pipelines.settings import Settings
 
-    agreements = [a.agreement for a in load_agreements(Settings().agreements_dir)]
+    found = load_agreement_set(Settings().agreements_dir)
+    agreements = [a.agreement for a in found.agreements]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "datamap.html").write_text(datamap_html(agreements, school=school), "utf-8")
     (out_dir / "datamap.md").write_text(datamap_markdown(agreements, school=school), "utf-8")
     _say(out, f"Gegevenskaart geschreven: {out_dir / 'datamap.html'}")
+    if found.problems:
+        # Those suppliers receive nothing until their file is fixed; the map says what the
+        # agreements that load allow, and says no more.
+        raise SluisError(
+            f"the data map leaves out {', '.join(found.skipped)}, whose agreement cannot be "
+            f"used: {'; '.join(p.message for p in found.problems)}; fix it and write the map "
+            "again"
+        )
 
 
 def _settings(state: Path | None, db: str | None) -> Settings:
@@ -408,13 +421,39 @@ app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify(state: StateOption = None, db: DbOption = None) -> None:
-    """Check that no audit entry was edited, removed or reordered; exit 1 if one was."""
+def audit_verify(
+    head: Annotated[
+        str | None,
+        typer.Option(help="A head printed earlier (SEQ:MAC): the log must still hold it"),
+    ] = None,
+    state: StateOption = None,
+    db: DbOption = None,
+) -> None:
+    """Check that no audit entry was edited, removed or reordered; exit 1 if one was.
+
+    Checks the MAC chain, and the log's end against the head recorded with every entry,
+    the heads the runs recorded and the one given with --head. Prints the head to keep.
+
+    Examples:
+        sluis audit verify
+        sluis audit verify --head 42:5be0...
+    """
+    from lineage.audit import AuditHead
     from pipelines.rights_commands import verify_audit
 
-    result = verify_audit(_settings(state, db))
+    try:
+        saved = AuditHead.parse(head) if head is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--head: {exc}") from None
+    result = verify_audit(_settings(state, db), saved)
     if result.ok:
         _say(out, f"Auditlog intact: {result.checked} regels gecontroleerd.")
+        if result.head is not None:
+            _say(
+                out,
+                f"Kop van het auditlog: {result.head} (bewaar deze regel buiten Sluis; "
+                f"controleer later met: sluis audit verify --head {result.head})",
+            )
         return
     _say(err, f"sluis: audit log broken at entry {result.first_bad_seq}: {result.problem}")
     raise typer.Exit(EXIT_ERROR)
@@ -442,29 +481,36 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command("rotate")
 def keys_rotate(
-    name: Annotated[str, typer.Argument(help="Supplier id, or lineage-membership")],
+    name: Annotated[str, typer.Argument(help="Supplier id, lineage-membership or lineage-audit")],
     door: Annotated[str | None, typer.Option(help="Who rotates (default: OS user)")] = None,
     state: StateOption = None,
     db: DbOption = None,
 ) -> None:
-    """Replace a generated key: the supplier gets new, unlinkable pseudonyms from now on.
+    """Replace a key on purpose: the only way a key Sluis depends on may change.
+
+    A generated key gets a new random one (a supplier then gets new, unlinkable
+    pseudonyms); for a key from a setting, change the setting first, then run this to
+    record it. The membership key is refused while erasures are active, the audit key
+    once the log is chained under it.
 
     Example:
         sluis keys rotate onderzoek
     """
-    from lineage.audit import AuditLog, default_actor
     from lineage.store import LineageStore
-    from pipelines.keys import rotate_generated_key
+    from pipelines.keys import rotate_key
 
     settings = _settings(state, db)
-    rotate_generated_key(name, settings.state_dir)
     store = LineageStore(settings.lineage_url())
     try:
         store.create_schema()
-        AuditLog(store.engine).append(door or default_actor(), "key_rotated", name, {})
+        where = rotate_key(settings, store.engine, name, door)
     finally:
         store.dispose()
-    _say(out, f"Nieuwe sleutel voor {name}; de rotatie staat in het auditlog.")
+    _say(
+        out,
+        f"Nieuwe sleutel voor {name} in {where}; de rotatie staat in het auditlog. "
+        "Maak nu een nieuwe back-up van de sleutel.",
+    )
 
 
 @app.command()

@@ -24,10 +24,17 @@ from connectors.formats.registry import get_format
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 from contracts.agreements import Agreement, IdentifierPolicy, LoadedAgreement
 from contracts.validation import ValidatedSchool
-from lineage.state import RefCipher, SupplierState
-from policy.apply import SupplierCut, apply_agreement_batch
+from lineage.state import PUPIL, TEACHER, RefCipher, SupplierState
+from policy.apply import SupplierCut, apply_agreement_batch, row_hashes
 from policy.delta import ChangeSet, diff, hold_decision
-from policy.structure import delivered_groups, delivered_teachers
+from policy.reasons import Reason
+from policy.structure import (
+    TEACHER_IDENTIFIERS,
+    DeliveredTeachers,
+    delivered_groups,
+    delivered_teachers,
+    teacher_hashes,
+)
 
 __all__ = [
     "DeliveryOutcome",
@@ -85,6 +92,33 @@ class DeliveryOutcome:
     changes: dict[str, int] = field(default_factory=dict)
     hold_reason: str = ""
     baseline: str | None = None  # lineage id of the delivery the changes are counted from
+    # The same for the teachers of the delivered groups (keyed hashes, sealed refs).
+    teacher_ids: tuple[str, ...] = ()
+    teacher_row_hashes: tuple[str, ...] = ()
+    teacher_refs: tuple[bytes | None, ...] = ()
+
+    def state_frame(self) -> pd.DataFrame:
+        """What the supplier holds after this delivery, for lineage.state: pupils, teachers."""
+
+        def part(
+            ids: tuple[str, ...], rows: tuple[str, ...], refs: tuple[bytes | None, ...], kind: str
+        ) -> pd.DataFrame:
+            return pd.DataFrame(
+                {
+                    "pupil_hash": pd.Series(list(ids), dtype="str"),
+                    "row_hash": pd.Series(list(rows), dtype="str"),
+                    "ref": pd.Series(list(refs) or [None] * len(ids), dtype="object"),
+                    "kind": pd.Series([kind] * len(ids), dtype="str"),
+                }
+            )
+
+        return pd.concat(
+            [
+                part(self.member_ids, self.member_row_hashes, self.member_refs, PUPIL),
+                part(self.teacher_ids, self.teacher_row_hashes, self.teacher_refs, TEACHER),
+            ],
+            ignore_index=True,
+        )
 
 
 def delivery_id_for(created_at: datetime, school: str, run_id: str) -> str:
@@ -271,24 +305,185 @@ def _delta_rows(
     return DeltaRows(frame, kind, before_groups, left if composite else None, unnamed)
 
 
+def _format_gap_notes(agreement: Agreement, cut: SupplierCut) -> list[str]:
+    """What the administration must fill in for the pupils this format cannot carry."""
+    count = cut.counts.withheld.get(Reason.INCOMPLETE_FOR_FORMAT.value, 0)
+    if not count:
+        return []
+    needs = "; ".join(
+        f"{' or '.join(need.fields)} ({need.why})"
+        for need in get_format(agreement.format.type).pupil_needs
+    )
+    return [
+        f"{count} pupil(s) withheld as incomplete_for_format: {agreement.format.type} needs "
+        f"{needs}; the quarantine report lists them with what to fill in"
+    ]
+
+
+@dataclass(frozen=True)
+class _Structure:
+    """The groups and teachers that go with a structured format's delivery.
+
+    Attributes:
+        groups: the groups of every delivered pupil (policy.structure.delivered_groups).
+        teachers: the teachers of those groups, or None when the agreement lists none.
+        ids, rows: keyed hash and row hash of each teacher the state tracks (one with a
+            key), lined up with `tracked`; empty without the membership secret.
+        tracked: per teacher row, whether it has a key and so a place in the state.
+    """
+
+    groups: pd.DataFrame
+    teachers: DeliveredTeachers | None
+    ids: pd.Series
+    rows: pd.Series
+    tracked: pd.Series
+
+
+def _structure(
+    agreement: Agreement, school: ValidatedSchool, cut: SupplierCut, secret: bytes | None
+) -> _Structure | None:
+    if get_format(agreement.format.type).flat:
+        return None
+    groups = delivered_groups(school, cut.delivered_keys, agreement)
+    teachers = delivered_teachers(school, groups, agreement)
+    empty = pd.Series([], dtype="str")
+    if teachers is None or secret is None:
+        tracked = pd.Series(False, index=range(0 if teachers is None else len(teachers.frame)))
+        return _Structure(groups, teachers, empty, empty, tracked)
+    tracked = teachers.keys.notna().reset_index(drop=True)
+    ids = teacher_hashes(school.brincode, teachers.keys.loc[tracked.to_numpy()], secret)
+    rows = row_hashes(teachers.frame.loc[tracked.to_numpy()], secret)
+    return _Structure(groups, teachers, ids, rows, tracked)
+
+
+@dataclass(frozen=True)
+class _StaffDelta:
+    """The teacher rows of a delta and what they mean, lined up (see RenderContext)."""
+
+    frame: pd.DataFrame
+    kinds: pd.Series
+    left: pd.Series
+    unnamed: int
+
+
+def _teacher_columns(agreement: Agreement) -> list[str]:
+    """What the state seals of a delta supplier's teacher: its identifiers and groepen."""
+    listed = agreement.teacher_field_names
+    return [c for c in (*TEACHER_IDENTIFIERS, "groepen") if c in listed]
+
+
+def _teacher_refs(
+    agreement: Agreement,
+    structure: _Structure | None,
+    changes: ChangeSet,
+    state: SupplierState,
+    cipher: RefCipher | None,
+) -> tuple[bytes | None, ...]:
+    """Sealed identifiers and groepen per tracked teacher (delta only), as for pupils."""
+    if structure is None or structure.teachers is None or not len(structure.ids):
+        return ()
+    if agreement.mode != "delta" or cipher is None:
+        return tuple(None for _ in range(len(structure.ids)))
+    previous = dict(zip(state.teachers["pupil_hash"], state.teachers["ref"], strict=True))
+    frame = structure.teachers.frame.loc[structure.tracked.to_numpy()]
+    columns = _teacher_columns(agreement)
+    records = frame.loc[:, columns].astype("object").where(frame[columns].notna(), None)
+    refs: list[bytes | None] = []
+    for values, teacher, kind in zip(
+        records.to_dict("records"), structure.ids, changes.kinds, strict=True
+    ):
+        old = previous.get(teacher)
+        if kind == "" and isinstance(old, bytes):
+            refs.append(old)
+        else:
+            refs.append(cipher.seal(agreement.id, teacher, values))
+    return tuple(refs)
+
+
+def _staff_delta(
+    agreement: Agreement,
+    structure: _Structure,
+    changes: ChangeSet,
+    state: SupplierState,
+    cipher: RefCipher | None,
+) -> _StaffDelta | None:
+    """The teachers a delta carries: removed ones first, then the added and changed ones.
+
+    Unchanged teachers are not sent again; a removed one is named by its sealed refs,
+    also when it is no longer in the export. A teacher whose identifiers changed is
+    removed under the old ones; a changed one ends the groepen it no longer has.
+    """
+    if structure.teachers is None:
+        return None
+    listed = agreement.teacher_field_names
+    ids = [c for c in TEACHER_IDENTIFIERS if c in listed]
+    frame = structure.teachers.frame.loc[structure.tracked.to_numpy()].reset_index(drop=True)
+    moved = changes.kinds.ne("").to_numpy()
+    current = frame.loc[moved].reset_index(drop=True)
+    kinds = changes.kinds.loc[moved].reset_index(drop=True).astype("str")
+    teachers = structure.ids.loc[moved].reset_index(drop=True)
+    refs = dict(zip(state.teachers["pupil_hash"], state.teachers["ref"], strict=True))
+
+    def opened(teacher: str) -> dict[str, str | None] | None:
+        sealed = refs.get(teacher)
+        if cipher is None or not isinstance(sealed, bytes):
+            return None
+        return cipher.open(agreement.id, teacher, sealed)
+
+    removals: list[dict[str, str | None]] = []
+    unnamed = 0
+    for teacher in changes.removed:
+        values = opened(teacher)
+        if values is None:
+            unnamed += 1
+        else:
+            removals.append(values)
+    left = pd.Series(pd.NA, index=current.index, dtype="str")
+    for position in kinds.index[kinds.eq("changed")]:
+        before = opened(teachers.iloc[position])
+        if before is None:
+            continue
+        now = current.iloc[position]
+        if any(before.get(c) != (None if pd.isna(now[c]) else now[c]) for c in ids):
+            removals.append(before)  # known under other identifiers until now
+            continue
+        gone = _group_keys(before.get("groepen")) - _group_keys(now.get("groepen"))
+        if gone:
+            left.iloc[position] = GROUP_KEY_SEPARATOR.join(sorted(gone))
+    removed = pd.DataFrame(removals, columns=_teacher_columns(agreement), dtype="str")
+    removed = removed.reindex(columns=listed).astype("str")
+    return _StaffDelta(
+        frame=pd.concat([removed, current.astype("str")], ignore_index=True),
+        kinds=pd.concat(
+            [pd.Series(CHANGE_REMOVED, index=range(len(removed)), dtype="str"), kinds],
+            ignore_index=True,
+        ),
+        left=pd.concat(
+            [pd.Series(pd.NA, index=range(len(removed)), dtype="str"), left], ignore_index=True
+        ),
+        unnamed=unnamed,
+    )
+
+
 def _render(
     agreement: Agreement,
     school: ValidatedSchool,
-    cut: SupplierCut,
     frame: pd.DataFrame,
     delta: DeltaRows | None,
     created_at: datetime,
+    structure: _Structure | None,
+    staff: _StaffDelta | None,
 ) -> list[DataFile]:
     kinds = None if delta is None else delta.kinds
     writer = get_format(agreement.format.type)
     options = {"separator": agreement.format.separator} if agreement.format.type == "csv" else {}
     basename = f"{agreement.id}-{school.brincode.lower()}"
-    if writer.flat:
+    if structure is None:
         # Flat formats carry the change kind as one more column.
         out = frame if kinds is None else frame.assign(**{CHANGE_COLUMN: kinds.to_numpy()})
         files = writer.render(out, basename=basename, options=options)
     else:
-        groups = delivered_groups(school, cut.delivered_keys, agreement)
+        teachers = None if structure.teachers is None else structure.teachers.frame
         context = RenderContext(
             school={k: v for k, v in school.school.items()},
             created_at=created_at.isoformat(),
@@ -296,8 +491,10 @@ def _render(
             changes=kinds,
             previous_groups=None if delta is None else delta.previous_groups,
             left_groups=None if delta is None else delta.left_groups,
-            groups=groups,
-            teachers=delivered_teachers(school, groups, agreement),
+            groups=structure.groups,
+            teachers=teachers if staff is None else staff.frame,
+            teacher_changes=None if staff is None else staff.kinds,
+            teacher_left_groups=None if staff is None else staff.left,
             identifier=agreement.identifier.value,
             profile=agreement.format.profile,
         )
@@ -378,6 +575,7 @@ def deliver_schools(
                 loaded,
                 (states or {}).get(school.brincode),
                 cipher,
+                membership_secret,
                 run_id=run_id,
                 created_at=created_at,
                 targets=targets,
@@ -404,6 +602,7 @@ def _deliver_one(
     loaded: LoadedAgreement,
     state: SupplierState | None,
     cipher: RefCipher | None,
+    membership_secret: bytes | None,
     *,
     run_id: str,
     created_at: datetime,
@@ -413,13 +612,19 @@ def _deliver_one(
     agreement = loaded.agreement
     state = state if state is not None else SupplierState.nothing()
     changes = diff(cut.delivered_ids, cut.delivered_row_hashes, state.frame)
+    structure = _structure(agreement, school, cut, membership_secret)
+    staff_changes = diff(
+        structure.ids if structure is not None else pd.Series([], dtype="str"),
+        structure.rows if structure is not None else pd.Series([], dtype="str"),
+        state.teachers,
+    )
     decision = hold_decision(
         changes,
         max_removed_pct=agreement.hold.max_removed_pct,
         max_changed_pct=agreement.hold.max_changed_pct,
     )
     delivery_id = delivery_id_for(created_at, school.brincode, run_id)
-    notes: list[str] = []
+    notes: list[str] = _format_gap_notes(agreement, cut)
     result: dict[str, Any] = {
         **base,
         "school": school.brincode,
@@ -429,17 +634,35 @@ def _deliver_one(
         "member_refs": _state_refs(agreement, cut, changes, state, cipher),
         "changes": changes.counts(),
         "baseline": state.delivery_id,
+        "teacher_ids": tuple(structure.ids) if structure is not None else (),
+        "teacher_row_hashes": tuple(structure.rows) if structure is not None else (),
+        "teacher_refs": _teacher_refs(agreement, structure, staff_changes, state, cipher),
     }
+    if structure is not None and structure.teachers is not None and structure.teachers.left_out:
+        needs = "; ".join(
+            f"{' or '.join(need.fields)} ({need.why})"
+            for need in get_format(agreement.format.type).teacher_needs
+        )
+        notes.append(
+            f"{structure.teachers.left_out} teacher(s) of the delivered groups left out: "
+            f"{agreement.format.type} needs {needs}"
+        )
     same_terms = state.agreement_sha256 == loaded.sha256 or agreement.mode == "delta"
-    if not state.empty and changes.nothing_new and same_terms:
+    nothing_new = changes.nothing_new and staff_changes.nothing_new
+    if not state.empty and nothing_new and same_terms:
         notes.append(f"nothing changed since delivery {state.delivery_id}; nothing was sent")
         return DeliveryOutcome(
             status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
         )
     writer = get_format(agreement.format.type)
-    if cut.frame.empty and agreement.format.profile in writer.needs_a_pupil:
-        # No pupil, and the format cannot write an empty file (EDEXML requires a
-        # leerling): the supplier keeps its last file (and the state stays what it holds).
+    if (
+        cut.frame.empty
+        and agreement.mode == "full"
+        and agreement.format.profile in writer.needs_a_pupil
+    ):
+        # No pupil, and the format cannot write a full file without one (EDEXML requires
+        # a leerling; a OneRoster bulk without users says nothing about them): the
+        # supplier keeps its last file (and the state stays what it holds).
         kind = agreement.format.type.upper()
         if len(state.frame):
             # The supplier would keep a file with pupils it may no longer have: an error
@@ -453,9 +676,24 @@ def _deliver_one(
         return DeliveryOutcome(
             status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
         )
+    staff = None
     if agreement.mode == "delta":
         delta = _delta_rows(agreement, cut, changes, state, cipher)
         frame, unnamed = delta.frame, delta.unnamed
+        if structure is not None:
+            staff = _staff_delta(agreement, structure, staff_changes, state, cipher)
+        if staff is not None and staff.unnamed:
+            notes.append(
+                f"{staff.unnamed} removed teacher(s) could not be named: the state holds no "
+                "identifiers for them; ask the supplier to resync in full once"
+            )
+        if staff is not None:
+            counted_staff = staff.kinds.value_counts()
+            if len(staff.kinds):
+                notes.append(
+                    "teachers: "
+                    + ", ".join(f"{int(counted_staff.get(k, 0))} {k}" for k in CHANGE_KINDS)
+                )
         counted = delta.kinds.value_counts()
         result["changes"] = {
             **changes.counts(),
@@ -468,7 +706,7 @@ def _deliver_one(
             )
     else:
         frame, delta = cut.frame, None
-    files = _render(agreement, school, cut, frame, delta, created_at)
+    files = _render(agreement, school, frame, delta, created_at, structure, staff)
     file_rows = tuple({"name": f.name, "sha256": f.sha256, "rows": f.rows} for f in files)
     result.update(delivery_id=delivery_id, files=file_rows)
     if targets.drop is None:

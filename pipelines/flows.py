@@ -25,9 +25,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.errors import SluisError
-from contracts.agreements import LoadedAgreement, load_agreements, select_agreements
 from contracts.validation import ValidatedSchool, problem_counts
 from lineage.audit import AuditLog, default_actor, record_agreement_versions
+from lineage.audit_anchors import anchor_run
 from lineage.locks import LockTimeout
 from lineage.locks import acquire as acquire_locks
 from lineage.locks import release as release_locks
@@ -39,12 +39,14 @@ from pipelines.approval import wait_for_approval
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets
 from pipelines.drops import archive_drop, drop_for, held_drop
 from pipelines.holds import record_outcome, remove_expired_deliveries
-from pipelines.keys import pseudonym_secret
+from pipelines.keys import RunKeys
 from pipelines.openlineage_run import RunLineage
 from pipelines.plan import batches, discover_schools, label, select_school
 from pipelines.retention import purge
+from pipelines.run_guards import RunAgreements, check_keys, record_audit_head
 from pipelines.settings import Settings
 from pipelines.tasks import deliver_batch, prepare_batch
+from policy.format_needs import format_gaps
 
 __all__ = ["RunAborted", "SyncRequest", "sync"]
 
@@ -125,12 +127,6 @@ def _outcome_rows(outcomes: list[DeliveryOutcome]) -> list[dict[str, Any]]:
     return rows
 
 
-def _secret_for(loaded: LoadedAgreement, settings: Settings) -> bytes | None:
-    if "pseudoniem" not in loaded.agreement.field_names:
-        return None
-    return pseudonym_secret(loaded.agreement.id, settings.pseudonym_keys, settings.state_dir)
-
-
 def _flow_run_name() -> str:
     """'sync-27ZX-ui': school and trigger, so a run is recognisable in the UI's list."""
     request = flow_run.parameters.get("request") or {}
@@ -175,12 +171,14 @@ def sync(request: SyncRequest) -> State:
         sluis_version=SLUIS_VERSION,
     )
     lineage = RunLineage(settings, run_id)
+    audit: list[AuditLog] = []  # the run's keyed audit log, once its key is checked
     try:
-        summary = _sync(request, settings, run_id, started, store, lineage, logger)
+        summary = _sync(request, settings, run_id, started, store, lineage, logger, audit)
     except SluisError as exc:
         message = str(exc)
         lineage.fail(message, datetime.now(UTC))
         lineage.close()
+        anchor_run(store.engine, run_id, audit[0].head() if audit else None)
         store.finish_run(run_id, status="failed", finished_at=datetime.now(UTC), message=message)
         store.dispose()
         logger.error("Run failed: %s", message)
@@ -188,6 +186,7 @@ def sync(request: SyncRequest) -> State:
     finally:
         release_locks(store.engine, run_id)
     lineage.close()
+    anchor_run(store.engine, run_id, audit[0].head())
     # Written last: a run without its completed record did not complete.
     store.finish_run(run_id, status="completed", finished_at=datetime.now(UTC))
     store.dispose()
@@ -226,14 +225,18 @@ def _sync(
     store: LineageStore,
     lineage: RunLineage,
     logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+    audit: list[AuditLog],
 ) -> dict[str, Any]:
-    everything = load_agreements(settings.agreements_dir)
-    agreements = select_agreements(everything, request.suppliers or None)
+    found = RunAgreements.load(settings, request.suppliers)
+    everything, agreements = found.everything, found.selected
+    for problem in found.others_broken:
+        logger.warning("agreement skipped: %s", problem)
+    # Before anything is delivered or held: a key missing or replaced stops the run here.
+    keys: RunKeys = check_keys(settings, store.engine, agreements)
+    audit.append(AuditLog(store.engine, keys.audit))
     actor = _actor(request.trigger)
     # Editing an agreement file by hand is an administrator action too: noticed by hash.
-    for entry in record_agreement_versions(
-        AuditLog(store.engine), {a.agreement.id: a.sha256 for a in everything}, actor
-    ):
+    for entry in record_agreement_versions(audit[0], found.versions, actor):
         logger.info("agreement %s: %s", entry.subject, entry.action)
     schools_in = discover_schools(
         settings.source,
@@ -298,10 +301,11 @@ def _sync(
         for note in school.export.notes:
             # Notes name files, encodings, columns and counts; never a value.
             logger.info("school %s: %s", school.brincode, note)
-    report = build_report(schools)
+    # Pupils a supplier's format cannot carry are withheld from it: say what to fill in.
+    gaps = format_gaps(schools, [loaded.agreement for loaded in agreements], started.date())
+    report = build_report(schools, extra=gaps)
     _, report_html = write_report(report, settings.state_dir / "runs" / run_id)
 
-    membership_secret = settings.membership_secret()
     erased = erased_hashes(store.engine)
     if not request.dry_run:
         # Create the drop root itself, never its parents: a missing parent is more likely
@@ -332,10 +336,10 @@ def _sync(
                     label([s.brincode for s in ready]),
                     run_id=run_id,
                     created_at=started,
-                    secret=_secret_for(loaded, settings),
+                    secret=keys.pseudonyms.get(loaded.agreement.id),
                     targets=targets,
                     erased=erased,
-                    membership_secret=membership_secret,
+                    membership_secret=keys.membership,
                     states=states,
                 )
             )
@@ -370,13 +374,22 @@ def _sync(
         link=report_html.resolve().as_uri(),
         link_text="Quarantainerapport (HTML)",
     )
+    failures = found.skipped_failures() + failures
     if failures:
+        record_audit_head(audit[0])
         raise RunAborted("; ".join(failures))
-    lineage.complete(schools_in, schools, outcomes, datetime.now(UTC))
+    lineage.complete(schools_in, schools, outcomes, datetime.now(UTC), audit[0].head())
     if not request.dry_run:
         problems: list[str] = []
         removed = remove_expired_deliveries(
-            store, settings, everything, now=datetime.now(UTC), actor=actor, problems=problems
+            store,
+            settings,
+            everything,
+            now=datetime.now(UTC),
+            actor=actor,
+            problems=problems,
+            keep_state_of=found.broken_suppliers,
+            audit=audit[0],
         )
         if removed:
             logger.info("retention: removed %d old deliveries from the drops", removed)
@@ -389,6 +402,7 @@ def _sync(
         report_days=settings.report_retention_days,
         membership_days=settings.membership_retention_days,
         actor=actor,
+        audit=audit[0],
     )
     if any(purged.values()):
         logger.info("retention: purged %s", purged)
@@ -403,6 +417,7 @@ def _sync(
         )
         approved = {(r.supplier, r.school) for r in released}
         held = [o for o in held if (o.supplier, o.school) not in approved]
+    record_audit_head(audit[0])
     return {
         "run_id": run_id,
         "rows": rows,

@@ -16,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import select
 
 from connectors.drops.base import MANIFEST_NAME, Delivery, Drop, sha256_hex
@@ -45,6 +45,7 @@ from contracts.agreements import (
 from lineage.audit import AuditLog
 from lineage.rights import DeliveryMemberRecord, erased_hashes, record_members
 from lineage.state import (
+    PUPIL,
     commit_state,
     discard_pending,
     forget_suppliers,
@@ -57,6 +58,7 @@ from lineage.state import (
 from lineage.store import DeliverySnapshot, LineageStore
 from pipelines.delivery import DeliveryOutcome, delivery_id_for
 from pipelines.drops import archive_drop, drop_for, held_drop
+from pipelines.keys import audit_log, check_run_keys
 from pipelines.settings import Settings
 
 __all__ = [
@@ -110,13 +112,7 @@ def record_outcome(
         _supersede_holds(store, settings, o.supplier, o.school, keep=key)
     if o.status not in ("delivered", "held"):
         return
-    state = pd.DataFrame(
-        {
-            "pupil_hash": pd.Series(list(o.member_ids), dtype="str"),
-            "row_hash": pd.Series(list(o.member_row_hashes), dtype="str"),
-            "ref": pd.Series(list(o.member_refs) or [None] * len(o.member_ids), dtype="object"),
-        }
-    )
+    state = o.state_frame()
     if o.status == "delivered":
         if o.member_ids:
             record_members(store.engine, key, o.member_ids, o.member_row_hashes)
@@ -211,12 +207,17 @@ def approve(settings: Settings, run_id: str, supplier: str, actor: str) -> list[
 
     Raises:
         UsageError: the run held nothing for this supplier (the message says what it did).
-        ConfigurationError: the held files are gone, or the agreement changed since.
+        ConfigurationError: the held files are gone, the agreement changed since, or the
+            membership or audit key is missing or not the one lineage recorded (erasures
+            could not be checked).
         PolicyError: the held files do not match their lineage record.
     """
     store = LineageStore(settings.lineage_url())
     store.create_schema()
     try:
+        # Erasures are keyed hashes: only the recorded key can check them.
+        keys = check_run_keys(settings, store.engine, (), may_generate=False)
+        audit = AuditLog(store.engine, keys.audit)
         if store.get_run(run_id) is None:
             raise UsageError(f"run {run_id} is not in the lineage database")
         run = store.deliveries_for_run(run_id)
@@ -262,11 +263,12 @@ def approve(settings: Settings, run_id: str, supplier: str, actor: str) -> list[
             # State and members first, the audit entry, then the status: each step can be
             # repeated, and a delivery shown as delivered always has its approval recorded.
             commit_state(store.engine, supplier, record.school, record.delivery_id, members)
-            if not members.empty and not _member_hashes(store, record.delivery_id):
+            pupils = members.loc[members["kind"].eq(PUPIL)]  # members are pupils, not teachers
+            if not pupils.empty and not _member_hashes(store, record.delivery_id):
                 record_members(
-                    store.engine, record.delivery_id, members["pupil_hash"], members["row_hash"]
+                    store.engine, record.delivery_id, pupils["pupil_hash"], pupils["row_hash"]
                 )
-            AuditLog(store.engine).append(
+            audit.append(
                 actor,
                 "delivery_approved",
                 record.delivery_id,
@@ -380,12 +382,16 @@ def redeliver(
 
     Raises:
         UsageError: no such delivery, or one of the refusals above.
-        ConfigurationError: the archived copy is gone (older than the retention period).
+        ConfigurationError: the archived copy is gone (older than the retention period),
+            or the membership or audit key is missing or not the one lineage recorded.
         PolicyError: the archived copy does not match its lineage record.
     """
     store = LineageStore(settings.lineage_url())
     store.create_schema()
     try:
+        # Erasures are keyed hashes: only the recorded key can check them.
+        keys = check_run_keys(settings, store.engine, (), may_generate=False)
+        audit = AuditLog(store.engine, keys.audit)
         delivered = store.deliveries_of(supplier)
         records = _pick(delivered, supplier, delivery)
         loaded = _agreement(settings, supplier)
@@ -394,7 +400,10 @@ def redeliver(
         for record in records:
             latest = newest[record.school] == record
             _refuse_unsafe_redelivery(store, loaded, record, latest, erasures)
-        return [_send_again(store, settings, loaded, record, actor, version) for record in records]
+        return [
+            _send_again(store, settings, loaded, record, actor, version, audit)
+            for record in records
+        ]
     finally:
         store.dispose()
 
@@ -406,6 +415,7 @@ def _send_again(
     record: DeliverySnapshot,
     actor: str,
     version: str,
+    audit: AuditLog,
 ) -> Released:
     supplier = loaded.agreement.id
     old = _read_delivery(archive_drop(settings), record, "the archive")
@@ -463,7 +473,7 @@ def _send_again(
             # and hold are counted from it, and an older hold no longer applies.
             commit_state(store.engine, supplier, record.school, key, members)
             _supersede_holds(store, settings, supplier, record.school, keep=key)
-        AuditLog(store.engine).append(
+        audit.append(
             actor,
             "redelivery",
             key,
@@ -489,6 +499,8 @@ def remove_expired_deliveries(
     now: datetime,
     actor: str,
     problems: list[str] | None = None,
+    keep_state_of: Collection[str] = (),
+    audit: AuditLog | None = None,
 ) -> int:
     """Remove deliveries older than each agreement's retention from its drop and archive.
 
@@ -504,14 +516,20 @@ def remove_expired_deliveries(
         actor: who the audit entries name.
         problems: where to add a line per delivery that could not be removed (it is tried
             again next time and not recorded as removed).
+        keep_state_of: suppliers whose agreement file exists but cannot be used now: their
+            agreement has not ended, so what they hold is kept.
+        audit: the run's audit log; else the settings' audit key is checked for one.
 
     Returns:
         How many deliveries were removed.
     """
     problems = problems if problems is not None else []
-    ended = forget_suppliers(store.engine, {a.agreement.id for a in agreements})
+    log = audit if audit is not None else audit_log(settings, store.engine)
+    ended = forget_suppliers(
+        store.engine, {a.agreement.id for a in agreements} | set(keep_state_of)
+    )
     if ended:
-        AuditLog(store.engine).append(
+        log.append(
             actor, "retention_purge", "sluis", {"supplier_state_rows_of_ended_agreements": ended}
         )
     gone = removed_deliveries(store.engine)
@@ -549,7 +567,7 @@ def remove_expired_deliveries(
         for record in stale_holds:
             _end_hold(store, settings, agreement.id, record)
         if removed or stale_holds:
-            AuditLog(store.engine).append(
+            log.append(
                 actor,
                 "retention_purge",
                 agreement.id,

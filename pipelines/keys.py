@@ -1,72 +1,369 @@
-"""Per-supplier pseudonym secrets: from settings, or generated once into the state folder."""
+"""The keys lineage depends on: read from settings or the state folder, checked against lineage.
+
+Membership key (pupil hashes, erasures, and the derived key sealing the supplier state),
+audit key (the audit log's MAC chain) and one pseudonym key per pseudonymising supplier.
+Each comes from its setting, else from a file in ``<state>/keys/`` (0600). Before a run or
+a command touches anything, `check_run_keys` (or `checked_key`) compares each key with the
+fingerprint lineage recorded:
+
+- the same key: go on;
+- no fingerprint yet (a database from before fingerprints): the key is adopted;
+- another key, or none where lineage holds something made with it: stop, with one line
+  naming the key, where it was expected and how to restore it;
+- none, and lineage holds nothing made with it: a new one is generated and recorded.
+
+`sluis keys rotate` (`rotate_key`) is the only way to change a key on purpose.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import SecretStr
+from sqlalchemy import Engine
 
 from connectors.errors import ConfigurationError
 from connectors.private_files import make_private_dir
+from lineage.audit import AuditLog, chain_is_keyed, default_actor
+from lineage.key_records import (
+    AUDIT_KEY,
+    MEMBERSHIP_KEY,
+    STATE_KEY,
+    fingerprint,
+    made_with,
+    pseudonym_key,
+    record_fingerprint,
+    recorded_fingerprint,
+)
+from lineage.rights import erased_hashes
+from lineage.state import state_key
+from pipelines.settings import Settings
 
-__all__ = ["pseudonym_secret", "rotate_generated_key"]
+__all__ = [
+    "KeySource",
+    "RunKeys",
+    "audit_log",
+    "audit_source",
+    "check_run_keys",
+    "checked_key",
+    "membership_source",
+    "pseudonym_source",
+    "read_key",
+    "rotate_key",
+]
+
+_MIN_KEY_BYTES = 16
 
 
-def pseudonym_secret(supplier: str, configured: dict[str, SecretStr], state_dir: Path) -> bytes:
-    """Return the HMAC secret for a supplier.
+@dataclass(frozen=True)
+class KeySource:
+    """Where one key comes from: its setting, else a generated file in the state folder.
 
-    A configured key wins. Otherwise a random 32-byte key is generated the first time and
-    kept in <state_dir>/keys/<supplier>.key, readable by the owner only; losing it changes
-    every pseudonym the supplier has seen, so it is never regenerated silently.
+    Attributes:
+        name: the key's name in lineage (`lineage.key_records`).
+        label: how a message names it, e.g. "the membership key".
+        setting: the setting that holds it when it is not generated.
+        configured: the setting's value, if set.
+        path: the file a generated key is kept in.
+        rotate_as: the name `sluis keys rotate` takes for it.
     """
-    if supplier in configured:
-        value = configured[supplier].get_secret_value().encode("utf-8")
-        if len(value) < 16:
+
+    name: str
+    label: str
+    setting: str
+    configured: SecretStr | None
+    path: Path
+    rotate_as: str
+
+    @property
+    def where(self) -> str:
+        """Where the key is read from now: the setting if set, else the file."""
+        return f"the setting {self.setting}" if self.configured is not None else str(self.path)
+
+
+def _keys_folder(settings: Settings) -> Path:
+    return settings.state_dir / "keys"
+
+
+def membership_source(settings: Settings) -> KeySource:
+    """The membership key: SLUIS_MEMBERSHIP_KEY, else <state>/keys/lineage-membership.key."""
+    return KeySource(
+        name=MEMBERSHIP_KEY,
+        label="the membership key",
+        setting="SLUIS_MEMBERSHIP_KEY",
+        configured=settings.membership_key,
+        path=_keys_folder(settings) / f"{MEMBERSHIP_KEY}.key",
+        rotate_as=MEMBERSHIP_KEY,
+    )
+
+
+def audit_source(settings: Settings) -> KeySource:
+    """The audit key: SLUIS_AUDIT_KEY, else <state>/keys/lineage-audit.key."""
+    return KeySource(
+        name=AUDIT_KEY,
+        label="the audit key",
+        setting="SLUIS_AUDIT_KEY",
+        configured=settings.audit_key,
+        path=_keys_folder(settings) / f"{AUDIT_KEY}.key",
+        rotate_as=AUDIT_KEY,
+    )
+
+
+def pseudonym_source(settings: Settings, supplier: str) -> KeySource:
+    """A supplier's pseudonym key: SLUIS_PSEUDONYM_KEYS, else <state>/keys/<supplier>.key."""
+    return KeySource(
+        name=pseudonym_key(supplier),
+        label=f"the pseudonym key of {supplier}",
+        setting=f"SLUIS_PSEUDONYM_KEYS[{supplier}]",
+        configured=settings.pseudonym_keys.get(supplier),
+        path=_keys_folder(settings) / f"{supplier}.key",
+        rotate_as=supplier,
+    )
+
+
+def read_key(source: KeySource) -> bytes | None:
+    """Return the key from its setting or its file; None when neither holds it.
+
+    Raises:
+        ConfigurationError: the setting is too short, or the file is readable by others
+            or unreadable.
+    """
+    if source.configured is not None:
+        value = source.configured.get_secret_value().encode("utf-8")
+        if len(value) < _MIN_KEY_BYTES:
             raise ConfigurationError(
-                f"SLUIS_PSEUDONYM_KEYS: the key for {supplier} is shorter than 16 characters"
+                f"{source.setting}: {source.label} is shorter than {_MIN_KEY_BYTES} characters"
             )
         return value
-    folder = state_dir / "keys"
-    path = folder / f"{supplier}.key"
-    if path.exists():
-        if path.stat().st_mode & 0o077:
-            raise ConfigurationError(
-                f"{path}: pseudonym key is readable by others; run chmod 600 {path}"
-            )
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    make_private_dir(folder)
-    os.chmod(folder, 0o700)  # also a keys folder made before Sluis made it private
-    key = secrets.token_bytes(32)
-    # O_EXCL: two runs starting at once must not each write a different key.
+    path = source.path
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None
+    if mode & 0o077:
+        raise ConfigurationError(
+            f"{path}: {source.label} is readable by others; run chmod 600 {path}"
+        )
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise ConfigurationError(
+            f"{path}: {source.label} cannot be read (expected one line of hex); restore the "
+            "file from the backup"
+        ) from None
+
+
+def _write_new(path: Path, *, replace: bool) -> bytes:
+    """Write a new random key into `path` (0600, folder 0700) and return it.
+
+    Without `replace`, the file must not exist yet (O_EXCL): two processes starting at
+    once must not each write a different key; the one that loses reads the winner's.
+    """
+    make_private_dir(path.parent)  # and the state folder above it, when new
+    os.chmod(path.parent, 0o700)  # also a keys folder made before Sluis made it private
+    key = secrets.token_bytes(32)
+    target = path.with_suffix(".new") if replace else path
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    try:
+        fd = os.open(target, flags, 0o600)
     except FileExistsError:
         return bytes.fromhex(path.read_text(encoding="ascii").strip())
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(key.hex() + "\n")
+    if replace:
+        os.replace(target, path)
     return key
 
 
-def rotate_generated_key(name: str, state_dir: Path) -> Path:
-    """Replace a generated key with a new random one; the old key is destroyed, not kept.
+def _missing(source: KeySource, holds: list[str]) -> ConfigurationError:
+    if holds:
+        return ConfigurationError(
+            f"{source.label} is missing: it is expected in {source.path} (or the setting "
+            f"{source.setting}), and lineage holds {', '.join(holds)} made with it; restore "
+            f"the key from the backup (nothing was changed), or, if it is lost for good, "
+            f"start a new one on purpose with `sluis keys rotate {source.rotate_as}`"
+        )
+    return ConfigurationError(
+        f"{source.label} is missing: it is expected in {source.path} (or the setting "
+        f"{source.setting}); restore the key from the backup (nothing was changed)"
+    )
 
-    Keeping the old key would keep old pseudonyms linkable to new ones, which is what a
-    rotation is meant to end.
+
+def _different(source: KeySource) -> ConfigurationError:
+    return ConfigurationError(
+        f"{source.label} in {source.where} is not the key lineage recorded (its fingerprint "
+        f"differs), so what lineage holds would no longer match; put the recorded key back "
+        f"from the backup (nothing was changed), or, for an intended change, run "
+        f"`sluis keys rotate {source.rotate_as}`"
+    )
+
+
+def checked_key(engine: Engine, source: KeySource, *, may_generate: bool = True) -> bytes:
+    """Return the key, checked against the fingerprint lineage recorded for it.
+
+    Args:
+        engine: an engine on the lineage database (its schema exists).
+        source: where the key comes from.
+        may_generate: whether a missing key may be generated (when lineage holds nothing
+            made with it); False for commands that only act on what lineage holds.
 
     Raises:
-        ConfigurationError: there is no generated key of that name.
+        ConfigurationError: the key is missing, differs from the recorded one, or cannot
+            be read; the message says which key, where it was expected and what to do.
     """
-    path = state_dir / "keys" / f"{name}.key"
-    if not path.exists():
+    key = read_key(source)
+    recorded = recorded_fingerprint(engine, source.name)
+    if key is None:
+        holds = made_with(engine, source.name)
+        if holds or not may_generate:
+            raise _missing(source, holds)
+        # Nothing lineage holds was made with the lost key: a new one replaces it.
+        key = _write_new(source.path, replace=False)
+    elif recorded not in (None, fingerprint(key)):
+        raise _different(source)
+    found = fingerprint(key)
+    if recorded == found:
+        return key
+    # Adopted (a database from before fingerprints), or new; another process may have
+    # recorded its own key in between, and then this one is not it.
+    if record_fingerprint(engine, source.name, found, datetime.now(UTC), replacing=recorded) != (
+        found
+    ):
+        raise _different(source)
+    return key
+
+
+@dataclass(frozen=True)
+class RunKeys:
+    """The checked keys of one run (secrets: never log them)."""
+
+    membership: bytes
+    audit: bytes
+    pseudonyms: Mapping[str, bytes]
+
+
+def _check_state_key(engine: Engine, membership: bytes) -> None:
+    """The supplier state is sealed under a key derived from the membership key: check it."""
+    found = fingerprint(state_key(membership))
+    recorded = recorded_fingerprint(engine, STATE_KEY)
+    if recorded == found:
+        return
+    if recorded is not None and made_with(engine, STATE_KEY):
         raise ConfigurationError(
-            f"{path}: no generated key to rotate; a key from settings is rotated by changing "
-            "the setting"
+            "the key sealing the supplier state (derived from the membership key) is not the "
+            "one lineage recorded; this Sluis derives it differently from the one that sealed "
+            "the state: run the Sluis version that made it"
         )
-    fresh = path.with_suffix(".new")
-    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_bytes(32).hex() + "\n")
-    os.replace(fresh, path)
-    return path
+    record_fingerprint(engine, STATE_KEY, found, datetime.now(UTC), replacing=recorded)
+
+
+def check_run_keys(
+    settings: Settings, engine: Engine, pseudonymising: Iterable[str], *, may_generate: bool = True
+) -> RunKeys:
+    """Check every key a run needs against lineage, before anything is delivered or held.
+
+    Args:
+        settings: where the keys come from.
+        engine: an engine on the lineage database (its schema exists).
+        pseudonymising: the suppliers of this run that receive a ``pseudoniem``.
+        may_generate: whether missing keys may be generated (see `checked_key`).
+
+    Raises:
+        ConfigurationError: a key is missing or differs (the message names it).
+    """
+    audit = checked_key(engine, audit_source(settings), may_generate=may_generate)
+    membership = checked_key(engine, membership_source(settings), may_generate=may_generate)
+    _check_state_key(engine, membership)
+    pseudonyms = {
+        supplier: checked_key(
+            engine, pseudonym_source(settings, supplier), may_generate=may_generate
+        )
+        for supplier in sorted(set(pseudonymising))
+    }
+    return RunKeys(membership=membership, audit=audit, pseudonyms=pseudonyms)
+
+
+def audit_log(settings: Settings, engine: Engine) -> AuditLog:
+    """The audit log with its checked key, for a command that appends or verifies."""
+    return AuditLog(engine, checked_key(engine, audit_source(settings)))
+
+
+def rotate_key(settings: Settings, engine: Engine, name: str, actor: str | None) -> str:
+    """Replace a key on purpose: record its new fingerprint and a ``key_rotated`` entry.
+
+    A generated key is replaced by a new random one (the old one is destroyed, not kept:
+    keeping it would keep old pseudonyms linkable to new ones, which is what a rotation is
+    meant to end); a key from a setting is changed in the setting first, and this records
+    the new value. A lost key is replaced the same way.
+
+    Refused for the membership key while erasures are active: they are keyed hashes of the
+    pupils under that key and would silently stop matching, so the erased pupils would be
+    delivered again (Sluis never keeps the pupils' keys, so it cannot re-hash them). Refused
+    for the audit key once rows are chained under it: they could no longer be verified.
+
+    Returns:
+        The file or setting the new key is in.
+
+    Raises:
+        ConfigurationError: no such key, the rotation is refused, the setting was not
+            changed, or another key (the audit key) is missing or differs.
+    """
+    if name == MEMBERSHIP_KEY:
+        source = membership_source(settings)
+    elif name == AUDIT_KEY:
+        source = audit_source(settings)
+    else:
+        source = pseudonym_source(settings, name)
+        if (
+            source.configured is None
+            and not source.path.exists()
+            and recorded_fingerprint(engine, source.name) is None
+        ):
+            raise ConfigurationError(
+                f"{source.path}: no generated key to rotate; a key from settings is rotated "
+                "by changing the setting, then running this again"
+            )
+    if name == AUDIT_KEY:
+        if chain_is_keyed(engine):
+            raise ConfigurationError(
+                "the audit key cannot be rotated: the audit log's rows are chained under it, "
+                "and a new key could not verify them; keep it, and its backup, safe"
+            )
+    else:
+        log = audit_log(settings, engine)
+    if name == MEMBERSHIP_KEY:
+        active = len(erased_hashes(engine))
+        if active:
+            raise ConfigurationError(
+                f"the membership key cannot be rotated while lineage holds {active} active "
+                "erasure(s): they are keyed hashes of the pupils under this key and would "
+                "silently stop matching, so those pupils would be delivered again"
+            )
+    previous = recorded_fingerprint(engine, source.name)
+    configured = read_key(source) if source.configured is not None else None
+    if configured is not None:
+        key = configured
+        if fingerprint(key) == previous:
+            raise ConfigurationError(
+                f"{source.setting} still holds the key lineage recorded: change the setting "
+                "first, then run this again"
+            )
+    else:
+        key = _write_new(source.path, replace=True)
+    now = datetime.now(UTC)
+    new = fingerprint(key)
+    record_fingerprint(engine, source.name, new, now, replacing=previous)
+    if name == MEMBERSHIP_KEY:
+        derived = fingerprint(state_key(key))
+        old = recorded_fingerprint(engine, STATE_KEY)
+        record_fingerprint(engine, STATE_KEY, derived, now, replacing=old)
+    if name == AUDIT_KEY:
+        log = AuditLog(engine, key)
+    details = {"fingerprint": new, "previous_fingerprint": previous}
+    log.append(actor or default_actor(), "key_rotated", name, details, at=now)
+    return source.where

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from contracts.rules import RULE_HINTS
 from contracts.validation import ValidatedSchool
+from lineage.audit import AuditHead
 from lineage.openlineage import (
     CONSENT_EXPORT_FIELDS,
     AssertionSpec,
@@ -72,8 +73,13 @@ class RunLineage:
         schools: Sequence[ValidatedSchool],
         outcomes: Sequence[DeliveryOutcome],
         at: datetime,
+        audit_head: AuditHead | None = None,
     ) -> None:
-        """Emit COMPLETE: every delivery as an output, contract results as assertions."""
+        """Emit COMPLETE: every delivery as an output, contract results as assertions.
+
+        The audit log's head goes in as the ``sluisAudit`` run facet: an anchor of the
+        log kept outside the database.
+        """
         consent_of = {
             str(s.export.resolve()): str(s.consents.resolve()) for s in inputs if s.consents
         }
@@ -116,6 +122,7 @@ class RunLineage:
                 inputs=self._inputs(inputs),
                 outputs=outputs,
                 assertions=assertions,
+                audit_head=audit_head,
             )
         )
 

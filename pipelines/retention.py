@@ -37,8 +37,11 @@ def purge(
     report_days: int,
     membership_days: int,
     actor: str,
+    audit: AuditLog,
 ) -> dict[str, int]:
     """Remove run folders older than `report_days` and memberships older than `membership_days`.
+
+    The purge is appended to `audit`, the run's keyed audit log.
 
     Returns:
         Counts of what was removed; a non-empty purge is appended to the audit log.
@@ -49,7 +52,7 @@ def purge(
     counts = {"run_folders": len(folders)}
     counts.update(purge_before(engine, now - timedelta(days=membership_days)))
     if any(counts.values()):
-        AuditLog(engine).append(
+        audit.append(
             actor,
             "retention_purge",
             "sluis",

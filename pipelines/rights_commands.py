@@ -8,12 +8,14 @@ from pathlib import Path
 from sqlalchemy import select
 
 from connectors.errors import UsageError
-from contracts.agreements import LoadedAgreement, load_agreements
-from lineage.audit import AuditLog, AuditVerification
+from contracts.agreements import LoadedAgreement, load_agreement_set
+from lineage.audit import AuditHead, AuditVerification
+from lineage.audit_anchors import run_anchors
 from lineage.inzage import InzageReport, build_inzage, write_inzage
 from lineage.rights import deliveries_for_pupil, erase, erased_hashes, get_erasure, pupil_hash
 from lineage.rights import revoke as revoke_erasure
 from lineage.store import LineageStore, SourceRecord
+from pipelines.keys import audit_log, check_run_keys, checked_key, membership_source
 from pipelines.plan import discover_schools
 from pipelines.settings import Settings
 from pipelines.work import prepare_in_batches
@@ -48,15 +50,17 @@ def forget(
     """Record an erasure (or, with restore, end it); return the school it applies to."""
     store = _store(settings)
     try:
+        # An erasure made with another key than the runs use would never match.
+        keys = check_run_keys(settings, store.engine, ())
         brin = resolve_school(store, school)
-        member = pupil_hash(f"{brin}:{key}", settings.membership_secret())
+        member = pupil_hash(f"{brin}:{key}", keys.membership)
         now = datetime.now(UTC)
         if restore:
             if get_erasure(store.engine, member) is None:
                 raise UsageError(f"no erasure recorded for pupil {key} of school {brin}")
-            revoke_erasure(store.engine, member, actor, now)
+            revoke_erasure(store.engine, member, actor, now, audit_key=keys.audit)
         else:
-            erase(store.engine, member, actor, reason, now)
+            erase(store.engine, member, actor, reason, now, audit_key=keys.audit)
         return brin
     finally:
         store.dispose()
@@ -73,10 +77,12 @@ def inzage(
     """Build and write the inzage report for one pupil."""
     store = _store(settings)
     try:
+        # With another key the pupil's hash matches nothing: "nothing shared" would be false.
+        member_secret = checked_key(store.engine, membership_source(settings))
         brin = resolve_school(store, school)
-        member_secret = settings.membership_secret()
         member = pupil_hash(f"{brin}:{key}", member_secret)
-        agreements = {a.agreement.id: a for a in load_agreements(settings.agreements_dir)}
+        found = load_agreement_set(settings.agreements_dir)
+        agreements = {a.agreement.id: a for a in found.agreements}
         latest = {
             supplier: last.delivery_id
             for supplier in agreements
@@ -162,10 +168,12 @@ def _current(
     return status, values
 
 
-def verify_audit(settings: Settings) -> AuditVerification:
-    """Check the audit log's hash chain."""
+def verify_audit(settings: Settings, head: AuditHead | None = None) -> AuditVerification:
+    """Check the audit log's MAC chain against its anchors and a head kept elsewhere."""
     store = _store(settings)
     try:
-        return AuditLog(store.engine).verify()
+        return audit_log(settings, store.engine).verify(
+            expected_head=head, anchors=run_anchors(store.engine)
+        )
     finally:
         store.dispose()

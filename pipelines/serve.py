@@ -19,7 +19,7 @@ from typing import Any, Literal
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Schedule
 
-from contracts.agreements import LoadedAgreement, load_agreements
+from contracts.agreements import LoadedAgreement, load_agreement_set
 from pipelines.flows import SLUIS_VERSION, SyncRequest, sync
 from pipelines.plan import discover_schools
 from pipelines.settings import Settings
@@ -38,7 +38,7 @@ class DeploymentPlan:
 
 
 def _schedules(
-    agreements: list[LoadedAgreement], default_cron: str
+    agreements: list[LoadedAgreement], default_cron: str, broken: tuple[str, ...] = ()
 ) -> list[tuple[str, tuple[str, ...]]]:
     own: dict[str, list[str]] = defaultdict(list)
     for loaded in agreements:
@@ -46,7 +46,9 @@ def _schedules(
         if cron and cron != default_cron:
             own[cron].append(loaded.agreement.id)
     with_own = {s for suppliers in own.values() for s in suppliers}
-    rest = tuple(a.agreement.id for a in agreements if a.agreement.id not in with_own)
+    # A supplier whose file cannot be read goes with the nightly run, which then fails
+    # naming the file, instead of silently having no schedule at all.
+    rest = tuple(sorted({a.agreement.id for a in agreements} - with_own | set(broken)))
     # With no own schedules the nightly run covers everyone (suppliers: empty = all).
     schedules = [(default_cron, rest if own else ())]
     schedules += [(cron, tuple(suppliers)) for cron, suppliers in sorted(own.items())]
@@ -54,9 +56,13 @@ def _schedules(
 
 
 def plan_deployments(settings: Settings, per: Literal["school", "board"]) -> list[DeploymentPlan]:
-    """Decide the deployments for the schools under the settings' source folder."""
-    agreements = load_agreements(settings.agreements_dir)
-    schedules = tuple(_schedules(agreements, settings.schedule_cron))
+    """Decide the deployments for the schools under the settings' source folder.
+
+    A bad agreement file does not stop serving: its supplier has no own schedule, each
+    run skips it and ends failed, naming the file, until it is fixed.
+    """
+    found = load_agreement_set(settings.agreements_dir)
+    schedules = tuple(_schedules(found.agreements, settings.schedule_cron, tuple(found.skipped)))
     if per == "board":
         return [DeploymentPlan(name="bestuur", school=None, schedules=schedules)]
     schools = discover_schools(settings.source, None, settings.consents_filename)
@@ -115,8 +121,14 @@ def serve_forever(settings: Settings, plans: list[DeploymentPlan]) -> None:
 
 
 def describe(settings: Settings, plans: list[DeploymentPlan]) -> list[str]:
-    """One line per deployment and schedule, for the CLI to print before serving."""
-    lines = []
+    """One line per deployment and schedule, for the CLI to print before serving.
+
+    And one line per agreement file that cannot be used: its supplier gets nothing.
+    """
+    lines = [
+        f"agreement skipped until it is fixed: {problem.message}"
+        for problem in load_agreement_set(settings.agreements_dir).problems
+    ]
     for plan in plans:
         for cron, suppliers in plan.schedules:
             who = ", ".join(suppliers) if suppliers else "all suppliers"

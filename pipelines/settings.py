@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         description="HMAC key of the pupil hashes in lineage (who was in which delivery, "
         "erasures); generated once into <state_dir>/keys/ when unset",
     )
+    audit_key: SecretStr | None = Field(
+        None,
+        description="HMAC key of the audit log's chain, kept outside the database; "
+        "generated once into <state_dir>/keys/ when unset",
+    )
     report_retention_days: int = Field(
         30, ge=1, description="Days Sluis keeps its quarantine reports and run folders"
     )
@@ -97,11 +102,26 @@ class Settings(BaseSettings):
     )
 
     def membership_secret(self) -> bytes:
-        """The key of lineage's pupil hashes (a secret: never log it)."""
-        from pipelines.keys import pseudonym_secret
+        """The key of lineage's pupil hashes as it is now (a secret: never log it).
 
-        configured = {MEMBERSHIP_KEY_NAME: self.membership_key} if self.membership_key else {}
-        return pseudonym_secret(MEMBERSHIP_KEY_NAME, configured, self.state_dir)
+        Never generates one, and does not check it against lineage: a command first calls
+        `pipelines.keys.check_run_keys` or `checked_key`, which does both.
+
+        Raises:
+            ConfigurationError: the key is missing or cannot be read.
+        """
+        from pipelines.keys import membership_source, read_key
+
+        source = membership_source(self)
+        key = read_key(source)
+        if key is None:
+            from connectors.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"the membership key is missing: it is expected in {source.path} (or the "
+                "setting SLUIS_MEMBERSHIP_KEY); restore it from the backup"
+            )
+        return key
 
     def lineage_url(self) -> str:
         """The lineage database URL (a secret: never log it)."""

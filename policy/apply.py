@@ -18,6 +18,7 @@ from contracts.agreements import Agreement, IdentifierPolicy
 from contracts.catalog import CONSENT_FLAG_PREFIX
 from contracts.validation import ValidatedSchool
 from policy.consent import consented_keys, current_consents
+from policy.format_needs import incomplete_for_format
 from policy.minimise import check_output, minimise
 from policy.pseudonymise import birth_year, is_persistent_key, pseudonym
 from policy.reasons import Reason
@@ -137,6 +138,7 @@ def _withhold_reasons(
         scope.to_numpy(),
         no_consent.to_numpy(),
         no_id.to_numpy(),
+        incomplete_for_format(pupils, agreement).to_numpy(),
     ]
     choices = [
         Reason.ERASED.value,
@@ -144,6 +146,7 @@ def _withhold_reasons(
         Reason.OUT_OF_SCOPE.value,
         Reason.NO_CONSENT.value,
         Reason.NO_IDENTIFIER.value,
+        Reason.INCOMPLETE_FOR_FORMAT.value,
     ]
     reasons = np.select(conditions, choices, default="")
     return pd.Series(reasons, index=pupils.index, dtype="str").replace("", pd.NA)

@@ -15,3 +15,5 @@ class Reason(StrEnum):
     OUT_OF_SCOPE = "out_of_scope"  # jaargroep or vestiging outside the agreement
     NO_CONSENT = "no_consent"  # consent-based agreement and no current "ja"
     NO_IDENTIFIER = "no_identifier"  # the identifier policy cannot be met
+    # the supplier's format needs a value the pupil lacks (OneRoster: a familyName)
+    INCOMPLETE_FOR_FORMAT = "incomplete_for_format"

@@ -62,6 +62,7 @@ def make_export(
     groups: list[dict[str, object]] | None = None,
     school: dict[str, object] | None = None,
     vestigingen: list[dict[str, object]] | None = None,
+    teachers: list[dict[str, object]] | None = None,
 ) -> SchoolExport:
     """Build a raw SchoolExport like a source would, from plain dicts."""
 
@@ -80,7 +81,7 @@ def make_export(
         school_line=3,
         pupils=frame(pupils, PUPIL_COLUMNS),
         groups=frame(DEFAULT_GROUPS if groups is None else groups, GROUP_COLUMNS),
-        teachers=empty_frame(TEACHER_COLUMNS),
+        teachers=frame(teachers, TEACHER_COLUMNS) if teachers else empty_frame(TEACHER_COLUMNS),
         vestigingen=frame(vestigingen or [], VESTIGING_COLUMNS),
     )
 

@@ -47,7 +47,14 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_KEYS = ("supplier", "run_id", "school", "created_at", "mode", "files", "fields", "counts")
 MODES = ("full", "delta")
 # The reason codes suppliers and parents see (ARCHITECTURE.md); anything else is a typo.
-REASON_CODES = ("no_consent", "left_school", "out_of_scope", "no_identifier", "erased")
+REASON_CODES = (
+    "no_consent",
+    "left_school",
+    "out_of_scope",
+    "no_identifier",
+    "incomplete_for_format",
+    "erased",
+)
 # Supplier and delivery ids become folder names: lower case so that two ids cannot land
 # in the same folder on a case-insensitive share, and no leading dot or separator so an
 # id can neither hide a folder nor climb out of the drop root.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar, Protocol
@@ -27,6 +27,7 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "SAFE_FILE_NAME",
     "DataFile",
+    "FieldNeed",
     "Format",
     "RenderContext",
     "arrow_text",
@@ -82,6 +83,39 @@ class DataFile:
         return hashlib.sha256(self.content).hexdigest()
 
 
+@dataclass(frozen=True)
+class FieldNeed:
+    """A value a format cannot write a record without, and will not make up.
+
+    A record meets the need when at least one of `fields` (of those the agreement lists)
+    holds a value. Policy withholds a pupil that does not (reason incomplete_for_format)
+    and leaves out such a teacher; the writer only checks that it got none, so no format
+    ever fills a gap with a value of its own.
+
+    Attributes:
+        fields: canonical field names; any one of them, filled in, meets the need.
+        why: what the format needs it for, for messages, e.g. "users.familyName is
+            required".
+    """
+
+    fields: tuple[str, ...]
+    why: str
+
+    def unmet(self, frame: pd.DataFrame, listed: Collection[str] | None = None) -> pd.Series:
+        """Per row, True when none of the need's fields (that `listed` names) has a value.
+
+        Args:
+            frame: records, one per row; a blank value counts as none.
+            listed: the fields the agreement lists; None means every column of `frame`.
+        """
+        met = pd.Series(False, index=frame.index, dtype="bool")
+        for name in self.fields:
+            if name in frame.columns and (listed is None or name in listed):
+                text = frame[name].astype("str").str.strip().fillna("")
+                met |= frame[name].notna().to_numpy() & text.ne("").to_numpy()
+        return ~met
+
+
 # What a delta delivery says of each row it carries (and the manifest counts by kind).
 CHANGE_ADDED = "added"
 CHANGE_CHANGED = "changed"
@@ -114,11 +148,19 @@ class RenderContext:
             no longer should, joined by GROUP_KEY_SEPARATOR (else missing); for a removed
             row, all of them.
         groups: the groups the delivered pupils are in: columns groepskey, groepsnaam,
-            jaargroep, soort ("groep" or "samengestelde_groep"); one row per group.
+            jaargroep, soort ("groep" or "samengestelde_groep"); one row per group. In a
+            delta these are the groups of every pupil the supplier holds after it, not
+            only of the frame's rows, so a format can tell a group that is gone.
         teachers: teachers of those groups, only the columns the agreement's
             teacher_fields list (leerkrachtkey, eckid, achternaam, voorvoegsel,
             voorletters, roepnaam, emailadres, groepen); None when it lists none.
             `groepen` holds the teacher's group keys joined by ";", only delivered groups.
+            In a delta only the teachers that changed (see teacher_changes).
+        teacher_changes: delta only: per row of teachers (same index) one of
+            CHANGE_KINDS; None writes every teacher as added. A removed row holds only
+            the teacher's identifier columns and the groepen the supplier had it in.
+        teacher_left_groups: delta only: per row of teachers (same index) the groepen a
+            changed teacher no longer has, joined by GROUP_KEY_SEPARATOR (else missing).
         identifier: the agreement's identifier policy: eckid, eckid_or_key, key or
             pseudoniem; says which column identifies a pupil toward the supplier.
         profile: a named output profile the agreement asks for, e.g. "uwlr-smalle-set".
@@ -132,6 +174,8 @@ class RenderContext:
     left_groups: pd.Series | None = None
     groups: pd.DataFrame | None = None
     teachers: pd.DataFrame | None = None
+    teacher_changes: pd.Series | None = None
+    teacher_left_groups: pd.Series | None = None
     identifier: str = "key"
     profile: str | None = None
 
@@ -145,14 +189,19 @@ class Format(Protocol):
         profiles: named output profiles it knows (e.g. "uwlr-smalle-set").
         flat: one row per pupil and nothing else: a delta's change kind travels as a
             `change` column, and no RenderContext (groups, teachers) is needed.
-        needs_a_pupil: the profiles (None: no profile) whose files cannot be written
-            without at least one pupil.
+        needs_a_pupil: the profiles (None: no profile) whose full files cannot be written
+            without at least one pupil, or could not tell the supplier that nobody is left.
+        pupil_needs: what every pupil record needs (FieldNeed); policy withholds a pupil
+            without it as incomplete_for_format, so the format never invents a value.
+        teacher_needs: the same for a teacher record; policy leaves such a teacher out.
     """
 
     expresses_deletions: ClassVar[bool]
     profiles: ClassVar[tuple[str, ...]]
     flat: ClassVar[bool]
     needs_a_pupil: ClassVar[frozenset[str | None]]
+    pupil_needs: ClassVar[tuple[FieldNeed, ...]]
+    teacher_needs: ClassVar[tuple[FieldNeed, ...]]
 
     def render(
         self,

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from connectors.errors import ConfigurationError, InputError
 from connectors.formats.base import (
     DataFile,
+    FieldNeed,
     RenderContext,
     check_frame,
     check_options,
@@ -65,6 +66,9 @@ class CsvFormat:
     profiles: ClassVar[tuple[str, ...]] = ()
     flat: ClassVar[bool] = True
     needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset()
+    # A missing value is an empty cell: nothing has to be made up.
+    pupil_needs: ClassVar[tuple[FieldNeed, ...]] = ()
+    teacher_needs: ClassVar[tuple[FieldNeed, ...]] = ()
 
     def render(
         self,

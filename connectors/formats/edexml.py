@@ -35,6 +35,7 @@ from lxml import etree
 from connectors.errors import ConfigurationError, InputError
 from connectors.formats.base import (
     DataFile,
+    FieldNeed,
     RenderContext,
     arrow_text,
     check_frame,
@@ -147,6 +148,7 @@ _ROEPNAAM = _Field("roepnaam", "roepnaam", _STRING64)
 _EMAILADRES = _Field("emailadres", "emailadres", _STRING256)
 _GEBOORTEDATUM = _Field("geboortedatum", "geboortedatum", _DATE)
 _JAARGROEP_FIELD = _Field("jaargroep", "jaargroep", _Rule(2, codes=_JAARGROEP))
+_NAME_NEED = FieldNeed(("achternaam", "roepnaam"), "the XSD gives every person a name")
 # Written only in the achternaam branch of the name choice (LeerlingType, LeerkrachtType).
 _NEEDS_SURNAME = frozenset({"voorvoegsel", "voornamen", "voorletters"})
 # The identity, the group links and the school header, which every layout carries.
@@ -279,6 +281,9 @@ class EdexmlFormat:
     flat: ClassVar[bool] = False
     # EDEXML 2.1 requires at least one leerling; the UWLR answer says geengegevens instead.
     needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset({None})
+    # The name choice of LeerlingType and LeerkrachtType: an achternaam, or a roepnaam.
+    pupil_needs: ClassVar[tuple[FieldNeed, ...]] = (_NAME_NEED,)
+    teacher_needs: ClassVar[tuple[FieldNeed, ...]] = (_NAME_NEED,)
 
     def render(
         self,

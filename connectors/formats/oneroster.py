@@ -8,9 +8,11 @@ delta); extra columns only as `metadata.*` after the spec's columns; lists comma
 inside one quoted cell; `status` and `dateLastModified` blank in bulk, filled in delta
 (`active`/`tobedeleted`, `YYYY-MM-DDTHH:MM:SS.sssZ` in UTC).
 
-Files written (the same set in bulk and delta): orgs, academicSessions, courses, classes,
-users, roles, enrollments, and demographics only when the agreement lists geboortedatum
-or geslacht. The other 13 files are `absent`.
+Files written: orgs, academicSessions, courses, classes, users, roles, enrollments, and
+demographics only when the agreement lists geboortedatum or geslacht, each only when it
+has a row: a file without rows is left out and `absent` in the manifest, as the CSV
+binding allows (a strict importer refuses a declared file with a header only). The other
+13 files are always `absent`.
 
 Mapping from the canonical columns:
 
@@ -43,15 +45,20 @@ users (students)       sourcedId from the identifier policy (below); username th
                        identifier the field is for); email the emailadres; grades the
                        jaargroep code (Dutch, not CEDS: "3" is groep 3); enabledUser true
                        (false on a tobedeleted row); primaryOrgSourcedId the school.
+                       No name is made up: a pupil without roepnaam or achternaam is
+                       withheld by policy (incomplete_for_format, see PUPIL_NEEDS), and
+                       the writer refuses an active row without them.
 users (teachers)       when the context has teachers: sourcedId "leerkracht-" + the
                        leerkrachtkey (the eckid when no key is listed), so it cannot meet
                        a pupil's; names, identifier, userMasterIdentifier and email as
-                       for pupils. A teacher without that identifier is left out.
+                       for pupils. Policy leaves out a teacher without that identifier
+                       or a name (TEACHER_NEEDS).
 roles                  one primary role per user at the school: student or teacher;
                        beginDate/endDate the instroomdatum/uitstroomdatum when listed.
 enrollments            student in the class of its groepskey (primary true) and of each
                        samengestelde groep (primary false); teacher in each of its groepen
-                       that the package holds as a class.
+                       that is a class of the delivered pupils (context.groups) or of
+                       this package.
 demographics           birthDate the geboortedatum, sex from geslacht: 1 male, 2 female,
                        any other code unspecified, missing blank. The race, ethnicity and
                        birthplace columns stay empty, always.
@@ -75,14 +82,22 @@ packages of many schools side by side and "3a" exists at most of them. Roles are
 user: joining two ids that may hold "." or "-" could make two enrollments one.
 
 Delta (mode "delta"): added and changed pupils are written whole as `active`; a removed
-pupil gets `tobedeleted` users, roles and demographics rows (OneRoster requires names on
-every users row, so those rows carry UNKNOWN_NAME) and a `tobedeleted` enrollment in the
-class of the groepskey it still has; a pupil whose stamgroep changed gets a
-`tobedeleted` enrollment in its previous class, and one in each samengestelde groep it
-left (context.left_groups; for a removed pupil, every one it was in). The school, the
-school year and the courses and classes the active pupils are in are repeated as
-`active`; teachers given in the context are written as `active`. What a delta cannot say,
-because Sluis does not keep it: that a teacher left.
+pupil gets `tobedeleted` users, roles and demographics rows and a `tobedeleted`
+enrollment in the class of the groepskey it still has; a pupil whose stamgroep changed
+gets a `tobedeleted` enrollment in its previous class, and one in each samengestelde
+groep it left (context.left_groups; for a removed pupil, every one it was in). Teachers
+follow the same rules by context.teacher_changes and context.teacher_left_groups: an
+added or changed teacher is `active` (unchanged ones are not in the context), a removed
+one `tobedeleted` with its enrollments in the groepen it had. OneRoster requires names
+on every users row, also a `tobedeleted` one, and Sluis keeps no names of the people a
+supplier holds: those rows carry REMOVED_NAME, which names no one.
+
+Every enrollment's class and every class's course is in the package, so that references
+resolve inside it, as a strict importer checks for every row: the school, the school year
+and the classes of the package's enrollments are repeated as `active` when they are still
+groups of delivered pupils (context.groups), with their courses. A class that is not (its
+last delivered pupil left it) is `tobedeleted`, titled by its key under the course
+"Groepen", which is itself `tobedeleted` when no delivered group is in it.
 
 Every row gets the run's created_at as dateLastModified (never the clock); bulk leaves
 both lifecycle columns blank. Rows are sorted by sourcedId, the zip entries are in a fixed
@@ -115,6 +130,7 @@ from connectors.formats.base import (
     CHANGE_KINDS,
     CHANGE_REMOVED,
     DataFile,
+    FieldNeed,
     RenderContext,
     arrow_text,
     check_frame,
@@ -129,7 +145,9 @@ __all__ = [
     "IDENTIFIER_FIELDS",
     "MANIFEST_FILES",
     "ONEROSTER_VERSION",
-    "UNKNOWN_NAME",
+    "PUPIL_NEEDS",
+    "REMOVED_NAME",
+    "TEACHER_NEEDS",
     "OneRosterFormat",
 ]
 
@@ -138,9 +156,10 @@ ONEROSTER_VERSION = "1.2"
 _MANIFEST_VERSION = "1.0"
 _SYSTEM_NAME = "Sluis"
 
-# OneRoster requires givenName and familyName on every users row, also a tobedeleted one
-# and a pupil the administration knows by one name only (EDEXML allows either).
-UNKNOWN_NAME = "onbekend"
+# OneRoster requires givenName and familyName on every users row, also on a tobedeleted
+# one, and Sluis keeps no names of the people a supplier holds. Only on those rows: it says
+# what the row is, and names no one.
+REMOVED_NAME = "verwijderd"
 
 # Spec order and case of every file Sluis writes (OneRoster 1.2 CSV binding).
 HEADERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -197,6 +216,17 @@ _NEEDED_FIELDS = (
     ("brincode", "orgs.csv names the school by its BRIN code"),
 )
 _TEACHER_IDS = ("leerkrachtkey", "eckid")
+# What every users row needs and Sluis will not make up (givenName and familyName are
+# required; a teacher's sourcedId is made from its key or ECK iD). A pupil the
+# administration knows by one name only (EDEXML allows that) cannot go to OneRoster.
+PUPIL_NEEDS = (
+    FieldNeed(("roepnaam",), "users.givenName is required"),
+    FieldNeed(("achternaam",), "users.familyName is required"),
+)
+TEACHER_NEEDS = (
+    *PUPIL_NEEDS,
+    FieldNeed(_TEACHER_IDS, "a teacher's sourcedId is made from it"),
+)
 _NEEDED_TEACHER_FIELDS = (
     ("roepnaam", "users.givenName is required"),
     ("achternaam", "users.familyName is required"),
@@ -267,7 +297,11 @@ class OneRosterFormat:
     expresses_deletions: ClassVar[bool] = True
     profiles: ClassVar[tuple[str, ...]] = ()
     flat: ClassVar[bool] = False
-    needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset()
+    # A bulk package without users cannot say that nobody is left: users.csv is then
+    # absent, which tells an importer nothing.
+    needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset({None})
+    pupil_needs: ClassVar[tuple[FieldNeed, ...]] = PUPIL_NEEDS
+    teacher_needs: ClassVar[tuple[FieldNeed, ...]] = TEACHER_NEEDS
 
     def render(
         self,
@@ -496,6 +530,7 @@ class _Package:
         # Arrays are positional: the context's series are checked against the frame's
         # index and then lined up by position.
         active = pc.invert(_removed(frame, context, delta))
+        _check_needs(frame, active, PUPIL_NEEDS, "pupils")
         users = _user_ids(pupils, context.identifier)
 
         enrollments = _student_enrollments(
@@ -505,9 +540,12 @@ class _Package:
             _previous(frame, context, delta),
             _left(frame, context, delta),
         )
-        class_keys = pc.unique(enrollments.where(enrollments.active).columns["_groepskey"])
-        groups = _groups(pupils, active, context.groups, class_keys)
-        classes, courses = _classes_and_courses(groups, school)
+        # A class is live while a delivered pupil is in it: every group of the context
+        # (all the supplier holds after this package), and any of the package's pupils.
+        live = _unique_keys(
+            _context_keys(context.groups),
+            enrollments.where(enrollments.active).columns["_groepskey"],
+        )
 
         metadata = [
             name for name in map(str, frame.columns) if _is_metadata(name, context.identifier)
@@ -515,18 +553,17 @@ class _Package:
         student_users = _student_users(pupils, users, active, school, metadata)
         user_tables = [student_users]
         roles = [_roles(users, active, "student", school, pupils)]
-        teachers = context.teachers
-        if teachers is not None and len(teachers):
-            staff = _Columns(teachers)
+        staff = _staff(context, delta)
+        if staff is not None:
             teacher_metadata = [
-                str(name) for name in teachers.columns if str(name) not in _TEACHER_MAPPED
+                str(name) for name in staff.frame.columns if str(name) not in _TEACHER_MAPPED
             ]
             metadata += [name for name in teacher_metadata if name not in metadata]
             teacher_users, teacher_ids = _teacher_users(staff, school, teacher_metadata)
             user_tables.append(teacher_users)
-            roles.append(_roles(teacher_ids, True, "teacher", school, None))
+            roles.append(_roles(teacher_ids, staff.active, "teacher", school, None))
             enrollments = _Table.concat(
-                [enrollments, _teacher_enrollments(staff, teacher_ids, class_keys)]
+                [enrollments, _teacher_enrollments(staff, teacher_ids, live)]
             )
         for name in metadata:
             if not _FIELD_NAME.fullmatch(name):
@@ -536,6 +573,17 @@ class _Package:
                 )
         all_users = _Table.concat(user_tables)
         _check_unique_users(all_users.columns["sourcedId"])
+
+        # Every class an enrollment names is in the package, and so is its course.
+        referenced = pc.unique(enrollments.columns["_groepskey"])
+        kept = pc.is_in(referenced, value_set=live)
+        groups = _groups(pupils, active, context.groups, live)
+        classes, courses = _classes_and_courses(
+            {key: groups[key] for key in referenced.filter(kept).to_pylist()},
+            _ended_classes(enrollments, referenced.filter(pc.invert(kept))),
+            {_course_id(group.jaargroep, school) for group in groups.values()},
+            school,
+        )
 
         tables = {
             "orgs": _orgs(school),
@@ -551,7 +599,8 @@ class _Package:
         return cls(
             delta=delta,
             stamp=stamp,
-            tables=tables,
+            # A declared file must hold a row; one without rows is absent instead.
+            tables={name: table for name, table in tables.items() if table.length},
             user_metadata=tuple(f"{_METADATA_PREFIX}{name}" for name in metadata),
             students=student_users.length,
         )
@@ -790,7 +839,27 @@ def _family_name(people: _Columns) -> pa.Array:
     """The achternaam with the voorvoegsel in front when there is one: "van Dijk"."""
     achternaam = people["achternaam"]
     voorvoegsel = pc.utf8_trim_whitespace(people["voorvoegsel"])
-    return pc.coalesce(_join(voorvoegsel, " ", achternaam), achternaam, _large(UNKNOWN_NAME))
+    return _removed_name(pc.coalesce(_join(voorvoegsel, " ", achternaam), achternaam))
+
+
+def _removed_name(names: pa.Array) -> pa.Array:
+    """Names as given; REMOVED_NAME only where none is (a tobedeleted row: see _check_needs)."""
+    return pc.coalesce(names, _large(REMOVED_NAME))
+
+
+def _check_needs(
+    frame: pd.DataFrame, active: pa.Array, needs: Sequence[FieldNeed], what: str
+) -> None:
+    """Refuse active rows that lack what OneRoster needs: policy withholds those."""
+    written = active.to_numpy(zero_copy_only=False)
+    for need in needs:
+        count = int((need.unmet(frame).to_numpy() & written).sum())
+        if count:
+            raise ConfigurationError(
+                f"{FORMAT}: {count} {what} to be written as active have no "
+                f"{' or '.join(need.fields)} ({need.why}); policy withholds them "
+                "(incomplete_for_format), so this is a bug upstream; nothing was delivered"
+            )
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -837,7 +906,7 @@ def _student_users(
         "sourcedId": users,
         "enabledUser": pc.if_else(active, _large("true"), _large("false")),
         "username": pc.coalesce(pupils["gebruikersnaam"], users),
-        "givenName": pc.coalesce(pupils["roepnaam"], _large(UNKNOWN_NAME)),
+        "givenName": _removed_name(pupils["roepnaam"]),
         "familyName": _family_name(pupils),
         "identifier": pupils["leerlingkey"],
         "email": pupils["emailadres"],
@@ -849,30 +918,62 @@ def _student_users(
     return _Table.of(len(users), active, columns)
 
 
-def _teacher_users(
-    staff: _Columns, school: _School, metadata: Sequence[str]
-) -> tuple[_Table, pa.Array]:
-    """Users rows of the teachers that have an identifier, and their sourcedIds.
+@dataclass(frozen=True)
+class _Staff:
+    """The context's teachers: columns, which rows are active, and groups a row left."""
 
-    The rows line up with the teachers' rows; a teacher without identifier is a row with
-    a null sourcedId that is filtered out here and in _teacher_enrollments.
-    """
-    own = pc.coalesce(staff["leerkrachtkey"], staff["eckid"])
-    ids = _guid(_join("leerkracht-", own))
+    frame: pd.DataFrame
+    columns: _Columns
+    active: pa.Array
+    left: pa.Array | None
+
+
+def _staff(context: RenderContext, delta: bool) -> _Staff | None:
+    """The teachers to write, checked like the pupils; None when there are none."""
+    teachers = context.teachers
+    if teachers is None or not len(teachers):
+        return None
+    changes = context.teacher_changes if delta else None
+    if changes is None:
+        active = pa.repeat(True, len(teachers))
+    else:
+        _check_aligned(changes, teachers, "teacher_changes")
+        known = changes.isin(CHANGE_KINDS)
+        if not bool(known.all()):
+            raise ConfigurationError(
+                f"{FORMAT}: context.teacher_changes holds {int((~known).sum())} values that "
+                f"are not {', '.join(CHANGE_KINDS)}"
+            )
+        active = pa.array((changes != CHANGE_REMOVED).to_numpy(dtype=bool), pa.bool_())
+    _check_needs(teachers, active, TEACHER_NEEDS, "teachers")
+    left = _delta_groups(teachers, context.teacher_left_groups, delta, "teacher_left_groups")
+    return _Staff(frame=teachers, columns=_Columns(teachers), active=active, left=left)
+
+
+def _teacher_users(
+    staff: _Staff, school: _School, metadata: Sequence[str]
+) -> tuple[_Table, pa.Array]:
+    """Users rows of the teachers, and their sourcedIds (lined up with the teachers)."""
+    people = staff.columns
+    ids = _guid(_join("leerkracht-", pc.coalesce(people["leerkrachtkey"], people["eckid"])))
+    if ids.null_count:
+        raise ConfigurationError(
+            f"{FORMAT}: {ids.null_count} removed teachers have no leerkrachtkey or eckid to be "
+            "named by; this is a bug upstream; nothing was delivered"
+        )
     columns: dict[str, pa.Array | str | None] = {
         "sourcedId": ids,
-        "enabledUser": "true",
+        "enabledUser": pc.if_else(staff.active, _large("true"), _large("false")),
         "username": ids,
-        "givenName": pc.coalesce(staff["roepnaam"], _large(UNKNOWN_NAME)),
-        "familyName": _family_name(staff),
-        "identifier": staff["leerkrachtkey"],
-        "email": staff["emailadres"],
-        "userMasterIdentifier": staff["eckid"],
+        "givenName": _removed_name(people["roepnaam"]),
+        "familyName": _family_name(people),
+        "identifier": people["leerkrachtkey"],
+        "email": people["emailadres"],
+        "userMasterIdentifier": people["eckid"],
         "primaryOrgSourcedId": school.org,
     }
-    columns.update({f"{_METADATA_PREFIX}{name}": staff[name] for name in metadata})
-    table = _Table.of(staff.length, True, columns).where(pc.is_valid(ids))
-    return table, ids
+    columns.update({f"{_METADATA_PREFIX}{name}": people[name] for name in metadata})
+    return _Table.of(people.length, staff.active, columns), ids
 
 
 def _check_unique_users(ids: pa.Array) -> None:
@@ -892,7 +993,6 @@ def _roles(
     school: _School,
     pupils: _Columns | None,
 ) -> _Table:
-    users = users.filter(pc.is_valid(users))
     return _Table.of(
         len(users),
         active,
@@ -974,14 +1074,32 @@ def _secondary_enrollments(joined: pa.Array, users: pa.Array, *, active: bool) -
     )
 
 
-def _teacher_enrollments(staff: _Columns, ids: pa.Array, class_keys: pa.Array) -> _Table:
-    """A teacher in each of its groups that the package holds as a class."""
-    keys, rows = _split_keys(staff["groepen"])
-    users = ids.take(rows)
-    keep = pc.and_(pc.is_in(keys, value_set=class_keys), pc.is_valid(users))
-    return _Table.of(
-        len(keys), True, {"_groepskey": keys, "userSourcedId": users, "role": "teacher"}
-    ).where(keep)
+def _teacher_enrollments(staff: _Staff, ids: pa.Array, live: pa.Array) -> _Table:
+    """A teacher in each of its live groups; in delta, the groups it left are ended.
+
+    An active teacher is enrolled in the groepen that are classes of delivered pupils; a
+    removed one's groepen (those the supplier had) and a changed one's left groups become
+    `tobedeleted` enrollments.
+    """
+    keys, rows = _split_keys(staff.columns["groepen"])
+    active = staff.active.take(rows)
+    keep = pc.or_(pc.invert(active), pc.is_in(keys, value_set=live))
+    parts = [
+        _Table.of(len(keys), active, {"_groepskey": keys, "userSourcedId": ids.take(rows)}).where(
+            keep
+        )
+    ]
+    if staff.left is not None:
+        left_keys, left_rows = _split_keys(staff.left)
+        parts.append(
+            _Table.of(
+                len(left_keys),
+                False,
+                {"_groepskey": left_keys, "userSourcedId": ids.take(left_rows)},
+            )
+        )
+    table = _Table.concat(parts)
+    return _Table.of(table.length, table.active, {**table.columns, "role": "teacher"})
 
 
 def _finish_enrollments(table: _Table, school: _School) -> _Table:
@@ -1079,23 +1197,78 @@ def _groups(
     return groups
 
 
-def _classes_and_courses(groups: Mapping[str, _Group], school: _School) -> tuple[_Table, _Table]:
+def _context_keys(groups: pd.DataFrame | None) -> pa.Array:
+    """The group keys of the context (the delivered pupils' groups)."""
+    if groups is None or not len(groups):
+        return _nulls(0)
+    return _Columns(groups)["groepskey"]
+
+
+def _unique_keys(*arrays: pa.Array) -> pa.Array:
+    """The distinct keys of the arrays, missing ones left out."""
+    keys = pc.unique(pa.concat_arrays([array.cast(_STR) for array in arrays]))
+    return keys.filter(pc.is_valid(keys))
+
+
+def _ended_classes(enrollments: _Table, keys: pa.Array) -> dict[str, str]:
+    """The classType of each class that is no longer live, by key, sorted.
+
+    Only ended enrollments name such a class; one that was a pupil's stamgroep (a
+    primary enrollment) is a homeroom, any other a scheduled class.
+    """
+    if not len(keys):
+        return {}
+    named = enrollments.where(pc.is_in(enrollments.columns["_groepskey"], value_set=keys))
+    primary = named.columns.get("primary", _nulls(named.length))
+    homerooms = set(
+        named.columns["_groepskey"]
+        .filter(pc.fill_null(pc.equal(primary, _large("true")), False))
+        .to_pylist()
+    )
+    return {
+        key: "homeroom" if key in homerooms else "scheduled" for key in sorted(keys.to_pylist())
+    }
+
+
+def _classes_and_courses(
+    groups: Mapping[str, _Group],
+    ended: Mapping[str, str],
+    live_courses: set[str],
+    school: _School,
+) -> tuple[_Table, _Table]:
+    """Classes: the live ones `active`, the ended ones `tobedeleted`; and their courses.
+
+    An ended class is no longer a group of any delivered pupil, so what it was (its name,
+    jaargroep and course) is not known any more: it is titled by its key under the
+    "Groepen" course, which is only repeated as active while a live group is in it.
+    """
     keys = list(groups)
     jaargroepen = [group.jaargroep for group in groups.values()]
     course_of = {code: _course_id(code, school) for code in dict.fromkeys(jaargroepen)}
+    ended_keys = list(ended)
+    if ended_keys:
+        course_of.setdefault(None, _course_id(None, school))
     classes = _Table.of(
-        len(keys),
-        True,
+        len(keys) + len(ended_keys),
+        pa.array([True] * len(keys) + [False] * len(ended_keys), pa.bool_()),
         {
-            "sourcedId": _guid(pa.array([f"{school.org}.{key}" for key in keys], _STR)),
-            "title": pa.array([group.name or key for key, group in groups.items()], _STR),
-            "grades": pa.array([_grade(code) for code in jaargroepen], _STR),
-            "courseSourcedId": pa.array([course_of[code] for code in jaargroepen], _STR),
+            "sourcedId": _guid(
+                pa.array([f"{school.org}.{key}" for key in (*keys, *ended_keys)], _STR)
+            ),
+            "title": pa.array(
+                [group.name or key for key, group in groups.items()] + ended_keys, _STR
+            ),
+            "grades": pa.array([_grade(code) for code in jaargroepen] + [None] * len(ended), _STR),
+            "courseSourcedId": pa.array(
+                [course_of[code] for code in jaargroepen] + [_course_id(None, school)] * len(ended),
+                _STR,
+            ),
             "classType": pa.array(
                 [
                     "scheduled" if group.kind == _GROUP_COMPOSITE else "homeroom"
                     for group in groups.values()
-                ],
+                ]
+                + list(ended.values()),
                 _STR,
             ),
             "schoolSourcedId": school.org,
@@ -1103,9 +1276,13 @@ def _classes_and_courses(groups: Mapping[str, _Group], school: _School) -> tuple
         },
     )
     codes = list(course_of)
+    used = {course_of[code] for code in jaargroepen}
     courses = _Table.of(
         len(codes),
-        True,
+        pa.array(
+            [course_of[code] in used or course_of[code] in live_courses for code in codes],
+            pa.bool_(),
+        ),
         {
             "sourcedId": pa.array(list(course_of.values()), _STR),
             "schoolYearSourcedId": school.session,

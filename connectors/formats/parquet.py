@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from connectors.errors import InputError
 from connectors.formats.base import (
     DataFile,
+    FieldNeed,
     RenderContext,
     check_frame,
     check_options,
@@ -41,6 +42,9 @@ class ParquetFormat:
     profiles: ClassVar[tuple[str, ...]] = ()
     flat: ClassVar[bool] = True
     needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset()
+    # A missing value is an empty cell: nothing has to be made up.
+    pupil_needs: ClassVar[tuple[FieldNeed, ...]] = ()
+    teacher_needs: ClassVar[tuple[FieldNeed, ...]] = ()
 
     def render(
         self,

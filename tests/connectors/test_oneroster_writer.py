@@ -15,13 +15,14 @@ import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from oneroster_check import check_package, run_reference_validator
 
 from connectors.errors import ConfigurationError, InputError
 from connectors.formats.base import DataFile, RenderContext
 from connectors.formats.oneroster import (
     HEADERS,
     MANIFEST_FILES,
-    UNKNOWN_NAME,
+    REMOVED_NAME,
     OneRosterFormat,
     _csv,
     _Table,
@@ -153,6 +154,8 @@ def render(frame: pd.DataFrame, **changes: object) -> DataFile:
     [data_file] = OneRosterFormat().render(
         frame, basename="rekenapp-07xy", options={}, context=context(**changes)
     )
+    # Every package a test makes is one a strict importer must accept.
+    check_package(data_file.content)
     return data_file
 
 
@@ -346,14 +349,12 @@ def test_sourced_ids_are_never_neutralised_so_references_stay_intact() -> None:
         alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
         min_size=1,
         max_size=30,
-    )
+    ).filter(str.strip)
 )
 def test_any_name_survives_quoting_as_one_cell(name: str) -> None:
     frame = pupils(achternaam=[name, "Jansen", "Vries"])
     written = students(render(frame))[P1]["familyName"]
-    if not name.strip():
-        assert written == UNKNOWN_NAME
-    elif name.startswith(("=", "+", "-", "@", "\t", "\r")):
+    if name.startswith(("=", "+", "-", "@", "\t", "\r")):
         assert written == "'" + name
     else:
         assert written == name
@@ -414,7 +415,8 @@ def test_removed_pupils_become_tobedeleted_users_roles_enrollments_and_demograph
     assert status == {P1: "active", P2: "active", P3: "tobedeleted"}
     removed_user = students(data_file)[P3]
     assert removed_user["enabledUser"] == "false"
-    assert removed_user["givenName"] == removed_user["familyName"] == UNKNOWN_NAME
+    # Required on every users row; Sluis keeps no names, so the marker stands in.
+    assert removed_user["givenName"] == removed_user["familyName"] == REMOVED_NAME
     roles = {r["userSourcedId"]: r["status"] for r in table(data_file, "roles")}
     assert roles[P3] == "tobedeleted"
     demographics = {d["sourcedId"]: d["status"] for d in table(data_file, "demographics")}
@@ -428,8 +430,33 @@ def test_a_changed_stamgroep_ends_the_old_enrollment_and_starts_the_new_one() ->
     data_file = delta(frame, ["added", "changed", "added"], previous_groups=previous)
     assert ("07XY.G2", P2, "student", "tobedeleted") in enrollments(data_file)
     assert ("07XY.G34", P2, "student", "active") in enrollments(data_file)
-    # The old class itself is not touched: other pupils may still be in it.
-    assert "07XY.G2" not in {c["sourcedId"] for c in table(data_file, "classes")}
+
+
+def test_the_old_class_of_a_moved_pupil_is_in_the_delta_so_its_enrollment_resolves() -> None:
+    """Found by the strict validator: the ended enrollment named a class not in the zip."""
+    frame = pupils()
+    previous = pd.Series([None, "G2", None], index=frame.index, dtype="str")
+    kinds = ["added", "changed", "added"]
+    # Other delivered pupils are still in G2: the class stays, repeated as it is.
+    still = pd.concat(
+        [groups(), pd.DataFrame([["G2", "Groep 2", "2", "groep"]], columns=groups().columns)],
+        ignore_index=True,
+    )
+    classes = {
+        c["sourcedId"]: c
+        for c in table(delta(frame, kinds, previous_groups=previous, groups=still), "classes")
+    }
+    assert (classes["07XY.G2"]["status"], classes["07XY.G2"]["title"]) == ("active", "Groep 2")
+    assert classes["07XY.G2"]["courseSourcedId"] == "07XY.jaargroep-2"
+    # No delivered pupil is in G2 any more: the supplier no longer holds the class either.
+    # (Nor the course of classes without jaargroep: no delivered group is in it.)
+    data_file = delta(frame, kinds, previous_groups=previous, groups=groups().iloc[:2])
+    classes = {c["sourcedId"]: c for c in table(data_file, "classes")}
+    assert classes["07XY.G2"]["status"] == "tobedeleted"
+    assert (classes["07XY.G2"]["title"], classes["07XY.G2"]["classType"]) == ("G2", "homeroom")
+    courses = {c["sourcedId"]: c["status"] for c in table(data_file, "courses")}
+    assert courses[classes["07XY.G2"]["courseSourcedId"]] == "tobedeleted"
+    assert {courses["07XY.jaargroep-3"], courses["07XY.jaargroep-C"]} == {"active"}
 
 
 def test_a_samengestelde_groep_left_ends_that_enrollment_only() -> None:
@@ -477,10 +504,122 @@ def test_delta_repeats_school_year_and_the_classes_of_active_pupils_only() -> No
     frame.loc[0, "groepskey"] = "G9"
     frame.loc[0, ["roepnaam", "achternaam", "jaargroep", "groepsnaam"]] = None
     data_file = delta(frame, ["removed", "changed", "changed"])
-    assert {c["sourcedId"] for c in table(data_file, "classes")} == {"07XY.G34"}
+    status = {c["sourcedId"]: c["status"] for c in table(data_file, "classes")}
+    # G9, the removed pupil's, is no group of a delivered pupil: it ends with the pupil.
+    assert status == {"07XY.G34": "active", "07XY.G9": "tobedeleted"}
     assert [o["status"] for o in table(data_file, "orgs")] == ["active"]
     assert [s["status"] for s in table(data_file, "academicSessions")] == ["active"]
-    assert {c["status"] for c in table(data_file, "courses")} == {"active"}
+    courses = {c["sourcedId"]: c["status"] for c in table(data_file, "courses")}
+    # G9 goes under "Groepen", which stays: SG1, a delivered group, is in it.
+    assert courses == {"07XY.jaargroep-C": "active", "07XY.groepen": "active"}
+
+
+def removed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as a delta's removals: identifiers and groepskey only."""
+    out = frame.copy()
+    for column in out.columns:
+        if column not in ("pseudoniem", "leerlingkey", "eckid", "groepskey"):
+            out[column] = pd.Series(pd.NA, index=out.index, dtype="str")
+    return out
+
+
+def test_a_delta_of_only_removals_declares_only_files_that_have_rows() -> None:
+    """On main, classes.csv and courses.csv were declared delta with a header only."""
+    frame = removed(pupils(geslacht=["1", "2", "2"]))
+    # Nobody is left in any group: the context has no groups of delivered pupils.
+    data_file = delta(frame, ["removed"] * 3, groups=groups().iloc[:0])
+    package = check_package(data_file.content)
+    assert {u["status"] for u in package.rows("users")} == {"tobedeleted"}
+    assert {e["status"] for e in package.rows("enrollments")} == {"tobedeleted"}
+    # The classes end with their last pupils, under a course that ends too.
+    assert {c["status"] for c in package.rows("classes")} == {"tobedeleted"}
+    assert {c["status"] for c in package.rows("courses")} == {"tobedeleted"}
+
+
+def test_a_file_without_rows_is_left_out_and_declared_absent() -> None:
+    # Removed pupils the state knew without a group: no enrollment, class or course.
+    frame = removed(pupils()).assign(groepskey=pd.Series([pd.NA] * 3, dtype="str"))
+    data_file = delta(frame, ["removed"] * 3, groups=groups().iloc[:0])
+    names = set(unzip(data_file))
+    assert names == {"manifest.csv", "orgs.csv", "academicSessions.csv", "users.csv", "roles.csv"}
+    values = manifest(data_file)
+    for name in ("classes", "courses", "enrollments", "demographics"):
+        assert values[f"file.{name}"] == "absent", name
+    assert values["file.users"] == "delta"
+
+
+def test_a_bulk_package_without_pupils_declares_its_empty_files_absent() -> None:
+    data_file = render(pupils().iloc[:0], groups=groups().iloc[:0])
+    assert set(unzip(data_file)) == {"manifest.csv", "orgs.csv", "academicSessions.csv"}
+    assert manifest(data_file)["file.users"] == "absent"
+    assert data_file.rows == 0
+
+
+def test_a_delta_writes_only_the_teachers_it_is_given_by_their_change() -> None:
+    staff = teachers()
+    staff.loc[1, ["roepnaam", "achternaam", "voorvoegsel"]] = None  # removed: ids only
+    staff.loc[1, "groepen"] = "G34;G7"  # the groups the supplier had T2 in
+    kinds = pd.Series(["changed", "removed"], index=staff.index)
+    left = pd.Series(["G5", None], index=staff.index, dtype="str")
+    data_file = delta(
+        pupils(),
+        ["added"] * 3,
+        teachers=staff,
+        teacher_changes=kinds,
+        teacher_left_groups=left,
+    )
+    package = check_package(data_file.content)
+    found = package.users("teacher")
+    assert {k: u["status"] for k, u in found.items()} == {
+        "leerkracht-T1": "active",
+        "leerkracht-T2": "tobedeleted",
+    }
+    assert found["leerkracht-T2"]["enabledUser"] == "false"
+    assert found["leerkracht-T2"]["givenName"] == REMOVED_NAME
+    teaching = {(c, u, st) for c, u, role, st in enrollments(data_file) if role == "teacher"}
+    assert teaching == {
+        ("07XY.G3", "leerkracht-T1", "active"),
+        ("07XY.G34", "leerkracht-T1", "active"),
+        ("07XY.G5", "leerkracht-T1", "tobedeleted"),
+        ("07XY.G34", "leerkracht-T2", "tobedeleted"),
+        ("07XY.G7", "leerkracht-T2", "tobedeleted"),
+    }
+    roles = {r["userSourcedId"]: r["status"] for r in package.rows("roles")}
+    assert roles["leerkracht-T2"] == "tobedeleted"
+
+
+def test_teacher_changes_must_line_up_and_be_known() -> None:
+    for kinds in (pd.Series(["added"]), pd.Series(["added", "moved"])):
+        with pytest.raises(ConfigurationError, match="teacher_changes"):
+            delta(pupils(), ["added"] * 3, teachers=teachers(), teacher_changes=kinds)
+
+
+def test_the_strict_validator_accepts_bulk_delta_and_removal_packages(tmp_path: Path) -> None:
+    frame = pupils(geslacht=["1", "2", "9"], samengestelde_groepen=["SG1", None, None])
+    staff = teachers()
+    staff.loc[1, ["roepnaam", "achternaam", "voorvoegsel"]] = None
+    packages = {
+        "bulk": render(frame, teachers=teachers()),
+        "delta": delta(
+            frame,
+            ["added", "changed", "removed"],
+            teachers=teachers(),
+            previous_groups=pd.Series([None, "G2", None], index=frame.index, dtype="str"),
+        ),
+        "removals": delta(removed(frame), ["removed"] * 3, groups=groups().iloc[:0]),
+        "teacher-removal": delta(
+            frame.iloc[:1],
+            ["changed"],
+            teachers=staff,
+            teacher_changes=pd.Series(["changed", "removed"], index=staff.index),
+        ),
+    }
+    paths = []
+    for name, data_file in packages.items():
+        path = tmp_path / f"{name}.zip"
+        path.write_bytes(data_file.content)
+        paths.append(path)
+    run_reference_validator(paths)
 
 
 def test_a_full_delivery_refuses_removed_rows() -> None:
@@ -503,8 +642,9 @@ def test_a_delta_needs_one_known_change_per_row(changes: pd.Series | None) -> No
 
 @pytest.mark.parametrize("mode", ["full", "delta"])
 def test_required_columns_are_never_blank(mode: str) -> None:
-    frame = pupils(geboortedatum=["2019-01-02", None, None], roepnaam=["Sem", None, "Anne"])
-    frame.loc[2, ["achternaam", "jaargroep", "groepsnaam"]] = None
+    frame = pupils(geboortedatum=["2019-01-02", None, None])
+    if mode == "delta":
+        frame.loc[2, ["roepnaam", "achternaam", "jaargroep", "groepsnaam"]] = None
     kinds = ["added", "changed", "removed"] if mode == "delta" else None
     index = frame.index
     data_file = render(
@@ -672,11 +812,36 @@ def test_names_map_to_given_and_family_name_with_the_voorvoegsel_in_front() -> N
     assert all(u["middleName"] == "" for u in found.values())
 
 
-def test_a_missing_name_becomes_the_placeholder_that_oneroster_requires() -> None:
-    frame = pupils(roepnaam=[None, "Zoë", " "], achternaam=["Dijk", None, "Vries"])
-    found = students(render(frame))
-    assert found[P1]["givenName"] == found[P3]["givenName"] == UNKNOWN_NAME
-    assert found[P2]["familyName"] == UNKNOWN_NAME
+@pytest.mark.parametrize(
+    ("names", "says"),
+    [
+        ({"roepnaam": [None, "Zoë", "Anne"]}, "1 pupils to be written as active have no roepnaam"),
+        ({"roepnaam": ["Sem", " ", "Anne"]}, "1 pupils to be written as active have no roepnaam"),
+        ({"achternaam": [None, SECRET, None]}, "2 pupils .* have no achternaam"),
+    ],
+)
+def test_an_active_pupil_without_a_name_is_refused_never_given_one(
+    names: dict[str, list[str | None]], says: str
+) -> None:
+    # Policy withholds such a pupil (incomplete_for_format); reaching the writer is a bug.
+    with pytest.raises(ConfigurationError, match=says) as caught:
+        render(pupils(**names))
+    assert "incomplete_for_format" in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+def test_an_active_teacher_without_a_name_or_key_is_refused() -> None:
+    for column in ("roepnaam", "achternaam", "leerkrachtkey"):
+        staff = teachers()
+        staff.loc[0, column] = None
+        with pytest.raises(ConfigurationError, match="1 teachers to be written as active"):
+            render(pupils(), teachers=staff)
+
+
+def test_the_pupil_needs_are_declared_on_the_format() -> None:
+    writer = OneRosterFormat()
+    assert [need.fields for need in writer.pupil_needs] == [("roepnaam",), ("achternaam",)]
+    assert ("leerkrachtkey", "eckid") in [need.fields for need in writer.teacher_needs]
 
 
 def test_classes_courses_and_grades_come_from_the_groups_and_jaargroep() -> None:

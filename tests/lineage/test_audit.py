@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import hmac
 import itertools
 import json
 import threading
@@ -35,6 +36,7 @@ SHA_A2 = hashlib.sha256(b"contracts/suppliers/leermiddel.yaml v2").hexdigest()
 SHA_B = hashlib.sha256(b"contracts/suppliers/rekenapp.yaml").hexdigest()
 SHA_C = hashlib.sha256(b"contracts/suppliers/toetsen.yaml").hexdigest()
 PUPIL = hashlib.sha256(b"a pupil hash stand-in").hexdigest()
+AUDIT_KEY = b"the audit key, kept outside the db"
 
 
 @pytest.fixture
@@ -49,7 +51,7 @@ def engine(store: LineageStore, lineage_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def log(engine: Engine) -> AuditLog:
-    return AuditLog(engine)
+    return AuditLog(engine, AUDIT_KEY)
 
 
 def _fill(log: AuditLog, n: int = 5) -> None:
@@ -134,7 +136,7 @@ def test_append_returns_what_is_stored(log: AuditLog) -> None:
     assert entry.actor == "Jan de Beheerder"
 
 
-def test_a_row_hash_can_be_recomputed_without_sluis(log: AuditLog) -> None:
+def test_a_row_mac_can_be_recomputed_with_the_key_without_sluis(log: AuditLog) -> None:
     # The module docstring documents the canonical form; an auditor's script uses it.
     entry = log.append("beheerder", "redelivery", "leermiddel", {"delivery_id": "d-1"}, at=T0)
 
@@ -152,7 +154,8 @@ def test_a_row_hash_can_be_recomputed_without_sluis(log: AuditLog) -> None:
         separators=(",", ":"),
         ensure_ascii=True,
     )
-    assert entry.row_hash == hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    mac = hmac.new(AUDIT_KEY, canonical.encode("ascii"), hashlib.sha256).hexdigest()
+    assert entry.row_hash == mac
 
 
 def test_the_database_refuses_updates_and_deletes_of_the_log(log: AuditLog, engine: Engine) -> None:
@@ -252,21 +255,27 @@ def test_swapped_rows_are_found(log: AuditLog, engine: Engine) -> None:
     assert "moved" in result.problem
 
 
-def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(log: AuditLog, engine: Engine) -> None:
-    _fill(log, 4)
-    original = log.entries()[1]
-    forged_details = {"delivery_id": "d-other"}
-    forged_hash = lineage.audit._row_hash(
+def _forged(original: Any, details: dict[str, Any], key: bytes | None) -> str:
+    return lineage.audit._row_hash(
         original.seq,
         original.at,
         original.actor,
         original.action,
         original.subject,
-        forged_details,
+        details,
         original.prev_hash,
+        key=key,
     )
 
-    _set_details(engine, 2, forged_details, row_hash=forged_hash)
+
+def test_an_edit_with_a_mac_recomputed_with_the_key_breaks_the_next_link(
+    log: AuditLog, engine: Engine
+) -> None:
+    _fill(log, 4)
+    original = log.entries()[1]
+    forged_details = {"delivery_id": "d-other"}
+
+    _set_details(engine, 2, forged_details, row_hash=_forged(original, forged_details, AUDIT_KEY))
 
     result = log.verify()
     assert (result.ok, result.checked, result.first_bad_seq) == (False, 2, 3)
@@ -274,18 +283,75 @@ def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(log: AuditLog, engi
     assert "does not chain to row 2" in result.problem
 
 
-def test_a_cut_off_end_shows_only_against_a_saved_head(log: AuditLog, engine: Engine) -> None:
+@pytest.mark.parametrize("key", [None, b"another key, not the audit key"], ids=["plain", "other"])
+def test_an_edit_with_a_hash_recomputed_without_the_key_is_found_at_the_row(
+    log: AuditLog, engine: Engine, key: bytes | None
+) -> None:
+    _fill(log, 4)
+    original = log.entries()[1]
+    forged_details = {"delivery_id": "d-other"}
+
+    _set_details(engine, 2, forged_details, row_hash=_forged(original, forged_details, key))
+
+    result = log.verify()
+    assert (result.ok, result.checked, result.first_bad_seq) == (False, 1, 2)
+    assert result.problem is not None
+    assert "row 2" in result.problem
+
+
+def _set_head(engine: Engine, seq: int, row_hash: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE audit_head SET seq = :seq, row_hash = :row_hash"),
+            {"seq": seq, "row_hash": row_hash},
+        )
+
+
+def test_removed_last_rows_are_found_against_the_head_recorded_with_each_entry(
+    log: AuditLog, engine: Engine
+) -> None:
+    # The issue's case: the erasure and the approval, the last two rows, deleted.
+    _fill(log, 5)
+
+    _tamper(engine, "DELETE FROM audit_log WHERE seq >= 4")
+
+    result = log.verify()
+    assert (result.ok, result.checked, result.first_bad_seq) == (False, 3, 4)
+    assert result.problem is not None
+    assert "rows were removed from the end" in result.problem
+    assert "the head recorded with the last entry is row 5" in result.problem
+
+
+def test_a_removed_head_record_is_found(log: AuditLog, engine: Engine) -> None:
+    _fill(log, 2)
+
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_head"))
+
+    result = log.verify()
+    assert not result.ok
+    assert result.problem is not None
+    assert "head recorded with every entry is missing" in result.problem
+
+
+def test_a_cut_off_end_with_its_head_record_moved_back_shows_against_a_saved_head(
+    log: AuditLog, engine: Engine
+) -> None:
     _fill(log, 4)
     head = log.head()
     assert head is not None
 
     _tamper(engine, "DELETE FROM audit_log WHERE seq = 4")
+    _set_head(engine, 3, log.entries()[2].row_hash)
 
-    # The chain itself cannot know what came after its last row...
+    # The table itself no longer knows what came after its last row...
     assert log.verify().ok
-    # ...the head kept elsewhere does.
+    # ...a head kept elsewhere does.
     result = log.verify(expected_head=head)
     assert (result.ok, result.checked, result.first_bad_seq) == (False, 3, 4)
+    result = log.verify(anchors=[("the head recorded by run r1", head)])
+    assert result.problem is not None
+    assert "the head recorded by run r1 is row 4" in result.problem
 
 
 def test_a_replaced_end_shows_against_a_saved_head(log: AuditLog, engine: Engine) -> None:
@@ -293,6 +359,7 @@ def test_a_replaced_end_shows_against_a_saved_head(log: AuditLog, engine: Engine
     head = log.head()
     assert head is not None
     _tamper(engine, "DELETE FROM audit_log WHERE seq = 3")
+    _set_head(engine, 2, log.entries()[1].row_hash)
 
     log.append("beheerder", "redelivery", "leermiddel", {"note": "opnieuw"}, at=T0)
 
@@ -300,6 +367,158 @@ def test_a_replaced_end_shows_against_a_saved_head(log: AuditLog, engine: Engine
     result = log.verify(expected_head=head)
     assert (result.ok, result.first_bad_seq) == (False, 3)
     assert log.verify(expected_head=AuditHead(seq=2, row_hash=log.entries()[1].row_hash)).ok
+
+
+def _rechain(engine: Engine, log: AuditLog, key: bytes | None, actor: str) -> None:
+    """Rewrite every row's actor and recompute the whole chain (and its head record)."""
+    rows = log.entries()
+    prev = GENESIS_HASH
+    with engine.begin() as connection:
+        _disable_triggers(connection)
+        connection.execute(text("DELETE FROM audit_log"))
+        for row in rows:
+            mac = lineage.audit._row_hash(
+                row.seq, row.at, actor, row.action, row.subject, dict(row.details), prev, key=key
+            )
+            connection.execute(
+                lineage.audit.AuditRecord.__table__.insert().values(
+                    seq=row.seq,
+                    at=row.at,
+                    actor=actor,
+                    action=row.action,
+                    subject=row.subject,
+                    details=dict(row.details),
+                    prev_hash=prev,
+                    row_hash=mac,
+                )
+            )
+            prev = mac
+        connection.execute(
+            text("UPDATE audit_head SET seq = :seq, row_hash = :mac"),
+            {"seq": rows[-1].seq, "mac": prev},
+        )
+
+
+def test_a_log_rechained_with_plain_hashes_is_found_against_an_anchor(
+    log: AuditLog, engine: Engine
+) -> None:
+    _fill(log, 4)
+    anchor = log.head()
+    assert anchor is not None
+
+    _rechain(engine, log, None, "iemand anders")
+
+    result = log.verify(anchors=[("the head recorded by run r1", anchor)])
+    assert (result.ok, result.first_bad_seq) == (False, 4)
+    assert result.problem is not None
+    assert "rewritten" in result.problem
+
+
+def test_a_log_rechained_with_another_key_is_found_without_any_anchor(
+    log: AuditLog, engine: Engine
+) -> None:
+    _fill(log, 4)
+
+    _rechain(engine, log, b"a key the tamperer made up", "iemand anders")
+
+    result = log.verify()
+    assert (result.ok, result.checked, result.first_bad_seq) == (False, 0, 1)
+
+
+# -- rows from before the log was keyed ---------------------------------------------------
+
+
+def _legacy_rows(engine: Engine, n: int, actors: dict[int, str] | None = None) -> None:
+    """Rows as Sluis wrote them before revision 0003: plain SHA-256, no head record."""
+    prev = GENESIS_HASH
+    with engine.begin() as connection:
+        for seq in range(1, n + 1):
+            at = T0 + timedelta(minutes=seq)
+            actor = (actors or {}).get(seq, "beheerder")
+            row_hash = lineage.audit._row_hash(seq, at, actor, "redelivery", f"oud-{seq}", {}, prev)
+            connection.execute(
+                lineage.audit.AuditRecord.__table__.insert().values(
+                    seq=seq,
+                    at=at,
+                    actor=actor,
+                    action="redelivery",
+                    subject=f"oud-{seq}",
+                    details={},
+                    prev_hash=prev,
+                    row_hash=row_hash,
+                )
+            )
+            prev = row_hash
+
+
+def test_legacy_rows_stay_verifiable_and_keyed_rows_follow_them(
+    log: AuditLog, engine: Engine
+) -> None:
+    _legacy_rows(engine, 3)
+    assert log.verify().ok
+    assert not lineage.audit.chain_is_keyed(engine)
+
+    _fill(log, 2)
+
+    result = log.verify()
+    assert (result.ok, result.checked) == (True, 5)
+    assert lineage.audit.chain_is_keyed(engine)
+
+
+def test_an_edited_legacy_row_is_found_even_with_its_plain_chain_recomputed(
+    log: AuditLog, engine: Engine
+) -> None:
+    _legacy_rows(engine, 3)
+    _fill(log, 1)
+    _tamper(engine, "UPDATE audit_log SET actor = 'iemand anders' WHERE seq = 2")
+    assert log.verify().first_bad_seq == 2  # its plain hash no longer matches
+
+    # Rewritten with the plain chain recomputed: the first keyed row covers the last
+    # plain hash, and no one without the key can recompute that row.
+    _tamper(engine, "DELETE FROM audit_log WHERE seq <= 3")
+    _legacy_rows(engine, 3, actors={2: "iemand anders"})
+
+    result = log.verify()
+    assert (result.ok, result.first_bad_seq) == (False, 4)
+    assert result.problem is not None
+    assert "does not chain to row 3" in result.problem
+
+
+def test_a_plain_row_after_keyed_rows_is_a_rewrite(log: AuditLog, engine: Engine) -> None:
+    _fill(log, 3)
+    last = log.entries()[-1]
+
+    _set_details(engine, 3, dict(last.details), row_hash=_forged(last, dict(last.details), None))
+
+    result = log.verify()
+    assert (result.ok, result.first_bad_seq) == (False, 3)
+    assert result.problem is not None
+    assert "plain hash after keyed rows" in result.problem
+
+
+def test_verifying_or_appending_needs_the_key(engine: Engine) -> None:
+    keyless = AuditLog(engine)
+    assert keyless.entries() == []
+    with pytest.raises(ConfigurationError, match="needs its key"):
+        keyless.verify()
+    with pytest.raises(ConfigurationError, match="needs its key"):
+        keyless.append("beheerder", "redelivery", "leermiddel", {})
+    with pytest.raises(ValueError, match="16 bytes"):
+        AuditLog(engine, b"short")
+
+
+def test_a_head_reads_back_from_its_printout(log: AuditLog) -> None:
+    _fill(log, 2)
+    head = log.head()
+    assert head is not None
+    result = log.verify()
+    assert result.head == head
+
+    assert AuditHead.parse(f" {head} ") == head
+    assert AuditHead.parse(f"{head.seq}:{head.row_hash.upper()}") == head
+    for bad in ("", "2", "0:" + "a" * 64, "x:" + "a" * 64, "2:" + "a" * 63, "2:" + "g" * 64):
+        with pytest.raises(ValueError, match="SEQ:MAC"):
+            AuditHead.parse(bad)
 
 
 # -- serialised appends -----------------------------------------------------------------
@@ -467,7 +686,7 @@ def test_create_schema_twice_keeps_the_triggers(
 
 
 def test_a_log_made_from_a_url_owns_its_engine(store: LineageStore, lineage_url: str) -> None:
-    with AuditLog(lineage_url) as log:
+    with AuditLog(lineage_url, AUDIT_KEY) as log:
         log.append("beheerder", "redelivery", "leermiddel", {})
         assert log.verify().checked == 1
 

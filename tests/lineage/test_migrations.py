@@ -7,6 +7,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
+import lineage.audit
 from connectors.errors import ConfigurationError
 from lineage.audit import AuditLog
 from lineage.migrate import (
@@ -32,6 +34,8 @@ from lineage.schema_version import HEAD_REVISION, stored_revision
 from lineage.store import LineageStore, build_engine
 from pipelines.db_commands import db_upgrade
 from pipelines.settings import Settings
+
+AUDIT_KEY = b"audit-key-for-the-migration-tests"
 
 
 @pytest.fixture
@@ -100,15 +104,21 @@ def _schema(connection: Connection) -> dict[str, Any]:
 
 
 def _made_before_migrations(engine: Engine, shape: str, *, without: str | None = None) -> None:
-    """What `create_schema` did before migrations: create_all of one revision's tables."""
-    metadata = lineage_metadata()
-    tables = [metadata.tables[name] for name in _BEFORE_MIGRATIONS[shape] if name != without]
+    """What `create_schema` did before migrations: that revision's tables, no revision.
+
+    Migrated rather than made by `create_all`: the models have moved on since (later
+    revisions add columns to those tables), the migrations of that revision have not.
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    upgrade(url, to=shape)
     with engine.begin() as connection:
-        metadata.create_all(connection, tables=tables)
+        connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+        if without is not None:
+            connection.execute(text(f"DROP TABLE {without}"))
 
 
 def _assert_append_only(engine: Engine) -> None:
-    with AuditLog(engine) as log:
+    with AuditLog(engine, AUDIT_KEY) as log:
         log.append("beheerder", "redelivery", "leermiddel", {})
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
         connection.execute(text("UPDATE audit_log SET actor = 'iemand'"))
@@ -270,37 +280,62 @@ def test_ensure_schema_leaves_a_database_at_the_head_alone(
     lineage_url: str, engine: Engine
 ) -> None:
     ensure_schema(engine)
-    with AuditLog(engine) as log:
+    with AuditLog(engine, AUDIT_KEY) as log:
         log.append("beheerder", "redelivery", "leermiddel", {})
 
     ensure_schema(engine)
 
     assert current_revision(lineage_url) == head_revision()
-    with AuditLog(engine) as log:
+    with AuditLog(engine, AUDIT_KEY) as log:
         assert log.verify().checked == 1
+
+
+def _legacy_append(engine: Engine) -> None:
+    """An audit row as a Sluis before revision 0003 wrote it: chained with plain SHA-256."""
+    at = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+    row_hash = lineage.audit._row_hash(
+        1, at, "beheerder", "redelivery", "leermiddel", {}, lineage.audit.GENESIS_HASH
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(lineage.audit.AuditRecord).values(
+                seq=1,
+                at=at,
+                actor="beheerder",
+                action="redelivery",
+                subject="leermiddel",
+                details={},
+                prev_hash=lineage.audit.GENESIS_HASH,
+                row_hash=row_hash,
+            )
+        )
 
 
 def test_ensure_schema_adopts_a_database_the_last_sluis_before_migrations_made(
     lineage_url: str, engine: Engine
 ) -> None:
     _made_before_migrations(engine, "0002")
-    with AuditLog(engine) as log:
-        log.append("beheerder", "redelivery", "leermiddel", {})
+    _legacy_append(engine)
 
-    ensure_schema(engine)
+    with pytest.raises(ConfigurationError, match="run `sluis db upgrade`"):
+        ensure_schema(engine)
 
-    assert current_revision(lineage_url) == "0002" == head_revision()
+    assert current_revision(lineage_url) == "0002"
+    assert upgrade(lineage_url) == ("0002", head_revision())
     assert _differences(engine) == []
-    with AuditLog(engine) as log:
+    # The plain-hash row written before the audit key existed still verifies, and keyed
+    # rows follow it.
+    with AuditLog(engine, AUDIT_KEY) as log:
         assert log.verify().checked == 1
+        log.append("beheerder", "redelivery", "leermiddel", {})
+        assert log.verify().checked == 2
 
 
 def test_ensure_schema_adopts_an_older_database_as_0001_and_asks_for_an_upgrade(
     lineage_url: str, engine: Engine
 ) -> None:
     _made_before_migrations(engine, "0001")
-    with AuditLog(engine) as log:
-        log.append("beheerder", "redelivery", "leermiddel", {})
+    _legacy_append(engine)
 
     # Adopted, but behind: the schema change waits for the operator.
     with pytest.raises(ConfigurationError) as raised:
@@ -314,7 +349,7 @@ def test_ensure_schema_adopts_an_older_database_as_0001_and_asks_for_an_upgrade(
     assert upgrade(lineage_url) == ("0001", head_revision())
     assert _differences(engine) == []
     ensure_schema(engine)
-    with AuditLog(engine) as log:
+    with AuditLog(engine, AUDIT_KEY) as log:
         assert log.verify().checked == 1
 
 
@@ -443,3 +478,66 @@ def test_an_unreachable_database_is_a_configuration_error_without_the_password()
         rendered = "".join(traceback.format_exception(raised.value))
         assert password not in rendered
         assert "127.0.0.1:1" in str(raised.value)
+
+
+def test_0004_keeps_the_state_rows_as_pupils_and_can_be_undone(
+    lineage_url: str, engine: Engine
+) -> None:
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from lineage.migrate import _config
+
+    upgrade(lineage_url, to="0003")
+    store = LineageStore(lineage_url)  # deliveries and runs are the same at 0003 and 0004
+    at = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+    run = "00000000-0000-4000-8000-000000000001"
+    store.start_run(
+        run, started_at=at, trigger="t", dry_run=False, parameters={}, sluis_version="t"
+    )
+    store.record_delivery(
+        run,
+        delivery_id="s:d",
+        supplier="s",
+        school="07XY",
+        agreement_sha256="a" * 64,
+        agreement_reference="VO",
+        fields=["roepnaam"],
+        mode="delta",
+        counts={"input": 1, "delivered": 1, "withheld": {}, "quarantined": 0},
+        files=[],
+        manifest_sha256=None,
+        location=None,
+        status="delivered",
+        created_at=at,
+    )
+    store.dispose()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO supplier_state (supplier, school, pupil_hash, row_hash, delivery_id)"
+                " VALUES ('s', '07XY', :hash, :hash, 's:d')"
+            ),
+            {"hash": "a" * 64},
+        )
+
+    upgrade(lineage_url)
+    with engine.connect() as connection:
+        kinds = connection.execute(text("SELECT kind FROM supplier_state")).scalars().all()
+    assert kinds == ["pupil"]
+
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO supplier_state (supplier, school, pupil_hash, row_hash, "
+                "delivery_id, kind) VALUES ('s', '07XY', :hash, :hash, 's:d', 'teacher')"
+            ),
+            {"hash": "c" * 64},
+        )
+        command.downgrade(_config(connection), "0003")
+    with engine.connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("supplier_state")}
+        left = connection.execute(text("SELECT pupil_hash FROM supplier_state")).scalars().all()
+    assert "kind" not in columns
+    assert left == ["a" * 64]

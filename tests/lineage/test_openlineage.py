@@ -25,13 +25,15 @@ from urllib.parse import urlsplit
 import pandas as pd
 import pytest
 from builders import make_consents, make_export, pupil
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 
 from connectors.drops.folder import FolderDrop
 from contracts.agreements import BUNDLED_AGREEMENTS, load_agreement
 from contracts.catalog import field_catalog
 from contracts.validation import ValidatedSchool, validate_school
+from lineage import openlineage
+from lineage.audit import AuditHead
 from lineage.openlineage import (
     CONSENT_EXPORT_FIELDS,
     DEFAULT_JOB_NAME,
@@ -70,6 +72,9 @@ CONSENTS = InputSpec(
 )
 DIGEST_A = "a1" * 32
 DIGEST_B = "b2" * 32
+AUDIT_HEAD = AuditHead(seq=7, row_hash="c3" * 32)
+# Sluis' own run facet (the audit log's head) ships its schema beside the code.
+OWN_FACETS = Path(openlineage.__file__).resolve().parent / "openlineage_facets"
 
 
 @pytest.fixture(autouse=True)
@@ -105,6 +110,7 @@ class Spec:
 def spec(openlineage_reference: Path) -> Spec:
     folder = openlineage_reference / "spec"
     paths = [folder / "OpenLineage.json", *sorted((folder / "facets").glob("*.json"))]
+    paths += sorted(OWN_FACETS.glob("*.json"))
     schemas = {}
     for path in paths:
         contents = json.loads(path.read_text(encoding="utf-8"))
@@ -207,6 +213,7 @@ def _emit_two_runs(path: Path) -> list[dict[str, Any]]:
             inputs=[EXPORT, CONSENTS],
             outputs=_outputs(),
             assertions=ASSERTIONS,
+            audit_head=AUDIT_HEAD,
         )
     )
     second.emit(
@@ -251,6 +258,7 @@ def test_every_event_is_valid_openlineage_2_0_2(tmp_path: Path, spec: Spec) -> N
     assert keys == {
         ("run", "tags"),
         ("run", "errorMessage"),
+        ("run", "sluisAudit"),
         ("job", "jobType"),
         ("input", "schema"),
         ("input", "dataQualityAssertions"),
@@ -259,6 +267,18 @@ def test_every_event_is_valid_openlineage_2_0_2(tmp_path: Path, spec: Spec) -> N
         ("output", "version"),
         ("output", "outputStatistics"),
     }
+
+
+def test_the_complete_event_anchors_the_audit_logs_head(tmp_path: Path, spec: Spec) -> None:
+    complete = _emit_two_runs(tmp_path / "state" / "openlineage.ndjson")[2]
+
+    facet = complete["run"]["facets"]["sluisAudit"]
+    assert (facet["seq"], facet["mac"]) == (7, "c3" * 32)
+    assert facet["_producer"] == PRODUCER
+    # Valid against its own schema (checked above for every facet) and still a RunFacet.
+    spec.validate(facet, f"{CORE}#/$defs/RunFacet")
+    with pytest.raises(ValidationError):
+        spec.validate({**facet, "mac": "not hex"}, facet["_schemaURL"])
 
 
 def test_a_facet_with_a_wrong_value_fails_validation(tmp_path: Path, spec: Spec) -> None:

@@ -104,3 +104,26 @@ def test_the_report_is_readable_by_its_owner_only_whatever_the_umask(tmp_path: P
     assert stat.S_IMODE(html_path.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "runs" / "r1").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "runs").stat().st_mode) == 0o700
+
+
+def test_pupils_a_suppliers_format_cannot_carry_are_listed_with_the_fix(tmp_path: Path) -> None:
+    from contracts.agreements import BUNDLED_AGREEMENTS, load_agreement
+    from policy.format_needs import format_gaps
+
+    school = validate_school(
+        make_export([pupil("1"), pupil("2", achternaam=None, roepnaam="Zwanhilde")]),
+        make_consents([]),
+        today=TODAY,
+    )
+    rekenapp = load_agreement(BUNDLED_AGREEMENTS / "rekenapp.yaml").agreement
+    report = build_report([school], extra=format_gaps([school], [rekenapp], TODAY))
+    # A warning: the pupil goes to every other supplier, so nobody is quarantined.
+    assert (report.errors, report.warnings, report.pupils_quarantined) == (0, 1, 0)
+    assert "| `incomplete_for_format` | waarschuwing | 1 |" in report.markdown()
+    csv_path, html_path = write_report(report, tmp_path)
+    [line] = [row for row in csv_path.read_text(encoding="utf-8").splitlines() if "incompl" in row]
+    assert line.startswith("07XY;leerling;export.xml;11;2;achternaam;incomplete_for_format;")
+    assert "Leverancier rekenapp krijgt de leerling daarom niet" in line
+    html = html_path.read_text(encoding="utf-8")
+    assert "Vul het veld achternaam in de leerlingadministratie in." in html
+    assert "Zwanhilde" not in html and "Zwanhilde" not in csv_path.read_text(encoding="utf-8")

@@ -32,6 +32,7 @@ from lineage.store import Base, LineageStore
 
 T0 = datetime(2025, 9, 1, 2, 0, tzinfo=UTC)
 SECRET = b"0123456789abcdef-test-secret"
+AUDIT_KEY = b"audit-key-of-the-rights-tests"
 # A fixed run id: then every value in the database is fixed, and the raw-key search below
 # cannot be fooled by a random hex string that happens to contain the key.
 RUN_ID = str(uuid.UUID(int=1))
@@ -211,10 +212,17 @@ def test_many_members_are_recorded_in_batches(
 
 def test_erase_and_revoke(engine: Engine, store: LineageStore) -> None:
     anna, bram = _hashes("1001", "1002")
-    log = AuditLog(engine)
+    log = AuditLog(engine, AUDIT_KEY)
 
-    erased = erase(engine, anna, "privacy-officer", REASON, T0)
-    erase(engine, bram, "privacy-officer", "Bezwaar tegen verwerking", T0 + timedelta(hours=1))
+    erased = erase(engine, anna, "privacy-officer", REASON, T0, audit_key=AUDIT_KEY)
+    erase(
+        engine,
+        bram,
+        "privacy-officer",
+        "Bezwaar tegen verwerking",
+        T0 + timedelta(hours=1),
+        audit_key=AUDIT_KEY,
+    )
 
     assert erased_hashes(engine) == frozenset({anna, bram})
     assert (erased.action, erased.subject, dict(erased.details)) == (
@@ -231,9 +239,9 @@ def test_erase_and_revoke(engine: Engine, store: LineageStore) -> None:
         revoked_by=None,
     )
     with pytest.raises(ValueError, match="already erased"):
-        erase(engine, anna, "privacy-officer", REASON, T0)
+        erase(engine, anna, "privacy-officer", REASON, T0, audit_key=AUDIT_KEY)
 
-    revoked = revoke(engine, anna, "directeur", T0 + timedelta(days=2))
+    revoked = revoke(engine, anna, "directeur", T0 + timedelta(days=2), audit_key=AUDIT_KEY)
 
     assert erased_hashes(engine) == frozenset({bram})
     assert (revoked.action, revoked.subject, revoked.actor) == (
@@ -245,11 +253,18 @@ def test_erase_and_revoke(engine: Engine, store: LineageStore) -> None:
     assert stored is not None
     assert (stored.revoked_at, stored.revoked_by) == (T0 + timedelta(days=2), "directeur")
     with pytest.raises(ValueError, match="no active erasure"):
-        revoke(engine, anna, "directeur", T0 + timedelta(days=3))
+        revoke(engine, anna, "directeur", T0 + timedelta(days=3), audit_key=AUDIT_KEY)
     with pytest.raises(ValueError, match="no active erasure"):
-        revoke(engine, pupil_hash("9999", SECRET), "directeur", T0)
+        revoke(engine, pupil_hash("9999", SECRET), "directeur", T0, audit_key=AUDIT_KEY)
 
-    erase(engine, anna, "privacy-officer", "Opnieuw verzocht", T0 + timedelta(days=4))
+    erase(
+        engine,
+        anna,
+        "privacy-officer",
+        "Opnieuw verzocht",
+        T0 + timedelta(days=4),
+        audit_key=AUDIT_KEY,
+    )
 
     assert erased_hashes(engine) == frozenset({anna, bram})
     again = get_erasure(engine, anna)
@@ -269,15 +284,15 @@ def test_erasure_refuses_malformed_input(engine: Engine, store: LineageStore) ->
     anna = pupil_hash("1001", SECRET)
 
     with pytest.raises(ValueError, match="64 hex"):
-        erase(engine, "123456", "privacy-officer", REASON, T0)
+        erase(engine, "123456", "privacy-officer", REASON, T0, audit_key=AUDIT_KEY)
     with pytest.raises(ValueError, match="reason"):
-        erase(engine, anna, "privacy-officer", "   ", T0)
+        erase(engine, anna, "privacy-officer", "   ", T0, audit_key=AUDIT_KEY)
     with pytest.raises(ValueError, match="reason"):
-        erase(engine, anna, "privacy-officer", "x" * 2001, T0)
+        erase(engine, anna, "privacy-officer", "x" * 2001, T0, audit_key=AUDIT_KEY)
     with pytest.raises(ValueError, match="actor"):
-        erase(engine, anna, "", REASON, T0)
+        erase(engine, anna, "", REASON, T0, audit_key=AUDIT_KEY)
     with pytest.raises(ValueError, match="timezone-aware"):
-        erase(engine, anna, "privacy-officer", REASON, datetime(2025, 9, 1))
+        erase(engine, anna, "privacy-officer", REASON, datetime(2025, 9, 1), audit_key=AUDIT_KEY)
     assert erased_hashes(engine) == frozenset()
     assert AuditLog(engine).entries() == []
 
@@ -286,7 +301,7 @@ def test_a_multi_line_reason_is_kept_as_given(engine: Engine, store: LineageStor
     anna = pupil_hash("1001", SECRET)
     reason = "Verzoek per brief van 1 september.\nOuder: zie dossier."
 
-    erase(engine, anna, "privacy-officer", reason, T0)
+    erase(engine, anna, "privacy-officer", reason, T0, audit_key=AUDIT_KEY)
 
     stored = get_erasure(engine, anna)
     assert stored is not None
@@ -305,7 +320,7 @@ def test_purge_removes_old_memberships_only(store: LineageStore, engine: Engine,
     record_members(engine, old, [anna, bram, cas])
     record_members(engine, older, [anna, bram])
     record_members(engine, new, [anna])
-    erase(engine, bram, "privacy-officer", REASON, T0)
+    erase(engine, bram, "privacy-officer", REASON, T0, audit_key=AUDIT_KEY)
     assert empty
 
     counts = purge_before(engine, T0 + timedelta(days=30))
@@ -343,9 +358,9 @@ def test_the_database_never_holds_the_raw_key(
     member = pupil_hash(key, SECRET)
     delivery = _deliver(store, run, "leermiddel-12AB-1")
     record_members(engine, delivery, [member, *_hashes("1001", "1002")])
-    erase(engine, member, "privacy-officer", REASON, T0)
-    revoke(engine, member, "privacy-officer", T0 + timedelta(days=1))
-    erase(engine, member, "privacy-officer", REASON, T0 + timedelta(days=2))
+    erase(engine, member, "privacy-officer", REASON, T0, audit_key=AUDIT_KEY)
+    revoke(engine, member, "privacy-officer", T0 + timedelta(days=1), audit_key=AUDIT_KEY)
+    erase(engine, member, "privacy-officer", REASON, T0 + timedelta(days=2), audit_key=AUDIT_KEY)
     store.finish_run(run, status="completed", finished_at=T0 + timedelta(hours=1))
 
     dump = _dump(engine)

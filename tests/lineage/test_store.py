@@ -520,6 +520,9 @@ EXPECTED_COLUMNS = {
         "sluis_version",
         "message",
         "parameters",
+        # the audit log's head when the run ended (lineage.audit_anchors)
+        "audit_seq",
+        "audit_mac",
     },
     "run_sources": {
         "id",
@@ -561,12 +564,25 @@ EXPECTED_COLUMNS = {
         "row_hash",
     },
     "agreement_versions": {"supplier", "sha256", "recorded_at"},
+    # the audit log's last row, moved with every append: an anchor outside audit_log
+    "audit_head": {"id", "seq", "row_hash"},
+    # lineage.key_records: a fingerprint (HMAC of a fixed label) of each key, never the key
+    "key_fingerprints": {"name", "fingerprint", "recorded_at"},
     # lineage.rights: pupils only as keyed hashes
     "delivery_members": {"delivery_id", "pupil_hash", "row_hash"},
     "erasures": {"pupil_hash", "requested_at", "actor", "reason", "revoked_at", "revoked_by"},
-    # lineage.state: what each supplier holds, as keyed hashes; `ref` is AES-GCM ciphertext
-    "supplier_state": {"supplier", "school", "pupil_hash", "row_hash", "ref", "delivery_id"},
-    "supplier_state_pending": {"delivery_id", "pupil_hash", "row_hash", "ref"},
+    # lineage.state: what each supplier holds, as keyed hashes; `ref` is AES-GCM ciphertext;
+    # `kind` says whether a row is a pupil or a teacher of the delivered groups
+    "supplier_state": {
+        "supplier",
+        "school",
+        "pupil_hash",
+        "row_hash",
+        "ref",
+        "delivery_id",
+        "kind",
+    },
+    "supplier_state_pending": {"delivery_id", "pupil_hash", "row_hash", "ref", "kind"},
     "drop_removals": {"delivery_id", "removed_at"},
     # lineage.locks: one sync per school at a time
     "run_locks": {"school", "run_id", "acquired_at", "expires_at"},

@@ -19,10 +19,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from builders import DEFAULT_GROUPS, eckid, make_consents, make_export, pupil
+from oneroster_check import Package, check_package, run_reference_validator
+from pydantic import SecretStr
+from sqlalchemy import select
 
 from connectors.drops.folder import FolderDrop
 from connectors.drops.memory import MemoryDrop
-from connectors.errors import PermanentDeliveryError, UsageError
+from connectors.errors import ConfigurationError, PermanentDeliveryError, UsageError
 from contracts.agreements import Agreement, LoadedAgreement, load_agreement
 from contracts.validation import ValidatedSchool, validate_school
 from lineage.audit import AuditLog
@@ -33,12 +36,14 @@ from lineage.store import LineageStore
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
 from pipelines.drops import archive_drop, held_drop
 from pipelines.holds import approve, record_outcome, redeliver, remove_expired_deliveries
+from pipelines.keys import check_run_keys
 from pipelines.settings import Settings
 
 TODAY = date(2026, 11, 28)
 YEAR = "2026-2027"
 SECRET = b"pseudonym-secret-0123456789abcdef"
 MEMBERS = b"membership-secret-0123456789abcdef"
+AUDIT_KEY = b"audit-key-of-the-delivery-tests"
 
 
 def agreement(**overrides: Any) -> LoadedAgreement:
@@ -83,8 +88,13 @@ class Harness:
 
     def __init__(self, root: Path, loaded: LoadedAgreement) -> None:
         self.loaded = loaded
+        # The keys the deliveries below are made with, as the commands read them.
         self.settings = Settings(
-            state_dir=root / "state", drop_dir=root / "drop", agreements_dir=root / "agreements"
+            state_dir=root / "state",
+            drop_dir=root / "drop",
+            agreements_dir=root / "agreements",
+            membership_key=SecretStr(MEMBERS.decode()),
+            audit_key=SecretStr(AUDIT_KEY.decode()),
         )
         self.store = LineageStore(self.settings.lineage_url())
         self.store.create_schema()
@@ -124,7 +134,17 @@ class Harness:
 
     def published(self, outcome: DeliveryOutcome) -> dict[str, bytes]:
         assert outcome.delivery_id is not None
-        return self.drop.deliveries[(self.loaded.agreement.id, outcome.delivery_id)]
+        files = self.drop.deliveries[(self.loaded.agreement.id, outcome.delivery_id)]
+        for name, data in files.items():
+            if name.endswith(".zip"):
+                # Every OneRoster package delivered here is one a strict importer accepts.
+                check_package(data)
+        return files
+
+    def package(self, outcome: DeliveryOutcome) -> Package:
+        """The delivered OneRoster package, checked."""
+        [data] = [d for n, d in self.published(outcome).items() if n.endswith(".zip")]
+        return check_package(data)
 
 
 @pytest.fixture
@@ -531,7 +551,14 @@ def test_approve_refuses_a_hold_with_a_pupil_erased_since(full: Harness) -> None
     full.run(school(keys))
     held = full.run(school(keys[:10]))
     assert held.status == "held"
-    erase(full.store.engine, pupil_hash("07XY:1003", MEMBERS), "test", "verzoek", datetime.now(UTC))
+    erase(
+        full.store.engine,
+        pupil_hash("07XY:1003", MEMBERS),
+        "test",
+        "verzoek",
+        datetime.now(UTC),
+        audit_key=AUDIT_KEY,
+    )
     run_id = "00000000-0000-4000-8000-000000000002"
     with pytest.raises(UsageError, match="erasure was recorded after it was held"):
         approve(full.settings, run_id, "leverancier", "ict")
@@ -591,7 +618,14 @@ def test_redeliver_refuses_a_delivery_holding_an_erased_pupil(tmp_path: Path) ->
     harness.drop = FolderDrop(harness.settings.drop_dir, create_root=True)  # type: ignore[assignment]
     _write_agreement(harness)
     harness.run(school(["1001", "1002"]))
-    erase(harness.store.engine, pupil_hash("07XY:1002", MEMBERS), "t", "verzoek", datetime.now(UTC))
+    erase(
+        harness.store.engine,
+        pupil_hash("07XY:1002", MEMBERS),
+        "t",
+        "verzoek",
+        datetime.now(UTC),
+        audit_key=AUDIT_KEY,
+    )
     with pytest.raises(UsageError, match="1 pupil\\(s\\) whose data may no longer be shared"):
         redeliver(harness.settings, "leverancier", None, "ict", version="t")
 
@@ -636,6 +670,17 @@ def test_the_state_of_a_supplier_without_an_agreement_is_purged(full: Harness) -
     assert load_state(full.store.engine, "leverancier", ["07XY"])["07XY"].frame.empty
     purge = [e for e in AuditLog(full.store.engine).entries() if e.action == "retention_purge"]
     assert purge[-1].details == {"supplier_state_rows_of_ended_agreements": 2}
+
+
+def test_the_state_of_a_supplier_whose_agreement_file_is_broken_is_kept(full: Harness) -> None:
+    full.run(school(["1001", "1002"]))
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+
+    remove_expired_deliveries(
+        full.store, full.settings, [], now=now, actor="test", keep_state_of={"leverancier"}
+    )
+
+    assert len(load_state(full.store.engine, "leverancier", ["07XY"])["07XY"].frame) == 2
 
 
 # -- samengestelde groepen in a OneRoster delta ----------------------------------------
@@ -685,3 +730,272 @@ def test_a_oneroster_delta_ends_the_samengestelde_groepen_a_pupil_left(tmp_path:
         school([k for k in keys if k != "1002"], **{"1003": {"samengestelde_groepen": "SG1"}})
     )
     assert third.status == "nothing_to_deliver"
+
+
+# -- approve and redeliver check erasures with the recorded key only -------------------
+
+
+def _held(full: Harness) -> str:
+    _write_agreement(full)
+    check_run_keys(full.settings, full.store.engine, ())  # as a run does at its start
+    keys = [str(k) for k in range(1001, 1021)]
+    full.run(school(keys))
+    assert full.run(school(keys[:10])).status == "held"
+    return "00000000-0000-4000-8000-000000000002"
+
+
+def test_approve_refuses_when_the_membership_key_is_not_the_recorded_one(full: Harness) -> None:
+    run_id = _held(full)
+    approve_settings = full.settings.model_copy(
+        update={"membership_key": SecretStr("another-membership-key-0123456789")}
+    )
+
+    with pytest.raises(ConfigurationError, match="is not the key lineage recorded"):
+        approve(approve_settings, run_id, "leverancier", "ict")
+    missing = full.settings.model_copy(update={"membership_key": None})
+    with pytest.raises(ConfigurationError, match="the membership key is missing"):
+        approve(missing, run_id, "leverancier", "ict")
+
+    assert [d.status for d in full.store.deliveries_of("leverancier", statuses=("held",))] == [
+        "held"
+    ]
+    assert not (full.settings.state_dir / "keys" / "lineage-membership.key").exists()
+
+
+def test_redeliver_refuses_when_the_membership_key_is_missing(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, agreement())
+    harness.drop = FolderDrop(harness.settings.drop_dir, create_root=True)  # type: ignore[assignment]
+    _write_agreement(harness)
+    check_run_keys(harness.settings, harness.store.engine, ())
+    harness.run(school(["1001", "1002"]))
+    assert redeliver(harness.settings, "leverancier", None, "ict", version="t")
+    missing = harness.settings.model_copy(update={"membership_key": None})
+
+    with pytest.raises(ConfigurationError, match="the membership key is missing"):
+        redeliver(missing, "leverancier", None, "ict", version="t")
+
+
+# -- OneRoster: teachers, names and strict importers -----------------------------------
+
+TEACHER_FIELDS = ("leerkrachtkey", "roepnaam", "achternaam", "groepen")
+
+
+def oneroster(mode: str = "delta", **overrides: Any) -> LoadedAgreement:
+    fields = [
+        *agreement().agreement.model_dump()["fields"],
+        {"name": "brincode", "purpose": "school"},
+    ]
+    return agreement(
+        format={"type": "oneroster"},
+        mode=mode,
+        fields=overrides.pop("fields", fields),
+        teacher_fields=[{"name": n, "purpose": "tonen"} for n in TEACHER_FIELDS],
+        **overrides,
+    )
+
+
+def teacher(key: str, groepen: str, **values: object) -> dict[str, object]:
+    return {
+        "leerkrachtkey": key,
+        "roepnaam": f"Juf{key}",
+        "achternaam": "Visser",
+        "rollen": "LRK",
+        "groepen": groepen,
+        **values,
+    }
+
+
+def staffed(
+    keys: list[str], teachers: list[dict[str, object]], **changes: dict[str, object]
+) -> ValidatedSchool:
+    pupils = [pupil(k, roepnaam=f"Kind{k}", **changes.get(k, {})) for k in keys]
+    export = make_export(pupils, groups=GROUPS, teachers=teachers)
+    return validate_school(export, make_consents([]), today=TODAY)
+
+
+KEYS = [str(k) for k in range(1001, 1021)]
+STAFF = [teacher("T1", "G3"), teacher("T2", "G4")]
+
+
+def _teachers(package: Package) -> dict[str, str]:
+    return {k: u["status"] for k, u in package.users("teacher").items()}
+
+
+def test_a_delta_does_not_send_unchanged_teachers_again(tmp_path: Path) -> None:
+    """On main every teacher went out again as active in every delta."""
+    harness = Harness(tmp_path, oneroster())
+    in_g4 = {"1020": {"groepskey": "G4"}}
+    first = harness.run(staffed(KEYS, STAFF, **in_g4))
+    assert _teachers(harness.package(first)) == {
+        "leerkracht-T1": "active",
+        "leerkracht-T2": "active",
+    }
+    second = harness.run(staffed(KEYS, STAFF, **in_g4, **{"1001": {"achternaam": "Anders"}}))
+    package = harness.package(second)
+    assert _teachers(package) == {}
+    assert [u["sourcedId"] for u in package.rows("users")] == ["1001"]
+
+
+def test_a_teacher_who_no_longer_teaches_a_delivered_group_is_tobedeleted(tmp_path: Path) -> None:
+    """On main a delta could not say that a teacher left (the state held no teachers)."""
+    harness = Harness(tmp_path, oneroster())
+    harness.run(staffed(KEYS, STAFF, **{"1020": {"groepskey": "G4"}}))
+    # 1020, the only pupil in G4, leaves: G4 is no longer delivered, nor is T2.
+    outcome = harness.run(staffed(KEYS[:-1], STAFF))
+    package = harness.package(outcome)
+    assert _teachers(package) == {"leerkracht-T2": "tobedeleted"}
+    ended = {
+        (e["classSourcedId"], e["userSourcedId"], e["status"]) for e in package.rows("enrollments")
+    }
+    assert ("07XY.G4", "leerkracht-T2", "tobedeleted") in ended
+    assert ("07XY.G4", "1020", "tobedeleted") in ended
+    assert {c["sourcedId"]: c["status"] for c in package.rows("classes")} == {
+        "07XY.G4": "tobedeleted"
+    }
+    assert any(note.startswith("teachers: 0 added, 0 changed, 1 removed") for note in outcome.notes)
+    # The supplier now holds one teacher: nothing is left to send the next time.
+    state = load_state(harness.store.engine, "leverancier", ["07XY"])["07XY"]
+    assert len(state.teachers) == 1 and len(state.frame) == 19
+    assert harness.run(staffed(KEYS[:-1], STAFF)).status == "nothing_to_deliver"
+
+
+def test_a_teacher_who_moves_group_ends_the_old_enrollment(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, oneroster())
+    harness.run(staffed(KEYS, STAFF, **{"1020": {"groepskey": "G4"}}))
+    moved = [teacher("T1", "G4"), teacher("T2", "G4")]
+    outcome = harness.run(staffed(KEYS, moved, **{"1020": {"groepskey": "G4"}}))
+    package = harness.package(outcome)
+    assert _teachers(package) == {"leerkracht-T1": "active"}
+    found = {
+        (e["classSourcedId"], e["userSourcedId"], e["status"]) for e in package.rows("enrollments")
+    }
+    assert found == {
+        ("07XY.G3", "leerkracht-T1", "tobedeleted"),
+        ("07XY.G4", "leerkracht-T1", "active"),
+    }
+    # Both classes still hold delivered pupils: repeated as they are, never deleted.
+    assert {c["status"] for c in package.rows("classes")} == {"active"}
+
+
+def test_a_teacher_of_undelivered_groups_only_goes_nowhere(tmp_path: Path) -> None:
+    """On main an intern begeleider of a plusgroep went to every OneRoster supplier."""
+    ib = teacher("IB1", "SG1", rollen="IB", roepnaam="Wilhelmina")
+    harness = Harness(tmp_path, oneroster(mode="full"))
+    in_plus = {k: {"samengestelde_groepen": "SG1"} for k in KEYS[:3]}
+    outcome = harness.run(staffed(KEYS, [*STAFF, ib], **in_plus))
+    package = harness.package(outcome)
+    # The agreement does not list samengestelde_groepen: SG1 is not delivered, nor its IB;
+    # T2 teaches G4, where no delivered pupil is.
+    assert _teachers(package) == {"leerkracht-T1": ""}
+    assert "07XY.SG1" not in {c["sourcedId"] for c in package.rows("classes")}
+    data = b"".join(harness.published(outcome).values())
+    assert b"IB1" not in data and b"Wilhelmina" not in data
+
+
+def test_a_pupil_oneroster_cannot_carry_is_withheld_and_the_counts_balance(
+    tmp_path: Path,
+) -> None:
+    """On main a roepnaam-only pupil went to OneRoster as familyName 'onbekend'."""
+    harness = Harness(tmp_path, oneroster(mode="full"))
+    outcome = harness.run(staffed(KEYS, STAFF, **{"1005": {"achternaam": None}}))
+    package = harness.package(outcome)
+    assert "1005" not in package.users("student")
+    assert all(u["familyName"] != "onbekend" for u in package.rows("users"))
+    counts = manifest(harness.published(outcome))["counts"]
+    assert counts["withheld"] == {"incomplete_for_format": 1}
+    assert counts["input"] == counts["delivered"] + 1 + counts["quarantined"]
+    assert any("1 pupil(s) withheld as incomplete_for_format" in n for n in outcome.notes)
+
+
+def test_a_oneroster_bulk_with_nobody_left_is_refused_not_sent_without_users(
+    tmp_path: Path,
+) -> None:
+    harness = Harness(tmp_path, oneroster(mode="full", hold={"max_removed_pct": 100}))
+    harness.run(staffed(KEYS, STAFF))
+    # A bulk without users.csv would tell the importer nothing: the supplier keeps its
+    # pupils, so a person must look (a OneRoster delta supplier gets the removals).
+    outcome = harness.run(staffed([], STAFF))
+    assert outcome.status == "failed"
+    assert "cannot be empty" in outcome.notes[0]
+
+
+def test_the_strict_validator_accepts_what_sluis_delivers(tmp_path: Path) -> None:
+    packages: dict[str, bytes] = {}
+
+    def zipped(harness: Harness, outcome: DeliveryOutcome) -> bytes:
+        [data] = [d for n, d in harness.published(outcome).items() if n.endswith(".zip")]
+        return data
+
+    bulk = Harness(tmp_path / "bulk", oneroster(mode="full"))
+    packages["bulk"] = zipped(bulk, bulk.run(staffed(KEYS, STAFF, **{"1020": {"groepskey": "G4"}})))
+    delta_run = Harness(tmp_path / "delta", oneroster(hold={"max_removed_pct": 100}))
+    delta_run.run(staffed(KEYS, STAFF, **{"1020": {"groepskey": "G4"}}))
+    packages["delta"] = zipped(
+        delta_run,
+        delta_run.run(
+            staffed(
+                [*KEYS[1:], "1021"],
+                STAFF,
+                **{"1020": {"groepskey": "G4"}, "1002": {"groepskey": "G4"}},
+            )
+        ),
+    )
+    # Teacher removal: 1020 and 1002, the pupils of G4, leave; so does T2 with them.
+    packages["teacher-removal"] = zipped(
+        delta_run, delta_run.run(staffed([k for k in KEYS[2:-1]] + ["1021"], STAFF))
+    )
+    # Removals only: everybody leaves.
+    packages["removals"] = zipped(delta_run, delta_run.run(staffed([], STAFF)))
+    paths = []
+    for name, data in packages.items():
+        check_package(data)
+        path = tmp_path / f"{name}.zip"
+        path.write_bytes(data)
+        paths.append(path)
+    run_reference_validator(paths)
+
+
+def test_approving_a_held_delta_commits_its_teachers_and_records_only_pupils(
+    tmp_path: Path,
+) -> None:
+    from lineage.rights import DeliveryMemberRecord
+
+    harness = Harness(tmp_path, oneroster())
+    harness.settings.agreements_dir.mkdir()
+    path = harness.settings.agreements_dir / "leverancier.yaml"
+    # Defaults left out: the csv separator default is refused with another format.
+    path.write_text(harness.loaded.agreement.model_dump_json(exclude_defaults=True), "utf-8")
+    harness.loaded = load_agreement(path)
+    harness.settings.drop_dir.mkdir()
+    harness.run(staffed(KEYS, STAFF, **{"1020": {"groepskey": "G4"}}))
+    held = harness.run(staffed(KEYS[:15], STAFF))  # 5 of 20 leave, G4 and T2 with them
+    assert held.status == "held"
+    run_id = "00000000-0000-4000-8000-000000000002"
+    [released] = approve(harness.settings, run_id, "leverancier", "ict")
+    state = load_state(harness.store.engine, "leverancier", ["07XY"])["07XY"]
+    assert (len(state.frame), len(state.teachers)) == (15, 1)
+    assert state.delivery_id == released.delivery_id
+    with harness.store.engine.connect() as connection:
+        members = connection.execute(
+            select(DeliveryMemberRecord.pupil_hash).where(
+                DeliveryMemberRecord.delivery_id == released.delivery_id
+            )
+        ).all()
+    assert len(members) == 15
+
+
+def test_an_edexml_teacher_without_a_listed_name_is_left_out_not_the_whole_file(
+    tmp_path: Path,
+) -> None:
+    """On main the school's whole EDEXML file failed on one teacher without a roepnaam."""
+    loaded = agreement(
+        format={"type": "edexml"},
+        teacher_fields=[{"name": n, "purpose": "tonen"} for n in ("leerkrachtkey", "roepnaam")],
+    )
+    harness = Harness(tmp_path, loaded)
+    staff = [teacher("T1", "G3"), teacher("T9", "G3", roepnaam=None)]
+    outcome = harness.run(staffed(KEYS, staff))
+    assert outcome.status == "delivered"
+    [xml] = [d for n, d in harness.published(outcome).items() if n.endswith(".xml")]
+    assert b'<leerkracht key="T1">' in xml and b'key="T9"' not in xml
+    assert any(n.startswith("1 teacher(s) of the delivered groups left out") for n in outcome.notes)

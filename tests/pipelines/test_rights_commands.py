@@ -16,6 +16,7 @@ import pytest
 from lineage.rights import erased_hashes, pupil_hash, record_members
 from lineage.store import LineageStore
 from pipelines.cli import main
+from pipelines.keys import checked_key, membership_source, pseudonym_source, read_key
 from pipelines.settings import Settings
 
 
@@ -38,9 +39,9 @@ def state(tmp_path: Path) -> Path:
     """A lineage database with one delivery to basispoort that held pupils 1 and 2."""
     folder = tmp_path / "state"
     settings = Settings(state_dir=folder)
-    secret = settings.membership_secret()
     store = LineageStore(settings.lineage_url())
     store.create_schema()
+    secret = checked_key(store.engine, membership_source(settings))  # generated: a new lineage
     run_id = str(uuid.uuid4())
     now = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
     store.start_run(
@@ -159,13 +160,14 @@ def test_audit_verify_detects_an_edited_entry(state: Path) -> None:
 
 
 def test_rotating_a_key_changes_it_and_is_audited(state: Path) -> None:
-    from pipelines.keys import pseudonym_secret
-
-    before = pseudonym_secret("onderzoek", {}, state)
+    settings = Settings(state_dir=state)
+    store = LineageStore(settings.lineage_url())
+    before = checked_key(store.engine, pseudonym_source(settings, "onderzoek"))
+    store.dispose()
     code, _, err = sluis("keys", "rotate", "onderzoek", "--door", "ict", "--state", str(state))
     assert code == 0, err
-    after = pseudonym_secret("onderzoek", {}, state)
-    assert after != before
+    after = read_key(pseudonym_source(settings, "onderzoek"))
+    assert after is not None and after != before
     assert oct((state / "keys" / "onderzoek.key").stat().st_mode & 0o777) == "0o600"
     with sqlite3.connect(state / "lineage.db") as db:
         actions = [r[0] for r in db.execute("select action from audit_log")]

@@ -188,6 +188,8 @@ def test_the_run_publishes_its_artifacts(served: Served, ui_run: dict[str, Any])
     # Prefect stores a link artifact as markdown holding the link.
     assert "quarantine.html" in str(by_key["sluis-quarantine-report"]["data"])
     assert "basispoort" in str(by_key["sluis-deliveries"]["data"])
+    # The audit log's head, kept outside Sluis' database as an anchor of the log.
+    assert "sluis audit verify --head " in str(by_key["sluis-audit-head"]["data"])
 
 
 def test_task_runs_are_named_after_school_and_supplier(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from oneroster_check import check_package, run_reference_validator
 from sluis_cli import run_args, sluis
 
 pytestmark = pytest.mark.prefect
@@ -177,6 +178,30 @@ def test_quarantine_report_points_at_lines_without_values(run: Run) -> None:
     assert header[:5] == ["brincode", "subject", "source_file", "source_line", "leerlingkey"]
     rules = {line.split(";")[6] for line in text.splitlines()[1:]}
     assert {"name_rule", "jaargroep_required", "not_in_future"} <= rules
+
+
+def test_oneroster_deliveries_pass_a_strict_importer_and_invent_nothing(run: Run) -> None:
+    """On main: 'onbekend' for pupils without a surname, and the IB teacher of the
+    plusgroepen (which rekenapp does not receive) in every package."""
+    assert run.result.returncode == 0
+    packages = sorted((run.drop / "rekenapp").glob("*/*.zip"))
+    assert len(packages) == 2
+    for path in packages:
+        package = check_package(path.read_bytes())
+        teachers = package.users("teacher")
+        assert teachers and "leerkracht-LK007" not in teachers
+        for user in package.rows("users"):
+            assert "onbekend" not in (user["givenName"], user["familyName"])
+    run_reference_validator(packages)
+    # 53NC has two pupils without an achternaam: withheld, counted, and in the report.
+    [manifest] = (run.drop / "rekenapp").glob("*53nc*/manifest.json")
+    assert json.loads(manifest.read_text())["counts"]["withheld"]["incomplete_for_format"] == 2
+    [report] = run.state.glob("runs/*/quarantine.csv")
+    gaps = [
+        line for line in report.read_text(encoding="utf-8").splitlines() if "incomplete_for" in line
+    ]
+    assert len(gaps) == 2 and all(line.startswith("53NC;leerling;") for line in gaps)
+    assert all("Leverancier rekenapp krijgt de leerling daarom niet" in line for line in gaps)
 
 
 def test_lineage_records_the_run_and_every_delivery(run: Run) -> None:

@@ -11,10 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.errors import PolicyError
+from connectors.formats.registry import get_format
 from contracts.agreements import BUNDLED_AGREEMENTS, Agreement, load_agreement
 from contracts.validation import ValidatedSchool, validate_school
 from policy.apply import apply_agreement, apply_agreement_batch
 from policy.consent import consented_keys, current_consents
+from policy.format_needs import format_gaps
 from policy.minimise import check_output
 from policy.pseudonymise import pseudonym
 
@@ -66,6 +68,80 @@ def test_eckid_or_key_withholds_only_pupils_with_neither() -> None:
     assert cut.frame["leerlingkey"].isna().sum() == 1
 
 
+def _plain(format_type: str, fields: list[str]) -> Agreement:
+    return Agreement.model_validate(
+        {
+            "id": "leverancier",
+            "name": "Leverancier",
+            "role": "verwerker",
+            "legal_basis": {"type": "overeenkomst"},
+            "agreement": {"reference": "VO-1", "valid_from": "2026-01-01"},
+            "purpose": "Lesmateriaal",
+            "identifier": "key",
+            "fields": [{"name": name, "purpose": "lesmateriaal"} for name in fields],
+            "format": {"type": format_type},
+        }
+    )
+
+
+ONE_NAME = [
+    pupil("1"),
+    pupil("2", achternaam=None, roepnaam="Bo"),  # roepnaam only, as EDEXML allows
+    pupil("3", roepnaam=None),  # achternaam only
+]
+
+
+def test_a_pupil_oneroster_cannot_carry_is_withheld_as_incomplete_for_format() -> None:
+    """On main, such pupils went to OneRoster suppliers named 'onbekend'."""
+    cut = apply_agreement(_school(ONE_NAME), _agreement("rekenapp"), today=TODAY, secret=SECRET)
+    assert cut.counts.delivered == 1
+    assert cut.counts.withheld == {"incomplete_for_format": 2}
+    assert cut.counts.balanced
+    assert dict(cut.withheld) == {"2": "incomplete_for_format", "3": "incomplete_for_format"}
+    assert cut.frame["achternaam"].notna().all() and cut.frame["roepnaam"].notna().all()
+
+
+def test_a_format_that_carries_missing_values_withholds_nobody_for_them() -> None:
+    fields = ["leerlingkey", "roepnaam", "achternaam"]
+    for format_type in ("csv", "parquet"):
+        cut = apply_agreement(_school(ONE_NAME), _plain(format_type, fields), today=TODAY)
+        assert cut.counts.delivered == 3 and cut.counts.withheld == {}
+
+
+def test_edexml_withholds_a_pupil_without_any_listed_name() -> None:
+    """On main the whole school's EDEXML file failed on that one pupil (no name at all)."""
+    cut = apply_agreement(
+        _school(ONE_NAME), _plain("edexml", ["leerlingkey", "roepnaam"]), today=TODAY
+    )
+    assert dict(cut.withheld) == {"3": "incomplete_for_format"}
+    # With achternaam listed too, every one of them has a name EDEXML can write.
+    both = _plain("edexml", ["leerlingkey", "roepnaam", "achternaam"])
+    assert apply_agreement(_school(ONE_NAME), both, today=TODAY).counts.withheld == {}
+
+
+def test_an_earlier_reason_comes_first() -> None:
+    school = _school([pupil("2", achternaam=None, uitstroomdatum="2026-10-01")])
+    cut = apply_agreement(school, _agreement("rekenapp"), today=TODAY, secret=SECRET)
+    assert cut.counts.withheld == {"left_school": 1}
+
+
+def test_the_report_names_file_line_key_field_and_supplier_of_each_gap_never_a_value() -> None:
+    school = _school([*ONE_NAME, pupil("4", achternaam=None, jaargroep="1", groepskey=None)])
+    gaps = format_gaps([school], [_agreement("rekenapp"), _agreement("basispoort")], TODAY)
+    # Pupil 4 is in groep 1, outside rekenapp's scope: nothing to fix for it there.
+    assert list(zip(gaps["leerlingkey"], gaps["column"], strict=True)) == [
+        ("3", "roepnaam"),
+        ("2", "achternaam"),
+    ]
+    assert set(gaps["rule"]) == {"incomplete_for_format"}
+    assert set(gaps["severity"]) == {"warning"}
+    assert list(gaps["source_line"]) == [12, 11]
+    [hint] = set(gaps.loc[gaps["column"] == "achternaam", "hint"])
+    assert "rekenapp" in hint and "oneroster" in hint and "achternaam" in hint
+    for column in gaps.columns:
+        assert not set(gaps[column].astype(str)) & {"Bo", "Jansen", "Sem"}, column
+
+
 def test_consent_this_year_latest_change_wins_and_no_record_means_no() -> None:
     cat = "beeldmateriaal_website"
     consents = [
@@ -106,8 +182,9 @@ def test_expired_or_not_expired_is_judged_outside_policy_but_output_check_is_str
 # --- properties ---------------------------------------------------------------------------
 
 KEYS = st.sampled_from([str(n) for n in range(100, 130)] + ["#1", "#2"])
+NAMES = {"both": {}, "roepnaam only": {"achternaam": None}, "no roepnaam": {"roepnaam": None}}
 pupil_strategy = st.builds(
-    lambda key, eckid, jaargroep, left, bad: pupil(
+    lambda key, eckid, jaargroep, left, bad, names: pupil(
         key,
         eckid=None if not eckid else pupil(key)["eckid"],
         groepskey=None,
@@ -115,12 +192,14 @@ pupil_strategy = st.builds(
         uitstroomdatum="2026-10-01" if left else None,
         geslacht="X" if bad else "2",
         bsn="111222333",
+        **NAMES[names],
     ),
     KEYS,
     st.booleans(),
     st.sampled_from(["0", "1", "3", "5", "8"]),
     st.booleans(),
     st.booleans(),
+    st.sampled_from(sorted(NAMES)),
 )
 consent_strategy = st.tuples(
     KEYS,
@@ -134,7 +213,7 @@ consent_strategy = st.tuples(
 @given(
     st.lists(pupil_strategy, max_size=25),
     st.lists(consent_strategy, max_size=40),
-    st.sampled_from(["basispoort", "schoolwebsite", "onderzoek"]),
+    st.sampled_from(["basispoort", "schoolwebsite", "onderzoek", "rekenapp"]),
 )
 def test_property_invariants_hold_for_every_supplier(
     pupils: list[dict[str, object]], consents: list[tuple[str, ...]], supplier: str
@@ -148,6 +227,9 @@ def test_property_invariants_hold_for_every_supplier(
     # Nothing lost: input = delivered + withheld + quarantined.
     assert cut.counts.input == len(pupils)
     assert cut.counts.balanced
+    # Every delivered pupil has what the supplier's format needs: nothing is made up.
+    for need in get_format(agreement.format.type).pupil_needs:
+        assert not need.unmet(cut.frame).any()
     # No pupil without a current "ja" reaches a consent-based supplier.
     if agreement.consent_category:
         standing = current_consents(school.consents, YEAR)

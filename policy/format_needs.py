@@ -1,0 +1,108 @@
+"""What a supplier's format cannot carry: pupils without a value the format requires.
+
+A format declares what every record needs (connectors.formats.base.FieldNeed, e.g.
+OneRoster's familyName); it never makes a value up. Policy withholds a pupil without it
+as `incomplete_for_format`, and the quarantine report tells the administration, per
+pupil and supplier, what to fill in. Teachers without it are left out (policy.structure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import pandas as pd
+
+from connectors.formats.base import FieldNeed
+from connectors.formats.registry import get_format
+from connectors.sources.base import SOURCE_FILE, SOURCE_LINE
+from contracts.agreements import Agreement
+from contracts.catalog import lookup_field
+from contracts.rules import FORMAT_NEED_HINT
+from contracts.validation import PROBLEM_COLUMNS, ValidatedSchool
+from policy.reasons import Reason
+from policy.scope import has_left, outside_scope
+
+__all__ = ["format_gaps", "incomplete_for_format", "unmet_needs"]
+
+
+def unmet_needs(
+    frame: pd.DataFrame, needs: Sequence[FieldNeed], listed: Sequence[str]
+) -> list[tuple[FieldNeed, pd.Series]]:
+    """Each need with, per row, whether the row lacks it (only the fields `listed` count)."""
+    return [(need, need.unmet(frame, set(listed))) for need in needs]
+
+
+def incomplete_for_format(pupils: pd.DataFrame, agreement: Agreement) -> pd.Series:
+    """Per pupil, True when the agreement's format cannot carry it without making a value up."""
+    writer = get_format(agreement.format.type)
+    lacking = pd.Series(False, index=pupils.index, dtype="bool")
+    for _, unmet in unmet_needs(pupils, writer.pupil_needs, agreement.field_names):
+        lacking |= unmet
+    return lacking
+
+
+def _label(need: FieldNeed, listed: Sequence[str]) -> tuple[str, str]:
+    """The need's listed fields as a column name and in plain Dutch ("achternaam")."""
+    names = [name for name in need.fields if name in listed] or list(need.fields)
+    dutch = []
+    for name in names:
+        info = lookup_field(name)
+        dutch.append(info.omschrijving if info is not None else name)
+    return "/".join(names), " of ".join(dutch)
+
+
+def format_gaps(
+    schools: Sequence[ValidatedSchool], agreements: Sequence[Agreement], today: date
+) -> pd.DataFrame:
+    """Report rows for pupils a supplier's format cannot carry, one per pupil, supplier, need.
+
+    Only pupils the supplier's scope covers (not left, in its jaargroepen and vestigingen)
+    are listed: for the others the gap changes nothing. Rows are warnings (the pupil goes
+    to every other supplier) with the rule `incomplete_for_format`, file, line and
+    leerlingkey, and a Dutch hint naming the supplier and the field; never a value.
+
+    Returns:
+        Columns brincode and PROBLEM_COLUMNS.
+    """
+    rows: list[pd.DataFrame] = []
+    for agreement in agreements:
+        needs = get_format(agreement.format.type).pupil_needs
+        if not needs:
+            continue
+        for school in schools:
+            pupils = school.pupils
+            if pupils.empty:
+                continue
+            covered = ~outside_scope(
+                pupils, agreement.scope.jaargroepen, agreement.scope.vestigingen
+            )
+            if not agreement.scope.include_left:
+                covered &= ~has_left(pupils, today)
+            for need, unmet in unmet_needs(pupils, needs, agreement.field_names):
+                hit = pupils.loc[unmet & covered]
+                if hit.empty:
+                    continue
+                column, dutch = _label(need, agreement.field_names)
+                hint = FORMAT_NEED_HINT.format(
+                    veld=dutch, leverancier=agreement.id, formaat=agreement.format.type
+                )
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "brincode": school.brincode,
+                            "subject": "leerling",
+                            SOURCE_FILE: hit[SOURCE_FILE].to_numpy(),
+                            SOURCE_LINE: hit[SOURCE_LINE].to_numpy(),
+                            "leerlingkey": hit["leerlingkey"].to_numpy(),
+                            "column": column,
+                            "rule": Reason.INCOMPLETE_FOR_FORMAT.value,
+                            "severity": "warning",
+                            "hint": hint,
+                        }
+                    )
+                )
+    columns = ["brincode", *PROBLEM_COLUMNS]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(rows, ignore_index=True)[columns]
