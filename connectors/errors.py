@@ -18,6 +18,10 @@ import. Messages name files, lines, keys, rules and fixes; they never hold a pup
 
 from __future__ import annotations
 
+# Values quoted in a message (a header, a file name, a brincode) are cut (connectors.quoting):
+# a message names where the problem is, it does not repeat what a file holds.
+from connectors.quoting import short as shorten
+
 __all__ = [
     "AgreementError",
     "ConfigurationError",
@@ -30,6 +34,7 @@ __all__ = [
     "TransientDeliveryError",
     "UnsafeInputError",
     "UsageError",
+    "shorten",
 ]
 
 

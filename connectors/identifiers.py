@@ -21,6 +21,9 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from connectors.quoting import MAX_QUOTED
+from connectors.quoting import quote as quoted
+
 __all__ = [
     "BRIN_PATTERN",
     "MAX_QUOTED",
@@ -38,7 +41,6 @@ __all__ = [
 BRIN_PATTERN: Final = re.compile(r"\d{2}[A-Z]{2}\d{0,2}")
 # A BRIN is at most 6 characters; anything longer is not judged character by character.
 _BRIN_MAX: Final = 6
-MAX_QUOTED: Final = 40
 
 # Characters no key is typed with, that make two keys look the same and differ: C0 and C1
 # controls (NUL included), DEL, format characters (zero-width space, BOM, direction marks,
@@ -110,12 +112,3 @@ def passes_elfproef(values: pd.Series) -> pd.Series:
         total = digits @ _ELFPROEF_WEIGHTS
         result[candidate] = (total % 11 == 0) & digits.any(axis=1)
     return pd.Series(result, index=values.index, dtype=bool)
-
-
-def quoted(value: str, limit: int = MAX_QUOTED) -> str:
-    """A value as an error message may quote it: quoted, one line, at most `limit` long."""
-    room = limit - 2
-    text = _UNREADABLE_RE.sub("?", " ".join(value[: room * 4].split()))
-    if len(text) > room:
-        text = text[: room - 1] + "…"
-    return f"'{text}'"

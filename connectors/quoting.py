@@ -23,7 +23,12 @@ def short(value: object, limit: int = MAX_QUOTED) -> str:
     Whitespace runs (line breaks included) become one space and control characters a
     question mark, so the result always fits on the line of a message.
     """
-    text = value if isinstance(value, str) else _REPR.repr(value)
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, list | tuple | dict | set | frozenset):
+        text = _REPR.repr(value)
+    else:  # a path, a number: as it is printed
+        text = str(value)
     # Cut before cleaning: the work stays proportional to the limit, not to the value.
     text = " ".join(text[: limit * 4].split())
     text = "".join(c if c.isprintable() else "?" for c in text)
@@ -31,5 +36,5 @@ def short(value: object, limit: int = MAX_QUOTED) -> str:
 
 
 def quote(value: object, limit: int = MAX_QUOTED) -> str:
-    """Return `short(value)` between single quotes, for a message."""
-    return f"'{short(value, limit)}'"
+    """Return `value` shortened and between single quotes, at most `limit` characters in all."""
+    return f"'{short(value, limit - 2)}'"

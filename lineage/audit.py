@@ -83,11 +83,12 @@ from lineage.store import (
     _JSON,
     Base,
     UtcDateTime,
-    _describe,
     _sha256,
     _token,
     _utc,
     build_engine,
+    connection_error,
+    is_damaged,
 )
 
 __all__ = [
@@ -552,13 +553,16 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
     """One transaction on a fresh connection; a failure to connect is a ConfigurationError."""
     try:
         connection = engine.connect()
-    except DBAPIError:
-        raise ConfigurationError(
-            f"cannot connect to the lineage database ({_describe(engine.url)}); check that "
-            "the server is running and that the database URL, user and password are right"
-        ) from None
+    except DBAPIError as exc:
+        raise connection_error(engine.url, exc) from None
     with connection, connection.begin():
-        yield connection
+        try:
+            yield connection
+        except DBAPIError as exc:
+            # A damaged SQLite file can pass the connect and fail on a later page.
+            if is_damaged(exc):
+                raise connection_error(engine.url, exc) from None
+            raise
 
 
 @contextmanager

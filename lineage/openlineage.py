@@ -22,6 +22,7 @@ HTTP server never fails the run: it is logged as a warning naming only the excep
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import re
@@ -59,6 +60,7 @@ from openlineage.client.transport.http import (
 )
 from openlineage.client.transport.transport import Transport
 
+from connectors.private_files import make_private_dir, make_private_file
 from contracts.catalog import CONSENT_FLAG_PREFIX, DERIVED_FROM, field_catalog, lookup_field
 from lineage.audit import AuditHead
 
@@ -606,9 +608,13 @@ class LineageEmitter:
         """Append events to `path` as NDJSON (e.g. ``<state>/openlineage.ndjson``).
 
         Args:
-            path: the file; its folder is created when missing.
+            path: the file; its folder is created when missing. Both are for the owner
+                only (0600, 0700): the events name schools, files and suppliers.
         """
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
+        # A path that cannot be a file fails on the first emit, as any write error does.
+        with contextlib.suppress(OSError):
+            make_private_file(path)
         return cls(
             FileTransport(FileConfig(log_file_path=str(path), append=True)), best_effort=False
         )

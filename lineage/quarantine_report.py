@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from connectors.formats.csv import CsvFormat
+from connectors.private_files import make_private_dir, write_private_file
 from connectors.sources.base import SOURCE_FILE, SOURCE_LINE
 from contracts.rules import hint_for
 from contracts.validation import PROBLEM_COLUMNS, ValidatedSchool
@@ -164,10 +166,18 @@ def _html(report: QuarantineReport, title: str) -> str:
 def write_report(
     report: QuarantineReport, folder: Path, *, title: str = "Quarantainerapport"
 ) -> tuple[Path, Path]:
-    """Write quarantine.csv and quarantine.html into `folder`; return both paths."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write quarantine.csv and quarantine.html into `folder`; return both paths.
+
+    Both name pupils by key, so only the owner may read them (0600, the folder 0700).
+    The CSV is written by the supplier CSV format, with its formula neutralising: a
+    leerlingkey such as =cmd|' /C calc'!A0 opens in a spreadsheet as text.
+    """
+    make_private_dir(folder)
     csv_path = folder / "quarantine.csv"
     html_path = folder / "quarantine.html"
-    report.problems.to_csv(csv_path, index=False, sep=";", encoding="utf-8")
-    html_path.write_text(_html(report, title), encoding="utf-8")
+    (csv_file,) = CsvFormat().render(
+        report.problems, basename="quarantine", options={"separator": ";"}
+    )
+    write_private_file(csv_path, csv_file.content)
+    write_private_file(html_path, _html(report, title).encode("utf-8"))
     return csv_path, html_path

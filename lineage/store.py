@@ -53,7 +53,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from connectors.errors import ConfigurationError
+from connectors.errors import ConfigurationError, shorten
+from connectors.private_files import make_private_dir, make_private_file
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -741,16 +742,22 @@ class LineageStore:
             # problem, from errors in the statements that follow.
             try:
                 session.connection()
-            except DBAPIError:
-                raise ConfigurationError(
-                    f"cannot connect to the lineage database ({self._where}); check that "
-                    "the server is running and that the database URL, user and password "
-                    "are right"
-                ) from None
-            yield session
+            except DBAPIError as exc:
+                raise connection_error(self._engine.url, exc) from None
+            try:
+                yield session
+            except DBAPIError as exc:
+                # A damaged SQLite file can pass the connect and fail on a later page.
+                if is_damaged(exc):
+                    raise connection_error(self._engine.url, exc) from None
+                raise
 
 
 # -- engine helpers ------------------------------------------------------------------
+
+
+# Seconds to wait for a PostgreSQL server to answer before the run gives up, in one line.
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def build_engine(url: str) -> Engine:
@@ -767,10 +774,20 @@ def build_engine(url: str) -> Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         _make_sqlite_folder(parsed)
+    # A server that accepts the connection and never answers would hold the run for as
+    # long as TCP keeps trying; the URL's own connect_timeout wins.
+    connect_args: dict[str, Any] = {}
+    if backend == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
     try:
         # hide_parameters: a failing statement's message then never echoes a value,
         # whatever a later caller manages to pass.
-        engine = create_engine(parsed, hide_parameters=True, pool_pre_ping=backend != "sqlite")
+        engine = create_engine(
+            parsed,
+            hide_parameters=True,
+            pool_pre_ping=backend != "sqlite",
+            connect_args=connect_args,
+        )
     except (NoSuchModuleError, ImportError, ArgumentError):
         raise ConfigurationError(
             f"the lineage database URL ({_describe(parsed)}) names a database driver that is "
@@ -795,6 +812,39 @@ def _parse_url(url: str) -> URL:
     return parsed
 
 
+def connection_error(url: URL, exc: DBAPIError) -> ConfigurationError:
+    """The one-line error for a lineage database that cannot be used, with the fix.
+
+    A SQLite file is named (it is a path in Sluis' state, not a secret); a server by its
+    dialect and host only, never its user, password or database name.
+    """
+    if url.get_backend_name() != "sqlite":
+        return ConfigurationError(
+            f"cannot connect to the lineage database ({_describe(url)}); check that the "
+            "server is running and that the database URL (--db or SLUIS_DB_URL), user and "
+            "password are right"
+        )
+    path = url.database or ":memory:"
+    if is_damaged(exc):
+        return ConfigurationError(
+            f"the lineage database {path} is damaged or is not a SQLite database; restore "
+            "it from a backup, or point --db (SLUIS_DB_URL) at the right file"
+        )
+    # SQLite's own reasons ("unable to open database file", "database is locked") name
+    # no value.
+    reason = shorten(getattr(exc, "orig", exc), 80)
+    return ConfigurationError(
+        f"cannot open the lineage database {path} ({reason}); check that the file and its "
+        "folder can be read and written, and that no other program holds it"
+    )
+
+
+def is_damaged(exc: DBAPIError) -> bool:
+    """Whether SQLite says the file is not a database or is corrupt."""
+    name = getattr(exc.orig, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+
+
 def _describe(url: URL) -> str:
     """Name the database for a message: dialect and host, never user, password or path."""
     backend = url.get_backend_name()
@@ -805,15 +855,29 @@ def _describe(url: URL) -> str:
 
 
 def _make_sqlite_folder(url: URL) -> None:
+    """Create the SQLite file's folder (0700) and the file itself (0600).
+
+    SQLite gives its -wal and -shm files the mode of the database file, so creating
+    that one private keeps all three private whatever the umask.
+    """
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
+    path = Path(database)
     try:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
     except OSError:
         raise ConfigurationError(
-            "cannot create the folder of the SQLite lineage database; check the --state "
-            "or --db path and its permissions"
+            f"cannot create the folder of the SQLite lineage database {path}; check the "
+            "--state or --db path and its permissions"
+        ) from None
+    try:
+        make_private_file(path)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot open the SQLite lineage database {path} "
+            f"({exc.strerror or type(exc).__name__}); check the --state or --db path and "
+            "its permissions"
         ) from None
 
 

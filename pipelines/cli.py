@@ -7,6 +7,7 @@ Tracebacks are for defects only.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -14,8 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from connectors.errors import SluisError, UsageError
+from connectors.errors import SluisError, UsageError, shorten
 
 if TYPE_CHECKING:
     from pipelines.flows import SyncRequest
@@ -34,6 +36,12 @@ app = typer.Typer(
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 400)
 
+# A line Sluis prints is at most this long: a note names files, columns and counts, and
+# whatever an export holds is cut well before this in the message itself.
+_MAX_LINE = 2000
+# Line breaks and terminal control codes (an escape sequence in a file name) in a value.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -42,13 +50,37 @@ EXIT_HELD = 3
 
 
 def _prefect_environment() -> None:
-    """Defaults for Prefect that a school server needs, unless the operator set them."""
-    # The temporary API server needs 20-25 s to migrate a fresh database on a 2-core box,
-    # right at Prefect's default 20 s timeout.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    """Defaults for Prefect that a school server needs, unless the operator set them.
+
+    Set before Prefect is imported: it reads its settings once, at import.
+    """
     # No telemetry from a machine that holds pupil data.
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def _say(console: Console, text: object) -> None:
+    """Print one line as plain text: no markup, no highlighting, cut to _MAX_LINE.
+
+    Lines can hold values from an export or the command line (a brincode, a file name,
+    a header); rich would read "[...]" in them as markup, and its highlighter's regular
+    expressions take minutes on a value of 100 KB.
+    """
+    line = _CONTROL.sub(" ", str(text))
+    if len(line) > _MAX_LINE:
+        line = line[: _MAX_LINE - 1] + "…"
+    console.print(line, markup=False, highlight=False, soft_wrap=True, emoji=False)
+
+
+def _cell(value: object, limit: int | None = None) -> Text:
+    """A table cell as plain text (never markup); a value from an export is shortened."""
+    return Text(str(value) if limit is None else shorten(value, limit))
+
+
+# A value from an export (a brincode) is cut like any quoted value; a path the user gave
+# is kept longer, so the table still says which file it is.
+_QUOTED = 40
+_PATH = 200
 
 
 # The columns of a run's summary, in order; the counts are right-aligned.
@@ -70,8 +102,26 @@ def _summary(rows: list[dict[str, Any]]) -> Table:
     for column in _SUMMARY_COLUMNS:
         table.add_column(column, justify="right" if column in _COUNTS else "left")
     for row in rows:
-        table.add_row(*(str(row[c]) for c in _SUMMARY_COLUMNS))
+        table.add_row(
+            *(_cell(row[c], _QUOTED if c == "school" else None) for c in _SUMMARY_COLUMNS)
+        )
     return table
+
+
+def _check_lineage(state: Path) -> None:
+    """Open the lineage database before Prefect starts, as the run will.
+
+    An unreachable --db or a damaged lineage.db is then one line in a second, not a
+    failed flow run with Prefect's traceback after its start-up.
+    """
+    from lineage.store import LineageStore
+    from pipelines.settings import Settings
+
+    store = LineageStore(Settings(state_dir=state).lineage_url())
+    try:
+        store.create_schema()
+    finally:
+        store.dispose()
 
 
 def run_sync(request: SyncRequest) -> dict[str, Any]:
@@ -82,8 +132,12 @@ def run_sync(request: SyncRequest) -> dict[str, Any]:
     """
     _prefect_environment()
     from pipelines.flows import sync  # Prefect is imported only when a run starts.
+    from pipelines.prefect_server import temporary_api
 
-    state = sync(request, return_state=True)
+    # Without PREFECT_API_URL, Sluis starts Prefect's temporary server itself and stops
+    # it when the run ends, however it ends (see pipelines/prefect_server.py).
+    with temporary_api():
+        state = sync(request, return_state=True)
     if not state.is_completed():
         raise SluisError(state.message or "the run failed")
     return cast(dict[str, Any], state.result())
@@ -123,6 +177,11 @@ def run(
         sluis run --source exports/ --drop /srv/sluis/drop --supplier basispoort
         sluis run --source EDEX.XML --consents toestemmingen.csv --dry-run
     """
+    from pipelines.prefect_server import check_prefect_home
+
+    # Before Prefect is imported (by pipelines.flows): it reads both at import.
+    _prefect_environment()
+    check_prefect_home()
     from contracts.agreements import load_agreement_set
     from pipelines.flows import SyncRequest
     from pipelines.plan import discover_schools
@@ -141,6 +200,7 @@ def run(
         # Through the environment, not a flow parameter: parameters are stored in
         # Prefect's database and shown in its UI, and a URL may hold a password.
         os.environ["SLUIS_DB_URL"] = db
+    _check_lineage(state)
     request = SyncRequest(
         source=str(source),
         consents=str(consents) if consents else None,
@@ -153,18 +213,16 @@ def run(
     summary = run_sync(request)
     out.print(_summary(summary["rows"]))
     for note in summary.get("notes", []):
-        out.print(note, markup=False)
-    out.print(f"Quarantainerapport: {summary['quarantine_report']}")
-    out.print(f"Run: {summary['run_id']}")
+        _say(out, note)
+    _say(out, f"Quarantainerapport: {summary['quarantine_report']}")
+    _say(out, f"Run: {summary['run_id']}")
     held = summary.get("held", [])
     for entry in held:
-        err.print(
+        _say(
+            err,
             f"sluis: delivery to {entry['supplier']} for {entry['school']} is on hold: "
             f"{entry['reason']}; check the export, then release it with: sluis approve "
             f"{summary['run_id']} {entry['supplier']}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
         )
     if held:
         raise typer.Exit(EXIT_HELD)
@@ -212,10 +270,10 @@ def check(
         table.add_column(column)
     for school in schools:
         table.add_row(
-            school.brincode,
-            str(school.export.path),
-            str(school.input_pupils),
-            str(school.quarantined_pupils),
+            _cell(school.brincode, _QUOTED),
+            _cell(school.export.path, _PATH),
+            _cell(school.input_pupils),
+            _cell(school.quarantined_pupils),
         )
     out.print(table)
     rules = Table(title="Problemen per regel")
@@ -223,18 +281,21 @@ def check(
         rules.add_column(column, overflow="fold")
     for row in result.by_rule().itertuples(index=False):
         rules.add_row(
-            str(row.rule),
+            _cell(row.rule),
             "fout" if row.severity == "error" else "waarschuwing",
-            str(row.count),
-            str(row.hint),
+            _cell(row.count),
+            _cell(row.hint),
         )
-    out.print(rules if len(result.problems) else "Geen problemen gevonden.")
+    if len(result.problems):
+        out.print(rules)
+    else:
+        _say(out, "Geen problemen gevonden.")
     for school in schools:
         for note in school.export.notes:
-            out.print(f"{school.brincode}: {note}", markup=False)
+            _say(out, f"{shorten(school.brincode)}: {note}")
     if report is not None:
         csv_path, html_path = write_report(result, report)
-        out.print(f"Rapport: {html_path} en {csv_path}")
+        _say(out, f"Rapport: {html_path} en {csv_path}")
     if result.errors:
         raise typer.Exit(EXIT_ERROR)
 
@@ -262,7 +323,7 @@ def datamap(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "datamap.html").write_text(datamap_html(agreements, school=school), "utf-8")
     (out_dir / "datamap.md").write_text(datamap_markdown(agreements, school=school), "utf-8")
-    out.print(f"Gegevenskaart geschreven: {out_dir / 'datamap.html'}")
+    _say(out, f"Gegevenskaart geschreven: {out_dir / 'datamap.html'}")
     if found.problems:
         # Those suppliers receive nothing until their file is fixed; the map says what the
         # agreements that load allow, and says no more.
@@ -342,11 +403,12 @@ def vergeet(
     )
     leerlingkey = canonical_key(leerlingkey)
     if herstel:
-        out.print(f"Leerling {leerlingkey} ({brin}) wordt weer geleverd vanaf de volgende run.")
+        _say(out, f"Leerling {leerlingkey} ({brin}) wordt weer geleverd vanaf de volgende run.")
     else:
-        out.print(
+        _say(
+            out,
             f"Leerling {leerlingkey} ({brin}) wordt vanaf de volgende run aan niemand meer "
-            "geleverd; leveranciers met delta's krijgen een verwijdering."
+            "geleverd; leveranciers met delta's krijgen een verwijdering.",
         )
 
 
@@ -372,7 +434,7 @@ def inzage(
     report, html_path, json_path = build(
         _settings(state, db), leerlingkey, school=school, source=source, out_dir=out_dir
     )
-    out.print(f"{len(report.suppliers)} leverancier(s). Rapport: {html_path} en {json_path}")
+    _say(out, f"{len(report.suppliers)} leverancier(s). Rapport: {html_path} en {json_path}")
 
 
 audit_app = typer.Typer(help="The audit log of administrator actions.", no_args_is_help=True)
@@ -406,20 +468,15 @@ def audit_verify(
         raise UsageError(f"--head: {exc}") from None
     result = verify_audit(_settings(state, db), saved)
     if result.ok:
-        out.print(f"Auditlog intact: {result.checked} regels gecontroleerd.")
+        _say(out, f"Auditlog intact: {result.checked} regels gecontroleerd.")
         if result.head is not None:
-            out.print(
+            _say(
+                out,
                 f"Kop van het auditlog: {result.head} (bewaar deze regel buiten Sluis; "
                 f"controleer later met: sluis audit verify --head {result.head})",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
             )
         return
-    err.print(
-        f"sluis: audit log broken at entry {result.first_bad_seq}: {result.problem}",
-        markup=False,
-    )
+    _say(err, f"sluis: audit log broken at entry {result.first_bad_seq}: {result.problem}")
     raise typer.Exit(EXIT_ERROR)
 
 
@@ -436,7 +493,7 @@ def db_upgrade(state: StateOption = None, db: DbOption = None) -> None:
     """
     from pipelines.db_commands import db_upgrade as run_upgrade
 
-    out.print(run_upgrade(_settings(state, db)))
+    _say(out, run_upgrade(_settings(state, db)))
 
 
 keys_app = typer.Typer(help="Pseudonym and membership keys.", no_args_is_help=True)
@@ -470,12 +527,10 @@ def keys_rotate(
         where = rotate_key(settings, store.engine, name, door)
     finally:
         store.dispose()
-    out.print(
+    _say(
+        out,
         f"Nieuwe sleutel voor {name} in {where}; de rotatie staat in het auditlog. "
         "Maak nu een nieuwe back-up van de sleutel.",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
     )
 
 
@@ -506,7 +561,7 @@ def serve(
     # Planned once: it reads every agreement and looks into every school's export.
     plans = plan_deployments(settings, per)  # type: ignore[arg-type]
     for line in describe(settings, plans):
-        out.print(line, markup=False)
+        _say(out, line)
     if check:
         return
     _prefect_environment()
@@ -531,7 +586,7 @@ def approve(
 
     released = release(_settings(state, db), run_id, supplier, door or default_actor())
     for item in released:
-        out.print(f"Vrijgegeven: {item.delivery_id} ({item.school}) naar {item.location}")
+        _say(out, f"Vrijgegeven: {item.delivery_id} ({item.school}) naar {item.location}")
 
 
 @app.command()
@@ -558,7 +613,7 @@ def redeliver(
         _settings(state, db), supplier, delivery, door or default_actor(), version=SLUIS_VERSION
     )
     for item in released:
-        out.print(f"Opnieuw geleverd: {item.delivery_id} ({item.school}) naar {item.location}")
+        _say(out, f"Opnieuw geleverd: {item.delivery_id} ({item.school}) naar {item.location}")
 
 
 @app.command()
@@ -578,7 +633,7 @@ def sample(
     folders = write_samples(
         out_dir, schools=schools, pupils_per_school=pupils_per_school, seed=seed
     )
-    out.print(f"{len(folders)} school(s) written to {out_dir}")
+    _say(out, f"{len(folders)} school(s) written to {out_dir}")
 
 
 def main() -> None:
@@ -586,8 +641,8 @@ def main() -> None:
     try:
         app()
     except UsageError as exc:
-        err.print(f"sluis: {exc}", markup=False, highlight=False, soft_wrap=True)
+        _say(err, f"sluis: {exc}")
         sys.exit(EXIT_USAGE)
     except SluisError as exc:
-        err.print(f"sluis: {exc}", markup=False, highlight=False, soft_wrap=True)
+        _say(err, f"sluis: {exc}")
         sys.exit(EXIT_ERROR)

@@ -84,9 +84,9 @@ def drop_for(agreement: Agreement, settings: Settings, drop_root: Path) -> Drop:
 
 def held_drop(settings: Settings) -> FolderDrop:
     """Where deliveries wait for approval: <state>/held/<supplier>/<delivery>/."""
-    return FolderDrop(settings.state_dir / "held", create_root=True)
+    return FolderDrop(settings.state_dir / "held", create_root=True, private=True)
 
 
 def archive_drop(settings: Settings) -> FolderDrop:
     """Where a copy of each published delivery is kept for re-delivery."""
-    return FolderDrop(settings.state_dir / "archive", create_root=True)
+    return FolderDrop(settings.state_dir / "archive", create_root=True, private=True)

@@ -5,6 +5,7 @@ deployment from real annotations, and postponed ones break served runs.
 """
 
 import logging
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,7 @@ from policy.format_needs import format_gaps
 __all__ = ["RunAborted", "SyncRequest", "sync"]
 
 SLUIS_VERSION = "0.1.0"
+DROP_ROOT_MODE = 0o751
 
 
 class SyncRequest(BaseModel):
@@ -149,8 +151,11 @@ def sync(request: SyncRequest) -> State:
     )
     run_id = _run_id()
     started = datetime.now(UTC).replace(microsecond=0)
-    store = LineageStore(settings.lineage_url())
-    store.create_schema()
+    try:
+        store = _open_store(settings)
+    except SluisError as exc:  # unreachable or damaged: one line, not a traceback
+        logger.error("Run failed: %s", exc)
+        return Failed(message=str(exc), data=None)
     store.start_run(
         run_id,
         started_at=started,
@@ -186,6 +191,30 @@ def sync(request: SyncRequest) -> State:
     store.finish_run(run_id, status="completed", finished_at=datetime.now(UTC))
     store.dispose()
     return Completed(message="sync completed", data=summary)
+
+
+def _make_drop_root(root: Path) -> None:
+    """Create the drop root 0751, whatever the umask (an existing one is left as it is).
+
+    Each supplier's group must pass through it to its own 0750 folder; nobody else may
+    list which suppliers the school has. Set exactly, so that the 0077 umask of the
+    systemd units does not shut the suppliers out.
+    """
+    try:
+        os.mkdir(root, DROP_ROOT_MODE)
+    except FileExistsError:
+        return
+    os.chmod(root, DROP_ROOT_MODE)
+
+
+def _open_store(settings: Settings) -> LineageStore:
+    store = LineageStore(settings.lineage_url())
+    try:
+        store.create_schema()
+    except SluisError:
+        store.dispose()
+        raise
+    return store
 
 
 def _sync(
@@ -282,7 +311,7 @@ def _sync(
         # Create the drop root itself, never its parents: a missing parent is more likely
         # an unmounted share than a folder to invent.
         try:
-            settings.drop_dir.mkdir(exist_ok=True)
+            _make_drop_root(settings.drop_dir)
         except OSError as exc:
             raise RunAborted(
                 f"{settings.drop_dir}: cannot create the drop folder ({exc.strerror}); "

@@ -28,6 +28,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from connectors.errors import ConfigurationError
+from connectors.private_files import make_private_dir
 from lineage.audit import AuditLog, chain_is_keyed, default_actor
 from lineage.key_records import (
     AUDIT_KEY,
@@ -163,8 +164,8 @@ def _write_new(path: Path, *, replace: bool) -> bytes:
     Without `replace`, the file must not exist yet (O_EXCL): two processes starting at
     once must not each write a different key; the one that loses reads the winner's.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
+    make_private_dir(path.parent)  # and the state folder above it, when new
+    os.chmod(path.parent, 0o700)  # also a keys folder made before Sluis made it private
     key = secrets.token_bytes(32)
     target = path.with_suffix(".new") if replace else path
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)

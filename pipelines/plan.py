@@ -55,6 +55,12 @@ def discover_schools(
     """
     if not source.exists():
         raise ConfigurationError(f"{source}: source not found; pass --source FILE or FOLDER")
+    if not source.is_file() and not source.is_dir():
+        # A pipe would be read (and waited on) as a file, and listed as a folder.
+        raise ConfigurationError(
+            f"{source}: the source is neither a file nor a folder (a pipe or a device?); "
+            "pass --source FILE or FOLDER"
+        )
     if consents is not None and not consents.is_file():
         raise ConfigurationError(f"{consents}: consent export not found (--consents)")
     if source.is_file() or detect_format(source) == "oneroster":

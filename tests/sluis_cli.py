@@ -10,8 +10,8 @@ from pathlib import Path
 from lxml import etree
 
 
-def sluis(root: Path, *args: str, state_env: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run `python -m pipelines *args` in `root`, with its own Prefect home, nothing inherited.
+def sluis_env(root: Path, *, state_env: bool = False) -> dict[str, str]:
+    """The environment of a `sluis` run in `root`: its own Prefect home, nothing inherited.
 
     With `state_env`, SLUIS_STATE_DIR points at `root/state`, for the commands (approve,
     redeliver) that take the state folder from the environment.
@@ -24,14 +24,23 @@ def sluis(root: Path, *args: str, state_env: bool = False) -> subprocess.Complet
     )
     if state_env:
         env["SLUIS_STATE_DIR"] = str(root / "state")
+    return env
+
+
+def sluis(root: Path, *args: str, state_env: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run `python -m pipelines *args` in `root` (see `sluis_env`), under the usual umask 022.
+
+    The umask is set, not inherited, so that tests of file modes see what a server does.
+    """
     return subprocess.run(
         [sys.executable, "-m", "pipelines", *args],
         cwd=root,
-        env=env,
+        env=sluis_env(root, state_env=state_env),
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
+        umask=0o022,
     )
 
 

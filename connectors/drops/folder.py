@@ -35,6 +35,7 @@ from connectors.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from connectors.private_files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private_dir
 
 __all__ = ["DIR_MODE", "FILE_MODE", "FolderDrop"]
 
@@ -75,11 +76,19 @@ class FolderDrop:
             usually means a share that is not mounted, and writing pupil data to the
             local disk underneath it instead would be a leak.
         create_root: create `root` (mode 0o750) if it is missing.
+        private: for Sluis' own copies (archive, held deliveries) in its state: files
+            0600 and folders 0700, nobody but the owner reads them; a supplier's drop
+            keeps 0640 and 0750, so that the supplier's group can read its deliveries.
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, create_root: bool = False) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, create_root: bool = False, private: bool = False
+    ) -> None:
         self._root = Path(root).absolute()
         self._create_root = create_root
+        self._private = private
+        self._file_mode = PRIVATE_FILE_MODE if private else FILE_MODE
+        self._dir_mode = PRIVATE_DIR_MODE if private else DIR_MODE
 
     @property
     def root(self) -> Path:
@@ -110,7 +119,7 @@ class FolderDrop:
         incoming: Path | None = None
         try:
             self._prepare_root(delivery)
-            _make_dir(supplier_dir, exist_ok=True)
+            _make_dir(supplier_dir, exist_ok=True, mode=self._dir_mode)
             if _same_delivery(final, manifest):
                 # A retry after a publish whose success was not seen (a crash, a lost
                 # reply): the identical delivery is there, so this one is done.
@@ -119,11 +128,11 @@ class FolderDrop:
             incoming = Path(
                 tempfile.mkdtemp(prefix=f".incoming-{delivery.delivery_id}-", dir=supplier_dir)
             )
-            os.chmod(incoming, DIR_MODE)
+            os.chmod(incoming, self._dir_mode)
             for data_file in delivery.files:
-                _write_file(incoming / data_file.name, data_file.content)
+                _write_file(incoming / data_file.name, data_file.content, self._file_mode)
             # Last, so that a delivery folder with a manifest is always complete.
-            _write_file(incoming / MANIFEST_NAME, manifest)
+            _write_file(incoming / MANIFEST_NAME, manifest, self._file_mode)
             _fsync_dir(incoming)
             self._refuse_existing(delivery, final)
             try:
@@ -233,7 +242,9 @@ class FolderDrop:
         return True
 
     def _prepare_root(self, delivery: Delivery) -> None:
-        if self._create_root:
+        if self._create_root and self._private:
+            make_private_dir(self._root)
+        elif self._create_root:
             self._root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         if not self._root.is_dir():
             raise PermanentDeliveryError(
@@ -283,22 +294,22 @@ def _delete_removing(supplier_dir: Path, delivery_id: str) -> int:
     return deleted
 
 
-def _make_dir(path: Path, *, exist_ok: bool) -> None:
+def _make_dir(path: Path, *, exist_ok: bool, mode: int) -> None:
     try:
-        os.mkdir(path, DIR_MODE)
+        os.mkdir(path, mode)
     except FileExistsError:
         if not exist_ok:
             raise
         return
     # mkdir's mode is cut by the umask; set it exactly so the supplier's group can read.
-    os.chmod(path, DIR_MODE)
+    os.chmod(path, mode)
 
 
-def _write_file(path: Path, content: bytes) -> None:
+def _write_file(path: Path, content: bytes, mode: int) -> None:
     # O_EXCL: never write through a file or link someone placed in the staging folder.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(fd, "wb") as handle:
-        os.fchmod(handle.fileno(), FILE_MODE)
+        os.fchmod(handle.fileno(), mode)
         handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())

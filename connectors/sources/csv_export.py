@@ -54,7 +54,7 @@ from pandas.api.types import pandas_dtype
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from connectors import safe_yaml
-from connectors.errors import ConfigurationError, SourceFormatError
+from connectors.errors import ConfigurationError, SourceFormatError, shorten
 from connectors.identifiers import canonical_brin
 from connectors.sources.base import (
     GROUP_COLUMNS,
@@ -666,7 +666,7 @@ class CsvExportSource:
                 f"{path.name}: header on line {table.header_line}; the lines above it were skipped"
             )
         if ignored:
-            notes.append(f"{path.name}: ignored columns: {', '.join(ignored)}")
+            notes.append(f"{path.name}: ignored columns: {_shown(ignored)}")
         if from_map:
             notes.append(
                 f"{path.name}: {', '.join(from_map)} from the column map "
@@ -1131,7 +1131,8 @@ def _school_year(value: str) -> str | None:
 
 
 def _shown(names: Sequence[str]) -> str:
-    text = ", ".join(names)
+    # Each name is cut like any quoted value, and the list as a whole too.
+    text = ", ".join(shorten(name) for name in names)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
 
 

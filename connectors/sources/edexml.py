@@ -122,6 +122,10 @@ _GROUP_TEXT_ELEMENTS: dict[str, str] = {
 
 _GROUP_TAGS = frozenset({"groep", "samengestelde_groep"})
 
+# EDEXML elements are in no namespace. Exports declare this one on the root for its
+# attributes (xsi:noNamespaceSchemaLocation); an element in it, or in any other, is refused.
+_XSI_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
+
 _SCHOOLJAAR = re.compile(r"(\d{4})-(\d{4})")
 _MAJOR_VERSION = re.compile(r"\d+")
 
@@ -363,6 +367,7 @@ class _Reader:
         self.school_elem: Any = None
         self.section: Any = None
         self.section_rows = _NO_ROWS
+        self.xsi_prefixes: set[bytes] = set()
 
     # -- parsing: fast --------------------------------------------------------------
 
@@ -378,7 +383,9 @@ class _Reader:
         if _is_wide_encoding(chunk):
             return False
         parser = etree.XMLPullParser(
-            events=("start", "end"),
+            # start-ns is reported whatever the tag filter: namespaced elements, which
+            # the filter would not show, can only exist where one is declared.
+            events=("start", "end", "start-ns"),
             tag=_REPORTED_FILTER,
             resolve_entities=False,
             no_network=True,
@@ -389,11 +396,14 @@ class _Reader:
         )
         places = _TagPlaces()
         etree.clear_error_log()  # as the exact reader does: the log holds this file's only
+        tail = b""
         try:
             while chunk:
                 places.add(chunk)
                 parser.feed(chunk)
                 self._handle_fast(parser.read_events(), places)
+                self._check_prefixes(tail + chunk)
+                tail = chunk[-64:]
                 chunk = handle.read(_FAST_CHUNK_BYTES)
             root = parser.close()
             self._handle_fast(parser.read_events(), places)
@@ -407,11 +417,23 @@ class _Reader:
             self.encoding = declared.lower()
         return True
 
+    def _check_prefixes(self, data: bytes) -> None:
+        # An element with the schema-instance prefix (<xsi:leerling>) is the one kind of
+        # namespaced element the declarations allow; it is looked for in the raw bytes.
+        if any(b"<" + prefix + b":" in data for prefix in self.xsi_prefixes):
+            raise _FallBack
+
     def _handle_fast(self, events: Iterable[tuple[str, Any]], places: _TagPlaces) -> None:
         lines = self.stack_lines
         place = places.place
         last_row = None  # pruned, with the rows before it, once these events are handled
         for event, elem in events:
+            if event == "start-ns":
+                prefix, uri = elem
+                if not prefix or uri != _XSI_NAMESPACE:
+                    raise _FallBack  # elements may be in it: the exact reader decides
+                self.xsi_prefixes.add(prefix.encode("ascii", "replace"))
+                continue
             tag = elem.tag
             if event == "start":
                 lines.append(place(elem, tag))
@@ -536,6 +558,8 @@ class _Reader:
                     self._check_root(elem)
                     self.started = True
                 start_line = line if line is not None else int(elem.sourceline or 0)
+                if tag.startswith("{") and self.stack:
+                    raise self._foreign(elem, start_line)
                 self.stack.append((tag, start_line))
                 if len(self.stack) == 2 and tag != "school" and self.school is None:
                     raise SourceFormatError(
@@ -574,6 +598,14 @@ class _Reader:
                 f"{self.label} is not an EDEXML file: {problem}; choose the EDEX (EDEXML "
                 "2.1) export of the student administration"
             )
+
+    def _foreign(self, elem: Any, line: int) -> SourceFormatError:
+        qname = etree.QName(elem)
+        return SourceFormatError(
+            f"{self.label} line {line}: element <{_short(qname.localname)}> is in namespace "
+            f"{_short(qname.namespace or '')}, and EDEXML elements are in none, so Sluis "
+            f"cannot tell what it holds; {_REEXPORT_HINT}"
+        )
 
     def _on_end(self, elem: Any, tag: str) -> None:
         depth = len(self.stack)

@@ -9,7 +9,9 @@ that one bad value quarantines one pupil instead of refusing the school.
 
 What is refused, with one line naming the file inside the package, the line, the rule and
 the fix (never a value from a row; structural rules of every file are checked before any
-row rule): no manifest.csv; a manifest value that is not
+row rule): no manifest.csv; a file in the package twice (also in another case); a
+file, or all files together, unpacking beyond a size or ratio limit (counted while
+unpacking); a manifest value that is not
 absent/bulk/delta; a file the manifest lists but the package lacks (names are
 case-sensitive); a header not in the spec's order and case, or an extra column not named
 `metadata.*` after the spec's columns; a line with more or fewer values than its header;
@@ -113,10 +115,12 @@ import difflib
 import hashlib
 import io
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 import numpy as np
 import numpy.typing as npt
@@ -125,7 +129,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import pandas_dtype
 
-from connectors.errors import ConfigurationError, SourceFormatError
+from connectors.errors import ConfigurationError, SourceFormatError, shorten
 from connectors.identifiers import canonical_brin
 from connectors.oneroster_spec import (
     ACTIVE,
@@ -182,8 +186,20 @@ DELTA = "delta"
 ABSENT = "absent"
 _MODES = (ABSENT, BULK, DELTA)
 
-# One school's package is a few MB; this bounds what a zip bomb or a wrong file can cost.
-MAX_FILE_BYTES = 256 << 20
+# One school's package is a few MB (a board of 20,000 pupils about 6 MB); reading takes
+# some eight times a file's size in memory, so these bound what a zip bomb or a wrong file
+# can cost to well under 1 GB. Sizes are counted while unpacking, never taken from the
+# zip's own header, which can say anything.
+MAX_FILE_BYTES = 32 << 20
+MAX_PACKAGE_BYTES = 64 << 20
+# Deflated CSV shrinks some 5 to 20 times; a zip bomb a thousand times and more. The ratio
+# is checked once a file has unpacked past _RATIO_FROM_BYTES (a small file may shrink to
+# almost nothing).
+MAX_RATIO = 100
+_RATIO_FROM_BYTES = 1 << 20
+_UNPACK_CHUNK_BYTES = 1 << 20
+# OneRoster has a dozen files; a zip of thousands of entries is no export.
+MAX_ENTRIES = 1000
 
 
 # The files Sluis reads, in the order they are checked, with their spec headers (exact
@@ -284,6 +300,10 @@ _RULES = {
     "named exactly so (names are case-sensitive)",
     "file_needed": "Sluis needs orgs, academicSessions and users, and roles in 1.2",
     "file_size": f"a file in the package is at most {MAX_FILE_BYTES >> 20} MiB",
+    "package_size": f"the package's files are at most {MAX_PACKAGE_BYTES >> 20} MiB together",
+    "file_ratio": f"a file unpacks to at most {MAX_RATIO} times its packed size",
+    "file_once": "each file is in the package once (names compared without case)",
+    "entries": f"a zip package holds at most {MAX_ENTRIES} entries",
     "encoding": "OneRoster CSV files are UTF-8",
     "quoting": "a quoted value is closed with a double quote; quotes inside it are doubled",
     "header": "the header line has the spec's columns in the spec's order and case",
@@ -354,13 +374,19 @@ class _Package:
     def __init__(self, path: Path, archive: zipfile.ZipFile | None) -> None:
         self.path = path
         self.archive = archive
+        self.unpacked = 0  # bytes read so far, against MAX_PACKAGE_BYTES
         if archive is None:
-            self.names = frozenset(p.name for p in path.iterdir() if p.is_file())
+            root = [p.name for p in path.iterdir() if p.is_file()]
             nested: list[str] = []
         else:
-            files = [info.filename for info in archive.infolist() if not info.is_dir()]
-            self.names = frozenset(name for name in files if "/" not in name)
+            entries = archive.infolist()
+            if len(entries) > MAX_ENTRIES:
+                raise _error(str(path), "the zip holds too many entries", "entries", _REEXPORT)
+            files = [info.filename for info in entries if not info.is_dir()]
+            root = [name for name in files if "/" not in name]
             nested = sorted(name for name in files if name.endswith("/" + MANIFEST))
+        self._refuse_twice(root)
+        self.names = frozenset(root)
         if MANIFEST not in self.names:
             fix = _REEXPORT + " with its manifest.csv"
             if nested:
@@ -394,6 +420,26 @@ class _Package:
             archive.close()
             raise
 
+    def _refuse_twice(self, names: list[str]) -> None:
+        """Refuse a file that is in the package twice, also in another case.
+
+        A zip can hold two entries of one name (zipfile then reads the last), and a
+        folder can hold users.csv beside Users.csv: either way pupils would vanish
+        without a word, or differ between a zip and its unpacked folder.
+        """
+        seen: dict[str, str] = {}
+        for name in names:
+            first = seen.setdefault(name.casefold(), name)
+            if first is name:
+                continue
+            also = "" if first == name else f" (also as {shorten(first)})"
+            raise _error(
+                self.label(name),
+                f"the package holds this file twice{also}",
+                "file_once",
+                f"{_REEXPORT}; a package holds each file once",
+            )
+
     def __enter__(self) -> _Package:
         return self
 
@@ -408,15 +454,30 @@ class _Package:
 
     def label(self, name: str) -> str:
         """How messages name a file in the package: folder/users.csv or package.zip!users.csv."""
+        name = shorten(name)
         return str(self.path / name) if self.archive is None else f"{self.path}!{name}"
 
     def read(self, name: str) -> bytes:
-        """The bytes of one file at the package root."""
+        """The bytes of one file at the package root, counted against the package's limit."""
+        data = self._read(name)
+        self.unpacked += len(data)
+        if self.unpacked > MAX_PACKAGE_BYTES:
+            raise _error(
+                self.label(name),
+                f"the package's files unpack to more than {MAX_PACKAGE_BYTES >> 20} MiB together",
+                "package_size",
+                _REEXPORT,
+            )
+        return data
+
+    def _read(self, name: str) -> bytes:
         if self.archive is None:
-            file = self.path / name
-            if file.stat().st_size > MAX_FILE_BYTES:
+            with (self.path / name).open("rb") as handle:
+                # Read one byte past the limit instead of trusting a size taken earlier.
+                data = handle.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
                 raise _error(self.label(name), "the file is too large", "file_size", _REEXPORT)
-            return file.read_bytes()
+            return data
         info = self.archive.getinfo(name)
         if info.file_size > MAX_FILE_BYTES:
             raise _error(self.label(name), "the file is too large", "file_size", _REEXPORT)
@@ -429,15 +490,35 @@ class _Package:
             )
         try:
             with self.archive.open(info) as handle:
-                # The declared size can lie; never read more than the limit.
-                data = handle.read(MAX_FILE_BYTES + 1)
-        except (zipfile.BadZipFile, NotImplementedError, EOFError):
+                return self._unpack(name, handle, info.compress_size)
+        except (zipfile.BadZipFile, NotImplementedError, EOFError, zlib.error):
             raise _error(
                 self.label(name), "the file cannot be unpacked", "package", _REEXPORT
             ) from None
-        if len(data) > MAX_FILE_BYTES:
-            raise _error(self.label(name), "the file is too large", "file_size", _REEXPORT)
-        return data
+
+    def _unpack(self, name: str, handle: IO[bytes], packed: int) -> bytes:
+        """Unpack in chunks, counting what comes out: the header's sizes can lie."""
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := handle.read(_UNPACK_CHUNK_BYTES):
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                raise _error(
+                    self.label(name),
+                    f"the file is too large: it unpacks to more than {MAX_FILE_BYTES >> 20} MiB",
+                    "file_size",
+                    _REEXPORT,
+                )
+            if size > _RATIO_FROM_BYTES and size > MAX_RATIO * max(packed, 1):
+                raise _error(
+                    self.label(name),
+                    f"the file unpacks to more than {MAX_RATIO} times its packed size, as a "
+                    "zip bomb does",
+                    "file_ratio",
+                    _REEXPORT,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def digest(self, names: Iterable[str]) -> str:
         """SHA-256 for lineage: of the zip file, or of a folder's files by name and content."""
@@ -445,7 +526,7 @@ class _Package:
             return sha256_of_file(self.path)
         digest = hashlib.sha256()
         for name in sorted(set(names)):
-            digest.update(name.encode() + b"\t" + hashlib.sha256(self.read(name)).digest())
+            digest.update(name.encode() + b"\t" + hashlib.sha256(self._read(name)).digest())
         return digest.hexdigest()
 
 
@@ -1159,7 +1240,14 @@ class _Reader:
         """Active student and teacher enrollments in classes the package holds."""
         columns = ["userSourcedId", "classSourcedId", "role", "kind", "primary"]
         if "enrollments" not in tables:
-            return pd.DataFrame({name: pd.Series([], dtype="str") for name in columns})
+            # The dtypes of the frame built below: `primary` is a flag, and "str" | bool
+            # raises where the pupils' homerooms are picked.
+            return pd.DataFrame(
+                {
+                    name: pd.Series([], dtype="bool" if name == "primary" else "str")
+                    for name in columns
+                }
+            )
         enrollments = tables["enrollments"]
         gone = len(enrollments.deleted())
         if gone:

@@ -400,6 +400,24 @@ def test_folder_drop_makes_files_0640_and_folders_0750_whatever_the_umask(
     assert MANIFEST_NAME in modes
 
 
+def test_a_private_folder_drop_makes_files_0600_and_folders_0700_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    # Sluis' own copies in its state (archive, held): only the owner reads them.
+    previous = os.umask(0o022)
+    try:
+        FolderDrop(tmp_path / "state" / "archive", create_root=True, private=True).publish(
+            _delivery()
+        )
+    finally:
+        os.umask(previous)
+    paths = [tmp_path / "state", *sorted((tmp_path / "state").rglob("*"))]
+    modes = {path: stat.S_IMODE(path.stat().st_mode) for path in paths}
+    assert {modes[p] for p in paths if p.is_dir()} == {0o700}
+    assert {modes[p] for p in paths if p.is_file()} == {0o600}
+    assert len(paths) > 4
+
+
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Record file creations, fsyncs and renames in the order they happen."""

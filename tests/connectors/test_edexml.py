@@ -678,10 +678,6 @@ def test_lines_stay_exact_past_65535_around_awkward_markup(tmp_path: Path) -> No
     assert (by_key["groepskey"] == "G5").all()
 
 
-def _namespaced_pupil(text: str) -> str:
-    return text.replace('<leerling key="L2">', '<leerling xmlns="urn:x" key="L2">')
-
-
 def _comment_with_tags(text: str) -> str:
     return text.replace("    <leerling", '    <!-- <leerling key="x"> --><leerling', 1)
 
@@ -715,7 +711,6 @@ def _pupil_in_groups(text: str) -> str:
         (_unknown_block, "utf-8", b"", True),
         (_nested_pupil, "utf-8", b"", True),
         (_groups_last, "utf-8", b"", True),
-        (_namespaced_pupil, "utf-8", b"", False),
         (_pupil_in_groups, "utf-8", b"", False),
         (lambda text: text.replace("UTF-8", "UTF-16"), "utf-16", b"", False),
     ],
@@ -728,7 +723,6 @@ def _pupil_in_groups(text: str) -> str:
         "unknown-block",
         "nested-pupil",
         "groups-last",
-        "namespaced-pupil",
         "pupil-in-groups",
         "utf-16",
     ],
@@ -746,3 +740,61 @@ def test_fast_reader_matches_exact_reader(
         assert_same_export(fast, exact)
     extracted = EDEXML_SOURCE.extract(path)
     assert_same_export(extracted, exact)
+
+
+# -- elements in a foreign namespace -----------------------------------------------------
+
+XSI = ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+
+
+@pytest.mark.parametrize(
+    ("pupils", "needle", "root_attributes"),
+    [
+        # A pupil in another namespace was skipped: "1 pupil read", exit 0.
+        (
+            pupil_xml("L1") + pupil_xml("L2").replace("<leerling ", '<leerling xmlns="urn:other" '),
+            'xmlns="urn:other"',
+            "",
+        ),
+        # A value in another namespace was skipped too: the pupil lost its surname.
+        (
+            pupil_xml("L1").replace("<achternaam>", '<achternaam xmlns="urn:x">'),
+            'xmlns="urn:x"',
+            "",
+        ),
+        # With the schema-instance prefix every export declares on its root.
+        (pupil_xml("L1") + "    <xsi:leerling key='L9'/>\n", "<xsi:leerling", XSI),
+        (
+            pupil_xml("L1").replace('<groep key="G5"/>', '<o:groep xmlns:o="urn:o" key="G5"/>'),
+            "<o:groep",
+            XSI,
+        ),
+    ],
+)
+def test_an_element_in_a_foreign_namespace_is_refused_with_its_line(
+    tmp_path: Path, pupils: str, needle: str, root_attributes: str
+) -> None:
+    path = write(tmp_path, edexml_text(pupils=pupils, root_attributes=root_attributes))
+    with pytest.raises(SourceFormatError) as caught:
+        EdexmlSource().extract(path)
+    message = assert_clean_message(caught, path)
+    assert f"line {line_of(path, needle)}:" in message
+    assert "namespace" in message
+    # The exact reader, which reads whatever the fast one gives up on, refuses it itself.
+    with pytest.raises(SourceFormatError, match="namespace"), path.open("rb") as handle:
+        _Reader(path).read(handle)
+    with path.open("rb") as handle:
+        assert _Reader(path).read_fast(handle) is False
+
+
+def test_the_schema_instance_namespace_on_the_root_is_read_by_the_fast_reader(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        edexml_text(root_attributes=XSI + ' xsi:noNamespaceSchemaLocation="EDEXML.structuur.xsd"'),
+    )
+    used_fast, fast, exact = read_both(path)
+    assert used_fast
+    assert_same_export(fast, exact)
+    assert len(fast.pupils) == 2

@@ -11,6 +11,8 @@ import csv
 import io
 import re
 import shutil
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from datetime import date
@@ -749,3 +751,111 @@ def test_folder_digest_follows_content(package: Path) -> None:
     assert read(package).sha256 == before
     set_cell(package, "users.csv", 2, "givenName", "Sem")
     assert read(package).sha256 != before
+
+
+# -- bounded input: duplicate entries, sizes, ratios ---------------------------------------
+
+
+def test_a_zip_with_two_users_entries_is_refused_naming_the_entry(
+    package: Path, tmp_path: Path
+) -> None:
+    # zipfile keeps the last of two entries of one name: 2 pupils instead of 60, silently.
+    archive = zip_folder(package, tmp_path / "27ZX.zip")
+    rows = rows_of(package, "users.csv")
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows(rows[:3])
+    with (
+        pytest.warns(UserWarning, match="Duplicate name"),
+        zipfile.ZipFile(archive, "a") as zipped,
+    ):
+        zipped.writestr("users.csv", buffer.getvalue())
+    message = refused(archive)
+    assert f"{archive}!users.csv" in message
+    assert "twice" in message
+
+
+@pytest.mark.parametrize("other", ["Users.csv", "USERS.CSV"])
+def test_a_case_variant_of_a_file_is_refused_in_a_zip_and_in_a_folder(
+    package: Path, tmp_path: Path, other: str
+) -> None:
+    (package / other).write_bytes((package / "users.csv").read_bytes())
+    assert "twice" in refused(package)
+    assert other in refused(zip_folder(package, tmp_path / "27ZX.zip"))
+
+
+def _package_with_users(package: Path, target: Path, users: bytes) -> Path:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(package.iterdir()):
+            if file.name != "users.csv":
+                archive.write(file, file.name)
+        archive.writestr("users.csv", users)
+    return target
+
+
+def test_an_entry_that_unpacks_far_beyond_its_packed_size_is_refused_while_unpacking(
+    package: Path, tmp_path: Path
+) -> None:
+    # Within the size limit, but a thousand times its packed size: a zip bomb's ratio.
+    header = (package / "users.csv").read_bytes().splitlines()[0] + b"\r\n"
+    bomb = _package_with_users(package, tmp_path / "bomb.zip", header + b"," * (30 << 20))
+    assert bomb.stat().st_size < 1 << 20
+    message = refused(bomb)
+    assert f"{bomb}!users.csv" in message
+    assert "times its packed size" in message
+
+
+def test_a_small_zip_with_an_entry_of_250_mb_is_refused_within_1_gb_of_memory(
+    package: Path, tmp_path: Path
+) -> None:
+    rows = (package / "users.csv").read_bytes().splitlines()
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for file in sorted(package.iterdir()):
+            if file.name != "users.csv":
+                zipped.write(file, file.name)
+        with zipped.open("users.csv", "w", force_zip64=True) as entry:
+            entry.write(rows[0] + b"\r\n")
+            block = b"".join(row + b"\r\n" for row in rows[1:]) * 64
+            for _ in range((250 << 20) // len(block)):
+                entry.write(block)
+    assert archive.stat().st_size < 4 << 20
+    probe = (
+        "import resource, sys\n"
+        "from connectors.errors import SourceFormatError\n"
+        "from connectors.sources.oneroster import OneRosterSource\n"
+        "try:\n"
+        "    OneRosterSource().extract(__import__('pathlib').Path(sys.argv[1]))\n"
+        "except SourceFormatError as exc:\n"
+        "    print(exc)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(archive)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    message, peak_kib = result.stdout.splitlines()
+    assert f"{archive}!users.csv" in message
+    assert int(peak_kib) <= 1 << 20  # ru_maxrss is in KiB on Linux
+
+
+def test_a_file_of_40_mb_is_refused_before_it_is_parsed(package: Path) -> None:
+    # A school's users.csv is a few hundred KB; 40 MB is a wrong file, and parsing it
+    # would take gigabytes.
+    rows = (package / "users.csv").read_bytes()
+    (package / "users.csv").write_bytes(rows + b"\r\n" * (20 << 20))
+    message = refused(package)
+    assert f"{package / 'users.csv'}" in message
+    assert "too large" in message
+
+
+def test_a_package_without_enrollments_is_read(package: Path) -> None:
+    # enrollments are optional: pupils then have no group, which the contract reports.
+    (package / "enrollments.csv").unlink()
+    set_manifest(package, **{"file.enrollments": "absent"})
+    export = read(package)
+    assert len(export.pupils) == 60
+    assert export.pupils["groepskey"].isna().all()

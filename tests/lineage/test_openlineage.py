@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import stat
 import threading
 import uuid
 from collections.abc import Iterator
@@ -771,3 +773,14 @@ def test_http_error_answers_are_swallowed_too(
     emitter.close()
     assert "(HTTPError)" in caplog.records[-1].getMessage()
     assert len(handler.received) == 1
+
+
+def test_the_event_file_is_for_the_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        emitter = LineageEmitter.to_file(tmp_path / "state" / "openlineage.ndjson")
+        emitter.emit(start_event(RUN_OK, event_time=STARTED, inputs=[EXPORT]))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "state" / "openlineage.ndjson").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700

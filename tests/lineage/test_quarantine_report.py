@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import date
 from pathlib import Path
 
@@ -73,6 +75,35 @@ def test_a_combination_group_is_named_in_the_fix(tmp_path: Path) -> None:
     _, html_path = write_report(build_report([_school()]), tmp_path)
     html = html_path.read_text(encoding="utf-8")
     assert "Groep 1/2 Egels is een combinatiegroep: vul de jaargroep per leerling in." in html
+
+
+def test_a_formula_in_a_leerlingkey_opens_as_text_in_a_spreadsheet(tmp_path: Path) -> None:
+    hostile = "=cmd|' /C calc'!A0"
+    school = validate_school(
+        make_export([pupil(hostile, geboortedatum="2030-02-02"), pupil("+1", jaargroep=None)]),
+        make_consents([]),
+        today=TODAY,
+    )
+    csv_path, _ = write_report(build_report([school]), tmp_path)
+    cells = [
+        cell
+        for line in csv_path.read_text(encoding="utf-8").splitlines()
+        for cell in line.split(";")
+    ]
+    assert not any(cell.lstrip('"').startswith(("=", "+", "-", "@")) for cell in cells)
+    assert "'=cmd|' /C calc'!A0" in csv_path.read_text(encoding="utf-8")
+
+
+def test_the_report_is_readable_by_its_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        csv_path, html_path = write_report(build_report([_school()]), tmp_path / "runs" / "r1")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(csv_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(html_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "runs" / "r1").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "runs").stat().st_mode) == 0o700
 
 
 def test_pupils_a_suppliers_format_cannot_carry_are_listed_with_the_fix(tmp_path: Path) -> None:

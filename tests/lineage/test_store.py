@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import stat
+import subprocess
+import sys
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -722,3 +727,50 @@ def test_a_sqlite_store_creates_its_folder_and_works_as_a_context_manager(
     assert database.is_file()
     with LineageStore(f"sqlite:///{database}") as reopened:
         assert reopened.get_run(run_id) is not None
+
+
+def test_the_sqlite_database_and_its_wal_files_are_for_the_owner_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        store = LineageStore(f"sqlite:///{tmp_path / 'state' / 'lineage.db'}")
+        store.create_schema()
+        with store.engine.connect():  # WAL and shared-memory files exist while connected
+            _start(store)
+            files = sorted((tmp_path / "state").iterdir())
+            modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in files}
+        store.dispose()
+    finally:
+        os.umask(previous)
+    assert modes == {"lineage.db": 0o600, "lineage.db-shm": 0o600, "lineage.db-wal": 0o600}
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+
+
+def test_a_server_that_never_answers_is_given_up_on_in_one_line(tmp_path: Path) -> None:
+    # The kernel completes the TCP handshake for a listening socket nobody accepts on,
+    # and the client then waits for a greeting that never comes: without a connect
+    # timeout that wait has no end. Run in a child, so that a hang fails the test.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        probe = (
+            "import lineage.store as store\n"
+            "store.CONNECT_TIMEOUT_SECONDS = 2\n"
+            "from connectors.errors import ConfigurationError\n"
+            "try:\n"
+            f"    store.LineageStore('postgresql+psycopg://sluis@127.0.0.1:{port}/x').create_schema()\n"
+            "except ConfigurationError as exc:\n"
+            "    print(exc)\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+    assert result.stdout.startswith(
+        f"cannot connect to the lineage database (postgresql at 127.0.0.1:{port})"
+    )
+    assert "Traceback" not in result.stderr

@@ -123,3 +123,56 @@ def test_check_exits_0_on_a_clean_export(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Geen problemen gevonden" in result.stdout
     assert "Jansen" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "content",
+    [bytes(range(256)) * 20, b"SQLite format 3\x00" + b"\x10\x00\x01\x01" + b"\xff" * 4000],
+    ids=["not-sqlite", "damaged-header"],
+)
+def test_a_damaged_lineage_database_is_one_line_naming_the_file(
+    tmp_path: Path, content: bytes
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "lineage.db").write_bytes(content)
+    result = sluis("run", "--state", str(state), "--drop", str(tmp_path / "drop"))
+    assert result.returncode == 1
+    line = one_line_error(result)
+    assert str(state / "lineage.db") in line
+    assert "damaged" in line
+    assert "password" not in line
+    assert "Starting temporary server" not in result.stdout + result.stderr
+
+
+def test_an_unreachable_lineage_server_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    result = sluis(
+        "run",
+        "--state",
+        str(tmp_path / "state"),
+        "--db",
+        "postgresql+psycopg://nobody:geheim@127.0.0.1:1/x",
+    )
+    assert result.returncode == 1
+    line = one_line_error(result)
+    assert "postgresql at 127.0.0.1:1" in line
+    assert "--db" in line
+    assert "geheim" not in line and "nobody" not in line
+    assert "Starting temporary server" not in result.stdout + result.stderr
+
+
+def test_a_prefect_home_that_cannot_be_created_is_refused_at_once(tmp_path: Path) -> None:
+    # Prefect only warned, then its server failed to open its database for minutes.
+    home = tmp_path / "not-there" / "prefect"
+    result = sluis(
+        "run",
+        "--state",
+        str(tmp_path / "state"),
+        "--drop",
+        str(tmp_path / "drop"),
+        env={"PREFECT_HOME": str(home)},
+    )
+    assert result.returncode == 1
+    line = one_line_error(result)
+    assert f"PREFECT_HOME {home} cannot be created" in line
+    assert "Starting temporary server" not in result.stdout + result.stderr

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sqlite3
+import stat
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -35,6 +37,7 @@ from pipelines.cli import main
 from pipelines.keys import (
     audit_source,
     check_run_keys,
+    checked_key,
     membership_source,
     pseudonym_source,
     read_key,
@@ -342,3 +345,22 @@ def test_rotating_a_configured_membership_key_records_the_new_setting(tmp_path: 
     assert erased_hashes(store.engine) == frozenset()
     assert audit_source(new).path.exists()
     store.dispose()
+
+
+def test_a_generated_key_and_the_folders_made_for_it_are_for_the_owner_only(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "srv" / "state"
+    store = LineageStore(f"sqlite:///{tmp_path / 'db' / 'lineage.db'}")
+    store.create_schema()
+    source = pseudonym_source(Settings(state_dir=state), "onderzoek")
+    previous = os.umask(0o022)
+    try:
+        key = checked_key(store.engine, source)
+    finally:
+        os.umask(previous)
+        store.dispose()
+    assert len(key) == 32
+    assert stat.S_IMODE((state / "keys" / "onderzoek.key").stat().st_mode) == 0o600
+    for folder in (tmp_path / "srv", state, state / "keys"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

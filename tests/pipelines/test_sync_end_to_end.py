@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import sqlite3
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +153,21 @@ def test_no_pupil_value_is_anywhere_outside_the_deliveries_allowed_to_hold_it(ru
             assert found_in(data, values.surnames) == set(), path
     website = b"".join(p.read_bytes() for p in (run.drop / "schoolwebsite").rglob("*.csv"))
     assert found_in(website, values.surnames), "the website list should hold names"
+
+
+def test_what_sluis_and_prefect_keep_is_for_the_owner_only_whatever_the_umask(run: Run) -> None:
+    # sluis_cli runs sluis under umask 022, where a plain open() makes a 0644 file.
+    assert run.result.returncode == 0
+    for root in (run.state, run.prefect_home):
+        for path in [root, *root.rglob("*")]:
+            expected = 0o700 if path.is_dir() else 0o600
+            assert stat.S_IMODE(path.lstat().st_mode) == expected, path
+    # The drop root: supplier groups pass through to their folders, nobody lists it.
+    assert stat.S_IMODE(run.drop.stat().st_mode) == 0o751
+    # Deliveries stay as they were: the supplier's group reads them.
+    for path in run.drop.rglob("*"):
+        expected = 0o750 if path.is_dir() else 0o640
+        assert stat.S_IMODE(path.lstat().st_mode) == expected, path
 
 
 def test_quarantine_report_points_at_lines_without_values(run: Run) -> None:
