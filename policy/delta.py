@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from connectors.formats.base import CHANGE_ADDED, CHANGE_CHANGED, CHANGE_REMOVED
+from policy.isin import isin
 
 __all__ = ["ChangeSet", "HoldDecision", "diff", "hold_decision"]
 
@@ -82,7 +83,7 @@ def diff(current_ids: pd.Series, current_rows: pd.Series, state: pd.DataFrame) -
     kinds = pd.Series("", index=ids.index, dtype="str")
     kinds = kinds.mask(~known, CHANGE_ADDED)
     kinds = kinds.mask(known & (previous_rows != rows), CHANGE_CHANGED)
-    gone = state.loc[~state["pupil_hash"].isin(ids), "pupil_hash"]
+    gone = state.loc[~isin(state["pupil_hash"], ids), "pupil_hash"]
     removed = gone.sort_values().reset_index(drop=True).astype("str")
     return ChangeSet(kinds=kinds, removed=removed, previous=len(state))
 

@@ -21,6 +21,7 @@ from connectors.sources.base import GROUP_KEY_SEPARATOR
 from contracts.agreements import Agreement
 from contracts.validation import ValidatedSchool
 from policy.format_needs import unmet_needs
+from policy.isin import isin
 from policy.pseudonymise import pseudonym
 
 __all__ = [
@@ -40,7 +41,7 @@ def _group_keys(
     school: ValidatedSchool, delivered_keys: pd.Series, agreement: Agreement
 ) -> pd.Series:
     """Keys of the groups the delivery names: stamgroepen and/or samengestelde groepen."""
-    pupils = school.pupils.loc[school.pupils["leerlingkey"].isin(delivered_keys)]
+    pupils = school.pupils.loc[isin(school.pupils["leerlingkey"], delivered_keys)]
     listed = set(agreement.field_names)
     parts = [pd.Series([], dtype="str")]
     if "groepskey" in listed:
