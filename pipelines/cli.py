@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -24,6 +25,14 @@ if TYPE_CHECKING:
     from pipelines.settings import Settings
 
 __all__ = ["app", "main"]
+
+
+class TaskRunnerName(StrEnum):
+    """Where a run's tasks execute (pipelines/runners.py)."""
+
+    threads = "threads"
+    dask = "dask"
+
 
 app = typer.Typer(
     name="sluis",
@@ -133,11 +142,18 @@ def run_sync(request: SyncRequest) -> dict[str, Any]:
     _prefect_environment()
     from pipelines.flows import sync  # Prefect is imported only when a run starts.
     from pipelines.prefect_server import temporary_api
+    from pipelines.runners import remove_dask_scratch, task_runner_for
+    from pipelines.settings import Settings
 
+    settings = Settings(state_dir=Path(request.state))
+    runner = task_runner_for(settings)
     # Without PREFECT_API_URL, Sluis starts Prefect's temporary server itself and stops
     # it when the run ends, however it ends (see pipelines/prefect_server.py).
-    with temporary_api():
-        state = sync(request, return_state=True)
+    try:
+        with temporary_api():
+            state = sync.with_options(task_runner=runner)(request, return_state=True)
+    finally:
+        remove_dask_scratch(settings)
     if not state.is_completed():
         raise SluisError(state.message or "the run failed")
     return cast(dict[str, Any], state.result())
@@ -169,6 +185,15 @@ def run(
         list[str] | None, typer.Option(help="Only this supplier id (repeatable)")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Do everything but publish")] = (False),
+    task_runner: Annotated[
+        TaskRunnerName | None,
+        typer.Option(
+            help="threads (default) or dask: a local cluster of worker processes, or the "
+            "cluster at SLUIS_DASK_ADDRESS",
+            envvar="SLUIS_TASK_RUNNER",
+            show_envvar=True,
+        ),
+    ] = None,
 ) -> None:
     """Run one sync: validate every school, then deliver each supplier its share.
 
@@ -200,6 +225,8 @@ def run(
         # Through the environment, not a flow parameter: parameters are stored in
         # Prefect's database and shown in its UI, and a URL may hold a password.
         os.environ["SLUIS_DB_URL"] = db
+    if task_runner:
+        os.environ["SLUIS_TASK_RUNNER"] = task_runner.value
     _check_lineage(state)
     request = SyncRequest(
         source=str(source),

@@ -22,6 +22,7 @@ from prefect.schedules import Cron, Schedule
 from contracts.agreements import LoadedAgreement, load_agreement_set
 from pipelines.flows import SLUIS_VERSION, SyncRequest, sync
 from pipelines.plan import discover_schools
+from pipelines.runners import task_runner_for
 from pipelines.settings import Settings
 
 __all__ = ["DeploymentPlan", "build_deployments", "describe", "plan_deployments", "serve_forever"]
@@ -87,6 +88,8 @@ def _request(settings: Settings, plan: DeploymentPlan, **values: Any) -> dict[st
 def build_deployments(settings: Settings, plans: list[DeploymentPlan]) -> list[RunnerDeployment]:
     """The runner deployments `sluis serve` serves, one per plan."""
     deployments: list[RunnerDeployment] = []
+    # SLUIS_TASK_RUNNER=dask serves every deployment on Dask (SLUIS_DASK_ADDRESS: a cluster).
+    flow = sync.with_options(task_runner=task_runner_for(settings))
     for plan in plans:
         schedules: list[Schedule] = [
             Cron(
@@ -98,7 +101,7 @@ def build_deployments(settings: Settings, plans: list[DeploymentPlan]) -> list[R
         ]
         what = f"school {plan.school}" if plan.school else "every school of the board"
         deployments.append(
-            sync.to_deployment(  # type: ignore[arg-type]  # sync call: not a coroutine
+            flow.to_deployment(  # type: ignore[arg-type]  # sync call: not a coroutine
                 name=plan.name,
                 schedules=schedules,
                 parameters=_request(settings, plan, trigger="ui"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -66,6 +67,19 @@ class Settings(BaseSettings):
         "up to 2 years after leaving)",
     )
     batch_size: int = Field(25, ge=1, description="Schools per Prefect task")
+    task_runner: Literal["threads", "dask"] = Field(
+        "threads",
+        description="Where tasks run: 2 threads in this process (default), or Dask "
+        "(a local cluster of worker processes, or the cluster at SLUIS_DASK_ADDRESS)",
+    )
+    dask_address: str | None = Field(
+        None,
+        description="Scheduler of an existing Dask cluster (tcp://host:8786); its workers "
+        "must reach the state and drop folders through the same paths",
+    )
+    dask_workers: int = Field(
+        2, ge=1, le=256, description="Worker processes of the local Dask cluster"
+    )
     lock_wait_minutes: int = Field(
         120,
         ge=0,
