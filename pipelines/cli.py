@@ -32,8 +32,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Wide enough for the summary table when output goes to a file or a CI log.
-out = Console(width=None if sys.stdout.isatty() else 160)
+# Wide enough for the summary table when output goes to a file or a CI log, unless
+# COLUMNS says how wide the reader's window is (rich reads it when no width is given).
+out = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 400)
 
 # A line Sluis prints is at most this long: a note names files, columns and counts, and
@@ -81,31 +82,6 @@ def _cell(value: object, limit: int | None = None) -> Text:
 # is kept longer, so the table still says which file it is.
 _QUOTED = 40
 _PATH = 200
-
-
-# The columns of a run's summary, in order; the counts are right-aligned.
-_SUMMARY_COLUMNS = (
-    "supplier",
-    "school",
-    "status",
-    "input",
-    "delivered",
-    "withheld",
-    "quarantined",
-    "changes",
-)
-_COUNTS = frozenset({"input", "delivered", "quarantined"})
-
-
-def _summary(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="Sluis: leveringen")
-    for column in _SUMMARY_COLUMNS:
-        table.add_column(column, justify="right" if column in _COUNTS else "left")
-    for row in rows:
-        table.add_row(
-            *(_cell(row[c], _QUOTED if c == "school" else None) for c in _SUMMARY_COLUMNS)
-        )
-    return table
 
 
 def _check_lineage(state: Path) -> None:
@@ -211,7 +187,9 @@ def run(
         trigger="cli",
     )
     summary = run_sync(request)
-    out.print(_summary(summary["rows"]))
+    from pipelines.summary import summary_table
+
+    out.print(summary_table(summary["rows"]))
     for note in summary.get("notes", []):
         _say(out, note)
     _say(out, f"Quarantainerapport: {summary['quarantine_report']}")
