@@ -103,8 +103,11 @@ def _run_id() -> str:
 
 
 def _flow_run_name() -> str:
-    """'sync-27zx-ui' (or 'sync-alle-scholen-cli'): school and trigger, lower case as the
-    delivery folders spell a school, so a run is recognisable in the UI's list."""
+    """'sync-27zx-ui', or 'sync-alle-scholen-cli' for a run over the whole source.
+
+    School and trigger, lower case as the delivery folders spell a school, so a run is
+    recognisable in the UI's list.
+    """
     request = flow_run.parameters.get("request") or {}
     if isinstance(request, BaseModel):
         request = request.model_dump()

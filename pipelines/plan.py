@@ -132,8 +132,10 @@ _NAMED_SCHOOLS = 3
 
 
 def label(names: list[str]) -> str:
-    """The schools of a batch, for Prefect run names: '27zx', '27zx-53nc' or
-    '07xy-tot-99ab-25-scholen'; lower case, as the delivery folders spell a school."""
+    """The schools of a batch, for Prefect run names: '27zx', '27zx-53nc', '07xy-tot-99ab-25-scholen'.
+
+    Lower case, as the delivery folders spell a school.
+    """
     if not names:
         return "geen-school"
     lowered = [n.strip().lower() for n in names]

@@ -1,5 +1,6 @@
-"""A run's summary per supplier and school: the rows of the Prefect table artifact and the
-table the coordinator reads in an 80-column terminal.
+"""A run's summary per supplier and school: the table artifact's rows, the terminal's table.
+
+The terminal table reads in an 80-column window.
 
 `delivered` in a row is what went out in this run: a supplier that was sent nothing (nothing
 changed, held, dry run, agreement expired, failed) shows 0 and the row says why. What the
