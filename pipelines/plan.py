@@ -132,7 +132,7 @@ _NAMED_SCHOOLS = 3
 
 
 def label(names: list[str]) -> str:
-    """The schools of a batch, for Prefect run names: '27zx', '27zx-53nc', '07xy-tot-99ab-25-scholen'.
+    """A batch's schools, for run names: '27zx', '27zx-53nc', '07xy-tot-99ab-25-scholen'.
 
     Lower case, as the delivery folders spell a school.
     """
