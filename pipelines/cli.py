@@ -268,12 +268,25 @@ def check(
         out.print(rules)
     else:
         _say(out, "Geen problemen gevonden.")
+    from pipelines.check_listing import quarantined_pupils
+
+    listed = quarantined_pupils(result)
+    if listed.total:
+        out.print(listed.table)
     for school in schools:
         for note in school.export.notes:
             _say(out, f"{shorten(school.brincode)}: {note}")
+    if listed.more:
+        _say(out, f"En nog {listed.more} leerling(en) in quarantaine: zie het rapport.")
     if report is not None:
         csv_path, html_path = write_report(result, report)
-        _say(out, f"Rapport: {html_path} en {csv_path}")
+        _say(out, f"Rapport, met wat te doen per leerling: {html_path} en {csv_path}")
+    elif listed.total:
+        _say(
+            out,
+            "Het rapport met wat te doen per leerling: sluis check --source "
+            f"{shorten(source, _PATH)} --report MAP",
+        )
     if result.errors:
         raise typer.Exit(EXIT_ERROR)
 
