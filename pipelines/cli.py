@@ -109,10 +109,12 @@ def run_sync(request: SyncRequest) -> dict[str, Any]:
     _prefect_environment()
     from pipelines.flows import sync  # Prefect is imported only when a run starts.
     from pipelines.prefect_server import temporary_api
+    from pipelines.progress import TerminalProgress, showing
 
     # Without PREFECT_API_URL, Sluis starts Prefect's temporary server itself and stops
-    # it when the run ends, however it ends (see pipelines/prefect_server.py).
-    with temporary_api():
+    # it when the run ends, however it ends (see pipelines/prefect_server.py). Progress
+    # goes to stderr, beside Prefect's log lines, so stdout keeps only the summary.
+    with temporary_api(), showing(TerminalProgress(err)):
         state = sync(request, return_state=True)
     if not state.is_completed():
         raise SluisError(state.message or "the run failed")

@@ -18,7 +18,7 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 from prefect.client.schemas.objects import State
-from prefect.futures import wait
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -42,6 +42,8 @@ from pipelines.holds import record_outcome, remove_expired_deliveries
 from pipelines.keys import RunKeys
 from pipelines.openlineage_run import RunLineage
 from pipelines.plan import batches, discover_schools, label, run_name, select_school
+from pipelines.progress import DELIVERED, READ
+from pipelines.progress import current as progress
 from pipelines.retention import purge
 from pipelines.run_guards import RunAgreements, check_keys, record_audit_head
 from pipelines.settings import Settings
@@ -246,6 +248,7 @@ def _sync(
             f"{settings.lock_wait_minutes} minutes and stopped without delivering"
         ) from None
     lineage.start(schools_in, started)
+    progress().start(len(schools_in), len(schools_in) * len(agreements))
 
     # Every school is validated before anything is delivered: an unreadable export stops
     # the run while every supplier still holds its previous delivery.
@@ -256,6 +259,7 @@ def _sync(
         if state.is_failed():
             raise RunAborted(state.message or "a school export could not be read")
         prepared.append(cast(list[ValidatedSchool], state.result()))
+        progress().advance(READ, len(batch))
     schools = [s for batch in prepared for s in batch]
     for school in schools:
         store.record_source(
@@ -297,6 +301,7 @@ def _sync(
                 "check that its parent exists and is writable"
             ) from None
     futures = []
+    batch_sizes: dict[int, int] = {}  # per future, how many schools it delivers
     for loaded in agreements:
         targets = DeliveryTargets(
             drop=None
@@ -322,7 +327,9 @@ def _sync(
                     states=states,
                 )
             )
-    wait(futures)
+            batch_sizes[id(futures[-1])] = len(ready)
+    for done in as_completed(futures):
+        progress().advance(DELIVERED, batch_sizes[id(done)])
     outcomes: list[DeliveryOutcome] = []
     failures = []
     for future in futures:
