@@ -37,7 +37,8 @@ def sent_in_run(outcome: DeliveryOutcome) -> int:
         return 0
     if outcome.mode == "delta":
         return sum(int(outcome.changes.get(kind, 0)) for kind in _SENT_KINDS)
-    return int(dict(outcome.counts).get("delivered", 0) or 0)
+    delivered = outcome.counts.get("delivered", 0)
+    return delivered if isinstance(delivered, int) else 0
 
 
 def why(outcome: DeliveryOutcome) -> str:
