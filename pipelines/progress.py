@@ -86,8 +86,9 @@ class TerminalProgress:
         if self._progress is not None:
             self._progress.advance(self._tasks[stage], steps)
             return
+        # Not "sluis: ...": that prefix marks the one line of an error on stderr.
         self.console.print(
-            f"sluis: {self._done[stage]} van {self._totals[stage]} {stage}",
+            f"voortgang: {self._done[stage]} van {self._totals[stage]} {stage}",
             markup=False,
             highlight=False,
         )

@@ -101,8 +101,8 @@ def test_a_second_run_sends_nothing_and_every_row_says_0_and_why(runs: Runs) -> 
 def test_a_run_over_two_schools_reports_progress_as_plain_lines_off_a_terminal(
     runs: Runs,
 ) -> None:
-    assert "sluis: 2 van 2 exports gelezen" in runs.first.stderr
-    assert "sluis: 12 van 12 leveringen klaar" in runs.first.stderr
+    assert "voortgang: 2 van 2 exports gelezen" in runs.first.stderr
+    assert "voortgang: 12 van 12 leveringen klaar" in runs.first.stderr
     assert "\x1b[" not in runs.first.stderr + runs.first.stdout
 
 

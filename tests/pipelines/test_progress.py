@@ -26,7 +26,7 @@ def test_on_a_terminal_a_run_over_several_schools_shows_a_bar() -> None:
     shown = buffer.getvalue()
     assert "\x1b[" in shown  # drawn with terminal control codes, redrawn in place
     assert "exports gelezen" in shown and "━" in shown
-    assert "sluis: 1 van 3" not in shown  # no log lines on a terminal
+    assert "voortgang: 1 van 3" not in shown  # no log lines on a terminal
 
 
 def test_elsewhere_it_writes_plain_lines() -> None:
@@ -36,10 +36,10 @@ def test_elsewhere_it_writes_plain_lines() -> None:
     _run(console, 3)
     lines = buffer.getvalue().splitlines()
     assert lines == [
-        "sluis: 1 van 3 exports gelezen",
-        "sluis: 2 van 3 exports gelezen",
-        "sluis: 3 van 3 exports gelezen",
-        "sluis: 18 van 18 leveringen klaar",
+        "voortgang: 1 van 3 exports gelezen",
+        "voortgang: 2 van 3 exports gelezen",
+        "voortgang: 3 van 3 exports gelezen",
+        "voortgang: 18 van 18 leveringen klaar",
     ]
     assert "\x1b[" not in buffer.getvalue()
 
