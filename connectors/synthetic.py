@@ -45,6 +45,8 @@ CONSENT_CATEGORIES = (
     "beeldmateriaal_website",
     "beeldmateriaal_nieuwsbrief",
     "deelname_onderzoek",
+    # Parro asks for photos separately; last, so the other categories' draws stay as they were.
+    "beeldmateriaal_parro",
 )
 
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -335,6 +337,14 @@ _CONSENT_YES_RATE = {
     "beeldmateriaal_website": 0.75,
     "beeldmateriaal_nieuwsbrief": 0.85,
     "deelname_onderzoek": 0.55,
+    "beeldmateriaal_parro": 0.7,
+}
+# The pupil whose parents allow photos on the website and nothing else: "nee" for the
+# newsletter and research, no row for Parro. Consent per purpose shows on this child.
+_WEBSITE_ONLY = {
+    "beeldmateriaal_website": "ja",
+    "beeldmateriaal_nieuwsbrief": "nee",
+    "deelname_onderzoek": "nee",
 }
 
 # The three deliberate business-rule problems, all still XSD-valid.
@@ -855,7 +865,8 @@ class _School:
         changed_mind = set(ordinary[2:4])
         newest_first = set(ordinary[2:3])
         odd_spelling = set(ordinary[4:5])
-        guaranteed = no_rows | only_last_year | changed_mind | odd_spelling
+        website_only = set(ordinary[5:6])
+        guaranteed = no_rows | only_last_year | changed_mind | odd_spelling | website_only
         closes = datetime.combine(self.peil, time(21, 30))
 
         for position, pupil in enumerate(keyed):
@@ -876,10 +887,18 @@ class _School:
             if not silent:
                 moment = self._moment(self.start_year)
                 for category in CONSENT_CATEGORIES:
-                    if position in guaranteed or rng.random() < 0.95:
+                    if position in website_only:
+                        said = _WEBSITE_ONLY.get(category)
+                        if said is not None:
+                            rows.append((self.schooljaar, category, said, moment))
+                    elif position in guaranteed or rng.random() < 0.95:
                         rows.append((self.schooljaar, category, self._choice(category), moment))
                 current = [row for row in rows if row[0] == self.schooljaar]
-                if current and (position in changed_mind or rng.random() < 0.05):
+                if (
+                    current
+                    and position not in website_only
+                    and (position in changed_mind or rng.random() < 0.05)
+                ):
                     # A parent changes their mind later in the year; the latest row wins.
                     _, category, waarde, first = rng.choice(current)
                     later = first + timedelta(days=rng.randint(1, 20), hours=rng.randint(0, 5))

@@ -58,6 +58,9 @@ RULE_HINTS: dict[str, str] = {
     "een eigen code.",
     "groepskey_required": "Groep zonder groepscode: vul de code van de groep in.",
     "groepsnaam_required": "Groep zonder naam: vul de naam van de groep in.",
+    "soort_required": "Groep zonder soort: geef in de leerlingadministratie aan of het een "
+    "stamgroep of een samengestelde groep is.",
+    "soort_code": "De soort van de groep is onbekend: kies stamgroep of samengestelde groep.",
     "stamgroep_jaargroep": "Stamgroep zonder jaargroep: vul de jaargroep van de groep in "
     "(C voor een combinatiegroep).",
     "leerlingkey_control": "Het leerlingnummer bevat een onzichtbaar teken of stuurteken "

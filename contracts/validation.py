@@ -33,6 +33,7 @@ __all__ = [
     "ConsentValidation",
     "ValidatedSchool",
     "reference_peildatum",
+    "rule_name",
     "validate_consents",
     "validate_school",
     "validate_schools",
@@ -179,7 +180,7 @@ def _pupil_schema(
     )
 
 
-def _rule_name(column: str, check: str) -> str:
+def rule_name(column: str, check: str) -> str:
     """Turn a pandera check name into a stable rule id for reports and lineage."""
     if check in _DATAFRAME_CHECK_COLUMN:
         return check
@@ -220,7 +221,7 @@ def _run(
             {
                 "index": cases["index"].to_numpy(),
                 "column": columns.astype("str").to_numpy(),
-                "rule": [_rule_name(c, k) for c, k in zip(columns, cases["check"], strict=True)],
+                "rule": [rule_name(c, k) for c, k in zip(columns, cases["check"], strict=True)],
             }
         ).drop_duplicates()
         return failures, frame.drop(index=failures["index"].unique())

@@ -153,7 +153,9 @@ def _html(report: QuarantineReport, title: str) -> str:
                         getattr(row, SOURCE_LINE),
                         key,
                         row.column,
-                        row.hint if row.hint != hint else "",
+                        # Every row says what to do, also when it is the section's fix:
+                        # a coordinator works down the rows, not back up to the heading.
+                        row.hint if isinstance(row.hint, str) and row.hint else hint,
                     )
                 )
                 + "</tr>"

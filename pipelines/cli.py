@@ -41,8 +41,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Wide enough for the summary table when output goes to a file or a CI log.
-out = Console(width=None if sys.stdout.isatty() else 160)
+# Wide enough for the summary table when output goes to a file or a CI log, unless
+# COLUMNS says how wide the reader's window is (rich reads it when no width is given).
+out = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 400)
 
 # A line Sluis prints is at most this long: a note names files, columns and counts, and
@@ -92,31 +93,6 @@ _QUOTED = 40
 _PATH = 200
 
 
-# The columns of a run's summary, in order; the counts are right-aligned.
-_SUMMARY_COLUMNS = (
-    "supplier",
-    "school",
-    "status",
-    "input",
-    "delivered",
-    "withheld",
-    "quarantined",
-    "changes",
-)
-_COUNTS = frozenset({"input", "delivered", "quarantined"})
-
-
-def _summary(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="Sluis: leveringen")
-    for column in _SUMMARY_COLUMNS:
-        table.add_column(column, justify="right" if column in _COUNTS else "left")
-    for row in rows:
-        table.add_row(
-            *(_cell(row[c], _QUOTED if c == "school" else None) for c in _SUMMARY_COLUMNS)
-        )
-    return table
-
-
 def _check_lineage(state: Path) -> None:
     """Open the lineage database before Prefect starts, as the run will.
 
@@ -142,15 +118,17 @@ def run_sync(request: SyncRequest) -> dict[str, Any]:
     _prefect_environment()
     from pipelines.flows import sync  # Prefect is imported only when a run starts.
     from pipelines.prefect_server import temporary_api
+    from pipelines.progress import TerminalProgress, showing
     from pipelines.runners import remove_dask_scratch, task_runner_for
     from pipelines.settings import Settings
 
     settings = Settings(state_dir=Path(request.state))
     runner = task_runner_for(settings)
     # Without PREFECT_API_URL, Sluis starts Prefect's temporary server itself and stops
-    # it when the run ends, however it ends (see pipelines/prefect_server.py).
+    # it when the run ends, however it ends (see pipelines/prefect_server.py). Progress
+    # goes to stderr, beside Prefect's log lines, so stdout keeps only the summary.
     try:
-        with temporary_api():
+        with temporary_api(), showing(TerminalProgress(err)):
             state = sync.with_options(task_runner=runner)(request, return_state=True)
     finally:
         remove_dask_scratch(settings)
@@ -238,7 +216,9 @@ def run(
         trigger="cli",
     )
     summary = run_sync(request)
-    out.print(_summary(summary["rows"]))
+    from pipelines.summary import summary_table
+
+    out.print(summary_table(summary["rows"]))
     for note in summary.get("notes", []):
         _say(out, note)
     _say(out, f"Quarantainerapport: {summary['quarantine_report']}")
@@ -317,12 +297,25 @@ def check(
         out.print(rules)
     else:
         _say(out, "Geen problemen gevonden.")
+    from pipelines.check_listing import quarantined_pupils
+
+    listed = quarantined_pupils(result)
+    if listed.total:
+        out.print(listed.table)
     for school in schools:
         for note in school.export.notes:
             _say(out, f"{shorten(school.brincode)}: {note}")
+    if listed.more:
+        _say(out, f"En nog {listed.more} leerling(en) in quarantaine: zie het rapport.")
     if report is not None:
         csv_path, html_path = write_report(result, report)
-        _say(out, f"Rapport: {html_path} en {csv_path}")
+        _say(out, f"Rapport, met wat te doen per leerling: {html_path} en {csv_path}")
+    elif listed.total:
+        _say(
+            out,
+            "Het rapport met wat te doen per leerling: sluis check --source "
+            f"{shorten(source, _PATH)} --report MAP",
+        )
     if result.errors:
         raise typer.Exit(EXIT_ERROR)
 

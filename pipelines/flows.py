@@ -18,7 +18,7 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 from prefect.client.schemas.objects import State
-from prefect.futures import wait
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -41,10 +41,13 @@ from pipelines.drops import archive_drop, drop_for, held_drop
 from pipelines.holds import record_outcome, remove_expired_deliveries
 from pipelines.keys import RunKeys
 from pipelines.openlineage_run import RunLineage
-from pipelines.plan import batches, discover_schools, label, select_school
+from pipelines.plan import batches, discover_schools, label, run_name, select_school
+from pipelines.progress import DELIVERED, READ
+from pipelines.progress import current as progress
 from pipelines.retention import purge
 from pipelines.run_guards import RunAgreements, check_keys, record_audit_head
 from pipelines.settings import Settings
+from pipelines.summary import outcome_rows
 from pipelines.tasks import deliver_batch, prepare_batch
 from policy.format_needs import format_gaps
 
@@ -101,34 +104,12 @@ def _run_id() -> str:
     return str(current) if current else str(uuid.uuid4())
 
 
-def _outcome_rows(outcomes: list[DeliveryOutcome]) -> list[dict[str, Any]]:
-    """Counts per supplier and school for the table artifact and the CLI summary."""
-    rows = []
-    for o in outcomes:
-        counts: dict[str, Any] = dict(o.counts)  # empty for an expired agreement
-        withheld: dict[str, int] = dict(counts.get("withheld", {}))
-        rows.append(
-            {
-                "supplier": o.supplier,
-                "school": o.school,
-                "status": o.status,
-                "mode": o.mode,
-                "input": counts.get("input", 0),
-                "delivered": counts.get("delivered", 0),
-                "withheld": ", ".join(f"{k}: {v}" for k, v in withheld.items()) or "-",
-                "quarantined": counts.get("quarantined", 0),
-                "changes": ", ".join(
-                    f"{k}: {v}" for k, v in o.changes.items() if v and k != "unchanged"
-                )
-                or "-",
-                "location": o.location or "-",
-            }
-        )
-    return rows
-
-
 def _flow_run_name() -> str:
-    """'sync-27ZX-ui': school and trigger, so a run is recognisable in the UI's list."""
+    """'sync-27zx-ui', or 'sync-alle-scholen-cli' for a run over the whole source.
+
+    School and trigger, lower case as the delivery folders spell a school, so a run is
+    recognisable in the UI's list.
+    """
     request = flow_run.parameters.get("request") or {}
     if isinstance(request, BaseModel):
         request = request.model_dump()
@@ -267,16 +248,18 @@ def _sync(
             f"{settings.lock_wait_minutes} minutes and stopped without delivering"
         ) from None
     lineage.start(schools_in, started)
+    progress().start(len(schools_in), len(schools_in) * len(agreements))
 
     # Every school is validated before anything is delivered: an unreadable export stops
     # the run while every supplier still holds its previous delivery.
     prepared: list[list[ValidatedSchool]] = []
     for batch in batches(schools_in, settings.batch_size):
-        name = label([s.name for s in batch])
+        name = label([run_name(s) for s in batch])
         state = prepare_batch(batch, name, started.date(), settings.edexml_xsd, return_state=True)
         if state.is_failed():
             raise RunAborted(state.message or "a school export could not be read")
         prepared.append(cast(list[ValidatedSchool], state.result()))
+        progress().advance(READ, len(batch))
     schools = [s for batch in prepared for s in batch]
     for school in schools:
         store.record_source(
@@ -318,6 +301,7 @@ def _sync(
                 "check that its parent exists and is writable"
             ) from None
     futures = []
+    batch_sizes: dict[int, int] = {}  # per future, how many schools it delivers
     for loaded in agreements:
         targets = DeliveryTargets(
             drop=None
@@ -343,7 +327,9 @@ def _sync(
                     states=states,
                 )
             )
-    wait(futures)
+            batch_sizes[id(futures[-1])] = len(ready)
+    for done in as_completed(futures):
+        progress().advance(DELIVERED, batch_sizes[id(done)])
     outcomes: list[DeliveryOutcome] = []
     failures = []
     for future in futures:
@@ -360,7 +346,7 @@ def _sync(
         log = logger.info if o.status == "nothing_to_deliver" else logger.warning
         for note in o.notes:
             log("%s %s: %s", o.supplier, o.school, note)
-    rows = _outcome_rows(outcomes)
+    rows = outcome_rows(outcomes)
     create_table_artifact(
         key="sluis-deliveries",
         table=rows,

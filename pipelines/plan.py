@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.errors import ConfigurationError, UsageError
-from connectors.identifiers import canonical_brin, quoted
+from connectors.identifiers import canonical_brin, is_brin, quoted
 from connectors.sources.registry import detect_format
 
-__all__ = ["SchoolInput", "batches", "discover_schools", "label", "select_school"]
+__all__ = ["SchoolInput", "batches", "discover_schools", "label", "run_name", "select_school"]
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,29 @@ def select_school(schools: list[SchoolInput], school: str | None) -> list[School
     return chosen
 
 
+def run_name(school: SchoolInput) -> str:
+    """How a school is named in Prefect run names before its export is read: '27zx'.
+
+    The BRIN is in the export, so before reading it the school folder's name stands in
+    (a BRIN by convention); a single export outside such a folder is named by its file.
+    Lower case, as the delivery folders spell a school.
+    """
+    folder = school.export.parent.name
+    return (folder if is_brin(folder) else school.export.name).strip().lower()
+
+
+# Past this many schools a batch is named by its first and last school and the count.
+_NAMED_SCHOOLS = 3
+
+
 def label(names: list[str]) -> str:
-    """A short name for a batch of schools, for Prefect run names: '27ZX' or '27ZX+24'."""
+    """A batch's schools, for run names: '27zx', '27zx-53nc', '07xy-tot-99ab-25-scholen'.
+
+    Lower case, as the delivery folders spell a school.
+    """
     if not names:
-        return "none"
-    return names[0] if len(names) == 1 else f"{names[0]}+{len(names) - 1}"
+        return "geen-school"
+    lowered = [n.strip().lower() for n in names]
+    if len(lowered) <= _NAMED_SCHOOLS:
+        return "-".join(lowered)
+    return f"{lowered[0]}-tot-{lowered[-1]}-{len(lowered)}-scholen"

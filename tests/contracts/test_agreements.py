@@ -36,7 +36,14 @@ def _base(**changes: object) -> dict[str, object]:
 
 def test_the_shipped_agreements_load() -> None:
     loaded = {a.agreement.id: a.agreement for a in load_agreements(BUNDLED_AGREEMENTS)}
-    assert set(loaded) == {"basispoort", "schoolwebsite", "onderzoek", "rekenapp"}
+    assert set(loaded) == {
+        "basispoort",
+        "schoolwebsite",
+        "nieuwsbrief",
+        "parro",
+        "onderzoek",
+        "rekenapp",
+    }
     assert loaded["basispoort"].format.type == "edexml"
     assert (loaded["rekenapp"].format.type, loaded["rekenapp"].mode) == ("oneroster", "delta")
     assert loaded["basispoort"].field_names == [
@@ -143,8 +150,26 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
         load_agreement(path)
 
 
+def test_photos_on_website_newsletter_and_parro_are_three_agreements_each_on_its_consent() -> None:
+    loaded = {a.agreement.id: a.agreement for a in load_agreements(BUNDLED_AGREEMENTS)}
+    photos = {
+        "schoolwebsite": "beeldmateriaal_website",
+        "nieuwsbrief": "beeldmateriaal_nieuwsbrief",
+        "parro": "beeldmateriaal_parro",
+    }
+    for supplier, category in photos.items():
+        agreement = loaded[supplier]
+        assert agreement.legal_basis.type.value == "toestemming", supplier
+        assert agreement.legal_basis.consent_category == category, supplier
+    assert len({loaded[s].purpose for s in photos}) == 3  # each its own purpose
+    assert len({loaded[s].agreement.reference for s in photos}) == 3
+    # Parro processes for the school, yet its photos rest on the parents' consent.
+    assert loaded["parro"].role.value == "verwerker"
+    assert "toestemming" in loaded["parro"].purpose
+
+
 def test_unknown_supplier_lists_the_known_ones() -> None:
-    with pytest.raises(UsageError, match="known suppliers: basispoort, onderzoek"):
+    with pytest.raises(UsageError, match="known suppliers: basispoort, nieuwsbrief, onderzoek"):
         load_agreements(BUNDLED_AGREEMENTS, ["basisport"])
 
 

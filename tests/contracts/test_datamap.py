@@ -16,9 +16,18 @@ def _agreements() -> list:  # type: ignore[type-arg]
 
 def test_every_supplier_and_field_is_described_in_dutch() -> None:
     page = datamap_html(_agreements(), school="07XY")
-    for name in ("Basispoort", "Schoolwebsite en nieuwsbrief", "Onderzoek leesontwikkeling"):
+    for name in (
+        "Basispoort",
+        "Schoolwebsite",
+        "Nieuwsbrief",
+        "Parro",
+        "Onderzoek leesontwikkeling",
+    ):
         assert name in page
-    assert "toestemming van de ouders (categorie &#x27;beeldmateriaal_website&#x27;)" in page
+    for category in ("website", "nieuwsbrief", "parro"):
+        assert (
+            f"toestemming van de ouders (categorie &#x27;beeldmateriaal_{category}&#x27;)" in page
+        )
     assert "pseudoniem: een code per leverancier" in page
     assert "geboortejaar" in page
     assert "Verwerkersovereenkomst Basispoort" in page

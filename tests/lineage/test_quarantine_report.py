@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 from builders import make_consents, make_export, pupil
 
-from contracts.validation import validate_school
+from contracts.rule_catalogue import rule_catalogue
+from contracts.rules import CONSENT_RULE_HINTS, CONSENT_SUBJECT, RULE_HINTS, hint_for
+from contracts.validation import PROBLEM_COLUMNS, validate_school
 from lineage.quarantine_report import build_report, write_report
+from pipelines.plan import discover_schools
+from pipelines.work import prepare_schools
 
 TODAY = date(2026, 11, 28)
 
@@ -127,3 +134,56 @@ def test_pupils_a_suppliers_format_cannot_carry_are_listed_with_the_fix(tmp_path
     html = html_path.read_text(encoding="utf-8")
     assert "Vul het veld achternaam in de leerlingadministratie in." in html
     assert "Zwanhilde" not in html and "Zwanhilde" not in csv_path.read_text(encoding="utf-8")
+
+
+def _what_to_do_cells(html: str) -> list[str]:
+    """The last cell of every data row of the report's tables."""
+    rows = re.findall(r"<tr><td>.*?</tr>", html)
+    return [re.findall(r"<td>(.*?)</td>", row)[-1] for row in rows]
+
+
+def test_every_rule_in_the_catalogue_has_its_own_hint() -> None:
+    catalogue = rule_catalogue()
+    assert "name_rule" in catalogue["leerling"]
+    for subject, rules in catalogue.items():
+        own = CONSENT_RULE_HINTS if subject == CONSENT_SUBJECT else {}
+        for rule in rules:
+            hint = hint_for(rule, subject)
+            assert hint.strip(), (subject, rule)
+            assert hint in (own.get(rule), RULE_HINTS.get(rule)), (subject, rule)
+
+
+def test_every_report_row_says_what_to_do_for_every_rule(tmp_path: Path) -> None:
+    rows = [
+        {
+            "subject": subject,
+            "source_file": "EDEX.XML",
+            "source_line": str(line),
+            "leerlingkey": str(1000 + line),
+            "column": "achternaam",
+            "rule": rule,
+            "severity": "error",
+            "hint": hint_for(rule, subject),
+        }
+        for line, (subject, rule) in enumerate(
+            sorted((s, r) for s, rules in rule_catalogue().items() for r in rules), start=2
+        )
+    ]
+    # Twice each, so a rule's section holds more than its first row.
+    problems = pd.DataFrame(rows + rows, columns=list(PROBLEM_COLUMNS))
+    school = _school()
+    report = build_report([replace(school, problems=problems)])
+    _, html_path = write_report(report, tmp_path)
+    cells = _what_to_do_cells(html_path.read_text(encoding="utf-8"))
+    assert len(cells) == len(problems)
+    assert all(cell.strip() for cell in cells)
+
+
+def test_every_row_of_the_samples_report_says_what_to_do(samples_dir: Path, tmp_path: Path) -> None:
+    found = discover_schools(samples_dir, None, "toestemmingen.csv")
+    report = build_report(prepare_schools(found, today=TODAY))
+    assert "name_rule" in set(report.problems["rule"])
+    _, html_path = write_report(report, tmp_path)
+    cells = _what_to_do_cells(html_path.read_text(encoding="utf-8"))
+    assert len(cells) == len(report.problems)
+    assert all(cell.strip() for cell in cells)

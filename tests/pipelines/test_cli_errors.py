@@ -54,7 +54,8 @@ def test_unknown_supplier_is_a_usage_error_listing_the_known_ones() -> None:
     result = sluis("run", "--supplier", "basisport")
     assert result.returncode == 2
     line = one_line_error(result)
-    assert "known suppliers: basispoort, onderzoek, rekenapp, schoolwebsite" in line
+    known = "basispoort, nieuwsbrief, onderzoek, parro, rekenapp, schoolwebsite"
+    assert f"known suppliers: {known}" in line
 
 
 def test_malformed_agreement_names_file_and_key(tmp_path: Path) -> None:

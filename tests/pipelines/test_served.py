@@ -171,6 +171,8 @@ def test_a_run_started_from_the_ui_completes_and_delivers_its_school(
     assert {m.parent.parent.name for m in manifests} == {
         "basispoort",
         "onderzoek",
+        "nieuwsbrief",
+        "parro",
         "rekenapp",
         "schoolwebsite",
     }
@@ -199,7 +201,7 @@ def test_task_runs_are_named_after_school_and_supplier(
         "/task_runs/filter", json={"flow_runs": {"id": {"any_": [ui_run["id"]]}}}
     )
     names = {t["name"] for t in response.json()}
-    assert {"prepare-27ZX", "deliver-basispoort-27ZX", "deliver-rekenapp-27ZX"} <= names
+    assert {"prepare-27zx", "deliver-basispoort-27zx", "deliver-rekenapp-27zx"} <= names
 
 
 def _input_values() -> set[str]:
