@@ -58,7 +58,7 @@ print(json.dumps(statuses, sort_keys=True))
 
 def _run(checkout: Path, source: Path, drop: Path, batch_size: int) -> str:
     drop.mkdir(parents=True)
-    done = subprocess.run(  # noqa: S603 - our own interpreter on our own script
+    done = subprocess.run(
         [sys.executable, "-c", _RUNNER, str(checkout), str(source), str(drop), str(batch_size)],
         cwd=checkout,
         capture_output=True,
