@@ -282,9 +282,13 @@ def apply_agreement_batch(
     keys_passed = pupils.loc[passing, "leerlingkey"]
     keys_withheld_all = pupils.loc[~passing, "leerlingkey"]
     ids_passed = ids.loc[passing]
+    # Minimised once for the batch (positions stay those of `prepared`), then split: each
+    # school's take then copies only the delivered columns. Every school's frame is still
+    # checked on its own, as it is about to be written.
+    minimised = minimise(prepared, agreement)
     cuts = []
     for i, school in enumerate(schools):
-        frame = minimise(prepared.take(passed_of[i]), agreement)
+        frame = minimised.take(passed_of[i]).reset_index(drop=True)
         check_output(frame, agreement)
         withheld = withheld_all.take(withheld_of[i])
         keys_withheld = keys_withheld_all.take(withheld_of[i])
