@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import heapq
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -373,13 +374,8 @@ def complete_event(
     """
     specs = _unique_inputs(inputs)
     by_ref = {spec.ref: spec for spec in specs}
-    for assertion in assertions:
-        if assertion.dataset is not None and assertion.dataset not in by_ref:
-            raise ValueError(f"assertion {assertion.assertion}: its dataset is not an input")
-    input_datasets = [
-        _input_dataset(spec, assertions=[a for a in assertions if a.dataset in (None, spec.ref)])
-        for spec in specs
-    ]
+    of_input = _assertions_by_input(assertions, by_ref)
+    input_datasets = [_input_dataset(spec, assertions=of_input(spec.ref)) for spec in specs]
     output_datasets = [_output_dataset(spec, by_ref) for spec in outputs]
     run_facets: dict[str, RunFacet] = {}
     if audit_head is not None:
@@ -570,6 +566,32 @@ def _input_field(
             )
         ],
     )
+
+
+def _assertions_by_input(
+    assertions: Sequence[AssertionSpec], by_ref: dict[DatasetRef, InputSpec]
+) -> Callable[[DatasetRef], list[AssertionSpec]]:
+    """The assertions of each input (its own and those on every input), in their order.
+
+    One pass over the assertions, not one per input: a run's assertions grow with its
+    schools, and so do its inputs.
+    """
+    general: list[tuple[int, AssertionSpec]] = []
+    own: dict[DatasetRef, list[tuple[int, AssertionSpec]]] = {}
+    for position, assertion in enumerate(assertions):
+        if assertion.dataset is None:
+            general.append((position, assertion))
+        elif assertion.dataset not in by_ref:
+            raise ValueError(f"assertion {assertion.assertion}: its dataset is not an input")
+        else:
+            own.setdefault(assertion.dataset, []).append((position, assertion))
+
+    def of_input(ref: DatasetRef) -> list[AssertionSpec]:
+        mine = own.get(ref, [])
+        merged = heapq.merge(general, mine, key=lambda entry: entry[0]) if general else mine
+        return [assertion for _, assertion in merged]
+
+    return of_input
 
 
 def _unique_inputs(inputs: Sequence[InputSpec]) -> list[InputSpec]:

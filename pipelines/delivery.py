@@ -629,13 +629,13 @@ def _deliver_one(
         **base,
         "school": school.brincode,
         "counts": cut.counts.as_dict(),
-        "member_ids": tuple(cut.delivered_ids),
-        "member_row_hashes": tuple(cut.delivered_row_hashes),
+        "member_ids": tuple(cut.delivered_ids.tolist()),
+        "member_row_hashes": tuple(cut.delivered_row_hashes.tolist()),
         "member_refs": _state_refs(agreement, cut, changes, state, cipher),
         "changes": changes.counts(),
         "baseline": state.delivery_id,
-        "teacher_ids": tuple(structure.ids) if structure is not None else (),
-        "teacher_row_hashes": tuple(structure.rows) if structure is not None else (),
+        "teacher_ids": tuple(structure.ids.tolist()) if structure is not None else (),
+        "teacher_row_hashes": tuple(structure.rows.tolist()) if structure is not None else (),
         "teacher_refs": _teacher_refs(agreement, structure, staff_changes, state, cipher),
     }
     if structure is not None and structure.teachers is not None and structure.teachers.left_out:

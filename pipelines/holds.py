@@ -128,8 +128,8 @@ def _supersede_holds(
     store: LineageStore, settings: Settings, supplier: str, school: str, *, keep: str
 ) -> None:
     """A newer delivery or hold for the same school ends any older hold."""
-    for held in store.deliveries_of(supplier, statuses=("held",)):
-        if held.school != school or held.delivery_id == keep:
+    for held in store.deliveries_of(supplier, statuses=("held",), school=school):
+        if held.delivery_id == keep:
             continue
         _end_hold(store, settings, supplier, held)
 

@@ -13,6 +13,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors.identifiers import passes_elfproef
 from contracts.agreements import Agreement, IdentifierPolicy, LegalBasisType
@@ -149,9 +151,13 @@ def row_hashes(frame: pd.DataFrame, secret: bytes) -> pd.Series:
     """Keyed hash of each delivered row (all its cells, in order; missing as empty)."""
     if frame.empty:
         return pd.Series([], dtype="str")
-    cells = [frame[c].astype("str").fillna("") for c in frame.columns]
-    joined = cells[0].str.cat(cells[1:], sep="\x1f") if len(cells) > 1 else cells[0]
-    return pseudonym(joined.reset_index(drop=True), secret)
+    # One pyarrow join of every column, missing as empty: what str.cat would give after
+    # fillna(""), without a pandas round trip per column.
+    cells = [pa.array(frame[c].astype("str"), type=pa.large_string()) for c in frame.columns]
+    joined = pc.binary_join_element_wise(
+        *cells, pa.scalar("\x1f", pa.large_string()), null_handling="replace", null_replacement=""
+    )
+    return pseudonym(pd.Series(joined.to_pylist(), dtype="str"), secret)
 
 
 def _withhold_reasons(
@@ -266,16 +272,26 @@ def apply_agreement_batch(
     reasons = _withhold_reasons(pupils, agreement, consents, today, ids.isin(erased))
     passing = reasons.isna()
     prepared = _prepared(pupils.loc[passing], schools, agreement, consents, secret)
-    owner_passed = prepared[_SCHOOL].to_numpy()
-    owner_withheld = pupils.loc[~passing, _SCHOOL].to_numpy()
+    # Every school's rows by position, found once: slicing the batch with a boolean mask
+    # per school would read the whole batch once per school.
+    owner = pupils[_SCHOOL].to_numpy()
+    passing_at = passing.to_numpy()
+    passed_of = _positions(owner[passing_at], len(schools))
+    withheld_of = _positions(owner[~passing_at], len(schools))
     withheld_all = reasons.loc[~passing]
+    keys_passed = pupils.loc[passing, "leerlingkey"]
+    keys_withheld_all = pupils.loc[~passing, "leerlingkey"]
+    ids_passed = ids.loc[passing]
+    # Minimised once for the batch (positions stay those of `prepared`), then split: each
+    # school's take then copies only the delivered columns. Every school's frame is still
+    # checked on its own, as it is about to be written.
+    minimised = minimise(prepared, agreement)
     cuts = []
     for i, school in enumerate(schools):
-        mine = owner_passed == i
-        frame = minimise(prepared.loc[mine], agreement)
+        frame = minimised.take(passed_of[i]).reset_index(drop=True)
         check_output(frame, agreement)
-        withheld = withheld_all.loc[owner_withheld == i]
-        keys_withheld = pupils.loc[withheld.index, "leerlingkey"]
+        withheld = withheld_all.take(withheld_of[i])
+        keys_withheld = keys_withheld_all.take(withheld_of[i])
         counts = Counts(
             input=school.input_pupils,
             delivered=len(frame),
@@ -286,9 +302,9 @@ def apply_agreement_batch(
             SupplierCut(
                 frame=frame,
                 counts=counts,
-                delivered_keys=_passed_keys(pupils, passing, owner=i),
+                delivered_keys=keys_passed.take(passed_of[i]).reset_index(drop=True),
                 withheld=pd.Series(withheld.to_numpy(), index=keys_withheld.to_numpy()),
-                delivered_ids=ids.loc[passing & (pupils[_SCHOOL] == i)].reset_index(drop=True)
+                delivered_ids=ids_passed.take(passed_of[i]).reset_index(drop=True)
                 if membership_secret is not None
                 else pd.Series([], dtype="str"),
                 delivered_row_hashes=row_hashes(frame, membership_secret)
@@ -299,10 +315,11 @@ def apply_agreement_batch(
     return cuts
 
 
-def _passed_keys(pupils: pd.DataFrame, passing: pd.Series, *, owner: int) -> pd.Series:
-    """LAS keys of the pupils of one school that pass."""
-    mine = passing & (pupils[_SCHOOL] == owner)
-    return pupils.loc[mine, "leerlingkey"].reset_index(drop=True)
+def _positions(owner: np.ndarray, schools: int) -> list[np.ndarray]:
+    """Per school of the batch, the positions of its rows in `owner`, in their order."""
+    order = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[order], np.arange(schools + 1))
+    return [order[bounds[i] : bounds[i + 1]] for i in range(schools)]
 
 
 def apply_agreement(

@@ -639,6 +639,7 @@ def test_indexes_and_constraints_carry_stable_names_for_migrations(engine: Engin
     assert {index["name"] for index in inspector.get_indexes("deliveries")} == {
         "ix_deliveries_run_id",
         "ix_deliveries_supplier_school_created_at",
+        "ix_deliveries_status_supplier_school",
     }
     checks = {check["name"] for check in inspector.get_check_constraints("deliveries")}
     assert checks == {"ck_deliveries_status", "ck_deliveries_mode"}
