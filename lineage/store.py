@@ -213,7 +213,7 @@ class DeliveryRecord(Base):
         # Serves last_delivery: the newest delivery per supplier and school.
         Index("ix_deliveries_supplier_school_created_at", "supplier", "school", "created_at"),
         # Serves the held-delivery check of every outcome: held rows are few, every other
-        # status grows with history, so status leads; then deliveries_of's order (0006).
+        # status grows with history, so status leads; then deliveries_of's order (0005).
         Index(
             "ix_deliveries_status_supplier_school",
             "status",

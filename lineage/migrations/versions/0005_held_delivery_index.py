@@ -5,7 +5,7 @@ superseded. Held deliveries are few and every other status grows with history, s
 status first the check reads only the held rows of that school, however long the history;
 created_at and delivery_id follow, in the order the lookup returns them.
 
-Revision ID: 0006
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-02
 """
@@ -16,8 +16,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0006"
-# 0005 is another branch's; the lead renumbers on merge.
+revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
