@@ -34,6 +34,8 @@ class RunLockRecord(Base):
     run_id: Mapped[str] = mapped_column(String(36))
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Renewed while the holder lives; None on a row from before 0005 (acquired_at counts).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class LockTimeout(Exception):
