@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncio
 import hashlib
 import json
@@ -166,12 +168,25 @@ def test_sftp_drop_refuses_an_existing_delivery_id_and_leaves_it_alone(
     drop.publish(_delivery("d1"))
     before = (sftp_server.root / "acme" / "d1" / MANIFEST_NAME).read_bytes()
 
+    other = _delivery("d1")
+    other = dataclasses.replace(other, manifest={**other.manifest, "run_id": "another-run"})
     with pytest.raises(PermanentDeliveryError, match="never replaced") as caught:
-        drop.publish(_delivery("d1"))
+        drop.publish(other)
     assert (sftp_server.root / "acme" / "d1" / MANIFEST_NAME).read_bytes() == before
     assert _hidden(sftp_server.root / "acme") == []
     assert sftp_server.state.connections == 2
     assert "'d1'" in str(caught.value)
+
+
+def test_sftp_drop_publishing_the_identical_delivery_again_is_done_not_an_error(
+    sftp_server: SftpServer,
+) -> None:
+    # The same-manifest rule: a run killed after the rename retries without a duplicate.
+    drop = sftp_server.drop()
+    first = drop.publish(_delivery("d1"))
+    again = drop.publish(_delivery("d1"))
+    assert again == first
+    assert sorted(os.listdir(sftp_server.root / "acme")) == ["d1"]
 
 
 def test_sftp_drop_refuses_a_missing_remote_folder_instead_of_creating_it(
