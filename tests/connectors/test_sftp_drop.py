@@ -439,9 +439,11 @@ def test_sftp_drop_connection_lost_just_after_the_rename_counts_as_published(
     assert _assert_only_complete_deliveries(sftp_server.root / "acme") == ["d1"]
     assert _hidden(sftp_server.root / "acme") == []
     assert delays == [1.0]
-    # Publishing the same id again later is still refused.
+    # Publishing another delivery under the same id later is still refused.
+    other = _delivery("d1")
+    other = dataclasses.replace(other, manifest={**other.manifest, "run_id": "another-run"})
     with pytest.raises(PermanentDeliveryError, match="never replaced"):
-        drop.publish(_delivery("d1"))
+        drop.publish(other)
 
 
 # --- removal ------------------------------------------------------------------------------
