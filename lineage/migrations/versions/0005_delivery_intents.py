@@ -1,5 +1,6 @@
 """Kill safety: runs can be `aborted`, deliveries `publishing` (an intent) or `rolled_back`,
-and a run and its locks carry a heartbeat.
+a run and its locks carry a heartbeat, and the audit log takes `reconciliation` and
+`lock_takeover`.
 
 A delivery is recorded as `publishing` before the drop makes it visible and becomes
 `delivered` in one commit after; a later run settles what a killed run left (see
@@ -32,6 +33,13 @@ _DELIVERIES_NEW = (
     "status IN ('delivered', 'nothing_to_deliver', 'failed', 'dry_run', "
     "'agreement_expired', 'held', 'superseded', 'publishing', 'rolled_back')"
 )
+
+_ACTIONS = (
+    "'agreement_added', 'agreement_changed', 'agreement_removed', 'delivery_approved', "
+    "'erasure', 'erasure_revoked', 'redelivery', 'key_rotated', 'retention_purge'"
+)
+_ACTIONS_OLD = f"action IN ({_ACTIONS})"
+_ACTIONS_NEW = f"action IN ({_ACTIONS}, 'reconciliation', 'lock_takeover')"
 
 
 def _widen_check(table: str, name: str, old: str, new: str) -> None:
@@ -73,10 +81,23 @@ def upgrade() -> None:
     )
     _widen_check("runs", "ck_runs_status", _RUNS_OLD, _RUNS_NEW)
     _widen_check("deliveries", "ck_deliveries_status", _DELIVERIES_OLD, _DELIVERIES_NEW)
+    _widen_check("audit_log", "ck_audit_log_action", _ACTIONS_OLD, _ACTIONS_NEW)
 
 
 def downgrade() -> None:
     """Back to 0004: aborted runs count as failed, open intents as failed attempts."""
+    # The audit log is append-only: entries of the new actions keep 0004 from being
+    # reached, and that is refused here rather than by a failing constraint.
+    log = sa.table("audit_log", sa.column("action", sa.String))
+    if op.get_bind().execute(
+        sa.select(sa.func.count()).select_from(log).where(
+            log.c.action.in_(("reconciliation", "lock_takeover"))
+        )
+    ).scalar_one():
+        raise RuntimeError(
+            "the audit log holds reconciliation or lock_takeover entries, which 0004 "
+            "cannot hold; the audit log is append-only, so this database stays at 0005"
+        )
     runs = sa.table("runs", sa.column("status", sa.String))
     op.execute(runs.update().where(runs.c.status == "aborted").values(status="failed"))
     deliveries = sa.table("deliveries", sa.column("status", sa.String))
@@ -86,6 +107,7 @@ def downgrade() -> None:
         .values(status="failed")
     )
     _widen_check("deliveries", "ck_deliveries_status", _DELIVERIES_NEW, _DELIVERIES_OLD)
+    _widen_check("audit_log", "ck_audit_log_action", _ACTIONS_NEW, _ACTIONS_OLD)
     _widen_check("runs", "ck_runs_status", _RUNS_NEW, _RUNS_OLD)
     for table in ("run_locks", "runs"):
         # Plain DROP COLUMN (SQLite 3.35+): a batch copy of runs fails on its foreign keys.
