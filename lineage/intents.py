@@ -11,11 +11,11 @@ when it cannot. The run itself carries a heartbeat, so a later run can tell a de
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy import delete as sql_delete
@@ -44,6 +44,7 @@ __all__ = [
     "dead_runs",
     "live_runs",
     "open_intents",
+    "reopen",
     "roll_back",
 ]
 
@@ -70,6 +71,7 @@ class OpenIntent:
 
     @property
     def folder(self) -> str:
+        """The delivery's folder name in the drop."""
         return self.delivery_id.split(":", 1)[1]
 
 
@@ -237,7 +239,20 @@ def roll_back(engine: Engine, delivery_id: str) -> bool:
     return bool(changed)
 
 
-def _batches(rows: Iterable[dict[str, object]]) -> Iterable[list[dict[str, object]]]:
+def reopen(engine: Engine, delivery_id: str) -> bool:
+    """A rolled-back intent published again (a retry of the same run): `publishing` again."""
+    key = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
+    with _transaction(engine) as connection:
+        return bool(
+            connection.execute(
+                update(DeliveryRecord)
+                .where(DeliveryRecord.delivery_id == key, DeliveryRecord.status == "rolled_back")
+                .values(status=PUBLISHING)
+            ).rowcount
+        )
+
+
+def _batches(rows: Sequence[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
     it = iter(rows)
     while batch := list(islice(it, _BATCH)):
         yield batch

@@ -170,9 +170,7 @@ class RunRecord(Base):
 
     __tablename__ = "runs"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('running', 'completed', 'failed', 'aborted')", name="status"
-        ),
+        CheckConstraint("status IN ('running', 'completed', 'failed', 'aborted')", name="status"),
     )
 
     run_id: Mapped[str] = mapped_column(String(36), primary_key=True)

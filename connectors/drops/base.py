@@ -44,8 +44,8 @@ __all__ = [
     "hidden_id",
     "hidden_name",
     "is_hidden_of",
-    "no_steps",
     "manifest_bytes",
+    "no_steps",
     "receipt_files",
     "sha256_hex",
 ]

@@ -26,8 +26,8 @@ from connectors.drops.base import (
     REMOVING,
     Delivery,
     Receipt,
-    check_delivery,
     Steps,
+    check_delivery,
     check_id,
     hidden_id,
     hidden_name,
@@ -423,7 +423,9 @@ def _os_error(exc: OSError, what: str, outcome: str) -> DeliveryError:
     """`what` failed: the OS's reason and code, transient when trying later may help."""
     reason = exc.strerror or type(exc).__name__
     code = errno.errorcode.get(exc.errno, "") if exc.errno is not None else ""
-    message = f"{what}: {reason}" + (f" ({code})" if code else "") + (f"; {outcome}" if outcome else "")
+    message = (
+        f"{what}: {reason}" + (f" ({code})" if code else "") + (f"; {outcome}" if outcome else "")
+    )
     if exc.errno in _TRANSIENT_ERRNOS:
         return TransientDeliveryError(message)
     return PermanentDeliveryError(message)

@@ -37,8 +37,8 @@ from connectors.drops.base import (
     REMOVING,
     Delivery,
     Receipt,
-    check_delivery,
     Steps,
+    check_delivery,
     check_id,
     hidden_id,
     hidden_name,
@@ -319,9 +319,7 @@ class SftpDrop:
                 with self._step(f"clean {supplier_dir}", "call it again"):
                     return await _delete_hidden(sftp, supplier_dir, INCOMING, delivery_id)
 
-        return self._with_retries(
-            attempt, action=f"clean {supplier_dir}", outcome="call it again"
-        )
+        return self._with_retries(attempt, action=f"clean {supplier_dir}", outcome="call it again")
 
     # --- one attempt, on one connection ----------------------------------------------------
 

@@ -496,7 +496,7 @@ def test_0004_keeps_the_state_rows_as_pupils_and_can_be_undone(
     with engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO runs (run_id, started_at, status, \"trigger\", dry_run, "
+                'INSERT INTO runs (run_id, started_at, status, "trigger", dry_run, '
                 "sluis_version, parameters) VALUES (:run, :at, 'running', 't', false, 't', '{}')"
             ),
             {"run": run, "at": at},

@@ -1,6 +1,7 @@
-"""Kill safety: runs can be `aborted`, deliveries `publishing` (an intent) or `rolled_back`,
-a run and its locks carry a heartbeat, and the audit log takes `reconciliation` and
-`lock_takeover`.
+"""Kill safety: aborted runs, delivery intents, heartbeats, two more audit actions.
+
+Runs can be `aborted`, deliveries `publishing` (an intent) or `rolled_back`, a run and
+its locks carry a heartbeat, and the audit log takes `reconciliation` and `lock_takeover`.
 
 A delivery is recorded as `publishing` before the drop makes it visible and becomes
 `delivered` in one commit after; a later run settles what a killed run left (see
@@ -76,9 +77,7 @@ def _widen_check(table: str, name: str, old: str, new: str) -> None:
 def upgrade() -> None:
     """Widen the two status checks and add the heartbeat columns."""
     op.add_column("runs", sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
-    op.add_column(
-        "run_locks", sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True)
-    )
+    op.add_column("run_locks", sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
     _widen_check("runs", "ck_runs_status", _RUNS_OLD, _RUNS_NEW)
     _widen_check("deliveries", "ck_deliveries_status", _DELIVERIES_OLD, _DELIVERIES_NEW)
     _widen_check("audit_log", "ck_audit_log_action", _ACTIONS_OLD, _ACTIONS_NEW)
@@ -89,11 +88,15 @@ def downgrade() -> None:
     # The audit log is append-only: entries of the new actions keep 0004 from being
     # reached, and that is refused here rather than by a failing constraint.
     log = sa.table("audit_log", sa.column("action", sa.String))
-    if op.get_bind().execute(
-        sa.select(sa.func.count()).select_from(log).where(
-            log.c.action.in_(("reconciliation", "lock_takeover"))
+    if (
+        op.get_bind()
+        .execute(
+            sa.select(sa.func.count())
+            .select_from(log)
+            .where(log.c.action.in_(("reconciliation", "lock_takeover")))
         )
-    ).scalar_one():
+        .scalar_one()
+    ):
         raise RuntimeError(
             "the audit log holds reconciliation or lock_takeover entries, which 0004 "
             "cannot hold; the audit log is append-only, so this database stays at 0005"
