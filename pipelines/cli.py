@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from connectors.errors import SluisError, UsageError, shorten
+from connectors.errors import RunStopped, SluisError, UsageError, shorten
 
 if TYPE_CHECKING:
     from pipelines.flows import SyncRequest
@@ -124,6 +124,38 @@ def _check_lineage(state: Path) -> None:
         store.dispose()
 
 
+def _after_stop(request: SyncRequest) -> None:
+    """After a signal: the run is aborted (if the flow could not say so itself), then stop.
+
+    Raises:
+        RunStopped: a signal asked the run to stop.
+    """
+    from pipelines import stopping
+
+    stop = stopping.requested()
+    if stop is None:
+        return
+    if stopping.current_run:
+        from datetime import UTC, datetime
+
+        from lineage.intents import abort_run
+        from lineage.store import LineageStore
+        from pipelines.openlineage_run import RunLineage
+        from pipelines.settings import Settings
+
+        settings = Settings(state_dir=Path(request.state))
+        store = LineageStore(settings.lineage_url())
+        try:
+            at = datetime.now(UTC)
+            if abort_run(store.engine, stopping.current_run[0], at=at, message=str(stop)):
+                lineage = RunLineage(settings, stopping.current_run[0])
+                lineage.abort(str(stop), at)
+                lineage.close()
+        finally:
+            store.dispose()
+    raise stop
+
+
 def run_sync(request: SyncRequest) -> dict[str, Any]:
     """Run the sync flow in this process and return its summary.
 
@@ -138,6 +170,7 @@ def run_sync(request: SyncRequest) -> dict[str, Any]:
     # it when the run ends, however it ends (see pipelines/prefect_server.py).
     with temporary_api():
         state = sync(request, return_state=True)
+    _after_stop(request)
     if not state.is_completed():
         raise SluisError(state.message or "the run failed")
     return cast(dict[str, Any], state.result())
@@ -177,8 +210,11 @@ def run(
         sluis run --source exports/ --drop /srv/sluis/drop --supplier basispoort
         sluis run --source EDEX.XML --consents toestemmingen.csv --dry-run
     """
+    from pipelines import stopping
     from pipelines.prefect_server import check_prefect_home
 
+    # SIGTERM (systemd, a reboot) and Ctrl-C stop the run cleanly: one line, exit 143/130.
+    stopping.install()
     # Before Prefect is imported (by pipelines.flows): it reads both at import.
     _prefect_environment()
     check_prefect_home()
@@ -210,7 +246,11 @@ def run(
         dry_run=dry_run,
         trigger="cli",
     )
-    summary = run_sync(request)
+    try:
+        summary = run_sync(request)
+    except SluisError:
+        _after_stop(request)  # a signal that surfaced as the run's failure is still a stop
+        raise
     out.print(_summary(summary["rows"]))
     for note in summary.get("notes", []):
         _say(out, note)
@@ -636,10 +676,67 @@ def sample(
     _say(out, f"{len(folders)} school(s) written to {out_dir}")
 
 
+@app.command("reconcile")
+def reconcile_command(
+    drop: Annotated[Path, typer.Option(help="Folder drop root to clean")] = Path("drop"),
+    state: Annotated[Path, typer.Option(help="Sluis' state folder")] = Path("sluis-state"),
+    db: DbOption = None,
+) -> None:
+    """Settle what a killed run left (`sluis run` does this itself at its start).
+
+    A delivery a killed run was publishing counts as delivered when its manifest is in the
+    drop and is rolled back otherwise; leftover staging folders are removed; a run that
+    stopped beating is marked aborted. Runs that are alive are left alone.
+
+    Example:
+        sluis reconcile --drop /srv/sluis/drop --state /var/lib/sluis
+    """
+    from datetime import UTC, datetime
+
+    from contracts.agreements import load_agreement_set
+    from lineage.audit import default_actor
+    from lineage.store import LineageStore
+    from pipelines.keys import audit_log
+    from pipelines.reconcile import reconcile
+
+    settings = _settings(state, db).model_copy(update={"drop_dir": drop})
+    store = LineageStore(settings.lineage_url())
+    try:
+        store.create_schema()
+        found = load_agreement_set(settings.agreements_dir)
+        settled = reconcile(
+            store,
+            settings,
+            found.agreements,
+            now=datetime.now(UTC),
+            actor=default_actor(),
+            audit=audit_log(settings, store.engine),
+            drop_root=drop,
+        )
+    finally:
+        store.dispose()
+    for line in settled.lines() or ["nothing to settle: no stopped run left anything behind"]:
+        _say(out, line)
+    for problem in settled.problems:
+        _say(err, f"sluis: {problem}")
+    if settled.unsettled:
+        raise SluisError(
+            f"{len(settled.unsettled)} delivery(ies) could not be checked against their drop: "
+            f"{', '.join(settled.unsettled)}; fix the drop (see above), then run "
+            "sluis reconcile again"
+        )
+
+
 def main() -> None:
-    """Console-script entry point: user errors become one line and exit code 1 (2 for usage)."""
+    """Console-script entry point: user errors become one line and exit code 1 (2 for usage).
+
+    A run stopped by SIGTERM or SIGINT is one line too, exit 143 or 130.
+    """
     try:
         app()
+    except RunStopped as exc:
+        _say(err, f"sluis: {exc}")
+        sys.exit(exc.exit_code)
     except UsageError as exc:
         _say(err, f"sluis: {exc}")
         sys.exit(EXIT_USAGE)

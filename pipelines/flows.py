@@ -36,6 +36,7 @@ from lineage.quarantine_report import build_report, write_report
 from lineage.rights import erased_hashes
 from lineage.state import load_state
 from lineage.store import LineageStore
+from pipelines import stopping
 from pipelines.approval import wait_for_approval
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets
 from pipelines.drops import archive_drop, drop_for, held_drop
@@ -174,6 +175,7 @@ def sync(request: SyncRequest) -> State:
         },
         sluis_version=SLUIS_VERSION,
     )
+    stopping.current_run[:] = [run_id]
     lineage = RunLineage(settings, run_id)
     audit: list[AuditLog] = []  # the run's keyed audit log, once its key is checked
     # From the first second: another run tells this one, alive, from a killed one by it.
@@ -208,8 +210,8 @@ def sync(request: SyncRequest) -> State:
 def _stopped(store: LineageStore, lineage: RunLineage, run_id: str, message: str) -> None:
     """A signal stopped the run: aborted in lineage, with an OpenLineage ABORT."""
     at = datetime.now(UTC)
-    abort_run(store.engine, run_id, at=at, message=message)
-    lineage.abort(message, at)
+    if abort_run(store.engine, run_id, at=at, message=message):
+        lineage.abort(message, at)
     lineage.close()
     store.dispose()
 

@@ -34,6 +34,9 @@ AFTER_LINEAGE_COMMIT = "after_lineage_commit"
 STEP_HOOK: Callable[[str], None] | None = None
 
 _NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT"}
+# The run this process started (set by the flow), so the CLI can still mark it aborted
+# when a signal lands outside the flow's own code.
+current_run: list[str] = []
 _stop = threading.Event()
 _signum: list[int] = []
 
