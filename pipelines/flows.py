@@ -176,6 +176,7 @@ def sync(request: SyncRequest) -> State:
         sluis_version=SLUIS_VERSION,
     )
     stopping.current_run[:] = [run_id]
+    stopping.reclaim()
     lineage = RunLineage(settings, run_id)
     audit: list[AuditLog] = []  # the run's keyed audit log, once its key is checked
     # From the first second: another run tells this one, alive, from a killed one by it.

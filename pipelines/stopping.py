@@ -24,6 +24,7 @@ __all__ = [
     "STEP_HOOK",
     "check",
     "install",
+    "reclaim",
     "requested",
     "step",
 ]
@@ -38,6 +39,7 @@ _NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT"}
 # when a signal lands outside the flow's own code.
 current_run: list[str] = []
 _stop = threading.Event()
+_installed = threading.Event()
 _signum: list[int] = []
 
 
@@ -81,3 +83,15 @@ def install() -> None:
     """Make SIGTERM and SIGINT raise RunStopped in the main thread (the CLI's)."""
     for signum in _NAMES:
         signal.signal(signum, _handle)
+    _installed.set()
+
+
+def reclaim() -> None:
+    """Inside the flow: take SIGTERM back from Prefect, when the CLI installed ours.
+
+    Prefect's flow engine swaps in a handler that raises its own TerminationSignal, which
+    Sluis' flow would not see as a stop: the run would stay `running` and the process
+    would wait for its deliveries without recording it. Served runs keep Prefect's.
+    """
+    if _installed.is_set() and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _handle)
