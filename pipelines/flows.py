@@ -25,6 +25,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.errors import RunStopped, SluisError
+from contracts.agreements import LoadedAgreement
 from contracts.validation import ValidatedSchool, problem_counts
 from lineage.audit import AuditLog, default_actor, record_agreement_versions
 from lineage.audit_anchors import anchor_run
@@ -217,6 +218,32 @@ def _stopped(store: LineageStore, lineage: RunLineage, run_id: str, message: str
     store.dispose()
 
 
+def _reconcile(
+    store: LineageStore,
+    settings: Settings,
+    everything: list[LoadedAgreement],
+    selected: list[LoadedAgreement],
+    actor: str,
+    audit: AuditLog,
+    logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+) -> None:
+    """Before anything is published: settle what a killed run left against the drops."""
+    settled = reconcile(
+        store,
+        settings,
+        everything,
+        now=datetime.now(UTC),
+        actor=actor,
+        audit=audit,
+        drop_root=settings.drop_dir,
+        sweep=selected,
+    )
+    for line in settled.lines():
+        logger.warning("reconcile: %s", line)
+    for problem in settled.problems:
+        logger.warning("reconcile: %s", problem)
+
+
 def _make_drop_root(root: Path) -> None:
     """Create the drop root 0751, whatever the umask (an existing one is left as it is).
 
@@ -307,20 +334,8 @@ def _sync(
             f"{settings.lock_wait_minutes} minutes and stopped without delivering"
         ) from None
     lineage.start(schools_in, started)
-    # Before anything is published: what a killed run left is settled against the drops.
-    settled = reconcile(
-        store,
-        settings,
-        everything,
-        now=datetime.now(UTC),
-        actor=actor,
-        audit=audit[0],
-        drop_root=settings.drop_dir,
-    )
-    for line in settled.lines():
-        logger.warning("reconcile: %s", line)
-    for problem in settled.problems:
-        logger.warning("reconcile: %s", problem)
+    if not request.dry_run:  # a dry run changes no drop; the next real run settles
+        _reconcile(store, settings, everything, agreements, actor, audit[0], logger)
     ledger = RunLedger(store, settings, run_id, started)
 
     # Every school is validated before anything is delivered: an unreadable export stops

@@ -83,6 +83,7 @@ def reconcile(
     audit: AuditLog | None,
     drop_root: Path | None = None,
     make_drop: Callable[[LoadedAgreement, Path], Drop] | None = None,
+    sweep: Sequence[LoadedAgreement] | None = None,
 ) -> Reconciled:
     """Settle the intents, staging folders and runs of runs that stopped beating.
 
@@ -96,6 +97,8 @@ def reconcile(
         drop_root: the folder drop root to sweep for staging folders; the settings' one
             when None. An intent is checked in the drop root its own run used.
         make_drop: builds a drop (tests pass one); pipelines.drops.drop_for by default.
+        sweep: the suppliers whose drops are swept for staging folders (a run: the ones
+            it delivers to, so an unselected SFTP server is not contacted); all when None.
     """
     engine = store.engine
     stale = timedelta(seconds=settings.lock_stale_seconds)
@@ -140,10 +143,13 @@ def reconcile(
         elif intents.roll_back(engine, intent.delivery_id):
             done.rolled_back.append(intent.delivery_id)
 
-    # Staging folders of no live run: a kill before the intent, or an older Sluis.
-    busy = {(i.supplier, i.folder) for i in publishing if i.run_id in live}
+    # Staging folders of no live run: a kill before the intent, or an older Sluis. Read
+    # again now: a live run records its intent before it stages anything.
+    live = intents.live_runs(engine, now=now, stale=stale)
+    busy = {(i.supplier, i.folder) for i in intents.open_intents(engine) if i.run_id in live}
     root = drop_root or settings.drop_dir
-    for supplier in sorted(by_supplier):
+    swept = by_supplier if sweep is None else {loaded.agreement.id for loaded in sweep}
+    for supplier in sorted(swept):
         drop = drop_of(supplier, root)
         if not isinstance(drop, ReconcilableDrop):
             continue

@@ -182,6 +182,12 @@ def test_a_run_sigkilled_while_publishing_is_settled_by_the_next_run(root: Path,
     assert again.returncode == 0, again.stdout + again.stderr
     _check_drop_equals_lineage(root)
     _check_aborted(root, killed)
+    # Not blocked by the dead run's lock: taken over after 2 s without a beat, and audited.
+    with _lineage(root) as db:
+        taken = db.execute(
+            "SELECT subject FROM audit_log WHERE action = 'lock_takeover'"
+        ).fetchall()
+    assert taken == [("27ZX",)]
 
 
 @pytest.mark.parametrize(
