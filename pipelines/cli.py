@@ -125,35 +125,10 @@ def _check_lineage(state: Path) -> None:
 
 
 def _after_stop(request: SyncRequest) -> None:
-    """After a signal: the run is aborted (if the flow could not say so itself), then stop.
+    """After a signal: the run is aborted (if the flow could not say so), then RunStopped."""
+    from pipelines.stopping import after_stop
 
-    Raises:
-        RunStopped: a signal asked the run to stop.
-    """
-    from pipelines import stopping
-
-    stop = stopping.requested()
-    if stop is None:
-        return
-    if stopping.current_run:
-        from datetime import UTC, datetime
-
-        from lineage.intents import abort_run
-        from lineage.store import LineageStore
-        from pipelines.openlineage_run import RunLineage
-        from pipelines.settings import Settings
-
-        settings = Settings(state_dir=Path(request.state))
-        store = LineageStore(settings.lineage_url())
-        try:
-            at = datetime.now(UTC)
-            if abort_run(store.engine, stopping.current_run[0], at=at, message=str(stop)):
-                lineage = RunLineage(settings, stopping.current_run[0])
-                lineage.abort(str(stop), at)
-                lineage.close()
-        finally:
-            store.dispose()
-    raise stop
+    after_stop(Path(request.state))
 
 
 def run_sync(request: SyncRequest) -> dict[str, Any]:
@@ -691,30 +666,9 @@ def reconcile_command(
     Example:
         sluis reconcile --drop /srv/sluis/drop --state /var/lib/sluis
     """
-    from datetime import UTC, datetime
+    from pipelines.reconcile import reconcile_drops
 
-    from contracts.agreements import load_agreement_set
-    from lineage.audit import default_actor
-    from lineage.store import LineageStore
-    from pipelines.keys import audit_log
-    from pipelines.reconcile import reconcile
-
-    settings = _settings(state, db).model_copy(update={"drop_dir": drop})
-    store = LineageStore(settings.lineage_url())
-    try:
-        store.create_schema()
-        found = load_agreement_set(settings.agreements_dir)
-        settled = reconcile(
-            store,
-            settings,
-            found.agreements,
-            now=datetime.now(UTC),
-            actor=default_actor(),
-            audit=audit_log(settings, store.engine),
-            drop_root=drop,
-        )
-    finally:
-        store.dispose()
+    settled = reconcile_drops(_settings(state, db).model_copy(update={"drop_dir": drop}))
     for line in settled.lines() or ["nothing to settle: no stopped run left anything behind"]:
         _say(out, line)
     for problem in settled.problems:

@@ -32,7 +32,7 @@ from pipelines.holds import supersede_holds
 from pipelines.openlineage_run import RunLineage
 from pipelines.settings import Settings
 
-__all__ = ["Reconciled", "reconcile"]
+__all__ = ["Reconciled", "reconcile", "reconcile_drops"]
 
 ABORT_MESSAGE = "the run's process stopped (killed or lost) before it finished"
 
@@ -183,3 +183,27 @@ def reconcile(
             at=now,
         )
     return done
+
+
+def reconcile_drops(settings: Settings) -> Reconciled:
+    """`sluis reconcile`: settle against every agreement's drop, audited as the OS user."""
+    from datetime import UTC
+
+    from contracts.agreements import load_agreement_set
+    from lineage.audit import default_actor
+    from pipelines.keys import audit_log
+
+    store = LineageStore(settings.lineage_url())
+    try:
+        store.create_schema()
+        return reconcile(
+            store,
+            settings,
+            load_agreement_set(settings.agreements_dir).agreements,
+            now=datetime.now(UTC),
+            actor=default_actor(),
+            audit=audit_log(settings, store.engine),
+            drop_root=settings.drop_dir,
+        )
+    finally:
+        store.dispose()
