@@ -245,3 +245,53 @@ def test_a_live_run_is_left_alone(tmp_path: Path) -> None:
     snapshot = store.get_run(run_id)
     assert snapshot is not None and snapshot.status == "running"
     store.dispose()
+
+
+def test_staging_folders_of_no_live_run_are_removed_and_a_live_runs_are_kept(
+    tmp_path: Path, sftp_server: SftpServer
+) -> None:
+    loaded = agreement()
+    settings = _settings(tmp_path)
+    store = LineageStore(settings.lineage_url())
+    store.create_schema()
+    live = "00000000-0000-4000-8000-000000000007"
+    store.start_run(
+        live, started_at=T0, trigger="t", dry_run=False, parameters={}, sluis_version="t"
+    )
+    beat(store.engine, live, T0)
+    store.record_delivery(
+        live,
+        delivery_id="leverancier:busy",
+        supplier="leverancier",
+        school="27ZX",
+        agreement_sha256="a" * 64,
+        agreement_reference="VO-1",
+        fields=["roepnaam"],
+        mode="full",
+        counts={"input": 0, "delivered": 0, "withheld": {}, "quarantined": 0},
+        files=[],
+        manifest_sha256="b" * 64,
+        location=None,
+        status="publishing",
+        created_at=T0,
+    )
+    supplier_dir = sftp_server.root / "leverancier"
+    supplier_dir.mkdir()
+    left = supplier_dir / f".incoming-old-{'1' * 16}"
+    busy = supplier_dir / f".incoming-busy-{'2' * 16}"
+    for folder in (left, busy):
+        folder.mkdir()
+        (folder / "leerlingen.csv").write_bytes(b"x\n")
+    settled = reconcile(
+        store,
+        settings,
+        [loaded],
+        now=T0 + timedelta(seconds=10),
+        actor="test",
+        audit=None,
+        make_drop=lambda _loaded, _root: sftp_server.drop(),
+    )
+    assert settled.staging_removed == 1
+    assert sorted(p.name for p in supplier_dir.iterdir()) == [busy.name]
+    assert settled.unsettled == [] and settled.rolled_back == []
+    store.dispose()
