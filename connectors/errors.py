@@ -29,6 +29,7 @@ __all__ = [
     "InputError",
     "PermanentDeliveryError",
     "PolicyError",
+    "RunStopped",
     "SluisError",
     "SourceFormatError",
     "TransientDeliveryError",
@@ -80,3 +81,12 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Publishing failed for a reason a retry will not fix."""
+
+
+class RunStopped(SluisError):
+    """SIGTERM or SIGINT stopped the run; the exit code is 128 + the signal number."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum

@@ -118,6 +118,10 @@ AuditAction = Literal[
     "redelivery",
     "key_rotated",
     "retention_purge",
+    # What a run settled of a killed run, and a lock taken from a holder that stopped
+    # beating (pipelines/reconcile.py, lineage/locks.py).
+    "reconciliation",
+    "lock_takeover",
 ]
 AUDIT_ACTIONS: Final = frozenset(get_args(AuditAction))
 # Actions whose subject is a pupil: it must be the keyed hash, so a raw key cannot land here.

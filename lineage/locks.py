@@ -34,6 +34,8 @@ class RunLockRecord(Base):
     run_id: Mapped[str] = mapped_column(String(36))
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Renewed while the holder lives; None on a row from before 0006 (acquired_at counts).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class LockTimeout(Exception):
@@ -45,20 +47,33 @@ class LockTimeout(Exception):
         self.holder = holder
 
 
-def _try(engine: Engine, school: str, run_id: str, now: datetime, lease: timedelta) -> str | None:
-    """Take the lock; return None when taken, else the run id that holds it."""
+def _try(
+    engine: Engine, school: str, run_id: str, now: datetime, lease: timedelta, stale: timedelta
+) -> tuple[str | None, str | None]:
+    """Take the lock: (None, run taken over or None) when taken, else (holder, None)."""
+    taken_from = None
     with _transaction(engine) as connection:
         row = connection.execute(
-            select(RunLockRecord.run_id, RunLockRecord.expires_at, RunRecord.status)
+            select(
+                RunLockRecord.run_id,
+                RunLockRecord.expires_at,
+                RunLockRecord.acquired_at,
+                RunLockRecord.heartbeat_at,
+                RunRecord.status,
+            )
             .outerjoin(RunRecord, RunRecord.run_id == RunLockRecord.run_id)
             .where(RunLockRecord.school == school)
         ).first()
         if row is not None:
-            holder, expires_at, status = row
+            holder, _, acquired_at, heartbeat_at, status = row
             if holder == run_id:
-                return None
-            if status == "running" and _utc(expires_at, "expires_at") > now:
-                return str(holder)
+                return None, None
+            beaten = _utc(heartbeat_at if heartbeat_at is not None else acquired_at, "heartbeat")
+            # The heartbeat decides, not the lease: a long run that beats is alive.
+            if status == "running" and now - beaten < stale:
+                return str(holder), None
+            if status == "running":
+                taken_from = str(holder)
             connection.execute(sql_delete(RunLockRecord).where(RunLockRecord.school == school))
         try:
             connection.execute(
@@ -69,12 +84,13 @@ def _try(engine: Engine, school: str, run_id: str, now: datetime, lease: timedel
                         "run_id": run_id,
                         "acquired_at": now,
                         "expires_at": now + lease,
+                        "heartbeat_at": now,
                     }
                 ],
             )
         except IntegrityError:
-            return "another run"
-    return None
+            return "another run", None
+    return None, taken_from
 
 
 def acquire(
@@ -84,8 +100,10 @@ def acquire(
     *,
     wait_seconds: float,
     lease: timedelta = timedelta(hours=6),
+    stale: timedelta = timedelta(seconds=60),
     poll_seconds: float = 5.0,
     on_wait: Callable[[str, str], None] = lambda school, holder: None,
+    on_takeover: Callable[[str, str], None] = lambda school, holder: None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
@@ -96,9 +114,12 @@ def acquire(
         schools: the run's schools (their BRIN or folder names).
         run_id: the run taking the locks (a started run in lineage).
         wait_seconds: how long to wait for a school another run holds.
-        lease: after this long a lock counts as abandoned (a crashed process).
+        lease: recorded as the lock's `expires_at`, for people reading the table.
+        stale: a holder that has not beaten for this long is dead (a killed process).
         poll_seconds: how often to look again while waiting.
         on_wait: called once per held school with (school, holding run id).
+        on_takeover: called with (school, dead run id) when a lock of a run still
+            recorded as running is taken over.
         clock: the time source (tests pass a fake one).
         sleep: how to wait (tests pass a fake one).
 
@@ -108,7 +129,12 @@ def acquire(
     for school in sorted({_token(s, "school", _NAME_LENGTH) for s in schools}):
         started = clock()
         told = False
-        while (holder := _try(engine, school, run_id, clock(), lease)) is not None:
+        while True:
+            holder, taken_from = _try(engine, school, run_id, clock(), lease, stale)
+            if taken_from is not None:
+                on_takeover(school, taken_from)
+            if holder is None:
+                break
             if not told:
                 on_wait(school, holder)
                 told = True

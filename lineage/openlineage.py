@@ -80,6 +80,7 @@ __all__ = [
     "LineageEmitter",
     "OutputSpec",
     "SluisAuditRunFacet",
+    "abort_event",
     "complete_event",
     "delivery_output",
     "export_fields",
@@ -414,6 +415,23 @@ def fail_event(
     )
     return _event(
         RunState.FAIL,
+        run_id,
+        job_name=job_name,
+        event_time=event_time,
+        run_facets={"errorMessage": facet},
+    )
+
+
+def abort_event(
+    run_id: str, *, job_name: str = DEFAULT_JOB_NAME, event_time: datetime, message: str
+) -> RunEvent:
+    """The ABORT event of a run that was killed or stopped by a signal (one-line reason)."""
+    folded = " ".join(_CONTROL.sub(" ", str(message)).split())[:_MESSAGE_LENGTH]
+    facet = error_message_run.ErrorMessageRunFacet(
+        message=folded or "run aborted", programmingLanguage="python", producer=PRODUCER
+    )
+    return _event(
+        RunState.ABORT,
         run_id,
         job_name=job_name,
         event_time=event_time,

@@ -77,7 +77,8 @@ __all__ = [
     "build_engine",
 ]
 
-RunStatus = Literal["running", "completed", "failed"]
+# aborted: the process died or was stopped by a signal (pipelines/reconcile.py).
+RunStatus = Literal["running", "completed", "failed", "aborted"]
 # held: waits for approval (mass change); superseded: a held delivery a later run replaced.
 DeliveryStatus = Literal[
     "delivered",
@@ -87,6 +88,10 @@ DeliveryStatus = Literal[
     "agreement_expired",
     "held",
     "superseded",
+    # publishing: the intent, recorded before the drop shows it; rolled_back: an intent
+    # the supplier never saw (pipelines/reconcile.py).
+    "publishing",
+    "rolled_back",
 ]
 DeliveryMode = Literal["full", "delta"]
 Severity = Literal["error", "warning"]
@@ -165,7 +170,7 @@ class RunRecord(Base):
 
     __tablename__ = "runs"
     __table_args__ = (
-        CheckConstraint("status IN ('running', 'completed', 'failed')", name="status"),
+        CheckConstraint("status IN ('running', 'completed', 'failed', 'aborted')", name="status"),
     )
 
     run_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -181,6 +186,9 @@ class RunRecord(Base):
     # (lineage.audit_anchors).
     audit_seq: Mapped[int | None] = mapped_column(Integer)
     audit_mac: Mapped[str | None] = mapped_column(String(64))
+    # Renewed while the run lives (pipelines/heartbeat.py): a `running` run that stopped
+    # beating is dead, and a later run marks it aborted.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class SourceRecord(Base):
@@ -206,7 +214,7 @@ class DeliveryRecord(Base):
     __table_args__ = (
         CheckConstraint(
             "status IN ('delivered', 'nothing_to_deliver', 'failed', 'dry_run', "
-            "'agreement_expired', 'held', 'superseded')",
+            "'agreement_expired', 'held', 'superseded', 'publishing', 'rolled_back')",
             name="status",
         ),
         CheckConstraint("mode IN ('full', 'delta')", name="mode"),

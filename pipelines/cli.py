@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from connectors.errors import SluisError, UsageError, shorten
+from connectors.errors import RunStopped, SluisError, UsageError, shorten
 
 if TYPE_CHECKING:
     from pipelines.flows import SyncRequest
@@ -109,6 +109,13 @@ def _check_lineage(state: Path) -> None:
         store.dispose()
 
 
+def _after_stop(request: SyncRequest) -> None:
+    """After a signal: the run is aborted (if the flow could not say so), then RunStopped."""
+    from pipelines.stopping import after_stop
+
+    after_stop(Path(request.state))
+
+
 def run_sync(request: SyncRequest) -> dict[str, Any]:
     """Run the sync flow in this process and return its summary.
 
@@ -132,6 +139,7 @@ def run_sync(request: SyncRequest) -> dict[str, Any]:
             state = sync.with_options(task_runner=runner)(request, return_state=True)
     finally:
         remove_dask_scratch(settings)
+    _after_stop(request)
     if not state.is_completed():
         raise SluisError(state.message or "the run failed")
     return cast(dict[str, Any], state.result())
@@ -180,8 +188,11 @@ def run(
         sluis run --source exports/ --drop /srv/sluis/drop --supplier basispoort
         sluis run --source EDEX.XML --consents toestemmingen.csv --dry-run
     """
+    from pipelines import stopping
     from pipelines.prefect_server import check_prefect_home
 
+    # SIGTERM (systemd, a reboot) and Ctrl-C stop the run cleanly: one line, exit 143/130.
+    stopping.install()
     # Before Prefect is imported (by pipelines.flows): it reads both at import.
     _prefect_environment()
     check_prefect_home()
@@ -215,7 +226,11 @@ def run(
         dry_run=dry_run,
         trigger="cli",
     )
-    summary = run_sync(request)
+    try:
+        summary = run_sync(request)
+    except SluisError:
+        _after_stop(request)  # a signal that surfaced as the run's failure is still a stop
+        raise
     from pipelines.summary import summary_table
 
     out.print(summary_table(summary["rows"]))
@@ -656,10 +671,46 @@ def sample(
     _say(out, f"{len(folders)} school(s) written to {out_dir}")
 
 
+@app.command("reconcile")
+def reconcile_command(
+    drop: Annotated[Path, typer.Option(help="Folder drop root to clean")] = Path("drop"),
+    state: Annotated[Path, typer.Option(help="Sluis' state folder")] = Path("sluis-state"),
+    db: DbOption = None,
+) -> None:
+    """Settle what a killed run left (`sluis run` does this itself at its start).
+
+    A delivery a killed run was publishing counts as delivered when its manifest is in the
+    drop and is rolled back otherwise; leftover staging folders are removed; a run that
+    stopped beating is marked aborted. Runs that are alive are left alone.
+
+    Example:
+        sluis reconcile --drop /srv/sluis/drop --state /var/lib/sluis
+    """
+    from pipelines.reconcile import reconcile_drops
+
+    settled = reconcile_drops(_settings(state, db).model_copy(update={"drop_dir": drop}))
+    for line in settled.lines() or ["nothing to settle: no stopped run left anything behind"]:
+        _say(out, line)
+    for problem in settled.problems:
+        _say(err, f"sluis: {problem}")
+    if settled.unsettled:
+        raise SluisError(
+            f"{len(settled.unsettled)} delivery(ies) could not be checked against their drop: "
+            f"{', '.join(settled.unsettled)}; fix the drop (see above), then run "
+            "sluis reconcile again"
+        )
+
+
 def main() -> None:
-    """Console-script entry point: user errors become one line and exit code 1 (2 for usage)."""
+    """Console-script entry point: user errors become one line and exit code 1 (2 for usage).
+
+    A run stopped by SIGTERM or SIGINT is one line too, exit 143 or 130.
+    """
     try:
         app()
+    except RunStopped as exc:
+        _say(err, f"sluis: {exc}")
+        sys.exit(exc.exit_code)
     except UsageError as exc:
         _say(err, f"sluis: {exc}")
         sys.exit(EXIT_USAGE)

@@ -10,13 +10,13 @@ changed. The outcome holds counts, field names, hashes and locations, never a va
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
-from connectors.drops.base import Delivery, Drop, build_manifest
+from connectors.drops.base import Delivery, Drop, build_manifest, manifest_bytes, sha256_hex
 from connectors.errors import DeliveryError, PolicyError, SluisError
 from connectors.formats.base import CHANGE_KINDS, CHANGE_REMOVED, DataFile, RenderContext
 from connectors.formats.encryption import encrypt_files
@@ -39,6 +39,7 @@ from policy.structure import (
 __all__ = [
     "DeliveryOutcome",
     "DeliveryTargets",
+    "Ledger",
     "deliver_schools",
     "delivery_id_for",
     "identifier_columns",
@@ -46,6 +47,19 @@ __all__ = [
 
 # The column a delta adds to flat formats (CSV, Parquet): added, changed or removed.
 CHANGE_COLUMN = "change"
+
+
+class Ledger(Protocol):
+    """Records each delivery as it is published (pipelines.publishing.RunLedger)."""
+
+    def intend(self, outcome: DeliveryOutcome) -> None:
+        """Commit the intent, before the drop makes anything visible."""
+
+    def confirm(self, outcome: DeliveryOutcome) -> None:
+        """The drop has it: record it delivered."""
+
+    def unsure(self, outcome: DeliveryOutcome, drop: Drop) -> None:
+        """Publishing failed: settle the intent by what the drop shows."""
 
 
 @dataclass(frozen=True)
@@ -56,11 +70,14 @@ class DeliveryTargets:
         drop: the supplier's drop; None for a dry run (everything but publishing).
         held: where a delivery waits for approval (a folder in Sluis' state).
         archive: where a copy of every published delivery is kept for re-delivery.
+        ledger: records each published delivery in lineage as it goes out; without
+            one the caller records the outcomes afterwards.
     """
 
     drop: Drop | None
     held: Drop | None = None
     archive: Drop | None = None
+    ledger: Ledger | None = None
 
 
 @dataclass(frozen=True)
@@ -752,7 +769,26 @@ def _deliver_one(
             notes=tuple(notes),
             **result,
         )
-    receipt = targets.drop.publish(delivery)
+    planned = DeliveryOutcome(
+        status="delivered",
+        manifest_sha256=sha256_hex(manifest_bytes(delivery.manifest)),
+        notes=tuple(notes),
+        **result,
+    )
+    ledger = targets.ledger
+    if ledger is not None:
+        # Before the drop makes anything visible, so a kill at any later moment leaves a
+        # record that the next run settles against the drop (pipelines/reconcile.py).
+        ledger.intend(planned)
+    try:
+        receipt = targets.drop.publish(delivery)
+    except DeliveryError:
+        if ledger is not None:
+            ledger.unsure(planned, targets.drop)
+        raise
+    outcome = replace(planned, location=receipt.location, manifest_sha256=receipt.manifest_sha256)
+    if ledger is not None:
+        ledger.confirm(outcome)
     if targets.archive is not None:
         # After the drop: only what reached the supplier is kept, for re-delivery. Losing
         # the copy costs only that, never the delivery itself.
@@ -760,10 +796,4 @@ def _deliver_one(
             targets.archive.publish(delivery)
         except DeliveryError as exc:
             notes.append(f"no archive copy for re-delivery: {exc}")
-    return DeliveryOutcome(
-        status="delivered",
-        location=receipt.location,
-        manifest_sha256=receipt.manifest_sha256,
-        notes=tuple(notes),
-        **result,
-    )
+    return replace(outcome, notes=tuple(notes))

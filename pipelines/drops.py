@@ -17,6 +17,7 @@ from connectors.drops.registry import get_drop
 from connectors.errors import ConfigurationError
 from contracts.agreements import Agreement, FolderDropSettings, SftpDropSettings
 from pipelines.settings import Settings
+from pipelines.stopping import step
 
 __all__ = ["archive_drop", "drop_for", "held_drop", "lookup_secret"]
 
@@ -65,7 +66,7 @@ def drop_for(agreement: Agreement, settings: Settings, drop_root: Path) -> Drop:
     """Build the drop an agreement names."""
     settings_of_drop = agreement.drop
     if isinstance(settings_of_drop, FolderDropSettings):
-        return FolderDrop(drop_root)
+        return FolderDrop(drop_root, steps=step)
     if isinstance(settings_of_drop, SftpDropSettings):
         secret = lookup_secret(settings_of_drop.secret, settings)
         is_key = secret.get_secret_value().lstrip().startswith("-----BEGIN")
@@ -77,6 +78,7 @@ def drop_for(agreement: Agreement, settings: Settings, drop_root: Path) -> Drop:
             path=settings_of_drop.path,
             host_keys=list(settings_of_drop.host_key),
             retries=settings_of_drop.retries,
+            steps=step,
             **({"client_key": secret} if is_key else {"password": secret}),
         )
     raise ConfigurationError(f"{agreement.id}: unknown drop type")  # pragma: no cover

@@ -7,7 +7,7 @@ deployment from real annotations, and postponed ones break served runs.
 import logging
 import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,10 +24,12 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.errors import SluisError
+from connectors.errors import RunStopped, SluisError
+from contracts.agreements import LoadedAgreement
 from contracts.validation import ValidatedSchool, problem_counts
 from lineage.audit import AuditLog, default_actor, record_agreement_versions
 from lineage.audit_anchors import anchor_run
+from lineage.intents import abort_run
 from lineage.locks import LockTimeout
 from lineage.locks import acquire as acquire_locks
 from lineage.locks import release as release_locks
@@ -35,15 +37,19 @@ from lineage.quarantine_report import build_report, write_report
 from lineage.rights import erased_hashes
 from lineage.state import load_state
 from lineage.store import LineageStore
+from pipelines import stopping
 from pipelines.approval import wait_for_approval
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets
 from pipelines.drops import archive_drop, drop_for, held_drop
+from pipelines.heartbeat import Heartbeat
 from pipelines.holds import record_outcome, remove_expired_deliveries
 from pipelines.keys import RunKeys
 from pipelines.openlineage_run import RunLineage
 from pipelines.plan import batches, discover_schools, label, run_name, select_school
 from pipelines.progress import DELIVERED, READ
 from pipelines.progress import current as progress
+from pipelines.publishing import RunLedger
+from pipelines.reconcile import reconcile
 from pipelines.retention import purge
 from pipelines.run_guards import RunAgreements, check_keys, record_audit_head
 from pipelines.settings import Settings
@@ -151,10 +157,19 @@ def sync(request: SyncRequest) -> State:
         },
         sluis_version=SLUIS_VERSION,
     )
+    stopping.current_run[:] = [run_id]
+    stopping.reclaim()
     lineage = RunLineage(settings, run_id)
     audit: list[AuditLog] = []  # the run's keyed audit log, once its key is checked
+    # From the first second: another run tells this one, alive, from a killed one by it.
+    heartbeat = Heartbeat(store.engine, run_id, stale_seconds=settings.lock_stale_seconds)
     try:
+        heartbeat.start()
         summary = _sync(request, settings, run_id, started, store, lineage, logger, audit)
+    except RunStopped as exc:
+        _stopped(store, lineage, run_id, str(exc))
+        logger.error("Run stopped: %s", exc)
+        return Failed(message=str(exc), data=None)
     except SluisError as exc:
         message = str(exc)
         lineage.fail(message, datetime.now(UTC))
@@ -165,6 +180,7 @@ def sync(request: SyncRequest) -> State:
         logger.error("Run failed: %s", message)
         return Failed(message=message, data=None)
     finally:
+        heartbeat.stop()
         release_locks(store.engine, run_id)
     lineage.close()
     anchor_run(store.engine, run_id, audit[0].head())
@@ -172,6 +188,41 @@ def sync(request: SyncRequest) -> State:
     store.finish_run(run_id, status="completed", finished_at=datetime.now(UTC))
     store.dispose()
     return Completed(message="sync completed", data=summary)
+
+
+def _stopped(store: LineageStore, lineage: RunLineage, run_id: str, message: str) -> None:
+    """A signal stopped the run: aborted in lineage, with an OpenLineage ABORT."""
+    at = datetime.now(UTC)
+    if abort_run(store.engine, run_id, at=at, message=message):
+        lineage.abort(message, at)
+    lineage.close()
+    store.dispose()
+
+
+def _reconcile(
+    store: LineageStore,
+    settings: Settings,
+    everything: list[LoadedAgreement],
+    selected: list[LoadedAgreement],
+    actor: str,
+    audit: AuditLog,
+    logger: logging.LoggerAdapter[logging.Logger] | logging.Logger,
+) -> None:
+    """Before anything is published: settle what a killed run left against the drops."""
+    settled = reconcile(
+        store,
+        settings,
+        everything,
+        now=datetime.now(UTC),
+        actor=actor,
+        audit=audit,
+        drop_root=settings.drop_dir,
+        sweep=selected,
+    )
+    for line in settled.lines():
+        logger.warning("reconcile: %s", line)
+    for problem in settled.problems:
+        logger.warning("reconcile: %s", problem)
 
 
 def _make_drop_root(root: Path) -> None:
@@ -234,13 +285,29 @@ def _sync(
             holder,
         )
 
+    def taken_over(school: str, holder: str) -> None:
+        logger.warning(
+            "school %s: run %s stopped beating %d s ago or more; its lock is taken over",
+            school,
+            holder,
+            settings.lock_stale_seconds,
+        )
+        audit[0].append(
+            actor,
+            "lock_takeover",
+            school,
+            {"run_id": run_id, "from_run": holder, "stale_seconds": settings.lock_stale_seconds},
+        )
+
     try:
         acquire_locks(
             store.engine,
             [s.name for s in schools_in],
             run_id,
             wait_seconds=settings.lock_wait_minutes * 60,
+            stale=timedelta(seconds=settings.lock_stale_seconds),
             on_wait=waiting,
+            on_takeover=taken_over,
         )
     except LockTimeout as exc:
         raise RunAborted(
@@ -248,6 +315,9 @@ def _sync(
             f"{settings.lock_wait_minutes} minutes and stopped without delivering"
         ) from None
     lineage.start(schools_in, started)
+    if not request.dry_run:  # a dry run changes no drop; the next real run settles
+        _reconcile(store, settings, everything, agreements, actor, audit[0], logger)
+    ledger = RunLedger(store, settings, run_id, started)
     progress().start(len(schools_in), len(schools_in) * len(agreements))
 
     # Every school is validated before anything is delivered: an unreadable export stops
@@ -309,6 +379,7 @@ def _sync(
             else drop_for(loaded.agreement, settings, settings.drop_dir),
             held=held_drop(settings),
             archive=archive_drop(settings),
+            ledger=None if request.dry_run else ledger,
         )
         for ready in prepared:
             states = load_state(store.engine, loaded.agreement.id, [s.brincode for s in ready])
@@ -338,8 +409,11 @@ def _sync(
             failures.append(state.message or "a delivery failed")
             continue
         outcomes.extend(cast(list[DeliveryOutcome], future.result()))
+    # Each published delivery was recorded as it went out, by whichever process published it.
+    recorded = ledger.recorded_of(outcomes)
     for o in outcomes:
-        record_outcome(store, settings, run_id, o, started)
+        if o.delivery_id is None or RunLedger.key(o) not in recorded:
+            record_outcome(store, settings, run_id, o, started)
         if o.status == "failed":
             failures.extend(f"{o.supplier} {o.school}: {note}" for note in o.notes)
         # "Nothing changed" is the normal night; everything else needs someone's eyes.

@@ -69,6 +69,7 @@ __all__ = [
     "record_outcome",
     "redeliver",
     "remove_expired_deliveries",
+    "supersede_holds",
 ]
 
 _EMPTY_COUNTS = {"input": 0, "delivered": 0, "withheld": {}, "quarantined": 0}
@@ -110,7 +111,7 @@ def record_outcome(
         # Whatever came after a hold decides instead of it: a fixed export that needs
         # nothing, a normal delivery or a newer hold. Approving the old one would send
         # an outdated mass change.
-        _supersede_holds(store, settings, o.supplier, o.school, keep=key)
+        supersede_holds(store, settings, o.supplier, o.school, keep=key)
     if o.status not in ("delivered", "held"):
         return
     state = o.state_frame()
@@ -124,7 +125,7 @@ def record_outcome(
         stage_pending(store.engine, key, state)
 
 
-def _supersede_holds(
+def supersede_holds(
     store: LineageStore, settings: Settings, supplier: str, school: str, *, keep: str
 ) -> None:
     """A newer delivery or hold for the same school ends any older hold."""
@@ -478,7 +479,7 @@ def _send_again(
             # The supplier now holds exactly that delivery again: the next run's changes
             # and hold are counted from it, and an older hold no longer applies.
             commit_state(store.engine, supplier, record.school, key, members)
-            _supersede_holds(store, settings, supplier, record.school, keep=key)
+            supersede_holds(store, settings, supplier, record.school, keep=key)
         audit.append(
             actor,
             "redelivery",

@@ -18,6 +18,7 @@ from lineage.openlineage import (
     AssertionSpec,
     InputSpec,
     LineageEmitter,
+    abort_event,
     complete_event,
     delivery_output,
     export_fields,
@@ -38,7 +39,7 @@ def _namespace() -> str:
 
 
 class RunLineage:
-    """START, then COMPLETE or FAIL, for one run."""
+    """START, then COMPLETE, FAIL or ABORT, for one run."""
 
     def __init__(self, settings: Settings, run_id: str) -> None:
         self.run_id = run_id
@@ -129,6 +130,10 @@ class RunLineage:
     def fail(self, message: str, at: datetime) -> None:
         """Emit FAIL with the run's one-line error."""
         self.emitter.emit(fail_event(self.run_id, event_time=at, message=message))
+
+    def abort(self, message: str, at: datetime) -> None:
+        """Emit ABORT: the run was killed or stopped by a signal."""
+        self.emitter.emit(abort_event(self.run_id, event_time=at, message=message))
 
     def close(self) -> None:
         """Flush and close the transport."""

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a run waits for another run of the same school to finish",
     )
+    lock_stale_seconds: int = Field(
+        60,
+        ge=2,
+        description="A run that has not shown a sign of life (heartbeat) for this many "
+        "seconds is dead: its school locks are taken over and the run is marked aborted",
+    )
     schedule_cron: str = Field(
         "0 2 * * *",
         description="When `sluis serve` runs each school (cron), unless an "

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypedDict
@@ -20,6 +20,11 @@ from connectors.errors import ConfigurationError, PolicyError
 from connectors.formats.base import MAX_NAME_LENGTH, DataFile
 
 __all__ = [
+    "AFTER_DATA_FILES",
+    "AFTER_MANIFEST",
+    "AFTER_RENAME",
+    "BEFORE_UPLOAD",
+    "DROP_STEPS",
     "INCOMING",
     "MANIFEST_KEYS",
     "MANIFEST_NAME",
@@ -36,9 +41,11 @@ __all__ = [
     "check_counts",
     "check_delivery",
     "check_id",
+    "hidden_id",
     "hidden_name",
     "is_hidden_of",
     "manifest_bytes",
+    "no_steps",
     "receipt_files",
     "sha256_hex",
 ]
@@ -114,6 +121,21 @@ class Receipt:
     location: str
     files: tuple[DeliveredFile, ...]
     manifest_sha256: str
+
+
+# The step boundaries of a publish, in order. A drop built with `steps=` calls it with each
+# name as the boundary is passed, so that a test can stop the process exactly there
+# (tests/pipelines/test_kill_safety*.py); nothing else listens.
+BEFORE_UPLOAD = "before_upload"
+AFTER_DATA_FILES = "after_data_files"
+AFTER_MANIFEST = "after_manifest"
+AFTER_RENAME = "after_rename"
+DROP_STEPS = (BEFORE_UPLOAD, AFTER_DATA_FILES, AFTER_MANIFEST, AFTER_RENAME)
+Steps = Callable[[str], None]
+
+
+def no_steps(step: str) -> None:
+    """The default step callback: nothing listens."""
 
 
 class Drop(Protocol):
@@ -359,6 +381,13 @@ _TOKEN_BYTES = 8
 def hidden_name(kind: str, delivery_id: str) -> str:
     """A fresh hidden folder name for `delivery_id`: `<kind>-<delivery_id>-<16 hex>`."""
     return f"{kind}-{delivery_id}-{secrets.token_hex(_TOKEN_BYTES)}"
+
+
+def hidden_id(name: str, kind: str) -> str | None:
+    """The delivery id of hidden folder `name` of `kind`, or None when it is not one."""
+    token = rf"[0-9a-f]{{{_TOKEN_BYTES * 2}}}"
+    found = re.fullmatch(rf"{re.escape(kind)}-(.+)-{token}", name)
+    return found.group(1) if found is not None and SAFE_ID.fullmatch(found.group(1)) else None
 
 
 def is_hidden_of(name: str, kind: str, delivery_id: str) -> bool:

@@ -14,19 +14,26 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 
 from connectors.drops.base import (
+    AFTER_DATA_FILES,
+    AFTER_MANIFEST,
+    AFTER_RENAME,
+    BEFORE_UPLOAD,
+    INCOMING,
     MANIFEST_NAME,
     REMOVING,
     Delivery,
     Receipt,
+    Steps,
     check_delivery,
     check_id,
+    hidden_id,
     hidden_name,
     is_hidden_of,
     manifest_bytes,
+    no_steps,
     receipt_files,
     sha256_hex,
 )
@@ -79,11 +86,19 @@ class FolderDrop:
         private: for Sluis' own copies (archive, held deliveries) in its state: files
             0600 and folders 0700, nobody but the owner reads them; a supplier's drop
             keeps 0640 and 0750, so that the supplier's group can read its deliveries.
+        steps: called with each step boundary of a publish (base.DROP_STEPS), for tests
+            that stop the process there.
     """
 
     def __init__(
-        self, root: str | os.PathLike[str], *, create_root: bool = False, private: bool = False
+        self,
+        root: str | os.PathLike[str],
+        *,
+        create_root: bool = False,
+        private: bool = False,
+        steps: Steps = no_steps,
     ) -> None:
+        self._steps = steps
         self._root = Path(root).absolute()
         self._create_root = create_root
         self._private = private
@@ -125,15 +140,17 @@ class FolderDrop:
                 # reply): the identical delivery is there, so this one is done.
                 return self._receipt(delivery, final, manifest)
             self._refuse_existing(delivery, final)
-            incoming = Path(
-                tempfile.mkdtemp(prefix=f".incoming-{delivery.delivery_id}-", dir=supplier_dir)
-            )
-            os.chmod(incoming, self._dir_mode)
+            self._steps(BEFORE_UPLOAD)
+            # A name `remove_incoming` recognises: what a killed process leaves is found.
+            incoming = supplier_dir / hidden_name(INCOMING, delivery.delivery_id)
+            _make_dir(incoming, exist_ok=False, mode=self._dir_mode)
             for data_file in delivery.files:
                 _write_file(incoming / data_file.name, data_file.content, self._file_mode)
+            self._steps(AFTER_DATA_FILES)
             # Last, so that a delivery folder with a manifest is always complete.
             _write_file(incoming / MANIFEST_NAME, manifest, self._file_mode)
             _fsync_dir(incoming)
+            self._steps(AFTER_MANIFEST)
             self._refuse_existing(delivery, final)
             try:
                 os.rename(incoming, final)
@@ -152,7 +169,67 @@ class FolderDrop:
         with contextlib.suppress(OSError):
             _fsync_dir(supplier_dir)
             _fsync_dir(self._root)
+        self._steps(AFTER_RENAME)
         return self._receipt(delivery, final, manifest)
+
+    def find(self, supplier: str, delivery_id: str, manifest_sha256: str) -> str | None:
+        """Where the supplier sees this delivery with exactly this manifest, or None.
+
+        For reconciling a run that died while publishing: a delivery whose manifest is
+        there counts as delivered.
+
+        Raises:
+            ConfigurationError: the supplier id or delivery id is not allowed.
+            PermanentDeliveryError: the drop folder is missing (an unmounted share must
+                not look like a delivery that never happened).
+        """
+        check_id(supplier, what="supplier id")
+        check_id(delivery_id, what="delivery id")
+        self._require_root(f"cannot look for delivery {delivery_id!r}")
+        final = self._root / supplier / delivery_id
+        path = final / MANIFEST_NAME
+        try:
+            if final.is_symlink() or path.is_symlink() or not path.is_file():
+                return None
+            if sha256_hex(path.read_bytes()) != manifest_sha256:
+                return None
+            return str(final) if _same_delivery(final, path.read_bytes()) else None
+        except OSError as exc:
+            raise _os_error(exc, f"cannot look for delivery {delivery_id!r}", "") from exc
+
+    def incoming(self, supplier: str) -> list[str]:
+        """Delivery ids with a staging folder left beside the supplier's deliveries."""
+        check_id(supplier, what="supplier id")
+        supplier_dir = self._root / supplier
+        try:
+            names = sorted(os.listdir(supplier_dir)) if supplier_dir.is_dir() else []
+        except OSError as exc:
+            raise _os_error(exc, f"cannot list {supplier_dir}", "") from exc
+        return sorted({d for name in names if (d := hidden_id(name, INCOMING)) is not None})
+
+    def remove_incoming(self, supplier: str, delivery_id: str) -> int:
+        """Delete what an interrupted publish of `delivery_id` staged; return how many folders."""
+        check_id(supplier, what="supplier id")
+        check_id(delivery_id, what="delivery id")
+        supplier_dir = self._root / supplier
+        deleted = 0
+        try:
+            if not supplier_dir.is_dir():
+                return 0
+            for entry in sorted(os.listdir(supplier_dir)):
+                if is_hidden_of(entry, INCOMING, delivery_id):
+                    shutil.rmtree(supplier_dir / entry)
+                    deleted += 1
+        except OSError as exc:
+            raise _os_error(exc, f"cannot clean {supplier_dir}", "call it again") from exc
+        return deleted
+
+    def _require_root(self, what: str) -> None:
+        if not self._root.is_dir() and not (self._create_root and not os.path.lexists(self._root)):
+            raise PermanentDeliveryError(
+                f"{what}: drop folder {self._root} does not exist or is not a folder "
+                "(is the share mounted?)"
+            )
 
     @staticmethod
     def _receipt(delivery: Delivery, final: Path, manifest: bytes) -> Receipt:
@@ -346,7 +423,9 @@ def _os_error(exc: OSError, what: str, outcome: str) -> DeliveryError:
     """`what` failed: the OS's reason and code, transient when trying later may help."""
     reason = exc.strerror or type(exc).__name__
     code = errno.errorcode.get(exc.errno, "") if exc.errno is not None else ""
-    message = f"{what}: {reason}" + (f" ({code})" if code else "") + f"; {outcome}"
+    message = (
+        f"{what}: {reason}" + (f" ({code})" if code else "") + (f"; {outcome}" if outcome else "")
+    )
     if exc.errno in _TRANSIENT_ERRNOS:
         return TransientDeliveryError(message)
     return PermanentDeliveryError(message)

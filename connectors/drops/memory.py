@@ -116,6 +116,27 @@ class MemoryDrop:
         with self._lock:
             return self.deliveries.pop((supplier, delivery_id), None) is not None
 
+    def find(self, supplier: str, delivery_id: str, manifest_sha256: str) -> str | None:
+        """`memory://<supplier>/<delivery_id>` if it holds this manifest, else None."""
+        check_id(supplier, what="supplier id")
+        check_id(delivery_id, what="delivery id")
+        with self._lock:
+            files = self.deliveries.get((supplier, delivery_id))
+        if files is None or sha256_hex(files[MANIFEST_NAME]) != manifest_sha256:
+            return None
+        return f"memory://{supplier}/{delivery_id}"
+
+    def incoming(self, supplier: str) -> list[str]:
+        """Nothing is staged in memory: a failed publish keeps nothing."""
+        check_id(supplier, what="supplier id")
+        return []
+
+    def remove_incoming(self, supplier: str, delivery_id: str) -> int:
+        """Nothing is staged in memory; 0."""
+        check_id(supplier, what="supplier id")
+        check_id(delivery_id, what="delivery id")
+        return 0
+
     def manifest(self, supplier: str, delivery_id: str) -> dict[str, Any]:
         """Return the parsed manifest of a published delivery.
 

@@ -10,7 +10,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 from connectors.drops.base import Drop
 from connectors.errors import ConfigurationError
 
-__all__ = ["DROPS", "RemovableDrop", "get_drop", "known_drops"]
+__all__ = ["DROPS", "ReconcilableDrop", "RemovableDrop", "get_drop", "known_drops"]
 
 # Adding a drop is one line here plus its module, named as "module:class". A drop's module
 # is imported when a drop of its kind is first built: the SFTP drop loads asyncssh and its
@@ -20,6 +20,23 @@ DROPS: dict[str, str] = {
     "memory": "connectors.drops.memory:MemoryDrop",
     "sftp": "connectors.drops.sftp:SftpDrop",
 }
+
+
+@runtime_checkable
+class ReconcilableDrop(Drop, Protocol):
+    """A drop a later run can ask what a killed run left: pipelines/reconcile.py."""
+
+    def find(self, supplier: str, delivery_id: str, manifest_sha256: str) -> str | None:
+        """The location of the delivery if the supplier sees it with this manifest, else None."""
+        ...
+
+    def incoming(self, supplier: str) -> list[str]:
+        """Delivery ids with a hidden staging folder left in the supplier's folder."""
+        ...
+
+    def remove_incoming(self, supplier: str, delivery_id: str) -> int:
+        """Delete the staging folders of `delivery_id`; return how many."""
+        ...
 
 
 @runtime_checkable

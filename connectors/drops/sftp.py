@@ -28,16 +28,23 @@ from asyncssh.public_key import get_default_public_key_algs
 from pydantic import SecretStr
 
 from connectors.drops.base import (
+    AFTER_DATA_FILES,
+    AFTER_MANIFEST,
+    AFTER_RENAME,
+    BEFORE_UPLOAD,
     INCOMING,
     MANIFEST_NAME,
     REMOVING,
     Delivery,
     Receipt,
+    Steps,
     check_delivery,
     check_id,
+    hidden_id,
     hidden_name,
     is_hidden_of,
     manifest_bytes,
+    no_steps,
     receipt_files,
     sha256_hex,
 )
@@ -137,7 +144,9 @@ class SftpDrop:
         backoff_seconds: float = 1.0,
         connect_timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        steps: Steps = no_steps,
     ) -> None:
+        self._steps = steps
         if not (isinstance(host, str) and host.strip() and host == host.strip()):
             raise ConfigurationError(f"SFTP drop: host {host!r} is not a host name")
         if not (isinstance(username, str) and username.strip()):
@@ -258,6 +267,60 @@ class SftpDrop:
             outcome="call remove again once the cause is fixed",
         )
 
+    def find(self, supplier: str, delivery_id: str, manifest_sha256: str) -> str | None:
+        """Where the supplier sees this delivery with exactly this manifest, or None.
+
+        Raises:
+            ConfigurationError: the supplier id or delivery id is not allowed.
+            TransientDeliveryError, PermanentDeliveryError: the server could not be asked.
+        """
+        check_id(supplier, what="supplier id")
+        check_id(delivery_id, what="delivery id")
+        final = posixpath.join(self._path, supplier, delivery_id)
+
+        async def attempt(retrying: bool) -> str | None:
+            async with self._sftp() as sftp:
+                await self._check_root(sftp)
+                found = await _read_or_none(sftp, f"{final}/{MANIFEST_NAME}")
+            if found is None or sha256_hex(found) != manifest_sha256:
+                return None
+            return self._url(final)
+
+        return self._with_retries(
+            attempt, action=f"look for delivery {delivery_id!r}", outcome="nothing was changed"
+        )
+
+    def incoming(self, supplier: str) -> list[str]:
+        """Delivery ids with a staging folder left beside the supplier's deliveries."""
+        check_id(supplier, what="supplier id")
+        supplier_dir = posixpath.join(self._path, supplier)
+
+        async def attempt(retrying: bool) -> list[str]:
+            async with self._sftp() as sftp:
+                if await _lstat(sftp, supplier_dir) is None:
+                    return []
+                names = [str(name) for name in await sftp.listdir(supplier_dir)]
+            return sorted({d for name in names if (d := hidden_id(name, INCOMING)) is not None})
+
+        return self._with_retries(
+            attempt, action=f"list {supplier_dir}", outcome="nothing was changed"
+        )
+
+    def remove_incoming(self, supplier: str, delivery_id: str) -> int:
+        """Delete what an interrupted upload of `delivery_id` staged; return how many folders."""
+        check_id(supplier, what="supplier id")
+        check_id(delivery_id, what="delivery id")
+        supplier_dir = posixpath.join(self._path, supplier)
+
+        async def attempt(retrying: bool) -> int:
+            async with self._sftp() as sftp:
+                if await _lstat(sftp, supplier_dir) is None:
+                    return 0
+                with self._step(f"clean {supplier_dir}", "call it again"):
+                    return await _delete_hidden(sftp, supplier_dir, INCOMING, delivery_id)
+
+        return self._with_retries(attempt, action=f"clean {supplier_dir}", outcome="call it again")
+
     # --- one attempt, on one connection ----------------------------------------------------
 
     async def _publish_once(self, delivery: Delivery, manifest: bytes, *, retrying: bool) -> None:
@@ -267,9 +330,10 @@ class SftpDrop:
             await self._check_root(sftp)
             await self._ensure_supplier_dir(sftp, supplier_dir)
             if await _lstat(sftp, final) is not None:
-                # A connection lost right after the rename leaves our own delivery in place:
-                # the same manifest bytes mean it is this very delivery, now complete.
-                if retrying and await _read_or_none(sftp, f"{final}/{MANIFEST_NAME}") == manifest:
+                # A connection lost right after the rename, or a run killed before it
+                # recorded the delivery, leaves this very delivery in place: the same
+                # manifest bytes (every file with its hash) mean it is there, complete.
+                if await _read_or_none(sftp, f"{final}/{MANIFEST_NAME}") == manifest:
                     return
                 raise _Refused(self._exists_error(delivery, final))
             # An earlier attempt that lost its connection leaves its staging folder behind.
@@ -278,6 +342,7 @@ class SftpDrop:
 
             staging = posixpath.join(supplier_dir, hidden_name(INCOMING, delivery.delivery_id))
             committed = False
+            self._steps(BEFORE_UPLOAD)
             try:
                 with self._step(f"create staging folder in {supplier_dir}"):
                     await sftp.mkdir(staging, asyncssh.SFTPAttrs(permissions=DIR_MODE))
@@ -287,9 +352,11 @@ class SftpDrop:
                         await _upload(
                             sftp, posixpath.join(staging, data_file.name), data_file.content
                         )
+                self._steps(AFTER_DATA_FILES)
                 # Last, so that a delivery folder with a manifest is always complete.
                 with self._step(f"upload {MANIFEST_NAME}"):
                     await _upload(sftp, posixpath.join(staging, MANIFEST_NAME), manifest)
+                self._steps(AFTER_MANIFEST)
                 if await _lstat(sftp, final) is not None:
                     raise _Refused(self._exists_error(delivery, final))
                 try:
@@ -304,6 +371,7 @@ class SftpDrop:
                         self._sftp_error(exc, f"rename staging folder to {final}")
                     ) from None
                 committed = True
+                self._steps(AFTER_RENAME)
             finally:
                 if not committed:
                     # Best effort: on a lost connection this fails and the next attempt

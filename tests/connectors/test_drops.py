@@ -556,9 +556,9 @@ def _fail_on_create(real: Callable[..., int]) -> Callable[..., int]:
         ("os.open", _fail_on_create(os.open)),
         ("os.fchmod", _fail),
         ("os.rename", _fail),
-        ("tempfile.mkdtemp", _fail),
+        ("os.mkdir", _fail),
     ],
-    ids=["open", "fchmod", "rename", "mkdtemp"],
+    ids=["open", "fchmod", "rename", "mkdir"],
 )
 def test_folder_drop_failing_at_any_step_leaves_no_trace(
     drop_root: Path, monkeypatch: pytest.MonkeyPatch, target: str, replacement: Callable[..., Any]

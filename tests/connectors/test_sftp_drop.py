@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -166,12 +167,25 @@ def test_sftp_drop_refuses_an_existing_delivery_id_and_leaves_it_alone(
     drop.publish(_delivery("d1"))
     before = (sftp_server.root / "acme" / "d1" / MANIFEST_NAME).read_bytes()
 
+    other = _delivery("d1")
+    other = dataclasses.replace(other, manifest={**other.manifest, "run_id": "another-run"})
     with pytest.raises(PermanentDeliveryError, match="never replaced") as caught:
-        drop.publish(_delivery("d1"))
+        drop.publish(other)
     assert (sftp_server.root / "acme" / "d1" / MANIFEST_NAME).read_bytes() == before
     assert _hidden(sftp_server.root / "acme") == []
     assert sftp_server.state.connections == 2
     assert "'d1'" in str(caught.value)
+
+
+def test_sftp_drop_publishing_the_identical_delivery_again_is_done_not_an_error(
+    sftp_server: SftpServer,
+) -> None:
+    # The same-manifest rule: a run killed after the rename retries without a duplicate.
+    drop = sftp_server.drop()
+    first = drop.publish(_delivery("d1"))
+    again = drop.publish(_delivery("d1"))
+    assert again == first
+    assert sorted(os.listdir(sftp_server.root / "acme")) == ["d1"]
 
 
 def test_sftp_drop_refuses_a_missing_remote_folder_instead_of_creating_it(
@@ -424,9 +438,11 @@ def test_sftp_drop_connection_lost_just_after_the_rename_counts_as_published(
     assert _assert_only_complete_deliveries(sftp_server.root / "acme") == ["d1"]
     assert _hidden(sftp_server.root / "acme") == []
     assert delays == [1.0]
-    # Publishing the same id again later is still refused.
+    # Publishing another delivery under the same id later is still refused.
+    other = _delivery("d1")
+    other = dataclasses.replace(other, manifest={**other.manifest, "run_id": "another-run"})
     with pytest.raises(PermanentDeliveryError, match="never replaced"):
-        drop.publish(_delivery("d1"))
+        drop.publish(other)
 
 
 # --- removal ------------------------------------------------------------------------------

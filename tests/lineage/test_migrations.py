@@ -490,29 +490,26 @@ def test_0004_keeps_the_state_rows_as_pupils_and_can_be_undone(
     from lineage.migrate import _config
 
     upgrade(lineage_url, to="0003")
-    store = LineageStore(lineage_url)  # deliveries and runs are the same at 0003 and 0004
+    # Plain SQL: the models are at the head, whose runs table has more columns than 0003's.
     at = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
     run = "00000000-0000-4000-8000-000000000001"
-    store.start_run(
-        run, started_at=at, trigger="t", dry_run=False, parameters={}, sluis_version="t"
-    )
-    store.record_delivery(
-        run,
-        delivery_id="s:d",
-        supplier="s",
-        school="07XY",
-        agreement_sha256="a" * 64,
-        agreement_reference="VO",
-        fields=["roepnaam"],
-        mode="delta",
-        counts={"input": 1, "delivered": 1, "withheld": {}, "quarantined": 0},
-        files=[],
-        manifest_sha256=None,
-        location=None,
-        status="delivered",
-        created_at=at,
-    )
-    store.dispose()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO runs (run_id, started_at, status, "trigger", dry_run, '
+                "sluis_version, parameters) VALUES (:run, :at, 'running', 't', false, 't', '{}')"
+            ),
+            {"run": run, "at": at},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO deliveries (delivery_id, run_id, supplier, school, "
+                "agreement_sha256, agreement_reference, fields, mode, counts, files, status, "
+                "created_at) VALUES ('s:d', :run, 's', '07XY', :sha, 'VO', '[\"roepnaam\"]', "
+                "'delta', '{}', '[]', 'delivered', :at)"
+            ),
+            {"run": run, "at": at, "sha": "a" * 64},
+        )
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -541,3 +538,43 @@ def test_0004_keeps_the_state_rows_as_pupils_and_can_be_undone(
         left = connection.execute(text("SELECT pupil_hash FROM supplier_state")).scalars().all()
     assert "kind" not in columns
     assert left == ["a" * 64]
+
+
+def test_0006_lets_a_run_be_aborted_and_can_be_undone(lineage_url: str, engine: Engine) -> None:
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from lineage.migrate import _config
+
+    upgrade(lineage_url, to="0005")
+    at = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    run = "00000000-0000-4000-8000-000000000005"
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO runs (run_id, started_at, status, "trigger", dry_run, '
+                "sluis_version, parameters) VALUES (:run, :at, 'running', 't', false, 't', '{}')"
+            ),
+            {"run": run, "at": at},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO deliveries (delivery_id, run_id, supplier, school, "
+                "agreement_sha256, agreement_reference, fields, mode, counts, files, status, "
+                "created_at) VALUES ('s:d', :run, 's', '07XY', :sha, 'VO', '[]', "
+                "'full', '{}', '[]', 'delivered', :at)"
+            ),
+            {"run": run, "at": at, "sha": "a" * 64},
+        )
+    upgrade(lineage_url)  # with a delivery pointing at the run: its foreign key holds
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE runs SET status = 'aborted'"))
+        connection.execute(text("UPDATE deliveries SET status = 'publishing'"))
+    with engine.begin() as connection:
+        command.downgrade(_config(connection), "0005")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT status FROM runs")).scalar_one() == "failed"
+        assert connection.execute(text("SELECT status FROM deliveries")).scalar_one() == "failed"
+        columns = {c["name"] for c in inspect(connection).get_columns("runs")}
+    assert "heartbeat_at" not in columns

@@ -523,6 +523,7 @@ EXPECTED_COLUMNS = {
         # the audit log's head when the run ended (lineage.audit_anchors)
         "audit_seq",
         "audit_mac",
+        "heartbeat_at",
     },
     "run_sources": {
         "id",
@@ -585,7 +586,7 @@ EXPECTED_COLUMNS = {
     "supplier_state_pending": {"delivery_id", "pupil_hash", "row_hash", "ref", "kind"},
     "drop_removals": {"delivery_id", "removed_at"},
     # lineage.locks: one sync per school at a time
-    "run_locks": {"school", "run_id", "acquired_at", "expires_at"},
+    "run_locks": {"school", "run_id", "acquired_at", "expires_at", "heartbeat_at"},
 }
 
 # Canonical pupil columns and the sensitive source columns (ARCHITECTURE.md).

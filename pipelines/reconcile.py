@@ -1,0 +1,209 @@
+"""Settle what a killed run left: at the start of every `sluis run`, and as `sluis reconcile`.
+
+- An intent (a delivery recorded as `publishing`) of a run that is no longer alive counts
+  as delivered when the supplier can see its manifest, with the members and state the
+  next delta needs; otherwise it is rolled back and its staging folder removed.
+- Hidden `.incoming-*` staging folders that no live run is publishing are removed from
+  the folder and SFTP drops.
+- A run still recorded as `running` whose heartbeat stopped is marked `aborted`, with an
+  OpenLineage ABORT event.
+
+Each reconciliation that changed something is one audit entry. Only runs that stopped
+beating for SLUIS_LOCK_STALE_SECONDS are touched: a live run's intents and staging
+folders are its own business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from connectors.drops.base import Drop
+from connectors.drops.registry import ReconcilableDrop
+from connectors.errors import SluisError
+from contracts.agreements import LoadedAgreement
+from lineage import intents
+from lineage.audit import AuditLog
+from lineage.store import LineageStore
+from pipelines.drops import drop_for
+from pipelines.holds import supersede_holds
+from pipelines.openlineage_run import RunLineage
+from pipelines.settings import Settings
+
+__all__ = ["Reconciled", "reconcile", "reconcile_drops"]
+
+ABORT_MESSAGE = "the run's process stopped (killed or lost) before it finished"
+
+
+@dataclass
+class Reconciled:
+    """What one reconciliation settled: lineage keys, run ids and counts; no pupil value."""
+
+    confirmed: list[str] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)
+    unsettled: list[str] = field(default_factory=list)
+    aborted: list[str] = field(default_factory=list)
+    staging_removed: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was settled or removed."""
+        return bool(self.confirmed or self.rolled_back or self.aborted or self.staging_removed)
+
+    def lines(self) -> list[str]:
+        """One line per kind of change, for the log and the CLI."""
+        out = []
+        if self.confirmed:
+            out.append(
+                f"{len(self.confirmed)} delivery(ies) of a stopped run found in the drop and "
+                f"recorded as delivered: {', '.join(self.confirmed)}"
+            )
+        if self.rolled_back:
+            out.append(
+                f"{len(self.rolled_back)} delivery(ies) of a stopped run never reached the "
+                f"drop and were rolled back: {', '.join(self.rolled_back)}"
+            )
+        if self.staging_removed:
+            out.append(f"{self.staging_removed} leftover staging folder(s) removed from drops")
+        if self.aborted:
+            out.append(f"run(s) marked aborted: {', '.join(self.aborted)}")
+        return out
+
+
+def reconcile(
+    store: LineageStore,
+    settings: Settings,
+    agreements: Sequence[LoadedAgreement],
+    *,
+    now: datetime,
+    actor: str,
+    audit: AuditLog | None,
+    drop_root: Path | None = None,
+    make_drop: Callable[[LoadedAgreement, Path], Drop] | None = None,
+    sweep: Sequence[LoadedAgreement] | None = None,
+) -> Reconciled:
+    """Settle the intents, staging folders and runs of runs that stopped beating.
+
+    Args:
+        store: the lineage store.
+        settings: for the stale time, the drops' secrets and the OpenLineage target.
+        agreements: every agreement that loads: they say where each supplier's drop is.
+        now: the time to judge heartbeats by.
+        actor: who reconciles, for the audit entry.
+        audit: the keyed audit log; None to leave the audit out (never in a run).
+        drop_root: the folder drop root to sweep for staging folders; the settings' one
+            when None. An intent is checked in the drop root its own run used.
+        make_drop: builds a drop (tests pass one); pipelines.drops.drop_for by default.
+        sweep: the suppliers whose drops are swept for staging folders (a run: the ones
+            it delivers to, so an unselected SFTP server is not contacted); all when None.
+    """
+    engine = store.engine
+    stale = timedelta(seconds=settings.lock_stale_seconds)
+    build = make_drop or (lambda loaded, root: drop_for(loaded.agreement, settings, root))
+    by_supplier = {loaded.agreement.id: loaded for loaded in agreements}
+    drops: dict[tuple[str, Path], Drop | None] = {}
+    done = Reconciled()
+
+    def drop_of(supplier: str, root: Path) -> Drop | None:
+        if (supplier, root) not in drops:
+            loaded = by_supplier.get(supplier)
+            try:
+                drops[supplier, root] = None if loaded is None else build(loaded, root)
+            except SluisError as exc:
+                done.problems.append(f"{supplier}: {exc}")
+                drops[supplier, root] = None
+        return drops[supplier, root]
+
+    live = intents.live_runs(engine, now=now, stale=stale)
+    publishing = intents.open_intents(engine)
+    for intent in publishing:
+        if intent.run_id in live:
+            continue
+        drop = drop_of(intent.supplier, Path(intent.drop or settings.drop_dir))
+        if not isinstance(drop, ReconcilableDrop) or intent.manifest_sha256 is None:
+            done.unsettled.append(intent.delivery_id)
+            continue
+        try:
+            where = drop.find(intent.supplier, intent.folder, intent.manifest_sha256)
+            if where is None:
+                done.staging_removed += drop.remove_incoming(intent.supplier, intent.folder)
+        except SluisError as exc:
+            done.problems.append(f"{intent.delivery_id}: {exc}")
+            done.unsettled.append(intent.delivery_id)
+            continue
+        if where is not None:
+            if intents.confirm(engine, intent.delivery_id, location=where):
+                supersede_holds(
+                    store, settings, intent.supplier, intent.school, keep=intent.delivery_id
+                )
+                done.confirmed.append(intent.delivery_id)
+        elif intents.roll_back(engine, intent.delivery_id):
+            done.rolled_back.append(intent.delivery_id)
+
+    # Staging folders of no live run: a kill before the intent, or an older Sluis. Read
+    # again now: a live run records its intent before it stages anything.
+    live = intents.live_runs(engine, now=now, stale=stale)
+    busy = {(i.supplier, i.folder) for i in intents.open_intents(engine) if i.run_id in live}
+    root = drop_root or settings.drop_dir
+    swept = by_supplier if sweep is None else {loaded.agreement.id for loaded in sweep}
+    for supplier in sorted(swept):
+        drop = drop_of(supplier, root)
+        if not isinstance(drop, ReconcilableDrop):
+            continue
+        try:
+            for folder in drop.incoming(supplier):
+                if (supplier, folder) not in busy:
+                    done.staging_removed += drop.remove_incoming(supplier, folder)
+        except SluisError as exc:
+            done.problems.append(f"{supplier}: {exc}")
+
+    for run_id in intents.dead_runs(engine, now=now, stale=stale):
+        if intents.abort_run(engine, run_id, at=now, message=ABORT_MESSAGE):
+            lineage = RunLineage(settings, run_id)
+            try:
+                lineage.abort(ABORT_MESSAGE, now)
+            finally:
+                lineage.close()
+            done.aborted.append(run_id)
+
+    if done.changed and audit is not None:
+        audit.append(
+            actor,
+            "reconciliation",
+            "drops",
+            {
+                "confirmed": done.confirmed,
+                "rolled_back": done.rolled_back,
+                "aborted_runs": done.aborted,
+                "staging_folders_removed": done.staging_removed,
+            },
+            at=now,
+        )
+    return done
+
+
+def reconcile_drops(settings: Settings) -> Reconciled:
+    """`sluis reconcile`: settle against every agreement's drop, audited as the OS user."""
+    from datetime import UTC
+
+    from contracts.agreements import load_agreement_set
+    from lineage.audit import default_actor
+    from pipelines.keys import audit_log
+
+    store = LineageStore(settings.lineage_url())
+    try:
+        store.create_schema()
+        return reconcile(
+            store,
+            settings,
+            load_agreement_set(settings.agreements_dir).agreements,
+            now=datetime.now(UTC),
+            actor=default_actor(),
+            audit=audit_log(settings, store.engine),
+            drop_root=settings.drop_dir,
+        )
+    finally:
+        store.dispose()
