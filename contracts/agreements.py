@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from connectors import safe_yaml
 from connectors.errors import AgreementError, ConfigurationError, UsageError
+from connectors.formats.aggregaat import DEFAULT_K, MIN_K
 from connectors.formats.encryption import parse_recipient
 from connectors.formats.registry import get_format
 from connectors.quoting import MAX_QUOTED, quote, short
@@ -143,15 +144,19 @@ class SharedField(_Strict):
 class OutputFormat(_Strict):
     """How the data files are written."""
 
-    type: Literal["csv", "parquet", "edexml", "oneroster"] = "csv"
+    type: Literal["csv", "parquet", "edexml", "oneroster", "aggregaat"] = "csv"
     separator: Literal[";", ",", "\t", "|"] = ";"
     # A named output profile of the format, e.g. "uwlr-smalle-set" for edexml.
     profile: Annotated[str, Field(max_length=_NAME_LENGTH)] | None = None
+    # aggregaat: the smallest count published; a cell below it is hidden.
+    k: Annotated[int, Field(ge=MIN_K, le=1000)] = DEFAULT_K
 
     @model_validator(mode="after")
     def _separator_only_for_csv(self) -> OutputFormat:
         if self.type != "csv" and "separator" in self.model_fields_set:
             raise ValueError(f"separator only goes with type csv, not {self.type}")
+        if self.type != "aggregaat" and "k" in self.model_fields_set:
+            raise ValueError(f"k only goes with type aggregaat, not {self.type}")
         return self
 
 
@@ -372,6 +377,10 @@ def _format_problems(agreement: Agreement) -> list[str]:
             f"mode: delta needs a format that can tell the supplier a pupil was removed; "
             f"{output.type} cannot (use mode full, or format csv, parquet or oneroster)"
         )
+    if output.type == "aggregaat" and not agreement.scope.jaargroepen:
+        # The grid is every jaargroep of the scope: cells that exist only where pupils are
+        # would tell which jaargroepen have any.
+        problems.append("scope.jaargroepen: aggregaat needs the jaargroepen it counts")
     if output.profile is not None and output.profile not in writer.profiles:
         allowed = ", ".join(writer.profiles) or "none"
         problems.append(
