@@ -272,6 +272,15 @@ class Agreement(_Strict):
             self.legal_basis.legal_reference
         )
 
+    @property
+    def on_request(self) -> bool:
+        """True when the agreement delivers only on a request (`sluis verstrek`), never nightly.
+
+        A legal duty is to answer the authority's request, for the pupils it names; it is
+        no reason to send the whole school every night.
+        """
+        return self.legal_duty
+
     def is_valid_on(self, day: date) -> bool:
         """Whether the agreement is in force on `day`; an expired one delivers nothing."""
         terms = self.agreement
@@ -338,6 +347,11 @@ def _deny_list_problems(agreement: Agreement) -> list[str]:
         problems.append("identifier: pseudoniem needs the field pseudoniem in fields")
     if agreement.role is not Role.OVERHEID and agreement.legal_duty:
         problems.append("legal_basis: wettelijke_plicht is only for role overheid")
+    if agreement.on_request and agreement.schedule.cron:
+        problems.append(
+            "schedule.cron: a wettelijke_plicht agreement delivers on request only "
+            "(sluis verstrek); remove schedule"
+        )
     return problems
 
 

@@ -48,6 +48,8 @@ class SupplierSection:
     current_values: dict[str, str] = field(default_factory=dict)
     # Dates on which changed (e.g. corrected) data about the pupil reached the supplier.
     changed_on: list[str] = field(default_factory=list)
+    # Deliveries on request of an authority: datum, aanvrager, kenmerk, wettelijke grondslag.
+    requests: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,9 @@ def build_inzage(
             names += [n for n in delivery.fields if n not in names]
         in_latest = any(d.delivery_id == latest_delivery.get(supplier) for d in mine)
         state = (status_now or {}).get(supplier)
-        if state == "delivered" or (state is None and in_latest):
+        if agreement is not None and agreement.on_request:
+            now = "krijgt alleen gegevens op een verzoek dat de wet voorschrijft"
+        elif state == "delivered" or (state is None and in_latest):
             now = "wordt geleverd"
         elif state is not None:
             now = f"wordt niet meer geleverd: {_REASONS_NL.get(state, state)}"
@@ -141,6 +145,11 @@ def build_inzage(
                 now=now,
                 current_values=dict((current_values or {}).get(supplier, {})),
                 changed_on=changed_on,
+                requests=[
+                    {"datum": d.created_at.date().isoformat(), **d.request}
+                    for d in mine
+                    if d.request is not None
+                ],
             )
         )
     erased = None
@@ -192,6 +201,11 @@ def _html(report: InzageReport) -> str:
                 if section.changed_on
                 else ""
             ),
+            *[
+                f"<p>Op verzoek verstrekt op {esc(r['datum'])} aan {esc(r['aanvrager'])}, "
+                f"kenmerk {esc(r['kenmerk'])}, op grond van {esc(r['legal_reference'])}.</p>"
+                for r in section.requests
+            ],
             "<table><tr><th>gegeven</th><th>veldnaam</th>"
             + ("<th>nu in de administratie</th>" if section.current_values else "")
             + "</tr>",

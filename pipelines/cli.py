@@ -413,6 +413,59 @@ def vergeet(
 
 
 @app.command()
+def verstrek(
+    supplier: Annotated[str, typer.Argument(help="Agreement id of the recipient (leerplicht)")],
+    aanvrager: Annotated[str, typer.Option(help="Who asks: officer and organisation")],
+    kenmerk: Annotated[str, typer.Option(help="The request's own reference")],
+    source: Annotated[Path, typer.Option(help="The school's current export")],
+    leerling: Annotated[
+        list[str] | None, typer.Option(help="Leerlingnummer of a named pupil (repeatable)")
+    ] = None,
+    jaargroep: Annotated[
+        list[str] | None, typer.Option(help="Only this jaargroep (repeatable)")
+    ] = None,
+    school: SchoolOption = None,
+    drop: Annotated[Path | None, typer.Option(help="Folder drop root")] = None,
+    door: Annotated[str | None, typer.Option(help="Who records this (default: OS user)")] = None,
+    state: StateOption = None,
+    db: DbOption = None,
+) -> None:
+    """Answer a request of a recipient with a legal duty: only its agreement's fields.
+
+    Examples:
+        sluis verstrek leerplicht --aanvrager "leerplichtambtenaar gemeente Zinderen"
+            --kenmerk LP-2026-0142 --leerling 100234 --source exports/27ZX
+    """
+    from lineage.audit import default_actor
+    from pipelines.flows import SLUIS_VERSION
+    from pipelines.legal_requests import LegalRequest, answer_request
+
+    settings = _settings(state, db)
+    if drop is not None:
+        settings = settings.model_copy(update={"drop_dir": drop})
+    outcome = answer_request(
+        settings,
+        LegalRequest(
+            supplier=supplier,
+            requester=aanvrager,
+            reference=kenmerk,
+            school=school,
+            pupils=tuple(leerling or ()),
+            jaargroepen=tuple(jaargroep or ()),
+        ),
+        source=source,
+        actor=door or default_actor(),
+        version=SLUIS_VERSION,
+    )
+    delivered = outcome.counts.get("delivered", 0)
+    _say(
+        out,
+        f"Verstrekt aan {outcome.supplier} ({kenmerk.strip()}): {delivered} leerling(en) van "
+        f"{outcome.school}, naar {outcome.location or '-'}",
+    )
+
+
+@app.command()
 def inzage(
     leerlingkey: Annotated[str, typer.Argument(help="The pupil's leerlingnummer (LAS key)")],
     source: Annotated[
