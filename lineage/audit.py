@@ -118,6 +118,7 @@ AuditAction = Literal[
     "redelivery",
     "key_rotated",
     "retention_purge",
+    "legal_request",
 ]
 AUDIT_ACTIONS: Final = frozenset(get_args(AuditAction))
 # Actions whose subject is a pupil: it must be the keyed hash, so a raw key cannot land here.

@@ -21,6 +21,7 @@ from connectors.errors import ConfigurationError, SluisError, UsageError
 from connectors.identifiers import canonical_brin, canonical_key
 from contracts.agreements import LoadedAgreement, Scope, load_agreements
 from contracts.validation import ValidatedSchool
+from lineage.audit import AuditLog
 from lineage.rights import LEGAL_REQUEST_TRIGGER, erased_hashes
 from lineage.store import LineageStore
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
@@ -177,6 +178,7 @@ def answer_request(
     store.create_schema()
     try:
         keys = check_run_keys(settings, store.engine, ())
+        audit = AuditLog(store.engine, keys.audit)
         now = datetime.now(UTC).replace(microsecond=0)
         run_id = str(uuid.uuid4())
         store.start_run(
@@ -228,6 +230,20 @@ def answer_request(
             if outcome.status == "failed":
                 raise SluisError("; ".join(outcome.notes) or "the delivery failed")
             record_outcome(store, settings, run_id, outcome, now)
+            audit.append(
+                actor,
+                "legal_request",
+                run_id,
+                {
+                    "supplier": outcome.supplier,
+                    "school": outcome.school,
+                    "delivery": outcome.delivery_id,
+                    "aanvrager": requester,
+                    "kenmerk": reference,
+                    "delivered": int(outcome.counts.get("delivered", 0)),  # type: ignore[call-overload]
+                },
+                at=now,
+            )
         except SluisError as exc:
             store.finish_run(
                 run_id, status="failed", finished_at=datetime.now(UTC), message=str(exc)

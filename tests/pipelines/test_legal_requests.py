@@ -16,6 +16,7 @@ from connectors.errors import AgreementError, UsageError
 from contracts.agreements import BUNDLED_AGREEMENTS, load_agreement_set, load_agreements
 from lineage.store import LineageStore, RunRecord
 from pipelines.cli import main
+from pipelines.keys import audit_log
 from pipelines.legal_requests import LegalRequest, answer_request
 from pipelines.run_guards import ON_REQUEST_STATUS, RunAgreements
 from pipelines.serve import _schedules
@@ -88,6 +89,7 @@ def test_lineage_and_the_audit_log_record_who_asked_and_the_reference(
     try:
         with store.engine.connect() as connection:
             [run] = connection.execute(select(RunRecord)).all()
+        entries = audit_log(settings, store.engine).entries()
     finally:
         store.dispose()
     assert run.trigger == "verstrek"
@@ -95,6 +97,11 @@ def test_lineage_and_the_audit_log_record_who_asked_and_the_reference(
     assert run.parameters["kenmerk"] == "LP-2026-0142"
     # No pupil key in what lineage keeps about the run.
     assert PUPIL not in json.dumps(run.parameters)
+    [entry] = [e for e in entries if e.action == "legal_request"]
+    assert entry.actor == "tester"
+    assert entry.details["kenmerk"] == "LP-2026-0142"
+    assert entry.details["aanvrager"] == "J. de Boer, leerplicht Zinderen"
+    assert PUPIL not in json.dumps(dict(entry.details))
 
 
 def test_the_pupils_inzage_shows_the_request(settings: Settings, tmp_path: Path) -> None:
