@@ -247,6 +247,11 @@ class Agreement(_Strict):
     schedule: Schedule = Schedule()
     # How long the supplier keeps the data (from its privacybijsluiter), in words for parents.
     supplier_retention: str | None = None
+    # Where the recipient processes the data, in words for parents: "Nederland", "EER",
+    # or a country. Required when the data leaves the EEA (doorgifte_buiten_eer).
+    verwerkingslocatie: Annotated[str, Field(min_length=2, max_length=_NAME_LENGTH)] | None = None
+    # The recipient (or a subprocessor) processes the data outside the EEA.
+    doorgifte_buiten_eer: bool = False
     # How long a delivery stays in the drop folder before the run removes it.
     retention_days: Annotated[int, Field(ge=1, le=365)] = 30
 
@@ -347,12 +352,32 @@ def _deny_list_problems(agreement: Agreement) -> list[str]:
         problems.append("identifier: pseudoniem needs the field pseudoniem in fields")
     if agreement.role is not Role.OVERHEID and agreement.legal_duty:
         problems.append("legal_basis: wettelijke_plicht is only for role overheid")
+    problems.extend(_location_problems(agreement))
     if agreement.on_request and agreement.schedule.cron:
         problems.append(
             "schedule.cron: a wettelijke_plicht agreement delivers on request only "
             "(sluis verstrek); remove schedule"
         )
     return problems
+
+
+_IN_EEA = frozenset({"nederland", "eer", "eu"})
+
+
+def _location_problems(agreement: Agreement) -> list[str]:
+    """A processor whose data leaves the EEA must say where it goes, and not say 'EER'."""
+    location = agreement.verwerkingslocatie
+    if agreement.doorgifte_buiten_eer and not location:
+        return [
+            "verwerkingslocatie: data leaves the EEA (doorgifte_buiten_eer: true); name the "
+            "country where it is processed, as in the privacybijsluiter"
+        ]
+    if agreement.doorgifte_buiten_eer and location and location.strip().lower() in _IN_EEA:
+        return [
+            f"verwerkingslocatie: {quote(location)} is inside the EEA, but "
+            "doorgifte_buiten_eer is true; name the country outside the EEA"
+        ]
+    return []
 
 
 def _field_list_problems(

@@ -302,28 +302,28 @@ def check(
 
 @app.command()
 def datamap(
-    school: Annotated[str, typer.Option(help="BRIN code of the school, shown in the title")],
+    school: Annotated[str, typer.Option(help="BRIN code of the school")],
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for datamap.html and datamap.md")
     ] = Path("."),
+    source: Annotated[
+        Path | None, typer.Option(help="The school's export, if Sluis has not synced it yet")
+    ] = None,
+    state: StateOption = None,
+    db: DbOption = None,
 ) -> None:
     """Write the data map for parents: who receives what, why, on which basis.
+
+    The school must be one Sluis knows (lineage, SLUIS_SCHOOL_NAMES or --source); its name
+    comes from SLUIS_SCHOOL_NAMES.
 
     Example:
         sluis datamap --school 07XY --out /srv/www/privacy
     """
-    from connectors.identifiers import canonical_brin
-    from contracts.agreements import load_agreement_set
-    from contracts.datamap import datamap_html, datamap_markdown
-    from pipelines.settings import Settings
+    from pipelines.datamap_command import write_datamap
 
-    school = canonical_brin(school) or school
-    found = load_agreement_set(Settings().agreements_dir)
-    agreements = [a.agreement for a in found.agreements]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "datamap.html").write_text(datamap_html(agreements, school=school), "utf-8")
-    (out_dir / "datamap.md").write_text(datamap_markdown(agreements, school=school), "utf-8")
-    _say(out, f"Gegevenskaart geschreven: {out_dir / 'datamap.html'}")
+    page, found = write_datamap(_settings(state, db), school, source=source, out_dir=out_dir)
+    _say(out, f"Gegevenskaart geschreven: {page}")
     if found.problems:
         # Those suppliers receive nothing until their file is fixed; the map says what the
         # agreements that load allow, and says no more.

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         "up to 2 years after leaving)",
     )
     batch_size: int = Field(25, ge=1, description="Schools per Prefect task")
+    school_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="School names by BRIN, for the pages for parents (an EDEXML export "
+        'names none), as JSON: {"27ZX": "RKBS de Flint"}',
+    )
     lock_wait_minutes: int = Field(
         120,
         ge=0,

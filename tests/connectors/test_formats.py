@@ -382,7 +382,8 @@ def test_registry_returns_the_csv_and_parquet_writers() -> None:
 def test_registry_names_the_known_formats_for_an_unknown_one() -> None:
     with pytest.raises(
         ConfigurationError,
-        match=r"^unknown output format 'xml'; known formats: aggregaat, csv, edexml, oneroster, parquet$",
+        match=r"^unknown output format 'xml'; known formats: "
+        r"aggregaat, csv, edexml, oneroster, parquet$",
     ):
         get_format("xml")
 

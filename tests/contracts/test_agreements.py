@@ -36,7 +36,14 @@ def _base(**changes: object) -> dict[str, object]:
 
 def test_the_shipped_agreements_load() -> None:
     loaded = {a.agreement.id: a.agreement for a in load_agreements(BUNDLED_AGREEMENTS)}
-    assert set(loaded) == {"basispoort", "bestuur", "schoolwebsite", "onderzoek", "rekenapp"}
+    assert set(loaded) == {
+        "basispoort",
+        "bestuur",
+        "leerplicht",
+        "schoolwebsite",
+        "onderzoek",
+        "rekenapp",
+    }
     assert loaded["basispoort"].format.type == "edexml"
     assert (loaded["rekenapp"].format.type, loaded["rekenapp"].mode) == ("oneroster", "delta")
     assert loaded["basispoort"].field_names == [
@@ -144,7 +151,9 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
 
 
 def test_unknown_supplier_lists_the_known_ones() -> None:
-    with pytest.raises(UsageError, match="known suppliers: basispoort, bestuur, onderzoek"):
+    with pytest.raises(
+        UsageError, match="known suppliers: basispoort, bestuur, leerplicht, onderzoek"
+    ):
         load_agreements(BUNDLED_AGREEMENTS, ["basisport"])
 
 
@@ -209,7 +218,10 @@ def _error(tmp_path: Path, **changes: object) -> str:
 
 def test_an_unknown_format_names_the_file_key_and_the_known_formats(tmp_path: Path) -> None:
     message = _error(tmp_path, format={"type": "xlsx"})
-    assert "format.type: Input should be 'csv', 'parquet', 'edexml', 'oneroster' or 'aggregaat'" in message
+    assert (
+        "format.type: Input should be 'csv', 'parquet', 'edexml', 'oneroster' or 'aggregaat'"
+        in message
+    )
 
 
 def test_delta_on_a_format_that_cannot_express_deletions_is_refused(tmp_path: Path) -> None:
