@@ -23,6 +23,7 @@ from connectors.formats.aggregaat import DEFAULT_K, MIN_K
 from connectors.formats.encryption import parse_recipient
 from connectors.formats.registry import get_format
 from connectors.quoting import MAX_QUOTED, quote, short
+from contracts.agreement_location import location_problems
 from contracts.catalog import FieldInfo, lookup_field, lookup_teacher_field, teacher_catalog
 from contracts.classification import Classification, denial_reason
 from contracts.codes import JAARGROEP
@@ -352,32 +353,15 @@ def _deny_list_problems(agreement: Agreement) -> list[str]:
         problems.append("identifier: pseudoniem needs the field pseudoniem in fields")
     if agreement.role is not Role.OVERHEID and agreement.legal_duty:
         problems.append("legal_basis: wettelijke_plicht is only for role overheid")
-    problems.extend(_location_problems(agreement))
+    problems.extend(
+        location_problems(agreement.verwerkingslocatie, outside_eea=agreement.doorgifte_buiten_eer)
+    )
     if agreement.on_request and agreement.schedule.cron:
         problems.append(
             "schedule.cron: a wettelijke_plicht agreement delivers on request only "
             "(sluis verstrek); remove schedule"
         )
     return problems
-
-
-_IN_EEA = frozenset({"nederland", "eer", "eu"})
-
-
-def _location_problems(agreement: Agreement) -> list[str]:
-    """A processor whose data leaves the EEA must say where it goes, and not say 'EER'."""
-    location = agreement.verwerkingslocatie
-    if agreement.doorgifte_buiten_eer and not location:
-        return [
-            "verwerkingslocatie: data leaves the EEA (doorgifte_buiten_eer: true); name the "
-            "country where it is processed, as in the privacybijsluiter"
-        ]
-    if agreement.doorgifte_buiten_eer and location and location.strip().lower() in _IN_EEA:
-        return [
-            f"verwerkingslocatie: {quote(location)} is inside the EEA, but "
-            "doorgifte_buiten_eer is true; name the country outside the EEA"
-        ]
-    return []
 
 
 def _field_list_problems(

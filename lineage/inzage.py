@@ -117,7 +117,10 @@ def build_inzage(
             names += [n for n in delivery.fields if n not in names]
         in_latest = any(d.delivery_id == latest_delivery.get(supplier) for d in mine)
         state = (status_now or {}).get(supplier)
-        if agreement is not None and agreement.on_request:
+        if agreement is not None and agreement.format.type == "aggregaat":
+            # The pupil is counted, nothing about the pupil is sent.
+            now = "krijgt alleen aantallen leerlingen, geen gegevens van dit kind"
+        elif agreement is not None and agreement.on_request:
             now = "krijgt alleen gegevens op een verzoek dat de wet voorschrijft"
         elif state == "delivered" or (state is None and in_latest):
             now = "wordt geleverd"
@@ -147,7 +150,9 @@ def build_inzage(
                     for info in [lookup_field(n)]
                 ],
                 now=now,
-                current_values=dict((current_values or {}).get(supplier, {})),
+                current_values={}
+                if agreement is not None and agreement.format.type == "aggregaat"
+                else dict((current_values or {}).get(supplier, {})),
                 changed_on=changed_on,
                 requests=[
                     {"datum": d.created_at.date().isoformat(), **d.request}

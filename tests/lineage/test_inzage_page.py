@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pages import inzage_report
 
-from lineage.inzage import write_inzage
+from contracts.agreements import BUNDLED_AGREEMENTS, load_agreements
+from lineage.inzage import build_inzage, write_inzage
+from lineage.rights import PupilDelivery
 
 
 def test_the_inzage_page_says_the_school_and_shows_values_in_words(tmp_path: Path) -> None:
@@ -21,3 +24,30 @@ def test_the_inzage_page_says_the_school_and_shows_values_in_words(tmp_path: Pat
     assert "veldnaam" not in page
     assert "<code>" not in page
     assert "overflow-wrap:anywhere" in page
+
+
+def test_the_inzage_says_the_board_gets_counts_and_shows_it_no_values() -> None:
+    agreements = {a.agreement.id: a.agreement for a in load_agreements(BUNDLED_AGREEMENTS)}
+    report = build_inzage(
+        leerlingkey="100234",
+        school="27ZX",
+        deliveries=[
+            PupilDelivery(
+                delivery_id="b1",
+                supplier="bestuur",
+                school="27ZX",
+                created_at=datetime(2026, 11, 14, 2, 0, tzinfo=UTC),
+                fields=("brincode", "jaargroep", "geslacht"),
+                agreement_reference="Afspraak bestuur",
+                status="delivered",
+            )
+        ],
+        agreements=agreements,
+        erasure=None,
+        latest_delivery={"bestuur": "b1"},
+        status_now={"bestuur": "delivered"},
+        current_values={"bestuur": {"geslacht": "2", "jaargroep": "5", "brincode": "27ZX"}},
+    )
+    [section] = report.suppliers
+    assert section.now == "krijgt alleen aantallen leerlingen, geen gegevens van dit kind"
+    assert section.current_values == {}
