@@ -150,13 +150,13 @@ class OutputFormat(_Strict):
     # A named output profile of the format, e.g. "uwlr-smalle-set" for edexml.
     profile: Annotated[str, Field(max_length=_NAME_LENGTH)] | None = None
     # aggregaat: the smallest count published; a cell below it is hidden.
-    k: Annotated[int, Field(ge=MIN_K, le=1000)] = DEFAULT_K
+    k: Annotated[int, Field(ge=MIN_K, le=1000)] | None = None
 
     @model_validator(mode="after")
     def _separator_only_for_csv(self) -> OutputFormat:
         if self.type != "csv" and "separator" in self.model_fields_set:
             raise ValueError(f"separator only goes with type csv, not {self.type}")
-        if self.type != "aggregaat" and "k" in self.model_fields_set:
+        if self.type != "aggregaat" and self.k is not None:
             raise ValueError(f"k only goes with type aggregaat, not {self.type}")
         return self
 
@@ -277,6 +277,11 @@ class Agreement(_Strict):
         return self.legal_basis.type is LegalBasisType.WETTELIJKE_PLICHT and bool(
             self.legal_basis.legal_reference
         )
+
+    @property
+    def aggregate_k(self) -> int:
+        """The smallest count an aggregaat publishes (format.k, default 5)."""
+        return self.format.k or DEFAULT_K
 
     @property
     def on_request(self) -> bool:

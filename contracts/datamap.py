@@ -55,7 +55,7 @@ def _how(agreement: Agreement) -> str | None:
         return (
             f"alleen aantallen leerlingen per school en jaargroep{by}, nooit een naam, "
             f"nummer of andere gegevens van één kind. Een aantal kleiner dan "
-            f"{agreement.format.k} wordt niet getoond, en ook niet een aantal waaruit het "
+            f"{agreement.aggregate_k} wordt niet getoond, en ook niet een aantal waaruit het "
             "terug te rekenen is."
         )
     if agreement.on_request:

@@ -472,7 +472,7 @@ def _format_options(agreement: Agreement, brincode: str) -> dict[str, str]:
         return {"separator": output.separator}
     if output.type == "aggregaat":
         grid = ",".join(agreement.scope.jaargroepen or ())
-        return {"k": str(output.k), "jaargroepen": grid, "school": brincode}
+        return {"k": str(agreement.aggregate_k), "jaargroepen": grid, "school": brincode}
     return {}
 
 

@@ -54,7 +54,10 @@ def test_unknown_supplier_is_a_usage_error_listing_the_known_ones() -> None:
     result = sluis("run", "--supplier", "basisport")
     assert result.returncode == 2
     line = one_line_error(result)
-    assert "known suppliers: basispoort, onderzoek, rekenapp, schoolwebsite" in line
+    assert (
+        "known suppliers: basispoort, bestuur, leerplicht, onderzoek, rekenapp, schoolwebsite"
+        in line
+    )
 
 
 def test_malformed_agreement_names_file_and_key(tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ def test_the_run_succeeds_and_delivers_every_supplier_for_every_school(run: Run)
     manifests = sorted(run.drop.glob("*/*/manifest.json"))
     assert {(m.parent.parent.name, json.loads(m.read_text())["school"]) for m in manifests} == {
         (supplier, school)
-        for supplier in ("basispoort", "schoolwebsite", "onderzoek", "rekenapp")
+        for supplier in ("basispoort", "bestuur", "schoolwebsite", "onderzoek", "rekenapp")
         for school in ("27ZX", "53NC")
     }
     for manifest_path in manifests:
@@ -209,7 +209,7 @@ def test_lineage_records_the_run_and_every_delivery(run: Run) -> None:
         runs = db.execute("select status from runs").fetchall()
         deliveries = db.execute("select supplier, school, status from deliveries").fetchall()
     assert runs == [("completed",)]
-    assert len(deliveries) == 8
+    assert len(deliveries) == 10
     assert {d[2] for d in deliveries} == {"delivered"}
 
 
@@ -239,7 +239,7 @@ def test_openlineage_events_start_and_complete_without_pupil_values(run: Run) ->
     assert [e["eventType"] for e in events[:2]] == ["START", "COMPLETE"]
     assert events[0]["run"]["runId"] == events[1]["run"]["runId"]
     complete = events[1]
-    assert len(complete["outputs"]) == 8
+    assert len(complete["outputs"]) == 10
     stats = {
         o["name"]: o["outputFacets"]["outputStatistics"]["rowCount"] for o in complete["outputs"]
     }
