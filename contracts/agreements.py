@@ -19,9 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from connectors import safe_yaml
 from connectors.errors import AgreementError, ConfigurationError, UsageError
+from connectors.formats.aggregaat import DEFAULT_K, MIN_K
 from connectors.formats.encryption import parse_recipient
 from connectors.formats.registry import get_format
 from connectors.quoting import MAX_QUOTED, quote, short
+from contracts.agreement_location import location_problems
 from contracts.catalog import FieldInfo, lookup_field, lookup_teacher_field, teacher_catalog
 from contracts.classification import Classification, denial_reason
 from contracts.codes import JAARGROEP
@@ -143,15 +145,19 @@ class SharedField(_Strict):
 class OutputFormat(_Strict):
     """How the data files are written."""
 
-    type: Literal["csv", "parquet", "edexml", "oneroster"] = "csv"
+    type: Literal["csv", "parquet", "edexml", "oneroster", "aggregaat"] = "csv"
     separator: Literal[";", ",", "\t", "|"] = ";"
     # A named output profile of the format, e.g. "uwlr-smalle-set" for edexml.
     profile: Annotated[str, Field(max_length=_NAME_LENGTH)] | None = None
+    # aggregaat: the smallest count published; a cell below it is hidden.
+    k: Annotated[int, Field(ge=MIN_K, le=1000)] | None = None
 
     @model_validator(mode="after")
     def _separator_only_for_csv(self) -> OutputFormat:
         if self.type != "csv" and "separator" in self.model_fields_set:
             raise ValueError(f"separator only goes with type csv, not {self.type}")
+        if self.type != "aggregaat" and self.k is not None:
+            raise ValueError(f"k only goes with type aggregaat, not {self.type}")
         return self
 
 
@@ -242,6 +248,11 @@ class Agreement(_Strict):
     schedule: Schedule = Schedule()
     # How long the supplier keeps the data (from its privacybijsluiter), in words for parents.
     supplier_retention: str | None = None
+    # Where the recipient processes the data, in words for parents: "Nederland", "EER",
+    # or a country. Required when the data leaves the EEA (doorgifte_buiten_eer).
+    verwerkingslocatie: Annotated[str, Field(min_length=2, max_length=_NAME_LENGTH)] | None = None
+    # The recipient (or a subprocessor) processes the data outside the EEA.
+    doorgifte_buiten_eer: bool = False
     # How long a delivery stays in the drop folder before the run removes it.
     retention_days: Annotated[int, Field(ge=1, le=365)] = 30
 
@@ -266,6 +277,20 @@ class Agreement(_Strict):
         return self.legal_basis.type is LegalBasisType.WETTELIJKE_PLICHT and bool(
             self.legal_basis.legal_reference
         )
+
+    @property
+    def aggregate_k(self) -> int:
+        """The smallest count an aggregaat publishes (format.k, default 5)."""
+        return self.format.k or DEFAULT_K
+
+    @property
+    def on_request(self) -> bool:
+        """True when the agreement delivers only on a request (`sluis verstrek`), never nightly.
+
+        A legal duty is to answer the authority's request, for the pupils it names; it is
+        no reason to send the whole school every night.
+        """
+        return self.legal_duty
 
     def is_valid_on(self, day: date) -> bool:
         """Whether the agreement is in force on `day`; an expired one delivers nothing."""
@@ -333,6 +358,14 @@ def _deny_list_problems(agreement: Agreement) -> list[str]:
         problems.append("identifier: pseudoniem needs the field pseudoniem in fields")
     if agreement.role is not Role.OVERHEID and agreement.legal_duty:
         problems.append("legal_basis: wettelijke_plicht is only for role overheid")
+    problems.extend(
+        location_problems(agreement.verwerkingslocatie, outside_eea=agreement.doorgifte_buiten_eer)
+    )
+    if agreement.on_request and agreement.schedule.cron:
+        problems.append(
+            "schedule.cron: a wettelijke_plicht agreement delivers on request only "
+            "(sluis verstrek); remove schedule"
+        )
     return problems
 
 
@@ -372,6 +405,10 @@ def _format_problems(agreement: Agreement) -> list[str]:
             f"mode: delta needs a format that can tell the supplier a pupil was removed; "
             f"{output.type} cannot (use mode full, or format csv, parquet or oneroster)"
         )
+    if output.type == "aggregaat" and not agreement.scope.jaargroepen:
+        # The grid is every jaargroep of the scope: cells that exist only where pupils are
+        # would tell which jaargroepen have any.
+        problems.append("scope.jaargroepen: aggregaat needs the jaargroepen it counts")
     if output.profile is not None and output.profile not in writer.profiles:
         allowed = ", ".join(writer.profiles) or "none"
         problems.append(

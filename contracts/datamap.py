@@ -10,6 +10,7 @@ import html
 from collections.abc import Sequence
 
 from contracts.agreements import Agreement, LegalBasisType, Role
+from contracts.parent_pages import day_in_words, page_head, school_title
 
 __all__ = ["datamap_html", "datamap_markdown"]
 
@@ -34,80 +35,109 @@ def _basis(agreement: Agreement) -> str:
 
 def _validity(agreement: Agreement) -> str:
     terms = agreement.agreement
-    until = f"tot en met {terms.valid_until:%d-%m-%Y}" if terms.valid_until else "zonder einddatum"
-    return f"geldig vanaf {terms.valid_from:%d-%m-%Y} {until}"
+    until = (
+        f"tot en met {day_in_words(terms.valid_until)}" if terms.valid_until else "zonder einddatum"
+    )
+    return f"geldig vanaf {day_in_words(terms.valid_from)} {until}"
 
 
-def _rows(agreement: Agreement) -> list[tuple[str, str, str]]:
-    info = agreement.field_info()
-    return [(info[f.name].omschrijving, f.name, f.purpose) for f in agreement.fields]
+def _location(agreement: Agreement) -> str:
+    location = agreement.verwerkingslocatie or "niet opgegeven in de afspraak"
+    if agreement.doorgifte_buiten_eer:
+        return f"{location} (buiten de Europese Economische Ruimte)"
+    return location
 
 
-def datamap_markdown(agreements: Sequence[Agreement], *, school: str) -> str:
-    """The data map as Markdown."""
-    lines = [
-        f"# Welke gegevens deelt school {school} met wie?",
-        "",
-        "Deze pagina wordt gemaakt uit de afspraken die de school met elke organisatie heeft. "
-        "Er gaat nooit meer naar een organisatie dan hier staat. Burgerservicenummer, "
-        "afkomst, leerlinggewicht, postcode, vrije tekst en bijzondere gegevens (zoals "
-        "gezondheid of dyslexie) gaan naar geen enkele leverancier.",
-        "",
+def _how(agreement: Agreement) -> str | None:
+    """What is special about how the recipient gets its data, if anything."""
+    if agreement.format.type == "aggregaat":
+        by = " en geslacht" if "geslacht" in agreement.field_names else ""
+        return (
+            f"alleen aantallen leerlingen per school en jaargroep{by}, nooit een naam, "
+            f"nummer of andere gegevens van één kind. Een aantal kleiner dan "
+            f"{agreement.aggregate_k} wordt niet getoond, en ook niet een aantal waaruit het "
+            "terug te rekenen is."
+        )
+    if agreement.on_request:
+        return (
+            "alleen op een verzoek dat de wet voorschrijft, voor de leerlingen naar wie "
+            "gevraagd wordt; nooit automatisch. Elk verzoek wordt vastgelegd (wie vroeg, "
+            "kenmerk, datum) en staat in de inzage van de leerling."
+        )
+    return None
+
+
+def _facts(agreement: Agreement) -> list[tuple[str, str]]:
+    facts = [
+        ("Waarvoor", agreement.purpose),
+        ("Rol", _ROLE_NL[agreement.role]),
+        ("Grondslag", _basis(agreement)),
+        ("Toestemming gevraagd", "ja" if agreement.consent_category else "nee"),
+        ("Afspraak", f"{agreement.agreement.reference}, {_validity(agreement)}"),
+        ("Waar de gegevens verwerkt worden", _location(agreement)),
+        (
+            "Bewaartermijn bij de ontvanger",
+            agreement.supplier_retention or "zie de verwerkersovereenkomst",
+        ),
     ]
+    how = _how(agreement)
+    if how:
+        facts.insert(1, ("Hoe", f"Deze ontvanger krijgt {how}"))
+    return facts
+
+
+def _rows(agreement: Agreement) -> list[tuple[str, str]]:
+    info = agreement.field_info()
+    return [(info[f.name].omschrijving, f.purpose) for f in agreement.fields]
+
+
+_INTRO = (
+    "Deze pagina wordt gemaakt uit de afspraken die de school met elke organisatie heeft. "
+    "Er gaat nooit meer naar een organisatie dan hier staat. Burgerservicenummer, "
+    "afkomst, leerlinggewicht, postcode, vrije tekst en bijzondere gegevens (zoals "
+    "gezondheid of dyslexie) gaan naar geen enkele leverancier; alleen een overheid met een "
+    "wettelijke taak kan het burgerservicenummer krijgen, als de wet dat voorschrijft."
+)
+
+
+def datamap_markdown(
+    agreements: Sequence[Agreement], *, school: str, school_name: str | None = None
+) -> str:
+    """The data map as Markdown."""
+    lines = [f"# Welke gegevens deelt {school_title(school, school_name)} met wie?", "", _INTRO, ""]
     for agreement in sorted(agreements, key=lambda a: a.name.lower()):
         lines += [
             f"## {agreement.name}",
             "",
-            f"- **Waarvoor:** {agreement.purpose}",
-            f"- **Rol:** {_ROLE_NL[agreement.role]}",
-            f"- **Grondslag:** {_basis(agreement)}",
-            f"- **Toestemming gevraagd:** {'ja' if agreement.consent_category else 'nee'}",
-            f"- **Afspraak:** {agreement.agreement.reference}, {_validity(agreement)}",
-            f"- **Bewaartermijn bij de ontvanger:** "
-            f"{agreement.supplier_retention or 'zie de verwerkersovereenkomst'}",
+            *[f"- **{label}:** {text}" for label, text in _facts(agreement)],
             "",
-            "| gegeven | veldnaam | waarvoor |",
-            "| --- | --- | --- |",
-            *[f"| {label} | `{name}` | {purpose} |" for label, name, purpose in _rows(agreement)],
+            "| gegeven | waarvoor |",
+            "| --- | --- |",
+            *[f"| {label} | {purpose} |" for label, purpose in _rows(agreement)],
             "",
         ]
     return "\n".join(lines)
 
 
-def datamap_html(agreements: Sequence[Agreement], *, school: str) -> str:
-    """The data map as a standalone, readable HTML page."""
+def datamap_html(
+    agreements: Sequence[Agreement], *, school: str, school_name: str | None = None
+) -> str:
+    """The data map as a standalone HTML page that reads on a phone and prints on A4."""
     esc = html.escape
+    title = school_title(school, school_name)
     parts = [
-        "<!doctype html>",
-        '<html lang="nl"><head><meta charset="utf-8">',
-        f"<title>Gegevens van leerlingen van school {esc(school)}</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222;"
-        "line-height:1.4}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-        "padding:.3em .6em;text-align:left}th{background:#eee}dt{font-weight:bold}</style>",
-        "</head><body>",
-        f"<h1>Welke gegevens deelt school {esc(school)} met wie?</h1>",
-        "<p>Deze pagina wordt gemaakt uit de afspraken die de school met elke organisatie "
-        "heeft. Er gaat nooit meer naar een organisatie dan hier staat. Burgerservicenummer, "
-        "afkomst, leerlinggewicht, postcode, vrije tekst en bijzondere gegevens (zoals "
-        "gezondheid of dyslexie) gaan naar geen enkele leverancier.</p>",
+        page_head(f"Gegevens van leerlingen van {title}"),
+        f"<h1>Welke gegevens deelt {esc(title)} met wie?</h1>",
+        f"<p>{esc(_INTRO)}</p>",
     ]
     for agreement in sorted(agreements, key=lambda a: a.name.lower()):
         parts += [
             f"<section><h2>{esc(agreement.name)}</h2><dl>",
-            f"<dt>Waarvoor</dt><dd>{esc(agreement.purpose)}</dd>",
-            f"<dt>Rol</dt><dd>{esc(_ROLE_NL[agreement.role])}</dd>",
-            f"<dt>Grondslag</dt><dd>{esc(_basis(agreement))}</dd>",
-            "<dt>Toestemming gevraagd</dt>"
-            f"<dd>{'ja' if agreement.consent_category else 'nee'}</dd>",
-            f"<dt>Afspraak</dt><dd>{esc(agreement.agreement.reference)}, "
-            f"{esc(_validity(agreement))}</dd>",
-            "<dt>Bewaartermijn bij de ontvanger</dt>"
-            f"<dd>{esc(agreement.supplier_retention or 'zie de verwerkersovereenkomst')}</dd>",
-            "</dl><table><tr><th>gegeven</th><th>veldnaam</th><th>waarvoor</th></tr>",
+            *[f"<dt>{esc(label)}</dt><dd>{esc(text)}</dd>" for label, text in _facts(agreement)],
+            "</dl><table><tr><th>gegeven</th><th>waarvoor</th></tr>",
             *[
-                f"<tr><td>{esc(label)}</td><td><code>{esc(name)}</code></td>"
-                f"<td>{esc(purpose)}</td></tr>"
-                for label, name, purpose in _rows(agreement)
+                f"<tr><td>{esc(label)}</td><td>{esc(purpose)}</td></tr>"
+                for label, purpose in _rows(agreement)
             ],
             "</table></section>",
         ]

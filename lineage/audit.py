@@ -122,6 +122,7 @@ AuditAction = Literal[
     # beating (pipelines/reconcile.py, lineage/locks.py).
     "reconciliation",
     "lock_takeover",
+    "legal_request",
 ]
 AUDIT_ACTIONS: Final = frozenset(get_args(AuditAction))
 # Actions whose subject is a pupil: it must be the keyed hash, so a raw key cannot land here.

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from contracts.agreements import Agreement, LegalBasisType
 from contracts.catalog import lookup_field
+from contracts.parent_pages import day_in_words, page_head, school_title, value_in_words
 from lineage.rights import Erasure, PupilDelivery
 
 __all__ = ["InzageReport", "SupplierSection", "build_inzage", "write_inzage"]
@@ -48,6 +49,8 @@ class SupplierSection:
     current_values: dict[str, str] = field(default_factory=dict)
     # Dates on which changed (e.g. corrected) data about the pupil reached the supplier.
     changed_on: list[str] = field(default_factory=list)
+    # Deliveries on request of an authority: datum, aanvrager, kenmerk, wettelijke grondslag.
+    requests: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class InzageReport:
     school: str
     suppliers: list[SupplierSection]
     erasure: dict[str, str] | None
+    school_name: str | None = None
 
     def as_json(self) -> str:
         """The report as JSON (UTF-8 text)."""
@@ -85,6 +89,7 @@ def build_inzage(
     latest_delivery: Mapping[str, str],
     status_now: Mapping[str, str] | None = None,
     current_values: Mapping[str, Mapping[str, str]] | None = None,
+    school_name: str | None = None,
 ) -> InzageReport:
     """Assemble the report.
 
@@ -97,6 +102,7 @@ def build_inzage(
         latest_delivery: supplier id -> id of its latest delivery for this school.
         status_now: supplier id -> "delivered" or a reason code, from the current export.
         current_values: supplier id -> field -> value now in the export, shared fields only.
+        school_name: the school's name for the page, when known.
     """
     by_supplier: dict[str, list[PupilDelivery]] = {}
     for delivery in deliveries:
@@ -111,7 +117,12 @@ def build_inzage(
             names += [n for n in delivery.fields if n not in names]
         in_latest = any(d.delivery_id == latest_delivery.get(supplier) for d in mine)
         state = (status_now or {}).get(supplier)
-        if state == "delivered" or (state is None and in_latest):
+        if agreement is not None and agreement.format.type == "aggregaat":
+            # The pupil is counted, nothing about the pupil is sent.
+            now = "krijgt alleen aantallen leerlingen, geen gegevens van dit kind"
+        elif agreement is not None and agreement.on_request:
+            now = "krijgt alleen gegevens op een verzoek dat de wet voorschrijft"
+        elif state == "delivered" or (state is None and in_latest):
             now = "wordt geleverd"
         elif state is not None:
             now = f"wordt niet meer geleverd: {_REASONS_NL.get(state, state)}"
@@ -139,8 +150,15 @@ def build_inzage(
                     for info in [lookup_field(n)]
                 ],
                 now=now,
-                current_values=dict((current_values or {}).get(supplier, {})),
+                current_values={}
+                if agreement is not None and agreement.format.type == "aggregaat"
+                else dict((current_values or {}).get(supplier, {})),
                 changed_on=changed_on,
+                requests=[
+                    {"datum": d.created_at.date().isoformat(), **d.request}
+                    for d in mine
+                    if d.request is not None
+                ],
             )
         )
     erased = None
@@ -149,29 +167,35 @@ def build_inzage(
             "aangevraagd_op": erasure.requested_at.date().isoformat(),
             "ingetrokken_op": erasure.revoked_at.date().isoformat() if erasure.revoked_at else "",
         }
-    return InzageReport(leerlingkey=leerlingkey, school=school, suppliers=sections, erasure=erased)
+    return InzageReport(
+        leerlingkey=leerlingkey,
+        school=school,
+        suppliers=sections,
+        erasure=erased,
+        school_name=school_name,
+    )
+
+
+def _days(days: Sequence[str]) -> str:
+    return ", ".join(day_in_words(d) for d in days)
 
 
 def _html(report: InzageReport) -> str:
     esc = html.escape
+    school = school_title(report.school, report.school_name)
     parts = [
-        "<!doctype html>",
-        '<html lang="nl"><head><meta charset="utf-8">',
-        f"<title>Inzage leerling {esc(report.leerlingkey)}</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;"
-        "text-align:left}th{background:#eee}</style></head><body>",
+        page_head(f"Inzage leerling {report.leerlingkey}, {school}"),
         f"<h1>Welke gegevens over leerling {esc(report.leerlingkey)} zijn gedeeld?</h1>",
-        f"<p>School {esc(report.school)}. Dit overzicht komt uit het logboek van Sluis. "
-        "Klopt een gegeven niet? Vraag de school het te verbeteren; de verbetering gaat bij "
-        "de volgende levering naar iedereen die het gegeven heeft.</p>",
+        f"<p>{esc(school[0].upper() + school[1:])}. Dit overzicht komt uit het logboek van "
+        "Sluis. Klopt een gegeven niet? Vraag de school het te verbeteren; de verbetering "
+        "gaat bij de volgende levering naar iedereen die het gegeven heeft.</p>",
     ]
     if report.erasure:
         parts.append(
             f"<p>Verzoek om niet meer te delen: aangevraagd op "
-            f"{esc(report.erasure['aangevraagd_op'])}"
+            f"{esc(day_in_words(report.erasure['aangevraagd_op']))}"
             + (
-                f", ingetrokken op {esc(report.erasure['ingetrokken_op'])}"
+                f", ingetrokken op {esc(day_in_words(report.erasure['ingetrokken_op']))}"
                 if report.erasure["ingetrokken_op"]
                 else ""
             )
@@ -181,30 +205,36 @@ def _html(report: InzageReport) -> str:
         parts.append("<p>Er zijn geen gegevens van deze leerling gedeeld.</p>")
     for section in report.suppliers:
         parts += [
-            f"<h2>{esc(section.name)}</h2>",
+            f"<section><h2>{esc(section.name)}</h2>",
             f"<p>Grondslag: {esc(section.basis)}. Afspraak: "
             f"{esc(section.agreement_reference)}.</p>",
-            f"<p>Geleverd op: {esc(', '.join(section.dates) or 'nog nooit')}. "
+            f"<p>Geleverd op: {esc(_days(section.dates) or 'nog nooit')}. "
             f"Nu: {esc(section.now)}.</p>",
             (
                 f"<p>Gewijzigde gegevens (bijvoorbeeld een verbetering) geleverd op: "
-                f"{esc(', '.join(section.changed_on))}.</p>"
+                f"{esc(_days(section.changed_on))}.</p>"
                 if section.changed_on
                 else ""
             ),
-            "<table><tr><th>gegeven</th><th>veldnaam</th>"
+            *[
+                f"<p>Op verzoek verstrekt op {esc(day_in_words(r['datum']))} aan "
+                f"{esc(r['aanvrager'])}, kenmerk {esc(r['kenmerk'])}, op grond van "
+                f"{esc(r['legal_reference'])}.</p>"
+                for r in section.requests
+            ],
+            "<table><tr><th>gegeven</th>"
             + ("<th>nu in de administratie</th>" if section.current_values else "")
             + "</tr>",
         ]
         for item in section.fields:
             value = section.current_values.get(item["naam"])
+            shown = value_in_words(item["naam"], value) if value else ""
             parts.append(
-                f"<tr><td>{esc(item['omschrijving'])}</td><td><code>{esc(item['naam'])}"
-                "</code></td>"
-                + (f"<td>{esc(value or '')}</td>" if section.current_values else "")
+                f"<tr><td>{esc(item['omschrijving'])}</td>"
+                + (f"<td>{esc(shown)}</td>" if section.current_values else "")
                 + "</tr>"
             )
-        parts.append("</table>")
+        parts.append("</table></section>")
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -59,6 +59,7 @@ from lineage.store import (
     Base,
     DeliveryRecord,
     DeliveryStatus,
+    RunRecord,
     UtcDateTime,
     _sha256,
     _token,
@@ -66,6 +67,7 @@ from lineage.store import (
 )
 
 __all__ = [
+    "LEGAL_REQUEST_TRIGGER",
     "DeliveryMemberRecord",
     "Erasure",
     "ErasureRecord",
@@ -132,6 +134,20 @@ class PupilDelivery:
     agreement_reference: str
     status: DeliveryStatus
     row_hash: str | None = None
+    # A delivery on request (`sluis verstrek`): who asked, the request's reference and
+    # the legal reference, as the run recorded them; None for a normal run.
+    request: dict[str, str] | None = None
+
+
+# The lineage run trigger of a delivery on request (pipelines.legal_requests).
+LEGAL_REQUEST_TRIGGER = "verstrek"
+_REQUEST_KEYS = ("aanvrager", "kenmerk", "legal_reference")
+
+
+def _request(trigger: str, parameters: Mapping[str, object] | None) -> dict[str, str] | None:
+    if trigger != LEGAL_REQUEST_TRIGGER:
+        return None
+    return {k: str((parameters or {}).get(k) or "") for k in _REQUEST_KEYS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,8 +257,11 @@ def deliveries_for_pupil(engine: Engine, pupil_hash: str) -> list[PupilDelivery]
             DeliveryRecord.agreement_reference,
             DeliveryRecord.status,
             DeliveryMemberRecord.row_hash,
+            RunRecord.trigger,
+            RunRecord.parameters,
         )
         .join(DeliveryMemberRecord, DeliveryMemberRecord.delivery_id == DeliveryRecord.delivery_id)
+        .join(RunRecord, RunRecord.run_id == DeliveryRecord.run_id)
         .where(DeliveryMemberRecord.pupil_hash == member)
         .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
     )
@@ -257,6 +276,7 @@ def deliveries_for_pupil(engine: Engine, pupil_hash: str) -> list[PupilDelivery]
                 agreement_reference=row.agreement_reference,
                 status=cast(DeliveryStatus, row.status),
                 row_hash=row.row_hash,
+                request=_request(row.trigger, row.parameters),
             )
             for row in connection.execute(query)
         ]

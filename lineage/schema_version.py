@@ -24,7 +24,7 @@ VERSION_TABLE: Final = "sluis_alembic_version"
 
 # The newest migration in lineage/migrations/versions. test_migrations fails, naming the
 # right value, when a migration is added and this is not moved along.
-HEAD_REVISION: Final = "0006"
+HEAD_REVISION: Final = "0007"
 
 # Every module that puts tables on lineage.store.Base.metadata.
 _MODEL_MODULES: Final = (

@@ -337,28 +337,28 @@ def check(
 
 @app.command()
 def datamap(
-    school: Annotated[str, typer.Option(help="BRIN code of the school, shown in the title")],
+    school: Annotated[str, typer.Option(help="BRIN code of the school")],
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for datamap.html and datamap.md")
     ] = Path("."),
+    source: Annotated[
+        Path | None, typer.Option(help="The school's export, if Sluis has not synced it yet")
+    ] = None,
+    state: StateOption = None,
+    db: DbOption = None,
 ) -> None:
     """Write the data map for parents: who receives what, why, on which basis.
+
+    The school must be one Sluis knows (lineage, SLUIS_SCHOOL_NAMES or --source); its name
+    comes from SLUIS_SCHOOL_NAMES.
 
     Example:
         sluis datamap --school 07XY --out /srv/www/privacy
     """
-    from connectors.identifiers import canonical_brin
-    from contracts.agreements import load_agreement_set
-    from contracts.datamap import datamap_html, datamap_markdown
-    from pipelines.settings import Settings
+    from pipelines.datamap_command import write_datamap
 
-    school = canonical_brin(school) or school
-    found = load_agreement_set(Settings().agreements_dir)
-    agreements = [a.agreement for a in found.agreements]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "datamap.html").write_text(datamap_html(agreements, school=school), "utf-8")
-    (out_dir / "datamap.md").write_text(datamap_markdown(agreements, school=school), "utf-8")
-    _say(out, f"Gegevenskaart geschreven: {out_dir / 'datamap.html'}")
+    page, found = write_datamap(_settings(state, db), school, source=source, out_dir=out_dir)
+    _say(out, f"Gegevenskaart geschreven: {page}")
     if found.problems:
         # Those suppliers receive nothing until their file is fixed; the map says what the
         # agreements that load allow, and says no more.
@@ -445,6 +445,59 @@ def vergeet(
             f"Leerling {leerlingkey} ({brin}) wordt vanaf de volgende run aan niemand meer "
             "geleverd; leveranciers met delta's krijgen een verwijdering.",
         )
+
+
+@app.command()
+def verstrek(
+    supplier: Annotated[str, typer.Argument(help="Agreement id of the recipient (leerplicht)")],
+    aanvrager: Annotated[str, typer.Option(help="Who asks: officer and organisation")],
+    kenmerk: Annotated[str, typer.Option(help="The request's own reference")],
+    source: Annotated[Path, typer.Option(help="The school's current export")],
+    leerling: Annotated[
+        list[str] | None, typer.Option(help="Leerlingnummer of a named pupil (repeatable)")
+    ] = None,
+    jaargroep: Annotated[
+        list[str] | None, typer.Option(help="Only this jaargroep (repeatable)")
+    ] = None,
+    school: SchoolOption = None,
+    drop: Annotated[Path | None, typer.Option(help="Folder drop root")] = None,
+    door: Annotated[str | None, typer.Option(help="Who records this (default: OS user)")] = None,
+    state: StateOption = None,
+    db: DbOption = None,
+) -> None:
+    """Answer a request of a recipient with a legal duty: only its agreement's fields.
+
+    Examples:
+        sluis verstrek leerplicht --aanvrager "leerplichtambtenaar gemeente Zinderen"
+            --kenmerk LP-2026-0142 --leerling 100234 --source exports/27ZX
+    """
+    from lineage.audit import default_actor
+    from pipelines.flows import SLUIS_VERSION
+    from pipelines.legal_requests import LegalRequest, answer_request
+
+    settings = _settings(state, db)
+    if drop is not None:
+        settings = settings.model_copy(update={"drop_dir": drop})
+    outcome = answer_request(
+        settings,
+        LegalRequest(
+            supplier=supplier,
+            requester=aanvrager,
+            reference=kenmerk,
+            school=school,
+            pupils=tuple(leerling or ()),
+            jaargroepen=tuple(jaargroep or ()),
+        ),
+        source=source,
+        actor=door or default_actor(),
+        version=SLUIS_VERSION,
+    )
+    delivered = outcome.counts.get("delivered", 0)
+    _say(
+        out,
+        f"Verstrekt aan {outcome.supplier} ({kenmerk.strip()}): {delivered} leerling(en) van "
+        f"{outcome.school}, naar {outcome.location or '-'}",
+    )
 
 
 @app.command()

@@ -482,6 +482,17 @@ def _staff_delta(
     )
 
 
+def _format_options(agreement: Agreement, brincode: str) -> dict[str, str]:
+    """What the agreement tells its format: a CSV separator, an aggregate's k and grid."""
+    output = agreement.format
+    if output.type == "csv":
+        return {"separator": output.separator}
+    if output.type == "aggregaat":
+        grid = ",".join(agreement.scope.jaargroepen or ())
+        return {"k": str(agreement.aggregate_k), "jaargroepen": grid, "school": brincode}
+    return {}
+
+
 def _render(
     agreement: Agreement,
     school: ValidatedSchool,
@@ -493,7 +504,7 @@ def _render(
 ) -> list[DataFile]:
     kinds = None if delta is None else delta.kinds
     writer = get_format(agreement.format.type)
-    options = {"separator": agreement.format.separator} if agreement.format.type == "csv" else {}
+    options = _format_options(agreement, school.brincode)
     basename = f"{agreement.id}-{school.brincode.lower()}"
     if structure is None:
         # Flat formats carry the change kind as one more column.

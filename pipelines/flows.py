@@ -420,7 +420,7 @@ def _sync(
         log = logger.info if o.status == "nothing_to_deliver" else logger.warning
         for note in o.notes:
             log("%s %s: %s", o.supplier, o.school, note)
-    rows = outcome_rows(outcomes)
+    rows = outcome_rows(outcomes) + found.on_request_rows()
     create_table_artifact(
         key="sluis-deliveries",
         table=rows,

@@ -18,6 +18,7 @@ from lineage.rights import deliveries_for_pupil, erase, erased_hashes, get_erasu
 from lineage.rights import revoke as revoke_erasure
 from lineage.state import pupil_is_known
 from lineage.store import LineageStore, SourceRecord
+from pipelines.datamap_command import school_name
 from pipelines.keys import audit_log, check_run_keys, checked_key, membership_source
 from pipelines.plan import discover_schools
 from pipelines.settings import Settings
@@ -214,6 +215,7 @@ def inzage(
             latest_delivery=latest,
             status_now=status_now,
             current_values=values,
+            school_name=school_name(settings, brin),
         )
     finally:
         store.dispose()
@@ -259,6 +261,9 @@ def _current(
             values[supplier] = {
                 n: str(row.iloc[0][n]) for n in shared if isinstance(row.iloc[0][n], str)
             }
+            # The school columns are in the header, not on the pupil's row.
+            if "brincode" in agreement.field_names:
+                values[supplier]["brincode"] = school.brincode
     return status, values
 
 

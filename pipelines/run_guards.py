@@ -26,9 +26,17 @@ from lineage.audit import AuditLog
 from pipelines.keys import RunKeys, check_run_keys
 from pipelines.settings import Settings
 
-__all__ = ["AUDIT_HEAD_ARTIFACT", "RunAgreements", "check_keys", "record_audit_head"]
+__all__ = [
+    "AUDIT_HEAD_ARTIFACT",
+    "ON_REQUEST_STATUS",
+    "RunAgreements",
+    "check_keys",
+    "record_audit_head",
+]
 
 AUDIT_HEAD_ARTIFACT = "sluis-audit-head"
+# The summary's status for a legal-duty supplier a run skips.
+ON_REQUEST_STATUS = "alleen op verzoek"
 
 
 @dataclass(frozen=True)
@@ -40,12 +48,34 @@ class RunAgreements:
         selected: the ones this run delivers under.
         problems: every agreement file that cannot be used.
         requested: the supplier ids the run was asked for; empty means all.
+        on_request: the selected suppliers with a legal duty: skipped, they receive only
+            what they ask for with `sluis verstrek`.
     """
 
     everything: list[LoadedAgreement]
     selected: list[LoadedAgreement]
     problems: list[AgreementProblem]
     requested: tuple[str, ...]
+    on_request: tuple[str, ...] = ()
+
+    def on_request_rows(self) -> list[dict[str, object]]:
+        """A summary row per legal-duty supplier the run skipped: it delivers on request."""
+        return [
+            {
+                "supplier": supplier,
+                "school": "-",
+                "status": ON_REQUEST_STATUS,
+                "mode": "-",
+                "input": 0,
+                "delivered": 0,
+                "withheld": "-",
+                "quarantined": 0,
+                "changes": "-",
+                "reason": "alleen op verzoek: sluis verstrek",
+                "location": "sluis verstrek",
+            }
+            for supplier in self.on_request
+        ]
 
     @classmethod
     def load(cls, settings: Settings, suppliers: Sequence[str]) -> RunAgreements:
@@ -58,7 +88,16 @@ class RunAgreements:
         found = load_agreement_set(settings.agreements_dir)
         only = list(suppliers) or None
         selected = found.select(only)
-        return cls(found.agreements, selected.agreements, found.problems, tuple(suppliers))
+        # A legal-duty recipient gets only what it asks for (sluis verstrek), even when a
+        # run names it.
+        nightly = [a for a in selected.agreements if not a.agreement.on_request]
+        return cls(
+            found.agreements,
+            nightly,
+            found.problems,
+            tuple(suppliers),
+            tuple(a.agreement.id for a in selected.agreements if a.agreement.on_request),
+        )
 
     def _is_selected(self, problem: AgreementProblem) -> bool:
         return not self.requested or problem.supplier in self.requested

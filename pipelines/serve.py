@@ -42,6 +42,8 @@ def _schedules(
     agreements: list[LoadedAgreement], default_cron: str, broken: tuple[str, ...] = ()
 ) -> list[tuple[str, tuple[str, ...]]]:
     own: dict[str, list[str]] = defaultdict(list)
+    # A legal-duty recipient is served on request (sluis verstrek), never on a schedule.
+    agreements = [a for a in agreements if not a.agreement.on_request]
     for loaded in agreements:
         cron = loaded.agreement.schedule.cron
         if cron and cron != default_cron:

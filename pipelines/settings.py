@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     dask_workers: int = Field(
         2, ge=1, le=256, description="Worker processes of the local Dask cluster"
     )
+    school_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="School names by BRIN, for the pages for parents (an EDEXML export "
+        'names none), as JSON: {"27ZX": "RKBS de Flint"}',
+    )
     lock_wait_minutes: int = Field(
         120,
         ge=0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from connectors.errors import ConfigurationError
+from connectors.formats.aggregaat import AggregaatFormat
 from connectors.formats.base import Format
 from connectors.formats.csv import CsvFormat
 from connectors.formats.edexml import EdexmlFormat
@@ -15,6 +16,7 @@ __all__ = ["FORMATS", "get_format", "known_formats"]
 
 # Adding a format is one line here plus its module.
 FORMATS: dict[str, Callable[[], Format]] = {
+    "aggregaat": AggregaatFormat,
     "csv": CsvFormat,
     "edexml": EdexmlFormat,
     "oneroster": OneRosterFormat,

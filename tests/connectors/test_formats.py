@@ -376,13 +376,14 @@ def test_parquet_empty_frame_has_zero_rows() -> None:
 def test_registry_returns_the_csv_and_parquet_writers() -> None:
     assert isinstance(get_format("csv"), CsvFormat)
     assert isinstance(get_format("parquet"), ParquetFormat)
-    assert known_formats() == ("csv", "edexml", "oneroster", "parquet")
+    assert known_formats() == ("aggregaat", "csv", "edexml", "oneroster", "parquet")
 
 
 def test_registry_names_the_known_formats_for_an_unknown_one() -> None:
     with pytest.raises(
         ConfigurationError,
-        match=r"^unknown output format 'xml'; known formats: csv, edexml, oneroster, parquet$",
+        match=r"^unknown output format 'xml'; known formats: "
+        r"aggregaat, csv, edexml, oneroster, parquet$",
     ):
         get_format("xml")
 

@@ -38,6 +38,8 @@ def test_the_shipped_agreements_load() -> None:
     loaded = {a.agreement.id: a.agreement for a in load_agreements(BUNDLED_AGREEMENTS)}
     assert set(loaded) == {
         "basispoort",
+        "bestuur",
+        "leerplicht",
         "schoolwebsite",
         "nieuwsbrief",
         "parro",
@@ -169,7 +171,9 @@ def test_photos_on_website_newsletter_and_parro_are_three_agreements_each_on_its
 
 
 def test_unknown_supplier_lists_the_known_ones() -> None:
-    with pytest.raises(UsageError, match="known suppliers: basispoort, nieuwsbrief, onderzoek"):
+    with pytest.raises(
+        UsageError, match="known suppliers: basispoort, bestuur, leerplicht, nieuwsbrief, onderzoek"
+    ):
         load_agreements(BUNDLED_AGREEMENTS, ["basisport"])
 
 
@@ -234,7 +238,10 @@ def _error(tmp_path: Path, **changes: object) -> str:
 
 def test_an_unknown_format_names_the_file_key_and_the_known_formats(tmp_path: Path) -> None:
     message = _error(tmp_path, format={"type": "xlsx"})
-    assert "format.type: Input should be 'csv', 'parquet', 'edexml' or 'oneroster'" in message
+    assert (
+        "format.type: Input should be 'csv', 'parquet', 'edexml', 'oneroster' or 'aggregaat'"
+        in message
+    )
 
 
 def test_delta_on_a_format_that_cannot_express_deletions_is_refused(tmp_path: Path) -> None:

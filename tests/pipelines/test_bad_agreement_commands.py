@@ -45,8 +45,9 @@ def sluis(*args: str) -> tuple[int, str, str]:
 
 
 def test_datamap_maps_the_good_agreements_and_names_the_one_left_out(
-    agreements: Path, tmp_path: Path
+    agreements: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SLUIS_SCHOOL_NAMES", '{"07XY": "OBS De Linde"}')
     code, out, err = sluis("datamap", "--school", "07XY", "--out", str(tmp_path / "map"))
 
     assert code == 1

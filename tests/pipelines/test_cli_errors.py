@@ -54,7 +54,9 @@ def test_unknown_supplier_is_a_usage_error_listing_the_known_ones() -> None:
     result = sluis("run", "--supplier", "basisport")
     assert result.returncode == 2
     line = one_line_error(result)
-    known = "basispoort, nieuwsbrief, onderzoek, parro, rekenapp, schoolwebsite"
+    known = (
+        "basispoort, bestuur, leerplicht, nieuwsbrief, onderzoek, parro, rekenapp, schoolwebsite"
+    )
     assert f"known suppliers: {known}" in line
 
 

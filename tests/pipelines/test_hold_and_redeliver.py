@@ -81,7 +81,7 @@ def test_the_same_export_twice_delivers_nothing_new_and_says_so(scenario: Scenar
     assert "nothing changed since delivery" in again.stdout + again.stderr
     statuses = [status for _, _, status in deliveries(scenario.root)]
     per_run = len(statuses) // 3  # three runs, each with a delivery per supplier and school
-    assert per_run == 12  # 6 suppliers, 2 schools
+    assert per_run == 14  # 7 nightly suppliers, 2 schools
     assert statuses[:per_run] == ["delivered"] * per_run
     assert statuses[per_run : 2 * per_run] == ["nothing_to_deliver"] * per_run
 
@@ -96,7 +96,7 @@ def test_half_an_export_is_held_with_exit_3_and_a_clear_message(scenario: Scenar
     assert "pupils removed (" in message and "threshold 10%" in message
     assert f"sluis approve {run_id} basispoort" in message
     # Nothing of the held run reached the supplier; the other school was not affected.
-    held = [d for d in deliveries(scenario.root)[16:] if d[2] == "held"]
+    held = [d for d in deliveries(scenario.root)[20:] if d[2] == "held"]
     assert ("basispoort", "53NC", "held") in held
     assert all(school == "53NC" for _, school, _ in held)
 

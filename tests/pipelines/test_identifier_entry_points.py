@@ -85,7 +85,10 @@ def test_redeliver_finds_a_delivery_named_in_upper_case(settings: Settings) -> N
     assert FOLDER in str(caught.value)
 
 
-def test_datamap_names_the_school_by_its_canonical_brin(tmp_path: Path) -> None:
+def test_datamap_names_the_school_by_its_canonical_brin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLUIS_SCHOOL_NAMES", '{"07xy": "OBS De Linde"}')
     argv, sys.argv = sys.argv, ["sluis", "datamap", "--school", " 07xy", "--out", str(tmp_path)]
     try:
         with contextlib.redirect_stdout(io.StringIO()), pytest.raises(SystemExit) as done:

@@ -112,7 +112,7 @@ def test_inzage_lists_what_was_shared_with_whom_in_dutch(state: Path, tmp_path: 
     assert section["basis"] == "overeenkomst met de school"
     html = (tmp_path / "o" / "inzage-1.html").read_text(encoding="utf-8")
     assert "Welke gegevens over leerling 1 zijn gedeeld?" in html
-    assert "geleverd op: 2026-11-27" in html
+    assert "geleverd op: 27 november 2026" in html
     sluis("inzage", "2", "--state", str(state), "--out", str(tmp_path / "o"))
     other = json.loads((tmp_path / "o" / "inzage-2.json").read_text(encoding="utf-8"))
     assert other["suppliers"][0]["changed_on"] == []

@@ -223,6 +223,7 @@ def test_a_run_of_every_supplier_skips_the_bad_one_delivers_the_others_and_fails
     assert "leesapp.yaml: fields[bsn]: denied" in line
     assert bad.manifests["all"] == {
         "basispoort": 2,  # nothing changed since its own run
+        "bestuur": 2,
         "onderzoek": 2,
         "rekenapp": 2,
         "schoolwebsite": 2,

@@ -170,6 +170,7 @@ def test_a_run_started_from_the_ui_completes_and_delivers_its_school(
     manifests = sorted((served.root / "drop").glob("*/*/manifest.json"))
     assert {m.parent.parent.name for m in manifests} == {
         "basispoort",
+        "bestuur",
         "onderzoek",
         "nieuwsbrief",
         "parro",

@@ -101,6 +101,7 @@ def test_the_run_succeeds_and_delivers_every_supplier_for_every_school(run: Run)
         (supplier, school)
         for supplier in (
             "basispoort",
+            "bestuur",
             "schoolwebsite",
             "nieuwsbrief",
             "parro",
@@ -216,7 +217,7 @@ def test_lineage_records_the_run_and_every_delivery(run: Run) -> None:
         runs = db.execute("select status from runs").fetchall()
         deliveries = db.execute("select supplier, school, status from deliveries").fetchall()
     assert runs == [("completed",)]
-    assert len(deliveries) == 12  # 6 suppliers, 2 schools
+    assert len(deliveries) == 14  # 7 nightly suppliers, 2 schools
     assert {d[2] for d in deliveries} == {"delivered"}
 
 
@@ -246,7 +247,7 @@ def test_openlineage_events_start_and_complete_without_pupil_values(run: Run) ->
     assert [e["eventType"] for e in events[:2]] == ["START", "COMPLETE"]
     assert events[0]["run"]["runId"] == events[1]["run"]["runId"]
     complete = events[1]
-    assert len(complete["outputs"]) == 12
+    assert len(complete["outputs"]) == 14
     stats = {
         o["name"]: o["outputFacets"]["outputStatistics"]["rowCount"] for o in complete["outputs"]
     }
