@@ -21,6 +21,7 @@ from connectors.errors import DeliveryError, PolicyError, SluisError
 from connectors.formats.base import CHANGE_KINDS, CHANGE_REMOVED, DataFile, RenderContext
 from connectors.formats.encryption import encrypt_files
 from connectors.formats.registry import get_format
+from connectors.i18n import _
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 from contracts.agreements import Agreement, IdentifierPolicy, LoadedAgreement
 from contracts.validation import ValidatedSchool
@@ -668,11 +669,21 @@ def _deliver_one(
             # The supplier would keep a file with pupils it may no longer have: an error
             # for a person to look at, not a quiet success.
             raise PolicyError(
-                f"{agreement.id} {school.brincode}: no pupil is left to deliver, and an "
-                f"{kind} file cannot be empty, so the supplier would keep its last file with "
-                f"{len(state.frame)} pupil(s); check the export, or end the supplier's use"
+                _(
+                    "{supplier} {school}: er is geen leerling meer om te leveren, en een "
+                    "{kind}-bestand kan niet leeg zijn, dus de leverancier zou zijn laatste "
+                    "bestand met {n} leerling(en) houden; controleer de export, of beëindig "
+                    "het gebruik door de leverancier"
+                ).format(
+                    supplier=agreement.id, school=school.brincode, kind=kind, n=len(state.frame)
+                )
             )
-        notes.append(f"no pupil to deliver, and an {kind} file cannot be empty; nothing was sent")
+        notes.append(
+            _(
+                "geen leerling om te leveren, en een {kind}-bestand kan niet leeg zijn; "
+                "er is niets verstuurd"
+            ).format(kind=kind)
+        )
         return DeliveryOutcome(
             status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
         )
