@@ -15,7 +15,16 @@ from __future__ import annotations
 import gettext
 from pathlib import Path
 
-__all__ = ["DEFAULT_LANGUAGE", "DOMAIN", "LOCALE_DIR", "_", "language", "ngettext", "set_language"]
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "DOMAIN",
+    "LOCALE_DIR",
+    "_",
+    "at_line",
+    "language",
+    "ngettext",
+    "set_language",
+]
 
 DOMAIN = "sluis"
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -53,3 +62,8 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural message for `n`, in the current language."""
     return _translation.ngettext(singular, plural, n)
+
+
+def at_line(where: object, line: object) -> str:
+    """A place in a file for a message: "EDEX.XML regel 12"."""
+    return _("{where} regel {line}").format(where=where, line=line)

@@ -21,6 +21,7 @@ from connectors import safe_yaml
 from connectors.errors import AgreementError, ConfigurationError, UsageError
 from connectors.formats.encryption import parse_recipient
 from connectors.formats.registry import get_format
+from connectors.i18n import _
 from connectors.quoting import MAX_QUOTED, quote, short
 from contracts.catalog import FieldInfo, lookup_field, lookup_teacher_field, teacher_catalog
 from contracts.classification import Classification, denial_reason
@@ -447,7 +448,9 @@ def _load(path: Path) -> LoadedAgreement | AgreementProblem:
     try:
         data = safe_yaml.safe_load(raw_bytes.decode("utf-8"))
     except safe_yaml.PlainDataError as exc:
-        return problem([f"line {exc.line}: {exc.problem}"], digest)
+        return problem(
+            [_("regel {line}: {problem}").format(line=exc.line, problem=exc.problem)], digest
+        )
     except (UnicodeDecodeError, safe_yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -535,8 +538,10 @@ def _check_known(known: list[str], only: list[str]) -> None:
     unknown = [s for s in only if s not in known]
     if unknown:
         raise UsageError(
-            f"unknown supplier {', '.join(quote(u) for u in unknown[:3])}; "
-            f"known suppliers: {', '.join(short(k) for k in known) or '(none)'}"
+            _("onbekende leverancier {unknown}; bekende leveranciers: {known}").format(
+                unknown=", ".join(quote(u) for u in unknown[:3]),
+                known=", ".join(short(k) for k in known) or _("(geen)"),
+            )
         )
 
 
@@ -565,7 +570,9 @@ def load_agreement_set(folder: Path, only: list[str] | None = None) -> Agreement
         UsageError: a requested supplier id is unknown (the message lists the known ids).
     """
     if not folder.is_dir():
-        raise AgreementError(f"{folder}: agreements folder not found")
+        raise AgreementError(
+            _("{folder}: map met overeenkomsten bestaat niet").format(folder=folder)
+        )
     paths = sorted(folder.glob("*.yaml"))
     if only:
         _check_known([p.stem for p in paths], only)

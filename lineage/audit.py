@@ -79,6 +79,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 from lineage.store import (
     _JSON,
     Base,
@@ -299,7 +300,10 @@ def default_actor() -> str:
         name = getpass.getuser()
     except (OSError, KeyError, ImportError):
         raise ConfigurationError(
-            "cannot tell which user is acting (no OS user name); name the actor explicitly"
+            _(
+                "onduidelijk welke gebruiker handelt (geen OS-gebruikersnaam); noem wie het "
+                "doet met --door"
+            )
         ) from None
     return _actor(name)
 
@@ -352,8 +356,10 @@ class AuditLog:
         """
         if self._key is None:
             raise ConfigurationError(
-                "the audit log needs its key to append or verify (SLUIS_AUDIT_KEY or "
-                "<state>/keys/lineage-audit.key)"
+                _(
+                    "het auditlog heeft zijn sleutel nodig om regels toe te voegen of te "
+                    "controleren (SLUIS_AUDIT_KEY of <state>/keys/lineage-audit.key)"
+                )
             )
         return self._key
 
@@ -821,7 +827,7 @@ class _Walk:
 
 
 def _verify(rows: Sequence[Any], key: bytes, anchors: Sequence[tuple[str, AuditHead]]) -> _Walk:
-    for _, anchor in anchors:
+    for _name, anchor in anchors:
         if anchor.seq < 1:
             raise ValueError("a head's seq must be at least 1")
     # Where each stored hash sits, to tell a moved row from a removed one.

@@ -84,7 +84,11 @@ class KeySource:
     @property
     def where(self) -> str:
         """Where the key is read from now: the setting if set, else the file."""
-        return f"the setting {self.setting}" if self.configured is not None else str(self.path)
+        return (
+            _("de instelling {setting}").format(setting=self.setting)
+            if self.configured is not None
+            else str(self.path)
+        )
 
 
 def _keys_folder(settings: Settings) -> Path:

@@ -272,7 +272,7 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], port: int, timeout: in
     while time.monotonic() < deadline:
         code = process.poll()
         if code is not None:
-            return _("hij stopte met exitcode {code}").format(code=code)
+            return _("stopte met exitcode {code}").format(code=code)
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.status == 200:
@@ -280,7 +280,7 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], port: int, timeout: in
         except OSError:
             pass  # not listening yet (URLError and HTTP errors are OSErrors)
         time.sleep(_POLL_SECONDS)
-    return _("hij antwoordde niet binnen {n} s").format(n=timeout)
+    return _("antwoordde niet binnen {n} s").format(n=timeout)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -43,40 +43,7 @@ EXEMPT: dict[tuple[str, str], str] = {
 
 # Modules whose messages are not converted yet (issue 13 point 1, in progress). Shrink it:
 # the test fails when a listed module has nothing left to convert.
-NOT_YET_CONVERTED: frozenset[str] = frozenset(
-    {
-        "connectors/drops/base.py",
-        "connectors/drops/folder.py",
-        "connectors/drops/memory.py",
-        "connectors/drops/registry.py",
-        "connectors/drops/sftp.py",
-        "connectors/formats/base.py",
-        "connectors/formats/csv.py",
-        "connectors/formats/edexml.py",
-        "connectors/formats/encryption.py",
-        "connectors/formats/oneroster.py",
-        "connectors/formats/parquet.py",
-        "connectors/formats/registry.py",
-        "connectors/sources/consents.py",
-        "connectors/sources/csv_export.py",
-        "connectors/sources/edexml.py",
-        "connectors/sources/edexml_xsd.py",
-        "connectors/sources/oneroster.py",
-        "connectors/sources/registry.py",
-        "connectors/synthetic.py",
-        "contracts/agreements.py",
-        "contracts/school_header.py",
-        "contracts/validation.py",
-        "lineage/audit.py",
-        "lineage/migrate.py",
-        "lineage/migrations/env.py",
-        "lineage/migrations/versions/0003_key_fingerprints_audit_anchors.py",
-        "lineage/openlineage.py",
-        "lineage/state.py",
-        "lineage/store.py",
-        "policy/minimise.py",
-    }
-)
+NOT_YET_CONVERTED: frozenset[str] = frozenset()
 
 
 def _sources() -> list[Path]:
@@ -125,6 +92,11 @@ def _plain_text(node: ast.AST) -> str | None:
     return None
 
 
+def _is_alembic(func: ast.expr) -> bool:
+    """op.add_column(...) in a migration names a table, not a heading."""
+    return isinstance(func, ast.Attribute) and getattr(func.value, "id", "") in ("op", "batch_op")
+
+
 def _messages(call: ast.Call, family: frozenset[str]) -> list[ast.AST]:
     """The arguments of `call` that a person reads."""
     func = call.func
@@ -140,7 +112,9 @@ def _messages(call: ast.Call, family: frozenset[str]) -> list[ast.AST]:
         found.append(call.args[0])
     elif isinstance(func, ast.Attribute) and name == "log" and len(call.args) > 1:
         found.append(call.args[1])
-    elif name in ("print", "echo", "add_column") and call.args:
+    elif call.args and (
+        name in ("print", "echo") or (name == "add_column" and not _is_alembic(func))
+    ):
         found.append(call.args[0])
     elif name == "_say" and len(call.args) > 1:
         found.append(call.args[1])

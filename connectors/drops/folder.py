@@ -35,6 +35,7 @@ from connectors.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from connectors.i18n import _
 from connectors.private_files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private_dir
 
 __all__ = ["DIR_MODE", "FILE_MODE", "FolderDrop"]
@@ -196,8 +197,15 @@ class FolderDrop:
                 # A root this drop creates on first publish: missing means never published.
                 return False
             raise PermanentDeliveryError(
-                f"cannot remove delivery {delivery_id!r} for supplier {supplier!r}: drop "
-                f"folder {self._root} does not exist or is not a folder (is the share mounted?)"
+                _(
+                    "levering {delivery_id} voor leverancier {supplier} kan niet "
+                    "verwijderd worden: levermap {root} bestaat niet of is geen map "
+                    "(is de share gekoppeld?)"
+                ).format(
+                    delivery_id=repr(delivery_id),
+                    supplier=repr(supplier),
+                    root=self._root,
+                )
             )
         try:
             if not supplier_dir.is_dir():
@@ -219,8 +227,14 @@ class FolderDrop:
                 and stat.S_ISREG(manifest.st_mode)
             ):
                 raise PermanentDeliveryError(
-                    f"will not remove {final}: it is not a delivery folder (no "
-                    f"{MANIFEST_NAME} inside); only published deliveries are removed"
+                    _(
+                        "{final} wordt niet verwijderd: het is geen levermap (geen "
+                        "{manifest_name} erin); alleen gepubliceerde leveringen worden "
+                        "verwijderd"
+                    ).format(
+                        final=final,
+                        manifest_name=MANIFEST_NAME,
+                    )
                 )
             hidden = supplier_dir / hidden_name(REMOVING, delivery_id)
             os.rename(final, hidden)
@@ -248,9 +262,15 @@ class FolderDrop:
             self._root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         if not self._root.is_dir():
             raise PermanentDeliveryError(
-                f"cannot publish delivery {delivery.delivery_id!r} for supplier "
-                f"{delivery.supplier!r}: drop folder {self._root} does not exist or is not "
-                "a folder (is the share mounted?)"
+                _(
+                    "levering {delivery_id} voor leverancier {supplier} kan niet "
+                    "gepubliceerd worden: levermap {root} bestaat niet of is geen map "
+                    "(is de share gekoppeld?)"
+                ).format(
+                    delivery_id=repr(delivery.delivery_id),
+                    supplier=repr(delivery.supplier),
+                    root=self._root,
+                )
             )
 
     def _refuse_existing(self, delivery: Delivery, final: Path) -> None:
@@ -260,8 +280,14 @@ class FolderDrop:
     @staticmethod
     def _exists_error(delivery: Delivery, final: Path) -> PermanentDeliveryError:
         return PermanentDeliveryError(
-            f"delivery {delivery.delivery_id!r} for supplier {delivery.supplier!r} exists "
-            f"already at {final}; a published delivery is never replaced"
+            _(
+                "levering {delivery_id} voor leverancier {supplier} bestaat al in "
+                "{final}; een gepubliceerde levering wordt nooit vervangen"
+            ).format(
+                delivery_id=repr(delivery.delivery_id),
+                supplier=repr(delivery.supplier),
+                final=final,
+            )
         )
 
 

@@ -130,6 +130,7 @@ import pyarrow.compute as pc
 from pandas.api.types import pandas_dtype
 
 from connectors.errors import ConfigurationError, SourceFormatError, shorten
+from connectors.i18n import _, at_line
 from connectors.identifiers import canonical_brin
 from connectors.oneroster_spec import (
     ACTIVE,
@@ -322,7 +323,15 @@ _RULES = {
 
 def _error(where: str, problem: str, rule: str, fix: str) -> SourceFormatError:
     """One line: where, what is wrong, the rule (id and text) and the fix; never a value."""
-    return SourceFormatError(f"{where}: {problem} (rule {rule}: {_RULES[rule]}); {fix}")
+    return SourceFormatError(
+        _("{where}: {problem} (regel {rule}: {value}); {fix}").format(
+            where=where,
+            problem=problem,
+            rule=rule,
+            value=_RULES[rule],
+            fix=fix,
+        )
+    )
 
 
 class OneRosterSource:
@@ -348,7 +357,9 @@ class OneRosterSource:
         path = Path(path)
         if not path.exists():
             raise ConfigurationError(
-                f"{path}: the OneRoster package does not exist; check the source path"
+                _("{path}: het OneRoster-pakket bestaat niet; controleer het bronpad").format(
+                    path=path,
+                )
             )
         try:
             with _Package.open(path) as package:
@@ -357,8 +368,13 @@ class OneRosterSource:
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ConfigurationError(
-                f"{path}: the OneRoster package cannot be read ({reason}); check the path "
-                "and its permissions"
+                _(
+                    "{path}: het OneRoster-pakket kan niet gelezen worden ({reason}); "
+                    "controleer het pad en de rechten"
+                ).format(
+                    path=path,
+                    reason=reason,
+                )
             ) from None
 
 
@@ -563,7 +579,7 @@ def _scan(body: bytes, label: str) -> _Records:
         opened = int(quotes[-1])  # quotes pair up in order: the last one is never closed
         line = int(np.searchsorted(breaks, opened)) + 1
         raise _error(
-            f"{label} line {line}",
+            at_line(label, line),
             "a quoted value is never closed",
             "quoting",
             "close the quote, or double a quote that is part of the value",
@@ -625,7 +641,7 @@ class _Table:
         more = len(lines) - 1
         if more:
             problem += f" (and on {more} more line{'s' if more > 1 else ''})"
-        raise _error(f"{self.label} line {int(lines.iloc[0])}", problem, rule, fix)
+        raise _error(at_line(self.label, int(lines.iloc[0])), problem, rule, fix)
 
 
 def _decode(body: bytes, label: str) -> None:
@@ -635,7 +651,7 @@ def _decode(body: bytes, label: str) -> None:
     except UnicodeDecodeError as exc:
         line = body.count(b"\n", 0, exc.start) + 1
         raise _error(
-            f"{label} line {line}",
+            at_line(label, line),
             "the file is not UTF-8",
             "encoding",
             "save the file as UTF-8 (in Excel: CSV UTF-8)",
@@ -742,7 +758,7 @@ def _check_width(file: _File) -> None:
         if more:
             problem += f" (and on {more} more line{'s' if more > 1 else ''})"
         raise _error(
-            f"{file.label} line {int(data_lines[index])}",
+            at_line(file.label, int(data_lines[index])),
             problem,
             "row_width",
             "look for a missing or extra comma, or a value with a comma that is not quoted",
@@ -864,7 +880,7 @@ class _Reader:
         if twice.any():
             first = int(np.flatnonzero(twice.to_numpy())[0])
             raise _error(
-                f"{label} line {int(frame[_LINE].iloc[first])}",
+                at_line(label, int(frame[_LINE].iloc[first])),
                 f"{_property(names.iloc[first])} appears a second time",
                 "manifest_property",
                 "keep one line per property",
@@ -874,7 +890,7 @@ class _Reader:
         version = props.get("oneroster.version")
         if version not in VERSIONS:
             where = (
-                f"{label} line {lines['oneroster.version']}"
+                at_line(label, lines["oneroster.version"])
                 if "oneroster.version" in lines
                 else label
             )
@@ -886,9 +902,7 @@ class _Reader:
             raise _error(where, problem, "manifest_version", f"{_REEXPORT} as OneRoster 1.1 or 1.2")
         if props.get("manifest.version") != "1.0":
             where = (
-                f"{label} line {lines['manifest.version']}"
-                if "manifest.version" in lines
-                else label
+                at_line(label, lines["manifest.version"]) if "manifest.version" in lines else label
             )
             raise _error(
                 where,
@@ -909,7 +923,7 @@ class _Reader:
                     f"{prop} has no value" if not mode else f"{prop} is not absent, bulk or delta"
                 )
                 raise _error(
-                    f"{label} line {lines[prop]}",
+                    at_line(label, lines[prop]),
                     problem,
                     "file_mode",
                     f"set {prop} to absent, bulk or delta",
@@ -934,14 +948,14 @@ class _Reader:
                 else f"add {wanted}, or mark file.{name} absent"
             )
             raise _error(
-                f"{label} line {lines[name]}",
+                at_line(label, lines[name]),
                 f"file.{name} is {modes[name]}, but {wanted} is not in the package",
                 "file_listed",
                 fix,
             )
         for name in _NEEDED[version]:
             if modes[name] == ABSENT:
-                where = f"{label} line {lines[name]}" if name in lines else label
+                where = at_line(label, lines[name]) if name in lines else label
                 raise _error(
                     where,
                     f"file.{name} is absent",
@@ -1055,7 +1069,7 @@ class _Reader:
         if len(schools) > 1:
             lines = ", ".join(str(n) for n in schools[_LINE].head(3))
             raise _error(
-                f"{orgs.label} line {int(schools[_LINE].iloc[1])}",
+                at_line(orgs.label, int(schools[_LINE].iloc[1])),
                 f"{len(schools)} orgs of type school (lines {lines}"
                 f"{', ...' if len(schools) > 3 else ''})",
                 "school",
@@ -1104,7 +1118,7 @@ class _Reader:
         missing = year.isna()
         if len(rows) == 0 or (year_type.any() and missing.any()):
             where = (
-                f"{sessions.label} line {int(rows.loc[missing, _LINE].iloc[0])}"
+                at_line(sessions.label, int(rows.loc[missing, _LINE].iloc[0]))
                 if len(rows)
                 else sessions.label
             )

@@ -128,7 +128,7 @@ def test_selecting_suppliers_keeps_their_problems_only(tmp_path: Path) -> None:
     assert [p.supplier for p in only_bad.problems] == ["leesapp"]
 
     assert load_agreements(folder, ["basispoort"])[0].agreement.id == "basispoort"
-    with pytest.raises(UsageError, match="known suppliers: basispoort, leesapp"):
+    with pytest.raises(UsageError, match="bekende leveranciers: basispoort, leesapp"):
         load_agreement_set(folder, ["nobody"])
 
 

@@ -144,7 +144,7 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
 
 
 def test_unknown_supplier_lists_the_known_ones() -> None:
-    with pytest.raises(UsageError, match="known suppliers: basispoort, onderzoek"):
+    with pytest.raises(UsageError, match="bekende leveranciers: basispoort, onderzoek"):
         load_agreements(BUNDLED_AGREEMENTS, ["basisport"])
 
 

@@ -499,9 +499,9 @@ def test_a_plain_row_after_keyed_rows_is_a_rewrite(log: AuditLog, engine: Engine
 def test_verifying_or_appending_needs_the_key(engine: Engine) -> None:
     keyless = AuditLog(engine)
     assert keyless.entries() == []
-    with pytest.raises(ConfigurationError, match="needs its key"):
+    with pytest.raises(ConfigurationError, match="heeft zijn sleutel nodig"):
         keyless.verify()
-    with pytest.raises(ConfigurationError, match="needs its key"):
+    with pytest.raises(ConfigurationError, match="heeft zijn sleutel nodig"):
         keyless.append("beheerder", "redelivery", "leermiddel", {})
     with pytest.raises(ValueError, match="16 bytes"):
         AuditLog(engine, b"short")

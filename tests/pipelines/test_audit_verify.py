@@ -102,7 +102,7 @@ def _broken(state: Path, *args: str) -> str:
     code, out, err = sluis("audit", "verify", "--state", str(state), *args)
     assert code == 1, out
     lines = [x for x in err.splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("sluis: audit log broken at entry ")
+    assert len(lines) == 1 and lines[0].startswith("sluis: auditlog gebroken bij regel ")
     return lines[0]
 
 
@@ -120,7 +120,7 @@ def test_verify_prints_the_head_to_keep_and_accepts_it_back(state: Path) -> None
 def test_an_edited_actor_is_found(state: Path) -> None:
     _sql(state, "update audit_log set actor = 'iemand anders' where seq = 3")
 
-    assert "audit log broken at entry 3: row 3 was changed" in _broken(state)
+    assert "auditlog gebroken bij regel 3: row 3 was changed" in _broken(state)
 
 
 def test_removing_the_erasure_and_the_approval_at_the_end_is_found(state: Path) -> None:

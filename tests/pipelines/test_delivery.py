@@ -560,7 +560,7 @@ def test_approve_refuses_a_hold_with_a_pupil_erased_since(full: Harness) -> None
         audit_key=AUDIT_KEY,
     )
     run_id = "00000000-0000-4000-8000-000000000002"
-    with pytest.raises(UsageError, match="erasure was recorded after it was held"):
+    with pytest.raises(UsageError, match="na het tegenhouden vergeten"):
         approve(full.settings, run_id, "leverancier", "ict")
     assert [d.status for d in full.store.deliveries_of("leverancier", statuses=("held",))] == [
         "held"
@@ -578,7 +578,7 @@ def test_approve_publishes_and_a_second_approval_finds_nothing_held(full: Harnes
     assert (full.settings.drop_dir / "leverancier" / released.delivery_id.split(":")[1]).is_dir()
     state = load_state(full.store.engine, "leverancier", ["07XY"])["07XY"]
     assert len(state.frame) == 10 and state.delivery_id == released.delivery_id
-    with pytest.raises(UsageError, match="holds nothing for supplier 'leverancier'"):
+    with pytest.raises(UsageError, match="houdt niets tegen voor leverancier 'leverancier'"):
         approve(full.settings, run_id, "leverancier", "ict")
 
 
@@ -589,7 +589,7 @@ def test_redeliver_refuses_an_older_delta(tmp_path: Path) -> None:
     keys = [str(k) for k in range(1001, 1021)]
     first = harness.run(school(keys))
     harness.run(school([*keys, "1021"]))
-    with pytest.raises(UsageError, match="is a delta and not the latest"):
+    with pytest.raises(UsageError, match="is een delta en niet de laatste"):
         redeliver(harness.settings, "leverancier", first.delivery_id, "ict", version="t")
     [again] = redeliver(harness.settings, "leverancier", None, "ict", version="t")
     assert again.school == "07XY"
@@ -609,7 +609,7 @@ def test_redeliver_refuses_an_older_delivery_to_a_consent_based_supplier(tmp_pat
     first = harness.run(validate_school(export, make_consents(yes), today=TODAY))
     no = [("1004", YEAR, "deelname_onderzoek", "nee", "2026-10-01")]
     harness.run(validate_school(export, make_consents(yes + no), today=TODAY))
-    with pytest.raises(UsageError, match="receives on consent: only its latest delivery"):
+    with pytest.raises(UsageError, match="ontvangt op toestemming: alleen de laatste levering"):
         redeliver(harness.settings, "leverancier", first.delivery_id, "ict", version="t")
 
 
@@ -626,7 +626,9 @@ def test_redeliver_refuses_a_delivery_holding_an_erased_pupil(tmp_path: Path) ->
         datetime.now(UTC),
         audit_key=AUDIT_KEY,
     )
-    with pytest.raises(UsageError, match="1 pupil\\(s\\) whose data may no longer be shared"):
+    with pytest.raises(
+        UsageError, match="1 leerling\\(en\\) wier gegevens niet meer gedeeld mogen worden"
+    ):
         redeliver(harness.settings, "leverancier", None, "ict", version="t")
 
 
@@ -750,10 +752,10 @@ def test_approve_refuses_when_the_membership_key_is_not_the_recorded_one(full: H
         update={"membership_key": SecretStr("another-membership-key-0123456789")}
     )
 
-    with pytest.raises(ConfigurationError, match="is not the key lineage recorded"):
+    with pytest.raises(ConfigurationError, match="is niet de sleutel die de lineage vastlegde"):
         approve(approve_settings, run_id, "leverancier", "ict")
     missing = full.settings.model_copy(update={"membership_key": None})
-    with pytest.raises(ConfigurationError, match="the membership key is missing"):
+    with pytest.raises(ConfigurationError, match="de lidmaatschapssleutel ontbreekt"):
         approve(missing, run_id, "leverancier", "ict")
 
     assert [d.status for d in full.store.deliveries_of("leverancier", statuses=("held",))] == [
@@ -771,7 +773,7 @@ def test_redeliver_refuses_when_the_membership_key_is_missing(tmp_path: Path) ->
     assert redeliver(harness.settings, "leverancier", None, "ict", version="t")
     missing = harness.settings.model_copy(update={"membership_key": None})
 
-    with pytest.raises(ConfigurationError, match="the membership key is missing"):
+    with pytest.raises(ConfigurationError, match="de lidmaatschapssleutel ontbreekt"):
         redeliver(missing, "leverancier", None, "ict", version="t")
 
 
@@ -916,7 +918,7 @@ def test_a_oneroster_bulk_with_nobody_left_is_refused_not_sent_without_users(
     # pupils, so a person must look (a OneRoster delta supplier gets the removals).
     outcome = harness.run(staffed([], STAFF))
     assert outcome.status == "failed"
-    assert "cannot be empty" in outcome.notes[0]
+    assert "kan niet leeg zijn" in outcome.notes[0]
 
 
 def test_the_strict_validator_accepts_what_sluis_delivers(tmp_path: Path) -> None:

@@ -115,7 +115,9 @@ def test_approve_publishes_the_held_delivery_and_records_who(scenario: Scenario)
     assert [(e[0], e[2]) for e in entries] == [("ict-coordinator", f"basispoort:{new.name}")]
     # Approving twice is refused: nothing is held any more.
     again = sluis(scenario.root, "approve", run_id, "basispoort")
-    assert again.returncode == 2 and "holds nothing for supplier 'basispoort'" in again.stderr
+    assert (
+        again.returncode == 2 and "houdt niets tegen voor leverancier 'basispoort'" in again.stderr
+    )
 
 
 def test_redeliver_publishes_each_schools_last_delivery_again_unchanged(

@@ -256,4 +256,4 @@ def test_a_pipe_as_the_source_is_one_line_not_a_traceback_or_a_wait(
     code, out, err = check(pipe)
     assert code == 1
     assert "Traceback" not in out + err
-    assert err.startswith(f"sluis: {pipe}: the source is neither a file nor a folder")
+    assert err.startswith(f"sluis: {pipe}: de bron is geen bestand en geen map")

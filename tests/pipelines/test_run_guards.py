@@ -136,8 +136,8 @@ def test_a_lost_membership_key_stops_the_run_before_anything_is_delivered_or_hel
 
     assert code == 1
     line = _one_line(err)
-    assert f"the membership key is missing: it is expected in {key_file}" in line
-    assert "restore the key from the backup" in line
+    assert f"de lidmaatschapssleutel ontbreekt: die hoort in {key_file}" in line
+    assert "zet de sleutel terug uit de back-up" in line
     # Nothing went out, nothing waits for approval, and no new key was made.
     assert _files(tmp_path / "drop") == drop
     assert sluis.db("select * from deliveries") == deliveries
