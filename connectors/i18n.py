@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "DOMAIN",
     "LOCALE_DIR",
+    "N_",
     "_",
     "at_line",
     "language",
@@ -62,6 +63,14 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural message for `n`, in the current language."""
     return _translation.ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction only; translate it with _() where it is used.
+
+    For messages in module-level tables, which are built before the language is set.
+    """
+    return message
 
 
 def at_line(where: object, line: object) -> str:

@@ -455,7 +455,7 @@ def _check_arguments(schools: int, pupils_per_school: int, schooljaar: str) -> i
     if schools < 1 or schools > _BRIN_SPACE:
         raise ConfigurationError(
             _(
-                "het aantal scholen moet tussen 1 en {brin_space} liggen (elk een "
+                "het aantal scholen (schools) moet tussen 1 en {brin_space} liggen (elk een "
                 "BRIN-code), niet {schools}"
             ).format(
                 brin_space=_BRIN_SPACE,
@@ -465,7 +465,8 @@ def _check_arguments(schools: int, pupils_per_school: int, schooljaar: str) -> i
     if pupils_per_school < 1:
         raise ConfigurationError(
             _(
-                "het aantal leerlingen per school moet minstens 1 zijn, niet {pupils_per_school}"
+                "het aantal leerlingen per school (pupils_per_school) moet minstens 1 "
+                "zijn, niet {pupils_per_school}"
             ).format(
                 pupils_per_school=pupils_per_school,
             )

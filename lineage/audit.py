@@ -302,7 +302,7 @@ def default_actor() -> str:
         raise ConfigurationError(
             _(
                 "onduidelijk welke gebruiker handelt (geen OS-gebruikersnaam); noem wie het "
-                "doet met --door"
+                "doet (actor, --door)"
             )
         ) from None
     return _actor(name)

@@ -645,13 +645,23 @@ def _deliver_one(
             for need in get_format(agreement.format.type).teacher_needs
         )
         notes.append(
-            f"{structure.teachers.left_out} teacher(s) of the delivered groups left out: "
-            f"{agreement.format.type} needs {needs}"
+            _(
+                "{left_out} leerkracht(en) van de geleverde groepen weggelaten: "
+                "{type} heeft {needs} nodig"
+            ).format(
+                left_out=structure.teachers.left_out,
+                type=agreement.format.type,
+                needs=needs,
+            )
         )
     same_terms = state.agreement_sha256 == loaded.sha256 or agreement.mode == "delta"
     nothing_new = changes.nothing_new and staff_changes.nothing_new
     if not state.empty and nothing_new and same_terms:
-        notes.append(f"nothing changed since delivery {state.delivery_id}; nothing was sent")
+        notes.append(
+            _("niets gewijzigd sinds levering {delivery_id}; er is niets verstuurd").format(
+                delivery_id=state.delivery_id,
+            )
+        )
         return DeliveryOutcome(
             status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
         )
@@ -695,15 +705,23 @@ def _deliver_one(
             staff = _staff_delta(agreement, structure, staff_changes, state, cipher)
         if staff is not None and staff.unnamed:
             notes.append(
-                f"{staff.unnamed} removed teacher(s) could not be named: the state holds no "
-                "identifiers for them; ask the supplier to resync in full once"
+                _(
+                    "{unnamed} verwijderde leerkracht(en) konden niet genoemd worden: "
+                    "de status bevat geen identificaties voor hen; vraag de "
+                    "leverancier één keer volledig te synchroniseren"
+                ).format(
+                    unnamed=staff.unnamed,
+                )
             )
         if staff is not None:
             counted_staff = staff.kinds.value_counts()
             if len(staff.kinds):
                 notes.append(
-                    "teachers: "
-                    + ", ".join(f"{int(counted_staff.get(k, 0))} {k}" for k in CHANGE_KINDS)
+                    _("leerkrachten: {counts}").format(
+                        counts=", ".join(
+                            f"{int(counted_staff.get(k, 0))} {k}" for k in CHANGE_KINDS
+                        )
+                    )
                 )
         counted = delta.kinds.value_counts()
         result["changes"] = {
@@ -712,8 +730,13 @@ def _deliver_one(
         }
         if unnamed:
             notes.append(
-                f"{unnamed} removed pupil(s) could not be named: the state from before delta "
-                "mode holds no identifiers; ask the supplier to resync in full once"
+                _(
+                    "{unnamed} verwijderde leerling(en) konden niet genoemd worden: de "
+                    "status van voor de deltamodus bevat geen identificaties; vraag de "
+                    "leverancier één keer volledig te synchroniseren"
+                ).format(
+                    unnamed=unnamed,
+                )
             )
     else:
         frame, delta = cut.frame, None
@@ -722,7 +745,11 @@ def _deliver_one(
     result.update(delivery_id=delivery_id, files=file_rows)
     if targets.drop is None:
         if decision.held:
-            notes.append(f"a real run would hold this delivery: {decision.reason}")
+            notes.append(
+                _("een echte run zou deze levering tegenhouden: {reason}").format(
+                    reason=decision.reason,
+                )
+            )
         return DeliveryOutcome(status="dry_run", notes=tuple(notes), **result)
     extra: dict[str, Any] = {
         "delivery_id": delivery_id,
@@ -754,7 +781,11 @@ def _deliver_one(
         if targets.held is None:
             raise ValueError("a held delivery needs a place to wait (targets.held)")
         receipt = targets.held.publish(delivery)
-        notes.append(f"held: {decision.reason}")
+        notes.append(
+            _("tegengehouden: {reason}").format(
+                reason=decision.reason,
+            )
+        )
         return DeliveryOutcome(
             status="held",
             location=receipt.location,
@@ -770,7 +801,11 @@ def _deliver_one(
         try:
             targets.archive.publish(delivery)
         except DeliveryError as exc:
-            notes.append(f"no archive copy for re-delivery: {exc}")
+            notes.append(
+                _("geen archiefkopie om opnieuw te leveren: {exc}").format(
+                    exc=exc,
+                )
+            )
     return DeliveryOutcome(
         status="delivered",
         location=receipt.location,

@@ -97,6 +97,13 @@ def _is_alembic(func: ast.expr) -> bool:
     return isinstance(func, ast.Attribute) and getattr(func.value, "id", "") in ("op", "batch_op")
 
 
+def _names_notes(func: ast.expr) -> bool:
+    """notes.append(...): an export's or a delivery's notes are shown in the run summary."""
+    owner = func.value if isinstance(func, ast.Attribute) else None
+    name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+    return name.endswith("notes")
+
+
 def _messages(call: ast.Call, family: frozenset[str]) -> list[ast.AST]:
     """The arguments of `call` that a person reads."""
     func = call.func
@@ -112,9 +119,10 @@ def _messages(call: ast.Call, family: frozenset[str]) -> list[ast.AST]:
         found.append(call.args[0])
     elif isinstance(func, ast.Attribute) and name == "log" and len(call.args) > 1:
         found.append(call.args[1])
-    elif call.args and (
-        name in ("print", "echo") or (name == "add_column" and not _is_alembic(func))
-    ):
+    elif (
+        call.args
+        and (name in ("print", "echo") or (name == "add_column" and not _is_alembic(func)))
+    ) or (name == "append" and call.args and _names_notes(func)):
         found.append(call.args[0])
     elif name == "_say" and len(call.args) > 1:
         found.append(call.args[1])

@@ -267,7 +267,7 @@ def build_manifest(
             a field is listed twice, `created_at` is not ISO 8601, or `extra` tries to
             replace a required key.
     """
-    check_id(supplier, what="supplier id")
+    check_id(supplier, what=_("leverancier-id"))
     if mode not in MODES:
         raise ConfigurationError(
             _("levermodus {mode} is niet toegestaan; toegestane modi: full, delta").format(
@@ -355,8 +355,8 @@ def check_delivery(delivery: Delivery) -> None:
         PolicyError: the manifest is missing a required key, names another supplier,
             lists other files than the delivery holds, or its counts do not add up.
     """
-    check_id(delivery.supplier, what="supplier id")
-    check_id(delivery.delivery_id, what="delivery id")
+    check_id(delivery.supplier, what=_("leverancier-id"))
+    check_id(delivery.delivery_id, what=_("levering-id"))
     folded = [data_file.name.casefold() for data_file in delivery.files]
     if MANIFEST_NAME in folded:
         raise ConfigurationError(

@@ -188,8 +188,8 @@ class FolderDrop:
                 unmounted share must not look like an already removed delivery), no
                 permission, or the folder is not a delivery (it has no manifest.json).
         """
-        check_id(supplier, what="supplier id")
-        check_id(delivery_id, what="delivery id")
+        check_id(supplier, what=_("leverancier-id"))
+        check_id(delivery_id, what=_("levering-id"))
         supplier_dir = self._root / supplier
         final = supplier_dir / delivery_id
         if not self._root.is_dir():

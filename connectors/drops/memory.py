@@ -78,11 +78,12 @@ class MemoryDrop:
                 raise TransientDeliveryError(
                     _(
                         "levering {delivery_id} voor leverancier {supplier} kan niet naar "
-                        "memory://{supplier} gepubliceerd worden: schrijven van bestand "
+                        "{location} gepubliceerd worden: schrijven van bestand "
                         "{value} mislukt (gesimuleerd); er is niets gepubliceerd"
                     ).format(
                         delivery_id=repr(delivery.delivery_id),
-                        supplier=delivery.supplier,
+                        supplier=repr(delivery.supplier),
+                        location=f"memory://{delivery.supplier}",
                         value=len(staged) + 1,
                     )
                 )
@@ -113,17 +114,18 @@ class MemoryDrop:
             ConfigurationError: the supplier id or delivery id is not allowed.
             TransientDeliveryError: `fail_on_write` is on; nothing was removed.
         """
-        check_id(supplier, what="supplier id")
-        check_id(delivery_id, what="delivery id")
+        check_id(supplier, what=_("leverancier-id"))
+        check_id(delivery_id, what=_("levering-id"))
         if self.fail_on_write:
             raise TransientDeliveryError(
                 _(
                     "levering {delivery_id} voor leverancier {supplier} kan niet uit "
-                    "memory://{supplier} verwijderd worden: schrijven mislukt "
+                    "{location} verwijderd worden: schrijven mislukt "
                     "(gesimuleerd); er is niets verwijderd"
                 ).format(
                     delivery_id=repr(delivery_id),
-                    supplier=supplier,
+                    supplier=repr(supplier),
+                    location=f"memory://{supplier}",
                 )
             )
         with self._lock:
@@ -151,10 +153,11 @@ class MemoryDrop:
             raise PermanentDeliveryError(
                 _(
                     "levering {delivery_id} voor leverancier {supplier} bestaat al in "
-                    "memory://{supplier}/{delivery_id}; een gepubliceerde levering "
+                    "{location}; een gepubliceerde levering "
                     "wordt nooit vervangen"
                 ).format(
-                    delivery_id=delivery_id,
-                    supplier=supplier,
+                    delivery_id=repr(delivery_id),
+                    supplier=repr(supplier),
+                    location=f"memory://{supplier}/{delivery_id}",
                 )
             )

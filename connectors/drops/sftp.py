@@ -271,8 +271,8 @@ class SftpDrop:
                 is missing, permission was denied, or the folder is not a delivery (it has
                 no manifest.json).
         """
-        check_id(supplier, what="supplier id")
-        check_id(delivery_id, what="delivery id")
+        check_id(supplier, what=_("leverancier-id"))
+        check_id(delivery_id, what=_("levering-id"))
 
         async def attempt(retrying: bool) -> bool:
             return await self._remove_once(supplier, delivery_id)

@@ -55,7 +55,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from connectors import safe_yaml
 from connectors.errors import ConfigurationError, SourceFormatError, shorten
-from connectors.i18n import _
+from connectors.i18n import N_, _
 from connectors.identifiers import canonical_brin
 from connectors.sources.base import (
     GROUP_COLUMNS,
@@ -109,10 +109,10 @@ _BINARY_BYTES = np.array(
 )
 _SNIFF_BYTES = 1 << 16
 _MAGIC = (
-    (b"PK\x03\x04", "an Excel workbook or another zip file; save it as .xlsx"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) workbook; save it as .xlsx or as CSV"),
-    (b"\x89PNG", "a PNG image"),
-    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", N_("een Excel-werkmap of een ander zipbestand; sla het op als .xlsx")),
+    (b"\xd0\xcf\x11\xe0", N_("een oude Excel-werkmap (.xls); sla het op als .xlsx of als CSV")),
+    (b"\x89PNG", N_("een PNG-afbeelding")),
+    (b"%PDF", N_("een PDF-document")),
 )
 
 # Gender as schools write it, to the NEN-ISO 5218 code EDEXML uses (J = jongen).
@@ -773,11 +773,19 @@ class CsvExportSource:
                 )
             )
         if ignored:
-            notes.append(f"{path.name}: ignored columns: {_shown(ignored)}")
+            notes.append(
+                _("{name}: genegeerde kolommen: {ignored}").format(
+                    name=path.name,
+                    ignored=_shown(ignored),
+                )
+            )
         if from_map:
             notes.append(
-                f"{path.name}: {', '.join(from_map)} from the column map "
-                f"{self.column_map.name}, not from the file"
+                _("{name}: {value} uit de kolomindeling {name2}, niet uit het bestand").format(
+                    name=path.name,
+                    value=", ".join(from_map),
+                    name2=self.column_map.name,
+                )
             )
         notes.extend(f"{path.name}: {note}" for note in group_notes)
         return SchoolExport(
@@ -884,7 +892,7 @@ def _refuse_binary(path: Path, data: bytes) -> None:
             raise SourceFormatError(
                 _("{path}: is geen tekst-CSV-bestand, het lijkt op {what}; {export_hint}").format(
                     path=path,
-                    what=what,
+                    what=_(what),
                     export_hint=_export_hint(),
                 )
             )
@@ -1594,7 +1602,8 @@ def _groups(
     renamed = summary["groepskey"].filter(pc.greater(summary["groepsnaam_count_distinct"], 1))
     if len(renamed):
         notes.append(
-            f"groepscode {_shown([str(key) for key in renamed.to_pylist()])}: more than one "
-            "group name; the first one is used"
+            _("groepscode {value}: meer dan één groepsnaam; de eerste wordt gebruikt").format(
+                value=_shown([str(key) for key in renamed.to_pylist()]),
+            )
         )
     return frame, notes

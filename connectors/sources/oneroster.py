@@ -324,7 +324,7 @@ _RULES = {
 def _error(where: str, problem: str, rule: str, fix: str) -> SourceFormatError:
     """One line: where, what is wrong, the rule (id and text) and the fix; never a value."""
     return SourceFormatError(
-        _("{where}: {problem} (regel {rule}: {value}); {fix}").format(
+        _("{where}: {problem} (controle {rule}: {value}); {fix}").format(
             where=where,
             problem=problem,
             rule=rule,
@@ -666,7 +666,7 @@ def _header(body: bytes, records: _Records) -> list[str]:
 def _check_header(file: _File, expected: tuple[str, ...], version: str) -> None:
     """Spec order and case; extra columns only at the end, as metadata.*, each once."""
     actual = file.header
-    where = f"{file.label} line 1"
+    where = at_line(file.label, 1)
     for position, name in enumerate(expected, start=1):
         found = actual[position - 1] if position <= len(actual) else None
         if found == name:
@@ -834,8 +834,12 @@ class _Reader:
         notes = [summary]
         if delta:
             notes.append(
-                f"delta package ({', '.join(delta)}): it holds only the records that changed; "
-                "pupils it does not mention are not in this export"
+                _(
+                    "deltapakket ({value}): het bevat alleen de gewijzigde records; "
+                    "leerlingen die het niet noemt staan niet in deze export"
+                ).format(
+                    value=", ".join(delta),
+                )
             )
         return SchoolExport(
             path=self.package.path,
@@ -859,7 +863,7 @@ class _Reader:
         records = _scan(body, label)
         if not len(records.starts) or records.blank[0]:
             raise _error(
-                f"{label} line 1",
+                at_line(label, 1),
                 "the header is missing",
                 "manifest_header",
                 "start manifest.csv with the line propertyName,value",
@@ -867,7 +871,7 @@ class _Reader:
         header = _header(body, records)
         if header != ["propertyName", "value"]:
             raise _error(
-                f"{label} line 1",
+                at_line(label, 1),
                 "the header is not propertyName,value",
                 "manifest_header",
                 "start manifest.csv with the line propertyName,value",
@@ -977,7 +981,7 @@ class _Reader:
             records = _scan(body, label)
             if not len(records.starts) or records.blank[0]:
                 raise _error(
-                    f"{label} line 1",
+                    at_line(label, 1),
                     "the header line is missing",
                     "header",
                     f"{_REEXPORT}; every file starts with its header line",
@@ -1103,8 +1107,13 @@ class _Reader:
                 "give the school's org the type school",
             )
         self.notes.append(
-            f"orgs.csv: no org has type school; the org on line {int(found[_LINE].iloc[0])} is "
-            "read as the school, because classes and enrollments name it as their school"
+            _(
+                "orgs.csv: geen org heeft type school; de org op regel {value} "
+                "wordt als de school gelezen, omdat classes en enrollments haar "
+                "als hun school noemen"
+            ).format(
+                value=int(found[_LINE].iloc[0]),
+            )
         )
         return found
 
@@ -1146,8 +1155,13 @@ class _Reader:
         disagree = by_dates.notna() & by_column.notna() & (by_dates != by_column)
         if disagree.any():
             self.notes.append(
-                f"academicSessions.csv: schoolYear says {by_column.loc[disagree].iloc[0]} but the "
-                f"dates say {years[0]}; the dates are followed"
+                _(
+                    "academicSessions.csv: schoolYear zegt {value} maar de datums "
+                    "zeggen {value2}; de datums worden gevolgd"
+                ).format(
+                    value=by_column.loc[disagree].iloc[0],
+                    value2=years[0],
+                )
             )
         return str(years[0])
 
@@ -1166,13 +1180,19 @@ class _Reader:
         gone = _isin(users.deleted()["sourcedId"], student_ids)
         if gone.any():
             self.notes.append(
-                f"users.csv: {int(gone.sum())} pupils marked tobedeleted are left out"
+                _("users.csv: {value} leerlingen met tobedeleted zijn weggelaten").format(
+                    value=int(gone.sum()),
+                )
             )
         missing = ~_isin(student_ids, users.frame["sourcedId"])
         if missing.any():
             self.notes.append(
-                f"roles.csv: {int(missing.sum())} student roles name a user that users.csv does "
-                "not hold; those pupils are not read"
+                _(
+                    "roles.csv: {value} leerlingrollen noemen een gebruiker die niet "
+                    "in users.csv staat; die leerlingen worden niet gelezen"
+                ).format(
+                    value=int(missing.sum()),
+                )
             )
 
         groups, kinds = self._groups(tables, source_file)
@@ -1201,7 +1221,11 @@ class _Reader:
         gone_students = int((gone["role"].str.strip().str.lower() == _STUDENT).sum())
         if gone_students:
             self.notes.append(
-                f"roles.csv: {gone_students} student roles marked tobedeleted are left out"
+                _(
+                    "roles.csv: {gone_students} leerlingrollen met tobedeleted zijn weggelaten"
+                ).format(
+                    gone_students=gone_students,
+                )
             )
         active = roles.frame.loc[roles.frame["status"] != TO_BE_DELETED]
         active_role = role.loc[active.index]
@@ -1232,7 +1256,11 @@ class _Reader:
         classes = tables["classes"]
         gone = len(classes.deleted())
         if gone:
-            self.notes.append(f"classes.csv: {gone} classes marked tobedeleted are left out")
+            self.notes.append(
+                _("classes.csv: {gone} klassen met tobedeleted zijn weggelaten").format(
+                    gone=gone,
+                )
+            )
         active = classes.active().reset_index(drop=True)
         kind = active["classType"].str.strip().str.lower()
         homeroom = kind == _HOMEROOM
@@ -1266,7 +1294,9 @@ class _Reader:
         gone = len(enrollments.deleted())
         if gone:
             self.notes.append(
-                f"enrollments.csv: {gone} enrollments marked tobedeleted are left out"
+                _("enrollments.csv: {gone} inschrijvingen met tobedeleted zijn weggelaten").format(
+                    gone=gone,
+                )
             )
         active = enrollments.active()
         role = active["role"].str.strip().str.lower()
@@ -1274,8 +1304,12 @@ class _Reader:
         known = _isin(active["classSourcedId"], kinds.index)
         if (~known).any():
             self.notes.append(
-                f"enrollments.csv: {int((~known).sum())} enrollments name a class that "
-                "classes.csv does not hold; they are not read"
+                _(
+                    "enrollments.csv: {value} inschrijvingen noemen een klas die niet "
+                    "in classes.csv staat; ze worden niet gelezen"
+                ).format(
+                    value=int((~known).sum()),
+                )
             )
         active = active.loc[known]
         active = active.assign(
@@ -1304,10 +1338,15 @@ class _Reader:
         several = int((count > 1).sum())
         if several:
             self.notes.append(
-                f"enrollments.csv: {several} pupils are in more than one homeroom class; their "
-                "groepskey lists them all, so the contract holds them back"
+                _(
+                    "enrollments.csv: {several} leerlingen zitten in meer dan één "
+                    "stamgroep; hun groepskey noemt ze allemaal, dus het contract "
+                    "houdt ze tegen"
+                ).format(
+                    several=several,
+                )
             )
-        scheduled, _ = _joined(
+        scheduled, _rest = _joined(
             own.loc[own["kind"] == _SCHEDULED], "userSourcedId", "classSourcedId"
         )
 
@@ -1315,20 +1354,32 @@ class _Reader:
         by_sourced_id = int(key.isna().sum())
         if by_sourced_id:
             self.notes.append(
-                f"users.csv: {by_sourced_id} pupils have no identifier; their sourcedId is their "
-                "leerlingkey"
+                _(
+                    "users.csv: {by_sourced_id} leerlingen hebben geen identifier; hun "
+                    "sourcedId is hun leerlingkey"
+                ).format(
+                    by_sourced_id=by_sourced_id,
+                )
             )
         middle = int((students["middleName"].str.strip() != "").sum())
         if middle:
             self.notes.append(
-                f"users.csv: middleName of {middle} pupils is not read (a Dutch tussenvoegsel "
-                "or second given name cannot be told from it)"
+                _(
+                    "users.csv: middleName van {middle} leerlingen wordt niet gelezen "
+                    "(een tussenvoegsel of tweede voornaam is er niet uit op te maken)"
+                ).format(
+                    middle=middle,
+                )
             )
         eckid, others = _eckids(students["userMasterIdentifier"])
         if others:
             self.notes.append(
-                f"users.csv: userMasterIdentifier of {others} pupils is not an ECK iD and is "
-                "not read"
+                _(
+                    "users.csv: userMasterIdentifier van {others} leerlingen is geen "
+                    "ECK iD en wordt niet gelezen"
+                ).format(
+                    others=others,
+                )
             )
 
         demographics = (

@@ -307,4 +307,4 @@ def test_hold_thresholds_are_percentages(tmp_path: Path) -> None:
 
 def test_a_bad_age_key_is_refused_on_load(tmp_path: Path) -> None:
     message = _error(tmp_path, encryption={"age_recipient": "age1notakey"})
-    assert "encryption.age_recipient: not a valid age public key" in message
+    assert "encryption.age_recipient: geen geldige publieke age-sleutel" in message

@@ -447,7 +447,9 @@ def test_check_current_tells_to_run_sluis_db_upgrade_when_behind(
 def test_check_current_refuses_a_database_made_before_migrations(engine: Engine) -> None:
     _made_before_migrations(engine, "0002")
 
-    with pytest.raises(ConfigurationError, match=r"revision none \(made before .*sluis db upgrade"):
+    with pytest.raises(
+        ConfigurationError, match=r"revisie geen \(gemaakt voordat .*sluis db upgrade"
+    ):
         check_current(engine)
 
 

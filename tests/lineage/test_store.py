@@ -692,7 +692,7 @@ def test_an_unreachable_database_is_named_by_dialect_and_host_never_by_password(
     message = str(raised.value)
     assert "postgresql" in message
     assert where in message
-    assert "check" in message, "the message says how to fix it"
+    assert "controleer" in message, "the message says how to fix it"
     assert raised.value.__cause__ is None
     assert raised.value.__suppress_context__
     # The whole traceback as a log handler would print it: frames, chain and message.

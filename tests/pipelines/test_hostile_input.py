@@ -154,7 +154,7 @@ def test_a_huge_value_reaches_the_console_shortened_and_as_plain_text(tmp_path: 
     code, out, err = check(export)
     assert code in (0, 1)
     assert "Traceback" not in out + err
-    assert "ignored columns: [bold]x(" in out  # as written: not read as markup
+    assert "genegeerde kolommen: [bold]x(" in out  # as written: not read as markup
     assert "x(" * 20 not in out + err
 
 
