@@ -310,3 +310,28 @@ def test_a_language_without_a_catalogue_speaks_the_dutch_source(lang: str) -> No
         assert i18n.ngettext("{n} school", "{n} scholen", 2) == "{n} scholen"
     finally:
         i18n.set_language(None)
+
+
+def test_an_english_catalogue_added_later_is_used_without_touching_the_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    from connectors import i18n
+    from pipelines.cli import _statuses
+
+    catalog = Catalog(locale="en", domain="sluis")
+    catalog.add("niets te leveren", "nothing to deliver")
+    folder = tmp_path / "en" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with (folder / "sluis.mo").open("wb") as handle:
+        write_mo(handle, catalog)
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    try:
+        i18n.set_language("en")
+        assert _statuses()["nothing_to_deliver"] == "nothing to deliver"
+        # What the catalogue does not translate stays Dutch.
+        assert _statuses()["held"] == "wacht op akkoord"
+    finally:
+        i18n.set_language(None)
