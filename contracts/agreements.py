@@ -513,9 +513,11 @@ class AgreementSet:
         """One line saying which agreements cannot be used and why; None when all can."""
         if not self.problems:
             return None
-        return (
-            f"skipped the agreement(s) of {', '.join(self.skipped)}, which cannot be used, and "
-            f"delivered nothing to them: {'; '.join(p.message for p in self.problems)}"
+        return _(
+            "de overeenkomst(en) van {suppliers} zijn overgeslagen, want niet bruikbaar, en zij "
+            "kregen niets: {problems}"
+        ).format(
+            suppliers=", ".join(self.skipped), problems="; ".join(p.message for p in self.problems)
         )
 
     def select(self, only: list[str] | None) -> AgreementSet:

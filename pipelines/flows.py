@@ -372,7 +372,9 @@ def _sync(
     create_table_artifact(
         key="sluis-deliveries",
         table=rows,
-        description="Per supplier and school: delivered, withheld by reason, quarantined",
+        description=_(
+            "Per leverancier en school: geleverd, achtergehouden per reden, in quarantaine"
+        ),
     )
     create_markdown_artifact(
         key="sluis-quarantine", markdown=report.markdown(link=report_html.resolve().as_uri())

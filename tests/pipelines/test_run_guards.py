@@ -219,7 +219,7 @@ def test_a_run_of_every_supplier_skips_the_bad_one_delivers_the_others_and_fails
 
     assert code == 1
     line = _one_line(err)
-    assert "skipped the agreement(s) of leesapp, which cannot be used" in line
+    assert "de overeenkomst(en) van leesapp zijn overgeslagen, want niet bruikbaar" in line
     assert "leesapp.yaml: fields[bsn]: denied" in line
     assert bad.manifests["all"] == {
         "basispoort": 2,  # nothing changed since its own run
@@ -232,7 +232,7 @@ def test_a_run_of_every_supplier_skips_the_bad_one_delivers_the_others_and_fails
     # The Prefect flow run is marked failed with that message.
     _, message, state = bad.results["all-prefect"]
     assert state == "FAILED"
-    assert "skipped the agreement(s) of leesapp" in message
+    assert "de overeenkomst(en) van leesapp zijn overgeslagen" in message
 
 
 def test_an_explicitly_selected_bad_supplier_gets_nothing_and_exit_1(bad: BadAgreement) -> None:
