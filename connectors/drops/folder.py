@@ -241,7 +241,9 @@ class FolderDrop:
             with contextlib.suppress(OSError):
                 _fsync_dir(supplier_dir)
         except OSError as exc:
-            raise _removal_error(exc, supplier, delivery_id, final, "nothing was removed") from exc
+            raise _removal_error(
+                exc, supplier, delivery_id, final, _("er is niets verwijderd")
+            ) from exc
         try:
             shutil.rmtree(hidden)
         except OSError as exc:
@@ -250,8 +252,10 @@ class FolderDrop:
                 supplier,
                 delivery_id,
                 final,
-                f"the delivery is withdrawn but its hidden folder {hidden.name} remains; "
-                "call remove again to finish",
+                _(
+                    "de levering is ingetrokken maar haar verborgen map {name} blijft staan; "
+                    "roep remove opnieuw aan om af te ronden"
+                ).format(name=hidden.name),
             ) from exc
         return True
 
@@ -354,7 +358,11 @@ def _removal_error(
 ) -> DeliveryError:
     """Turn an OSError met while removing into the delivery error the caller acts on."""
     return _os_error(
-        exc, f"cannot remove delivery {delivery_id!r} for supplier {supplier!r} at {final}", outcome
+        exc,
+        _(
+            "levering {delivery} voor leverancier {supplier} in {final} verwijderen lukt niet"
+        ).format(delivery=repr(delivery_id), supplier=repr(supplier), final=final),
+        outcome,
     )
 
 
@@ -362,9 +370,14 @@ def _delivery_error(exc: OSError, delivery: Delivery, supplier_dir: Path) -> Del
     """Turn an OSError into the delivery error the caller acts on; names no file content."""
     return _os_error(
         exc,
-        f"cannot publish delivery {delivery.delivery_id!r} for supplier "
-        f"{delivery.supplier!r} to {supplier_dir}",
-        "nothing was published",
+        _(
+            "levering {delivery} voor leverancier {supplier} naar {folder} publiceren lukt niet"
+        ).format(
+            delivery=repr(delivery.delivery_id),
+            supplier=repr(delivery.supplier),
+            folder=supplier_dir,
+        ),
+        _("er is niets gepubliceerd"),
     )
 
 

@@ -306,16 +306,16 @@ class SftpDrop:
             staging = posixpath.join(supplier_dir, hidden_name(INCOMING, delivery.delivery_id))
             committed = False
             try:
-                with self._step(f"create staging folder in {supplier_dir}"):
+                with self._step(_("tussenmap in {folder} maken").format(folder=supplier_dir)):
                     await sftp.mkdir(staging, asyncssh.SFTPAttrs(permissions=DIR_MODE))
                     await _set_mode(sftp, staging, DIR_MODE)
                 for data_file in delivery.files:
-                    with self._step(f"upload {data_file.name}"):
+                    with self._step(_("{name} uploaden").format(name=data_file.name)):
                         await _upload(
                             sftp, posixpath.join(staging, data_file.name), data_file.content
                         )
                 # Last, so that a delivery folder with a manifest is always complete.
-                with self._step(f"upload {MANIFEST_NAME}"):
+                with self._step(_("{name} uploaden").format(name=MANIFEST_NAME)):
                     await _upload(sftp, posixpath.join(staging, MANIFEST_NAME), manifest)
                 if await _lstat(sftp, final) is not None:
                     raise _Refused(self._exists_error(delivery, final))
@@ -348,8 +348,10 @@ class SftpDrop:
             if await _lstat(sftp, supplier_dir) is None:
                 return False
             with self._step(
-                f"delete leftovers of an earlier removal in {supplier_dir}",
-                "the delivery was not removed",
+                _("resten van een eerdere verwijdering in {folder} wissen").format(
+                    folder=supplier_dir
+                ),
+                _("de levering is niet verwijderd"),
             ):
                 leftovers = await _delete_hidden(sftp, supplier_dir, REMOVING, delivery_id)
             attrs = await _lstat(sftp, final)
@@ -374,12 +376,16 @@ class SftpDrop:
                     )
                 )
             hidden = posixpath.join(supplier_dir, hidden_name(REMOVING, delivery_id))
-            with self._step(f"withdraw {final}", "nothing was removed"):
+            with self._step(
+                _("{final} intrekken").format(final=final), _("er is niets verwijderd")
+            ):
                 await sftp.rename(final, hidden)
             with self._step(
-                f"delete {hidden}",
-                "the delivery is withdrawn but its hidden folder remains; call remove again "
-                "to finish",
+                _("{hidden} wissen").format(hidden=hidden),
+                _(
+                    "de levering is ingetrokken maar haar verborgen map blijft staan; roep "
+                    "remove opnieuw aan om af te ronden"
+                ),
             ):
                 await sftp.rmtree(hidden)
             return True
@@ -513,14 +519,16 @@ class SftpDrop:
             )
 
     @contextlib.contextmanager
-    def _step(self, what: str, outcome: str = "nothing was published") -> Iterator[None]:
+    def _step(self, what: str, outcome: str | None = None) -> Iterator[None]:
         """Turn an SFTP status error of one step into the delivery error it means."""
         try:
             yield
         except asyncssh.SFTPError as exc:
             if isinstance(exc, _SFTP_LOST):
                 raise
-            raise _Refused(self._sftp_error(exc, what, outcome)) from None
+            raise _Refused(
+                self._sftp_error(exc, what, outcome or _("er is niets gepubliceerd"))
+            ) from None
 
     # --- retries and errors ----------------------------------------------------------------
 
@@ -593,9 +601,14 @@ class SftpDrop:
         )
 
     def _sftp_error(
-        self, exc: asyncssh.SFTPError, what: str, outcome: str = "nothing was published"
+        self, exc: asyncssh.SFTPError, what: str, outcome: str | None = None
     ) -> DeliveryError:
-        message = f"cannot {what} on {self._where()}: {_reason(exc)}; {outcome}"
+        message = _("{what} op {where} lukt niet: {reason}; {outcome}").format(
+            what=what,
+            where=self._where(),
+            reason=_reason(exc),
+            outcome=outcome or _("er is niets gepubliceerd"),
+        )
         if isinstance(exc, _SFTP_TRANSIENT):
             return TransientDeliveryError(message)
         return PermanentDeliveryError(message)

@@ -736,7 +736,7 @@ def test_folder_drop_remove_interrupted_while_deleting_hides_it_and_a_second_cal
         real_unlink(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "unlink", failing_unlink)
-    with pytest.raises(TransientDeliveryError, match="call remove again") as caught:
+    with pytest.raises(TransientDeliveryError, match="roep remove opnieuw aan") as caught:
         drop.remove("acme", "d1")
     monkeypatch.undo()
 

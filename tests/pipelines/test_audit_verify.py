@@ -181,4 +181,4 @@ def test_a_log_rechained_with_plain_sha256_is_found_against_the_runs_anchor(stat
 
     line = _broken(state)
     assert "is niet de regel die de kop die run" in line
-    assert "the log was rewritten up to there" in line
+    assert "het log is tot daar herschreven" in line

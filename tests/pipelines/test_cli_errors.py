@@ -75,11 +75,11 @@ def test_an_unknown_option_is_a_usage_error() -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b"", "empty"),
+        (b"", "leeg"),
         (b"\xff\xfe\x00garbage\x00\x01", "EDEX.XML"),
         (
             b"<EDEX><school><schooljaar>2026-2027</schooljaar></school><leerlingen/></EDEX>",
-            "no pupils",
+            "geen leerlingen",
         ),
     ],
 )

@@ -183,7 +183,7 @@ def test_the_same_export_twice_delivers_nothing_new_and_says_so(full: Harness) -
     second = full.run(school(["1", "2", "3"]))
     assert second.status == "nothing_to_deliver"
     assert second.delivery_id is None
-    assert any("nothing changed since delivery" in n for n in second.notes)
+    assert any("niets gewijzigd sinds levering" in n for n in second.notes)
     assert first.delivery_id is not None and first.delivery_id in second.notes[0]
     assert len(full.drop.deliveries) == 1
 
@@ -299,7 +299,7 @@ def test_removing_more_than_ten_percent_holds_the_delivery(full: Harness) -> Non
     full.run(school(pupils))
     outcome = full.run(school(pupils[:17]))  # 3 of 20 removed: 15 %
     assert outcome.status == "held"
-    assert "3 of 20 pupils removed (15%, threshold 10%)" in outcome.hold_reason
+    assert "3 van 20 leerlingen verwijderd (15%, drempel 10%)" in outcome.hold_reason
     assert len(full.drop.deliveries) == 1  # only the first one reached the supplier
     assert len(list((full.held.root / "leverancier").glob("*/manifest.json"))) == 1
     record = full.store.deliveries_for_run("00000000-0000-4000-8000-000000000002")[0]
@@ -315,7 +315,7 @@ def test_changing_more_than_half_holds_whatever_the_cause(full: Harness) -> None
     renamed = {k: {"achternaam": "Anders"} for k in pupils[:6]}
     outcome = full.run(school(pupils, **renamed))
     assert outcome.status == "held"
-    assert "6 of 10 pupils changed (60%, threshold 50%)" in outcome.hold_reason
+    assert "6 van 10 leerlingen gewijzigd (60%, drempel 50%)" in outcome.hold_reason
 
 
 def test_thresholds_come_from_the_agreement(tmp_path: Path) -> None:
@@ -406,7 +406,7 @@ def test_an_edited_agreement_that_changes_every_row_is_held(tmp_path: Path) -> N
     harness.loaded = wider
     outcome = harness.run(school(keys))
     assert outcome.status == "held"
-    assert "10 of 10 pupils changed (100%, threshold 50%)" in outcome.hold_reason
+    assert "10 van 10 leerlingen gewijzigd (100%, drempel 50%)" in outcome.hold_reason
 
 
 def test_a_wave_of_withdrawn_consents_is_held_too(tmp_path: Path) -> None:
@@ -422,7 +422,7 @@ def test_a_wave_of_withdrawn_consents_is_held_too(tmp_path: Path) -> None:
     no = [(k, YEAR, "deelname_onderzoek", "nee", "2026-10-01") for k in keys[:5]]
     outcome = harness.run(validate_school(export, make_consents(yes + no), today=TODAY))
     assert outcome.status == "held"
-    assert "5 of 20 pupils removed (25%, threshold 10%)" in outcome.hold_reason
+    assert "5 van 20 leerlingen verwijderd (25%, drempel 10%)" in outcome.hold_reason
 
 
 @pytest.mark.parametrize(
@@ -451,7 +451,7 @@ def test_every_format_delivers_nothing_new_for_the_same_export_twice(
     assert manifest(harness.published(first))["format"] == output["type"]
     second = harness.run(school(["1001", "1002", "1003"]))
     assert second.status == "nothing_to_deliver"
-    assert "nothing changed since delivery" in second.notes[0]
+    assert "niets gewijzigd sinds levering" in second.notes[0]
     third = harness.run(school(["1001", "1002", "1003", "1004"]))
     assert third.status == "delivered"
     assert manifest(harness.published(third))["changes"]["added"] == 1
@@ -854,7 +854,8 @@ def test_a_teacher_who_no_longer_teaches_a_delivered_group_is_tobedeleted(tmp_pa
     assert {c["sourcedId"]: c["status"] for c in package.rows("classes")} == {
         "07XY.G4": "tobedeleted"
     }
-    assert any(note.startswith("teachers: 0 added, 0 changed, 1 removed") for note in outcome.notes)
+    counted = "leerkrachten: 0 added, 0 changed, 1 removed"
+    assert any(note.startswith(counted) for note in outcome.notes)
     # The supplier now holds one teacher: nothing is left to send the next time.
     state = load_state(harness.store.engine, "leverancier", ["07XY"])["07XY"]
     assert len(state.teachers) == 1 and len(state.frame) == 19
@@ -1000,4 +1001,5 @@ def test_an_edexml_teacher_without_a_listed_name_is_left_out_not_the_whole_file(
     assert outcome.status == "delivered"
     [xml] = [d for n, d in harness.published(outcome).items() if n.endswith(".xml")]
     assert b'<leerkracht key="T1">' in xml and b'key="T9"' not in xml
-    assert any(n.startswith("1 teacher(s) of the delivered groups left out") for n in outcome.notes)
+    left_out = "1 leerkracht(en) van de geleverde groepen weggelaten"
+    assert any(n.startswith(left_out) for n in outcome.notes)

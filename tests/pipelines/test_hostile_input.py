@@ -80,13 +80,13 @@ def check(path: Path, consents: Path | None = None) -> tuple[int, str, str]:
         ("EDEX.XML", BILLION_LAUGHS, "DTD"),
         ("EDEX.XML", EXTERNAL_ENTITY, "DTD"),
         ("EDEX.XML", WITH_DTD, "DTD"),
-        ("EDEX.XML", VALID[: len(VALID) // 2], "line"),
+        ("EDEX.XML", VALID[: len(VALID) // 2], "regel"),
         ("EDEX.XML", EDEXML_1, "1.0.3"),
         ("EDEX.XML", NOT_EDEXML, "EDEX"),
-        ("EDEX.XML", b"", "empty"),
-        ("EDEX.XML", NO_PUPILS, "no pupils"),
+        ("EDEX.XML", b"", "leeg"),
+        ("EDEX.XML", NO_PUPILS, "geen leerlingen"),
         ("export.csv", BINARY_CSV, "export.csv"),
-        ("export.csv", SHIFTED_CSV, "line 3"),
+        ("export.csv", SHIFTED_CSV, "regel 3"),
     ],
 )
 def test_each_broken_export_gives_one_line_naming_the_file(
