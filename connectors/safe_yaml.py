@@ -21,6 +21,7 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from connectors.i18n import _
 from connectors.quoting import quote
 
 __all__ = ["PlainDataError", "YAMLError", "safe_load"]
@@ -51,7 +52,7 @@ class PlainDataError(yaml.YAMLError):
         self.problem = problem
         self.line = mark.line + 1 if mark is not None else 0
         self.problem_mark = mark
-        super().__init__(f"line {self.line}: {problem}")
+        super().__init__(_("regel {line}: {problem}").format(line=self.line, problem=problem))
 
 
 class _PlainLoader(_LOADER):  # type: ignore[misc,valid-type]
@@ -60,15 +61,18 @@ class _PlainLoader(_LOADER):  # type: ignore[misc,valid-type]
     def construct_mapping(self, node: Node, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, MappingNode):
             first_line: dict[Any, int] = {}
-            for key_node, _ in node.value:
+            for key_node, _value in node.value:
                 if key_node.tag == _MERGE_TAG:
                     raise PlainDataError(
-                        "a merge key (<<) is not allowed here: write the keys out",
+                        _(
+                            "een merge-sleutel (<<) is hier niet toegestaan: schrijf de "
+                            "sleutels uit"
+                        ),
                         key_node.start_mark,
                     )
                 if not isinstance(key_node, ScalarNode):
                     raise PlainDataError(
-                        "a key must be a plain value, not a list or a mapping",
+                        _("een sleutel moet een gewone waarde zijn, geen lijst of mapping"),
                         key_node.start_mark,
                     )
                 key = self.construct_object(key_node, deep=deep)
@@ -80,7 +84,9 @@ class _PlainLoader(_LOADER):  # type: ignore[misc,valid-type]
                     ) from None
                 if seen is not None:
                     raise PlainDataError(
-                        f"duplicate key {quote(key)} (first at line {seen}); keep one of them",
+                        _("dubbele sleutel {key} (eerst op regel {seen}); houd er één van").format(
+                            key=quote(key), seen=seen
+                        ),
                         key_node.start_mark,
                     )
                 first_line[key] = key_node.start_mark.line + 1

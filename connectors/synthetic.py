@@ -29,6 +29,7 @@ from pathlib import Path
 from lxml import etree
 
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 
 __all__ = [
     "CONSENT_CATEGORIES",
@@ -436,7 +437,9 @@ def write_samples(
         peil = date.fromisoformat(peildatum)
     except ValueError:
         raise ConfigurationError(
-            f"peildatum must be a date written YYYY-MM-DD, got {peildatum!r}"
+            _("peildatum moet een datum zijn geschreven als JJJJ-MM-DD, niet {peildatum}").format(
+                peildatum=repr(peildatum),
+            )
         ) from None
 
     # Seeded on purpose: reproducible sample data, nothing secret is derived from it.
@@ -461,14 +464,31 @@ def write_samples(
 def _check_arguments(schools: int, pupils_per_school: int, schooljaar: str) -> int:
     if schools < 1 or schools > _BRIN_SPACE:
         raise ConfigurationError(
-            f"schools must be between 1 and {_BRIN_SPACE} (one BRIN code each), got {schools}"
+            _(
+                "het aantal scholen (schools) moet tussen 1 en {brin_space} liggen (elk een "
+                "BRIN-code), niet {schools}"
+            ).format(
+                brin_space=_BRIN_SPACE,
+                schools=schools,
+            )
         )
     if pupils_per_school < 1:
-        raise ConfigurationError(f"pupils_per_school must be at least 1, got {pupils_per_school}")
+        raise ConfigurationError(
+            _(
+                "het aantal leerlingen per school (pupils_per_school) moet minstens 1 "
+                "zijn, niet {pupils_per_school}"
+            ).format(
+                pupils_per_school=pupils_per_school,
+            )
+        )
     match = _SCHOOLJAAR.fullmatch(schooljaar)
     if match is None or int(match[2]) != int(match[1]) + 1:
         raise ConfigurationError(
-            f"schooljaar must be two consecutive years such as 2026-2027, got {schooljaar!r}"
+            _(
+                "schooljaar moet twee opeenvolgende jaren zijn zoals 2026-2027, niet {schooljaar}"
+            ).format(
+                schooljaar=repr(schooljaar),
+            )
         )
     return int(match[1])
 
@@ -601,7 +621,7 @@ class _School:
 
         number = rng.randrange(100_000, 900_000)
         keys: list[str] = []
-        for _ in range(size):
+        for _i in range(size):
             number += rng.randint(1, 4)
             keys.append(str(number))
         self.pupils = [
@@ -836,7 +856,7 @@ class _School:
 
         for group in self.groups:
             # Two teachers share each stamgroep (a duo), as is usual with part-time work.
-            for _ in range(2):
+            for _i in range(2):
                 links = etree.SubElement(teacher("LRK"), "groepen")
                 etree.SubElement(links, "groep", key=group.key)
         links = etree.SubElement(teacher("IB"), "groepen")
@@ -900,7 +920,7 @@ class _School:
                     and (position in changed_mind or rng.random() < 0.05)
                 ):
                     # A parent changes their mind later in the year; the latest row wins.
-                    _, category, waarde, first = rng.choice(current)
+                    _key, category, waarde, first = rng.choice(current)
                     later = first + timedelta(days=rng.randint(1, 20), hours=rng.randint(0, 5))
                     if later > closes:
                         # Keep the change before the export closes, yet after the first row.

@@ -22,6 +22,7 @@ from connectors.errors import AgreementError, ConfigurationError, UsageError
 from connectors.formats.aggregaat import DEFAULT_K, MIN_K
 from connectors.formats.encryption import parse_recipient
 from connectors.formats.registry import get_format
+from connectors.i18n import _
 from connectors.quoting import MAX_QUOTED, quote, short
 from contracts.agreement_location import location_problems
 from contracts.catalog import FieldInfo, lookup_field, lookup_teacher_field, teacher_catalog
@@ -484,7 +485,9 @@ def _load(path: Path) -> LoadedAgreement | AgreementProblem:
     try:
         data = safe_yaml.safe_load(raw_bytes.decode("utf-8"))
     except safe_yaml.PlainDataError as exc:
-        return problem([f"line {exc.line}: {exc.problem}"], digest)
+        return problem(
+            [_("regel {line}: {problem}").format(line=exc.line, problem=exc.problem)], digest
+        )
     except (UnicodeDecodeError, safe_yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -547,9 +550,11 @@ class AgreementSet:
         """One line saying which agreements cannot be used and why; None when all can."""
         if not self.problems:
             return None
-        return (
-            f"skipped the agreement(s) of {', '.join(self.skipped)}, which cannot be used, and "
-            f"delivered nothing to them: {'; '.join(p.message for p in self.problems)}"
+        return _(
+            "de overeenkomst(en) van {suppliers} zijn overgeslagen, want niet bruikbaar, en zij "
+            "kregen niets: {problems}"
+        ).format(
+            suppliers=", ".join(self.skipped), problems="; ".join(p.message for p in self.problems)
         )
 
     def select(self, only: list[str] | None) -> AgreementSet:
@@ -572,8 +577,10 @@ def _check_known(known: list[str], only: list[str]) -> None:
     unknown = [s for s in only if s not in known]
     if unknown:
         raise UsageError(
-            f"unknown supplier {', '.join(quote(u) for u in unknown[:3])}; "
-            f"known suppliers: {', '.join(short(k) for k in known) or '(none)'}"
+            _("onbekende leverancier {unknown}; bekende leveranciers: {known}").format(
+                unknown=", ".join(quote(u) for u in unknown[:3]),
+                known=", ".join(short(k) for k in known) or _("(geen)"),
+            )
         )
 
 
@@ -602,7 +609,9 @@ def load_agreement_set(folder: Path, only: list[str] | None = None) -> Agreement
         UsageError: a requested supplier id is unknown (the message lists the known ids).
     """
     if not folder.is_dir():
-        raise AgreementError(f"{folder}: agreements folder not found")
+        raise AgreementError(
+            _("{folder}: map met overeenkomsten bestaat niet").format(folder=folder)
+        )
     paths = sorted(folder.glob("*.yaml"))
     if only:
         _check_known([p.stem for p in paths], only)

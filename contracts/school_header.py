@@ -8,18 +8,25 @@ OneRoster sourcedId), is refused before anything is read into policy.
 from __future__ import annotations
 
 from connectors.errors import SourceFormatError
+from connectors.i18n import _
 from connectors.identifiers import canonical_brin, is_brin, quoted
 from connectors.sources.base import SchoolExport
 
 __all__ = ["checked_school"]
 
-_FIX = {
-    "edexml": "fill in <brincode> in the school block of the administration and export again",
-    "csv_export": "fill in the BRIN column, or set brincode under defaults in the column map",
-    "oneroster": "set the identifier of the school's org in orgs.csv to its BRIN code",
-}
-_FIX_OTHER = "correct the BRIN code in the administration and export again"
-_FORM = "two digits and two letters, sometimes two more digits, such as 07XY"
+
+def _fix(export_format: str) -> str:
+    """What to do about a missing or wrong BRIN, per kind of export."""
+    fixes = {
+        "edexml": _(
+            "vul <brincode> in het schoolblok van de administratie in en exporteer opnieuw"
+        ),
+        "csv_export": _("vul de BRIN-kolom in, of zet brincode onder defaults in de kolomindeling"),
+        "oneroster": _("zet de identifier van de org van de school in orgs.csv op haar BRIN-code"),
+    }
+    return fixes.get(
+        export_format, _("verbeter de BRIN-code in de administratie en exporteer opnieuw")
+    )
 
 
 def checked_school(export: SchoolExport) -> dict[str, str | None]:
@@ -31,17 +38,26 @@ def checked_school(export: SchoolExport) -> dict[str, str | None]:
             40 characters of the value.
     """
     school = dict(export.school)
-    where = f"{export.path} line {export.school_line}" if export.school_line else f"{export.path}"
-    fix = _FIX.get(export.format, _FIX_OTHER)
+    where = (
+        _("{path} regel {line}").format(path=export.path, line=export.school_line)
+        if export.school_line
+        else str(export.path)
+    )
+    fix = _fix(export.format)
     value = school.get("brincode")
     if value is None or not value.strip():
         raise SourceFormatError(
-            f"{where}: the export names no BRIN code for the school, and Sluis files every "
-            f"delivery under it; {fix}"
+            _(
+                "{where}: de export noemt geen BRIN-code voor de school, en Sluis legt elke "
+                "levering daaronder vast; {fix}"
+            ).format(where=where, fix=fix)
         )
     if not is_brin(value):
         raise SourceFormatError(
-            f"{where}: the school's brincode {quoted(value)} is not a BRIN code ({_FORM}); {fix}"
+            _(
+                "{where}: de brincode {value} van de school is geen BRIN-code (twee cijfers en "
+                "twee letters, soms nog twee cijfers, zoals 07XY); {fix}"
+            ).format(where=where, value=quoted(value), fix=fix)
         )
     school["brincode"] = canonical_brin(value)
     return school

@@ -17,6 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from connectors.errors import SourceFormatError
+from connectors.i18n import _
 from connectors.identifiers import passes_elfproef, readable_keys
 from connectors.sources.base import GROUP_KEY_SEPARATOR, SOURCE_FILE, SOURCE_LINE, SchoolExport
 from contracts.codes import JAARGROEP_COMBINATIE
@@ -212,8 +213,10 @@ def _run(
         if not structural.empty:
             first = structural.iloc[0]
             raise SourceFormatError(
-                f"{what}: the {first['column']} column does not fit the contract "
-                f"({first['check']}); this is a defect in the reader, please report it"
+                _(
+                    "{what}: de kolom {column} past niet in het contract ({check}); dit is een "
+                    "fout in de lezer, meld die alstublieft"
+                ).format(what=what, column=first["column"], check=first["check"])
             ) from None
         cases = cases.assign(index=cases["index"].astype("int64"))
         columns = cases["check"].map(_DATAFRAME_CHECK_COLUMN).fillna(cases["column"])

@@ -79,6 +79,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 from lineage.store import (
     _JSON,
     Base,
@@ -304,7 +305,10 @@ def default_actor() -> str:
         name = getpass.getuser()
     except (OSError, KeyError, ImportError):
         raise ConfigurationError(
-            "cannot tell which user is acting (no OS user name); name the actor explicitly"
+            _(
+                "onduidelijk welke gebruiker handelt (geen OS-gebruikersnaam); noem wie het "
+                "doet (actor, --door)"
+            )
         ) from None
     return _actor(name)
 
@@ -357,8 +361,10 @@ class AuditLog:
         """
         if self._key is None:
             raise ConfigurationError(
-                "the audit log needs its key to append or verify (SLUIS_AUDIT_KEY or "
-                "<state>/keys/lineage-audit.key)"
+                _(
+                    "het auditlog heeft zijn sleutel nodig om regels toe te voegen of te "
+                    "controleren (SLUIS_AUDIT_KEY of <state>/keys/lineage-audit.key)"
+                )
             )
         return self._key
 
@@ -459,18 +465,18 @@ class AuditLog:
             stored = connection.execute(_STORED_HEAD).first()
         given = [*anchors]
         if stored is not None:
-            given.append(
-                ("the head recorded with the last entry", AuditHead(stored.seq, stored.row_hash))
-            )
+            given.append((_("de kop bij de laatste regel"), AuditHead(stored.seq, stored.row_hash)))
         if expected_head is not None:
-            given.append(("the head saved earlier", expected_head))
+            given.append((_("de eerder bewaarde kop"), expected_head))
         result = _verify(rows, key, given)
         if result.ok and stored is None and result.keyed:
             return AuditVerification(
                 ok=False,
                 checked=result.checked,
                 first_bad_seq=None,
-                problem="the head recorded with every entry is missing: it was removed",
+                problem=_(
+                    "de kop die bij elke regel wordt vastgelegd ontbreekt: die is verwijderd"
+                ),
                 head=result.head,
             )
         return result.outcome
@@ -826,7 +832,7 @@ class _Walk:
 
 
 def _verify(rows: Sequence[Any], key: bytes, anchors: Sequence[tuple[str, AuditHead]]) -> _Walk:
-    for _, anchor in anchors:
+    for _name, anchor in anchors:
         if anchor.seq < 1:
             raise ValueError("a head's seq must be at least 1")
     # Where each stored hash sits, to tell a moved row from a removed one.
@@ -843,26 +849,29 @@ def _verify(rows: Sequence[Any], key: bytes, anchors: Sequence[tuple[str, AuditH
         bad_seq = row.seq
         if row.seq > expected_seq:
             bad_seq = expected_seq
-            missing = (
-                f"row {expected_seq} is"
+            problem = (
+                _("regel {seq} ontbreekt: verwijderd uit het log").format(seq=expected_seq)
                 if row.seq == expected_seq + 1
-                else f"rows {expected_seq} to {row.seq - 1} are"
+                else _("regels {first} tot en met {last} ontbreken: verwijderd uit het log").format(
+                    first=expected_seq, last=row.seq - 1
+                )
             )
-            problem = f"{missing} missing: removed from the log"
         elif row.seq < expected_seq:
-            problem = f"row {row.seq} is out of sequence: its number was changed"
+            problem = _("regel {seq} staat niet op volgorde: het nummer is gewijzigd").format(
+                seq=row.seq
+            )
         elif row.prev_hash != prev_hash:
             other = position.get(row.prev_hash)
             if other is not None:
-                problem = (
-                    f"row {row.seq} chains to row {other} instead of row {row.seq - 1}: "
-                    "rows were moved"
-                )
+                problem = _(
+                    "regel {seq} is geketend aan regel {other} in plaats van regel {previous}: "
+                    "er zijn regels verplaatst"
+                ).format(seq=row.seq, other=other, previous=row.seq - 1)
             else:
-                problem = (
-                    f"row {row.seq} does not chain to row {row.seq - 1}: a row before it "
-                    "was changed, replaced or removed"
-                )
+                problem = _(
+                    "regel {seq} is niet geketend aan regel {previous}: een regel ervoor is "
+                    "gewijzigd, vervangen of verwijderd"
+                ).format(seq=row.seq, previous=row.seq - 1)
         else:
             mac = _row_hash(
                 row.seq,
@@ -877,15 +886,15 @@ def _verify(rows: Sequence[Any], key: bytes, anchors: Sequence[tuple[str, AuditH
             if hmac.compare_digest(mac, row.row_hash):
                 keyed = True
             elif not _is_plain(row):
-                problem = (
-                    f"row {row.seq} was changed after it was written: its MAC does not "
-                    "match (or the audit key is not the one it was written with)"
-                )
+                problem = _(
+                    "regel {seq} is gewijzigd nadat ze geschreven is: de MAC klopt niet (of de "
+                    "auditsleutel is niet die waarmee ze geschreven is)"
+                ).format(seq=row.seq)
             elif keyed:
-                problem = (
-                    f"row {row.seq} carries a plain hash after keyed rows: the log was "
-                    "rewritten from there"
-                )
+                problem = _(
+                    "regel {seq} heeft een gewone hash na regels met sleutel: het log is vanaf "
+                    "daar herschreven"
+                ).format(seq=row.seq)
         if problem is not None:
             return broken(expected_seq - 1, bad_seq, problem)
         expected_seq, prev_hash = expected_seq + 1, row.row_hash
@@ -895,14 +904,19 @@ def _verify(rows: Sequence[Any], key: bytes, anchors: Sequence[tuple[str, AuditH
             return broken(
                 checked,
                 checked + 1,
-                f"the log ends at row {checked}, but {label} is row {anchor.seq}: rows were "
-                "removed from the end",
+                _(
+                    "het log eindigt bij regel {checked}, maar {label} is regel {seq}: er zijn "
+                    "regels van het einde verwijderd"
+                ).format(checked=checked, label=label, seq=anchor.seq),
             )
         if not hmac.compare_digest(rows[anchor.seq - 1].row_hash, anchor.row_hash):
             return broken(
                 checked,
                 anchor.seq,
-                f"row {anchor.seq} is not the row {label} names: the log was rewritten up to there",
+                _(
+                    "regel {seq} is niet de regel die {label} noemt: het log is tot daar "
+                    "herschreven"
+                ).format(seq=anchor.seq, label=label),
             )
     head = AuditHead(checked, rows[-1].row_hash) if rows else None
     return _Walk(AuditVerification(True, checked, None, None, head), keyed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select, update
 
+from connectors.i18n import _
 from lineage.audit import AuditHead, _transaction
 from lineage.store import RunRecord, _run_key
 
@@ -45,6 +46,9 @@ def run_anchors(engine: Engine) -> list[tuple[str, AuditHead]]:
     )
     with _transaction(engine) as connection:
         return [
-            (f"the head recorded by run {row.run_id}", AuditHead(row.audit_seq, row.audit_mac))
+            (
+                _("de kop die run {run} vastlegde").format(run=row.run_id),
+                AuditHead(row.audit_seq, row.audit_mac),
+            )
             for row in connection.execute(query)
         ]

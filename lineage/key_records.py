@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, Engine, String, cast, exists, insert, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from connectors.i18n import _
 from lineage.audit import _transaction, chain_is_keyed
 from lineage.rights import DeliveryMemberRecord, ErasureRecord
 from lineage.state import PendingStateRecord, SupplierStateRecord
@@ -143,33 +144,36 @@ def made_with(engine: Engine, name: str) -> list[str]:
     checks: list[tuple[str, ColumnElement[bool]]]
     if name == MEMBERSHIP_KEY:
         checks = [
-            ("erasures", exists().where(ErasureRecord.pupil_hash.is_not(None))),
+            (_("vergeet-opdrachten"), exists().where(ErasureRecord.pupil_hash.is_not(None))),
             (
-                "pupil hashes of deliveries",
+                _("leerlinghashes van leveringen"),
                 exists().where(DeliveryMemberRecord.pupil_hash.is_not(None)),
             ),
-            ("supplier state", exists().where(SupplierStateRecord.pupil_hash.is_not(None))),
-            ("held deliveries", exists().where(PendingStateRecord.pupil_hash.is_not(None))),
-            ("deliveries", exists().where(DeliveryRecord.status.in_(_SENT))),
+            (_("leveranciersstatus"), exists().where(SupplierStateRecord.pupil_hash.is_not(None))),
+            (
+                _("tegengehouden leveringen"),
+                exists().where(PendingStateRecord.pupil_hash.is_not(None)),
+            ),
+            (_("leveringen"), exists().where(DeliveryRecord.status.in_(_SENT))),
         ]
     elif name == STATE_KEY:
         checks = [
             (
-                "sealed identifiers in the supplier state",
+                _("verzegelde identificaties in de leveranciersstatus"),
                 exists().where(SupplierStateRecord.ref.is_not(None)),
             ),
             (
-                "sealed identifiers of held deliveries",
+                _("verzegelde identificaties van tegengehouden leveringen"),
                 exists().where(PendingStateRecord.ref.is_not(None)),
             ),
         ]
     elif name == AUDIT_KEY:
-        return ["audit log rows"] if chain_is_keyed(engine) else []
+        return [_("regels van het auditlog")] if chain_is_keyed(engine) else []
     elif name.startswith(_PSEUDONYM_PREFIX):
         supplier = name.removeprefix(_PSEUDONYM_PREFIX)
         checks = [
             (
-                f"deliveries to {supplier} with pseudonyms",
+                _("leveringen aan {supplier} met pseudoniemen").format(supplier=supplier),
                 exists().where(
                     DeliveryRecord.supplier == supplier,
                     DeliveryRecord.status.in_(_SENT),

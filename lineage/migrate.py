@@ -31,6 +31,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 from lineage.audit import _transaction
 from lineage.schema_version import VERSION_TABLE, at_head, lineage_metadata
 from lineage.store import build_engine
@@ -303,11 +304,13 @@ def _adopt(connection: Connection, present: set[str]) -> str:
         ]
         problems.append((len(missing) + len(unexpected) + len(changed), "; ".join(listed)))
     # The shape it is closest to says best what is wrong; the newest wins a tie.
-    _, closest = min(reversed(problems), key=lambda problem: problem[0])
+    _count, closest = min(reversed(problems), key=lambda problem: problem[0])
     raise ConfigurationError(
-        "the lineage database has lineage tables but no schema revision, and they are not "
-        f"the tables Sluis made before it used migrations ({closest}); restore it from a "
-        "backup, or point --db at an empty database"
+        _(
+            "de lineage-database heeft lineage-tabellen maar geen schemarevisie, en het zijn "
+            "niet de tabellen die Sluis maakte voordat het migraties gebruikte ({closest}); "
+            "zet haar terug uit een back-up, of wijs --db naar een lege database"
+        ).format(closest=closest)
     )
 
 
@@ -317,9 +320,12 @@ def _require_head(revision: str | None) -> None:
         return
     if revision is not None and revision not in _known_revisions():
         raise ConfigurationError(_newer_message(revision))
-    shown = revision or "none (made before Sluis used migrations)"
+    shown = revision or _("geen (gemaakt voordat Sluis migraties gebruikte)")
     raise ConfigurationError(
-        f"the lineage database is at revision {shown}, Sluis needs {head}: run `sluis db upgrade`"
+        _(
+            "de lineage-database staat op revisie {shown}, Sluis heeft {head} nodig: voer "
+            "`sluis db upgrade` uit"
+        ).format(shown=shown, head=head)
     )
 
 

@@ -61,6 +61,7 @@ from openlineage.client.transport.http import (
 )
 from openlineage.client.transport.transport import Transport
 
+from connectors.i18n import _
 from connectors.private_files import make_private_dir, make_private_file
 from contracts.catalog import CONSENT_FLAG_PREFIX, DERIVED_FROM, field_catalog, lookup_field
 from lineage.audit import AuditHead
@@ -714,7 +715,7 @@ class LineageEmitter:
             self._client.emit(sent)
         except Exception as error:  # a lineage server must never stop a delivery
             _log.warning(
-                "OpenLineage: sending the %s event failed (%s); the run goes on",
+                _("OpenLineage: versturen van het %s-event mislukt (%s); de run gaat door"),
                 _state_name(event),
                 type(error).__name__,
             )

@@ -46,6 +46,7 @@ from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 from lineage.audit import _transaction
 from lineage.rights import DeliveryMemberRecord, ErasureRecord
 from lineage.store import (
@@ -210,9 +211,12 @@ class RefCipher:
             )
         except (InvalidTag, ValueError):
             raise ConfigurationError(
-                f"supplier state of {supplier} cannot be decrypted: was the membership key "
-                "(SLUIS_MEMBERSHIP_KEY or <state>/keys/lineage-membership) changed? Removed "
-                "pupils can then not be named in a delta; deliver in full once"
+                _(
+                    "de leveranciersstatus van {supplier} kan niet ontsleuteld worden: is de "
+                    "lidmaatschapssleutel (SLUIS_MEMBERSHIP_KEY of "
+                    "<state>/keys/lineage-membership) gewijzigd? Verwijderde leerlingen kunnen "
+                    "dan niet in een delta genoemd worden; lever één keer volledig"
+                ).format(supplier=supplier)
             ) from None
         values: dict[str, str | None] = json.loads(plain)
         return values

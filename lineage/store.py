@@ -54,6 +54,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from connectors.errors import ConfigurationError, shorten
+from connectors.i18n import _
 from connectors.private_files import make_private_dir, make_private_file
 
 __all__ = [
@@ -821,8 +822,10 @@ def build_engine(url: str) -> Engine:
         )
     except (NoSuchModuleError, ImportError, ArgumentError):
         raise ConfigurationError(
-            f"the lineage database URL ({_describe(parsed)}) names a database driver that is "
-            "not installed; use sqlite:///PATH or postgresql+psycopg://HOST/DB"
+            _(
+                "de URL van de lineage-database ({database}) noemt een databasedriver die niet "
+                "geïnstalleerd is; gebruik sqlite:///PAD of postgresql+psycopg://HOST/DB"
+            ).format(database=_describe(parsed))
         ) from None
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
@@ -834,8 +837,10 @@ def _parse_url(url: str) -> URL:
         parsed = make_url(url)
     except (ArgumentError, ValueError, TypeError):
         raise ConfigurationError(
-            "the lineage database URL cannot be parsed; use sqlite:///PATH or "
-            "postgresql+psycopg://USER@HOST:PORT/DB"
+            _(
+                "de URL van de lineage-database is onleesbaar; gebruik sqlite:///PAD of "
+                "postgresql+psycopg://GEBRUIKER@HOST:POORT/DB"
+            )
         ) from None
     # psycopg 3 is the PostgreSQL driver Sluis ships; SQLAlchemy 2.0 would pick psycopg2.
     if parsed.drivername == "postgresql":
@@ -851,22 +856,29 @@ def connection_error(url: URL, exc: DBAPIError) -> ConfigurationError:
     """
     if url.get_backend_name() != "sqlite":
         return ConfigurationError(
-            f"cannot connect to the lineage database ({_describe(url)}); check that the "
-            "server is running and that the database URL (--db or SLUIS_DB_URL), user and "
-            "password are right"
+            _(
+                "geen verbinding met de lineage-database ({database}); controleer dat de "
+                "server draait en dat de database-URL (--db of SLUIS_DB_URL), gebruiker en "
+                "wachtwoord kloppen"
+            ).format(database=_describe(url))
         )
     path = url.database or ":memory:"
     if is_damaged(exc):
         return ConfigurationError(
-            f"the lineage database {path} is damaged or is not a SQLite database; restore "
-            "it from a backup, or point --db (SLUIS_DB_URL) at the right file"
+            _(
+                "de lineage-database {path} is beschadigd of geen SQLite-database; zet haar "
+                "terug uit een back-up, of wijs --db (SLUIS_DB_URL) naar het juiste bestand"
+            ).format(path=path)
         )
     # SQLite's own reasons ("unable to open database file", "database is locked") name
     # no value.
     reason = shorten(getattr(exc, "orig", exc), 80)
     return ConfigurationError(
-        f"cannot open the lineage database {path} ({reason}); check that the file and its "
-        "folder can be read and written, and that no other program holds it"
+        _(
+            "de lineage-database {path} kan niet geopend worden ({reason}); controleer dat het "
+            "bestand en zijn map lees- en schrijfbaar zijn, en dat geen ander programma het "
+            "vasthoudt"
+        ).format(path=path, reason=reason)
     )
 
 
@@ -880,9 +892,10 @@ def _describe(url: URL) -> str:
     """Name the database for a message: dialect and host, never user, password or path."""
     backend = url.get_backend_name()
     if backend == "sqlite":
-        return "sqlite, a local file"
+        return _("sqlite, een lokaal bestand")
     host = url.host or "localhost"
-    return f"{backend} at {host}" if url.port is None else f"{backend} at {host}:{url.port}"
+    where = host if url.port is None else f"{host}:{url.port}"
+    return _("{backend} op {where}").format(backend=backend, where=where)
 
 
 def _make_sqlite_folder(url: URL) -> None:
@@ -899,16 +912,19 @@ def _make_sqlite_folder(url: URL) -> None:
         make_private_dir(path.parent)
     except OSError:
         raise ConfigurationError(
-            f"cannot create the folder of the SQLite lineage database {path}; check the "
-            "--state or --db path and its permissions"
+            _(
+                "de map van de SQLite-lineage-database {path} kan niet gemaakt worden; "
+                "controleer het pad van --state of --db en de rechten"
+            ).format(path=path)
         ) from None
     try:
         make_private_file(path)
     except OSError as exc:
         raise ConfigurationError(
-            f"cannot open the SQLite lineage database {path} "
-            f"({exc.strerror or type(exc).__name__}); check the --state or --db path and "
-            "its permissions"
+            _(
+                "de SQLite-lineage-database {path} kan niet geopend worden ({reason}); "
+                "controleer het pad van --state of --db en de rechten"
+            ).format(path=path, reason=exc.strerror or type(exc).__name__)
         ) from None
 
 

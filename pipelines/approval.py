@@ -17,6 +17,7 @@ from prefect.input import RunInput
 from pydantic import Field
 
 from connectors.errors import SluisError
+from connectors.i18n import _, ngettext
 from pipelines.delivery import DeliveryOutcome
 from pipelines.holds import Released, approve
 from pipelines.settings import Settings
@@ -69,10 +70,12 @@ def wait_for_approval(
             wait_for_input=form, timeout=minutes * 60, poll_interval=POLL_SECONDS
         )
     except FlowPauseTimeout:
-        logger.warning("no approval within %d minutes; the deliveries stay held", minutes)
+        logger.warning(
+            _("geen akkoord binnen %d minuten; de leveringen blijven tegengehouden"), minutes
+        )
         return []
     if not answer.approve:
-        logger.warning("approval declined; the deliveries stay held")
+        logger.warning(_("akkoord geweigerd; de leveringen blijven tegengehouden"))
         return []
     actor = f"prefect-ui:{answer.approver.strip()}"
     released: list[Released] = []
@@ -82,6 +85,13 @@ def wait_for_approval(
         except SluisError as exc:
             # The run itself is done; what could not be approved stays held, and the
             # message says why (sluis approve can be given again once that is fixed).
-            logger.warning("%s: not approved: %s", supplier, exc)
-    logger.info("%d held delivery(ies) approved in the UI and published", len(released))
+            logger.warning(_("%s: niet vrijgegeven: %s"), supplier, exc)
+    logger.info(
+        ngettext(
+            "%d tegengehouden levering in de UI vrijgegeven en gepubliceerd",
+            "%d tegengehouden leveringen in de UI vrijgegeven en gepubliceerd",
+            len(released),
+        ),
+        len(released),
+    )
     return released

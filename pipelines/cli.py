@@ -1,7 +1,8 @@
 """The `sluis` command line: run a sync, write synthetic samples.
 
 Every user error ends as one line on stderr and exit code 1; a wrong option is exit 2.
-Tracebacks are for defects only.
+Tracebacks are for defects only. Help, summaries and messages are Dutch (connectors.i18n);
+the docstrings of the commands are their help text, so they are Dutch too.
 """
 
 from __future__ import annotations
@@ -14,17 +15,34 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
+import typer.rich_utils
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from connectors.errors import RunStopped, SluisError, UsageError, shorten
+from connectors.i18n import _, ngettext, set_language
+from pipelines.settings import read_language
 
 if TYPE_CHECKING:
     from pipelines.flows import SyncRequest
     from pipelines.settings import Settings
 
 __all__ = ["app", "main"]
+
+# Before any help text is built: typer reads the help strings when the commands are declared.
+set_language(read_language())
+# Typer's own words in the help screens, in Sluis' language. Typer reads these module
+# constants when it renders help; it translates them only through the global gettext
+# domain, which Sluis does not take over. Click's "Show this message and exit." stays.
+typer.rich_utils.ARGUMENTS_PANEL_TITLE = _("Argumenten")
+typer.rich_utils.OPTIONS_PANEL_TITLE = _("Opties")
+typer.rich_utils.COMMANDS_PANEL_TITLE = _("Commando's")
+typer.rich_utils.ERRORS_PANEL_TITLE = _("Fout")
+typer.rich_utils.DEFAULT_STRING = _("[standaard: {}]")
+typer.rich_utils.ENVVAR_STRING = _("[omgevingsvariabele: {}]")
+typer.rich_utils.REQUIRED_LONG_STRING = _("[verplicht]")
+typer.rich_utils.ABORTED_TEXT = _("Afgebroken.")
 
 
 class TaskRunnerName(StrEnum):
@@ -36,7 +54,9 @@ class TaskRunnerName(StrEnum):
 
 app = typer.Typer(
     name="sluis",
-    help="Sluis: only what each agreement allows passes from the school to its suppliers.",
+    help=_(
+        "Sluis: alleen wat elke overeenkomst toestaat gaat van de school naar haar leveranciers."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -141,49 +161,53 @@ def run_sync(request: SyncRequest) -> dict[str, Any]:
         remove_dask_scratch(settings)
     _after_stop(request)
     if not state.is_completed():
-        raise SluisError(state.message or "the run failed")
+        raise SluisError(state.message or _("de run is mislukt"))
     return cast(dict[str, Any], state.result())
 
 
 @app.command()
 def run(
     source: Annotated[
-        Path, typer.Option(help="Export file, or a folder with one subfolder per school")
+        Path, typer.Option(help=_("Exportbestand, of een map met een submap per school"))
     ] = Path("data/samples"),
     consents: Annotated[
-        Path | None, typer.Option(help="Consent export for a single export file")
+        Path | None, typer.Option(help=_("Toestemmingenexport bij één exportbestand"))
     ] = None,
-    drop: Annotated[Path, typer.Option(help="Folder drop root: DIR/<supplier>/<delivery>/")] = (
-        Path("drop")
-    ),
+    drop: Annotated[
+        Path, typer.Option(help=_("Hoofdmap van de levermap: DIR/<leverancier>/<levering>/"))
+    ] = (Path("drop")),
     state: Annotated[
-        Path, typer.Option(help="Sluis' own files: reports, keys, SQLite lineage")
+        Path, typer.Option(help=_("Sluis' eigen bestanden: rapporten, sleutels, SQLite-lineage"))
     ] = Path("sluis-state"),
     db: Annotated[
         str | None,
         typer.Option(
-            help="Lineage database URL (default: SQLite in --state)",
+            help=_("URL van de lineage-database (standaard: SQLite in --state)"),
             envvar="SLUIS_DB_URL",
             show_envvar=True,
         ),
     ] = None,
     supplier: Annotated[
-        list[str] | None, typer.Option(help="Only this supplier id (repeatable)")
+        list[str] | None, typer.Option(help=_("Alleen deze leverancier (id; herhaalbaar)"))
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Do everything but publish")] = (False),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=_("Alles behalve publiceren"))] = (
+        False
+    ),
     task_runner: Annotated[
         TaskRunnerName | None,
         typer.Option(
-            help="threads (default) or dask: a local cluster of worker processes, or the "
-            "cluster at SLUIS_DASK_ADDRESS",
+            help=_(
+                "threads (standaard) of dask: een lokaal cluster van werkprocessen, of het "
+                "cluster op SLUIS_DASK_ADDRESS"
+            ),
             envvar="SLUIS_TASK_RUNNER",
             show_envvar=True,
         ),
     ] = None,
 ) -> None:
-    """Run one sync: validate every school, then deliver each supplier its share.
+    """Eén synchronisatie: controleer elke school en lever elke leverancier zijn deel.
 
-    Examples:
+    Voorbeelden:
         sluis run
         sluis run --source exports/ --drop /srv/sluis/drop --supplier basispoort
         sluis run --source EDEX.XML --consents toestemmingen.csv --dry-run
@@ -208,7 +232,7 @@ def run(
     found = load_agreement_set(settings.agreements_dir).select(list(supplier or []) or None)
     if found.problems and not found.agreements:
         # Nothing could be delivered at all: say so now, the same line the run would end with.
-        raise SluisError(found.skipped_message() or "no agreement can be used")
+        raise SluisError(found.skipped_message() or _("geen enkele overeenkomst is bruikbaar"))
     discover_schools(source, consents, settings.consents_filename)
     if db:
         # Through the environment, not a flow parameter: parameters are stored in
@@ -236,15 +260,21 @@ def run(
     out.print(summary_table(summary["rows"]))
     for note in summary.get("notes", []):
         _say(out, note)
-    _say(out, f"Quarantainerapport: {summary['quarantine_report']}")
-    _say(out, f"Run: {summary['run_id']}")
+    _say(out, _("Quarantainerapport: {path}").format(path=summary["quarantine_report"]))
+    _say(out, _("Run: {run_id}").format(run_id=summary["run_id"]))
     held = summary.get("held", [])
     for entry in held:
         _say(
             err,
-            f"sluis: delivery to {entry['supplier']} for {entry['school']} is on hold: "
-            f"{entry['reason']}; check the export, then release it with: sluis approve "
-            f"{summary['run_id']} {entry['supplier']}",
+            _(
+                "sluis: levering aan {supplier} voor {school} wacht op akkoord: {reason}; "
+                "controleer de export en geef haar vrij met: sluis approve {run_id} {supplier}"
+            ).format(
+                supplier=entry["supplier"],
+                school=entry["school"],
+                reason=entry["reason"],
+                run_id=summary["run_id"],
+            ),
         )
     if held:
         raise typer.Exit(EXIT_HELD)
@@ -253,19 +283,19 @@ def run(
 @app.command()
 def check(
     source: Annotated[
-        Path, typer.Option(help="Export file, or a folder with one subfolder per school")
+        Path, typer.Option(help=_("Exportbestand, of een map met een submap per school"))
     ],
     consents: Annotated[
-        Path | None, typer.Option(help="Consent export for a single export file")
+        Path | None, typer.Option(help=_("Toestemmingenexport bij één exportbestand"))
     ] = None,
     report: Annotated[
         Path | None,
-        typer.Option(help="Also write quarantine.csv and quarantine.html into this folder"),
+        typer.Option(help=_("Schrijf ook quarantine.csv en quarantine.html in deze map")),
     ] = None,
 ) -> None:
-    """Validate exports without delivering anything; exit 1 when anything is quarantined.
+    """Controleer exports zonder iets te leveren; exitcode 1 als er iets in quarantaine gaat.
 
-    Examples:
+    Voorbeelden:
         sluis check --source EDEX.XML --consents toestemmingen.csv
         sluis check --source exports/ --report /tmp/rapport
     """
@@ -287,8 +317,8 @@ def check(
         csv_column_map=settings.csv_column_map,
     )
     result = build_report(schools)
-    table = Table(title="Sluis: controle van de export")
-    for column in ("school", "bestand", "leerlingen", "in quarantaine"):
+    table = Table(title=_("Sluis: controle van de export"))
+    for column in (_("school"), _("bestand"), _("leerlingen"), _("in quarantaine")):
         table.add_column(column)
     for school in schools:
         table.add_row(
@@ -298,20 +328,20 @@ def check(
             _cell(school.quarantined_pupils),
         )
     out.print(table)
-    rules = Table(title="Problemen per regel")
-    for column in ("regel", "soort", "aantal", "wat te doen"):
+    rules = Table(title=_("Problemen per regel"))
+    for column in (_("regel"), _("soort"), _("aantal"), _("wat te doen")):
         rules.add_column(column, overflow="fold")
     for row in result.by_rule().itertuples(index=False):
         rules.add_row(
             _cell(row.rule),
-            "fout" if row.severity == "error" else "waarschuwing",
+            _("fout") if row.severity == "error" else _("waarschuwing"),
             _cell(row.count),
             _cell(row.hint),
         )
     if len(result.problems):
         out.print(rules)
     else:
-        _say(out, "Geen problemen gevonden.")
+        _say(out, _("Geen problemen gevonden."))
     from pipelines.check_listing import quarantined_pupils
 
     listed = quarantined_pupils(result)
@@ -319,17 +349,29 @@ def check(
         out.print(listed.table)
     for school in schools:
         for note in school.export.notes:
-            _say(out, f"{shorten(school.brincode)}: {note}")
+            _say(out, _("{school}: {note}").format(school=shorten(school.brincode), note=note))
     if listed.more:
-        _say(out, f"En nog {listed.more} leerling(en) in quarantaine: zie het rapport.")
+        _say(
+            out,
+            _("En nog {more} leerling(en) in quarantaine: zie het rapport.").format(
+                more=listed.more
+            ),
+        )
     if report is not None:
         csv_path, html_path = write_report(result, report)
-        _say(out, f"Rapport, met wat te doen per leerling: {html_path} en {csv_path}")
+        _say(
+            out,
+            _("Rapport, met wat te doen per leerling: {html} en {csv}").format(
+                html=html_path, csv=csv_path
+            ),
+        )
     elif listed.total:
         _say(
             out,
-            "Het rapport met wat te doen per leerling: sluis check --source "
-            f"{shorten(source, _PATH)} --report MAP",
+            _(
+                "Het rapport met wat te doen per leerling: sluis check --source {source} "
+                "--report MAP"
+            ).format(source=shorten(source, _PATH)),
         )
     if result.errors:
         raise typer.Exit(EXIT_ERROR)
@@ -337,9 +379,9 @@ def check(
 
 @app.command()
 def datamap(
-    school: Annotated[str, typer.Option(help="BRIN code of the school")],
+    school: Annotated[str, typer.Option(help=_("BRIN-code van de school, staat in de titel"))],
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder for datamap.html and datamap.md")
+        Path, typer.Option("--out", help=_("Map voor datamap.html en datamap.md"))
     ] = Path("."),
     source: Annotated[
         Path | None, typer.Option(help="The school's export, if Sluis has not synced it yet")
@@ -347,25 +389,29 @@ def datamap(
     state: StateOption = None,
     db: DbOption = None,
 ) -> None:
-    """Write the data map for parents: who receives what, why, on which basis.
+    """Schrijf de gegevenskaart voor ouders: wie krijgt wat, waarom, op welke grondslag.
 
-    The school must be one Sluis knows (lineage, SLUIS_SCHOOL_NAMES or --source); its name
-    comes from SLUIS_SCHOOL_NAMES.
+    De school moet Sluis bekend zijn (lineage, SLUIS_SCHOOL_NAMES of --source); de naam
+    komt uit SLUIS_SCHOOL_NAMES.
 
-    Example:
+    Voorbeeld:
         sluis datamap --school 07XY --out /srv/www/privacy
     """
     from pipelines.datamap_command import write_datamap
 
     page, found = write_datamap(_settings(state, db), school, source=source, out_dir=out_dir)
-    _say(out, f"Gegevenskaart geschreven: {page}")
+    _say(out, _("Gegevenskaart geschreven: {path}").format(path=page))
     if found.problems:
         # Those suppliers receive nothing until their file is fixed; the map says what the
         # agreements that load allow, and says no more.
         raise SluisError(
-            f"the data map leaves out {', '.join(found.skipped)}, whose agreement cannot be "
-            f"used: {'; '.join(p.message for p in found.problems)}; fix it and write the map "
-            "again"
+            _(
+                "de gegevenskaart laat {suppliers} weg, want hun overeenkomst is niet bruikbaar: "
+                "{problems}; herstel die en schrijf de kaart opnieuw"
+            ).format(
+                suppliers=", ".join(found.skipped),
+                problems="; ".join(p.message for p in found.problems),
+            )
         )
 
 
@@ -381,41 +427,51 @@ def _settings(state: Path | None, db: str | None) -> Settings:
 
 
 StateOption = Annotated[
-    Path | None, typer.Option(help="Sluis' state folder (default: SLUIS_STATE_DIR)")
+    Path | None, typer.Option(help=_("Sluis' statusmap (standaard: SLUIS_STATE_DIR)"))
 ]
-DbOption = Annotated[str | None, typer.Option(help="Lineage database URL", envvar="SLUIS_DB_URL")]
+DbOption = Annotated[
+    str | None, typer.Option(help=_("URL van de lineage-database"), envvar="SLUIS_DB_URL")
+]
 SchoolOption = Annotated[
-    str | None, typer.Option(help="BRIN of the school (needed when lineage knows several)")
+    str | None,
+    typer.Option(help=_("BRIN van de school (nodig als de lineage er meer kent)")),
 ]
+KeyArgument = Annotated[str, typer.Argument(help=_("Het leerlingnummer (LAS-sleutel)"))]
+ActorOption = Annotated[
+    str | None, typer.Option(help=_("Wie dit vastlegt (standaard: de OS-gebruiker)"))
+]
+SupplierArgument = Annotated[str, typer.Argument(help=_("Leverancier-id"))]
 
 
 @app.command()
 def vergeet(
-    leerlingkey: Annotated[str, typer.Argument(help="The pupil's leerlingnummer (LAS key)")],
-    reden: Annotated[str, typer.Option(help="Reason of the request, for the record")] = "",
-    herstel: Annotated[bool, typer.Option("--herstel", help="End an earlier erasure")] = False,
+    leerlingkey: KeyArgument,
+    reden: Annotated[str, typer.Option(help=_("Reden van het verzoek, voor het verslag"))] = "",
+    herstel: Annotated[
+        bool, typer.Option("--herstel", help=_("Beëindig een eerdere vergeet-opdracht"))
+    ] = False,
     school: SchoolOption = None,
     source: Annotated[
         Path | None,
-        typer.Option(help="The school's current export: a pupil in it is known to Sluis"),
+        typer.Option(help=_("De huidige export van de school: een leerling daarin kent Sluis")),
     ] = None,
     verwacht: Annotated[
         bool,
         typer.Option(
             "--verwacht",
-            help="The pupil is not known to Sluis yet and is expected in a later export",
+            help=_("Sluis kent de leerling nog niet; hij of zij komt in een latere export"),
         ),
     ] = False,
-    door: Annotated[str | None, typer.Option(help="Who records this (default: OS user)")] = None,
+    door: ActorOption = None,
     state: StateOption = None,
     db: DbOption = None,
 ) -> None:
-    """Erasure: leave a pupil out of every later delivery (--herstel undoes it).
+    """Vergeten: laat een leerling weg uit elke volgende levering (--herstel maakt het ongedaan).
 
-    A leerlingnummer Sluis does not know at that school (in lineage or in the --source
-    export) is refused, unless --verwacht says the pupil will be in a later export.
+    Een leerlingnummer dat Sluis op die school niet kent (in de lineage of in de
+    --source-export) wordt geweigerd, tenzij --verwacht zegt dat het in een latere export komt.
 
-    Examples:
+    Voorbeelden:
         sluis vergeet 100234 --reden "verzoek ouders 12-11-2026"
         sluis vergeet 100234 --herstel --reden "verzoek ingetrokken"
         sluis vergeet 100240 --reden "verzoek ouders" --school 07XY --verwacht
@@ -425,7 +481,12 @@ def vergeet(
     from pipelines.rights_commands import forget
 
     if not herstel and not reden.strip():
-        raise UsageError("--reden is required: say why (e.g. the date of the parents' request)")
+        raise UsageError(
+            _(
+                "--reden is verplicht: zeg waarom (bijvoorbeeld de datum van het verzoek van "
+                "de ouders)"
+            )
+        )
     brin = forget(
         _settings(state, db),
         leerlingkey,
@@ -438,12 +499,19 @@ def vergeet(
     )
     leerlingkey = canonical_key(leerlingkey)
     if herstel:
-        _say(out, f"Leerling {leerlingkey} ({brin}) wordt weer geleverd vanaf de volgende run.")
+        _say(
+            out,
+            _("Leerling {key} ({brin}) wordt weer geleverd vanaf de volgende run.").format(
+                key=leerlingkey, brin=brin
+            ),
+        )
     else:
         _say(
             out,
-            f"Leerling {leerlingkey} ({brin}) wordt vanaf de volgende run aan niemand meer "
-            "geleverd; leveranciers met delta's krijgen een verwijdering.",
+            _(
+                "Leerling {key} ({brin}) wordt vanaf de volgende run aan niemand meer "
+                "geleverd; leveranciers met delta's krijgen een verwijdering."
+            ).format(key=leerlingkey, brin=brin),
         )
 
 
@@ -502,19 +570,19 @@ def verstrek(
 
 @app.command()
 def inzage(
-    leerlingkey: Annotated[str, typer.Argument(help="The pupil's leerlingnummer (LAS key)")],
+    leerlingkey: KeyArgument,
     source: Annotated[
         Path | None,
-        typer.Option(help="Current export, to show today's values of the shared fields"),
+        typer.Option(help=_("Huidige export, om de waarden van vandaag te tonen")),
     ] = None,
     school: SchoolOption = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report")] = Path("."),
+    out_dir: Annotated[Path, typer.Option("--out", help=_("Map voor het rapport"))] = Path("."),
     state: StateOption = None,
     db: DbOption = None,
 ) -> None:
-    """Report for a parent: who received which data about this pupil, when, and why.
+    """Inzage voor een ouder: wie kreeg welke gegevens over deze leerling, wanneer en waarom.
 
-    Example:
+    Voorbeeld:
         sluis inzage 100234 --source exports/ --out /tmp/inzage
     """
     from pipelines.rights_commands import inzage as build
@@ -522,10 +590,18 @@ def inzage(
     report, html_path, json_path = build(
         _settings(state, db), leerlingkey, school=school, source=source, out_dir=out_dir
     )
-    _say(out, f"{len(report.suppliers)} leverancier(s). Rapport: {html_path} en {json_path}")
+    count = len(report.suppliers)
+    _say(
+        out,
+        ngettext(
+            "{n} leverancier. Rapport: {html} en {json}",
+            "{n} leveranciers. Rapport: {html} en {json}",
+            count,
+        ).format(n=count, html=html_path, json=json_path),
+    )
 
 
-audit_app = typer.Typer(help="The audit log of administrator actions.", no_args_is_help=True)
+audit_app = typer.Typer(help=_("Het auditlog van beheerdershandelingen."), no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 
@@ -533,17 +609,17 @@ app.add_typer(audit_app, name="audit")
 def audit_verify(
     head: Annotated[
         str | None,
-        typer.Option(help="A head printed earlier (SEQ:MAC): the log must still hold it"),
+        typer.Option(help=_("Een eerder getoonde kop (SEQ:MAC): het log moet die nog bevatten")),
     ] = None,
     state: StateOption = None,
     db: DbOption = None,
 ) -> None:
-    """Check that no audit entry was edited, removed or reordered; exit 1 if one was.
+    """Controleer dat geen auditregel gewijzigd, verwijderd of verplaatst is; anders exitcode 1.
 
-    Checks the MAC chain, and the log's end against the head recorded with every entry,
-    the heads the runs recorded and the one given with --head. Prints the head to keep.
+    Controleert de MAC-keten, en het einde van het log tegen de kop bij elke regel, de
+    koppen die de runs vastlegden en die van --head. Toont de kop om te bewaren.
 
-    Examples:
+    Voorbeelden:
         sluis audit verify
         sluis audit verify --head 42:5be0...
     """
@@ -556,27 +632,41 @@ def audit_verify(
         raise UsageError(f"--head: {exc}") from None
     result = verify_audit(_settings(state, db), saved)
     if result.ok:
-        _say(out, f"Auditlog intact: {result.checked} regels gecontroleerd.")
+        _say(
+            out,
+            ngettext(
+                "Auditlog intact: {n} regel gecontroleerd.",
+                "Auditlog intact: {n} regels gecontroleerd.",
+                result.checked,
+            ).format(n=result.checked),
+        )
         if result.head is not None:
             _say(
                 out,
-                f"Kop van het auditlog: {result.head} (bewaar deze regel buiten Sluis; "
-                f"controleer later met: sluis audit verify --head {result.head})",
+                _(
+                    "Kop van het auditlog: {head} (bewaar deze regel buiten Sluis; "
+                    "controleer later met: sluis audit verify --head {head})"
+                ).format(head=result.head),
             )
         return
-    _say(err, f"sluis: audit log broken at entry {result.first_bad_seq}: {result.problem}")
+    _say(
+        err,
+        _("sluis: auditlog gebroken bij regel {seq}: {problem}").format(
+            seq=result.first_bad_seq, problem=result.problem
+        ),
+    )
     raise typer.Exit(EXIT_ERROR)
 
 
-db_app = typer.Typer(help="The lineage database.", no_args_is_help=True)
+db_app = typer.Typer(help=_("De lineage-database."), no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
 @db_app.command("upgrade")
 def db_upgrade(state: StateOption = None, db: DbOption = None) -> None:
-    """Apply the lineage database's pending migrations (creates it when empty).
+    """Voer de openstaande migraties van de lineage-database uit (maakt haar aan als ze leeg is).
 
-    Example:
+    Voorbeeld:
         sluis db upgrade --db postgresql+psycopg://sluis@dbhost/sluis
     """
     from pipelines.db_commands import db_upgrade as run_upgrade
@@ -584,25 +674,27 @@ def db_upgrade(state: StateOption = None, db: DbOption = None) -> None:
     _say(out, run_upgrade(_settings(state, db)))
 
 
-keys_app = typer.Typer(help="Pseudonym and membership keys.", no_args_is_help=True)
+keys_app = typer.Typer(help=_("Pseudoniem- en lidmaatschapssleutels."), no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
 @keys_app.command("rotate")
 def keys_rotate(
-    name: Annotated[str, typer.Argument(help="Supplier id, lineage-membership or lineage-audit")],
-    door: Annotated[str | None, typer.Option(help="Who rotates (default: OS user)")] = None,
+    name: Annotated[
+        str, typer.Argument(help=_("Leverancier-id, lineage-membership of lineage-audit"))
+    ],
+    door: ActorOption = None,
     state: StateOption = None,
     db: DbOption = None,
 ) -> None:
-    """Replace a key on purpose: the only way a key Sluis depends on may change.
+    """Vervang een sleutel bewust: de enige manier waarop een sleutel van Sluis mag wijzigen.
 
-    A generated key gets a new random one (a supplier then gets new, unlinkable
-    pseudonyms); for a key from a setting, change the setting first, then run this to
-    record it. The membership key is refused while erasures are active, the audit key
-    once the log is chained under it.
+    Een gegenereerde sleutel krijgt een nieuwe willekeurige (een leverancier krijgt dan
+    nieuwe, niet te koppelen pseudoniemen); bij een sleutel uit een instelling: wijzig eerst
+    de instelling en leg het dan hiermee vast. De lidmaatschapssleutel wordt geweigerd zolang
+    er vergeet-opdrachten gelden, de auditsleutel zodra het log eronder geketend is.
 
-    Example:
+    Voorbeeld:
         sluis keys rotate onderzoek
     """
     from lineage.store import LineageStore
@@ -617,26 +709,30 @@ def keys_rotate(
         store.dispose()
     _say(
         out,
-        f"Nieuwe sleutel voor {name} in {where}; de rotatie staat in het auditlog. "
-        "Maak nu een nieuwe back-up van de sleutel.",
+        _(
+            "Nieuwe sleutel voor {name} in {where}; de rotatie staat in het auditlog. "
+            "Maak nu een nieuwe back-up van de sleutel."
+        ).format(name=name, where=where),
     )
 
 
 @app.command()
 def serve(
     per: Annotated[
-        str, typer.Option(help="One deployment per 'school' (default) or one for the 'board'")
+        str,
+        typer.Option(help=_("Eén deployment per 'school' (standaard) of één voor het 'board'")),
     ] = "school",
     check: Annotated[
-        bool, typer.Option("--check", help="Only list the deployments and schedules")
+        bool, typer.Option("--check", help=_("Toon alleen de deployments en schema's"))
     ] = False,
 ) -> None:
-    """Serve the nightly syncs: one deployment per school, runs started from the Prefect UI.
+    """Draai de nachtelijke synchronisaties: een deployment per school, ook te starten in de UI.
 
-    Reads the schools from SLUIS_SOURCE, the schedule from SLUIS_SCHEDULE_CRON and
-    SLUIS_SCHEDULE_TIMEZONE (and an agreement's own schedule.cron); runs until stopped.
+    Leest de scholen uit SLUIS_SOURCE, het schema uit SLUIS_SCHEDULE_CRON en
+    SLUIS_SCHEDULE_TIMEZONE (en de eigen schedule.cron van een overeenkomst); loopt tot
+    het gestopt wordt.
 
-    Examples:
+    Voorbeelden:
         sluis serve
         sluis serve --per board
     """
@@ -644,7 +740,9 @@ def serve(
     from pipelines.settings import Settings
 
     if per not in ("school", "board"):
-        raise UsageError(f"--per must be 'school' or 'board', not {per!r}")
+        raise UsageError(
+            _("--per moet 'school' of 'board' zijn, niet {value}").format(value=repr(per))
+        )
     settings = Settings()
     # Planned once: it reads every agreement and looks into every school's export.
     plans = plan_deployments(settings, per)  # type: ignore[arg-type]
@@ -658,15 +756,15 @@ def serve(
 
 @app.command()
 def approve(
-    run_id: Annotated[str, typer.Argument(help="The run that held the delivery")],
-    supplier: Annotated[str, typer.Argument(help="Supplier id")],
-    door: Annotated[str | None, typer.Option(help="Who approves (default: OS user)")] = None,
+    run_id: Annotated[str, typer.Argument(help=_("De run die de levering tegenhield"))],
+    supplier: SupplierArgument,
+    door: ActorOption = None,
     state: StateOption = None,
     db: DbOption = None,
 ) -> None:
-    """Release a delivery held for a mass change, unchanged; the approval is recorded.
+    """Geef een om een massawijziging tegengehouden levering vrij; het akkoord wordt vastgelegd.
 
-    Example:
+    Voorbeeld:
         sluis approve 0b6c9d0e-0a43-4c41-9a55-1f0e0d7c2a11 basispoort
     """
     from lineage.audit import default_actor
@@ -674,22 +772,28 @@ def approve(
 
     released = release(_settings(state, db), run_id, supplier, door or default_actor())
     for item in released:
-        _say(out, f"Vrijgegeven: {item.delivery_id} ({item.school}) naar {item.location}")
+        _say(
+            out,
+            _("Vrijgegeven: {delivery} ({school}) naar {location}").format(
+                delivery=item.delivery_id, school=item.school, location=item.location
+            ),
+        )
 
 
 @app.command()
 def redeliver(
-    supplier: Annotated[str, typer.Argument(help="Supplier id")],
+    supplier: SupplierArgument,
     delivery: Annotated[
-        str | None, typer.Option(help="An earlier delivery (folder name); default: the last")
+        str | None,
+        typer.Option(help=_("Een eerdere levering (mapnaam); standaard: de laatste")),
     ] = None,
-    door: Annotated[str | None, typer.Option(help="Who asks (default: OS user)")] = None,
+    door: ActorOption = None,
     state: StateOption = None,
     db: DbOption = None,
 ) -> None:
-    """Publish each school's last (or a named) delivery again, unchanged, as a new delivery.
+    """Publiceer de laatste (of een genoemde) levering per school opnieuw, ongewijzigd.
 
-    Examples:
+    Voorbeelden:
         sluis redeliver basispoort
         sluis redeliver basispoort --delivery 20261101t020000z-27zx-0b6c9d0e
     """
@@ -701,19 +805,26 @@ def redeliver(
         _settings(state, db), supplier, delivery, door or default_actor(), version=SLUIS_VERSION
     )
     for item in released:
-        _say(out, f"Opnieuw geleverd: {item.delivery_id} ({item.school}) naar {item.location}")
+        _say(
+            out,
+            _("Opnieuw geleverd: {delivery} ({school}) naar {location}").format(
+                delivery=item.delivery_id, school=item.school, location=item.location
+            ),
+        )
 
 
 @app.command()
 def sample(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the schools to")],
-    schools: Annotated[int, typer.Option(min=1, help="Number of schools")] = 2,
-    pupils_per_school: Annotated[int, typer.Option(min=1, help="Pupils per school")] = 60,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files")] = 20261128,
+    out_dir: Annotated[Path, typer.Option("--out", help=_("Map om de scholen in te schrijven"))],
+    schools: Annotated[int, typer.Option(min=1, help=_("Aantal scholen"))] = 2,
+    pupils_per_school: Annotated[int, typer.Option(min=1, help=_("Leerlingen per school"))] = 60,
+    seed: Annotated[
+        int, typer.Option(help=_("Startwaarde van het toeval; zelfde waarde, zelfde bestanden"))
+    ] = 20261128,
 ) -> None:
-    """Write synthetic school exports (no real child) with consent files.
+    """Schrijf synthetische schoolexports (geen echt kind) met toestemmingenbestanden.
 
-    Example:
+    Voorbeeld:
         sluis sample --out /tmp/samples --schools 3 --pupils-per-school 300 --seed 7
     """
     from connectors.synthetic import write_samples
@@ -721,7 +832,12 @@ def sample(
     folders = write_samples(
         out_dir, schools=schools, pupils_per_school=pupils_per_school, seed=seed
     )
-    _say(out, f"{len(folders)} school(s) written to {out_dir}")
+    _say(
+        out,
+        ngettext(
+            "{n} school geschreven in {path}", "{n} scholen geschreven in {path}", len(folders)
+        ).format(n=len(folders), path=out_dir),
+    )
 
 
 @app.command("reconcile")

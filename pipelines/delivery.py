@@ -21,6 +21,7 @@ from connectors.errors import DeliveryError, PolicyError, SluisError
 from connectors.formats.base import CHANGE_KINDS, CHANGE_REMOVED, DataFile, RenderContext
 from connectors.formats.encryption import encrypt_files
 from connectors.formats.registry import get_format
+from connectors.i18n import _
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 from contracts.agreements import Agreement, IdentifierPolicy, LoadedAgreement
 from contracts.validation import ValidatedSchool
@@ -672,13 +673,23 @@ def _deliver_one(
             for need in get_format(agreement.format.type).teacher_needs
         )
         notes.append(
-            f"{structure.teachers.left_out} teacher(s) of the delivered groups left out: "
-            f"{agreement.format.type} needs {needs}"
+            _(
+                "{left_out} leerkracht(en) van de geleverde groepen weggelaten: "
+                "{type} heeft {needs} nodig"
+            ).format(
+                left_out=structure.teachers.left_out,
+                type=agreement.format.type,
+                needs=needs,
+            )
         )
     same_terms = state.agreement_sha256 == loaded.sha256 or agreement.mode == "delta"
     nothing_new = changes.nothing_new and staff_changes.nothing_new
     if not state.empty and nothing_new and same_terms:
-        notes.append(f"nothing changed since delivery {state.delivery_id}; nothing was sent")
+        notes.append(
+            _("niets gewijzigd sinds levering {delivery_id}; er is niets verstuurd").format(
+                delivery_id=state.delivery_id,
+            )
+        )
         return DeliveryOutcome(
             status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
         )
@@ -696,11 +707,21 @@ def _deliver_one(
             # The supplier would keep a file with pupils it may no longer have: an error
             # for a person to look at, not a quiet success.
             raise PolicyError(
-                f"{agreement.id} {school.brincode}: no pupil is left to deliver, and an "
-                f"{kind} file cannot be empty, so the supplier would keep its last file with "
-                f"{len(state.frame)} pupil(s); check the export, or end the supplier's use"
+                _(
+                    "{supplier} {school}: er is geen leerling meer om te leveren, en een "
+                    "{kind}-bestand kan niet leeg zijn, dus de leverancier zou zijn laatste "
+                    "bestand met {n} leerling(en) houden; controleer de export, of beëindig "
+                    "het gebruik door de leverancier"
+                ).format(
+                    supplier=agreement.id, school=school.brincode, kind=kind, n=len(state.frame)
+                )
             )
-        notes.append(f"no pupil to deliver, and an {kind} file cannot be empty; nothing was sent")
+        notes.append(
+            _(
+                "geen leerling om te leveren, en een {kind}-bestand kan niet leeg zijn; "
+                "er is niets verstuurd"
+            ).format(kind=kind)
+        )
         return DeliveryOutcome(
             status="nothing_to_deliver", delivery_id=None, notes=tuple(notes), **result
         )
@@ -712,15 +733,23 @@ def _deliver_one(
             staff = _staff_delta(agreement, structure, staff_changes, state, cipher)
         if staff is not None and staff.unnamed:
             notes.append(
-                f"{staff.unnamed} removed teacher(s) could not be named: the state holds no "
-                "identifiers for them; ask the supplier to resync in full once"
+                _(
+                    "{unnamed} verwijderde leerkracht(en) konden niet genoemd worden: "
+                    "de status bevat geen identificaties voor hen; vraag de "
+                    "leverancier één keer volledig te synchroniseren"
+                ).format(
+                    unnamed=staff.unnamed,
+                )
             )
         if staff is not None:
             counted_staff = staff.kinds.value_counts()
             if len(staff.kinds):
                 notes.append(
-                    "teachers: "
-                    + ", ".join(f"{int(counted_staff.get(k, 0))} {k}" for k in CHANGE_KINDS)
+                    _("leerkrachten: {counts}").format(
+                        counts=", ".join(
+                            f"{int(counted_staff.get(k, 0))} {k}" for k in CHANGE_KINDS
+                        )
+                    )
                 )
         counted = delta.kinds.value_counts()
         result["changes"] = {
@@ -729,8 +758,13 @@ def _deliver_one(
         }
         if unnamed:
             notes.append(
-                f"{unnamed} removed pupil(s) could not be named: the state from before delta "
-                "mode holds no identifiers; ask the supplier to resync in full once"
+                _(
+                    "{unnamed} verwijderde leerling(en) konden niet genoemd worden: de "
+                    "status van voor de deltamodus bevat geen identificaties; vraag de "
+                    "leverancier één keer volledig te synchroniseren"
+                ).format(
+                    unnamed=unnamed,
+                )
             )
     else:
         frame, delta = cut.frame, None
@@ -739,7 +773,11 @@ def _deliver_one(
     result.update(delivery_id=delivery_id, files=file_rows)
     if targets.drop is None:
         if decision.held:
-            notes.append(f"a real run would hold this delivery: {decision.reason}")
+            notes.append(
+                _("een echte run zou deze levering tegenhouden: {reason}").format(
+                    reason=decision.reason,
+                )
+            )
         return DeliveryOutcome(status="dry_run", notes=tuple(notes), **result)
     extra: dict[str, Any] = {
         "delivery_id": delivery_id,
@@ -771,7 +809,11 @@ def _deliver_one(
         if targets.held is None:
             raise ValueError("a held delivery needs a place to wait (targets.held)")
         receipt = targets.held.publish(delivery)
-        notes.append(f"held: {decision.reason}")
+        notes.append(
+            _("tegengehouden: {reason}").format(
+                reason=decision.reason,
+            )
+        )
         return DeliveryOutcome(
             status="held",
             location=receipt.location,
@@ -806,5 +848,9 @@ def _deliver_one(
         try:
             targets.archive.publish(delivery)
         except DeliveryError as exc:
-            notes.append(f"no archive copy for re-delivery: {exc}")
+            notes.append(
+                _("geen archiefkopie om opnieuw te leveren: {exc}").format(
+                    exc=exc,
+                )
+            )
     return replace(outcome, notes=tuple(notes))

@@ -15,6 +15,7 @@ from connectors.drops.base import Drop
 from connectors.drops.folder import FolderDrop
 from connectors.drops.registry import get_drop
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 from contracts.agreements import Agreement, FolderDropSettings, SftpDropSettings
 from pipelines.settings import Settings
 from pipelines.stopping import step
@@ -34,9 +35,11 @@ def lookup_secret(name: str, settings: Settings) -> SecretStr:
     value = _prefect_secret(name)
     if value is None:
         raise ConfigurationError(
-            f"secret {name!r} not found: add it to SLUIS_SECRETS (a JSON object of name to "
-            f"value), or create a Prefect Secret block named {name!r} on the Prefect server "
-            "(PREFECT_API_URL) that runs Sluis"
+            _(
+                "geheim {name} niet gevonden: voeg het toe aan SLUIS_SECRETS (een JSON-object "
+                "van naam naar waarde), of maak een Prefect Secret-blok {name} aan op de "
+                "Prefect-server (PREFECT_API_URL) waarop Sluis draait"
+            ).format(name=repr(name))
         )
     return SecretStr(value)
 
@@ -81,7 +84,9 @@ def drop_for(agreement: Agreement, settings: Settings, drop_root: Path) -> Drop:
             steps=step,
             **({"client_key": secret} if is_key else {"password": secret}),
         )
-    raise ConfigurationError(f"{agreement.id}: unknown drop type")  # pragma: no cover
+    raise ConfigurationError(
+        _("{supplier}: onbekend soort levermap").format(supplier=agreement.id)
+    )  # pragma: no cover
 
 
 def held_drop(settings: Settings) -> FolderDrop:

@@ -25,6 +25,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.errors import RunStopped, SluisError
+from connectors.i18n import _, ngettext, set_language
 from contracts.agreements import LoadedAgreement
 from contracts.validation import ValidatedSchool, problem_counts
 from lineage.audit import AuditLog, default_actor, record_agreement_versions
@@ -136,12 +137,14 @@ def sync(request: SyncRequest) -> State:
     settings = Settings(
         source=Path(request.source), drop_dir=Path(request.drop), state_dir=Path(request.state)
     )
+    # A served or UI-started run has no CLI in front of it: its messages follow SLUIS_LANG too.
+    set_language(settings.lang)
     run_id = _run_id()
     started = datetime.now(UTC).replace(microsecond=0)
     try:
         store = _open_store(settings)
     except SluisError as exc:  # unreachable or damaged: one line, not a traceback
-        logger.error("Run failed: %s", exc)
+        logger.error(_("Run mislukt: %s"), exc)
         return Failed(message=str(exc), data=None)
     store.start_run(
         run_id,
@@ -177,7 +180,7 @@ def sync(request: SyncRequest) -> State:
         anchor_run(store.engine, run_id, audit[0].head() if audit else None)
         store.finish_run(run_id, status="failed", finished_at=datetime.now(UTC), message=message)
         store.dispose()
-        logger.error("Run failed: %s", message)
+        logger.error(_("Run mislukt: %s"), message)
         return Failed(message=message, data=None)
     finally:
         heartbeat.stop()
@@ -262,25 +265,26 @@ def _sync(
     found = RunAgreements.load(settings, request.suppliers)
     everything, agreements = found.everything, found.selected
     for problem in found.others_broken:
-        logger.warning("agreement skipped: %s", problem)
+        logger.warning(_("overeenkomst overgeslagen: %s"), problem)
     # Before anything is delivered or held: a key missing or replaced stops the run here.
     keys: RunKeys = check_keys(settings, store.engine, agreements)
     audit.append(AuditLog(store.engine, keys.audit))
     actor = _actor(request.trigger)
     # Editing an agreement file by hand is an administrator action too: noticed by hash.
     for entry in record_agreement_versions(audit[0], found.versions, actor):
-        logger.info("agreement %s: %s", entry.subject, entry.action)
+        # The action is an audit code (e.g. agreement_changed), kept as it is recorded.
+        logger.info(_("overeenkomst %s: %s"), entry.subject, entry.action)
     schools_in = discover_schools(
         settings.source,
         Path(request.consents) if request.consents else None,
         settings.consents_filename,
     )
     schools_in = select_school(schools_in, request.school)
-    logger.info("%d school(s), %d supplier(s)", len(schools_in), len(agreements))
+    logger.info(_("scholen: %d, leveranciers: %d"), len(schools_in), len(agreements))
 
     def waiting(school: str, holder: str) -> None:
         logger.warning(
-            "school %s: waiting for run %s to finish (one sync per school at a time)",
+            _("school %s: wacht tot run %s klaar is (één synchronisatie per school tegelijk)"),
             school,
             holder,
         )
@@ -311,8 +315,10 @@ def _sync(
         )
     except LockTimeout as exc:
         raise RunAborted(
-            f"school {exc.school} is still being synced by run {exc.holder}; this run waited "
-            f"{settings.lock_wait_minutes} minutes and stopped without delivering"
+            _(
+                "school {school} wordt nog gesynchroniseerd door run {holder}; deze run "
+                "wachtte {minutes} minuten en stopte zonder te leveren"
+            ).format(school=exc.school, holder=exc.holder, minutes=settings.lock_wait_minutes)
         ) from None
     lineage.start(schools_in, started)
     if not request.dry_run:  # a dry run changes no drop; the next real run settles
@@ -327,7 +333,7 @@ def _sync(
         name = label([run_name(s) for s in batch])
         state = prepare_batch(batch, name, started.date(), settings.edexml_xsd, return_state=True)
         if state.is_failed():
-            raise RunAborted(state.message or "a school export could not be read")
+            raise RunAborted(state.message or _("een schoolexport kon niet gelezen worden"))
         prepared.append(cast(list[ValidatedSchool], state.result()))
         progress().advance(READ, len(batch))
     schools = [s for batch in prepared for s in batch]
@@ -346,18 +352,18 @@ def _sync(
             run_id, school=school.brincode, counts=problem_counts(school.problems)
         )
         logger.info(
-            "school %s: %d pupils read, %d quarantined",
+            _("school %s: %d leerlingen gelezen, %d in quarantaine"),
             school.brincode,
             school.input_pupils,
             school.quarantined_pupils,
         )
         for note in school.export.notes:
             # Notes name files, encodings, columns and counts; never a value.
-            logger.info("school %s: %s", school.brincode, note)
+            logger.info(_("school %s: %s"), school.brincode, note)
     # Pupils a supplier's format cannot carry are withheld from it: say what to fill in.
     gaps = format_gaps(schools, [loaded.agreement for loaded in agreements], started.date())
     report = build_report(schools, extra=gaps)
-    _, report_html = write_report(report, settings.state_dir / "runs" / run_id)
+    _report_csv, report_html = write_report(report, settings.state_dir / "runs" / run_id)
 
     erased = erased_hashes(store.engine)
     if not request.dry_run:
@@ -367,8 +373,10 @@ def _sync(
             _make_drop_root(settings.drop_dir)
         except OSError as exc:
             raise RunAborted(
-                f"{settings.drop_dir}: cannot create the drop folder ({exc.strerror}); "
-                "check that its parent exists and is writable"
+                _(
+                    "{path}: de levermap kan niet gemaakt worden ({reason}); controleer dat "
+                    "de bovenliggende map bestaat en schrijfbaar is"
+                ).format(path=settings.drop_dir, reason=exc.strerror)
             ) from None
     futures = []
     batch_sizes: dict[int, int] = {}  # per future, how many schools it delivers
@@ -424,7 +432,9 @@ def _sync(
     create_table_artifact(
         key="sluis-deliveries",
         table=rows,
-        description="Per supplier and school: delivered, withheld by reason, quarantined",
+        description=_(
+            "Per leverancier en school: geleverd, achtergehouden per reden, in quarantaine"
+        ),
     )
     create_markdown_artifact(
         key="sluis-quarantine", markdown=report.markdown(link=report_html.resolve().as_uri())
@@ -452,9 +462,16 @@ def _sync(
             audit=audit[0],
         )
         if removed:
-            logger.info("retention: removed %d old deliveries from the drops", removed)
+            logger.info(
+                ngettext(
+                    "bewaartermijn: %d oude levering uit de levermappen verwijderd",
+                    "bewaartermijn: %d oude leveringen uit de levermappen verwijderd",
+                    removed,
+                ),
+                removed,
+            )
         for problem in problems:
-            logger.warning("retention: %s", problem)
+            logger.warning(_("bewaartermijn: %s"), problem)
     purged = purge(
         engine=store.engine,
         state_dir=settings.state_dir,
@@ -465,7 +482,7 @@ def _sync(
         audit=audit[0],
     )
     if any(purged.values()):
-        logger.info("retention: purged %s", purged)
+        logger.info(_("bewaartermijn: opgeruimd %s"), purged)
     held = [o for o in outcomes if o.status == "held"]
     if held and request.approval_wait_minutes and not request.dry_run:
         released = wait_for_approval(

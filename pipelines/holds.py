@@ -35,6 +35,7 @@ from connectors.errors import (
     UsageError,
 )
 from connectors.formats.base import DataFile
+from connectors.i18n import _
 from connectors.identifiers import canonical_id
 from contracts.agreements import (
     Agreement,
@@ -172,13 +173,17 @@ def _read_delivery(root: FolderDrop, record: DeliverySnapshot, where: str) -> De
         manifest_raw = (folder / MANIFEST_NAME).read_bytes()
     except OSError:
         raise ConfigurationError(
-            f"delivery {record.delivery_id} is no longer in {where} ({folder}); it may have "
-            "passed the retention period"
+            _(
+                "levering {delivery} staat niet meer in {where} ({folder}); mogelijk is de "
+                "bewaartermijn verstreken"
+            ).format(delivery=record.delivery_id, where=where, folder=folder)
         ) from None
     if record.manifest_sha256 and sha256_hex(manifest_raw) != record.manifest_sha256:
         raise PolicyError(
-            f"delivery {record.delivery_id} in {where} does not match its lineage record "
-            "(manifest hash differs); it is not sent"
+            _(
+                "levering {delivery} in {where} klopt niet met haar lineage-record (de hash "
+                "van het manifest verschilt); ze wordt niet verstuurd"
+            ).format(delivery=record.delivery_id, where=where)
         )
     manifest: dict[str, Any] = json.loads(manifest_raw)
     files = []
@@ -187,13 +192,19 @@ def _read_delivery(root: FolderDrop, record: DeliverySnapshot, where: str) -> De
             content = (folder / entry["name"]).read_bytes()
         except OSError:
             raise ConfigurationError(
-                f"delivery {record.delivery_id}: file {entry['name']} is missing from {where} "
-                f"({folder}); it is not sent"
+                _(
+                    "levering {delivery}: bestand {name} ontbreekt in {where} ({folder}); ze "
+                    "wordt niet verstuurd"
+                ).format(
+                    delivery=record.delivery_id, name=entry["name"], where=where, folder=folder
+                )
             ) from None
         if sha256_hex(content) != entry["sha256"]:
             raise PolicyError(
-                f"delivery {record.delivery_id}: file {entry['name']} in {where} does not "
-                "match its manifest hash; it is not sent"
+                _(
+                    "levering {delivery}: bestand {name} in {where} klopt niet met de hash in "
+                    "het manifest; ze wordt niet verstuurd"
+                ).format(delivery=record.delivery_id, name=entry["name"], where=where)
             )
         files.append(DataFile(name=entry["name"], content=content, rows=int(entry["rows"])))
     return Delivery(
@@ -223,22 +234,33 @@ def approve(settings: Settings, run_id: str, supplier: str, actor: str) -> list[
         keys = check_run_keys(settings, store.engine, (), may_generate=False)
         audit = AuditLog(store.engine, keys.audit)
         if store.get_run(run_id) is None:
-            raise UsageError(f"run {run_id} is not in the lineage database")
+            raise UsageError(
+                _("run {run_id} staat niet in de lineage-database").format(run_id=run_id)
+            )
         run = store.deliveries_for_run(run_id)
         mine = [d for d in run if d.supplier == supplier]
         held = [d for d in mine if d.status == "held"]
         if not held:
-            statuses = ", ".join(sorted({d.status for d in mine})) or "no deliveries"
+            statuses = ", ".join(sorted({d.status for d in mine})) or _("geen leveringen")
             raise UsageError(
-                f"run {run_id} holds nothing for supplier {supplier!r} (its deliveries: "
-                f"{statuses}); a held delivery that a later run replaced is 'superseded'"
+                _(
+                    "run {run_id} houdt niets tegen voor leverancier {supplier} (haar "
+                    "leveringen: {statuses}); een tegengehouden levering die een latere run "
+                    "verving heeft status 'superseded'"
+                ).format(run_id=run_id, supplier=repr(supplier), statuses=statuses)
             )
         loaded = _agreement(settings, supplier)
         today = datetime.now(UTC).date()
         if not loaded.agreement.is_valid_on(today):
             raise UsageError(
-                f"the agreement of {supplier} ({loaded.agreement.agreement.reference}) is not "
-                f"in force on {today}; a held delivery under it cannot be approved"
+                _(
+                    "de overeenkomst van {supplier} ({reference}) geldt niet op {today}; een "
+                    "tegengehouden levering eronder kan niet vrijgegeven worden"
+                ).format(
+                    supplier=supplier,
+                    reference=loaded.agreement.agreement.reference,
+                    today=today,
+                )
             )
         erased = erased_hashes(store.engine)
         released = []
@@ -246,16 +268,21 @@ def approve(settings: Settings, run_id: str, supplier: str, actor: str) -> list[
         for record in held:
             if record.agreement_sha256 != loaded.sha256:
                 raise ConfigurationError(
-                    f"the agreement of {supplier} changed since delivery {record.delivery_id} "
-                    "was held; run Sluis again so the delivery follows the agreement as it is"
+                    _(
+                        "de overeenkomst van {supplier} is gewijzigd sinds levering {delivery} "
+                        "werd tegengehouden; draai Sluis opnieuw zodat de levering de "
+                        "overeenkomst volgt zoals die nu is"
+                    ).format(supplier=supplier, delivery=record.delivery_id)
                 )
             members = pending_state(store.engine, record.delivery_id)
             if set(members["pupil_hash"]) & erased:
                 raise UsageError(
-                    f"delivery {record.delivery_id} holds a pupil whose erasure was recorded "
-                    "after it was held; it cannot be approved: run Sluis again"
+                    _(
+                        "levering {delivery} bevat een leerling die na het tegenhouden vergeten "
+                        "is; ze kan niet vrijgegeven worden: draai Sluis opnieuw"
+                    ).format(delivery=record.delivery_id)
                 )
-            delivery = _read_delivery(held_drop(settings), record, "the held deliveries")
+            delivery = _read_delivery(held_drop(settings), record, _("de tegengehouden leveringen"))
             if drop is None:
                 drop = drop_for(loaded.agreement, settings, _drop_root(store, run_id, settings))
             # Publishing the same delivery again is a no-op, so an approval that stopped
@@ -302,7 +329,11 @@ def _pick(
 ) -> list[DeliverySnapshot]:
     """The deliveries to send again: the named one, else each school's latest."""
     if not delivered:
-        raise UsageError(f"supplier {supplier!r} has received no delivery yet")
+        raise UsageError(
+            _("leverancier {supplier} heeft nog geen levering gekregen").format(
+                supplier=repr(supplier)
+            )
+        )
     if delivery is None:
         return list(_latest_by_school(delivered).values())
     wanted = delivery if ":" in delivery else lineage_id(supplier, delivery)
@@ -310,8 +341,11 @@ def _pick(
         if record.delivery_id == wanted:
             return [record]
     raise UsageError(
-        f"{supplier!r} received no delivery {delivery!r}; the latest ones: "
-        + ", ".join(_folder(d) for d in delivered[-5:])
+        _("{supplier} kreeg geen levering {delivery}; de laatste: {latest}").format(
+            supplier=repr(supplier),
+            delivery=repr(delivery),
+            latest=", ".join(_folder(d) for d in delivered[-5:]),
+        )
     )
 
 
@@ -339,37 +373,50 @@ def _refuse_unsafe_redelivery(
     today = datetime.now(UTC).date()
     if not agreement.is_valid_on(today):
         raise UsageError(
-            f"the agreement of {agreement.id} is not in force on {today}; nothing is sent"
+            _(
+                "de overeenkomst van {supplier} geldt niet op {today}; er wordt niets verstuurd"
+            ).format(supplier=agreement.id, today=today)
         )
     extra = sorted(set(record.fields) - set(agreement.field_names))
     if extra:
         raise UsageError(
-            f"delivery {name} holds fields the agreement no longer lists ({', '.join(extra)}); "
-            "run Sluis for a fresh delivery instead"
+            _(
+                "levering {name} bevat velden die de overeenkomst niet meer noemt ({fields}); "
+                "draai Sluis voor een nieuwe levering"
+            ).format(name=name, fields=", ".join(extra))
         )
     members = _member_hashes(store, record.delivery_id)
     if record.counts.delivered and not members:
         raise UsageError(
-            f"delivery {name} can no longer be checked against erasures (its members passed "
-            "the membership retention); run Sluis for a fresh delivery instead"
+            _(
+                "levering {name} kan niet meer tegen vergeet-opdrachten gecontroleerd worden "
+                "(de bewaartermijn van haar leden is voorbij); draai Sluis voor een nieuwe "
+                "levering"
+            ).format(name=name)
         )
     erased = members & erasures
     if erased:
         raise UsageError(
-            f"delivery {name} holds {len(erased)} pupil(s) whose data may no longer be shared "
-            "(erasure recorded); run Sluis for a fresh delivery instead"
+            _(
+                "levering {name} bevat {n} leerling(en) wier gegevens niet meer gedeeld mogen "
+                "worden (vergeet-opdracht vastgelegd); draai Sluis voor een nieuwe levering"
+            ).format(name=name, n=len(erased))
         )
     if latest:
         return
     if agreement.mode == "delta" or record.mode == "delta":
         raise UsageError(
-            f"delivery {name} is a delta and not the latest: sending it again would undo later "
-            "changes; only the latest delta per school can be sent again"
+            _(
+                "levering {name} is een delta en niet de laatste: opnieuw versturen zou latere "
+                "wijzigingen ongedaan maken; alleen de laatste delta per school kan opnieuw"
+            ).format(name=name)
         )
     if agreement.legal_basis.type is LegalBasisType.TOESTEMMING:
         raise UsageError(
-            f"{agreement.id} receives on consent: only its latest delivery per school may be "
-            "sent again, as consent may have been withdrawn since"
+            _(
+                "{supplier} ontvangt op toestemming: alleen de laatste levering per school mag "
+                "opnieuw, want de toestemming kan inmiddels ingetrokken zijn"
+            ).format(supplier=agreement.id)
         )
 
 
@@ -425,7 +472,7 @@ def _send_again(
     audit: AuditLog,
 ) -> Released:
     supplier = loaded.agreement.id
-    old = _read_delivery(archive_drop(settings), record, "the archive")
+    old = _read_delivery(archive_drop(settings), record, _("het archief"))
     now = datetime.now(UTC).replace(microsecond=0)
     run_id = str(uuid.uuid4())
     folder = delivery_id_for(now, record.school, run_id)
@@ -595,5 +642,9 @@ def _drop_of(record: DeliverySnapshot, agreement: Agreement, settings: Settings)
         return FolderDrop(Path(location).parent.parent)
     drop = drop_for(agreement, settings, settings.drop_dir)
     if not isinstance(drop, RemovableDrop):  # pragma: no cover - every shipped drop removes
-        raise ConfigurationError(f"the drop of {agreement.id} cannot remove deliveries")
+        raise ConfigurationError(
+            _("de levermap van {supplier} kan geen leveringen verwijderen").format(
+                supplier=agreement.id
+            )
+        )
     return drop

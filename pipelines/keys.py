@@ -28,6 +28,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 from connectors.private_files import make_private_dir
 from lineage.audit import AuditLog, chain_is_keyed, default_actor
 from lineage.key_records import (
@@ -83,7 +84,11 @@ class KeySource:
     @property
     def where(self) -> str:
         """Where the key is read from now: the setting if set, else the file."""
-        return f"the setting {self.setting}" if self.configured is not None else str(self.path)
+        return (
+            _("de instelling {setting}").format(setting=self.setting)
+            if self.configured is not None
+            else str(self.path)
+        )
 
 
 def _keys_folder(settings: Settings) -> Path:
@@ -94,7 +99,7 @@ def membership_source(settings: Settings) -> KeySource:
     """The membership key: SLUIS_MEMBERSHIP_KEY, else <state>/keys/lineage-membership.key."""
     return KeySource(
         name=MEMBERSHIP_KEY,
-        label="the membership key",
+        label=_("de lidmaatschapssleutel"),
         setting="SLUIS_MEMBERSHIP_KEY",
         configured=settings.membership_key,
         path=_keys_folder(settings) / f"{MEMBERSHIP_KEY}.key",
@@ -106,7 +111,7 @@ def audit_source(settings: Settings) -> KeySource:
     """The audit key: SLUIS_AUDIT_KEY, else <state>/keys/lineage-audit.key."""
     return KeySource(
         name=AUDIT_KEY,
-        label="the audit key",
+        label=_("de auditsleutel"),
         setting="SLUIS_AUDIT_KEY",
         configured=settings.audit_key,
         path=_keys_folder(settings) / f"{AUDIT_KEY}.key",
@@ -118,7 +123,7 @@ def pseudonym_source(settings: Settings, supplier: str) -> KeySource:
     """A supplier's pseudonym key: SLUIS_PSEUDONYM_KEYS, else <state>/keys/<supplier>.key."""
     return KeySource(
         name=pseudonym_key(supplier),
-        label=f"the pseudonym key of {supplier}",
+        label=_("de pseudoniemsleutel van {supplier}").format(supplier=supplier),
         setting=f"SLUIS_PSEUDONYM_KEYS[{supplier}]",
         configured=settings.pseudonym_keys.get(supplier),
         path=_keys_folder(settings) / f"{supplier}.key",
@@ -137,7 +142,9 @@ def read_key(source: KeySource) -> bytes | None:
         value = source.configured.get_secret_value().encode("utf-8")
         if len(value) < _MIN_KEY_BYTES:
             raise ConfigurationError(
-                f"{source.setting}: {source.label} is shorter than {_MIN_KEY_BYTES} characters"
+                _("{setting}: {label} is korter dan {n} tekens").format(
+                    setting=source.setting, label=source.label, n=_MIN_KEY_BYTES
+                )
             )
         return value
     path = source.path
@@ -147,14 +154,18 @@ def read_key(source: KeySource) -> bytes | None:
         return None
     if mode & 0o077:
         raise ConfigurationError(
-            f"{path}: {source.label} is readable by others; run chmod 600 {path}"
+            _("{path}: {label} is leesbaar voor anderen; voer chmod 600 {path} uit").format(
+                path=path, label=source.label
+            )
         )
     try:
         return bytes.fromhex(path.read_text(encoding="ascii").strip())
     except (OSError, UnicodeDecodeError, ValueError):
         raise ConfigurationError(
-            f"{path}: {source.label} cannot be read (expected one line of hex); restore the "
-            "file from the backup"
+            _(
+                "{path}: {label} is onleesbaar (verwacht één regel hex); zet het bestand "
+                "terug uit de back-up"
+            ).format(path=path, label=source.label)
         ) from None
 
 
@@ -183,23 +194,35 @@ def _write_new(path: Path, *, replace: bool) -> bytes:
 def _missing(source: KeySource, holds: list[str]) -> ConfigurationError:
     if holds:
         return ConfigurationError(
-            f"{source.label} is missing: it is expected in {source.path} (or the setting "
-            f"{source.setting}), and lineage holds {', '.join(holds)} made with it; restore "
-            f"the key from the backup (nothing was changed), or, if it is lost for good, "
-            f"start a new one on purpose with `sluis keys rotate {source.rotate_as}`"
+            _(
+                "{label} ontbreekt: die hoort in {path} (of in de instelling {setting}), en "
+                "de lineage bevat {holds} die ermee gemaakt zijn; zet de sleutel terug uit de "
+                "back-up (er is niets gewijzigd), of begin, als hij voorgoed kwijt is, bewust "
+                "een nieuwe met `sluis keys rotate {rotate}`"
+            ).format(
+                label=source.label,
+                path=source.path,
+                setting=source.setting,
+                holds=", ".join(holds),
+                rotate=source.rotate_as,
+            )
         )
     return ConfigurationError(
-        f"{source.label} is missing: it is expected in {source.path} (or the setting "
-        f"{source.setting}); restore the key from the backup (nothing was changed)"
+        _(
+            "{label} ontbreekt: die hoort in {path} (of in de instelling {setting}); zet de "
+            "sleutel terug uit de back-up (er is niets gewijzigd)"
+        ).format(label=source.label, path=source.path, setting=source.setting)
     )
 
 
 def _different(source: KeySource) -> ConfigurationError:
     return ConfigurationError(
-        f"{source.label} in {source.where} is not the key lineage recorded (its fingerprint "
-        f"differs), so what lineage holds would no longer match; put the recorded key back "
-        f"from the backup (nothing was changed), or, for an intended change, run "
-        f"`sluis keys rotate {source.rotate_as}`"
+        _(
+            "{label} in {where} is niet de sleutel die de lineage vastlegde (de vingerafdruk "
+            "verschilt), dus wat de lineage bevat zou niet meer kloppen; zet de vastgelegde "
+            "sleutel terug uit de back-up (er is niets gewijzigd), of voer voor een bedoelde "
+            "wijziging `sluis keys rotate {rotate}` uit"
+        ).format(label=source.label, where=source.where, rotate=source.rotate_as)
     )
 
 
@@ -255,9 +278,12 @@ def _check_state_key(engine: Engine, membership: bytes) -> None:
         return
     if recorded is not None and made_with(engine, STATE_KEY):
         raise ConfigurationError(
-            "the key sealing the supplier state (derived from the membership key) is not the "
-            "one lineage recorded; this Sluis derives it differently from the one that sealed "
-            "the state: run the Sluis version that made it"
+            _(
+                "de sleutel die de leveranciersstatus verzegelt (afgeleid van de "
+                "lidmaatschapssleutel) is niet die van de lineage; deze Sluis leidt hem anders "
+                "af dan de versie die de status verzegelde: gebruik de Sluis-versie die hem "
+                "maakte"
+            )
         )
     record_fingerprint(engine, STATE_KEY, found, datetime.now(UTC), replacing=recorded)
 
@@ -325,14 +351,20 @@ def rotate_key(settings: Settings, engine: Engine, name: str, actor: str | None)
             and recorded_fingerprint(engine, source.name) is None
         ):
             raise ConfigurationError(
-                f"{source.path}: no generated key to rotate; a key from settings is rotated "
-                "by changing the setting, then running this again"
+                _(
+                    "{path}: geen gegenereerde sleutel om te roteren; een sleutel uit de "
+                    "instellingen roteer je door de instelling te wijzigen en dit opnieuw uit "
+                    "te voeren"
+                ).format(path=source.path)
             )
     if name == AUDIT_KEY:
         if chain_is_keyed(engine):
             raise ConfigurationError(
-                "the audit key cannot be rotated: the audit log's rows are chained under it, "
-                "and a new key could not verify them; keep it, and its backup, safe"
+                _(
+                    "de auditsleutel kan niet geroteerd worden: de regels van het auditlog zijn "
+                    "eronder geketend en een nieuwe sleutel kan ze niet controleren; bewaar hem, "
+                    "en zijn back-up, veilig"
+                )
             )
     else:
         log = audit_log(settings, engine)
@@ -340,9 +372,12 @@ def rotate_key(settings: Settings, engine: Engine, name: str, actor: str | None)
         active = len(erased_hashes(engine))
         if active:
             raise ConfigurationError(
-                f"the membership key cannot be rotated while lineage holds {active} active "
-                "erasure(s): they are keyed hashes of the pupils under this key and would "
-                "silently stop matching, so those pupils would be delivered again"
+                _(
+                    "de lidmaatschapssleutel kan niet geroteerd worden zolang de lineage "
+                    "{n} actieve vergeet-opdracht(en) bevat: dat zijn hashes van de leerlingen "
+                    "onder deze sleutel die stil zouden ophouden te kloppen, zodat die "
+                    "leerlingen weer geleverd zouden worden"
+                ).format(n=active)
             )
     previous = recorded_fingerprint(engine, source.name)
     configured = read_key(source) if source.configured is not None else None
@@ -350,8 +385,10 @@ def rotate_key(settings: Settings, engine: Engine, name: str, actor: str | None)
         key = configured
         if fingerprint(key) == previous:
             raise ConfigurationError(
-                f"{source.setting} still holds the key lineage recorded: change the setting "
-                "first, then run this again"
+                _(
+                    "{setting} bevat nog de sleutel die de lineage vastlegde: wijzig eerst de "
+                    "instelling en voer dit dan opnieuw uit"
+                ).format(setting=source.setting)
             )
     else:
         key = _write_new(source.path, replace=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.errors import ConfigurationError, UsageError
+from connectors.i18n import _
 from connectors.identifiers import canonical_brin, is_brin, quoted
 from connectors.sources.registry import detect_format
 
@@ -34,7 +35,9 @@ def _export_in(folder: Path, consents_filename: str) -> Path | None:
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
         raise ConfigurationError(
-            f"{folder}: more than one export ({names}); keep one export per school folder"
+            _("{folder}: meer dan één export ({names}); houd één export per schoolmap").format(
+                folder=folder, names=names
+            )
         )
     return found[0] if found else None
 
@@ -54,22 +57,30 @@ def discover_schools(
         ConfigurationError: a path does not exist, or a folder holds no export.
     """
     if not source.exists():
-        raise ConfigurationError(f"{source}: source not found; pass --source FILE or FOLDER")
+        raise ConfigurationError(
+            _("{source}: bron bestaat niet; geef --source BESTAND of MAP").format(source=source)
+        )
     if not source.is_file() and not source.is_dir():
         # A pipe would be read (and waited on) as a file, and listed as a folder.
         raise ConfigurationError(
-            f"{source}: the source is neither a file nor a folder (a pipe or a device?); "
-            "pass --source FILE or FOLDER"
+            _(
+                "{source}: de bron is geen bestand en geen map (een pipe of een apparaat?); "
+                "geef --source BESTAND of MAP"
+            ).format(source=source)
         )
     if consents is not None and not consents.is_file():
-        raise ConfigurationError(f"{consents}: consent export not found (--consents)")
+        raise ConfigurationError(
+            _("{path}: toestemmingenexport bestaat niet (--consents)").format(path=consents)
+        )
     if source.is_file() or detect_format(source) == "oneroster":
         beside = source.parent / consents_filename
         return [SchoolInput(source, consents or (beside if beside.is_file() else None))]
     if consents is not None:
         raise ConfigurationError(
-            "--consents goes with a single export file; in a folder each school keeps "
-            f"its own {consents_filename} beside its export"
+            _(
+                "--consents hoort bij één exportbestand; in een map heeft elke school haar "
+                "eigen {name} naast haar export"
+            ).format(name=consents_filename)
         )
     schools = []
     own = _export_in(source, consents_filename)
@@ -81,8 +92,9 @@ def discover_schools(
             schools.append(export)
     if not schools:
         raise ConfigurationError(
-            f"{source}: no export found; expected <school>/EDEX.XML with {consents_filename} "
-            "beside it"
+            _(
+                "{source}: geen export gevonden; verwacht <school>/EDEX.XML met {name} ernaast"
+            ).format(source=source, name=consents_filename)
         )
     return [
         SchoolInput(
@@ -112,7 +124,11 @@ def select_school(schools: list[SchoolInput], school: str | None) -> list[School
     chosen = [s for s in schools if canonical_brin(s.name) == wanted]
     if not chosen:
         known = ", ".join(s.name for s in schools)
-        raise UsageError(f"unknown school {quoted(school)}; the source holds: {known}")
+        raise UsageError(
+            _("onbekende school {school}; de bron bevat: {known}").format(
+                school=quoted(school), known=known
+            )
+        )
     return chosen
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.errors import ConfigurationError, shorten
+from connectors.i18n import _
 from connectors.private_files import make_private_file
 
 __all__ = ["LOG_NAME", "check_prefect_home", "temporary_api"]
@@ -46,10 +47,13 @@ ATTEMPTS = 2
 _TIMEOUT_SETTING = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _POLL_SECONDS = 0.25
-_ADVICE = (
-    "start a Prefect server (prefect server start) and set PREFECT_API_URL to it, as in "
-    "the README's 'Production set-up'"
-)
+
+
+def _advice() -> str:
+    return _(
+        "start een Prefect-server (prefect server start) en zet PREFECT_API_URL daarop, zoals "
+        "in 'Production set-up' in de README"
+    )
 
 
 def prefect_home() -> Path:
@@ -75,16 +79,19 @@ def check_prefect_home() -> Path:
         pass
     except OSError as exc:
         raise ConfigurationError(
-            f"PREFECT_HOME {shorten(home, 200)} cannot be created "
-            f"({exc.strerror or type(exc).__name__}); create its parent folder, or set "
-            "PREFECT_HOME to a folder that can be made"
+            _(
+                "PREFECT_HOME {home} kan niet gemaakt worden ({reason}); maak de bovenliggende "
+                "map, of zet PREFECT_HOME op een map die gemaakt kan worden"
+            ).format(home=shorten(home, 200), reason=exc.strerror or type(exc).__name__)
         ) from None
     else:
         os.chmod(home, 0o700)
     if not home.is_dir() or not os.access(home, os.W_OK | os.X_OK):
         raise ConfigurationError(
-            f"PREFECT_HOME {shorten(home, 200)} is not a folder this user can write; set "
-            "PREFECT_HOME to one"
+            _(
+                "PREFECT_HOME {home} is geen map waarin deze gebruiker kan schrijven; zet "
+                "PREFECT_HOME op zo'n map"
+            ).format(home=shorten(home, 200))
         )
     return home
 
@@ -109,8 +116,10 @@ def temporary_api() -> Iterator[None]:
         return
     if not PREFECT_SERVER_ALLOW_EPHEMERAL_MODE.value():
         raise ConfigurationError(
-            "PREFECT_API_URL is not set and PREFECT_SERVER_ALLOW_EPHEMERAL_MODE is off, so "
-            f"there is no Prefect API to run on; {_ADVICE}"
+            _(
+                "PREFECT_API_URL is niet gezet en PREFECT_SERVER_ALLOW_EPHEMERAL_MODE staat "
+                "uit, dus er is geen Prefect-API om op te draaien; {advice}"
+            ).format(advice=_advice())
         )
     from prefect.server.api.server import SubprocessASGIServer, subprocess_server_logger
 
@@ -141,8 +150,10 @@ def _check_api(url: str) -> None:
         where = ""
     if parts.scheme not in ("http", "https") or not parts.hostname or not where:
         raise ConfigurationError(
-            "PREFECT_API_URL is not an http(s) URL; set it to the Prefect server's API, e.g. "
-            "http://127.0.0.1:4200/api"
+            _(
+                "PREFECT_API_URL is geen http(s)-URL; zet hem op de API van de Prefect-server, "
+                "bijvoorbeeld http://127.0.0.1:4200/api"
+            )
         )
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=10):  # noqa: S310
@@ -152,9 +163,11 @@ def _check_api(url: str) -> None:
     except OSError as exc:
         reason = getattr(exc, "reason", exc)
         raise ConfigurationError(
-            f"the Prefect API at {shorten(where, 80)} (PREFECT_API_URL) does not answer "
-            f"({shorten(reason, 80)}); check that the Prefect server runs (systemctl status "
-            "prefect-server), or unset PREFECT_API_URL for a temporary one"
+            _(
+                "de Prefect-API op {where} (PREFECT_API_URL) antwoordt niet ({reason}); "
+                "controleer dat de Prefect-server draait (systemctl status prefect-server), "
+                "of haal PREFECT_API_URL weg voor een tijdelijke"
+            ).format(where=shorten(where, 80), reason=shorten(reason, 80))
         ) from None
 
 
@@ -168,8 +181,11 @@ def _startup_timeout() -> int:
         seconds = 0
     if seconds < 1:
         raise ConfigurationError(
-            f"{_TIMEOUT_SETTING} is {shorten(value)!r}; set it to a number of seconds, "
-            f"e.g. {DEFAULT_STARTUP_TIMEOUT_SECONDS}"
+            _("{setting} is {value}; zet het op een aantal seconden, bijvoorbeeld {n}").format(
+                setting=_TIMEOUT_SETTING,
+                value=repr(shorten(value)),
+                n=DEFAULT_STARTUP_TIMEOUT_SECONDS,
+            )
         )
     return seconds
 
@@ -177,7 +193,7 @@ def _startup_timeout() -> int:
 def _start(home: Path, timeout: int) -> tuple[subprocess.Popen[bytes], int]:
     log_path = make_private_file(home / LOG_NAME)
     problems = []
-    for _ in range(ATTEMPTS):
+    for _attempt in range(ATTEMPTS):
         port = _free_port()
         with log_path.open("ab") as log:
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
@@ -196,8 +212,10 @@ def _start(home: Path, timeout: int) -> tuple[subprocess.Popen[bytes], int]:
         problems.append(problem)
         _stop(process)
     raise ConfigurationError(
-        f"the temporary Prefect API server did not start ({'; then '.join(problems)}; "
-        f"its log is {log_path}); {_ADVICE}"
+        _(
+            "de tijdelijke Prefect-API-server startte niet ({problems}; het log staat in "
+            "{log}); {advice}"
+        ).format(problems=_("; daarna ").join(problems), log=log_path, advice=_advice())
     )
 
 
@@ -254,7 +272,7 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], port: int, timeout: in
     while time.monotonic() < deadline:
         code = process.poll()
         if code is not None:
-            return f"it exited with code {code}"
+            return _("stopte met exitcode {code}").format(code=code)
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.status == 200:
@@ -262,7 +280,7 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], port: int, timeout: in
         except OSError:
             pass  # not listening yet (URLError and HTTP errors are OSErrors)
         time.sleep(_POLL_SECONDS)
-    return f"it did not answer within {timeout} s"
+    return _("antwoordde niet binnen {n} s").format(n=timeout)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from connectors.errors import ConfigurationError, UsageError
+from connectors.i18n import _
 from connectors.identifiers import canonical_brin, canonical_key, is_brin, quoted
 from contracts.agreements import LoadedAgreement, load_agreement_set
 from contracts.validation import ValidatedSchool
@@ -60,15 +61,23 @@ def resolve_school(
         if brin in known or (unknown_allowed and is_brin(brin)):
             return brin
         raise ConfigurationError(
-            f"Sluis knows no school {quoted(brin)}: lineage and the export given know "
-            + (", ".join(sorted(known)) if known else "no school yet")
-            + "; check the BRIN, or give the school's current export with --source"
+            _(
+                "Sluis kent geen school {school}: de lineage en de gegeven export kennen "
+                "{known}; controleer de BRIN, of geef de huidige export van de school met "
+                "--source"
+            ).format(
+                school=quoted(brin),
+                known=", ".join(sorted(known)) if known else _("nog geen school"),
+            )
         )
     if len(known) == 1:
         return next(iter(known))
     raise UsageError(
-        "name the school with --school BRIN; lineage knows "
-        + (", ".join(sorted(known)) if known else "no school yet (run a sync first)")
+        _("noem de school met --school BRIN; de lineage kent {known}").format(
+            known=", ".join(sorted(known))
+            if known
+            else _("nog geen school (draai eerst een synchronisatie)")
+        )
     )
 
 
@@ -94,12 +103,14 @@ def _in_export(school: ValidatedSchool, key: str) -> bool:
 
 def _unknown_pupil(brin: str, source: Path | None) -> ConfigurationError:
     # The key is not repeated: the message may end up in a log.
-    where = "lineage (no delivery, supplier state or erasure)"
+    where = _("de lineage (geen levering, leveranciersstatus of vergeet-opdracht)")
     if source is not None:
-        where += f" nor the export {source}"
+        where = _("{where} noch de export {source}").format(where=where, source=source)
     return ConfigurationError(
-        f"Sluis does not know this leerlingnummer at school {brin}: {where} holds it; check "
-        "the leerlingnummer and the school, or give the current export with --source"
+        _(
+            "Sluis kent dit leerlingnummer niet op school {brin}: {where} bevat het; "
+            "controleer het leerlingnummer en de school, of geef de huidige export met --source"
+        ).format(brin=brin, where=where)
     )
 
 
@@ -145,8 +156,10 @@ def forget(
         if restore:
             if not active:
                 raise ConfigurationError(
-                    f"no active erasure is recorded for this pupil of school {brin}; "
-                    "check the leerlingnummer and the school"
+                    _(
+                        "voor deze leerling van school {brin} staat geen actieve "
+                        "vergeet-opdracht; controleer het leerlingnummer en de school"
+                    ).format(brin=brin)
                 )
             revoke_erasure(store.engine, member, actor, now, audit_key=keys.audit)
             return brin
@@ -156,8 +169,10 @@ def forget(
             raise _unknown_pupil(brin, source)
         if current is not None and active:
             raise ConfigurationError(
-                f"this pupil of school {brin} is already erased (since "
-                f"{current.requested_at.date().isoformat()}); nothing changed"
+                _(
+                    "deze leerling van school {brin} is al vergeten (sinds {since}); er is "
+                    "niets gewijzigd"
+                ).format(brin=brin, since=current.requested_at.date().isoformat())
             )
         erase(store.engine, member, actor, reason, now, audit_key=keys.audit)
         return brin
@@ -202,7 +217,11 @@ def inzage(
         values: dict[str, dict[str, str]] | None = None
         if source is not None:
             if not mine:
-                raise ConfigurationError(f"{source}: holds no export of school {brin}")
+                raise ConfigurationError(
+                    _("{source}: bevat geen export van school {brin}").format(
+                        source=source, brin=brin
+                    )
+                )
             status_now, values = _current(
                 mine[0], key, agreements, member_secret, erased_hashes(store.engine)
             )

@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.agreements import BUNDLED_AGREEMENTS
 
-__all__ = ["MEMBERSHIP_KEY_NAME", "Settings"]
+__all__ = ["MEMBERSHIP_KEY_NAME", "Settings", "read_language"]
 
 # File name (in <state_dir>/keys/) of the generated membership key.
 MEMBERSHIP_KEY_NAME = "lineage-membership"
@@ -26,6 +26,11 @@ class Settings(BaseSettings):
         env_prefix="SLUIS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
+    lang: str = Field(
+        "nl",
+        description="Language of messages, help and reports (nl; another needs its catalogue "
+        "in connectors/locale/)",
+    )
     source: Path = Field(Path("data/samples"), description="Export file or folder of schools")
     drop_dir: Path = Field(Path("drop"), description="Folder drop root: DIR/<supplier>/")
     state_dir: Path = Field(
@@ -141,10 +146,13 @@ class Settings(BaseSettings):
         key = read_key(source)
         if key is None:
             from connectors.errors import ConfigurationError
+            from connectors.i18n import _
 
             raise ConfigurationError(
-                f"the membership key is missing: it is expected in {source.path} (or the "
-                "setting SLUIS_MEMBERSHIP_KEY); restore it from the backup"
+                _(
+                    "de lidmaatschapssleutel ontbreekt: die hoort in {path} (of in de "
+                    "instelling SLUIS_MEMBERSHIP_KEY); zet hem terug uit de back-up"
+                ).format(path=source.path)
             )
         return key
 
@@ -153,3 +161,18 @@ class Settings(BaseSettings):
         if self.db_url is not None:
             return self.db_url.get_secret_value()
         return f"sqlite:///{(self.state_dir / 'lineage.db').resolve()}"
+
+
+class _LanguageOnly(BaseSettings):
+    """Only SLUIS_LANG: read before the CLI builds its help, when other settings may be wrong."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SLUIS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    lang: str = "nl"
+
+
+def read_language() -> str:
+    """SLUIS_LANG (default nl), without reading or checking any other setting."""
+    return _LanguageOnly().lang

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 from connectors.sources.base import empty_frame
 from connectors.sources.consents import CONSENT_COLUMNS, read_consents
 from connectors.sources.edexml_xsd import validate_with_xsd
@@ -62,7 +63,9 @@ def prepare_schools(
     for school in schools:
         name = detect_format(school.export)
         if name is None:
-            raise ConfigurationError(f"{school.export}: no reader for this kind of export")
+            raise ConfigurationError(
+                _("{path}: geen lezer voor dit soort export").format(path=school.export)
+            )
         if name == "edexml" and edexml_xsd is not None:
             validate_with_xsd(school.export, edexml_xsd)
         options = {"column_map": csv_column_map} if name == "csv_export" else {}

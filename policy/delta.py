@@ -15,6 +15,7 @@ from functools import cached_property
 import pandas as pd
 
 from connectors.formats.base import CHANGE_ADDED, CHANGE_CHANGED, CHANGE_REMOVED
+from connectors.i18n import _
 from policy.isin import isin
 
 __all__ = ["ChangeSet", "HoldDecision", "diff", "hold_decision"]
@@ -120,13 +121,18 @@ def hold_decision(
     reasons = []
     if removed_pct > max_removed_pct:
         reasons.append(
-            f"{len(changes.removed)} of {changes.previous} pupils removed "
-            f"({removed_pct:.0f}%, threshold {max_removed_pct:g}%)"
+            _("{n} van {total} leerlingen verwijderd ({pct:.0f}%, drempel {limit:g}%)").format(
+                n=len(changes.removed),
+                total=changes.previous,
+                pct=removed_pct,
+                limit=max_removed_pct,
+            )
         )
     if changed_pct > max_changed_pct:
         reasons.append(
-            f"{changes.changed} of {changes.previous} pupils changed "
-            f"({changed_pct:.0f}%, threshold {max_changed_pct:g}%)"
+            _("{n} van {total} leerlingen gewijzigd ({pct:.0f}%, drempel {limit:g}%)").format(
+                n=changes.changed, total=changes.previous, pct=changed_pct, limit=max_changed_pct
+            )
         )
     return HoldDecision(
         held=bool(reasons),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from connectors.errors import PolicyError
+from connectors.i18n import _
 from contracts.agreements import Agreement
 from contracts.catalog import lookup_field
 from contracts.classification import denial_reason
@@ -17,7 +18,9 @@ def minimise(frame: pd.DataFrame, agreement: Agreement) -> pd.DataFrame:
     missing = [name for name in agreement.field_names if name not in frame.columns]
     if missing:
         raise PolicyError(
-            f"{agreement.id}: fields {', '.join(missing)} were not prepared for delivery"
+            _("{supplier}: de velden {fields} zijn niet voorbereid voor levering").format(
+                supplier=agreement.id, fields=", ".join(missing)
+            )
         )
     return frame.loc[:, agreement.field_names].reset_index(drop=True)
 
@@ -34,13 +37,21 @@ def check_output(frame: pd.DataFrame, agreement: Agreement) -> None:
     allowed = set(agreement.field_names)
     extra = ", ".join(str(c) for c in frame.columns if c not in allowed)
     if extra:
-        raise PolicyError(f"{agreement.id}: output has columns outside the agreement: {extra}")
+        raise PolicyError(
+            _("{supplier}: de uitvoer heeft kolommen buiten de overeenkomst: {extra}").format(
+                supplier=agreement.id, extra=extra
+            )
+        )
     for column in frame.columns:
         info = lookup_field(str(column))
         reason = (
-            "unknown field"
+            _("onbekend veld")
             if info is None
             else denial_reason(info.classification, legal_duty=agreement.legal_duty)
         )
         if reason:
-            raise PolicyError(f"{agreement.id}: output column {column} refused: {reason}")
+            raise PolicyError(
+                _("{supplier}: uitvoerkolom {column} geweigerd: {reason}").format(
+                    supplier=agreement.id, column=column, reason=reason
+                )
+            )

@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypedDict
 
 from connectors.errors import ConfigurationError, PolicyError
 from connectors.formats.base import MAX_NAME_LENGTH, DataFile
+from connectors.i18n import _
 
 __all__ = [
     "AFTER_DATA_FILES",
@@ -170,8 +171,15 @@ def check_id(value: str, *, what: str) -> str:
     """
     if not (isinstance(value, str) and len(value) <= MAX_NAME_LENGTH and SAFE_ID.fullmatch(value)):
         raise ConfigurationError(
-            f"{what} {value!r} is not allowed: use at most {MAX_NAME_LENGTH} lower-case "
-            "letters, digits, '_', '.' or '-', starting with a letter or digit"
+            _(
+                "{what} {value} is niet toegestaan: gebruik hoogstens "
+                "{max_name_length} kleine letters, cijfers, '_', '.' of '-', "
+                "beginnend met een letter of cijfer"
+            ).format(
+                what=what,
+                value=repr(value),
+                max_name_length=MAX_NAME_LENGTH,
+            )
         )
     return value
 
@@ -187,32 +195,62 @@ def check_counts(counts: Mapping[str, Any]) -> None:
             is unknown, or `input != delivered + sum(withheld) + quarantined`.
     """
     if not isinstance(counts, Mapping):
-        raise PolicyError("manifest counts must map input, delivered, withheld, quarantined")
+        raise PolicyError(
+            _(
+                "de aantallen in het manifest moeten input, delivered, withheld en "
+                "quarantined bevatten"
+            )
+        )
     missing = [
         key for key in ("input", "delivered", "withheld", "quarantined") if key not in counts
     ]
     if missing:
-        raise PolicyError(f"manifest counts lack {', '.join(missing)}")
+        raise PolicyError(
+            _("de aantallen in het manifest missen {value}").format(
+                value=", ".join(missing),
+            )
+        )
     withheld = counts["withheld"]
     if not isinstance(withheld, Mapping):
-        raise PolicyError("manifest counts: withheld must map reason codes to counts")
+        raise PolicyError(
+            _("aantallen in het manifest: withheld moet redencodes op aantallen afbeelden")
+        )
     unknown = sorted(str(code) for code in withheld if code not in REASON_CODES)
     if unknown:
         raise PolicyError(
-            f"manifest counts: unknown reason code(s) {', '.join(unknown)}; "
-            f"known reason codes: {', '.join(REASON_CODES)}"
+            _(
+                "aantallen in het manifest: onbekende redencode(s) {value}; "
+                "bekende redencodes: {value2}"
+            ).format(
+                value=", ".join(unknown),
+                value2=", ".join(REASON_CODES),
+            )
         )
     numbers = {key: counts[key] for key in ("input", "delivered", "quarantined")}
     numbers.update({f"withheld.{code}": n for code, n in withheld.items()})
     bad = sorted(key for key, n in numbers.items() if not _is_count(n))
     if bad:
-        raise PolicyError(f"manifest counts: {', '.join(bad)} must be whole numbers of at least 0")
+        raise PolicyError(
+            _(
+                "aantallen in het manifest: {value} moeten gehele getallen van minstens 0 zijn"
+            ).format(
+                value=", ".join(bad),
+            )
+        )
     accounted = counts["delivered"] + sum(withheld.values()) + counts["quarantined"]
     if counts["input"] != accounted:
         raise PolicyError(
-            f"manifest counts do not add up: input {counts['input']} != delivered "
-            f"{counts['delivered']} + withheld {sum(withheld.values())} + quarantined "
-            f"{counts['quarantined']}; every pupil must be delivered, withheld or quarantined"
+            _(
+                "de aantallen in het manifest kloppen niet: input {input} != "
+                "delivered {delivered} + withheld {value} + quarantined "
+                "{quarantined}; elke leerling moet geleverd, achtergehouden of in "
+                "quarantaine zijn"
+            ).format(
+                input=counts["input"],
+                delivered=counts["delivered"],
+                value=sum(withheld.values()),
+                quarantined=counts["quarantined"],
+            )
         )
 
 
@@ -251,26 +289,38 @@ def build_manifest(
             a field is listed twice, `created_at` is not ISO 8601, or `extra` tries to
             replace a required key.
     """
-    check_id(supplier, what="supplier id")
+    check_id(supplier, what=_("leverancier-id"))
     if mode not in MODES:
         raise ConfigurationError(
-            f"delivery mode {mode!r} is not allowed; allowed modes: full, delta"
+            _("levermodus {mode} is niet toegestaan; toegestane modi: full, delta").format(
+                mode=repr(mode),
+            )
         )
     try:
         datetime.fromisoformat(created_at)
     except (TypeError, ValueError):
         raise PolicyError(
-            f"manifest created_at {created_at!r} is not an ISO 8601 timestamp"
+            _("created_at {created_at} in het manifest is geen ISO 8601-tijdstip").format(
+                created_at=repr(created_at),
+            )
         ) from None
     check_counts(counts)
     field_names = list(fields)
     repeated = sorted({name for name in field_names if field_names.count(name) > 1})
     if repeated:
-        raise PolicyError(f"manifest fields are listed more than once: {', '.join(repeated)}")
+        raise PolicyError(
+            _("velden in het manifest staan er meer dan eens in: {value}").format(
+                value=", ".join(repeated),
+            )
+        )
     clashes = sorted(set(extra or {}) & set(MANIFEST_KEYS))
     if clashes:
         raise PolicyError(
-            f"extra manifest keys may not replace required keys: {', '.join(clashes)}"
+            _(
+                "extra sleutels in het manifest mogen verplichte sleutels niet vervangen: {value}"
+            ).format(
+                value=", ".join(clashes),
+            )
         )
 
     manifest: dict[str, Any] = dict(extra or {})
@@ -307,7 +357,11 @@ def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
     try:
         text = json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise PolicyError(f"manifest cannot be written as JSON: {exc}") from None
+        raise PolicyError(
+            _("het manifest kan niet als JSON geschreven worden: {exc}").format(
+                exc=exc,
+            )
+        ) from None
     return (text + "\n").encode("utf-8")
 
 
@@ -323,27 +377,48 @@ def check_delivery(delivery: Delivery) -> None:
         PolicyError: the manifest is missing a required key, names another supplier,
             lists other files than the delivery holds, or its counts do not add up.
     """
-    check_id(delivery.supplier, what="supplier id")
-    check_id(delivery.delivery_id, what="delivery id")
+    check_id(delivery.supplier, what=_("leverancier-id"))
+    check_id(delivery.delivery_id, what=_("levering-id"))
     folded = [data_file.name.casefold() for data_file in delivery.files]
     if MANIFEST_NAME in folded:
-        raise ConfigurationError(f"a data file may not be called {MANIFEST_NAME}")
+        raise ConfigurationError(
+            _("een gegevensbestand mag niet {manifest_name} heten").format(
+                manifest_name=MANIFEST_NAME,
+            )
+        )
     repeated = sorted({name for name in folded if folded.count(name) > 1})
     if repeated:
-        raise ConfigurationError(f"data file names are used more than once: {', '.join(repeated)}")
+        raise ConfigurationError(
+            _("namen van gegevensbestanden worden meer dan eens gebruikt: {value}").format(
+                value=", ".join(repeated),
+            )
+        )
 
     manifest = delivery.manifest
     missing = [key for key in MANIFEST_KEYS if key not in manifest]
     if missing:
-        raise PolicyError(f"manifest lacks required key(s): {', '.join(missing)}")
+        raise PolicyError(
+            _("het manifest mist verplichte sleutel(s): {value}").format(
+                value=", ".join(missing),
+            )
+        )
     if manifest["supplier"] != delivery.supplier:
         raise PolicyError(
-            f"manifest is for supplier {manifest['supplier']!r}, not for {delivery.supplier!r}"
+            _("het manifest is voor leverancier {supplier}, niet voor {supplier2}").format(
+                supplier=repr(manifest["supplier"]),
+                supplier2=repr(delivery.supplier),
+            )
         )
     if manifest["files"] != [_file_entry(data_file) for data_file in delivery.files]:
         raise PolicyError(
-            f"manifest of delivery {delivery.delivery_id!r} for supplier "
-            f"{delivery.supplier!r} does not list exactly the files it holds (name, sha256, rows)"
+            _(
+                "het manifest van levering {delivery_id} voor leverancier "
+                "{supplier} noemt niet precies de bestanden die ze bevat (name, "
+                "sha256, rows)"
+            ).format(
+                delivery_id=repr(delivery.delivery_id),
+                supplier=repr(delivery.supplier),
+            )
         )
     check_counts(manifest["counts"])
 

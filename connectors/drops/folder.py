@@ -42,6 +42,7 @@ from connectors.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from connectors.i18n import _
 from connectors.private_files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private_dir
 
 __all__ = ["DIR_MODE", "FILE_MODE", "FolderDrop"]
@@ -264,8 +265,8 @@ class FolderDrop:
                 unmounted share must not look like an already removed delivery), no
                 permission, or the folder is not a delivery (it has no manifest.json).
         """
-        check_id(supplier, what="supplier id")
-        check_id(delivery_id, what="delivery id")
+        check_id(supplier, what=_("leverancier-id"))
+        check_id(delivery_id, what=_("levering-id"))
         supplier_dir = self._root / supplier
         final = supplier_dir / delivery_id
         if not self._root.is_dir():
@@ -273,8 +274,15 @@ class FolderDrop:
                 # A root this drop creates on first publish: missing means never published.
                 return False
             raise PermanentDeliveryError(
-                f"cannot remove delivery {delivery_id!r} for supplier {supplier!r}: drop "
-                f"folder {self._root} does not exist or is not a folder (is the share mounted?)"
+                _(
+                    "levering {delivery_id} voor leverancier {supplier} kan niet "
+                    "verwijderd worden: levermap {root} bestaat niet of is geen map "
+                    "(is de share gekoppeld?)"
+                ).format(
+                    delivery_id=repr(delivery_id),
+                    supplier=repr(supplier),
+                    root=self._root,
+                )
             )
         try:
             if not supplier_dir.is_dir():
@@ -296,15 +304,23 @@ class FolderDrop:
                 and stat.S_ISREG(manifest.st_mode)
             ):
                 raise PermanentDeliveryError(
-                    f"will not remove {final}: it is not a delivery folder (no "
-                    f"{MANIFEST_NAME} inside); only published deliveries are removed"
+                    _(
+                        "{final} wordt niet verwijderd: het is geen levermap (geen "
+                        "{manifest_name} erin); alleen gepubliceerde leveringen worden "
+                        "verwijderd"
+                    ).format(
+                        final=final,
+                        manifest_name=MANIFEST_NAME,
+                    )
                 )
             hidden = supplier_dir / hidden_name(REMOVING, delivery_id)
             os.rename(final, hidden)
             with contextlib.suppress(OSError):
                 _fsync_dir(supplier_dir)
         except OSError as exc:
-            raise _removal_error(exc, supplier, delivery_id, final, "nothing was removed") from exc
+            raise _removal_error(
+                exc, supplier, delivery_id, final, _("er is niets verwijderd")
+            ) from exc
         try:
             shutil.rmtree(hidden)
         except OSError as exc:
@@ -313,8 +329,10 @@ class FolderDrop:
                 supplier,
                 delivery_id,
                 final,
-                f"the delivery is withdrawn but its hidden folder {hidden.name} remains; "
-                "call remove again to finish",
+                _(
+                    "de levering is ingetrokken maar haar verborgen map {name} blijft staan; "
+                    "roep remove opnieuw aan om af te ronden"
+                ).format(name=hidden.name),
             ) from exc
         return True
 
@@ -325,9 +343,15 @@ class FolderDrop:
             self._root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         if not self._root.is_dir():
             raise PermanentDeliveryError(
-                f"cannot publish delivery {delivery.delivery_id!r} for supplier "
-                f"{delivery.supplier!r}: drop folder {self._root} does not exist or is not "
-                "a folder (is the share mounted?)"
+                _(
+                    "levering {delivery_id} voor leverancier {supplier} kan niet "
+                    "gepubliceerd worden: levermap {root} bestaat niet of is geen map "
+                    "(is de share gekoppeld?)"
+                ).format(
+                    delivery_id=repr(delivery.delivery_id),
+                    supplier=repr(delivery.supplier),
+                    root=self._root,
+                )
             )
 
     def _refuse_existing(self, delivery: Delivery, final: Path) -> None:
@@ -337,8 +361,14 @@ class FolderDrop:
     @staticmethod
     def _exists_error(delivery: Delivery, final: Path) -> PermanentDeliveryError:
         return PermanentDeliveryError(
-            f"delivery {delivery.delivery_id!r} for supplier {delivery.supplier!r} exists "
-            f"already at {final}; a published delivery is never replaced"
+            _(
+                "levering {delivery_id} voor leverancier {supplier} bestaat al in "
+                "{final}; een gepubliceerde levering wordt nooit vervangen"
+            ).format(
+                delivery_id=repr(delivery.delivery_id),
+                supplier=repr(delivery.supplier),
+                final=final,
+            )
         )
 
 
@@ -405,7 +435,11 @@ def _removal_error(
 ) -> DeliveryError:
     """Turn an OSError met while removing into the delivery error the caller acts on."""
     return _os_error(
-        exc, f"cannot remove delivery {delivery_id!r} for supplier {supplier!r} at {final}", outcome
+        exc,
+        _(
+            "levering {delivery} voor leverancier {supplier} in {final} verwijderen lukt niet"
+        ).format(delivery=repr(delivery_id), supplier=repr(supplier), final=final),
+        outcome,
     )
 
 
@@ -413,9 +447,14 @@ def _delivery_error(exc: OSError, delivery: Delivery, supplier_dir: Path) -> Del
     """Turn an OSError into the delivery error the caller acts on; names no file content."""
     return _os_error(
         exc,
-        f"cannot publish delivery {delivery.delivery_id!r} for supplier "
-        f"{delivery.supplier!r} to {supplier_dir}",
-        "nothing was published",
+        _(
+            "levering {delivery} voor leverancier {supplier} naar {folder} publiceren lukt niet"
+        ).format(
+            delivery=repr(delivery.delivery_id),
+            supplier=repr(delivery.supplier),
+            folder=supplier_dir,
+        ),
+        _("er is niets gepubliceerd"),
     )
 
 

@@ -17,6 +17,7 @@ from connectors.drops.base import (
     sha256_hex,
 )
 from connectors.errors import PermanentDeliveryError, TransientDeliveryError
+from connectors.i18n import _
 
 __all__ = ["MemoryDrop"]
 
@@ -75,9 +76,16 @@ class MemoryDrop:
                 self.fail_after_files is not None and len(staged) >= self.fail_after_files
             ):
                 raise TransientDeliveryError(
-                    f"cannot publish delivery {delivery.delivery_id!r} for supplier "
-                    f"{delivery.supplier!r} to memory://{delivery.supplier}: write of file "
-                    f"{len(staged) + 1} failed (simulated); nothing was published"
+                    _(
+                        "levering {delivery_id} voor leverancier {supplier} kan niet naar "
+                        "{location} gepubliceerd worden: schrijven van bestand "
+                        "{value} mislukt (gesimuleerd); er is niets gepubliceerd"
+                    ).format(
+                        delivery_id=repr(delivery.delivery_id),
+                        supplier=repr(delivery.supplier),
+                        location=f"memory://{delivery.supplier}",
+                        value=len(staged) + 1,
+                    )
                 )
             staged[name] = content
 
@@ -106,12 +114,19 @@ class MemoryDrop:
             ConfigurationError: the supplier id or delivery id is not allowed.
             TransientDeliveryError: `fail_on_write` is on; nothing was removed.
         """
-        check_id(supplier, what="supplier id")
-        check_id(delivery_id, what="delivery id")
+        check_id(supplier, what=_("leverancier-id"))
+        check_id(delivery_id, what=_("levering-id"))
         if self.fail_on_write:
             raise TransientDeliveryError(
-                f"cannot remove delivery {delivery_id!r} for supplier {supplier!r} from "
-                f"memory://{supplier}: write failed (simulated); nothing was removed"
+                _(
+                    "levering {delivery_id} voor leverancier {supplier} kan niet uit "
+                    "{location} verwijderd worden: schrijven mislukt "
+                    "(gesimuleerd); er is niets verwijderd"
+                ).format(
+                    delivery_id=repr(delivery_id),
+                    supplier=repr(supplier),
+                    location=f"memory://{supplier}",
+                )
             )
         with self._lock:
             return self.deliveries.pop((supplier, delivery_id), None) is not None
@@ -157,6 +172,13 @@ class MemoryDrop:
         if key in self.deliveries:
             supplier, delivery_id = key
             raise PermanentDeliveryError(
-                f"delivery {delivery_id!r} for supplier {supplier!r} exists already at "
-                f"memory://{supplier}/{delivery_id}; a published delivery is never replaced"
+                _(
+                    "levering {delivery_id} voor leverancier {supplier} bestaat al in "
+                    "{location}; een gepubliceerde levering "
+                    "wordt nooit vervangen"
+                ).format(
+                    delivery_id=repr(delivery_id),
+                    supplier=repr(supplier),
+                    location=f"memory://{supplier}/{delivery_id}",
+                )
             )

@@ -9,6 +9,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 from connectors.drops.base import Drop
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 
 __all__ = ["DROPS", "ReconcilableDrop", "RemovableDrop", "get_drop", "known_drops"]
 
@@ -85,10 +86,13 @@ def get_drop(kind: str, **kwargs: Any) -> Drop:
             the settings do not fit it (the message lists the ones it takes).
     """
     try:
-        module, _, name = DROPS[kind].partition(":")
+        module, _sep, name = DROPS[kind].partition(":")
     except (KeyError, TypeError):
         raise ConfigurationError(
-            f"unknown drop kind {kind!r}; known kinds: {', '.join(known_drops())}"
+            _("onbekend soort levermap {kind}; bekende soorten: {value}").format(
+                kind=repr(kind),
+                value=", ".join(known_drops()),
+            )
         ) from None
     factory = cast(Callable[..., Drop], getattr(importlib.import_module(module), name))
     signature = inspect.signature(factory)
@@ -97,7 +101,14 @@ def get_drop(kind: str, **kwargs: Any) -> Drop:
     except TypeError as exc:
         accepted = ", ".join(signature.parameters) or "none"
         raise ConfigurationError(
-            f"drop {kind!r} cannot be built from settings "
-            f"{', '.join(sorted(kwargs)) or '(none)'}: {exc}; it takes: {accepted}"
+            _(
+                "levermap {kind} kan niet gemaakt worden uit de instellingen "
+                "{value}: {exc}; ze neemt: {accepted}"
+            ).format(
+                kind=repr(kind),
+                value=", ".join(sorted(kwargs)) or "(none)",
+                exc=exc,
+                accepted=accepted,
+            )
         ) from None
     return factory(**kwargs)

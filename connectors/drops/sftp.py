@@ -54,6 +54,7 @@ from connectors.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from connectors.i18n import _
 
 __all__ = ["DIR_MODE", "FILE_MODE", "SftpDrop"]
 
@@ -148,22 +149,44 @@ class SftpDrop:
     ) -> None:
         self._steps = steps
         if not (isinstance(host, str) and host.strip() and host == host.strip()):
-            raise ConfigurationError(f"SFTP drop: host {host!r} is not a host name")
+            raise ConfigurationError(
+                _("SFTP-levermap: host {host} is geen hostnaam").format(
+                    host=repr(host),
+                )
+            )
         if not (isinstance(username, str) and username.strip()):
-            raise ConfigurationError("SFTP drop: username is empty")
+            raise ConfigurationError(_("SFTP-levermap: username is leeg"))
         if not (isinstance(port, int) and 1 <= port <= 65535):
-            raise ConfigurationError(f"SFTP drop: port {port!r} is not between 1 and 65535")
+            raise ConfigurationError(
+                _("SFTP-levermap: poort {port} ligt niet tussen 1 en 65535").format(
+                    port=repr(port),
+                )
+            )
         if not (isinstance(retries, int) and retries >= 0):
-            raise ConfigurationError(f"SFTP drop: retries {retries!r} must be 0 or more")
+            raise ConfigurationError(
+                _("SFTP-levermap: retries {retries} moet 0 of meer zijn").format(
+                    retries=repr(retries),
+                )
+            )
         if backoff_seconds < 0 or connect_timeout <= 0:
             raise ConfigurationError(
-                "SFTP drop: backoff_seconds must be 0 or more and connect_timeout above 0"
+                _("SFTP-levermap: backoff_seconds moet 0 of meer zijn en connect_timeout boven 0")
             )
         if not isinstance(path, str) or "\x00" in path or "\n" in path:
-            raise ConfigurationError(f"SFTP drop: path {path!r} is not a remote folder")
+            raise ConfigurationError(
+                _("SFTP-levermap: pad {path} is geen map op de server").format(
+                    path=repr(path),
+                )
+            )
         if (password is None) == (client_key is None):
             raise ConfigurationError(
-                f"SFTP drop for {username}@{host}: give exactly one of a password and a private key"
+                _(
+                    "SFTP-levermap voor {username}@{host}: geef precies één van een "
+                    "wachtwoord en een privésleutel"
+                ).format(
+                    username=username,
+                    host=host,
+                )
             )
         self._host = host
         self._username = username
@@ -221,8 +244,10 @@ class SftpDrop:
 
         self._with_retries(
             attempt,
-            action=f"publish delivery {delivery.delivery_id!r} for supplier {delivery.supplier!r}",
-            outcome="nothing was published",
+            action=_("levering {delivery} voor leverancier {supplier} publiceren").format(
+                delivery=repr(delivery.delivery_id), supplier=repr(delivery.supplier)
+            ),
+            outcome=_("er is niets gepubliceerd"),
         )
         return Receipt(
             supplier=delivery.supplier,
@@ -255,16 +280,18 @@ class SftpDrop:
                 is missing, permission was denied, or the folder is not a delivery (it has
                 no manifest.json).
         """
-        check_id(supplier, what="supplier id")
-        check_id(delivery_id, what="delivery id")
+        check_id(supplier, what=_("leverancier-id"))
+        check_id(delivery_id, what=_("levering-id"))
 
         async def attempt(retrying: bool) -> bool:
             return await self._remove_once(supplier, delivery_id)
 
         return self._with_retries(
             attempt,
-            action=f"remove delivery {delivery_id!r} for supplier {supplier!r}",
-            outcome="call remove again once the cause is fixed",
+            action=_("levering {delivery} voor leverancier {supplier} verwijderen").format(
+                delivery=repr(delivery_id), supplier=repr(supplier)
+            ),
+            outcome=_("roep remove opnieuw aan als de oorzaak verholpen is"),
         )
 
     def find(self, supplier: str, delivery_id: str, manifest_sha256: str) -> str | None:
@@ -344,17 +371,17 @@ class SftpDrop:
             committed = False
             self._steps(BEFORE_UPLOAD)
             try:
-                with self._step(f"create staging folder in {supplier_dir}"):
+                with self._step(_("tussenmap in {folder} maken").format(folder=supplier_dir)):
                     await sftp.mkdir(staging, asyncssh.SFTPAttrs(permissions=DIR_MODE))
                     await _set_mode(sftp, staging, DIR_MODE)
                 for data_file in delivery.files:
-                    with self._step(f"upload {data_file.name}"):
+                    with self._step(_("{name} uploaden").format(name=data_file.name)):
                         await _upload(
                             sftp, posixpath.join(staging, data_file.name), data_file.content
                         )
                 self._steps(AFTER_DATA_FILES)
                 # Last, so that a delivery folder with a manifest is always complete.
-                with self._step(f"upload {MANIFEST_NAME}"):
+                with self._step(_("{name} uploaden").format(name=MANIFEST_NAME)):
                     await _upload(sftp, posixpath.join(staging, MANIFEST_NAME), manifest)
                 self._steps(AFTER_MANIFEST)
                 if await _lstat(sftp, final) is not None:
@@ -389,8 +416,10 @@ class SftpDrop:
             if await _lstat(sftp, supplier_dir) is None:
                 return False
             with self._step(
-                f"delete leftovers of an earlier removal in {supplier_dir}",
-                "the delivery was not removed",
+                _("resten van een eerdere verwijdering in {folder} wissen").format(
+                    folder=supplier_dir
+                ),
+                _("de levering is niet verwijderd"),
             ):
                 leftovers = await _delete_hidden(sftp, supplier_dir, REMOVING, delivery_id)
             attrs = await _lstat(sftp, final)
@@ -404,17 +433,27 @@ class SftpDrop:
             if manifest is None or manifest.type != asyncssh.FILEXFER_TYPE_REGULAR:
                 raise _Refused(
                     PermanentDeliveryError(
-                        f"will not remove {self._url(final)}: it is not a delivery folder (no "
-                        f"{MANIFEST_NAME} inside); only published deliveries are removed"
+                        _(
+                            "{value} wordt niet verwijderd: het is geen levermap (geen "
+                            "{manifest_name} erin); alleen gepubliceerde leveringen worden "
+                            "verwijderd"
+                        ).format(
+                            value=self._url(final),
+                            manifest_name=MANIFEST_NAME,
+                        )
                     )
                 )
             hidden = posixpath.join(supplier_dir, hidden_name(REMOVING, delivery_id))
-            with self._step(f"withdraw {final}", "nothing was removed"):
+            with self._step(
+                _("{final} intrekken").format(final=final), _("er is niets verwijderd")
+            ):
                 await sftp.rename(final, hidden)
             with self._step(
-                f"delete {hidden}",
-                "the delivery is withdrawn but its hidden folder remains; call remove again "
-                "to finish",
+                _("{hidden} wissen").format(hidden=hidden),
+                _(
+                    "de levering is ingetrokken maar haar verborgen map blijft staan; roep "
+                    "remove opnieuw aan om af te ronden"
+                ),
             ):
                 await sftp.rmtree(hidden)
             return True
@@ -457,20 +496,36 @@ class SftpDrop:
                 raise _Refused(self._host_key_error(offered)) from None
             raise _Refused(
                 PermanentDeliveryError(
-                    f"cannot connect to {self._where()}: the server and Sluis share no "
-                    f"SSH algorithm ({exc.reason}); check with the supplier"
+                    _(
+                        "geen verbinding met {value}: de server en Sluis hebben geen "
+                        "SSH-algoritme gemeen ({reason}); overleg met de leverancier"
+                    ).format(
+                        value=self._where(),
+                        reason=exc.reason,
+                    )
                 )
             ) from None
         except asyncssh.PermissionDenied:
             raise _Refused(
                 PermanentDeliveryError(
-                    f"SFTP login as {self._username!r} on {self._host}:{self._port} was "
-                    "refused; check the password or key in the named secret"
+                    _(
+                        "SFTP-aanmelding als {username} op {host}:{port} is geweigerd; "
+                        "controleer het wachtwoord of de sleutel in het genoemde geheim"
+                    ).format(
+                        username=repr(self._username),
+                        host=self._host,
+                        port=self._port,
+                    )
                 )
             ) from None
         except (asyncssh.IllegalUserName, asyncssh.ProtocolNotSupported) as exc:
             raise _Refused(
-                PermanentDeliveryError(f"cannot connect to {self._where()}: {exc.reason}")
+                PermanentDeliveryError(
+                    _("geen verbinding met {value}: {reason}").format(
+                        value=self._where(),
+                        reason=exc.reason,
+                    )
+                )
             ) from None
         async with connection:
             try:
@@ -479,7 +534,12 @@ class SftpDrop:
                 if exc.code == asyncssh.OPEN_RESOURCE_SHORTAGE:
                     raise
                 raise _Refused(
-                    PermanentDeliveryError(f"{self._where()} refused an SFTP session: {exc.reason}")
+                    PermanentDeliveryError(
+                        _("{value} weigerde een SFTP-sessie: {reason}").format(
+                            value=self._where(),
+                            reason=exc.reason,
+                        )
+                    )
                 ) from None
             async with sftp:
                 yield sftp
@@ -491,8 +551,14 @@ class SftpDrop:
         if attrs is None or attrs.type != asyncssh.FILEXFER_TYPE_DIRECTORY:
             raise _Refused(
                 PermanentDeliveryError(
-                    f"remote folder {self._path!r} on {self._host}:{self._port} does not "
-                    "exist or is not a folder; check the drop path in the agreement"
+                    _(
+                        "map {path} op {host}:{port} bestaat niet of is geen map; "
+                        "controleer het pad van de levermap in de overeenkomst"
+                    ).format(
+                        path=repr(self._path),
+                        host=self._host,
+                        port=self._port,
+                    )
                 )
             )
 
@@ -514,19 +580,23 @@ class SftpDrop:
         if attrs.type != asyncssh.FILEXFER_TYPE_DIRECTORY:
             raise _Refused(
                 PermanentDeliveryError(
-                    f"cannot publish to {self._url(supplier_dir)}: it exists and is not a folder"
+                    _("publiceren naar {value} lukt niet: het bestaat en is geen map").format(
+                        value=self._url(supplier_dir),
+                    )
                 )
             )
 
     @contextlib.contextmanager
-    def _step(self, what: str, outcome: str = "nothing was published") -> Iterator[None]:
+    def _step(self, what: str, outcome: str | None = None) -> Iterator[None]:
         """Turn an SFTP status error of one step into the delivery error it means."""
         try:
             yield
         except asyncssh.SFTPError as exc:
             if isinstance(exc, _SFTP_LOST):
                 raise
-            raise _Refused(self._sftp_error(exc, what, outcome)) from None
+            raise _Refused(
+                self._sftp_error(exc, what, outcome or _("er is niets gepubliceerd"))
+            ) from None
 
     # --- retries and errors ----------------------------------------------------------------
 
@@ -547,7 +617,9 @@ class SftpDrop:
             except _Refused as refused:
                 raise refused.error from None
             except asyncssh.ChannelOpenError as exc:
-                reason = f"the server is short of resources ({exc.reason})"
+                reason = _("de server heeft te weinig middelen ({reason})").format(
+                    reason=exc.reason
+                )
             except asyncssh.SFTPError as exc:
                 if not isinstance(exc, _SFTP_LOST):
                     # The server answered and said no: a fresh connection hears the same.
@@ -559,8 +631,17 @@ class SftpDrop:
                 reason = _reason(exc)
         attempts = self._retries + 1
         raise TransientDeliveryError(
-            f"cannot {action} at {self._where()}: {reason}; gave up after {attempts} "
-            f"attempt{'s' if attempts != 1 else ''}; {outcome}"
+            _(
+                "{action} op {value} lukt niet: {reason}; opgegeven na {attempts} "
+                "poging(en); {outcome}"
+            ).format(
+                action=action,
+                value=self._where(),
+                reason=reason,
+                attempts=attempts,
+                value2="s" if attempts != 1 else "",
+                outcome=outcome,
+            )
         )
 
     def _host_key_error(self, offered: list[str]) -> PermanentDeliveryError:
@@ -573,24 +654,43 @@ class SftpDrop:
             types = ", ".join(sorted({key.get_algorithm() for key in keys}))
             shown = f"the server has no host key of the pinned type ({types})"
         return PermanentDeliveryError(
-            f"SFTP host key of {self._host}:{self._port} is not pinned: {shown}, the "
-            f"agreement pins {pinned}; nothing was sent. It may be another server or a "
-            "changed key: check with the supplier and put the new key in the agreement's "
-            "drop.host_key"
+            _(
+                "de SFTP-hostsleutel van {host}:{port} is niet de vastgelegde: "
+                "{shown}, de overeenkomst legt {pinned} vast; er is niets "
+                "verstuurd. Het kan een andere server zijn of een gewijzigde "
+                "sleutel: controleer dat bij de leverancier en zet de nieuwe "
+                "sleutel in drop.host_key van de overeenkomst"
+            ).format(
+                host=self._host,
+                port=self._port,
+                shown=shown,
+                pinned=pinned,
+            )
         )
 
     def _sftp_error(
-        self, exc: asyncssh.SFTPError, what: str, outcome: str = "nothing was published"
+        self, exc: asyncssh.SFTPError, what: str, outcome: str | None = None
     ) -> DeliveryError:
-        message = f"cannot {what} on {self._where()}: {_reason(exc)}; {outcome}"
+        message = _("{what} op {where} lukt niet: {reason}; {outcome}").format(
+            what=what,
+            where=self._where(),
+            reason=_reason(exc),
+            outcome=outcome or _("er is niets gepubliceerd"),
+        )
         if isinstance(exc, _SFTP_TRANSIENT):
             return TransientDeliveryError(message)
         return PermanentDeliveryError(message)
 
     def _exists_error(self, delivery: Delivery, final: str) -> PermanentDeliveryError:
         return PermanentDeliveryError(
-            f"delivery {delivery.delivery_id!r} for supplier {delivery.supplier!r} exists "
-            f"already at {self._url(final)}; a published delivery is never replaced"
+            _(
+                "levering {delivery_id} voor leverancier {supplier} bestaat al in "
+                "{value}; een gepubliceerde levering wordt nooit vervangen"
+            ).format(
+                delivery_id=repr(delivery.delivery_id),
+                supplier=repr(delivery.supplier),
+                value=self._url(final),
+            )
         )
 
     # --- small helpers ---------------------------------------------------------------------
@@ -607,8 +707,13 @@ class SftpDrop:
     def _read_trusted_keys(self) -> list[asyncssh.SSHKey]:
         if not self._host_keys:
             raise ConfigurationError(
-                f"SFTP drop for {self._host}: no host key pinned; put the server's public "
-                "key (as in known_hosts) in the agreement's drop.host_key"
+                _(
+                    "SFTP-levermap voor {host}: geen hostsleutel vastgelegd; zet de "
+                    "publieke sleutel van de server (zoals in known_hosts) in "
+                    "drop.host_key van de overeenkomst"
+                ).format(
+                    host=self._host,
+                )
             )
         keys = []
         for number, line in enumerate(self._host_keys, start=1):
@@ -616,8 +721,13 @@ class SftpDrop:
                 keys.append(asyncssh.import_public_key(line.strip()))
             except (asyncssh.KeyImportError, ValueError, TypeError, AttributeError):
                 raise ConfigurationError(
-                    f"SFTP drop for {self._host}: host key {number} is not a public key line "
-                    "like 'ssh-ed25519 AAAA... comment'"
+                    _(
+                        "SFTP-levermap voor {host}: hostsleutel {number} is geen regel met "
+                        "een publieke sleutel zoals 'ssh-ed25519 AAAA... commentaar'"
+                    ).format(
+                        host=self._host,
+                        number=number,
+                    )
                 ) from None
         return keys
 
@@ -638,8 +748,14 @@ class SftpDrop:
         except (asyncssh.KeyImportError, ValueError, TypeError):
             # The parser's message may quote the key; say only what to fix.
             raise ConfigurationError(
-                f"SFTP drop for {self._username}@{self._host}: the private key cannot be "
-                "read; it must be an unencrypted OpenSSH or PEM private key"
+                _(
+                    "SFTP-levermap voor {username}@{host}: de privésleutel is "
+                    "onleesbaar; het moet een onversleutelde OpenSSH- of "
+                    "PEM-privésleutel zijn"
+                ).format(
+                    username=self._username,
+                    host=self._host,
+                )
             ) from None
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 
 __all__ = [
     "CHANGE_ADDED",
@@ -67,14 +68,26 @@ class DataFile:
             and SAFE_FILE_NAME.fullmatch(self.name)
         ):
             raise ConfigurationError(
-                f"data file name {self.name!r} is not allowed: use at most {MAX_NAME_LENGTH} "
-                "letters, digits, '_', '.' or '-', starting with a letter or digit"
+                _(
+                    "bestandsnaam {name} is niet toegestaan: gebruik hoogstens "
+                    "{max_name_length} letters, cijfers, '_', '.' of '-', beginnend "
+                    "met een letter of cijfer"
+                ).format(
+                    name=repr(self.name),
+                    max_name_length=MAX_NAME_LENGTH,
+                )
             )
         if not isinstance(self.content, bytes):
-            raise ConfigurationError(f"data file {self.name!r}: content must be bytes")
+            raise ConfigurationError(
+                _("gegevensbestand {name}: de inhoud moet bytes zijn").format(
+                    name=repr(self.name),
+                )
+            )
         if isinstance(self.rows, bool) or not isinstance(self.rows, int) or self.rows < 0:
             raise ConfigurationError(
-                f"data file {self.name!r}: rows must be a whole number of at least 0"
+                _("gegevensbestand {name}: rows moet een geheel getal van minstens 0 zijn").format(
+                    name=repr(self.name),
+                )
             )
 
     @cached_property
@@ -244,16 +257,26 @@ def check_frame(frame: pd.DataFrame, *, format_name: str) -> None:
     """
     columns = list(frame.columns)
     if not columns:
-        raise ConfigurationError(f"{format_name}: the frame has no columns to deliver")
+        raise ConfigurationError(
+            _("{format_name}: de tabel heeft geen kolommen om te leveren").format(
+                format_name=format_name,
+            )
+        )
     bad = [repr(name) for name in columns if not isinstance(name, str) or not name]
     if bad:
         raise ConfigurationError(
-            f"{format_name}: column names must be non-empty strings, got {', '.join(bad)}"
+            _("{format_name}: kolomnamen moeten niet-lege teksten zijn, niet {value}").format(
+                format_name=format_name,
+                value=", ".join(bad),
+            )
         )
     duplicates = sorted(name for name, count in Counter(columns).items() if count > 1)
     if duplicates:
         raise ConfigurationError(
-            f"{format_name}: columns appear more than once: {', '.join(duplicates)}"
+            _("{format_name}: kolommen komen meer dan eens voor: {value}").format(
+                format_name=format_name,
+                value=", ".join(duplicates),
+            )
         )
 
 
@@ -272,8 +295,11 @@ def check_options(options: Mapping[str, str], *, format_name: str, known: tuple[
     if unknown:
         allowed = ", ".join(known) if known else "none"
         raise ConfigurationError(
-            f"unknown {format_name} option(s) {', '.join(map(repr, unknown))}; "
-            f"known options: {allowed}"
+            _("onbekende {format_name}-optie(s) {value}; bekende opties: {allowed}").format(
+                format_name=format_name,
+                value=", ".join(map(repr, unknown)),
+                allowed=allowed,
+            )
         )
 
 

@@ -31,6 +31,7 @@ from connectors.formats.base import (
     check_options,
     pupil_rows_only,
 )
+from connectors.i18n import _
 
 __all__ = ["DEFAULT_SEPARATOR", "SEPARATORS", "CsvFormat", "join_cells"]
 
@@ -104,8 +105,12 @@ class CsvFormat:
         except UnicodeEncodeError:
             # from None: the codec error quotes the offending text.
             raise InputError(
-                f"csv {basename!r}: a text value is not valid Unicode (a lone surrogate); "
-                "nothing was delivered"
+                _(
+                    "csv {basename}: een tekstwaarde is geen geldige Unicode (een "
+                    "losse surrogate); er is niets geleverd"
+                ).format(
+                    basename=repr(basename),
+                )
             ) from None
         return [DataFile(name=f"{basename}.csv", content=content, rows=len(frame))]
 
@@ -177,7 +182,13 @@ def _separator(options: Mapping[str, str]) -> str:
     if separator not in SEPARATORS:
         allowed = ", ".join(repr(value) for value in SEPARATORS)
         raise ConfigurationError(
-            f"csv separator {separator!r} is not allowed; allowed separators: {allowed}"
+            _(
+                "csv-scheidingsteken {separator} is niet toegestaan; toegestane "
+                "scheidingstekens: {allowed}"
+            ).format(
+                separator=repr(separator),
+                allowed=allowed,
+            )
         )
     return separator
 

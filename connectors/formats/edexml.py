@@ -42,6 +42,7 @@ from connectors.formats.base import (
     check_options,
     clean_text,
 )
+from connectors.i18n import _
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 
 __all__ = [
@@ -317,14 +318,25 @@ class EdexmlFormat:
         check_frame(frame, format_name=_FORMAT)
         if context is None:
             raise ConfigurationError(
-                f"{_FORMAT} {basename!r}: needs a render context (school header, created_at, "
-                "groups); pass RenderContext"
+                _(
+                    "{format} {basename}: heeft een RenderContext nodig (schoolkop, "
+                    "created_at, groepen); geef RenderContext mee"
+                ).format(
+                    format=_FORMAT,
+                    basename=repr(basename),
+                )
             )
         layout = _layout(context.profile, label=basename)
         if context.mode != "full":
             raise ConfigurationError(
-                f"{_FORMAT} {basename!r}: EDEXML is a full snapshot and cannot express mode "
-                f"{context.mode!r}; use mode full"
+                _(
+                    "{format} {basename}: EDEXML is een volledige momentopname en kan "
+                    "modus {mode} niet uitdrukken; gebruik modus full"
+                ).format(
+                    format=_FORMAT,
+                    basename=repr(basename),
+                    mode=repr(context.mode),
+                )
             )
         _refuse_columns(frame.columns, layout.pupil_fields, "fields", layout, basename)
         if context.teachers is not None:
@@ -336,8 +348,13 @@ class EdexmlFormat:
         except UnicodeEncodeError:
             # from None: the codec error quotes the offending text.
             raise InputError(
-                f"{_FORMAT} {basename!r}: a text value is not valid Unicode (a lone surrogate); "
-                "nothing was delivered"
+                _(
+                    "{format} {basename}: een tekstwaarde is geen geldige Unicode (een "
+                    "losse surrogate); er is niets geleverd"
+                ).format(
+                    format=_FORMAT,
+                    basename=repr(basename),
+                )
             ) from None
         content = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
         return [DataFile(name=f"{basename}.xml", content=content, rows=len(frame))]
@@ -472,7 +489,15 @@ def _layout(profile: str | None, *, label: str) -> _Layout:
     layout = _LAYOUTS.get(profile)
     if layout is None:
         raise ConfigurationError(
-            f"{_FORMAT} {label!r}: unknown profile {profile!r}; allowed: {UWLR_SMALLE_SET} or none"
+            _(
+                "{format} {label}: onbekend profiel {profile}; toegestaan: "
+                "{uwlr_smalle_set} of geen"
+            ).format(
+                format=_FORMAT,
+                label=repr(label),
+                profile=repr(profile),
+                uwlr_smalle_set=UWLR_SMALLE_SET,
+            )
         )
     return layout
 
@@ -485,8 +510,16 @@ def _refuse_columns(
     extra = [str(name) for name in columns if name not in allowed]
     if extra:
         raise ConfigurationError(
-            f"{_FORMAT} {label!r}: {layout.label} cannot carry {key} {', '.join(extra)}; "
-            "the agreement check should have refused them"
+            _(
+                "{format} {label}: {label2} kan {key} {value} niet bevatten; de "
+                "controle van de overeenkomst had ze moeten weigeren"
+            ).format(
+                format=_FORMAT,
+                label=repr(label),
+                label2=layout.label,
+                key=key,
+                value=", ".join(extra),
+            )
         )
 
 
@@ -603,8 +636,17 @@ class _Writer:
         count = field.rule.broken(values)
         if count:
             raise InputError(
-                f"{_FORMAT} {self.label!r}: {count} {what} a {field.name} that EDEXML cannot "
-                f"hold ({field.rule.describe()}); correct it in the administration"
+                _(
+                    "{format} {label}: {count} {what} een {name} die EDEXML niet kan "
+                    "bevatten ({value}); verbeter het in de administratie"
+                ).format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                    count=count,
+                    what=what,
+                    name=field.name,
+                    value=field.rule.describe(),
+                )
             )
         values_list: Values = values.to_pylist()
         return values_list
@@ -612,8 +654,15 @@ class _Writer:
     def _safe(self, columns: _Columns, what: str) -> _Columns:
         if columns.unsafe:
             raise InputError(
-                f"{_FORMAT} {self.label!r}: {what} a {', '.join(columns.unsafe)} with a control "
-                "character XML cannot hold; correct it in the administration"
+                _(
+                    "{format} {label}: {what} een {value} met een stuurteken dat XML "
+                    "niet kan bevatten; verbeter het in de administratie"
+                ).format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                    what=what,
+                    value=", ".join(columns.unsafe),
+                )
             )
         return columns
 
@@ -622,8 +671,16 @@ class _Writer:
         rows = int(pc.sum(pc.filter(counts, pc.greater(counts, 1))).as_py() or 0)
         if rows:
             raise InputError(
-                f"{_FORMAT} {self.label!r}: {rows} {what} share a {name} with another; "
-                "EDEXML requires each to be unique"
+                _(
+                    "{format} {label}: {rows} {what} een {name} met een ander gemeen; "
+                    "EDEXML eist dat elk uniek is"
+                ).format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                    rows=rows,
+                    what=what,
+                    name=name,
+                )
             )
 
     def _names(
@@ -634,8 +691,15 @@ class _Writer:
         nameless = _count(pc.and_(pc.is_null(surnames), pc.is_null(given)))
         if nameless:
             raise InputError(
-                f"{_FORMAT} {self.label!r}: {nameless} {what} neither achternaam nor roepnaam; "
-                "EDEXML requires one; correct it in the administration"
+                _(
+                    "{format} {label}: {nameless} {what} achternaam noch roepnaam; "
+                    "EDEXML eist er een; verbeter het in de administratie"
+                ).format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                    nameless=nameless,
+                    what=what,
+                )
             )
         branch = self._elements(columns, fields, what)
         # Without an achternaam only the roepnaam may stand (the name choice of
@@ -652,8 +716,14 @@ class _Writer:
         if self.layout.namespace is None:
             if not rows:
                 raise ConfigurationError(
-                    f"{_FORMAT} {self.label!r}: no leerling to write; EDEXML 2.1 requires at "
-                    "least one leerling per file, so skip this school's edexml delivery"
+                    _(
+                        "{format} {label}: geen leerling om te schrijven; EDEXML 2.1 eist "
+                        "minstens één leerling per bestand, dus sla de edexml-levering van "
+                        "deze school over"
+                    ).format(
+                        format=_FORMAT,
+                        label=repr(self.label),
+                    )
                 )
             root = etree.Element("EDEX", nsmap={"xsi": _XSI})
             root.set(f"{{{_XSI}}}noNamespaceSchemaLocation", _SCHEMA_LOCATION)
@@ -683,8 +753,13 @@ class _Writer:
             moment = datetime.fromisoformat(self.context.created_at)
         except (TypeError, ValueError):
             raise ConfigurationError(
-                f"{_FORMAT} {self.label!r}: created_at must be an ISO 8601 date and time "
-                "(e.g. 2026-11-28T02:00:00+00:00)"
+                _(
+                    "{format} {label}: created_at moet een ISO 8601-datum en -tijd "
+                    "zijn (bijvoorbeeld 2026-11-28T02:00:00+00:00)"
+                ).format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                )
             ) from None
         return moment.isoformat()
 
@@ -695,30 +770,53 @@ class _Writer:
         year = school.get("schooljaar")
         if year is None or not _SCHOOL_YEAR.fullmatch(year):
             raise ConfigurationError(
-                f"{_FORMAT} {self.label!r}: the school header needs a schooljaar like "
-                "2026-2027 (EDEXML requires it)"
+                _(
+                    "{format} {label}: de schoolkop heeft een schooljaar zoals "
+                    "2026-2027 nodig (EDEXML eist het)"
+                ).format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                )
             )
         peildatum = school.get("peildatum")
         if peildatum is not None and _DATE.broken(pa.array([peildatum], _TEXT)):
-            raise InputError(f"{_FORMAT} {self.label!r}: the school's peildatum is not a date")
+            raise InputError(
+                _("{format} {label}: de peildatum van de school is geen datum").format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                )
+            )
         brincode = school.get("brincode")
         if brincode is not None and not _BRINCODE.fullmatch(brincode):
             raise InputError(
-                f"{_FORMAT} {self.label!r}: the school's brincode is not 2 digits and 2 "
-                "capitals, as EDEXML requires"
+                _(
+                    "{format} {label}: de brincode van de school is niet 2 cijfers en "
+                    "2 hoofdletters, zoals EDEXML eist"
+                ).format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                )
             )
         dependance = school.get("dependancecode") if brincode is not None else None
         if dependance is not None and not _DEPENDANCECODE.fullmatch(dependance):
             raise InputError(
-                f"{_FORMAT} {self.label!r}: the school's dependancecode is not 2 digits"
+                _("{format} {label}: de dependancecode van de school is niet 2 cijfers").format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                )
             )
         schoolkey = school.get("schoolkey")
         if schoolkey is not None and (
             len(schoolkey) > _KEY.max_length or _NOT_XML.search(schoolkey)
         ):
             raise InputError(
-                f"{_FORMAT} {self.label!r}: the school's schoolkey is too long or holds a "
-                "control character"
+                _(
+                    "{format} {label}: de schoolkey van de school is te lang of bevat "
+                    "een stuurteken"
+                ).format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                )
             )
         element = etree.SubElement(parent, self.q("school"))
         # SchoolType order: schooljaar, peildatum, (brincode, dependancecode, schoolkey |
@@ -739,7 +837,7 @@ class _Writer:
     # -- pupils ------------------------------------------------------------------------
 
     def _pupils(self) -> _Pupils:
-        layout, what = self.layout, "leerling(en) have"
+        layout, what = self.layout, _("leerling(en) hebben")
         rows = len(self.frame)
         columns = self._safe(_Columns(self.frame, layout.pupil_columns), what)
         keys = _keys(columns.get("leerlingkey"), _row_numbers(rows))
@@ -809,8 +907,14 @@ class _Writer:
         source = self.context.groups
         if source is None:
             raise ConfigurationError(
-                f"{_FORMAT} {self.label!r}: the leerlingen refer to groups but the context "
-                "has none; pass the groups of the delivered pupils"
+                _(
+                    "{format} {label}: de leerlingen verwijzen naar groepen maar de "
+                    "context heeft er geen; geef de groepen van de geleverde "
+                    "leerlingen mee"
+                ).format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                )
             )
         columns = self._safe(_Columns(source, _CONTEXT_GROUP_COLUMNS), "group(s) have")
         # key -> every (soort, groepsnaam, jaargroep) the context has for it
@@ -822,25 +926,40 @@ class _Writer:
                 known.setdefault(key, []).append((row[0], row[1], row[2]))
         if any(len(known.get(key, ())) > 1 for key, _ in wanted):
             raise ConfigurationError(
-                f"{_FORMAT} {self.label!r}: context.groups has a group key more than once"
+                _("{format} {label}: context.groups bevat een groepssleutel meer dan eens").format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                )
             )
         missing = sum(known.get(key, [(None, None, None)])[0][0] != kind for key, kind in wanted)
         if missing:
             raise ConfigurationError(
-                f"{_FORMAT} {self.label!r}: {missing} group(s) the leerlingen refer to are not "
-                "in context.groups (or not of that kind); pass the groups of the delivered "
-                "pupils"
+                _(
+                    "{format} {label}: {missing} groep(en) waarnaar de leerlingen "
+                    "verwijzen staan niet in context.groups (of zijn niet van die "
+                    "soort); geef de groepen van de geleverde leerlingen mee"
+                ).format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                    missing=missing,
+                )
             )
         if stam and "jaargroep" not in self.frame.columns:
             raise ConfigurationError(
-                f"{_FORMAT} {self.label!r}: a groep needs its jaargroep, which the agreement "
-                "does not list; the agreement check should have refused it"
+                _(
+                    "{format} {label}: een groep heeft haar jaargroep nodig, die de "
+                    "overeenkomst niet noemt; de controle van de overeenkomst had dat "
+                    "moeten weigeren"
+                ).format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                )
             )
         named = "groepsnaam" in self.frame.columns
         names: Values = []
         year_groups: Values = []
         for key, kind in wanted:
-            _, naam, jaargroep = known[key][0]
+            _kind, naam, jaargroep = known[key][0]
             # Without groepsnaam in the agreement a group is named by its key: the schema
             # needs a name, and the key tells the supplier nothing it does not know.
             names.append(naam if named and naam is not None else key)
@@ -848,10 +967,16 @@ class _Writer:
         unset = sum(jaargroep is None for jaargroep in year_groups[: len(stam)])
         if unset:
             raise InputError(
-                f"{_FORMAT} {self.label!r}: {unset} groep(en) have no jaargroep, which EDEXML "
-                "requires; correct it in the administration"
+                _(
+                    "{format} {label}: {unset} groep(en) hebben geen jaargroep, die "
+                    "EDEXML eist; verbeter het in de administratie"
+                ).format(
+                    format=_FORMAT,
+                    label=repr(self.label),
+                    unset=unset,
+                )
             )
-        what = "group(s) have"
+        what = _("groep(en) hebben")
         checked_names = self._checked(
             pa.array(names, _TEXT), _Field("groepsnaam", "naam", _STRING64), what
         )
@@ -876,7 +1001,7 @@ class _Writer:
         source = self.context.teachers
         if source is None:
             return None
-        what = "leerkracht(en) have"
+        what = _("leerkracht(en) hebben")
         linked = "groepen" in source.columns
         links_given: Values = _Columns(source, ("groepen",)).get("groepen").to_pylist()
         links = [tuple(key for key in _split_keys(value) if key in groups) for value in links_given]

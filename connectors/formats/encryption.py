@@ -15,6 +15,7 @@ from pyrage import x25519
 
 from connectors.errors import ConfigurationError
 from connectors.formats.base import DataFile
+from connectors.i18n import _
 
 __all__ = ["ENCRYPTED_SUFFIX", "encrypt_files", "parse_recipient"]
 
@@ -31,8 +32,11 @@ def parse_recipient(recipient: str) -> x25519.Recipient:
         return x25519.Recipient.from_str(recipient.strip())
     except (ValueError, pyrage.RecipientError, TypeError):
         raise ConfigurationError(
-            "not a valid age public key; ask the supplier for the line starting with "
-            "age1 that `age-keygen` printed as 'public key'"
+            _(
+                "geen geldige publieke age-sleutel; vraag de leverancier om de "
+                "regel die met age1 begint en die `age-keygen` als 'public key' "
+                "toonde"
+            )
         ) from None
 
 

@@ -138,6 +138,7 @@ from connectors.formats.base import (
     clean_text,
 )
 from connectors.formats.csv import join_cells
+from connectors.i18n import _
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 
 __all__ = [
@@ -334,8 +335,13 @@ class OneRosterFormat:
         check_options(options, format_name=FORMAT, known=())
         if context is None:
             raise ConfigurationError(
-                f"{FORMAT} {basename!r}: needs the render context (school, created_at, "
-                "mode, groups, identifier); pass context="
+                _(
+                    "{format} {basename}: heeft de RenderContext nodig (school, "
+                    "created_at, mode, groepen, identifier); geef context= mee"
+                ).format(
+                    format=FORMAT,
+                    basename=repr(basename),
+                )
             )
         check_frame(frame, format_name=FORMAT)
         teachers = context.teachers
@@ -348,15 +354,24 @@ class OneRosterFormat:
             profile=context.profile,
         )
         if problems:
-            raise ConfigurationError(f"{FORMAT} {basename!r}: " + "; ".join(problems))
+            raise ConfigurationError(
+                _("{format} {basename}: {problems}").format(
+                    format=FORMAT, basename=repr(basename), problems="; ".join(problems)
+                )
+            )
         try:
             package = _Package.build(frame, context)
             content = package.zip()
         except UnicodeEncodeError:
             # from None: the codec error quotes the offending text.
             raise InputError(
-                f"{FORMAT} {basename!r}: a text value is not valid Unicode (a lone "
-                "surrogate); nothing was delivered"
+                _(
+                    "{format} {basename}: een tekstwaarde is geen geldige Unicode (een "
+                    "losse surrogate); er is niets geleverd"
+                ).format(
+                    format=FORMAT,
+                    basename=repr(basename),
+                )
             ) from None
         return [DataFile(name=f"{basename}.zip", content=content, rows=package.students)]
 
@@ -530,7 +545,7 @@ class _Package:
         # Arrays are positional: the context's series are checked against the frame's
         # index and then lined up by position.
         active = pc.invert(_removed(frame, context, delta))
-        _check_needs(frame, active, PUPIL_NEEDS, "pupils")
+        _check_needs(frame, active, PUPIL_NEEDS, _("leerlingen"))
         users = _user_ids(pupils, context.identifier)
 
         enrollments = _student_enrollments(
@@ -568,8 +583,13 @@ class _Package:
         for name in metadata:
             if not _FIELD_NAME.fullmatch(name):
                 raise ConfigurationError(
-                    f"{FORMAT}: column {name!r} cannot become a metadata column; field "
-                    "names are lower-case letters, digits and '_'"
+                    _(
+                        "{format}: kolom {name} kan geen metadatakolom worden; veldnamen "
+                        "bestaan uit kleine letters, cijfers en '_'"
+                    ).format(
+                        format=FORMAT,
+                        name=repr(name),
+                    )
                 )
         all_users = _Table.concat(user_tables)
         _check_unique_users(all_users.columns["sourcedId"])
@@ -657,7 +677,12 @@ class _Package:
 
 def _is_delta(context: RenderContext) -> bool:
     if context.mode not in ("full", "delta"):
-        raise ConfigurationError(f"{FORMAT}: mode must be full or delta, not {context.mode!r}")
+        raise ConfigurationError(
+            _("{format}: de modus moet full of delta zijn, niet {mode}").format(
+                format=FORMAT,
+                mode=repr(context.mode),
+            )
+        )
     return context.mode == "delta"
 
 
@@ -667,7 +692,10 @@ def _stamp(created_at: str) -> str:
         moment = datetime.fromisoformat(created_at)
     except (TypeError, ValueError):
         raise ConfigurationError(
-            f"{FORMAT}: created_at {created_at!r} is not an ISO 8601 timestamp"
+            _("{format}: created_at {created_at} is geen ISO 8601-tijdstip").format(
+                format=FORMAT,
+                created_at=repr(created_at),
+            )
         ) from None
     # The context promises UTC; a naive timestamp is read as such, not as local time.
     moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -678,15 +706,24 @@ def _school(header: Mapping[str, str | None]) -> _School:
     brincode = clean_text(header.get("brincode")) or clean_text(header.get("schoolkey"))
     if brincode is None:
         raise InputError(
-            f"{FORMAT}: the school header has no brincode or schoolkey, so the org has no "
-            "sourcedId; check the export's school header"
+            _(
+                "{format}: de schoolkop heeft geen brincode of schoolkey, dus de "
+                "org heeft geen sourcedId; controleer de schoolkop van de export"
+            ).format(
+                format=FORMAT,
+            )
         )
     schooljaar = clean_text(header.get("schooljaar")) or ""
     match = _SCHOOLJAAR.fullmatch(schooljaar)
     if match is None or int(match[2]) != int(match[1]) + 1:
         raise InputError(
-            f"{FORMAT}: the school header has no school year like 2026-2027, which "
-            "academicSessions.csv needs; check the export's school header"
+            _(
+                "{format}: de schoolkop heeft geen schooljaar zoals 2026-2027, dat "
+                "academicSessions.csv nodig heeft; controleer de schoolkop van de "
+                "export"
+            ).format(
+                format=FORMAT,
+            )
         )
     org = _guid_one(brincode)
     return _School(
@@ -705,21 +742,34 @@ def _removed(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Arr
     if changes is None:
         if delta:
             raise ConfigurationError(
-                f"{FORMAT}: a delta needs context.changes (added, changed or removed per row)"
+                _(
+                    "{format}: een delta heeft context.changes nodig (added, changed "
+                    "of removed per rij)"
+                ).format(
+                    format=FORMAT,
+                )
             )
         return pa.repeat(False, len(frame))
     _check_aligned(changes, frame, "changes")
     known = changes.isin(CHANGE_KINDS)
     if not bool(known.all()):
         raise ConfigurationError(
-            f"{FORMAT}: context.changes holds {int((~known).sum())} values that are not "
-            f"{', '.join(CHANGE_KINDS)}"
+            _("{format}: context.changes bevat {value} waarden die niet {value2} zijn").format(
+                format=FORMAT,
+                value=int((~known).sum()),
+                value2=", ".join(CHANGE_KINDS),
+            )
         )
     removed = (changes == CHANGE_REMOVED).to_numpy(dtype=bool)
     if not delta and removed.any():
         raise ConfigurationError(
-            f"{FORMAT}: a full (bulk) delivery cannot carry removed rows; bulk says who is "
-            "there, so leave removed pupils out or use mode delta"
+            _(
+                "{format}: een volledige (bulk-)levering kan geen verwijderde "
+                "rijen bevatten; bulk zegt wie er is, dus laat verwijderde "
+                "leerlingen weg of gebruik modus delta"
+            ).format(
+                format=FORMAT,
+            )
         )
     return pa.array(removed, pa.bool_())
 
@@ -747,7 +797,12 @@ def _delta_groups(
 def _check_aligned(series: pd.Series, frame: pd.DataFrame, name: str) -> None:
     if not series.index.equals(frame.index):
         raise ConfigurationError(
-            f"{FORMAT}: context.{name} must have the frame's index (one value per row)"
+            _(
+                "{format}: context.{name} moet de index van de tabel hebben (één waarde per rij)"
+            ).format(
+                format=FORMAT,
+                name=name,
+            )
         )
 
 
@@ -816,15 +871,30 @@ def _user_ids(pupils: _Columns, identifier: str) -> pa.Array:
     missing = values.null_count
     if missing:
         raise InputError(
-            f"{FORMAT}: {missing} pupils have no value for identifier policy {identifier}; "
-            "policy withholds such pupils, so this is a bug upstream; nothing was delivered"
+            _(
+                "{format}: {missing} leerlingen hebben geen waarde voor "
+                "identificatiebeleid {identifier}; het beleid houdt zulke "
+                "leerlingen achter, dus dit is een fout eerder in Sluis; er is "
+                "niets geleverd"
+            ).format(
+                format=FORMAT,
+                missing=missing,
+                identifier=identifier,
+            )
         )
     users = _guid(values)
     doubled = len(users) - pc.count_distinct(users).as_py()
     if doubled:
         raise InputError(
-            f"{FORMAT}: {doubled} pupils share their {identifier} identifier with another "
-            "pupil; fix the export; nothing was delivered"
+            _(
+                "{format}: {doubled} leerlingen delen hun "
+                "{identifier}-identificatie met een andere leerling; verbeter de "
+                "export; er is niets geleverd"
+            ).format(
+                format=FORMAT,
+                doubled=doubled,
+                identifier=identifier,
+            )
         )
     return users
 
@@ -856,9 +926,18 @@ def _check_needs(
         count = int((need.unmet(frame).to_numpy() & written).sum())
         if count:
             raise ConfigurationError(
-                f"{FORMAT}: {count} {what} to be written as active have no "
-                f"{' or '.join(need.fields)} ({need.why}); policy withholds them "
-                "(incomplete_for_format), so this is a bug upstream; nothing was delivered"
+                _(
+                    "{format}: {count} {what} die als actief geschreven moeten worden "
+                    "hebben geen {value} ({why}); het beleid houdt ze achter "
+                    "(incomplete_for_format), dus dit is een fout eerder in Sluis; er "
+                    "is niets geleverd"
+                ).format(
+                    format=FORMAT,
+                    count=count,
+                    what=what,
+                    value=" or ".join(need.fields),
+                    why=need.why,
+                )
             )
 
 
@@ -941,11 +1020,16 @@ def _staff(context: RenderContext, delta: bool) -> _Staff | None:
         known = changes.isin(CHANGE_KINDS)
         if not bool(known.all()):
             raise ConfigurationError(
-                f"{FORMAT}: context.teacher_changes holds {int((~known).sum())} values that "
-                f"are not {', '.join(CHANGE_KINDS)}"
+                _(
+                    "{format}: context.teacher_changes bevat {value} waarden die niet {value2} zijn"
+                ).format(
+                    format=FORMAT,
+                    value=int((~known).sum()),
+                    value2=", ".join(CHANGE_KINDS),
+                )
             )
         active = pa.array((changes != CHANGE_REMOVED).to_numpy(dtype=bool), pa.bool_())
-    _check_needs(teachers, active, TEACHER_NEEDS, "teachers")
+    _check_needs(teachers, active, TEACHER_NEEDS, _("leerkrachten"))
     left = _delta_groups(teachers, context.teacher_left_groups, delta, "teacher_left_groups")
     return _Staff(frame=teachers, columns=_Columns(teachers), active=active, left=left)
 
@@ -958,8 +1042,14 @@ def _teacher_users(
     ids = _guid(_join("leerkracht-", pc.coalesce(people["leerkrachtkey"], people["eckid"])))
     if ids.null_count:
         raise ConfigurationError(
-            f"{FORMAT}: {ids.null_count} removed teachers have no leerkrachtkey or eckid to be "
-            "named by; this is a bug upstream; nothing was delivered"
+            _(
+                "{format}: {null_count} verwijderde leerkrachten hebben geen "
+                "leerkrachtkey of eckid om ze mee te noemen; dit is een fout "
+                "eerder in Sluis; er is niets geleverd"
+            ).format(
+                format=FORMAT,
+                null_count=ids.null_count,
+            )
         )
     columns: dict[str, pa.Array | str | None] = {
         "sourcedId": ids,
@@ -981,8 +1071,14 @@ def _check_unique_users(ids: pa.Array) -> None:
     doubled = len(ids) - pc.count_distinct(ids).as_py()
     if doubled:
         raise InputError(
-            f"{FORMAT}: {doubled} teachers share a sourcedId with a pupil or another teacher; "
-            "check the teachers' keys in the export; nothing was delivered"
+            _(
+                "{format}: {doubled} leerkrachten delen een sourcedId met een "
+                "leerling of een andere leerkracht; controleer de sleutels van de "
+                "leerkrachten in de export; er is niets geleverd"
+            ).format(
+                format=FORMAT,
+                doubled=doubled,
+            )
         )
 
 

@@ -19,6 +19,7 @@ from connectors.formats.base import (
     check_options,
     pupil_rows_only,
 )
+from connectors.i18n import _
 
 __all__ = ["ParquetFormat"]
 
@@ -78,8 +79,13 @@ class ParquetFormat:
         except _ARROW_ERRORS:
             # from None: pyarrow's message quotes the value it could not convert.
             raise InputError(
-                f"parquet {basename!r}: column {_failing_column(frame)!r} holds values of "
-                "mixed types and cannot be written; nothing was delivered"
+                _(
+                    "parquet {basename}: kolom {frame} bevat waarden van gemengde "
+                    "soorten en kan niet geschreven worden; er is niets geleverd"
+                ).format(
+                    basename=repr(basename),
+                    frame=repr(_failing_column(frame)),
+                )
             ) from None
         sink = pa.BufferOutputStream()
         pq.write_table(

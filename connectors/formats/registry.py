@@ -11,6 +11,7 @@ from connectors.formats.csv import CsvFormat
 from connectors.formats.edexml import EdexmlFormat
 from connectors.formats.oneroster import OneRosterFormat
 from connectors.formats.parquet import ParquetFormat
+from connectors.i18n import _
 
 __all__ = ["FORMATS", "get_format", "known_formats"]
 
@@ -45,6 +46,9 @@ def get_format(name: str) -> Format:
         factory = FORMATS[name]
     except (KeyError, TypeError):
         raise ConfigurationError(
-            f"unknown output format {name!r}; known formats: {', '.join(known_formats())}"
+            _("onbekend uitvoerformaat {name}; bekende formaten: {value}").format(
+                name=repr(name),
+                value=", ".join(known_formats()),
+            )
         ) from None
     return factory()

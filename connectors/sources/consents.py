@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
 from connectors.errors import ConfigurationError, SourceFormatError
+from connectors.i18n import _
 from connectors.sources.base import SOURCE_FILE, SOURCE_LINE
 
 __all__ = ["CONSENT_COLUMNS", "read_consents"]
@@ -35,7 +36,11 @@ _MAX_HEADER_SHOWN = 120
 # What str.strip() strips from an ASCII value (the csv path strips every field with it).
 _ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
-_EXPORT_HINT = "export the privacy-voorkeuren again as CSV with header " + ";".join(CONSENT_COLUMNS)
+
+def _export_hint() -> str:
+    return _("exporteer de privacyvoorkeuren opnieuw als CSV met kopregel {header}").format(
+        header=";".join(CONSENT_COLUMNS)
+    )
 
 
 def read_consents(path: Path) -> pd.DataFrame:
@@ -60,20 +65,35 @@ def read_consents(path: Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        problem = "does not exist" if not path.exists() else "is not a file"
-        raise ConfigurationError(f"{path}: the consent export {problem}; check the path")
+        problem = _("bestaat niet") if not path.exists() else _("is geen bestand")
+        raise ConfigurationError(
+            _("{path}: de toestemmingenexport {problem}; controleer het pad").format(
+                path=path,
+                problem=problem,
+            )
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigurationError(
-            f"{path}: the consent export cannot be read ({reason}); check the path and its "
-            "permissions"
+            _(
+                "{path}: de toestemmingenexport kan niet gelezen worden "
+                "({reason}); controleer het pad en de rechten"
+            ).format(
+                path=path,
+                reason=reason,
+            )
         ) from None
 
     text = _decode(path, data)
     if not text.strip():
-        raise SourceFormatError(f"{path}: the consent export is empty (no header); {_EXPORT_HINT}")
+        raise SourceFormatError(
+            _("{path}: de toestemmingenexport is leeg (geen kopregel); {export_hint}").format(
+                path=path,
+                export_hint=_export_hint(),
+            )
+        )
 
     # Only \r and \n end a CSV line; str.splitlines would also split on \x0b, \x1c, ...
     header_line = io.StringIO(text, newline="").readline().rstrip("\r\n")
@@ -106,8 +126,15 @@ def read_consents(path: Path) -> pd.DataFrame:
             lines.append(line)
     except csv.Error as exc:
         raise SourceFormatError(
-            f"{path} line {last_line + 1}: not valid CSV ({exc}; is a quote left open?); "
-            f"{_EXPORT_HINT}"
+            _(
+                "{path} regel {value}: geen geldige CSV ({exc}; staat er een "
+                "aanhalingsteken open?); {export_hint}"
+            ).format(
+                path=path,
+                value=last_line + 1,
+                exc=exc,
+                export_hint=_export_hint(),
+            )
         ) from None
 
     return _frame(path, columns, lines)
@@ -199,8 +226,15 @@ def _decode(path: Path, data: bytes) -> str:
         offset = bom + exc.start
         line = data.count(b"\n", 0, offset) + 1
         raise SourceFormatError(
-            f"{path} byte {offset} (line {line}): the consent export is not UTF-8; save the "
-            "export as UTF-8 (in Excel: CSV UTF-8) and try again"
+            _(
+                "{path} byte {offset} (regel {line}): de toestemmingenexport is "
+                "geen UTF-8; sla de export op als UTF-8 (in Excel: CSV UTF-8) en "
+                "probeer het opnieuw"
+            ).format(
+                path=path,
+                offset=offset,
+                line=line,
+            )
         ) from None
 
 
@@ -222,7 +256,11 @@ def _header_positions(path: Path, header: list[str]) -> dict[str, int]:
         if name in CONSENT_COLUMNS:
             if name in positions:
                 raise SourceFormatError(
-                    f"{path} line 1: header {name!r} appears twice; {_EXPORT_HINT}"
+                    _("{path} regel 1: kop {name} staat er twee keer in; {export_hint}").format(
+                        path=path,
+                        name=repr(name),
+                        export_hint=_export_hint(),
+                    )
                 )
             positions[name] = index
     missing = [name for name in CONSENT_COLUMNS if name not in positions]
@@ -236,7 +274,12 @@ def _header_positions(path: Path, header: list[str]) -> dict[str, int]:
             # Without a single known name, line 1 is probably a data row: not echoed.
             found_text = f"found {len(found)} columns, none of them known; is the header missing?"
         raise SourceFormatError(
-            f"{path} line 1: missing header {', '.join(missing)} ({found_text}); {_EXPORT_HINT}"
+            _("{path} regel 1: kop {value} ontbreekt ({found_text}); {export_hint}").format(
+                path=path,
+                value=", ".join(missing),
+                found_text=found_text,
+                export_hint=_export_hint(),
+            )
         )
     return positions
 

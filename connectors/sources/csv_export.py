@@ -55,6 +55,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from connectors import safe_yaml
 from connectors.errors import ConfigurationError, SourceFormatError, shorten
+from connectors.i18n import N_, _
 from connectors.identifiers import canonical_brin
 from connectors.sources.base import (
     GROUP_COLUMNS,
@@ -108,10 +109,10 @@ _BINARY_BYTES = np.array(
 )
 _SNIFF_BYTES = 1 << 16
 _MAGIC = (
-    (b"PK\x03\x04", "an Excel workbook or another zip file; save it as .xlsx"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) workbook; save it as .xlsx or as CSV"),
-    (b"\x89PNG", "a PNG image"),
-    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", N_("een Excel-werkmap of een ander zipbestand; sla het op als .xlsx")),
+    (b"\xd0\xcf\x11\xe0", N_("een oude Excel-werkmap (.xls); sla het op als .xlsx of als CSV")),
+    (b"\x89PNG", N_("een PNG-afbeelding")),
+    (b"%PDF", N_("een PDF-document")),
 )
 
 # Gender as schools write it, to the NEN-ISO 5218 code EDEXML uses (J = jongen).
@@ -141,10 +142,13 @@ _TEXT = pa.large_string()
 _SCHOOLJAAR = re.compile(r"(\d{4})\s*[-/]\s*(\d{4})")
 
 _MAX_SHOWN = 200
-_EXPORT_HINT = (
-    "export the overzicht again as CSV (';' or ',' separated, UTF-8 or Windows-1252) or as "
-    "Excel (.xlsx)"
-)
+
+
+def _export_hint() -> str:
+    return _(
+        "exporteer het overzicht opnieuw als CSV (gescheiden door ';' of ',', UTF-8 of "
+        "Windows-1252) of als Excel (.xlsx)"
+    )
 
 
 def normalise_header(name: str) -> str:
@@ -294,25 +298,44 @@ def load_column_map(path: Path) -> ColumnMap:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise ConfigurationError(
-            f"{path}: the column map cannot be read ({reason}); check the path"
+            _(
+                "{path}: de kolomindeling kan niet gelezen worden ({reason}); controleer het pad"
+            ).format(
+                path=path,
+                reason=reason,
+            )
         ) from None
     try:
         data = safe_yaml.safe_load(text)
     except safe_yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
+        where = " " + _("regel {line}").format(line=mark.line + 1) if mark is not None else ""
+        problem = getattr(exc, "problem", None) or _("geen geldige YAML")
         raise ConfigurationError(
-            f"{path}{where}: the column map is not valid YAML ({problem})"
+            _("{path}{where}: de kolomindeling is geen geldige YAML ({problem})").format(
+                path=path,
+                where=where,
+                problem=problem,
+            )
         ) from None
     if not isinstance(data, dict):
         raise ConfigurationError(
-            f"{path}: the column map must be a mapping with keys name, columns, required, ..."
+            _(
+                "{path}: de kolomindeling moet een mapping zijn met de sleutels "
+                "name, columns, required, ..."
+            ).format(
+                path=path,
+            )
         )
     try:
         return ColumnMap.model_validate(data)
     except ValidationError as exc:
-        raise ConfigurationError(f"{path}: {_map_problems(exc)}") from None
+        raise ConfigurationError(
+            _("{path}: {exc}").format(
+                path=path,
+                exc=_map_problems(exc),
+            )
+        ) from None
 
 
 def _map_problems(exc: ValidationError) -> str:
@@ -377,8 +400,13 @@ class CsvExportSource:
         """
         path = Path(path)
         if not path.is_file():
-            problem = "does not exist" if not path.exists() else "is not a file"
-            raise ConfigurationError(f"{path}: the pupil export {problem}; check the source path")
+            problem = _("bestaat niet") if not path.exists() else _("is geen bestand")
+            raise ConfigurationError(
+                _("{path}: de leerlingenexport {problem}; controleer het bronpad").format(
+                    path=path,
+                    problem=problem,
+                )
+            )
         try:
             if path.suffix.lower() in _SPREADSHEET_SUFFIXES:
                 table = self._read_workbook(path)
@@ -390,8 +418,13 @@ class CsvExportSource:
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ConfigurationError(
-                f"{path}: the pupil export cannot be read ({reason}); check the path and its "
-                "permissions"
+                _(
+                    "{path}: de leerlingenexport kan niet gelezen worden ({reason}); "
+                    "controleer het pad en de rechten"
+                ).format(
+                    path=path,
+                    reason=reason,
+                )
             ) from None
         return self._export(path, digest, table)
 
@@ -403,7 +436,10 @@ class CsvExportSource:
             data = data[len(codecs.BOM_UTF8) :]
         if not (data[:_SNIFF_BYTES].strip() or data.strip()):
             raise SourceFormatError(
-                f"{path}: the file is empty and contains no pupils; {_EXPORT_HINT}"
+                _("{path}: het bestand is leeg en bevat geen leerlingen; {export_hint}").format(
+                    path=path,
+                    export_hint=_export_hint(),
+                )
             )
         encoding, notes = _detect_encoding(path, data)
 
@@ -450,11 +486,22 @@ class CsvExportSource:
         if wrong.any():
             first = int(np.flatnonzero(wrong)[0])
             raise SourceFormatError(
-                f"{path} line {int(shape.lines[first])}: {int(shape.fields[first])} fields, "
-                f"while the header on line {header_line} has {width}; the columns are shifted "
-                "from here on, so values would land under the wrong header. Check that line "
-                f"for a missing or extra {separator!r} (a value holding {separator!r} must be "
-                f"in double quotes), or {_EXPORT_HINT}"
+                _(
+                    "{path} regel {value}: {value2} velden, terwijl de kopregel op "
+                    "regel {header_line} er {width} heeft; de kolommen zijn vanaf hier "
+                    "verschoven, dus waarden zouden onder de verkeerde kop komen. Zoek "
+                    "op die regel een ontbrekende of extra {separator} (een waarde met "
+                    "{separator} erin moet tussen dubbele aanhalingstekens staan), of "
+                    "{export_hint}"
+                ).format(
+                    path=path,
+                    value=int(shape.lines[first]),
+                    value2=int(shape.fields[first]),
+                    header_line=header_line,
+                    width=width,
+                    separator=repr(separator),
+                    export_hint=_export_hint(),
+                )
             )
 
         header_text = body[: shape.header_end].decode(encoding)
@@ -477,32 +524,56 @@ class CsvExportSource:
     def _read_workbook(self, path: Path) -> _Table:
         if path.stat().st_size == 0:
             raise SourceFormatError(
-                f"{path}: the file is empty and contains no pupils; {_EXPORT_HINT}"
+                _("{path}: het bestand is leeg en bevat geen leerlingen; {export_hint}").format(
+                    path=path,
+                    export_hint=_export_hint(),
+                )
             )
         try:
             workbook = python_calamine.CalamineWorkbook.from_path(str(path))
             sheet_name = self.column_map.sheet
             if sheet_name is None:
                 if not workbook.sheet_names:
-                    raise SourceFormatError(f"{path}: the workbook has no sheets; {_EXPORT_HINT}")
+                    raise SourceFormatError(
+                        _("{path}: de werkmap heeft geen werkbladen; {export_hint}").format(
+                            path=path,
+                            export_hint=_export_hint(),
+                        )
+                    )
                 sheet = workbook.get_sheet_by_index(0)
             elif sheet_name in workbook.sheet_names:
                 sheet = workbook.get_sheet_by_name(sheet_name)
             else:
                 raise SourceFormatError(
-                    f"{path}: the workbook has no sheet {sheet_name!r} (sheets: "
-                    f"{_shown(workbook.sheet_names)}); set sheet in the column map "
-                    f"{self.column_map_path.name} to the sheet with the pupils"
+                    _(
+                        "{path}: de werkmap heeft geen werkblad {sheet_name} (werkbladen: "
+                        "{sheet_names}); zet sheet in de kolomindeling {name} op het "
+                        "werkblad met de leerlingen"
+                    ).format(
+                        path=path,
+                        sheet_name=repr(sheet_name),
+                        sheet_names=_shown(workbook.sheet_names),
+                        name=self.column_map_path.name,
+                    )
                 )
             # Not skipping the empty area keeps row i of the list at spreadsheet row i + 1.
             rows = sheet.to_python(skip_empty_area=False)
         except python_calamine.PasswordError:
             raise SourceFormatError(
-                f"{path}: the workbook is protected with a password; save it without one"
+                _(
+                    "{path}: de werkmap is met een wachtwoord beveiligd; sla haar "
+                    "zonder wachtwoord op"
+                ).format(
+                    path=path,
+                )
             ) from None
         except python_calamine.CalamineError as exc:
             raise SourceFormatError(
-                f"{path}: is not a readable Excel workbook ({type(exc).__name__}); {_EXPORT_HINT}"
+                _("{path}: is geen leesbare Excel-werkmap ({name}); {export_hint}").format(
+                    path=path,
+                    name=type(exc).__name__,
+                    export_hint=_export_hint(),
+                )
             ) from None
         candidates = [
             (number, [_cell_header(cell) for cell in row], "")
@@ -511,9 +582,12 @@ class CsvExportSource:
         ]
         if not candidates and not any(any(_cell_is_set(c) for c in row) for row in rows):
             raise SourceFormatError(
-                f"{path}: the sheet is empty and contains no pupils; {_EXPORT_HINT}"
+                _("{path}: het werkblad is leeg en bevat geen leerlingen; {export_hint}").format(
+                    path=path,
+                    export_hint=_export_hint(),
+                )
             )
-        header_line, _ = self._find_header(path, candidates)
+        header_line, _header = self._find_header(path, candidates)
         header = [_cell_header(cell) for cell in rows[header_line - 1]]
         wanted = [i for i, name in enumerate(header) if normalise_header(name) in self._targets]
         cells = pd.DataFrame(rows[header_line:], columns=range(len(header)), dtype=object)
@@ -557,11 +631,19 @@ class CsvExportSource:
         if best is None:
             needed = ", ".join(self._describe(r) for r in self.column_map.required)
             raise SourceFormatError(
-                f"{path}: no header found in the first {HEADER_SEARCH_LINES} lines; none of "
-                f"them has the columns {needed} (column map {self.column_map_path.name}); "
-                f"{_EXPORT_HINT}"
+                _(
+                    "{path}: geen kopregel gevonden in de eerste {header_search_lines} "
+                    "regels; geen ervan heeft de kolommen {needed} (kolomindeling "
+                    "{name}); {export_hint}"
+                ).format(
+                    path=path,
+                    header_search_lines=HEADER_SEARCH_LINES,
+                    needed=needed,
+                    name=self.column_map_path.name,
+                    export_hint=_export_hint(),
+                )
             )
-        _, line, cells, _ = best
+        _score, line, cells, _rest = best
         missing = self._missing(self._present(cells), with_defaults=True, pupil_only=False)
         raise self._missing_error(path, line, cells, missing)
 
@@ -603,9 +685,19 @@ class CsvExportSource:
             parts.append(text)
         found = _shown([cell.strip() for cell in cells if cell.strip()])
         return SourceFormatError(
-            f"{path} line {line}: missing column{'s' if len(parts) > 1 else ''} "
-            f"{', '.join(parts)}; found columns: {found}; {_EXPORT_HINT}, or adjust the column "
-            f"map {self.column_map_path.name}"
+            _(
+                "{path} regel {line}: ontbrekende kolom(men) {value2}; gevonden "
+                "kolommen: {found}; {export_hint}, of pas de kolomindeling {name} "
+                "aan"
+            ).format(
+                path=path,
+                line=line,
+                value="s" if len(parts) > 1 else "",
+                value2=", ".join(parts),
+                found=found,
+                export_hint=_export_hint(),
+                name=self.column_map_path.name,
+            )
         )
 
     def _check_duplicates(self, path: Path, line: int, cells: list[str]) -> None:
@@ -617,8 +709,15 @@ class CsvExportSource:
         for target, headers in by_target.items():
             if len(headers) > 1:
                 raise SourceFormatError(
-                    f"{path} line {line}: columns {_shown(headers)} all mean {target}; keep "
-                    "one of them in the export"
+                    _(
+                        "{path} regel {line}: de kolommen {headers} betekenen allemaal "
+                        "{target}; houd er één van in de export"
+                    ).format(
+                        path=path,
+                        line=line,
+                        headers=_shown(headers),
+                        target=target,
+                    )
                 )
 
     # -- assembly -----------------------------------------------------------------------
@@ -626,8 +725,14 @@ class CsvExportSource:
     def _export(self, path: Path, digest: str, table: _Table) -> SchoolExport:
         if not table.values or len(table.lines) == 0:
             raise SourceFormatError(
-                f"{path}: contains no pupils (no rows below the header on line "
-                f"{table.header_line}); {_EXPORT_HINT}"
+                _(
+                    "{path}: bevat geen leerlingen (geen rijen onder de kopregel op "
+                    "regel {header_line}); {export_hint}"
+                ).format(
+                    path=path,
+                    header_line=table.header_line,
+                    export_hint=_export_hint(),
+                )
             )
         label = str(path)
         texts: dict[str, pa.Array] = {}
@@ -663,14 +768,24 @@ class CsvExportSource:
         ]
         if table.header_line > 1:
             notes.append(
-                f"{path.name}: header on line {table.header_line}; the lines above it were skipped"
+                _("{name}: kopregel op regel {line}; de regels erboven zijn overgeslagen").format(
+                    name=path.name, line=table.header_line
+                )
             )
         if ignored:
-            notes.append(f"{path.name}: ignored columns: {_shown(ignored)}")
+            notes.append(
+                _("{name}: genegeerde kolommen: {ignored}").format(
+                    name=path.name,
+                    ignored=_shown(ignored),
+                )
+            )
         if from_map:
             notes.append(
-                f"{path.name}: {', '.join(from_map)} from the column map "
-                f"{self.column_map.name}, not from the file"
+                _("{name}: {value} uit de kolomindeling {name2}, niet uit het bestand").format(
+                    name=path.name,
+                    value=", ".join(from_map),
+                    name2=self.column_map.name,
+                )
             )
         notes.extend(f"{path.name}: {note}" for note in group_notes)
         return SchoolExport(
@@ -708,16 +823,30 @@ class CsvExportSource:
                 differs = (filled & (column != first).to_numpy()).nonzero()[0]
                 if len(differs):
                     raise SourceFormatError(
-                        f"{path} lines {int(lines[first_row])} and {int(lines[differs[0]])}: "
-                        f"the {colmap.display(name)} column holds different values, while an "
-                        f"export holds one {name} only; export one school and one school year "
-                        "per file"
+                        _(
+                            "{path} regels {value} en {value2}: de kolom {value3} bevat "
+                            "verschillende waarden, terwijl een export maar één {name} bevat; "
+                            "exporteer één school en één schooljaar per bestand"
+                        ).format(
+                            path=path,
+                            value=int(lines[first_row]),
+                            value2=int(lines[differs[0]]),
+                            value3=colmap.display(name),
+                            name=name,
+                        )
                     )
                 value, where = first, int(lines[first_row])
             elif column is not None and value is None and any(name in r for r in colmap.required):
                 raise SourceFormatError(
-                    f"{path}: the {colmap.display(name)} column is empty; fill it, or set "
-                    f"{name} under defaults in the column map {self.column_map_path}"
+                    _(
+                        "{path}: de kolom {value} is leeg; vul haar, of zet {name} onder "
+                        "defaults in de kolomindeling {column_map_path}"
+                    ).format(
+                        path=path,
+                        value=colmap.display(name),
+                        name=name,
+                        column_map_path=self.column_map_path,
+                    )
                 )
             elif value is not None:
                 from_map.append(name)
@@ -725,10 +854,17 @@ class CsvExportSource:
                 year = _school_year(value)
                 if year is None:
                     raise SourceFormatError(
-                        f"{path} line {where}: schooljaar {value[:20]!r} is not a school year "
-                        "like 2026-2027 (second year = first year + 1); correct the "
-                        f"{colmap.display(name)} column or defaults.schooljaar in "
-                        f"{self.column_map_path}"
+                        _(
+                            "{path} regel {where}: schooljaar {value} is geen schooljaar zoals "
+                            "2026-2027 (tweede jaar = eerste jaar + 1); verbeter de kolom "
+                            "{value2} of defaults.schooljaar in {column_map_path}"
+                        ).format(
+                            path=path,
+                            where=where,
+                            value=repr(value[:20]),
+                            value2=colmap.display(name),
+                            column_map_path=self.column_map_path,
+                        )
                     )
                 value = year
             if name == "brincode":
@@ -743,13 +879,22 @@ class CsvExportSource:
 def _refuse_binary(path: Path, data: bytes) -> None:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise SourceFormatError(
-            f"{path}: is UTF-16 text (Excel 'Unicode text'), not a CSV file Sluis reads; save "
-            "it as 'CSV UTF-8' or 'CSV (puntkomma-gescheiden)'"
+            _(
+                "{path}: is UTF-16-tekst (Excel 'Unicode-tekst'), geen CSV-bestand "
+                "dat Sluis leest; sla het op als 'CSV UTF-8' of 'CSV "
+                "(puntkomma-gescheiden)'"
+            ).format(
+                path=path,
+            )
         )
     for magic, what in _MAGIC:
         if data.startswith(magic):
             raise SourceFormatError(
-                f"{path}: is not a text CSV file, it looks like {what}; {_EXPORT_HINT}"
+                _("{path}: is geen tekst-CSV-bestand, het lijkt op {what}; {export_hint}").format(
+                    path=path,
+                    what=_(what),
+                    export_hint=_export_hint(),
+                )
             )
     binary = np.flatnonzero(
         np.isin(np.frombuffer(data[:_SNIFF_BYTES], dtype=np.uint8), _BINARY_BYTES)
@@ -757,7 +902,14 @@ def _refuse_binary(path: Path, data: bytes) -> None:
     if len(binary):
         offset = int(binary[0])
         raise SourceFormatError(
-            f"{path}: is not a text CSV file (binary data at byte {offset}); {_EXPORT_HINT}"
+            _(
+                "{path}: is geen tekst-CSV-bestand (binaire gegevens bij byte "
+                "{offset}); {export_hint}"
+            ).format(
+                path=path,
+                offset=offset,
+                export_hint=_export_hint(),
+            )
         )
 
 
@@ -777,8 +929,15 @@ def _detect_encoding(path: Path, data: bytes) -> tuple[str, tuple[str, ...]]:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise SourceFormatError(
-            f"{path} line {line} (byte {exc.start}): is not a text CSV file in UTF-8 or "
-            f"Windows-1252; save the export as 'CSV UTF-8' and try again"
+            _(
+                "{path} regel {line} (byte {start}): is geen tekst-CSV-bestand in "
+                "UTF-8 of Windows-1252; sla de export op als 'CSV UTF-8' en "
+                "probeer het opnieuw"
+            ).format(
+                path=path,
+                line=line,
+                start=exc.start,
+            )
         ) from None
     return "windows-1252", ("encoding windows-1252 detected (not UTF-8); read as such",)
 
@@ -1115,11 +1274,18 @@ def _quote_error(path: Path, body: bytes, first_line: int) -> SourceFormatError:
     # Quotes per line; the first line with an odd number is where a quote is left open.
     per_line = np.bincount(np.searchsorted(breaks, quotes), minlength=len(breaks) + 1)
     odd = np.flatnonzero(per_line % 2)
-    where = f" line {first_line + int(odd[0])}" if len(odd) else ""
+    where = " " + _("regel {line}").format(line=first_line + int(odd[0])) if len(odd) else ""
     return SourceFormatError(
-        f'{path}{where}: the double quotes (") do not pair up, so values cannot be told '
-        'apart; a value with a quote in it must be quoted with the quote doubled (""). '
-        f"Correct the line, or {_EXPORT_HINT}"
+        _(
+            '{path}{where}: de dubbele aanhalingstekens (") vormen geen paren, '
+            "dus de waarden zijn niet uit elkaar te houden; een waarde met een "
+            "aanhalingsteken erin moet tussen aanhalingstekens staan met het "
+            'teken verdubbeld (""). Verbeter de regel, of {export_hint}'
+        ).format(
+            path=path,
+            where=where,
+            export_hint=_export_hint(),
+        )
     )
 
 
@@ -1436,7 +1602,8 @@ def _groups(
     renamed = summary["groepskey"].filter(pc.greater(summary["groepsnaam_count_distinct"], 1))
     if len(renamed):
         notes.append(
-            f"groepscode {_shown([str(key) for key in renamed.to_pylist()])}: more than one "
-            "group name; the first one is used"
+            _("groepscode {value}: meer dan één groepsnaam; de eerste wordt gebruikt").format(
+                value=_shown([str(key) for key in renamed.to_pylist()]),
+            )
         )
     return frame, notes

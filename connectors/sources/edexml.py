@@ -40,6 +40,7 @@ from connectors.errors import (
     SourceFormatError,
     UnsafeInputError,
 )
+from connectors.i18n import _, at_line
 from connectors.identifiers import canonical_brin
 from connectors.sources.base import (
     GROUP_COLUMNS,
@@ -60,7 +61,10 @@ FORMAT = "edexml"
 ROOT_TAG = "EDEX"
 SUPPORTED_MAJOR_VERSION = "2"
 
-_REEXPORT_HINT = "export the file again from the student administration (EDEX/EDEXML 2.1)"
+
+def _reexport_hint() -> str:
+    return _("exporteer het bestand opnieuw uit de leerlingadministratie (EDEX/EDEXML 2.1)")
+
 
 # A leerling child whose text maps one-to-one onto a pupil column. Element names with a
 # hyphen, and the three mutually exclusive postcode elements, get snake_case names.
@@ -234,12 +238,22 @@ class EdexmlSource:
         """
         path = Path(path)
         if not path.is_file():
-            problem = "does not exist" if not path.exists() else "is not a file"
-            raise ConfigurationError(f"{path}: the EDEXML export {problem}; check the source path")
+            problem = _("bestaat niet") if not path.exists() else _("is geen bestand")
+            raise ConfigurationError(
+                _("{path}: de EDEXML-export {problem}; controleer het bronpad").format(
+                    path=path,
+                    problem=problem,
+                )
+            )
         reader = _Reader(path)
         try:
             if path.stat().st_size == 0:
-                raise SourceFormatError(f"{path}: the file is empty (0 bytes); {_REEXPORT_HINT}")
+                raise SourceFormatError(
+                    _("{path}: het bestand is leeg (0 bytes); {reexport_hint}").format(
+                        path=path,
+                        reexport_hint=_reexport_hint(),
+                    )
+                )
             with path.open("rb") as handle:
                 if not reader.read_fast(handle):
                     # Whatever the fast reader does not vouch for is read again, exactly.
@@ -250,8 +264,13 @@ class EdexmlSource:
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ConfigurationError(
-                f"{path}: the EDEXML export cannot be read ({reason}); check the path and "
-                "its permissions"
+                _(
+                    "{path}: de EDEXML-export kan niet gelezen worden ({reason}); "
+                    "controleer het pad en de rechten"
+                ).format(
+                    path=path,
+                    reason=reason,
+                )
             ) from None
         return reader.export(digest)
 
@@ -532,7 +551,11 @@ class _Reader:
             # Anything else lxml raises is just as unusable; the class name is enough,
             # lxml's own text may quote content.
             raise SourceFormatError(
-                f"{self.label}: the XML could not be read ({type(exc).__name__}); {_REEXPORT_HINT}"
+                _("{label}: de XML kon niet gelezen worden ({name}); {reexport_hint}").format(
+                    label=self.label,
+                    name=type(exc).__name__,
+                    reexport_hint=_reexport_hint(),
+                )
             ) from None
         if root is not None:
             declared = root.getroottree().docinfo.encoding
@@ -540,14 +563,23 @@ class _Reader:
                 self.encoding = declared.lower()
         if self.school is None:
             raise SourceFormatError(
-                f"{self.label}: the file has no <school> block, so its school year is "
-                f"unknown; {_REEXPORT_HINT}"
+                _(
+                    "{label}: het bestand heeft geen <school>-blok, dus het schooljaar "
+                    "is onbekend; {reexport_hint}"
+                ).format(
+                    label=self.label,
+                    reexport_hint=_reexport_hint(),
+                )
             )
         if not self.pupil_lines:
             raise SourceFormatError(
-                f"{self.label}: the file contains no pupils (no <leerling> in "
-                "<leerlingen>); check the export selection in the student administration "
-                "and export again"
+                _(
+                    "{label}: het bestand bevat geen leerlingen (geen <leerling> in "
+                    "<leerlingen>); controleer de exportselectie in de "
+                    "leerlingadministratie en exporteer opnieuw"
+                ).format(
+                    label=self.label,
+                )
             )
 
     def _handle(self, events: Iterable[tuple[str, Any]], line: int | None) -> None:
@@ -563,8 +595,15 @@ class _Reader:
                 self.stack.append((tag, start_line))
                 if len(self.stack) == 2 and tag != "school" and self.school is None:
                     raise SourceFormatError(
-                        f"{self.label} line {start_line}: <{_short(tag)}> comes before the "
-                        f"<school> block, which must be first; {_REEXPORT_HINT}"
+                        _(
+                            "{label} regel {start_line}: <{tag}> komt voor het <school>-blok, "
+                            "dat eerst moet komen; {reexport_hint}"
+                        ).format(
+                            label=self.label,
+                            start_line=start_line,
+                            tag=_short(tag),
+                            reexport_hint=_reexport_hint(),
+                        )
                     )
             else:
                 self._on_end(elem, tag)
@@ -580,9 +619,15 @@ class _Reader:
             or docinfo.public_id
         ):
             raise UnsafeInputError(
-                f"{self.label}: refused: the file has a document type declaration "
-                "(<!DOCTYPE>); EDEXML never uses one and a DTD can read other files or "
-                f"expand entities without limit; {_REEXPORT_HINT}, without a DOCTYPE"
+                _(
+                    "{label}: geweigerd: het bestand heeft een documenttypedeclaratie "
+                    "(<!DOCTYPE>); EDEXML gebruikt die nooit en een DTD kan andere "
+                    "bestanden lezen of entiteiten onbeperkt uitbreiden; "
+                    "{reexport_hint}, zonder DOCTYPE"
+                ).format(
+                    label=self.label,
+                    reexport_hint=_reexport_hint(),
+                )
             )
         tag = elem.tag if isinstance(elem.tag, str) else "?"
         if tag != ROOT_TAG:
@@ -595,16 +640,29 @@ class _Reader:
             else:
                 problem = f"root element is <{_short(tag)}>, expected <{ROOT_TAG}>"
             raise SourceFormatError(
-                f"{self.label} is not an EDEXML file: {problem}; choose the EDEX (EDEXML "
-                "2.1) export of the student administration"
+                _(
+                    "{label} is geen EDEXML-bestand: {problem}; kies de EDEX-export "
+                    "(EDEXML 2.1) van de leerlingadministratie"
+                ).format(
+                    label=self.label,
+                    problem=problem,
+                )
             )
 
     def _foreign(self, elem: Any, line: int) -> SourceFormatError:
         qname = etree.QName(elem)
         return SourceFormatError(
-            f"{self.label} line {line}: element <{_short(qname.localname)}> is in namespace "
-            f"{_short(qname.namespace or '')}, and EDEXML elements are in none, so Sluis "
-            f"cannot tell what it holds; {_REEXPORT_HINT}"
+            _(
+                "{label} regel {line}: element <{localname}> staat in namespace "
+                "{value}, en EDEXML-elementen staan in geen enkele, dus Sluis weet "
+                "niet wat het bevat; {reexport_hint}"
+            ).format(
+                label=self.label,
+                line=line,
+                localname=_short(qname.localname),
+                value=_short(qname.namespace or ""),
+                reexport_hint=_reexport_hint(),
+            )
         )
 
     def _on_end(self, elem: Any, tag: str) -> None:
@@ -637,18 +695,36 @@ class _Reader:
         first_line = errors[0].line if errors else exc.lineno
         message = errors[0].message if errors else str(exc.msg or "")
         line = first_line or (exc.position[0] if exc.position else 0)
-        where = f"{self.label} line {line}" if line else self.label
+        where = at_line(self.label, line) if line else self.label
         if codes & _UNSAFE_ERROR_CODES or (not self.started and self._prolog_has_doctype()):
             return UnsafeInputError(
-                f"{where}: refused: the file declares or uses XML entities (a DTD); EDEXML "
-                "never uses them and they can read other files or expand without limit; "
-                f"{_REEXPORT_HINT}, without a DOCTYPE"
+                _(
+                    "{where}: geweigerd: het bestand declareert of gebruikt "
+                    "XML-entiteiten (een DTD); EDEXML gebruikt ze nooit en ze kunnen "
+                    "andere bestanden lezen of onbeperkt uitbreiden; {reexport_hint}, "
+                    "zonder DOCTYPE"
+                ).format(
+                    where=where,
+                    reexport_hint=_reexport_hint(),
+                )
             )
         if _EMPTY_DOCUMENT_CODE in codes and not self.started:
-            return SourceFormatError(f"{self.label}: the file has no XML content; {_REEXPORT_HINT}")
+            return SourceFormatError(
+                _("{label}: het bestand heeft geen XML-inhoud; {reexport_hint}").format(
+                    label=self.label,
+                    reexport_hint=_reexport_hint(),
+                )
+            )
         return SourceFormatError(
-            f"{where}: not well-formed XML ({_describe(message)}); the file may be cut off, "
-            f"damaged or saved in another encoding; {_REEXPORT_HINT}"
+            _(
+                "{where}: geen goedgevormde XML ({message}); het bestand is "
+                "misschien afgekapt, beschadigd of in een andere codering "
+                "opgeslagen; {reexport_hint}"
+            ).format(
+                where=where,
+                message=_describe(message),
+                reexport_hint=_reexport_hint(),
+            )
         )
 
     def _prolog_has_doctype(self) -> bool:
@@ -661,8 +737,14 @@ class _Reader:
     def _read_school(self, elem: Any, line: int) -> None:
         if self.school is not None:
             raise SourceFormatError(
-                f"{self.label} line {line}: a second <school> block; an EDEXML file holds "
-                f"one school; {_REEXPORT_HINT}"
+                _(
+                    "{label} regel {line}: een tweede <school>-blok; een "
+                    "EDEXML-bestand bevat één school; {reexport_hint}"
+                ).format(
+                    label=self.label,
+                    line=line,
+                    reexport_hint=_reexport_hint(),
+                )
             )
         school: dict[str, str | None] = dict.fromkeys(SCHOOL_FIELDS)
         lines = self.school_child_lines
@@ -676,22 +758,39 @@ class _Reader:
             major = _MAJOR_VERSION.search(version)
             if major is None or major.group() != SUPPORTED_MAJOR_VERSION:
                 raise SourceFormatError(
-                    f"{self.label} line {lines.get('xsdversie', line)}: EDEXML version "
-                    f"{_quote(version)} is not supported, Sluis reads EDEXML 2.x; "
-                    f"{_REEXPORT_HINT}"
+                    _(
+                        "{label} regel {value}: EDEXML-versie {version} wordt niet "
+                        "ondersteund, Sluis leest EDEXML 2.x; {reexport_hint}"
+                    ).format(
+                        label=self.label,
+                        value=lines.get("xsdversie", line),
+                        version=_quote(version),
+                        reexport_hint=_reexport_hint(),
+                    )
                 )
         year = school["schooljaar"]
         if year is None:
             raise SourceFormatError(
-                f"{self.label} line {lines.get('schooljaar', line)}: <school> has no "
-                "<schooljaar>, and consent depends on the school year; "
-                f"{_REEXPORT_HINT}"
+                _(
+                    "{label} regel {value}: <school> heeft geen <schooljaar>, en "
+                    "toestemming hangt af van het schooljaar; {reexport_hint}"
+                ).format(
+                    label=self.label,
+                    value=lines.get("schooljaar", line),
+                    reexport_hint=_reexport_hint(),
+                )
             )
         if not _is_school_year(year):
             raise SourceFormatError(
-                f"{self.label} line {lines.get('schooljaar', line)}: schooljaar "
-                f"{_quote(year)} is not a school year like 2026-2027 (second year = first "
-                f"year + 1); {_REEXPORT_HINT}"
+                _(
+                    "{label} regel {value}: schooljaar {year} is geen schooljaar zoals "
+                    "2026-2027 (tweede jaar = eerste jaar + 1); {reexport_hint}"
+                ).format(
+                    label=self.label,
+                    value=lines.get("schooljaar", line),
+                    year=_quote(year),
+                    reexport_hint=_reexport_hint(),
+                )
             )
         school["brincode"] = canonical_brin(school["brincode"])
         self.school = school

@@ -15,6 +15,7 @@ from pathlib import Path
 from lxml import etree
 
 from connectors.errors import ConfigurationError, SourceFormatError
+from connectors.i18n import _
 
 __all__ = ["validate_with_xsd"]
 
@@ -63,8 +64,13 @@ def _schema(folder: Path) -> etree.XMLSchema:
     root = folder / _ROOT_SCHEMA
     if not root.is_file():
         raise ConfigurationError(
-            f"SLUIS_EDEXML_XSD: {folder} does not hold {_ROOT_SCHEMA}; point it at the folder "
-            "with the four EDEXML 2.1 schema files"
+            _(
+                "SLUIS_EDEXML_XSD: {folder} bevat geen {root_schema}; wijs naar de "
+                "map met de vier schemabestanden van EDEXML 2.1"
+            ).format(
+                folder=folder,
+                root_schema=_ROOT_SCHEMA,
+            )
         )
     documents = {
         path.name: _widen_schoolyear(path.read_bytes()) for path in sorted(folder.glob("*.xsd"))
@@ -76,7 +82,10 @@ def _schema(folder: Path) -> etree.XMLSchema:
         return etree.XMLSchema(document)
     except (etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
         raise ConfigurationError(
-            f"SLUIS_EDEXML_XSD: cannot load the schema in {folder}: {exc}"
+            _("SLUIS_EDEXML_XSD: het schema in {folder} kan niet geladen worden: {exc}").format(
+                folder=folder,
+                exc=exc,
+            )
         ) from None
 
 
@@ -92,7 +101,12 @@ def validate_with_xsd(path: Path, xsd_folder: Path) -> None:
     try:
         tree = etree.parse(str(path), _safe_parser())
     except etree.XMLSyntaxError as exc:
-        raise SourceFormatError(f"{path}: not well-formed XML at line {exc.lineno}") from None
+        raise SourceFormatError(
+            _("{path}: geen goedgevormde XML op regel {lineno}").format(
+                path=path,
+                lineno=exc.lineno,
+            )
+        ) from None
     for blocks in tree.getroot().iter("toevoegingen"):
         parent = blocks.getparent()
         if parent is not None:
@@ -101,8 +115,14 @@ def validate_with_xsd(path: Path, xsd_folder: Path) -> None:
         return
     error = schema.error_log.filter_from_errors()[0]  # type: ignore[attr-defined]
     raise SourceFormatError(
-        f"{path}: line {error.line}: does not match the EDEXML 2.1 schema: "
-        f"{_without_value(error.message)}; correct the export in the administration"
+        _(
+            "{path}: regel {line}: klopt niet met het EDEXML 2.1-schema: "
+            "{message}; verbeter de export in de administratie"
+        ).format(
+            path=path,
+            line=error.line,
+            message=_without_value(error.message),
+        )
     )
 
 

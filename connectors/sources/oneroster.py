@@ -130,6 +130,7 @@ import pyarrow.compute as pc
 from pandas.api.types import pandas_dtype
 
 from connectors.errors import ConfigurationError, SourceFormatError, shorten
+from connectors.i18n import _, at_line
 from connectors.identifiers import canonical_brin
 from connectors.oneroster_spec import (
     ACTIVE,
@@ -322,7 +323,15 @@ _RULES = {
 
 def _error(where: str, problem: str, rule: str, fix: str) -> SourceFormatError:
     """One line: where, what is wrong, the rule (id and text) and the fix; never a value."""
-    return SourceFormatError(f"{where}: {problem} (rule {rule}: {_RULES[rule]}); {fix}")
+    return SourceFormatError(
+        _("{where}: {problem} (controle {rule}: {value}); {fix}").format(
+            where=where,
+            problem=problem,
+            rule=rule,
+            value=_RULES[rule],
+            fix=fix,
+        )
+    )
 
 
 class OneRosterSource:
@@ -348,7 +357,9 @@ class OneRosterSource:
         path = Path(path)
         if not path.exists():
             raise ConfigurationError(
-                f"{path}: the OneRoster package does not exist; check the source path"
+                _("{path}: het OneRoster-pakket bestaat niet; controleer het bronpad").format(
+                    path=path,
+                )
             )
         try:
             with _Package.open(path) as package:
@@ -357,8 +368,13 @@ class OneRosterSource:
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ConfigurationError(
-                f"{path}: the OneRoster package cannot be read ({reason}); check the path "
-                "and its permissions"
+                _(
+                    "{path}: het OneRoster-pakket kan niet gelezen worden ({reason}); "
+                    "controleer het pad en de rechten"
+                ).format(
+                    path=path,
+                    reason=reason,
+                )
             ) from None
 
 
@@ -563,7 +579,7 @@ def _scan(body: bytes, label: str) -> _Records:
         opened = int(quotes[-1])  # quotes pair up in order: the last one is never closed
         line = int(np.searchsorted(breaks, opened)) + 1
         raise _error(
-            f"{label} line {line}",
+            at_line(label, line),
             "a quoted value is never closed",
             "quoting",
             "close the quote, or double a quote that is part of the value",
@@ -625,7 +641,7 @@ class _Table:
         more = len(lines) - 1
         if more:
             problem += f" (and on {more} more line{'s' if more > 1 else ''})"
-        raise _error(f"{self.label} line {int(lines.iloc[0])}", problem, rule, fix)
+        raise _error(at_line(self.label, int(lines.iloc[0])), problem, rule, fix)
 
 
 def _decode(body: bytes, label: str) -> None:
@@ -635,7 +651,7 @@ def _decode(body: bytes, label: str) -> None:
     except UnicodeDecodeError as exc:
         line = body.count(b"\n", 0, exc.start) + 1
         raise _error(
-            f"{label} line {line}",
+            at_line(label, line),
             "the file is not UTF-8",
             "encoding",
             "save the file as UTF-8 (in Excel: CSV UTF-8)",
@@ -650,7 +666,7 @@ def _header(body: bytes, records: _Records) -> list[str]:
 def _check_header(file: _File, expected: tuple[str, ...], version: str) -> None:
     """Spec order and case; extra columns only at the end, as metadata.*, each once."""
     actual = file.header
-    where = f"{file.label} line 1"
+    where = at_line(file.label, 1)
     for position, name in enumerate(expected, start=1):
         found = actual[position - 1] if position <= len(actual) else None
         if found == name:
@@ -742,7 +758,7 @@ def _check_width(file: _File) -> None:
         if more:
             problem += f" (and on {more} more line{'s' if more > 1 else ''})"
         raise _error(
-            f"{file.label} line {int(data_lines[index])}",
+            at_line(file.label, int(data_lines[index])),
             problem,
             "row_width",
             "look for a missing or extra comma, or a value with a comma that is not quoted",
@@ -818,8 +834,12 @@ class _Reader:
         notes = [summary]
         if delta:
             notes.append(
-                f"delta package ({', '.join(delta)}): it holds only the records that changed; "
-                "pupils it does not mention are not in this export"
+                _(
+                    "deltapakket ({value}): het bevat alleen de gewijzigde records; "
+                    "leerlingen die het niet noemt staan niet in deze export"
+                ).format(
+                    value=", ".join(delta),
+                )
             )
         return SchoolExport(
             path=self.package.path,
@@ -843,7 +863,7 @@ class _Reader:
         records = _scan(body, label)
         if not len(records.starts) or records.blank[0]:
             raise _error(
-                f"{label} line 1",
+                at_line(label, 1),
                 "the header is missing",
                 "manifest_header",
                 "start manifest.csv with the line propertyName,value",
@@ -851,7 +871,7 @@ class _Reader:
         header = _header(body, records)
         if header != ["propertyName", "value"]:
             raise _error(
-                f"{label} line 1",
+                at_line(label, 1),
                 "the header is not propertyName,value",
                 "manifest_header",
                 "start manifest.csv with the line propertyName,value",
@@ -864,7 +884,7 @@ class _Reader:
         if twice.any():
             first = int(np.flatnonzero(twice.to_numpy())[0])
             raise _error(
-                f"{label} line {int(frame[_LINE].iloc[first])}",
+                at_line(label, int(frame[_LINE].iloc[first])),
                 f"{_property(names.iloc[first])} appears a second time",
                 "manifest_property",
                 "keep one line per property",
@@ -874,7 +894,7 @@ class _Reader:
         version = props.get("oneroster.version")
         if version not in VERSIONS:
             where = (
-                f"{label} line {lines['oneroster.version']}"
+                at_line(label, lines["oneroster.version"])
                 if "oneroster.version" in lines
                 else label
             )
@@ -886,9 +906,7 @@ class _Reader:
             raise _error(where, problem, "manifest_version", f"{_REEXPORT} as OneRoster 1.1 or 1.2")
         if props.get("manifest.version") != "1.0":
             where = (
-                f"{label} line {lines['manifest.version']}"
-                if "manifest.version" in lines
-                else label
+                at_line(label, lines["manifest.version"]) if "manifest.version" in lines else label
             )
             raise _error(
                 where,
@@ -909,7 +927,7 @@ class _Reader:
                     f"{prop} has no value" if not mode else f"{prop} is not absent, bulk or delta"
                 )
                 raise _error(
-                    f"{label} line {lines[prop]}",
+                    at_line(label, lines[prop]),
                     problem,
                     "file_mode",
                     f"set {prop} to absent, bulk or delta",
@@ -934,14 +952,14 @@ class _Reader:
                 else f"add {wanted}, or mark file.{name} absent"
             )
             raise _error(
-                f"{label} line {lines[name]}",
+                at_line(label, lines[name]),
                 f"file.{name} is {modes[name]}, but {wanted} is not in the package",
                 "file_listed",
                 fix,
             )
         for name in _NEEDED[version]:
             if modes[name] == ABSENT:
-                where = f"{label} line {lines[name]}" if name in lines else label
+                where = at_line(label, lines[name]) if name in lines else label
                 raise _error(
                     where,
                     f"file.{name} is absent",
@@ -963,7 +981,7 @@ class _Reader:
             records = _scan(body, label)
             if not len(records.starts) or records.blank[0]:
                 raise _error(
-                    f"{label} line 1",
+                    at_line(label, 1),
                     "the header line is missing",
                     "header",
                     f"{_REEXPORT}; every file starts with its header line",
@@ -1055,7 +1073,7 @@ class _Reader:
         if len(schools) > 1:
             lines = ", ".join(str(n) for n in schools[_LINE].head(3))
             raise _error(
-                f"{orgs.label} line {int(schools[_LINE].iloc[1])}",
+                at_line(orgs.label, int(schools[_LINE].iloc[1])),
                 f"{len(schools)} orgs of type school (lines {lines}"
                 f"{', ...' if len(schools) > 3 else ''})",
                 "school",
@@ -1089,8 +1107,13 @@ class _Reader:
                 "give the school's org the type school",
             )
         self.notes.append(
-            f"orgs.csv: no org has type school; the org on line {int(found[_LINE].iloc[0])} is "
-            "read as the school, because classes and enrollments name it as their school"
+            _(
+                "orgs.csv: geen org heeft type school; de org op regel {value} "
+                "wordt als de school gelezen, omdat classes en enrollments haar "
+                "als hun school noemen"
+            ).format(
+                value=int(found[_LINE].iloc[0]),
+            )
         )
         return found
 
@@ -1104,7 +1127,7 @@ class _Reader:
         missing = year.isna()
         if len(rows) == 0 or (year_type.any() and missing.any()):
             where = (
-                f"{sessions.label} line {int(rows.loc[missing, _LINE].iloc[0])}"
+                at_line(sessions.label, int(rows.loc[missing, _LINE].iloc[0]))
                 if len(rows)
                 else sessions.label
             )
@@ -1132,8 +1155,13 @@ class _Reader:
         disagree = by_dates.notna() & by_column.notna() & (by_dates != by_column)
         if disagree.any():
             self.notes.append(
-                f"academicSessions.csv: schoolYear says {by_column.loc[disagree].iloc[0]} but the "
-                f"dates say {years[0]}; the dates are followed"
+                _(
+                    "academicSessions.csv: schoolYear zegt {value} maar de datums "
+                    "zeggen {value2}; de datums worden gevolgd"
+                ).format(
+                    value=by_column.loc[disagree].iloc[0],
+                    value2=years[0],
+                )
             )
         return str(years[0])
 
@@ -1152,13 +1180,19 @@ class _Reader:
         gone = _isin(users.deleted()["sourcedId"], student_ids)
         if gone.any():
             self.notes.append(
-                f"users.csv: {int(gone.sum())} pupils marked tobedeleted are left out"
+                _("users.csv: {value} leerlingen met tobedeleted zijn weggelaten").format(
+                    value=int(gone.sum()),
+                )
             )
         missing = ~_isin(student_ids, users.frame["sourcedId"])
         if missing.any():
             self.notes.append(
-                f"roles.csv: {int(missing.sum())} student roles name a user that users.csv does "
-                "not hold; those pupils are not read"
+                _(
+                    "roles.csv: {value} leerlingrollen noemen een gebruiker die niet "
+                    "in users.csv staat; die leerlingen worden niet gelezen"
+                ).format(
+                    value=int(missing.sum()),
+                )
             )
 
         groups, kinds = self._groups(tables, source_file)
@@ -1187,7 +1221,11 @@ class _Reader:
         gone_students = int((gone["role"].str.strip().str.lower() == _STUDENT).sum())
         if gone_students:
             self.notes.append(
-                f"roles.csv: {gone_students} student roles marked tobedeleted are left out"
+                _(
+                    "roles.csv: {gone_students} leerlingrollen met tobedeleted zijn weggelaten"
+                ).format(
+                    gone_students=gone_students,
+                )
             )
         active = roles.frame.loc[roles.frame["status"] != TO_BE_DELETED]
         active_role = role.loc[active.index]
@@ -1218,7 +1256,11 @@ class _Reader:
         classes = tables["classes"]
         gone = len(classes.deleted())
         if gone:
-            self.notes.append(f"classes.csv: {gone} classes marked tobedeleted are left out")
+            self.notes.append(
+                _("classes.csv: {gone} klassen met tobedeleted zijn weggelaten").format(
+                    gone=gone,
+                )
+            )
         active = classes.active().reset_index(drop=True)
         kind = active["classType"].str.strip().str.lower()
         homeroom = kind == _HOMEROOM
@@ -1252,7 +1294,9 @@ class _Reader:
         gone = len(enrollments.deleted())
         if gone:
             self.notes.append(
-                f"enrollments.csv: {gone} enrollments marked tobedeleted are left out"
+                _("enrollments.csv: {gone} inschrijvingen met tobedeleted zijn weggelaten").format(
+                    gone=gone,
+                )
             )
         active = enrollments.active()
         role = active["role"].str.strip().str.lower()
@@ -1260,8 +1304,12 @@ class _Reader:
         known = _isin(active["classSourcedId"], kinds.index)
         if (~known).any():
             self.notes.append(
-                f"enrollments.csv: {int((~known).sum())} enrollments name a class that "
-                "classes.csv does not hold; they are not read"
+                _(
+                    "enrollments.csv: {value} inschrijvingen noemen een klas die niet "
+                    "in classes.csv staat; ze worden niet gelezen"
+                ).format(
+                    value=int((~known).sum()),
+                )
             )
         active = active.loc[known]
         active = active.assign(
@@ -1290,10 +1338,15 @@ class _Reader:
         several = int((count > 1).sum())
         if several:
             self.notes.append(
-                f"enrollments.csv: {several} pupils are in more than one homeroom class; their "
-                "groepskey lists them all, so the contract holds them back"
+                _(
+                    "enrollments.csv: {several} leerlingen zitten in meer dan één "
+                    "stamgroep; hun groepskey noemt ze allemaal, dus het contract "
+                    "houdt ze tegen"
+                ).format(
+                    several=several,
+                )
             )
-        scheduled, _ = _joined(
+        scheduled, _rest = _joined(
             own.loc[own["kind"] == _SCHEDULED], "userSourcedId", "classSourcedId"
         )
 
@@ -1301,20 +1354,32 @@ class _Reader:
         by_sourced_id = int(key.isna().sum())
         if by_sourced_id:
             self.notes.append(
-                f"users.csv: {by_sourced_id} pupils have no identifier; their sourcedId is their "
-                "leerlingkey"
+                _(
+                    "users.csv: {by_sourced_id} leerlingen hebben geen identifier; hun "
+                    "sourcedId is hun leerlingkey"
+                ).format(
+                    by_sourced_id=by_sourced_id,
+                )
             )
         middle = int((students["middleName"].str.strip() != "").sum())
         if middle:
             self.notes.append(
-                f"users.csv: middleName of {middle} pupils is not read (a Dutch tussenvoegsel "
-                "or second given name cannot be told from it)"
+                _(
+                    "users.csv: middleName van {middle} leerlingen wordt niet gelezen "
+                    "(een tussenvoegsel of tweede voornaam is er niet uit op te maken)"
+                ).format(
+                    middle=middle,
+                )
             )
         eckid, others = _eckids(students["userMasterIdentifier"])
         if others:
             self.notes.append(
-                f"users.csv: userMasterIdentifier of {others} pupils is not an ECK iD and is "
-                "not read"
+                _(
+                    "users.csv: userMasterIdentifier van {others} leerlingen is geen "
+                    "ECK iD en wordt niet gelezen"
+                ).format(
+                    others=others,
+                )
             )
 
         demographics = (

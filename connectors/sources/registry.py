@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 from connectors.sources.base import Source
 
 __all__ = ["EXPORT_SUFFIXES", "detect_format", "get_source", "known_sources"]
@@ -37,7 +38,10 @@ def get_source(name: str, **options: object) -> Source:
     """Return a source by name, built with `options`; an unknown name lists the known ones."""
     if name not in _SOURCES:
         raise ConfigurationError(
-            f"unknown source format {name!r}; known formats: {', '.join(known_sources())}"
+            _("onbekend bronformaat {name}; bekende formaten: {value}").format(
+                name=repr(name),
+                value=", ".join(known_sources()),
+            )
         )
     module, cls = _SOURCES[name]
     source: Source = getattr(importlib.import_module(module), cls)(**options)

@@ -11,6 +11,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 from lineage.migrate import VERSION_TABLE, lineage_metadata
 from lineage.store import build_engine
 
@@ -30,7 +31,7 @@ def _url() -> str:
         "sqlalchemy.url"
     )
     if not url:
-        raise ConfigurationError("name the lineage database: alembic -x db=URL ...")
+        raise ConfigurationError(_("noem de lineage-database: alembic -x db=URL ..."))
     return url
 
 

@@ -150,7 +150,7 @@ def test_missing_header_names_missing_and_found(tmp_path: Path) -> None:
     with pytest.raises(SourceFormatError) as exc:
         read_consents(path)
     message = assert_one_line(exc, path)
-    assert "missing header schooljaar" in message
+    assert "kop schooljaar ontbreekt" in message
     assert "'jaar'" in message
     assert "'leerlingkey'" in message
 
@@ -166,7 +166,7 @@ def test_headerless_file_does_not_echo_data(tmp_path: Path) -> None:
 
 def test_duplicate_header_is_rejected(tmp_path: Path) -> None:
     path = write(tmp_path, csv_text(header=HEADER + ";Waarde", rows=[]))
-    with pytest.raises(SourceFormatError, match="appears twice") as exc:
+    with pytest.raises(SourceFormatError, match="staat er twee keer in") as exc:
         read_consents(path)
     assert_one_line(exc, path)
 
@@ -176,16 +176,16 @@ def test_bad_encoding_names_byte_offset(tmp_path: Path, bom: bytes) -> None:
     body = csv_text(rows=["L1;2026-2027;beeldmateriaal website;ja;2026-09-01"])
     latin = body.replace("beeldmateriaal", "beeldmatériaal").encode("latin-1")
     path = write(tmp_path, bom + latin)
-    with pytest.raises(SourceFormatError, match="save the export as UTF-8") as exc:
+    with pytest.raises(SourceFormatError, match="sla de export op als UTF-8") as exc:
         read_consents(path)
     message = assert_one_line(exc, path)
     offset = (bom + latin).index(b"\xe9")
-    assert f"byte {offset} (line 2)" in message
+    assert f"byte {offset} (regel 2)" in message
 
 
 def test_utf16_export_is_rejected(tmp_path: Path) -> None:
     path = write(tmp_path, csv_text().encode("utf-16"))
-    with pytest.raises(SourceFormatError, match="not UTF-8") as exc:
+    with pytest.raises(SourceFormatError, match="geen UTF-8") as exc:
         read_consents(path)
     assert "byte 0 " in assert_one_line(exc, path)
 
@@ -203,20 +203,20 @@ def test_empty_file_is_rejected(tmp_path: Path, content: bytes) -> None:
 )
 def test_broken_quoting_names_the_record_line(tmp_path: Path, row: str) -> None:
     path = write(tmp_path, csv_text(rows=[ROWS[0], row, ROWS[2]]))
-    with pytest.raises(SourceFormatError, match="line 3: not valid CSV") as exc:
+    with pytest.raises(SourceFormatError, match="regel 3: geen geldige CSV") as exc:
         read_consents(path)
     assert "foto" not in assert_one_line(exc, path)
 
 
 def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
     path = tmp_path / "school" / "toestemmingen.csv"
-    with pytest.raises(ConfigurationError, match="does not exist") as exc:
+    with pytest.raises(ConfigurationError, match="bestaat niet") as exc:
         read_consents(path)
     assert_one_line(exc, path)
 
 
 def test_folder_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="is not a file"):
+    with pytest.raises(ConfigurationError, match="is geen bestand"):
         read_consents(tmp_path)
 
 

@@ -318,7 +318,7 @@ def test_header_on_line_3_keeps_real_line_numbers(tmp_path: Path) -> None:
     # The blank line 7 is skipped, and not counted away.
     assert export.pupils[SOURCE_LINE].tolist() == [4, 5, 6, 8]
     assert export.school_line == 3
-    assert any("header on line 3" in note for note in export.notes)
+    assert any("kopregel op regel 3" in note for note in export.notes)
 
 
 def test_line_numbers_count_lines_inside_quoted_values(tmp_path: Path) -> None:
@@ -351,7 +351,7 @@ def test_unknown_columns_are_ignored_and_named(tmp_path: Path) -> None:
     rows = [row + ";heeft een allergie;0612345678" for row in ROWS]
     export = extract(write(tmp_path, csv_text(header=header, rows=rows)))
     notes = " ".join(export.notes)
-    assert "ignored columns: Opmerkingen, Telefoon" in notes
+    assert "genegeerde kolommen: Opmerkingen, Telefoon" in notes
     assert "allergie" not in notes
     assert "0612345678" not in notes
     values = export.pupils.drop(columns=[SOURCE_LINE]).astype("object").to_numpy().ravel()
@@ -364,23 +364,23 @@ def test_missing_required_column_names_file_header_and_found_headers(tmp_path: P
     rows = ["1001;Jansen;Sem;Groep 3;3;2026-2027;07XY"]
     path = write(tmp_path, csv_text(header=header, rows=rows))
     message = error_of(path)
-    assert "missing column Geboortedatum" in message
-    assert "found columns: Leerlingnummer, Achternaam, Roepnaam, Groep, Jaargroep" in message
+    assert "ontbrekende kolom(men) Geboortedatum" in message
+    assert "gevonden kolommen: Leerlingnummer, Achternaam, Roepnaam, Groep, Jaargroep" in message
     assert "Jansen" not in message
-    assert "line 1" in message
+    assert "regel 1" in message
 
 
 def test_missing_name_columns_say_one_of_them_is_needed(tmp_path: Path) -> None:
     header = "Leerlingnummer;Geboortedatum;Jaargroep;Schooljaar;BRIN"
     path = write(tmp_path, csv_text(header=header, rows=["1;2019-01-01;3;2026-2027;07XY"]))
-    assert "missing column Achternaam or Roepnaam" in error_of(path)
+    assert "ontbrekende kolom(men) Achternaam or Roepnaam" in error_of(path)
 
 
 def test_missing_schooljaar_says_add_a_column_or_set_it_in_the_map(tmp_path: Path) -> None:
     header = "Leerlingnummer;Achternaam;Geboortedatum;Jaargroep;BRIN"
     path = write(tmp_path, csv_text(header=header, rows=["1;A;2019-01-01;3;07XY"]))
     message = error_of(path)
-    assert "missing column Schooljaar" in message
+    assert "ontbrekende kolom(men) Schooljaar" in message
     assert "add a Schooljaar column" in message
     assert "set schooljaar under defaults in the column map" in message
     assert str(DEFAULT_COLUMN_MAP) in message
@@ -399,7 +399,7 @@ def test_school_header_from_map_defaults(tmp_path: Path) -> None:
 def test_school_column_must_hold_one_value(tmp_path: Path) -> None:
     rows = [ROWS[0], ROWS[1].replace("2026-2027", "2025-2026")]
     message = error_of(write(tmp_path, csv_text(rows=rows)))
-    assert "lines 2 and 3" in message
+    assert "regels 2 en 3" in message
     assert "Schooljaar" in message
 
 
@@ -408,7 +408,7 @@ def test_schooljaar_is_checked_and_normalised(tmp_path: Path) -> None:
     assert extract(write(tmp_path, csv_text(rows=rows))).school["schooljaar"] == "2026-2027"
     rows = [row.replace("2026-2027", "2026-2028") for row in ROWS]
     message = error_of(write(tmp_path, csv_text(rows=rows), name="bad.csv"))
-    assert "not a school year like 2026-2027" in message
+    assert "geen schooljaar zoals 2026-2027" in message
 
 
 def test_two_headers_for_one_column_are_refused(tmp_path: Path) -> None:
@@ -563,7 +563,7 @@ def test_xlsx_header_not_on_row_1_keeps_real_row_numbers(tmp_path: Path) -> None
     assert export.school["schooljaar"] == "2026-2027"
     assert export.groups["jaargroep"].tolist() == ["3", "1"]
     assert export.groups[SOURCE_LINE].tolist() == [4, 7]
-    assert any("ignored columns: Opmerkingen" in note for note in export.notes)
+    assert any("genegeerde kolommen: Opmerkingen" in note for note in export.notes)
     assert not any("let op" in note for note in export.notes)
 
 
@@ -601,7 +601,7 @@ def test_xlsx_sheet_named_in_the_map(tmp_path: Path) -> None:
     )
     workbook.save(path)
 
-    assert "no header found" in error_of(path)
+    assert "geen kopregel gevonden" in error_of(path)
     column_map = write_map(
         tmp_path,
         DEFAULT_COLUMN_MAP.read_text(encoding="utf-8").replace("sheet:\n", "sheet: Leerlingen\n"),
@@ -613,19 +613,19 @@ def test_xlsx_sheet_named_in_the_map(tmp_path: Path) -> None:
         name="other.yaml",
     )
     message = error_of(path, other)
-    assert "no sheet 'Groepen'" in message
+    assert "geen werkblad 'Groepen'" in message
     assert "Uitleg, Leerlingen" in message
 
 
 def test_xlsx_that_is_no_workbook(tmp_path: Path) -> None:
     path = write(tmp_path, csv_text(), name="overzicht.xlsx")
-    assert "not a readable Excel workbook" in error_of(path)
-    assert "contains no pupils" in error_of(write(tmp_path, b"", name="leeg.xlsx"))
+    assert "geen leesbare Excel-werkmap" in error_of(path)
+    assert "geen leerlingen" in error_of(write(tmp_path, b"", name="leeg.xlsx"))
 
 
 def test_xlsx_without_pupils(tmp_path: Path) -> None:
     path = write_workbook(tmp_path / "o.xlsx", [["Overzicht"], [], XLSX_HEADER])
-    assert "contains no pupils" in error_of(path)
+    assert "geen leerlingen" in error_of(path)
 
 
 # -- files that are not what they claim -----------------------------------------------
@@ -633,13 +633,13 @@ def test_xlsx_without_pupils(tmp_path: Path) -> None:
 
 def test_random_bytes_named_csv(tmp_path: Path) -> None:
     data = np.random.default_rng(7).integers(0, 256, 4096, dtype=np.uint8).tobytes()
-    assert "is not a text CSV file" in error_of(write(tmp_path, data))
+    assert "is geen tekst-CSV-bestand" in error_of(write(tmp_path, data))
 
 
 def test_png_named_csv(tmp_path: Path) -> None:
     data = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
     message = error_of(write(tmp_path, data))
-    assert "is not a text CSV file" in message
+    assert "is geen tekst-CSV-bestand" in message
     assert "PNG" in message
 
 
@@ -648,7 +648,7 @@ def test_workbook_renamed_to_csv(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("xl/workbook.xml", "<workbook/>")
     message = error_of(path)
-    assert "is not a text CSV file" in message
+    assert "is geen tekst-CSV-bestand" in message
     assert ".xlsx" in message
 
 
@@ -656,9 +656,9 @@ def test_shifted_columns_name_the_first_line_that_differs(tmp_path: Path) -> Non
     rows = [ROWS[0], "1;" + ROWS[1], "2;" + ROWS[2]]
     path = write(tmp_path, "Overzicht\r\n" + csv_text(rows=rows))
     message = error_of(path)
-    assert "line 4:" in message
-    assert "11 fields" in message
-    assert "header on line 2 has 10" in message
+    assert "regel 4:" in message
+    assert "11 velden" in message
+    assert "kopregel op regel 2 er 10 heeft" in message
     assert "shifted" in message
     assert "Berg" not in message
     assert "1002" not in message
@@ -667,33 +667,33 @@ def test_shifted_columns_name_the_first_line_that_differs(tmp_path: Path) -> Non
 def test_a_row_with_too_few_fields_is_refused(tmp_path: Path) -> None:
     rows = [ROWS[0], "1002;Berg;Julia;2019-02-11;V;Groep 3;3;2026-2027;07XY"]
     message = error_of(write(tmp_path, csv_text(rows=rows)))
-    assert "line 3: 9 fields" in message
+    assert "regel 3: 9 velden" in message
 
 
 def test_unpaired_quote(tmp_path: Path) -> None:
     rows = [ROWS[0], ROWS[1].replace("Berg", '"Berg'), ROWS[2]]
     message = error_of(write(tmp_path, csv_text(rows=rows)))
-    assert "do not pair up" in message
-    assert "line 3" in message
+    assert "vormen geen paren" in message
+    assert "regel 3" in message
 
 
 def test_empty_file(tmp_path: Path) -> None:
-    assert "contains no pupils" in error_of(write(tmp_path, b""))
-    assert "contains no pupils" in error_of(write(tmp_path, b"\xef\xbb\xbf\r\n  \r\n", "b.csv"))
+    assert "geen leerlingen" in error_of(write(tmp_path, b""))
+    assert "geen leerlingen" in error_of(write(tmp_path, b"\xef\xbb\xbf\r\n  \r\n", "b.csv"))
 
 
 def test_header_without_rows(tmp_path: Path) -> None:
-    assert "contains no pupils" in error_of(write(tmp_path, csv_text(rows=["", ";;;;;;;;;"])))
+    assert "geen leerlingen" in error_of(write(tmp_path, csv_text(rows=["", ";;;;;;;;;"])))
 
 
 def test_no_header_at_all_does_not_echo_lines(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, "\r\n".join(ROWS) + "\r\n"))
-    assert "no header found in the first 20 lines" in message
+    assert "geen kopregel gevonden in de eerste 20 regels" in message
     assert "Jansen" not in message
 
 
 def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="does not exist"):
+    with pytest.raises(ConfigurationError, match="bestaat niet"):
         extract(tmp_path / "nope.csv")
 
 
@@ -735,8 +735,8 @@ def test_bundled_map_loads() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: x\ncolumns: {a: b\nrequired: [x]\n", "is not valid YAML"),
-        ("- just\n- a list\n", "must be a mapping"),
+        ("name: x\ncolumns: {a: b\nrequired: [x]\n", "is geen geldige YAML"),
+        ("- just\n- a list\n", "moet een mapping zijn"),
         (_MINIMAL_MAP + "colour: blue\n", "key colour: unknown key"),
         (_MINIMAL_MAP.replace("achternaam: Achternaam", "achternam: Achternaam"), "achternam"),
         (_MINIMAL_MAP.replace("defaults:\n", "school:\n  brin: BRIN\ndefaults:\n"), "school.brin"),
@@ -774,7 +774,7 @@ def test_malformed_column_map(tmp_path: Path, text: str, expected: str) -> None:
 
 
 def test_missing_column_map(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="cannot be read"):
+    with pytest.raises(ConfigurationError, match="kan niet gelezen worden"):
         CsvExportSource(tmp_path / "nope.yaml")
 
 

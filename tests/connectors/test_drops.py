@@ -145,7 +145,7 @@ def test_manifest_takes_extra_keys_but_not_ones_that_replace_required_keys() -> 
     files = _files("a.csv")
     manifest = _manifest(files, extra={"agreement_version": "2026-01"})
     assert manifest["agreement_version"] == "2026-01"
-    with pytest.raises(PolicyError, match="may not replace required keys: counts"):
+    with pytest.raises(PolicyError, match="mogen verplichte sleutels niet vervangen: counts"):
         _manifest(files, extra={"counts": {"input": 0}})
 
 
@@ -159,7 +159,7 @@ def test_manifest_takes_extra_keys_but_not_ones_that_replace_required_keys() -> 
     ],
 )
 def test_manifest_refuses_counts_that_do_not_add_up(counts: dict[str, Any]) -> None:
-    with pytest.raises(PolicyError, match="do not add up"):
+    with pytest.raises(PolicyError, match="kloppen niet"):
         _manifest(_files("a.csv"), counts=counts)
 
 
@@ -189,12 +189,12 @@ def test_manifest_is_built_exactly_when_input_is_delivered_plus_withheld_plus_qu
 @pytest.mark.parametrize(
     ("counts", "message"),
     [
-        ({"input": 1, "delivered": 1, "withheld": {}}, "lack quarantined"),
+        ({"input": 1, "delivered": 1, "withheld": {}}, "missen quarantined"),
         ({"input": 1, "delivered": 0, "withheld": {"geen_zin": 1}, "quarantined": 0}, "geen_zin"),
-        ({"input": -1, "delivered": -1, "withheld": {}, "quarantined": 0}, "at least 0"),
+        ({"input": -1, "delivered": -1, "withheld": {}, "quarantined": 0}, "minstens 0"),
         ({"input": 1, "delivered": True, "withheld": {}, "quarantined": 0}, "delivered"),
         ({"input": 1.0, "delivered": 1, "withheld": {}, "quarantined": 0}, "input"),
-        ({"input": 1, "delivered": 0, "withheld": [1], "quarantined": 0}, "reason codes"),
+        ({"input": 1, "delivered": 0, "withheld": [1], "quarantined": 0}, "redencodes"),
     ],
 )
 def test_manifest_refuses_malformed_counts(counts: dict[str, Any], message: str) -> None:
@@ -271,7 +271,7 @@ def test_drop_publishes_files_and_manifest_and_returns_a_receipt(
 def test_drop_never_replaces_a_published_delivery(drop: Drop, drop_root: Path) -> None:
     drop.publish(_delivery("d1"))
     before = _stored(drop, drop_root, "acme")
-    with pytest.raises(PermanentDeliveryError, match="exists already"):
+    with pytest.raises(PermanentDeliveryError, match="bestaat al"):
         drop.publish(_delivery("d1", names=("anders.csv",)))
     assert _stored(drop, drop_root, "acme") == before
 
@@ -290,7 +290,7 @@ def test_drop_refuses_ids_that_could_escape_or_hide_and_writes_nothing(
     manifest = {**_manifest(files), "supplier": supplier}
     delivery = Delivery(supplier=supplier, delivery_id=delivery_id, files=files, manifest=manifest)
     before = sorted(tmp_path.rglob("*"))
-    with pytest.raises(ConfigurationError, match="not allowed"):
+    with pytest.raises(ConfigurationError, match="niet toegestaan"):
         drop.publish(delivery)
     assert sorted(tmp_path.rglob("*")) == before
     if isinstance(drop, MemoryDrop):
@@ -312,7 +312,7 @@ def test_drop_refuses_a_manifest_that_does_not_list_the_files_it_ships(
     good = _delivery()
     tampered = DataFile(name=good.files[0].name, content=b"iets anders\n", rows=1)
     delivery = Delivery("acme", "d1", (tampered, *good.files[1:]), good.manifest)
-    with pytest.raises(PolicyError, match="does not list exactly the files"):
+    with pytest.raises(PolicyError, match="noemt niet precies de bestanden"):
         drop.publish(delivery)
     assert _stored(drop, drop_root, "acme") == {}
 
@@ -320,7 +320,7 @@ def test_drop_refuses_a_manifest_that_does_not_list_the_files_it_ships(
 def test_drop_refuses_a_manifest_for_another_supplier(drop: Drop, drop_root: Path) -> None:
     good = _delivery()
     delivery = Delivery("other", "d1", good.files, good.manifest)
-    with pytest.raises(PolicyError, match="'acme', not for 'other'"):
+    with pytest.raises(PolicyError, match="'acme', niet voor 'other'"):
         drop.publish(delivery)
     assert _stored(drop, drop_root, "other") == {}
 
@@ -328,7 +328,7 @@ def test_drop_refuses_a_manifest_for_another_supplier(drop: Drop, drop_root: Pat
 def test_drop_refuses_a_manifest_whose_counts_do_not_add_up(drop: Drop, drop_root: Path) -> None:
     good = _delivery()
     manifest = {**good.manifest, "counts": {**COUNTS, "input": 99}}
-    with pytest.raises(PolicyError, match="do not add up"):
+    with pytest.raises(PolicyError, match="kloppen niet"):
         drop.publish(Delivery("acme", "d1", good.files, manifest))
     assert _stored(drop, drop_root, "acme") == {}
 
@@ -354,7 +354,7 @@ def test_drop_remove_refuses_ids_that_could_escape_or_hide(
     drop.publish(_delivery("d1"))
     supplier = bad_id if which == "supplier" else "acme"
     delivery_id = bad_id if which == "delivery_id" else "d1"
-    with pytest.raises(ConfigurationError, match="not allowed"):
+    with pytest.raises(ConfigurationError, match="niet toegestaan"):
         drop.remove(supplier, delivery_id)
     assert list(_stored(drop, drop_root, "acme")) == ["d1"]
 
@@ -608,7 +608,7 @@ def test_folder_drop_a_retry_after_a_transient_failure_publishes_normally(
 
 def test_folder_drop_refuses_a_missing_root_instead_of_creating_it(tmp_path: Path) -> None:
     root = tmp_path / "niet-gemount"
-    with pytest.raises(PermanentDeliveryError, match="does not exist"):
+    with pytest.raises(PermanentDeliveryError, match="bestaat niet"):
         FolderDrop(root).publish(_delivery())
     assert not root.exists()
 
@@ -644,7 +644,7 @@ def test_folder_drop_refuses_when_the_final_folder_appears_during_publishing(
         real_rename(source, target, **kwargs)
 
     monkeypatch.setattr(os, "rename", racing_rename)
-    with pytest.raises(PermanentDeliveryError, match="exists already"):
+    with pytest.raises(PermanentDeliveryError, match="bestaat al"):
         FolderDrop(drop_root).publish(_delivery("d1"))
     monkeypatch.undo()
     assert sorted(os.listdir(drop_root / "acme")) == ["d1"]
@@ -697,7 +697,7 @@ def test_folder_drop_remove_refuses_what_is_not_a_delivery_folder(drop_root: Pat
     before = _snapshot(drop_root)
 
     for name in ("handmatig", "los-bestand", "link", "nep"):
-        with pytest.raises(PermanentDeliveryError, match="not a delivery folder"):
+        with pytest.raises(PermanentDeliveryError, match="geen levermap"):
             drop.remove("acme", name)
     assert _snapshot(drop_root) == before
     assert (supplier_dir / "link").is_symlink()
@@ -706,7 +706,7 @@ def test_folder_drop_remove_refuses_what_is_not_a_delivery_folder(drop_root: Pat
 def test_folder_drop_remove_refuses_a_missing_root_instead_of_saying_it_is_gone(
     tmp_path: Path,
 ) -> None:
-    with pytest.raises(PermanentDeliveryError, match="does not exist"):
+    with pytest.raises(PermanentDeliveryError, match="bestaat niet"):
         FolderDrop(tmp_path / "niet-gemount").remove("acme", "d1")
 
 
@@ -736,7 +736,7 @@ def test_folder_drop_remove_interrupted_while_deleting_hides_it_and_a_second_cal
         real_unlink(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "unlink", failing_unlink)
-    with pytest.raises(TransientDeliveryError, match="call remove again") as caught:
+    with pytest.raises(TransientDeliveryError, match="roep remove opnieuw aan") as caught:
         drop.remove("acme", "d1")
     monkeypatch.undo()
 
@@ -765,7 +765,7 @@ def test_folder_drop_remove_failing_to_withdraw_keeps_the_delivery(
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(os, "rename", failing_rename)
-    with pytest.raises(error, match="nothing was removed"):
+    with pytest.raises(error, match="er is niets verwijderd"):
         drop.remove("acme", "d1")
     monkeypatch.undo()
     assert _snapshot(drop_root) == before
@@ -817,7 +817,7 @@ def test_memory_drop_remove_with_fail_on_write_keeps_the_delivery() -> None:
     drop = MemoryDrop()
     drop.publish(_delivery())
     drop.fail_on_write = True
-    with pytest.raises(TransientDeliveryError, match="nothing was removed"):
+    with pytest.raises(TransientDeliveryError, match="er is niets verwijderd"):
         drop.remove("acme", "d1")
     assert list(drop.deliveries) == [("acme", "d1")]
     drop.fail_on_write = False
@@ -838,7 +838,8 @@ def test_registry_builds_folder_and_memory_drops(drop_root: Path) -> None:
 
 def test_registry_names_the_known_kinds_for_an_unknown_one() -> None:
     with pytest.raises(
-        ConfigurationError, match=r"^unknown drop kind 'ftp'; known kinds: folder, memory, sftp$"
+        ConfigurationError,
+        match=r"^onbekend soort levermap 'ftp'; bekende soorten: folder, memory, sftp$",
     ):
         get_drop("ftp", host="example.test")
 
@@ -848,7 +849,7 @@ def test_registry_names_the_known_kinds_for_an_unknown_one() -> None:
     [("folder", {}), ("folder", {"root": "x", "path": "y"}), ("memory", {"x": 1})],
 )
 def test_registry_refuses_settings_a_drop_does_not_take(kind: str, kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ConfigurationError, match="it takes:"):
+    with pytest.raises(ConfigurationError, match="ze neemt:"):
         get_drop(kind, **kwargs)
 
 
@@ -873,5 +874,5 @@ def test_folder_drop_a_tampered_copy_is_not_the_same_delivery(drop_root: Path) -
     data = next(p for p in (drop_root / "acme" / "d1").iterdir() if p.name != MANIFEST_NAME)
     data.chmod(0o640)
     data.write_bytes(b"changed")
-    with pytest.raises(PermanentDeliveryError, match="exists already"):
+    with pytest.raises(PermanentDeliveryError, match="bestaat al"):
         drop.publish(_delivery("d1"))

@@ -311,15 +311,15 @@ def test_malformed_school_year_is_rejected(tmp_path: Path, schooljaar: str) -> N
     with pytest.raises(SourceFormatError, match="schooljaar") as exc:
         EDEXML_SOURCE.extract(path)
     message = assert_clean_message(exc, path)
-    assert f"line {line_of(path, '<schooljaar>')}" in message
+    assert f"regel {line_of(path, '<schooljaar>')}" in message
 
 
 def test_missing_school_year_is_rejected(tmp_path: Path) -> None:
     text = edexml_text().replace("    <schooljaar>2026-2027</schooljaar>\n", "")
     path = write(tmp_path, text)
-    with pytest.raises(SourceFormatError, match="no <schooljaar>") as exc:
+    with pytest.raises(SourceFormatError, match="geen <schooljaar>") as exc:
         EDEXML_SOURCE.extract(path)
-    assert f"line {line_of(path, '<school>')}" in assert_clean_message(exc, path)
+    assert f"regel {line_of(path, '<school>')}" in assert_clean_message(exc, path)
 
 
 def test_missing_school_block_is_rejected(tmp_path: Path) -> None:
@@ -347,7 +347,7 @@ def test_version_2_0_is_accepted(tmp_path: Path) -> None:
 
 def test_zero_pupils_is_rejected(tmp_path: Path) -> None:
     path = write(tmp_path, edexml_text(pupils=""))
-    with pytest.raises(SourceFormatError, match="contains no pupils") as exc:
+    with pytest.raises(SourceFormatError, match="geen leerlingen") as exc:
         EDEXML_SOURCE.extract(path)
     assert_clean_message(exc, path)
 
@@ -368,7 +368,7 @@ def test_groups_and_teachers_are_optional(tmp_path: Path) -> None:
 def test_truncated_file_names_the_line(tmp_path: Path) -> None:
     text = edexml_text(pupils="".join(pupil_xml(f"L{n}") for n in range(40)))
     path = write(tmp_path, text[: len(text) // 2])
-    with pytest.raises(SourceFormatError, match=r"line \d+: not well-formed XML") as exc:
+    with pytest.raises(SourceFormatError, match=r"regel \d+: geen goedgevormde XML") as exc:
         EDEXML_SOURCE.extract(path)
     assert_clean_message(exc, path)
 
@@ -376,7 +376,7 @@ def test_truncated_file_names_the_line(tmp_path: Path) -> None:
 def test_mismatched_tags_are_reported_without_values(tmp_path: Path) -> None:
     broken = edexml_text().replace(f"<achternaam>{SECRET_NAME}</achternaam>", "<achternaam>x")
     path = write(tmp_path, broken)
-    with pytest.raises(SourceFormatError, match="not well-formed XML") as exc:
+    with pytest.raises(SourceFormatError, match="geen goedgevormde XML") as exc:
         EDEXML_SOURCE.extract(path)
     assert_clean_message(exc, path)
 
@@ -385,17 +385,17 @@ def test_mismatched_tags_are_reported_without_values(tmp_path: Path) -> None:
 def test_stray_ampersand_reports_its_own_line(tmp_path: Path, broken: str) -> None:
     text = edexml_text(pupils=pupil_xml("L1") + pupil_xml("L2", achternaam=broken))
     path = write(tmp_path, text)
-    with pytest.raises(SourceFormatError, match="not well-formed XML") as exc:
+    with pytest.raises(SourceFormatError, match="geen goedgevormde XML") as exc:
         EDEXML_SOURCE.extract(path)
     message = assert_clean_message(exc, path)
-    assert f"line {line_of(path, broken)}:" in message
+    assert f"regel {line_of(path, broken)}:" in message
     assert broken not in message
 
 
 def test_wrong_encoding_does_not_quote_bytes(tmp_path: Path) -> None:
     text = edexml_text(pupils=pupil_xml("L1", achternaam=SECRET_NAME + "é"))
     path = write(tmp_path, text.encode("iso-8859-1"))  # declared UTF-8, is not
-    with pytest.raises(SourceFormatError, match="not well-formed XML") as exc:
+    with pytest.raises(SourceFormatError, match="geen goedgevormde XML") as exc:
         EDEXML_SOURCE.extract(path)
     message = assert_clean_message(exc, path)
     assert "0xE9" not in message
@@ -406,7 +406,7 @@ def test_other_xml_is_not_edexml(tmp_path: Path) -> None:
     with pytest.raises(SourceFormatError) as exc:
         EDEXML_SOURCE.extract(path)
     message = assert_clean_message(exc, path)
-    assert "is not an EDEXML file: root element is <rss>, expected <EDEX>" in message
+    assert "is geen EDEXML-bestand: root element is <rss>, expected <EDEX>" in message
 
 
 def test_namespaced_edex_is_not_edexml(tmp_path: Path) -> None:
@@ -426,20 +426,20 @@ def test_empty_file_is_rejected(tmp_path: Path, content: bytes) -> None:
 
 def test_plain_text_is_rejected(tmp_path: Path) -> None:
     path = write(tmp_path, "leerlingkey;achternaam\n1;Jansen\n", name="EDEX.csv")
-    with pytest.raises(SourceFormatError, match="no XML content") as exc:
+    with pytest.raises(SourceFormatError, match="geen XML-inhoud") as exc:
         EDEXML_SOURCE.extract(path)
     assert "Jansen" not in assert_clean_message(exc, path)
 
 
 def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
     path = tmp_path / "nowhere" / "EDEX.XML"
-    with pytest.raises(ConfigurationError, match="does not exist") as exc:
+    with pytest.raises(ConfigurationError, match="bestaat niet") as exc:
         EDEXML_SOURCE.extract(path)
     assert_clean_message(exc, path)
 
 
 def test_folder_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="is not a file"):
+    with pytest.raises(ConfigurationError, match="is geen bestand"):
         EDEXML_SOURCE.extract(tmp_path)
 
 
@@ -778,7 +778,7 @@ def test_an_element_in_a_foreign_namespace_is_refused_with_its_line(
     with pytest.raises(SourceFormatError) as caught:
         EdexmlSource().extract(path)
     message = assert_clean_message(caught, path)
-    assert f"line {line_of(path, needle)}:" in message
+    assert f"regel {line_of(path, needle)}:" in message
     assert "namespace" in message
     # The exact reader, which reads whatever the fast one gives up on, refuses it itself.
     with pytest.raises(SourceFormatError, match="namespace"), path.open("rb") as handle:

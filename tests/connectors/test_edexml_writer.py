@@ -486,7 +486,7 @@ def test_the_smalle_set_answers_geengegevens_when_no_pupil_is_delivered(
 
 
 def test_the_smalle_set_refuses_a_column_outside_the_profile() -> None:
-    with pytest.raises(ConfigurationError, match="uwlr-smalle-set cannot carry fields geslacht"):
+    with pytest.raises(ConfigurationError, match="uwlr-smalle-set kan fields geslacht"):
         render(three_pupils((*SMALLE_SET_FIELDS, "geslacht")), profile="uwlr-smalle-set")
     with pytest.raises(ConfigurationError, match="teacher_fields voorletters"):
         render(
@@ -501,23 +501,23 @@ def test_the_smalle_set_refuses_a_column_outside_the_profile() -> None:
 
 def test_plain_edexml_with_no_pupils_is_refused_as_the_xsd_requires_one_leerling() -> None:
     # EDEXMLType: leerlingen/leerling has minOccurs 1, so there is no valid empty file.
-    with pytest.raises(ConfigurationError, match="at least one leerling"):
+    with pytest.raises(ConfigurationError, match="minstens één leerling"):
         render(three_pupils().iloc[0:0])
 
 
 def test_render_needs_a_context() -> None:
-    with pytest.raises(ConfigurationError, match="needs a render context"):
+    with pytest.raises(ConfigurationError, match="heeft een RenderContext nodig"):
         EdexmlFormat().render(three_pupils(), basename="x", options={})
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"mode": "delta"}, "full snapshot"),
-        ({"profile": "uwlr-lvs-set"}, "unknown profile"),
-        ({"groups": None}, "context has none"),
-        ({"groups": groups().iloc[1:]}, "not in context.groups"),
-        ({"school": {**SCHOOL, "schooljaar": None}}, "needs a schooljaar"),
+        ({"mode": "delta"}, "volledige momentopname"),
+        ({"profile": "uwlr-lvs-set"}, "onbekend profiel"),
+        ({"groups": None}, "context heeft er geen"),
+        ({"groups": groups().iloc[1:]}, "niet in context.groups"),
+        ({"school": {**SCHOOL, "schooljaar": None}}, "heeft een schooljaar zoals"),
         ({"created_at": "gisteren"}, "ISO 8601"),
     ],
 )
@@ -528,15 +528,15 @@ def test_a_context_edexml_cannot_use_is_refused(changes: dict[str, object], mess
 
 def test_a_duplicate_group_key_in_the_context_is_refused() -> None:
     doubled = pd.concat([groups(), groups().iloc[:1]], ignore_index=True)
-    with pytest.raises(ConfigurationError, match="more than once"):
+    with pytest.raises(ConfigurationError, match="meer dan eens"):
         render(three_pupils(), groups=doubled)
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"groepsnaam": "Groep " + "x" * 70}, "groepsnaam that EDEXML cannot hold"),
-        ({"jaargroep": None}, "have no jaargroep"),
+        ({"groepsnaam": "Groep " + "x" * 70}, "groepsnaam die EDEXML niet kan bevatten"),
+        ({"jaargroep": None}, "hebben geen jaargroep"),
     ],
 )
 def test_a_group_edexml_cannot_hold_stops_the_file(
@@ -550,7 +550,9 @@ def test_a_group_edexml_cannot_hold_stops_the_file(
 
 
 def test_a_school_header_edexml_cannot_hold_is_refused_without_quoting_it() -> None:
-    with pytest.raises(InputError, match="brincode is not 2 digits and 2 capitals") as caught:
+    with pytest.raises(
+        InputError, match="brincode van de school is niet 2 cijfers en 2 hoofdletters"
+    ) as caught:
         render(three_pupils(), school={**SCHOOL, "brincode": "07XY01"})
     assert "07XY01" not in str(caught.value)
 
@@ -586,12 +588,12 @@ def test_a_teacher_without_a_key_gets_a_hash_key_by_row(
 
 def test_a_column_edexml_cannot_carry_is_refused() -> None:
     frame = three_pupils().assign(pseudoniem="abc")
-    with pytest.raises(ConfigurationError, match="cannot carry fields pseudoniem"):
+    with pytest.raises(ConfigurationError, match="kan fields pseudoniem"):
         render(frame)
 
 
 def test_an_option_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="unknown edexml option"):
+    with pytest.raises(ConfigurationError, match="onbekende edexml-optie"):
         EdexmlFormat().render(
             three_pupils(), basename="x", options={"separator": ";"}, context=context()
         )
@@ -600,13 +602,13 @@ def test_an_option_is_refused() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"voorletters": "ABCDEFGH"}, "voorletters that EDEXML cannot hold"),
-        ({"geboortedatum": "2019-02-30"}, "geboortedatum that EDEXML cannot hold"),
-        ({"geslacht": "Meisje"}, "geslacht that EDEXML cannot hold"),
-        ({"jaargroep": "9"}, "jaargroep that EDEXML cannot hold"),
-        ({"roepnaam": "Xan\x07der"}, "control character"),
-        ({"achternaam": None, "roepnaam": None}, "neither achternaam nor roepnaam"),
-        ({"leerlingkey": "1001"}, "share a leerlingkey"),
+        ({"voorletters": "ABCDEFGH"}, "voorletters die EDEXML niet kan bevatten"),
+        ({"geboortedatum": "2019-02-30"}, "geboortedatum die EDEXML niet kan bevatten"),
+        ({"geslacht": "Meisje"}, "geslacht die EDEXML niet kan bevatten"),
+        ({"jaargroep": "9"}, "jaargroep die EDEXML niet kan bevatten"),
+        ({"roepnaam": "Xan\x07der"}, "stuurteken"),
+        ({"achternaam": None, "roepnaam": None}, "achternaam noch roepnaam"),
+        ({"leerlingkey": "1001"}, "een leerlingkey met een ander gemeen"),
     ],
 )
 def test_a_value_edexml_cannot_hold_stops_the_file_without_quoting_it(
@@ -623,7 +625,7 @@ def test_a_value_edexml_cannot_hold_stops_the_file_without_quoting_it(
 def test_a_lone_surrogate_is_refused_without_quoting_it() -> None:
     frame = three_pupils().astype(object)
     frame.loc[0, "roepnaam"] = "Zo\ud800"
-    with pytest.raises(InputError, match="not valid Unicode") as caught:
+    with pytest.raises(InputError, match="geen geldige Unicode") as caught:
         render(frame)
     assert "Zo" not in str(caught.value)
 

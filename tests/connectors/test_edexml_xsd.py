@@ -31,7 +31,7 @@ def test_a_broken_file_fails_with_the_line_number(edexml_reference: Path, tmp_pa
     with pytest.raises(SourceFormatError) as caught:
         validate_with_xsd(broken, edexml_reference)
     message = str(caught.value)
-    assert f"line {target + 1}:" in message
+    assert f"regel {target + 1}:" in message
     assert "geslacht" in message
     assert "'5'" not in message
     assert "\n" not in message
@@ -47,7 +47,7 @@ def test_an_element_out_of_order_fails(edexml_reference: Path, tmp_path: Path) -
         ),
         encoding="utf-8",
     )
-    with pytest.raises(SourceFormatError, match=r"does not match the EDEXML 2\.1 schema"):
+    with pytest.raises(SourceFormatError, match=r"klopt niet met het EDEXML 2\.1-schema"):
         validate_with_xsd(broken, edexml_reference)
 
 

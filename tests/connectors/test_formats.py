@@ -103,14 +103,14 @@ def test_csv_quotes_a_cell_only_when_it_holds_the_separator_a_quote_or_a_line_br
 def test_csv_refuses_a_separator_that_is_not_allowed_and_lists_the_allowed_ones(
     pupils: pd.DataFrame, separator: str
 ) -> None:
-    with pytest.raises(ConfigurationError, match="allowed separators") as caught:
+    with pytest.raises(ConfigurationError, match="toegestane scheidingstekens") as caught:
         _render_csv(pupils, separator=separator)
     for allowed in ("';'", "','", "'\\t'", "'|'"):
         assert allowed in str(caught.value)
 
 
 def test_csv_refuses_an_unknown_option_so_typos_are_not_ignored(pupils: pd.DataFrame) -> None:
-    with pytest.raises(ConfigurationError, match=r"'seperator'.*known options: separator"):
+    with pytest.raises(ConfigurationError, match=r"'seperator'.*bekende opties: separator"):
         _render_csv(pupils, seperator=",")
 
 
@@ -267,7 +267,7 @@ def test_csv_round_trips_any_text_through_pandas_read_csv_with_only_formulas_cha
 
 def test_csv_refuses_a_lone_surrogate_without_quoting_it() -> None:
     frame = pd.DataFrame({"roepnaam": pd.Series(["Zo\ud800"], dtype=object)})
-    with pytest.raises(InputError, match="not valid Unicode") as caught:
+    with pytest.raises(InputError, match="geen geldige Unicode") as caught:
         _render_csv(frame)
     assert "Zo" not in str(caught.value)
 
@@ -280,20 +280,20 @@ def test_csv_refuses_a_lone_surrogate_without_quoting_it() -> None:
 def test_formats_refuse_a_basename_that_is_not_a_plain_file_name(
     format_: CsvFormat | ParquetFormat, basename: str, pupils: pd.DataFrame
 ) -> None:
-    with pytest.raises(ConfigurationError, match="not allowed"):
+    with pytest.raises(ConfigurationError, match="niet toegestaan"):
         format_.render(pupils, basename=basename, options={})
 
 
 @pytest.mark.parametrize("format_", [CsvFormat(), ParquetFormat()], ids=["csv", "parquet"])
 def test_formats_refuse_a_frame_with_a_column_twice(format_: CsvFormat | ParquetFormat) -> None:
     frame = pd.DataFrame([["a", "b"]], columns=["roepnaam", "roepnaam"])
-    with pytest.raises(ConfigurationError, match="more than once: roepnaam"):
+    with pytest.raises(ConfigurationError, match="meer dan eens voor: roepnaam"):
         format_.render(frame, basename="x", options={})
 
 
 @pytest.mark.parametrize("format_", [CsvFormat(), ParquetFormat()], ids=["csv", "parquet"])
 def test_formats_refuse_a_frame_without_columns(format_: CsvFormat | ParquetFormat) -> None:
-    with pytest.raises(ConfigurationError, match="no columns"):
+    with pytest.raises(ConfigurationError, match="geen kolommen"):
         format_.render(pd.DataFrame(), basename="x", options={})
 
 
@@ -350,7 +350,7 @@ def test_parquet_gives_the_same_bytes_for_the_same_frame_and_does_not_mutate_it(
 
 
 def test_parquet_refuses_options(typed_pupils: pd.DataFrame) -> None:
-    with pytest.raises(ConfigurationError, match=r"'separator'.*known options: none"):
+    with pytest.raises(ConfigurationError, match=r"'separator'.*bekende opties: none"):
         ParquetFormat().render(typed_pupils, basename="x", options={"separator": ";"})
 
 
@@ -382,7 +382,7 @@ def test_registry_returns_the_csv_and_parquet_writers() -> None:
 def test_registry_names_the_known_formats_for_an_unknown_one() -> None:
     with pytest.raises(
         ConfigurationError,
-        match=r"^unknown output format 'xml'; known formats: "
+        match=r"^onbekend uitvoerformaat 'xml'; bekende formaten: "
         r"aggregaat, csv, edexml, oneroster, parquet$",
     ):
         get_format("xml")

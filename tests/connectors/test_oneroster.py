@@ -168,7 +168,7 @@ def test_moodle_v1p1_bulk_minimal_loads(oneroster_reference: Path) -> None:
     assert export.school["schooljaar"] == "2022-2023"
     assert export.school["peildatum"] is None
     assert export.school_line == 2
-    assert any("no org has type school" in note for note in export.notes)
+    assert any("geen org heeft type school" in note for note in export.notes)
 
     # users.csv: 6 users; students Mary (line 3), mmichel (6), Anna (7). Jim is a teacher
     # although enrollments.csv enrols him as a student; Thomas is a parent.
@@ -182,7 +182,7 @@ def test_moodle_v1p1_bulk_minimal_loads(oneroster_reference: Path) -> None:
     assert pupils["source_line"].tolist() == [3, 6, 7]
     assert pupils["achternaam"].tolist() == ["Jones", "Jones", "Brown"]
     assert pupils["roepnaam"].tolist() == ["Mary", "mmichel", "Anna"]
-    assert any("3 pupils have no identifier" in note for note in export.notes)
+    assert any("3 leerlingen hebben geen identifier" in note for note in export.notes)
     mmichel = pupil(export, "usr-222-1234561232")
     assert mmichel["groepskey"] == "cls-222-123478"  # homeroom
     assert mmichel["samengestelde_groepen"] == "cls-222-123456"  # "Scheduled", any case
@@ -209,8 +209,10 @@ def test_moodle_v1p2_delta_small_loads(oneroster_reference: Path) -> None:
     # The one session runs 2023-09-04 to 2024-01-26 and says schoolYear 2023: the dates
     # give 2023-2024, and the disagreement is noted.
     assert export.school["schooljaar"] == "2023-2024"
-    assert any("schoolYear says 2022-2023 but the dates say 2023-2024" in n for n in export.notes)
-    assert any(note.startswith("delta package") for note in export.notes)
+    assert any(
+        "schoolYear zegt 2022-2023 maar de datums zeggen 2023-2024" in n for n in export.notes
+    )
+    assert any(note.startswith("deltapakket") for note in export.notes)
 
     assert len(export.pupils) == 1
     bruce = export.pupils.iloc[0]
@@ -236,8 +238,8 @@ def test_moodle_v1p1_bulk_full_is_refused_for_status_in_bulk(
 ) -> None:
     # SOURCE.md: the manifest says bulk, yet the rows carry status and dateLastModified.
     message = refused(oneroster_reference / MOODLE / "v1p1_bulk_full")
-    assert "v1p1_bulk_full/orgs.csv line 2: status is filled in" in message
-    assert "rule bulk_lifecycle" in message
+    assert "v1p1_bulk_full/orgs.csv regel 2: status is filled in" in message
+    assert "controle bulk_lifecycle" in message
     assert "or mark file.orgs delta in manifest.csv" in message
 
     # With status and dateLastModified cleared, the set loads.
@@ -265,35 +267,37 @@ def test_moodle_v1p2_full_with_errors_reports_each_error(
 ) -> None:
     reference = oneroster_reference / MOODLE / "v1p2_full_with_errors"
     message = refused(reference)
-    assert message.startswith(f"{reference}/manifest.csv line 21: file.scoreScales has no value")
-    assert "rule file_mode" in message
+    assert message.startswith(f"{reference}/manifest.csv regel 21: file.scoreScales has no value")
+    assert "controle file_mode" in message
 
     # Peel the errors SOURCE.md lists off a copy, one at a time.
     folder = copy(reference, tmp_path)
     set_manifest(folder, **{"file.userProfiles": "bulk"})
     message = refused(folder)
-    assert "manifest.csv line 21: file.scoreScales has no value" in message
+    assert "manifest.csv regel 21: file.scoreScales has no value" in message
 
     set_manifest(folder, **{"file.scoreScales": "absent", "file.userResources": "absent"})
     message = refused(folder)
-    assert "manifest.csv line 22: file.userProfiles is bulk, but userProfiles.csv is not" in message
-    assert "rule file_listed" in message
+    assert (
+        "manifest.csv regel 22: file.userProfiles is bulk, but userProfiles.csv is not" in message
+    )
+    assert "controle file_listed" in message
     assert "rename userprofiles.csv to userProfiles.csv" in message
 
     set_manifest(folder, **{"file.userProfiles": "absent"})
     message = refused(folder)
     assert (
-        "users.csv line 1: column 18 is 'prefferedGivenName' where OneRoster 1.2 has "
+        "users.csv regel 1: column 18 is 'prefferedGivenName' where OneRoster 1.2 has "
         "'preferredGivenName'" in message
     )
-    assert "rule header" in message
+    assert "controle header" in message
 
     def users_header(rows: list[list[str]]) -> None:
         rows[0] = list(SPEC_HEADERS["1.2"]["users"])
 
     edit(folder, "users.csv", users_header)
     message = refused(folder)
-    assert "roles.csv line 1: column 3 is 'dataLastModified' where OneRoster 1.2 has" in message
+    assert "roles.csv regel 1: column 3 is 'dataLastModified' where OneRoster 1.2 has" in message
 
     def roles_typo(rows: list[list[str]]) -> None:
         rows[0][2] = "dateLastModified"
@@ -301,7 +305,7 @@ def test_moodle_v1p2_full_with_errors_reports_each_error(
     edit(folder, "roles.csv", roles_typo)
     message = refused(folder)
     # The header's two trailing empty names.
-    assert "roles.csv line 1: column 10 is unnamed where OneRoster 1.2 has " in message
+    assert "roles.csv regel 1: column 10 is unnamed where OneRoster 1.2 has " in message
 
     def roles_header(rows: list[list[str]]) -> None:
         rows[0] = list(SPEC_HEADERS["1.2"]["roles"])
@@ -309,9 +313,9 @@ def test_moodle_v1p2_full_with_errors_reports_each_error(
     edit(folder, "roles.csv", roles_header)
     message = refused(folder)
     assert (
-        "roles.csv line 2: the line has 9 values where the header has 10 (and on 6 more" in message
+        "roles.csv regel 2: the line has 9 values where the header has 10 (and on 6 more" in message
     )
-    assert "rule row_width" in message
+    assert "controle row_width" in message
 
     def roles_width(rows: list[list[str]]) -> None:
         for row in rows[1:]:
@@ -319,7 +323,7 @@ def test_moodle_v1p2_full_with_errors_reports_each_error(
 
     edit(folder, "roles.csv", roles_width)
     message = refused(folder)
-    assert "orgs.csv line 2: status is filled in, but manifest.csv marks orgs bulk" in message
+    assert "orgs.csv regel 2: status is filled in, but manifest.csv marks orgs bulk" in message
 
 
 def test_oat_sa_v1p1_base_is_refused_for_its_vendor_headers(
@@ -328,10 +332,10 @@ def test_oat_sa_v1p1_base_is_refused_for_its_vendor_headers(
     reference = oneroster_reference / OAT / "v1p1_base"
     message = refused(reference)
     assert message.startswith(
-        f"{reference}/orgs.csv line 1: column 7 is 'metadata.classification' where "
+        f"{reference}/orgs.csv regel 1: column 7 is 'metadata.classification' where "
         "OneRoster 1.1 has 'parentSourcedId'"
     )
-    assert "rule metadata_column" in message
+    assert "controle metadata_column" in message
 
     folder = copy(reference, tmp_path)
 
@@ -346,7 +350,7 @@ def test_oat_sa_v1p1_base_is_refused_for_its_vendor_headers(
     edit(folder, "orgs.csv", orgs_header)
     message = refused(folder)
     # The 1.0-style academicSessions.csv has no schoolYear column.
-    assert "academicSessions.csv line 1: column 9 (schoolYear) is missing" in message
+    assert "academicSessions.csv regel 1: column 9 (schoolYear) is missing" in message
 
 
 @pytest.mark.parametrize("name", ["v1p1_bulk_minimal", "v1p2_delta_small"])
@@ -484,9 +488,9 @@ def test_user_values_are_mapped_as_documented(package: Path) -> None:
         == 56
     )
     notes = " | ".join(export.notes)
-    assert "users.csv: 1 pupils have no identifier" in notes
-    assert "middleName of 1 pupils is not read" in notes
-    assert "userMasterIdentifier of 1 pupils is not an ECK iD" in notes
+    assert "users.csv: 1 leerlingen hebben geen identifier" in notes
+    assert "middleName van 1 leerlingen wordt niet gelezen" in notes
+    assert "userMasterIdentifier van 1 leerlingen is geen ECK iD" in notes
     assert SECRET not in notes and "urn:state" not in notes
 
 
@@ -504,7 +508,7 @@ def test_homeroom_choice_prefers_primary_and_reports_several(package: Path) -> N
     write_rows(package, "enrollments.csv", rows)
     export = read(package)
     assert pupil(export, "257899")["groepskey"] == "G3-5A;G6-8A"
-    assert any("1 pupils are in more than one homeroom class" in n for n in export.notes)
+    assert any("1 leerlingen zitten in meer dan één stamgroep" in n for n in export.notes)
 
 
 def test_source_lines_count_physical_lines(package: Path) -> None:
@@ -535,20 +539,20 @@ def test_delta_package_drops_what_is_to_be_deleted(package: Path) -> None:
     assert pd.isna(pupil(export, "257899")["groepskey"])
     assert (export.pupils["mutatiedatum"] == "2026-09-01T08:00:00.000Z").all()
     notes = " | ".join(export.notes)
-    assert "users.csv: 1 pupils marked tobedeleted are left out" in notes
-    assert "roles.csv: 1 student roles marked tobedeleted are left out" in notes
-    assert "enrollments.csv: 1 enrollments marked tobedeleted are left out" in notes
-    assert "delta package (" in notes
+    assert "users.csv: 1 leerlingen met tobedeleted zijn weggelaten" in notes
+    assert "roles.csv: 1 leerlingrollen met tobedeleted zijn weggelaten" in notes
+    assert "enrollments.csv: 1 inschrijvingen met tobedeleted zijn weggelaten" in notes
+    assert "deltapakket (" in notes
 
 
 @pytest.mark.parametrize(
     ("cell", "value", "expected"),
     [
-        ("dateLastModified", "", "users.csv line 7: dateLastModified is blank in a delta file"),
-        ("dateLastModified", "2026-09-01", "users.csv line 7: dateLastModified is not a date"),
-        ("status", "inactive", "users.csv line 7: status is not active or tobedeleted"),
-        ("status", "", "users.csv line 7: status is blank in a delta file"),
-        ("status", SECRET, "users.csv line 7: status is not active or tobedeleted"),
+        ("dateLastModified", "", "users.csv regel 7: dateLastModified is blank in a delta file"),
+        ("dateLastModified", "2026-09-01", "users.csv regel 7: dateLastModified is not a date"),
+        ("status", "inactive", "users.csv regel 7: status is not active or tobedeleted"),
+        ("status", "", "users.csv regel 7: status is blank in a delta file"),
+        ("status", SECRET, "users.csv regel 7: status is not active or tobedeleted"),
     ],
 )
 def test_delta_rows_need_status_and_date(
@@ -558,7 +562,7 @@ def test_delta_rows_need_status_and_date(
     set_cell(package, "users.csv", 7, cell, value)
     message = refused(package)
     assert expected in message
-    assert re.search(r"\(rule delta_(status|date): ", message)
+    assert re.search(r"\(controle delta_(status|date): ", message)
     assert SECRET not in message
 
 
@@ -567,8 +571,8 @@ def test_bulk_rows_must_leave_status_blank(package: Path) -> None:
     set_cell(package, "users.csv", 14, "status", "active")
     message = refused(package)
     assert (
-        f"{package}/users.csv line 12: status is filled in, but manifest.csv marks users bulk "
-        "(and on 1 more line) (rule bulk_lifecycle: " in message
+        f"{package}/users.csv regel 12: status is filled in, but manifest.csv marks users bulk "
+        "(and on 1 more line) (controle bulk_lifecycle: " in message
     )
 
 
@@ -578,24 +582,24 @@ def test_bulk_rows_must_leave_status_blank(package: Path) -> None:
 def test_missing_manifest(package: Path) -> None:
     (package / "manifest.csv").unlink()
     message = refused(package)
-    assert message.startswith(f"{package}: manifest.csv is missing (rule package: ")
+    assert message.startswith(f"{package}: manifest.csv is missing (controle package: ")
 
 
 def test_manifest_names_a_file_the_package_lacks(package: Path) -> None:
     (package / "enrollments.csv").rename(package / "Enrollments.csv")
     message = refused(package)
-    assert "manifest.csv line 11: file.enrollments is bulk, but enrollments.csv is not" in message
+    assert "manifest.csv regel 11: file.enrollments is bulk, but enrollments.csv is not" in message
     assert "rename Enrollments.csv to enrollments.csv" in message
 
 
 def test_manifest_mode_and_version(package: Path) -> None:
     set_manifest(package, **{"file.classes": "Bulk"})
-    assert "manifest.csv line 6: file.classes is not absent, bulk or delta" in refused(package)
+    assert "manifest.csv regel 6: file.classes is not absent, bulk or delta" in refused(package)
     set_manifest(package, **{"file.classes": "bulk", "oneroster.version": "1.0"})
-    assert "manifest.csv line 3: oneroster.version is not 1.1 or 1.2" in refused(package)
+    assert "manifest.csv regel 3: oneroster.version is not 1.1 or 1.2" in refused(package)
     set_manifest(package, **{"oneroster.version": "1.2", "file.users": "absent"})
     message = refused(package)
-    assert "manifest.csv line 16: file.users is absent (rule file_needed: " in message
+    assert "manifest.csv regel 16: file.users is absent (controle file_needed: " in message
 
 
 def test_header_in_another_case_or_version(
@@ -606,7 +610,7 @@ def test_header_in_another_case_or_version(
 
     edit(package, "classes.csv", lower)
     message = refused(package)
-    assert "classes.csv line 1: column 2 is 'Status' where OneRoster 1.2 has 'status'" in message
+    assert "classes.csv regel 1: column 2 is 'Status' where OneRoster 1.2 has 'status'" in message
 
     old = tmp_path / "old"
     write_oneroster(edexml_27zx, old, "1.1")
@@ -616,7 +620,7 @@ def test_header_in_another_case_or_version(
     edit(old, "manifest.csv", lambda rows: rows.append(["file.roles", "bulk"]))
     message = refused(old)
     assert (
-        "users.csv line 1: column 5 is 'orgSourcedIds' where OneRoster 1.2 has 'username'"
+        "users.csv regel 1: column 5 is 'orgSourcedIds' where OneRoster 1.2 has 'username'"
         in message
     )
     assert "this is a OneRoster 1.1 header: set oneroster.version" in message
@@ -627,7 +631,7 @@ def test_header_errors_never_quote_a_pupil(package: Path) -> None:
     rows = rows_of(package, "users.csv")
     write_rows(package, "users.csv", rows[1:])  # no header: a pupil sits on line 1
     message = refused(package)
-    assert "users.csv line 1: column 1 is not a OneRoster column name where" in message
+    assert "users.csv regel 1: column 1 is not a OneRoster column name where" in message
     assert SECRET not in message and "leerling-1" not in message
 
 
@@ -639,8 +643,8 @@ def test_extension_columns_must_be_metadata(package: Path) -> None:
 
     edit(package, "classes.csv", add)
     message = refused(package)
-    assert "classes.csv line 1: column 15 is not a OneRoster column name after" in message
-    assert "rule metadata_column" in message
+    assert "classes.csv regel 1: column 15 is not a OneRoster column name after" in message
+    assert "controle metadata_column" in message
 
 
 def test_row_width_never_quotes_a_pupil(package: Path) -> None:
@@ -653,8 +657,8 @@ def test_row_width_never_quotes_a_pupil(package: Path) -> None:
     )
     (package / "users.csv").write_bytes(data)
     message = refused(package)
-    assert "users.csv line 9: the line has 23 values where the header has 22" in message
-    assert "rule row_width" in message
+    assert "users.csv regel 9: the line has 23 values where the header has 22" in message
+    assert "controle row_width" in message
     assert SECRET not in message
 
 
@@ -664,35 +668,37 @@ def test_unclosed_quote_and_encoding(package: Path) -> None:
     lines = original.split(b"\r\n")
     lines[20] = lines[20].replace(b",", b',"', 1)
     users.write_bytes(b"\r\n".join(lines))
-    assert "users.csv line 21: a quoted value is never closed (rule quoting: " in refused(package)
+    assert "users.csv regel 21: a quoted value is never closed (controle quoting: " in refused(
+        package
+    )
 
     lines = original.split(b"\r\n")
     lines[30] += b"\xff"
     users.write_bytes(b"\r\n".join(lines))
     message = refused(package)
-    assert "users.csv line 31: the file is not UTF-8 (rule encoding: " in message
+    assert "users.csv regel 31: the file is not UTF-8 (controle encoding: " in message
 
 
 def test_required_values_and_unique_ids(package: Path) -> None:
     set_cell(package, "classes.csv", 3, "classType", "Homeroom")  # any case: fine
     read(package)
     set_cell(package, "classes.csv", 3, "classType", "lab")
-    assert "classes.csv line 3: classType is not homeroom or scheduled" in refused(package)
+    assert "classes.csv regel 3: classType is not homeroom or scheduled" in refused(package)
     set_cell(package, "classes.csv", 3, "classType", "")
-    assert "classes.csv line 3: classType is blank (rule required: " in refused(package)
+    assert "classes.csv regel 3: classType is blank (controle required: " in refused(package)
     set_cell(package, "classes.csv", 3, "classType", "homeroom")
 
     set_cell(package, "users.csv", 5, "sourcedId", "leerling-1")
-    assert "users.csv line 5: this sourcedId is on an earlier line too" in refused(package)
+    assert "users.csv regel 5: this sourcedId is on an earlier line too" in refused(package)
     set_cell(package, "users.csv", 5, "sourcedId", "")
-    assert "users.csv line 5: sourcedId is blank" in refused(package)
+    assert "users.csv regel 5: sourcedId is blank" in refused(package)
 
 
 def test_one_school_and_one_school_year(package: Path) -> None:
     rows = rows_of(package, "orgs.csv")
     write_rows(package, "orgs.csv", [*rows, ["org-99ZZ", "", "", "99ZZ", "school", "99ZZ", ""]])
     message = refused(package)
-    assert "orgs.csv line 3: 2 orgs of type school (lines 2, 3)" in message
+    assert "orgs.csv regel 3: 2 orgs of type school (lines 2, 3)" in message
     assert "export one package per school" in message
     write_rows(package, "orgs.csv", rows)
 
@@ -710,7 +716,7 @@ def test_one_school_and_one_school_year(package: Path) -> None:
     ]
     write_rows(package, "academicSessions.csv", [*rows, nxt])
     message = refused(package)
-    assert "the sessions hold school years 2026-2027, 2027-2028 (rule school_year: " in message
+    assert "the sessions hold school years 2026-2027, 2027-2028 (controle school_year: " in message
 
     rows[1][5:7] = ["", ""]  # no dates: the schoolYear column, read as the ending year
     write_rows(package, "academicSessions.csv", [rows[0], rows[1]])
@@ -733,7 +739,7 @@ def test_zip_rules(package: Path, tmp_path: Path) -> None:
 
 
 def test_missing_path_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="does not exist"):
+    with pytest.raises(ConfigurationError, match="bestaat niet"):
         read(tmp_path / "nowhere.zip")
 
 

@@ -52,14 +52,14 @@ def _refused(text: str) -> safe_yaml.PlainDataError:
 def test_a_duplicate_key_is_refused_with_its_line() -> None:
     problem = _refused("id: a\nfields: [roepnaam]\npurpose: x\nfields: [bsn]\n")
     assert problem.line == 4
-    assert "duplicate key 'fields'" in problem.problem
-    assert "line 2" in problem.problem  # where it was first
+    assert "dubbele sleutel 'fields'" in problem.problem
+    assert "regel 2" in problem.problem  # where it was first
 
 
 def test_a_duplicate_key_deep_inside_is_refused_with_its_line() -> None:
     text = "fields:\n  - name: eckid\n    purpose: a\n    purpose: b\n"
     problem = _refused(text)
-    assert (problem.line, "duplicate key 'purpose'" in problem.problem) == (4, True)
+    assert (problem.line, "dubbele sleutel 'purpose'" in problem.problem) == (4, True)
 
 
 def test_keys_that_read_as_the_same_value_are_duplicates() -> None:
@@ -73,8 +73,8 @@ def test_keys_that_read_as_the_same_value_are_duplicates() -> None:
         ("a: &x [1, 2]\n", 1, "anchor"),
         ("a: [1]\nb: *x\n", 2, None),  # an alias to an unknown anchor is a YAML error
         ("a: &x 1\nb: *x\n", 1, "anchor"),
-        ("a:\n  <<: {b: 1}\n", 2, "merge key"),
-        ("? [a, b]\n: 1\n", 1, "key"),
+        ("a:\n  <<: {b: 1}\n", 2, "merge-sleutel"),
+        ("? [a, b]\n: 1\n", 1, "sleutel"),
     ],
 )
 def test_anchors_aliases_merges_and_complex_keys_are_refused(
@@ -115,12 +115,12 @@ def test_a_csv_column_map_with_a_duplicate_key_is_refused_with_its_line(tmp_path
     with pytest.raises(ConfigurationError) as caught:
         load_column_map(path)
     message = str(caught.value)
-    assert f"line {lines + 1}" in message
-    assert "duplicate key 'columns'" in message
+    assert f"regel {lines + 1}" in message
+    assert "dubbele sleutel 'columns'" in message
 
 
 def test_a_csv_column_map_with_an_alias_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "map.yaml"
     path.write_text("name: &n kaart\ncolumns: {leerlingkey: *n}\n", encoding="utf-8")
-    with pytest.raises(ConfigurationError, match=r"map.yaml line 1: .*anchor"):
+    with pytest.raises(ConfigurationError, match=r"map.yaml regel 1: .*anchor"):
         load_column_map(path)

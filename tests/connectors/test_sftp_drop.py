@@ -169,7 +169,7 @@ def test_sftp_drop_refuses_an_existing_delivery_id_and_leaves_it_alone(
 
     other = _delivery("d1")
     other = dataclasses.replace(other, manifest={**other.manifest, "run_id": "another-run"})
-    with pytest.raises(PermanentDeliveryError, match="never replaced") as caught:
+    with pytest.raises(PermanentDeliveryError, match="nooit vervangen") as caught:
         drop.publish(other)
     assert (sftp_server.root / "acme" / "d1" / MANIFEST_NAME).read_bytes() == before
     assert _hidden(sftp_server.root / "acme") == []
@@ -258,7 +258,7 @@ def test_sftp_drop_refuses_a_server_without_a_key_of_the_pinned_type_and_names_i
 ) -> None:
     unknown = asyncssh.generate_private_key("ssh-ed448").export_public_key().decode()
     delays: list[float] = []
-    with pytest.raises(PermanentDeliveryError, match="is not pinned") as caught:
+    with pytest.raises(PermanentDeliveryError, match="is niet de vastgelegde") as caught:
         sftp_server.drop(host_keys=[unknown], sleep=delays.append).publish(_delivery())
 
     message = str(caught.value)
@@ -299,7 +299,9 @@ def test_sftp_drop_wrong_password_is_permanent_not_retried_and_never_shown(
     wrong = "Fout-WACHTWOORD-9902"
     delays: list[float] = []
     drop = sftp_server.drop(password=SecretStr(wrong), sleep=delays.append)
-    with pytest.raises(PermanentDeliveryError, match="check the password or key") as caught:
+    with pytest.raises(
+        PermanentDeliveryError, match="controleer het wachtwoord of de sleutel"
+    ) as caught:
         drop.publish(_delivery())
 
     assert USER in str(caught.value)
@@ -348,8 +350,8 @@ def test_sftp_drop_retries_a_refused_connection_with_backoff_then_gives_up() -> 
         drop.publish(_delivery())
     assert delays == [1.0, 2.0, 4.0]
     message = str(caught.value)
-    assert "4 attempts" in message
-    assert "nothing was published" in message
+    assert "4 poging(en)" in message
+    assert "er is niets gepubliceerd" in message
     assert PASSWORD not in message
 
 
@@ -371,7 +373,9 @@ def test_sftp_drop_retries_a_server_that_never_answers_until_it_times_out() -> N
             connect_timeout=0.2,
             sleep=delays.append,
         )
-        with pytest.raises(TransientDeliveryError, match="timed out; gave up after 2 attempts"):
+        with pytest.raises(
+            TransientDeliveryError, match="timed out; opgegeven na 2 poging\\(en\\)"
+        ):
             drop.publish(_delivery())
     assert delays == [0.5]
 
@@ -386,7 +390,7 @@ def test_sftp_drop_connection_lost_mid_upload_every_time_shows_only_complete_del
     sftp_server.state.abort_in = abort_in
     sftp_server.state.aborts_left = 99
 
-    with pytest.raises(TransientDeliveryError, match="gave up after 3 attempts") as caught:
+    with pytest.raises(TransientDeliveryError, match="opgegeven na 3 poging\\(en\\)") as caught:
         drop.publish(_delivery("d2"))
 
     supplier_dir = sftp_server.root / "acme"
@@ -402,7 +406,7 @@ def test_sftp_drop_connection_lost_mid_upload_every_time_shows_only_complete_del
     full_size = {f.name: len(f.content) for f in delivery.files}
     full_size[MANIFEST_NAME] = len(manifest_bytes(delivery.manifest))
     assert (supplier_dir / staging[0] / abort_in).stat().st_size < full_size[abort_in]
-    assert "nothing was published" in str(caught.value)
+    assert "er is niets gepubliceerd" in str(caught.value)
 
 
 @pytest.mark.parametrize("abort_in", [NAMES[0], NAMES[-1], MANIFEST_NAME])
@@ -441,7 +445,7 @@ def test_sftp_drop_connection_lost_just_after_the_rename_counts_as_published(
     # Publishing another delivery under the same id later is still refused.
     other = _delivery("d1")
     other = dataclasses.replace(other, manifest={**other.manifest, "run_id": "another-run"})
-    with pytest.raises(PermanentDeliveryError, match="never replaced"):
+    with pytest.raises(PermanentDeliveryError, match="nooit vervangen"):
         drop.publish(other)
 
 
@@ -473,7 +477,7 @@ def test_sftp_drop_remove_refused_by_the_server_keeps_the_delivery_without_retry
     drop.publish(_delivery("d1"))
     sftp_server.state.deny_rename = True
 
-    with pytest.raises(PermanentDeliveryError, match="nothing was removed"):
+    with pytest.raises(PermanentDeliveryError, match="er is niets verwijderd"):
         drop.remove("acme", "d1")
     assert delays == []
     assert _assert_only_complete_deliveries(sftp_server.root / "acme") == ["d1"]
@@ -485,7 +489,7 @@ def test_sftp_drop_remove_refuses_a_folder_that_is_not_a_delivery(
 ) -> None:
     (sftp_server.root / "acme" / "handmatig").mkdir(parents=True)
     (sftp_server.root / "acme" / "handmatig" / "notities.txt").write_text("x")
-    with pytest.raises(PermanentDeliveryError, match="not a delivery folder"):
+    with pytest.raises(PermanentDeliveryError, match="geen levermap"):
         sftp_server.drop().remove("acme", "handmatig")
     assert (sftp_server.root / "acme" / "handmatig" / "notities.txt").read_text() == "x"
 
@@ -502,7 +506,7 @@ def test_sftp_drop_remove_finishes_an_interrupted_removal(sftp_server: SftpServe
 
 
 def test_sftp_drop_remove_checks_ids(sftp_server: SftpServer) -> None:
-    with pytest.raises(ConfigurationError, match="not allowed"):
+    with pytest.raises(ConfigurationError, match="niet toegestaan"):
         sftp_server.drop().remove("acme", "../d1")
     assert sftp_server.state.connections == 0
 
@@ -513,9 +517,9 @@ def test_sftp_drop_remove_checks_ids(sftp_server: SftpServer) -> None:
 def test_sftp_drop_needs_exactly_one_of_password_and_key() -> None:
     key = asyncssh.generate_private_key("ssh-ed25519")
     line = key.export_public_key().decode()
-    with pytest.raises(ConfigurationError, match="exactly one"):
+    with pytest.raises(ConfigurationError, match="precies één"):
         SftpDrop("sftp.example.nl", USER, [line])
-    with pytest.raises(ConfigurationError, match="exactly one"):
+    with pytest.raises(ConfigurationError, match="precies één"):
         SftpDrop(
             "sftp.example.nl",
             USER,
@@ -527,12 +531,14 @@ def test_sftp_drop_needs_exactly_one_of_password_and_key() -> None:
 
 def test_sftp_drop_refuses_a_bad_host_key_or_private_key_without_showing_it() -> None:
     line = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
-    with pytest.raises(ConfigurationError, match="host key 1 is not a public key line"):
+    with pytest.raises(
+        ConfigurationError, match="hostsleutel 1 is geen regel met een publieke sleutel"
+    ):
         SftpDrop("sftp.example.nl", USER, ["ssh-ed25519 niet-base64"], password=PASSWORD)
-    with pytest.raises(ConfigurationError, match="no host key pinned"):
+    with pytest.raises(ConfigurationError, match="geen hostsleutel vastgelegd"):
         SftpDrop("sftp.example.nl", USER, [], password=PASSWORD)
     broken = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{PASSWORD}\n-----END OPENSSH PRIVATE KEY-----\n"
-    with pytest.raises(ConfigurationError, match="private key cannot be read") as caught:
+    with pytest.raises(ConfigurationError, match="de privésleutel is onleesbaar") as caught:
         SftpDrop("sftp.example.nl", USER, [line], client_key=SecretStr(broken))
     assert PASSWORD not in str(caught.value)
 
@@ -554,5 +560,5 @@ def test_registry_builds_an_sftp_drop_that_can_remove() -> None:
     assert isinstance(drop, SftpDrop)
     assert isinstance(drop, RemovableDrop)
     assert "sftp" in known_drops()
-    with pytest.raises(ConfigurationError, match="it takes:"):
+    with pytest.raises(ConfigurationError, match="ze neemt:"):
         get_drop("sftp", host="sftp.example.nl", root="/x")

@@ -48,7 +48,7 @@ def _message(path: Path) -> str:
 def test_a_second_fields_key_is_refused_with_its_line(tmp_path: Path) -> None:
     text = GOOD.format(id="acme") + "fields:\n  - {name: roepnaam, purpose: tonen}\n"
     message = _message(_file(tmp_path, "acme", text))
-    assert "acme.yaml: line 10: duplicate key 'fields' (first at line 8)" in message
+    assert "acme.yaml: regel 10: dubbele sleutel 'fields' (eerst op regel 8)" in message
 
 
 def test_an_alias_bomb_as_a_field_name_is_refused_with_a_short_message(tmp_path: Path) -> None:
@@ -56,13 +56,13 @@ def test_an_alias_bomb_as_a_field_name_is_refused_with_a_short_message(tmp_path:
     bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 8)}]" for i in range(1, 6)]
     text = "\n".join(bomb) + "\n" + GOOD.format(id="acme").replace("name: eckid", "name: *a5")
     message = _message(_file(tmp_path, "acme", text))
-    assert "acme.yaml: line 1: an anchor (&name) is not allowed" in message
+    assert "acme.yaml: regel 1: an anchor (&name) is not allowed" in message
     assert len(message) < 400
 
 
 def test_an_anchor_is_refused_even_when_it_is_not_used(tmp_path: Path) -> None:
     text = GOOD.format(id="acme").replace("purpose: Toegang", "purpose: &p Toegang")
-    assert "line 6: an anchor" in _message(_file(tmp_path, "acme", text))
+    assert "regel 6: an anchor" in _message(_file(tmp_path, "acme", text))
 
 
 # -- every quoted value is short ----------------------------------------------------------
@@ -128,7 +128,7 @@ def test_selecting_suppliers_keeps_their_problems_only(tmp_path: Path) -> None:
     assert [p.supplier for p in only_bad.problems] == ["leesapp"]
 
     assert load_agreements(folder, ["basispoort"])[0].agreement.id == "basispoort"
-    with pytest.raises(UsageError, match="known suppliers: basispoort, leesapp"):
+    with pytest.raises(UsageError, match="bekende leveranciers: basispoort, leesapp"):
         load_agreement_set(folder, ["nobody"])
 
 

@@ -172,7 +172,7 @@ def test_photos_on_website_newsletter_and_parro_are_three_agreements_each_on_its
 
 def test_unknown_supplier_lists_the_known_ones() -> None:
     with pytest.raises(
-        UsageError, match="known suppliers: basispoort, bestuur, leerplicht, nieuwsbrief, onderzoek"
+        UsageError, match="bekende leveranciers: basispoort, bestuur, leerplicht, nieuwsbrief"
     ):
         load_agreements(BUNDLED_AGREEMENTS, ["basisport"])
 
@@ -339,4 +339,4 @@ def test_hold_thresholds_are_percentages(tmp_path: Path) -> None:
 
 def test_a_bad_age_key_is_refused_on_load(tmp_path: Path) -> None:
     message = _error(tmp_path, encryption={"age_recipient": "age1notakey"})
-    assert "encryption.age_recipient: not a valid age public key" in message
+    assert "encryption.age_recipient: geen geldige publieke age-sleutel" in message

@@ -49,13 +49,13 @@ def test_a_brincode_that_is_not_a_brin_refuses_the_export_in_one_short_line(valu
         _validate(brincode=value)
     message = str(caught.value)
     assert "\n" not in message and "\x00" not in message
-    assert message.startswith("export.xml line 3: the school's brincode '")
-    assert "not a BRIN code" in message
+    assert message.startswith("export.xml regel 3: de brincode '")
+    assert "is geen BRIN-code" in message
     assert len(message) < 300
 
 
 def test_an_export_without_a_brin_is_not_filed_under_its_schoolkey() -> None:
-    with pytest.raises(SourceFormatError, match="names no BRIN code") as caught:
+    with pytest.raises(SourceFormatError, match="noemt geen BRIN-code") as caught:
         _validate(brincode=None, schoolkey="S-41323", instellingsnummer="123")
     assert "S-41323" not in str(caught.value)
 
@@ -92,5 +92,5 @@ def test_sluis_check_refuses_a_huge_or_missing_brincode_in_one_line(
     code, out, err = _check(xml)
     assert code == 1
     assert out == ""
-    assert err.count("\n") == 1 and err.startswith(f"sluis: {xml} line 3: ")
+    assert err.count("\n") == 1 and err.startswith(f"sluis: {xml} regel 3: ")
     assert len(err) < 400

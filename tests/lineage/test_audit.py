@@ -181,7 +181,7 @@ def test_an_edited_details_column_is_found_with_its_seq(log: AuditLog, engine: E
     result = log.verify()
     assert (result.ok, result.checked, result.first_bad_seq) == (False, 1, 2)
     assert result.problem is not None
-    assert "row 2 was changed" in result.problem
+    assert "regel 2 is gewijzigd" in result.problem
 
 
 @pytest.mark.parametrize(
@@ -220,7 +220,7 @@ def test_a_deleted_middle_row_is_found(log: AuditLog, engine: Engine) -> None:
     result = log.verify()
     assert (result.ok, result.checked, result.first_bad_seq) == (False, 2, 3)
     assert result.problem is not None
-    assert "row 3 is missing" in result.problem
+    assert "regel 3 ontbreekt" in result.problem
 
 
 def test_a_deleted_first_row_is_found(log: AuditLog, engine: Engine) -> None:
@@ -252,7 +252,7 @@ def test_swapped_rows_are_found(log: AuditLog, engine: Engine) -> None:
     result = log.verify()
     assert (result.ok, result.checked, result.first_bad_seq) == (False, 1, 2)
     assert result.problem is not None
-    assert "moved" in result.problem
+    assert "verplaatst" in result.problem
 
 
 def _forged(original: Any, details: dict[str, Any], key: bytes | None) -> str:
@@ -280,7 +280,7 @@ def test_an_edit_with_a_mac_recomputed_with_the_key_breaks_the_next_link(
     result = log.verify()
     assert (result.ok, result.checked, result.first_bad_seq) == (False, 2, 3)
     assert result.problem is not None
-    assert "does not chain to row 2" in result.problem
+    assert "is niet geketend aan regel 2" in result.problem
 
 
 @pytest.mark.parametrize("key", [None, b"another key, not the audit key"], ids=["plain", "other"])
@@ -296,7 +296,7 @@ def test_an_edit_with_a_hash_recomputed_without_the_key_is_found_at_the_row(
     result = log.verify()
     assert (result.ok, result.checked, result.first_bad_seq) == (False, 1, 2)
     assert result.problem is not None
-    assert "row 2" in result.problem
+    assert "regel 2" in result.problem
 
 
 def _set_head(engine: Engine, seq: int, row_hash: str) -> None:
@@ -318,8 +318,8 @@ def test_removed_last_rows_are_found_against_the_head_recorded_with_each_entry(
     result = log.verify()
     assert (result.ok, result.checked, result.first_bad_seq) == (False, 3, 4)
     assert result.problem is not None
-    assert "rows were removed from the end" in result.problem
-    assert "the head recorded with the last entry is row 5" in result.problem
+    assert "er zijn regels van het einde verwijderd" in result.problem
+    assert "de kop bij de laatste regel is regel 5" in result.problem
 
 
 def test_a_removed_head_record_is_found(log: AuditLog, engine: Engine) -> None:
@@ -331,7 +331,7 @@ def test_a_removed_head_record_is_found(log: AuditLog, engine: Engine) -> None:
     result = log.verify()
     assert not result.ok
     assert result.problem is not None
-    assert "head recorded with every entry is missing" in result.problem
+    assert "kop die bij elke regel wordt vastgelegd ontbreekt" in result.problem
 
 
 def test_a_cut_off_end_with_its_head_record_moved_back_shows_against_a_saved_head(
@@ -351,7 +351,7 @@ def test_a_cut_off_end_with_its_head_record_moved_back_shows_against_a_saved_hea
     assert (result.ok, result.checked, result.first_bad_seq) == (False, 3, 4)
     result = log.verify(anchors=[("the head recorded by run r1", head)])
     assert result.problem is not None
-    assert "the head recorded by run r1 is row 4" in result.problem
+    assert "the head recorded by run r1 is regel 4" in result.problem
 
 
 def test_a_replaced_end_shows_against_a_saved_head(log: AuditLog, engine: Engine) -> None:
@@ -411,7 +411,7 @@ def test_a_log_rechained_with_plain_hashes_is_found_against_an_anchor(
     result = log.verify(anchors=[("the head recorded by run r1", anchor)])
     assert (result.ok, result.first_bad_seq) == (False, 4)
     assert result.problem is not None
-    assert "rewritten" in result.problem
+    assert "herschreven" in result.problem
 
 
 def test_a_log_rechained_with_another_key_is_found_without_any_anchor(
@@ -481,7 +481,7 @@ def test_an_edited_legacy_row_is_found_even_with_its_plain_chain_recomputed(
     result = log.verify()
     assert (result.ok, result.first_bad_seq) == (False, 4)
     assert result.problem is not None
-    assert "does not chain to row 3" in result.problem
+    assert "is niet geketend aan regel 3" in result.problem
 
 
 def test_a_plain_row_after_keyed_rows_is_a_rewrite(log: AuditLog, engine: Engine) -> None:
@@ -493,15 +493,15 @@ def test_a_plain_row_after_keyed_rows_is_a_rewrite(log: AuditLog, engine: Engine
     result = log.verify()
     assert (result.ok, result.first_bad_seq) == (False, 3)
     assert result.problem is not None
-    assert "plain hash after keyed rows" in result.problem
+    assert "gewone hash na regels met sleutel" in result.problem
 
 
 def test_verifying_or_appending_needs_the_key(engine: Engine) -> None:
     keyless = AuditLog(engine)
     assert keyless.entries() == []
-    with pytest.raises(ConfigurationError, match="needs its key"):
+    with pytest.raises(ConfigurationError, match="heeft zijn sleutel nodig"):
         keyless.verify()
-    with pytest.raises(ConfigurationError, match="needs its key"):
+    with pytest.raises(ConfigurationError, match="heeft zijn sleutel nodig"):
         keyless.append("beheerder", "redelivery", "leermiddel", {})
     with pytest.raises(ValueError, match="16 bytes"):
         AuditLog(engine, b"short")

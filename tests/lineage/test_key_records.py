@@ -73,14 +73,14 @@ def test_what_lineage_holds_made_with_each_key(store: LineageStore) -> None:
     _delivery(store, "basispoort", ["eckid", "pseudoniem_x"], "delivered")
     assert made_with(engine, pseudonym_key("onderzoek")) == []  # a dry run sent nothing
     assert made_with(engine, pseudonym_key("basispoort")) == []  # no pseudoniem field
-    assert made_with(engine, MEMBERSHIP_KEY) == ["deliveries"]
+    assert made_with(engine, MEMBERSHIP_KEY) == ["leveringen"]
 
     _delivery(store, "onderzoek", ["geboortejaar", "pseudoniem"], "delivered")
     assert made_with(engine, pseudonym_key("onderzoek")) == [
-        "deliveries to onderzoek with pseudonyms"
+        "leveringen aan onderzoek met pseudoniemen"
     ]
 
     erase(engine, pupil_hash("07XY:1", KEY), "privacy", "verzoek", T0, audit_key=KEY)
-    assert made_with(engine, MEMBERSHIP_KEY) == ["erasures", "deliveries"]
-    assert made_with(engine, AUDIT_KEY) == ["audit log rows"]
+    assert made_with(engine, MEMBERSHIP_KEY) == ["vergeet-opdrachten", "leveringen"]
+    assert made_with(engine, AUDIT_KEY) == ["regels van het auditlog"]
     assert AuditLog(engine, KEY).verify().ok

@@ -317,7 +317,7 @@ def test_ensure_schema_adopts_a_database_the_last_sluis_before_migrations_made(
     _made_before_migrations(engine, "0002")
     _legacy_append(engine)
 
-    with pytest.raises(ConfigurationError, match="run `sluis db upgrade`"):
+    with pytest.raises(ConfigurationError, match="voer `sluis db upgrade` uit"):
         ensure_schema(engine)
 
     assert current_revision(lineage_url) == "0002"
@@ -342,8 +342,8 @@ def test_ensure_schema_adopts_an_older_database_as_0001_and_asks_for_an_upgrade(
         ensure_schema(engine)
 
     assert str(raised.value) == (
-        f"the lineage database is at revision 0001, Sluis needs {head_revision()}: "
-        "run `sluis db upgrade`"
+        f"de lineage-database staat op revisie 0001, Sluis heeft {head_revision()} nodig: "
+        "voer `sluis db upgrade` uit"
     )
     assert current_revision(lineage_url) == "0001"
     assert upgrade(lineage_url) == ("0001", head_revision())
@@ -371,7 +371,7 @@ def test_ensure_schema_refuses_lineage_tables_that_no_revision_made(
     with pytest.raises(ConfigurationError, match="missing tables: erasures") as raised:
         ensure_schema(engine)
 
-    assert "no schema revision" in str(raised.value)
+    assert "geen schemarevisie" in str(raised.value)
     assert current_revision(lineage_url) is None, "nothing was stamped"
 
 
@@ -439,15 +439,17 @@ def test_check_current_tells_to_run_sluis_db_upgrade_when_behind(
         check_current(engine)
 
     assert str(raised.value) == (
-        f"the lineage database is at revision 0001, Sluis needs {head_revision()}: "
-        "run `sluis db upgrade`"
+        f"de lineage-database staat op revisie 0001, Sluis heeft {head_revision()} nodig: "
+        "voer `sluis db upgrade` uit"
     )
 
 
 def test_check_current_refuses_a_database_made_before_migrations(engine: Engine) -> None:
     _made_before_migrations(engine, "0002")
 
-    with pytest.raises(ConfigurationError, match=r"revision none \(made before .*sluis db upgrade"):
+    with pytest.raises(
+        ConfigurationError, match=r"revisie geen \(gemaakt voordat .*sluis db upgrade"
+    ):
         check_current(engine)
 
 

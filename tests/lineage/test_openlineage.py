@@ -704,8 +704,8 @@ def test_http_to_a_closed_port_warns_and_goes_on(caplog: pytest.LogCaptureFixtur
     emitter.close()
     ours = [r for r in caplog.records if r.name == "lineage.openlineage"]
     assert [r.getMessage() for r in ours] == [
-        "OpenLineage: sending the START event failed (ConnectionError); the run goes on",
-        "OpenLineage: sending the FAIL event failed (ConnectionError); the run goes on",
+        "OpenLineage: versturen van het START-event mislukt (ConnectionError); de run gaat door",
+        "OpenLineage: versturen van het FAIL-event mislukt (ConnectionError); de run gaat door",
     ]
     for record in caplog.records:  # urllib3's retry warnings included
         assert "pw-in-url" not in record.getMessage()

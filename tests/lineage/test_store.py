@@ -694,7 +694,7 @@ def test_an_unreachable_database_is_named_by_dialect_and_host_never_by_password(
     message = str(raised.value)
     assert "postgresql" in message
     assert where in message
-    assert "check" in message, "the message says how to fix it"
+    assert "controleer" in message, "the message says how to fix it"
     assert raised.value.__cause__ is None
     assert raised.value.__suppress_context__
     # The whole traceback as a log handler would print it: frames, chain and message.
@@ -713,7 +713,7 @@ def test_an_unparseable_url_is_a_configuration_error_that_does_not_echo_it() -> 
 
 
 def test_an_unknown_driver_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError, match="not installed"):
+    with pytest.raises(ConfigurationError, match="niet geïnstalleerd"):
         LineageStore(f"nosuchdb://sluis:{PASSWORD}@127.0.0.1/lineage")
 
 
@@ -773,6 +773,6 @@ def test_a_server_that_never_answers_is_given_up_on_in_one_line(tmp_path: Path) 
             check=False,
         )
     assert result.stdout.startswith(
-        f"cannot connect to the lineage database (postgresql at 127.0.0.1:{port})"
+        f"geen verbinding met de lineage-database (postgresql op 127.0.0.1:{port})"
     )
     assert "Traceback" not in result.stderr

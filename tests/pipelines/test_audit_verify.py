@@ -102,7 +102,7 @@ def _broken(state: Path, *args: str) -> str:
     code, out, err = sluis("audit", "verify", "--state", str(state), *args)
     assert code == 1, out
     lines = [x for x in err.splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("sluis: audit log broken at entry ")
+    assert len(lines) == 1 and lines[0].startswith("sluis: auditlog gebroken bij regel ")
     return lines[0]
 
 
@@ -120,7 +120,7 @@ def test_verify_prints_the_head_to_keep_and_accepts_it_back(state: Path) -> None
 def test_an_edited_actor_is_found(state: Path) -> None:
     _sql(state, "update audit_log set actor = 'iemand anders' where seq = 3")
 
-    assert "audit log broken at entry 3: row 3 was changed" in _broken(state)
+    assert "auditlog gebroken bij regel 3: regel 3 is gewijzigd" in _broken(state)
 
 
 def test_removing_the_erasure_and_the_approval_at_the_end_is_found(state: Path) -> None:
@@ -128,7 +128,7 @@ def test_removing_the_erasure_and_the_approval_at_the_end_is_found(state: Path) 
     _sql(state, "delete from audit_log where seq >= 3")
 
     line = _broken(state)
-    assert "the log ends at row 2, but the head recorded with the last entry is row 4" in line
+    assert "het log eindigt bij regel 2, maar de kop bij de laatste regel is regel 4" in line
 
 
 def test_removed_last_rows_with_every_anchor_in_the_database_moved_back_need_the_printout(
@@ -145,7 +145,7 @@ def test_removed_last_rows_with_every_anchor_in_the_database_moved_back_need_the
 
     assert sluis("audit", "verify", "--state", str(state))[0] == 0
     line = _broken(state, "--head", printed)
-    assert "but the head saved earlier is row 4: rows were removed from the end" in line
+    assert "maar de eerder bewaarde kop is regel 4: er zijn regels van het einde verwijderd" in line
 
 
 def test_a_log_rechained_with_plain_sha256_is_found_against_the_runs_anchor(state: Path) -> None:
@@ -180,5 +180,5 @@ def test_a_log_rechained_with_plain_sha256_is_found_against_the_runs_anchor(stat
     _sql(state, *statements)
 
     line = _broken(state)
-    assert "is not the row the head recorded by run" in line
-    assert "the log was rewritten up to there" in line
+    assert "is niet de regel die de kop die run" in line
+    assert "het log is tot daar herschreven" in line

@@ -53,8 +53,8 @@ def test_datamap_maps_the_good_agreements_and_names_the_one_left_out(
     assert code == 1
     assert "Gegevenskaart geschreven" in out
     [line] = err.strip().splitlines()
-    assert line.startswith("sluis: the data map leaves out leesapp")
-    assert "leesapp.yaml: line " in line and "duplicate key 'fields'" in line
+    assert line.startswith("sluis: de gegevenskaart laat leesapp weg")
+    assert "leesapp.yaml: regel " in line and "dubbele sleutel 'fields'" in line
     html = (tmp_path / "map" / "datamap.html").read_text(encoding="utf-8")
     assert "Basispoort" in html
 

@@ -57,7 +57,7 @@ def test_unknown_supplier_is_a_usage_error_listing_the_known_ones() -> None:
     known = (
         "basispoort, bestuur, leerplicht, nieuwsbrief, onderzoek, parro, rekenapp, schoolwebsite"
     )
-    assert f"known suppliers: {known}" in line
+    assert f"bekende leveranciers: {known}" in line
 
 
 def test_malformed_agreement_names_file_and_key(tmp_path: Path) -> None:
@@ -78,11 +78,11 @@ def test_an_unknown_option_is_a_usage_error() -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b"", "empty"),
+        (b"", "leeg"),
         (b"\xff\xfe\x00garbage\x00\x01", "EDEX.XML"),
         (
             b"<EDEX><school><schooljaar>2026-2027</schooljaar></school><leerlingen/></EDEX>",
-            "no pupils",
+            "geen leerlingen",
         ),
     ],
 )
@@ -158,7 +158,7 @@ def test_an_unreachable_lineage_server_is_one_line_naming_the_setting(tmp_path: 
     )
     assert result.returncode == 1
     line = one_line_error(result)
-    assert "postgresql at 127.0.0.1:1" in line
+    assert "postgresql op 127.0.0.1:1" in line
     assert "--db" in line
     assert "geheim" not in line and "nobody" not in line
     assert "Starting temporary server" not in result.stdout + result.stderr
@@ -177,5 +177,5 @@ def test_a_prefect_home_that_cannot_be_created_is_refused_at_once(tmp_path: Path
     )
     assert result.returncode == 1
     line = one_line_error(result)
-    assert f"PREFECT_HOME {home} cannot be created" in line
+    assert f"PREFECT_HOME {home} kan niet gemaakt worden" in line
     assert "Starting temporary server" not in result.stdout + result.stderr

@@ -183,7 +183,7 @@ def test_the_same_export_twice_delivers_nothing_new_and_says_so(full: Harness) -
     second = full.run(school(["1", "2", "3"]))
     assert second.status == "nothing_to_deliver"
     assert second.delivery_id is None
-    assert any("nothing changed since delivery" in n for n in second.notes)
+    assert any("niets gewijzigd sinds levering" in n for n in second.notes)
     assert first.delivery_id is not None and first.delivery_id in second.notes[0]
     assert len(full.drop.deliveries) == 1
 
@@ -299,7 +299,7 @@ def test_removing_more_than_ten_percent_holds_the_delivery(full: Harness) -> Non
     full.run(school(pupils))
     outcome = full.run(school(pupils[:17]))  # 3 of 20 removed: 15 %
     assert outcome.status == "held"
-    assert "3 of 20 pupils removed (15%, threshold 10%)" in outcome.hold_reason
+    assert "3 van 20 leerlingen verwijderd (15%, drempel 10%)" in outcome.hold_reason
     assert len(full.drop.deliveries) == 1  # only the first one reached the supplier
     assert len(list((full.held.root / "leverancier").glob("*/manifest.json"))) == 1
     record = full.store.deliveries_for_run("00000000-0000-4000-8000-000000000002")[0]
@@ -315,7 +315,7 @@ def test_changing_more_than_half_holds_whatever_the_cause(full: Harness) -> None
     renamed = {k: {"achternaam": "Anders"} for k in pupils[:6]}
     outcome = full.run(school(pupils, **renamed))
     assert outcome.status == "held"
-    assert "6 of 10 pupils changed (60%, threshold 50%)" in outcome.hold_reason
+    assert "6 van 10 leerlingen gewijzigd (60%, drempel 50%)" in outcome.hold_reason
 
 
 def test_thresholds_come_from_the_agreement(tmp_path: Path) -> None:
@@ -406,7 +406,7 @@ def test_an_edited_agreement_that_changes_every_row_is_held(tmp_path: Path) -> N
     harness.loaded = wider
     outcome = harness.run(school(keys))
     assert outcome.status == "held"
-    assert "10 of 10 pupils changed (100%, threshold 50%)" in outcome.hold_reason
+    assert "10 van 10 leerlingen gewijzigd (100%, drempel 50%)" in outcome.hold_reason
 
 
 def test_a_wave_of_withdrawn_consents_is_held_too(tmp_path: Path) -> None:
@@ -422,7 +422,7 @@ def test_a_wave_of_withdrawn_consents_is_held_too(tmp_path: Path) -> None:
     no = [(k, YEAR, "deelname_onderzoek", "nee", "2026-10-01") for k in keys[:5]]
     outcome = harness.run(validate_school(export, make_consents(yes + no), today=TODAY))
     assert outcome.status == "held"
-    assert "5 of 20 pupils removed (25%, threshold 10%)" in outcome.hold_reason
+    assert "5 van 20 leerlingen verwijderd (25%, drempel 10%)" in outcome.hold_reason
 
 
 @pytest.mark.parametrize(
@@ -451,7 +451,7 @@ def test_every_format_delivers_nothing_new_for_the_same_export_twice(
     assert manifest(harness.published(first))["format"] == output["type"]
     second = harness.run(school(["1001", "1002", "1003"]))
     assert second.status == "nothing_to_deliver"
-    assert "nothing changed since delivery" in second.notes[0]
+    assert "niets gewijzigd sinds levering" in second.notes[0]
     third = harness.run(school(["1001", "1002", "1003", "1004"]))
     assert third.status == "delivered"
     assert manifest(harness.published(third))["changes"]["added"] == 1
@@ -560,7 +560,7 @@ def test_approve_refuses_a_hold_with_a_pupil_erased_since(full: Harness) -> None
         audit_key=AUDIT_KEY,
     )
     run_id = "00000000-0000-4000-8000-000000000002"
-    with pytest.raises(UsageError, match="erasure was recorded after it was held"):
+    with pytest.raises(UsageError, match="na het tegenhouden vergeten"):
         approve(full.settings, run_id, "leverancier", "ict")
     assert [d.status for d in full.store.deliveries_of("leverancier", statuses=("held",))] == [
         "held"
@@ -578,7 +578,7 @@ def test_approve_publishes_and_a_second_approval_finds_nothing_held(full: Harnes
     assert (full.settings.drop_dir / "leverancier" / released.delivery_id.split(":")[1]).is_dir()
     state = load_state(full.store.engine, "leverancier", ["07XY"])["07XY"]
     assert len(state.frame) == 10 and state.delivery_id == released.delivery_id
-    with pytest.raises(UsageError, match="holds nothing for supplier 'leverancier'"):
+    with pytest.raises(UsageError, match="houdt niets tegen voor leverancier 'leverancier'"):
         approve(full.settings, run_id, "leverancier", "ict")
 
 
@@ -589,7 +589,7 @@ def test_redeliver_refuses_an_older_delta(tmp_path: Path) -> None:
     keys = [str(k) for k in range(1001, 1021)]
     first = harness.run(school(keys))
     harness.run(school([*keys, "1021"]))
-    with pytest.raises(UsageError, match="is a delta and not the latest"):
+    with pytest.raises(UsageError, match="is een delta en niet de laatste"):
         redeliver(harness.settings, "leverancier", first.delivery_id, "ict", version="t")
     [again] = redeliver(harness.settings, "leverancier", None, "ict", version="t")
     assert again.school == "07XY"
@@ -609,7 +609,7 @@ def test_redeliver_refuses_an_older_delivery_to_a_consent_based_supplier(tmp_pat
     first = harness.run(validate_school(export, make_consents(yes), today=TODAY))
     no = [("1004", YEAR, "deelname_onderzoek", "nee", "2026-10-01")]
     harness.run(validate_school(export, make_consents(yes + no), today=TODAY))
-    with pytest.raises(UsageError, match="receives on consent: only its latest delivery"):
+    with pytest.raises(UsageError, match="ontvangt op toestemming: alleen de laatste levering"):
         redeliver(harness.settings, "leverancier", first.delivery_id, "ict", version="t")
 
 
@@ -626,7 +626,9 @@ def test_redeliver_refuses_a_delivery_holding_an_erased_pupil(tmp_path: Path) ->
         datetime.now(UTC),
         audit_key=AUDIT_KEY,
     )
-    with pytest.raises(UsageError, match="1 pupil\\(s\\) whose data may no longer be shared"):
+    with pytest.raises(
+        UsageError, match="1 leerling\\(en\\) wier gegevens niet meer gedeeld mogen worden"
+    ):
         redeliver(harness.settings, "leverancier", None, "ict", version="t")
 
 
@@ -750,10 +752,10 @@ def test_approve_refuses_when_the_membership_key_is_not_the_recorded_one(full: H
         update={"membership_key": SecretStr("another-membership-key-0123456789")}
     )
 
-    with pytest.raises(ConfigurationError, match="is not the key lineage recorded"):
+    with pytest.raises(ConfigurationError, match="is niet de sleutel die de lineage vastlegde"):
         approve(approve_settings, run_id, "leverancier", "ict")
     missing = full.settings.model_copy(update={"membership_key": None})
-    with pytest.raises(ConfigurationError, match="the membership key is missing"):
+    with pytest.raises(ConfigurationError, match="de lidmaatschapssleutel ontbreekt"):
         approve(missing, run_id, "leverancier", "ict")
 
     assert [d.status for d in full.store.deliveries_of("leverancier", statuses=("held",))] == [
@@ -771,7 +773,7 @@ def test_redeliver_refuses_when_the_membership_key_is_missing(tmp_path: Path) ->
     assert redeliver(harness.settings, "leverancier", None, "ict", version="t")
     missing = harness.settings.model_copy(update={"membership_key": None})
 
-    with pytest.raises(ConfigurationError, match="the membership key is missing"):
+    with pytest.raises(ConfigurationError, match="de lidmaatschapssleutel ontbreekt"):
         redeliver(missing, "leverancier", None, "ict", version="t")
 
 
@@ -852,7 +854,8 @@ def test_a_teacher_who_no_longer_teaches_a_delivered_group_is_tobedeleted(tmp_pa
     assert {c["sourcedId"]: c["status"] for c in package.rows("classes")} == {
         "07XY.G4": "tobedeleted"
     }
-    assert any(note.startswith("teachers: 0 added, 0 changed, 1 removed") for note in outcome.notes)
+    counted = "leerkrachten: 0 added, 0 changed, 1 removed"
+    assert any(note.startswith(counted) for note in outcome.notes)
     # The supplier now holds one teacher: nothing is left to send the next time.
     state = load_state(harness.store.engine, "leverancier", ["07XY"])["07XY"]
     assert len(state.teachers) == 1 and len(state.frame) == 19
@@ -916,7 +919,7 @@ def test_a_oneroster_bulk_with_nobody_left_is_refused_not_sent_without_users(
     # pupils, so a person must look (a OneRoster delta supplier gets the removals).
     outcome = harness.run(staffed([], STAFF))
     assert outcome.status == "failed"
-    assert "cannot be empty" in outcome.notes[0]
+    assert "kan niet leeg zijn" in outcome.notes[0]
 
 
 def test_the_strict_validator_accepts_what_sluis_delivers(tmp_path: Path) -> None:
@@ -998,4 +1001,5 @@ def test_an_edexml_teacher_without_a_listed_name_is_left_out_not_the_whole_file(
     assert outcome.status == "delivered"
     [xml] = [d for n, d in harness.published(outcome).items() if n.endswith(".xml")]
     assert b'<leerkracht key="T1">' in xml and b'key="T9"' not in xml
-    assert any(n.startswith("1 teacher(s) of the delivered groups left out") for n in outcome.notes)
+    left_out = "1 leerkracht(en) van de geleverde groepen weggelaten"
+    assert any(n.startswith(left_out) for n in outcome.notes)

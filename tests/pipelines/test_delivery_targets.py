@@ -62,7 +62,9 @@ def test_an_sftp_agreement_delivers_with_the_named_secret_from_the_settings(
 
 def test_a_missing_secret_says_where_to_put_it(tmp_path: Path, sftp_server: SftpServer) -> None:
     loaded = agreement(drop=sftp_agreement(sftp_server))
-    with pytest.raises(ConfigurationError, match="secret 'leverancier-sftp' not found: add it"):
+    with pytest.raises(
+        ConfigurationError, match="geheim 'leverancier-sftp' niet gevonden: voeg het toe"
+    ):
         drop_for(loaded.agreement, Settings(state_dir=tmp_path), tmp_path / "drop")
 
 

@@ -77,8 +77,8 @@ def test_the_same_export_twice_delivers_nothing_new_and_says_so(scenario: Scenar
     first, again = scenario.results["first"], scenario.results["again"]
     assert first.returncode == 0, first.stderr[-2000:]
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "nothing_to_deliver" in again.stdout
-    assert "nothing changed since delivery" in again.stdout + again.stderr
+    assert "niets te leveren" in again.stdout
+    assert "niets gewijzigd sinds levering" in again.stdout + again.stderr
     statuses = [status for _, _, status in deliveries(scenario.root)]
     per_run = len(statuses) // 3  # three runs, each with a delivery per supplier and school
     assert per_run == 14  # 7 nightly suppliers, 2 schools
@@ -92,8 +92,8 @@ def test_half_an_export_is_held_with_exit_3_and_a_clear_message(scenario: Scenar
     assert "Traceback" not in halved.stdout + halved.stderr
     run_id = run_id_of(halved)
     message = halved.stderr
-    assert "delivery to basispoort for 53NC is on hold" in message
-    assert "pupils removed (" in message and "threshold 10%" in message
+    assert "levering aan basispoort voor 53NC wacht op akkoord" in message
+    assert "leerlingen verwijderd (" in message and "drempel 10%" in message
     assert f"sluis approve {run_id} basispoort" in message
     # Nothing of the held run reached the supplier; the other school was not affected.
     held = [d for d in deliveries(scenario.root)[20:] if d[2] == "held"]
@@ -115,7 +115,9 @@ def test_approve_publishes_the_held_delivery_and_records_who(scenario: Scenario)
     assert [(e[0], e[2]) for e in entries] == [("ict-coordinator", f"basispoort:{new.name}")]
     # Approving twice is refused: nothing is held any more.
     again = sluis(scenario.root, "approve", run_id, "basispoort")
-    assert again.returncode == 2 and "holds nothing for supplier 'basispoort'" in again.stderr
+    assert (
+        again.returncode == 2 and "houdt niets tegen voor leverancier 'basispoort'" in again.stderr
+    )
 
 
 def test_redeliver_publishes_each_schools_last_delivery_again_unchanged(
@@ -147,5 +149,5 @@ def test_redeliver_publishes_each_schools_last_delivery_again_unchanged(
 def test_redeliver_of_an_unknown_delivery_names_the_known_ones(scenario: Scenario) -> None:
     result = sluis(scenario.root, "redeliver", "basispoort", "--delivery", "nope")
     assert result.returncode == 2
-    assert "received no delivery 'nope'" in result.stderr
+    assert "kreeg geen levering 'nope'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -80,13 +80,13 @@ def check(path: Path, consents: Path | None = None) -> tuple[int, str, str]:
         ("EDEX.XML", BILLION_LAUGHS, "DTD"),
         ("EDEX.XML", EXTERNAL_ENTITY, "DTD"),
         ("EDEX.XML", WITH_DTD, "DTD"),
-        ("EDEX.XML", VALID[: len(VALID) // 2], "line"),
+        ("EDEX.XML", VALID[: len(VALID) // 2], "regel"),
         ("EDEX.XML", EDEXML_1, "1.0.3"),
         ("EDEX.XML", NOT_EDEXML, "EDEX"),
-        ("EDEX.XML", b"", "empty"),
-        ("EDEX.XML", NO_PUPILS, "no pupils"),
+        ("EDEX.XML", b"", "leeg"),
+        ("EDEX.XML", NO_PUPILS, "geen leerlingen"),
         ("export.csv", BINARY_CSV, "export.csv"),
-        ("export.csv", SHIFTED_CSV, "line 3"),
+        ("export.csv", SHIFTED_CSV, "regel 3"),
     ],
 )
 def test_each_broken_export_gives_one_line_naming_the_file(
@@ -154,7 +154,7 @@ def test_a_huge_value_reaches_the_console_shortened_and_as_plain_text(tmp_path: 
     code, out, err = check(export)
     assert code in (0, 1)
     assert "Traceback" not in out + err
-    assert "ignored columns: [bold]x(" in out  # as written: not read as markup
+    assert "genegeerde kolommen: [bold]x(" in out  # as written: not read as markup
     assert "x(" * 20 not in out + err
 
 
@@ -256,4 +256,4 @@ def test_a_pipe_as_the_source_is_one_line_not_a_traceback_or_a_wait(
     code, out, err = check(pipe)
     assert code == 1
     assert "Traceback" not in out + err
-    assert err.startswith(f"sluis: {pipe}: the source is neither a file nor a folder")
+    assert err.startswith(f"sluis: {pipe}: de bron is geen bestand en geen map")

@@ -73,7 +73,7 @@ def settings(tmp_path: Path) -> Settings:
 
 def test_approve_finds_the_run_and_supplier_in_any_case(settings: Settings) -> None:
     # Found: it then says the run held nothing, instead of "not in the lineage database".
-    with pytest.raises(UsageError, match="holds nothing for supplier 'basispoort'"):
+    with pytest.raises(UsageError, match="houdt niets tegen voor leverancier 'basispoort'"):
         approve(settings, f" {RUN.upper()} ", "Basispoort ", "ict")
 
 
@@ -81,7 +81,7 @@ def test_redeliver_finds_a_delivery_named_in_upper_case(settings: Settings) -> N
     # Found: it is then refused for what this bare lineage lacks (members, archive).
     with pytest.raises(SluisError) as caught:
         redeliver(settings, "BASISPOORT", f" {FOLDER.upper()}", "ict", version="t")
-    assert "received no delivery" not in str(caught.value)
+    assert "kreeg geen levering" not in str(caught.value)
     assert FOLDER in str(caught.value)
 
 

@@ -144,10 +144,10 @@ def test_a_lost_membership_key_stops_every_command_that_needs_it(state: Path) ->
         code, _, err = sluis(*command)
         assert code == 1
         line = one_line(err)
-        assert f"the membership key is missing: it is expected in {key_file}" in line
+        assert f"de lidmaatschapssleutel ontbreekt: die hoort in {key_file}" in line
         assert "SLUIS_MEMBERSHIP_KEY" in line
-        assert "erasures" in line and "pupil hashes of deliveries" in line
-        assert "restore the key from the backup" in line
+        assert "vergeet-opdrachten" in line and "leerlinghashes van leveringen" in line
+        assert "zet de sleutel terug uit de back-up" in line
         assert "sluis keys rotate lineage-membership" in line
         # Never generated behind the user's back.
         assert not key_file.exists()
@@ -162,7 +162,9 @@ def test_a_replaced_membership_key_is_refused(state: Path) -> None:
 
     assert code == 1
     line = one_line(err)
-    assert f"the membership key in {key_file} is not the key lineage recorded" in line
+    assert (
+        f"de lidmaatschapssleutel in {key_file} is niet de sleutel die de lineage vastlegde" in line
+    )
     assert "sluis keys rotate lineage-membership" in line
 
 
@@ -174,7 +176,10 @@ def test_a_changed_membership_setting_is_refused_naming_the_setting(
     code, _, err = sluis("inzage", "2", "--state", str(state), "--out", str(state.parent / "o"))
 
     assert code == 1
-    assert "the membership key in the setting SLUIS_MEMBERSHIP_KEY is not the key" in one_line(err)
+    assert (
+        "de lidmaatschapssleutel in de instelling SLUIS_MEMBERSHIP_KEY is niet de sleutel"
+        in one_line(err)
+    )
 
 
 def test_a_lost_audit_key_stops_audit_verify_and_vergeet(state: Path) -> None:
@@ -188,8 +193,8 @@ def test_a_lost_audit_key_stops_audit_verify_and_vergeet(state: Path) -> None:
         code, _, err = sluis(*command)
         assert code == 1
         line = one_line(err)
-        assert f"the audit key is missing: it is expected in {key_file}" in line
-        assert "audit log rows" in line
+        assert f"de auditsleutel ontbreekt: die hoort in {key_file}" in line
+        assert "regels van het auditlog" in line
     assert not key_file.exists()
 
 
@@ -206,9 +211,9 @@ def test_a_lost_pseudonym_key_stops_the_run_for_a_supplier_that_received_pseudon
         check_run_keys(settings, store.engine, ["onderzoek"])
 
     message = str(caught.value)
-    assert "the pseudonym key of onderzoek is missing" in message
+    assert "de pseudoniemsleutel van onderzoek ontbreekt" in message
     assert "SLUIS_PSEUDONYM_KEYS[onderzoek]" in message
-    assert "deliveries to onderzoek with pseudonyms" in message
+    assert "leveringen aan onderzoek met pseudoniemen" in message
     # Another supplier's key is not in the way, and the membership key is unchanged.
     again = check_run_keys(settings, store.engine, [])
     assert again.membership == keys.membership
@@ -267,7 +272,7 @@ def test_a_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     path = membership_source(settings).path
     path.chmod(0o644)
 
-    with pytest.raises(ConfigurationError, match="readable by others; run chmod 600"):
+    with pytest.raises(ConfigurationError, match="is leesbaar voor anderen; voer chmod 600"):
         check_run_keys(settings, store.engine, [])
     store.dispose()
 
@@ -282,8 +287,10 @@ def test_the_membership_key_is_not_rotated_while_erasures_are_active(state: Path
 
     assert code == 1
     line = one_line(err)
-    assert "cannot be rotated while lineage holds 1 active erasure(s)" in line
-    assert "would silently stop matching" in line
+    assert (
+        "kan niet geroteerd worden zolang de lineage 1 actieve vergeet-opdracht(en) bevat" in line
+    )
+    assert "stil zouden ophouden te kloppen" in line
     assert (state / "keys" / "lineage-membership.key").read_bytes() == before
 
     # Once the erasure is ended, it can; the new key is recorded, and the run accepts it.
@@ -310,7 +317,7 @@ def test_the_audit_key_is_not_rotated_once_the_log_is_chained_under_it(state: Pa
     code, _, err = sluis("keys", "rotate", "lineage-audit", "--state", str(state))
 
     assert code == 1
-    assert "the audit key cannot be rotated" in one_line(err)
+    assert "de auditsleutel kan niet geroteerd worden" in one_line(err)
 
 
 def test_a_lost_pseudonym_key_can_be_replaced_on_purpose(tmp_path: Path) -> None:
@@ -333,12 +340,12 @@ def test_rotating_a_configured_membership_key_records_the_new_setting(tmp_path: 
     check_run_keys(old, store.engine, [])
     _delivery(store, "basispoort", ["eckid"], [pupil_hash("07XY:1", b"membership-key-one-xx")])
 
-    with pytest.raises(ConfigurationError, match="the setting SLUIS_MEMBERSHIP_KEY is not"):
+    with pytest.raises(ConfigurationError, match="de instelling SLUIS_MEMBERSHIP_KEY is niet"):
         check_run_keys(new, store.engine, [])
-    with pytest.raises(ConfigurationError, match="still holds the key lineage recorded"):
+    with pytest.raises(ConfigurationError, match="bevat nog de sleutel die de lineage vastlegde"):
         rotate_key(old, store.engine, "lineage-membership", "ict")
     assert rotate_key(new, store.engine, "lineage-membership", "ict") == (
-        "the setting SLUIS_MEMBERSHIP_KEY"
+        "de instelling SLUIS_MEMBERSHIP_KEY"
     )
 
     assert check_run_keys(new, store.engine, []).membership == b"membership-key-two-xx"

@@ -82,7 +82,7 @@ def test_a_server_that_never_answers_is_tried_twice_then_one_line_advises_a_real
         pytest.fail("the block must not run without a server")
     message = str(caught.value)
     assert "\n" not in message
-    assert "did not answer within 1 s; then it did not answer within 1 s" in message
+    assert "antwoordde niet binnen 1 s; daarna antwoordde niet binnen 1 s" in message
     assert "prefect server start" in message
     assert "PREFECT_API_URL" in message
     assert str(home / "sluis-temporary-server.log") in message
@@ -98,7 +98,7 @@ def test_a_server_that_exits_at_start_up_is_reported_at_once_with_its_code(
     stand_in(monkeypatch, tmp_path, "raise SystemExit(7)\n")
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "600")
     with (
-        pytest.raises(ConfigurationError, match="it exited with code 7; then it exited with"),
+        pytest.raises(ConfigurationError, match="stopte met exitcode 7; daarna stopte met"),
         temporary_api(),
     ):
         pass
@@ -172,7 +172,7 @@ def test_a_prefect_home_that_cannot_be_created_is_refused_naming_it(
     monkeypatch.setenv("PREFECT_HOME", str(missing))
     with pytest.raises(ConfigurationError) as caught:
         check_prefect_home()
-    assert f"PREFECT_HOME {missing} cannot be created" in str(caught.value)
+    assert f"PREFECT_HOME {missing} kan niet gemaakt worden" in str(caught.value)
     assert not missing.parent.exists()
 
 
@@ -202,7 +202,5 @@ def test_a_prefect_api_url_nobody_answers_on_is_one_line_naming_the_setting() ->
     ):
         pass
     message = str(caught.value)
-    assert (
-        f"the Prefect API at http://127.0.0.1:{port} (PREFECT_API_URL) does not answer" in message
-    )
+    assert f"de Prefect-API op http://127.0.0.1:{port} (PREFECT_API_URL) antwoordt niet" in message
     assert "geheim" not in message

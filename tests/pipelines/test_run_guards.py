@@ -136,8 +136,8 @@ def test_a_lost_membership_key_stops_the_run_before_anything_is_delivered_or_hel
 
     assert code == 1
     line = _one_line(err)
-    assert f"the membership key is missing: it is expected in {key_file}" in line
-    assert "restore the key from the backup" in line
+    assert f"de lidmaatschapssleutel ontbreekt: die hoort in {key_file}" in line
+    assert "zet de sleutel terug uit de back-up" in line
     # Nothing went out, nothing waits for approval, and no new key was made.
     assert _files(tmp_path / "drop") == drop
     assert sluis.db("select * from deliveries") == deliveries
@@ -219,7 +219,7 @@ def test_a_run_of_every_supplier_skips_the_bad_one_delivers_the_others_and_fails
 
     assert code == 1
     line = _one_line(err)
-    assert "skipped the agreement(s) of leesapp, which cannot be used" in line
+    assert "de overeenkomst(en) van leesapp zijn overgeslagen, want niet bruikbaar" in line
     assert "leesapp.yaml: fields[bsn]: denied" in line
     assert bad.manifests["all"] == {
         "basispoort": 2,  # nothing changed since its own run
@@ -235,7 +235,7 @@ def test_a_run_of_every_supplier_skips_the_bad_one_delivers_the_others_and_fails
     # The Prefect flow run is marked failed with that message.
     _, message, state = bad.results["all-prefect"]
     assert state == "FAILED"
-    assert "skipped the agreement(s) of leesapp" in message
+    assert "de overeenkomst(en) van leesapp zijn overgeslagen" in message
 
 
 def test_an_explicitly_selected_bad_supplier_gets_nothing_and_exit_1(bad: BadAgreement) -> None:

@@ -175,7 +175,7 @@ def test_research_gets_pseudonyms_and_birth_years_only() -> None:
 
 def test_expired_or_not_expired_is_judged_outside_policy_but_output_check_is_strict() -> None:
     agreement = _agreement("schoolwebsite")
-    with pytest.raises(PolicyError, match="outside the agreement: eckid"):
+    with pytest.raises(PolicyError, match="buiten de overeenkomst: eckid"):
         check_output(pd.DataFrame({"roepnaam": ["a"], "eckid": ["b"]}), agreement)
 
 

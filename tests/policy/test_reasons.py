@@ -29,5 +29,5 @@ def test_precedence_is_erased_left_scope_unreadable_consent_identifier() -> None
 def test_a_manifest_may_count_consent_unreadable_but_not_a_typo() -> None:
     counts = {"input": 3, "delivered": 1, "withheld": {"consent_unreadable": 2}, "quarantined": 0}
     check_counts(counts)  # type: ignore[arg-type]
-    with pytest.raises(PolicyError, match="unknown reason code"):
+    with pytest.raises(PolicyError, match="onbekende redencode"):
         check_counts({**counts, "withheld": {"consent_unreadabel": 2}})  # type: ignore[arg-type]
