@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors.errors import shorten
+from connectors.i18n import _
 from connectors.sources.base import SOURCE_FILE, SOURCE_LINE
 from lineage.quarantine_report import QuarantineReport
 
@@ -59,14 +60,14 @@ def quarantined_pupils(report: QuarantineReport, limit: int = PUPIL_LIMIT) -> Qu
     pupils = pupils.assign(_line=pd.to_numeric(pupils["line"], errors="coerce")).sort_values(
         ["brincode", SOURCE_FILE, "_line"], kind="stable"
     )
-    table = Table(title="Leerlingen in quarantaine")
-    table.add_column("school", overflow="fold")
-    table.add_column("regelnummer", justify="right", no_wrap=True)
-    table.add_column("leerlingnummer", overflow="fold")
-    table.add_column("regel", overflow="fold")
+    table = Table(title=_("Leerlingen in quarantaine"))
+    table.add_column(_("school"), overflow="fold")
+    table.add_column(_("regelnummer"), justify="right", no_wrap=True)
+    table.add_column(_("leerlingnummer"), overflow="fold")
+    table.add_column(_("regel"), overflow="fold")
     shown = pupils.head(limit)
     for row in shown.itertuples(index=False):
-        key = shorten(row.leerlingkey, _KEY) if row.leerlingkey else "(geen leerlingnummer)"
+        key = shorten(row.leerlingkey, _KEY) if row.leerlingkey else _("(geen leerlingnummer)")
         table.add_row(
             Text(shorten(row.brincode, _KEY)),
             Text(str(row.line)),

@@ -384,7 +384,10 @@ def datamap(
         Path, typer.Option("--out", help=_("Map voor datamap.html en datamap.md"))
     ] = Path("."),
     source: Annotated[
-        Path | None, typer.Option(help="The school's export, if Sluis has not synced it yet")
+        Path | None,
+        typer.Option(
+            help=_("De export van de school, als Sluis die nog niet heeft gesynchroniseerd")
+        ),
     ] = None,
     state: StateOption = None,
     db: DbOption = None,
@@ -517,25 +520,30 @@ def vergeet(
 
 @app.command()
 def verstrek(
-    supplier: Annotated[str, typer.Argument(help="Agreement id of the recipient (leerplicht)")],
-    aanvrager: Annotated[str, typer.Option(help="Who asks: officer and organisation")],
-    kenmerk: Annotated[str, typer.Option(help="The request's own reference")],
-    source: Annotated[Path, typer.Option(help="The school's current export")],
+    supplier: Annotated[
+        str, typer.Argument(help=_("Overeenkomst-id van de ontvanger (leerplicht)"))
+    ],
+    aanvrager: Annotated[str, typer.Option(help=_("Wie vraagt: ambtenaar en organisatie"))],
+    kenmerk: Annotated[str, typer.Option(help=_("Het eigen kenmerk van het verzoek"))],
+    source: Annotated[Path, typer.Option(help=_("De huidige export van de school"))],
     leerling: Annotated[
-        list[str] | None, typer.Option(help="Leerlingnummer of a named pupil (repeatable)")
+        list[str] | None,
+        typer.Option(help=_("Leerlingnummer van een genoemde leerling (herhaalbaar)")),
     ] = None,
     jaargroep: Annotated[
-        list[str] | None, typer.Option(help="Only this jaargroep (repeatable)")
+        list[str] | None, typer.Option(help=_("Alleen deze jaargroep (herhaalbaar)"))
     ] = None,
     school: SchoolOption = None,
-    drop: Annotated[Path | None, typer.Option(help="Folder drop root")] = None,
-    door: Annotated[str | None, typer.Option(help="Who records this (default: OS user)")] = None,
+    drop: Annotated[Path | None, typer.Option(help=_("Hoofdmap van de levermap"))] = None,
+    door: ActorOption = None,
     state: StateOption = None,
     db: DbOption = None,
 ) -> None:
-    """Answer a request of a recipient with a legal duty: only its agreement's fields.
+    """Beantwoord een verzoek van een ontvanger met een wettelijke taak.
 
-    Examples:
+    Alleen de velden van zijn overeenkomst worden verstrekt.
+
+    Voorbeeld:
         sluis verstrek leerplicht --aanvrager "leerplichtambtenaar gemeente Zinderen"
             --kenmerk LP-2026-0142 --leerling 100234 --source exports/27ZX
     """
@@ -560,11 +568,20 @@ def verstrek(
         actor=door or default_actor(),
         version=SLUIS_VERSION,
     )
-    delivered = outcome.counts.get("delivered", 0)
+    count = cast(int, outcome.counts.get("delivered", 0))
     _say(
         out,
-        f"Verstrekt aan {outcome.supplier} ({kenmerk.strip()}): {delivered} leerling(en) van "
-        f"{outcome.school}, naar {outcome.location or '-'}",
+        ngettext(
+            "Verstrekt aan {supplier} ({kenmerk}): {n} leerling van {school}, naar {location}",
+            "Verstrekt aan {supplier} ({kenmerk}): {n} leerlingen van {school}, naar {location}",
+            count,
+        ).format(
+            supplier=outcome.supplier,
+            kenmerk=kenmerk.strip(),
+            n=count,
+            school=outcome.school,
+            location=outcome.location or "-",
+        ),
     )
 
 
@@ -842,31 +859,42 @@ def sample(
 
 @app.command("reconcile")
 def reconcile_command(
-    drop: Annotated[Path, typer.Option(help="Folder drop root to clean")] = Path("drop"),
-    state: Annotated[Path, typer.Option(help="Sluis' state folder")] = Path("sluis-state"),
+    drop: Annotated[Path, typer.Option(help=_("Hoofdmap van de levermap die wordt opgeruimd"))] = (
+        Path("drop")
+    ),
+    state: Annotated[Path, typer.Option(help=_("Sluis' statusmap"))] = Path("sluis-state"),
     db: DbOption = None,
 ) -> None:
-    """Settle what a killed run left (`sluis run` does this itself at its start).
+    """Ruim op wat een afgebroken run achterliet (`sluis run` doet dit zelf bij de start).
 
-    A delivery a killed run was publishing counts as delivered when its manifest is in the
-    drop and is rolled back otherwise; leftover staging folders are removed; a run that
-    stopped beating is marked aborted. Runs that are alive are left alone.
+    Een levering die een afgebroken run aan het publiceren was, telt als geleverd als haar
+    manifest in de levermap staat en wordt anders teruggedraaid; achtergebleven
+    voorbereidingsmappen worden verwijderd; een run zonder hartslag wordt als afgebroken
+    gemarkeerd. Runs die nog leven blijven ongemoeid.
 
-    Example:
+    Voorbeeld:
         sluis reconcile --drop /srv/sluis/drop --state /var/lib/sluis
     """
     from pipelines.reconcile import reconcile_drops
 
     settled = reconcile_drops(_settings(state, db).model_copy(update={"drop_dir": drop}))
-    for line in settled.lines() or ["nothing to settle: no stopped run left anything behind"]:
+    for line in settled.lines() or [
+        _("niets af te stemmen: geen gestopte run heeft iets achtergelaten")
+    ]:
         _say(out, line)
     for problem in settled.problems:
         _say(err, f"sluis: {problem}")
     if settled.unsettled:
+        count = len(settled.unsettled)
         raise SluisError(
-            f"{len(settled.unsettled)} delivery(ies) could not be checked against their drop: "
-            f"{', '.join(settled.unsettled)}; fix the drop (see above), then run "
-            "sluis reconcile again"
+            ngettext(
+                "{n} levering kon niet worden gecontroleerd tegen haar levermap: {deliveries}; "
+                "herstel de levermap (zie hierboven) en draai daarna sluis reconcile opnieuw",
+                "{n} leveringen konden niet worden gecontroleerd tegen hun levermap: "
+                "{deliveries}; herstel de levermap (zie hierboven) en draai daarna "
+                "sluis reconcile opnieuw",
+                count,
+            ).format(n=count, deliveries=", ".join(settled.unsettled))
         )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 from connectors.identifiers import canonical_brin, quoted
 from contracts.agreements import AgreementSet, load_agreement_set
 from contracts.datamap import datamap_html, datamap_markdown
@@ -55,9 +56,10 @@ def write_datamap(
     known = known_schools(settings, source)
     if brin is None or brin not in known:
         raise ConfigurationError(
-            f"--school {quoted(school)}: Sluis knows no such school (known: "
-            + (", ".join(sorted(known)) or "none yet")
-            + "); give its BRIN, run a sync first, or give its export with --source"
+            _(
+                "--school {school}: Sluis kent zo'n school niet (bekend: {known}); geef haar "
+                "BRIN, draai eerst een sync, of geef haar export met --source"
+            ).format(school=quoted(school), known=", ".join(sorted(known)) or _("nog geen"))
         )
     name = school_name(settings, brin)
     found = load_agreement_set(settings.agreements_dir)

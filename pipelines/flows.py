@@ -171,7 +171,7 @@ def sync(request: SyncRequest) -> State:
         summary = _sync(request, settings, run_id, started, store, lineage, logger, audit)
     except RunStopped as exc:
         _stopped(store, lineage, run_id, str(exc))
-        logger.error("Run stopped: %s", exc)
+        logger.error(_("Run gestopt: %s"), exc)
         return Failed(message=str(exc), data=None)
     except SluisError as exc:
         message = str(exc)
@@ -223,9 +223,9 @@ def _reconcile(
         sweep=selected,
     )
     for line in settled.lines():
-        logger.warning("reconcile: %s", line)
+        logger.warning(_("afstemming: %s"), line)
     for problem in settled.problems:
-        logger.warning("reconcile: %s", problem)
+        logger.warning(_("afstemming: %s"), problem)
 
 
 def _make_drop_root(root: Path) -> None:
@@ -291,7 +291,10 @@ def _sync(
 
     def taken_over(school: str, holder: str) -> None:
         logger.warning(
-            "school %s: run %s stopped beating %d s ago or more; its lock is taken over",
+            _(
+                "school %s: run %s gaf %d s of langer geen hartslag meer; zijn slot wordt "
+                "overgenomen"
+            ),
             school,
             holder,
             settings.lock_stale_seconds,

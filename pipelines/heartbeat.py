@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.errors import SluisError
+from connectors.i18n import _
 from lineage.intents import beat
 
 __all__ = ["Heartbeat"]
@@ -72,4 +73,4 @@ class Heartbeat:
             except (SluisError, SQLAlchemyError, OSError, ValueError) as exc:
                 # A missed beat is retried next time; only a long outage makes the run
                 # look dead, and then its locks are rightly free.
-                _log.warning("heartbeat of run %s missed: %s", self._run_id, type(exc).__name__)
+                _log.warning(_("hartslag van run %s gemist: %s"), self._run_id, type(exc).__name__)

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from connectors.errors import ConfigurationError, SluisError, UsageError
+from connectors.i18n import _, ngettext
 from connectors.identifiers import canonical_brin, canonical_key
 from contracts.agreements import LoadedAgreement, Scope, load_agreements
 from contracts.validation import ValidatedSchool
@@ -62,9 +63,17 @@ class LegalRequest:
 def _one_line(value: str, option: str) -> str:
     text = " ".join(value.split())
     if not text:
-        raise UsageError(f"{option} is required: say who asked, and the request's reference")
+        raise UsageError(
+            _("{option} is verplicht: zeg wie het vroeg, en het kenmerk van het verzoek").format(
+                option=option
+            )
+        )
     if len(text) > _TEXT_LENGTH:
-        raise UsageError(f"{option} is longer than {_TEXT_LENGTH} characters; shorten it")
+        raise UsageError(
+            _("{option} is langer dan {limit} tekens; maak het korter").format(
+                option=option, limit=_TEXT_LENGTH
+            )
+        )
     return text
 
 
@@ -72,8 +81,10 @@ def _agreement(settings: Settings, supplier: str) -> LoadedAgreement:
     [loaded] = load_agreements(settings.agreements_dir, [supplier])
     if not loaded.agreement.on_request:
         raise UsageError(
-            f"sluis verstrek answers a recipient with a legal duty only; {supplier} has legal "
-            f"basis {loaded.agreement.legal_basis.type.value} and is delivered by sluis run"
+            _(
+                "sluis verstrek beantwoordt alleen een ontvanger met een wettelijke taak; "
+                "{supplier} heeft grondslag {basis} en krijgt zijn leveringen via sluis run"
+            ).format(supplier=supplier, basis=loaded.agreement.legal_basis.type.value)
         )
     return loaded
 
@@ -87,8 +98,10 @@ def _scoped(loaded: LoadedAgreement, jaargroepen: Sequence[str]) -> LoadedAgreem
     outside = [j for j in jaargroepen if own is not None and j not in own]
     if outside:
         raise UsageError(
-            f"--jaargroep {', '.join(outside)} is outside the scope of {agreement.id} "
-            f"(jaargroepen {', '.join(own or [])}); ask only for what the agreement covers"
+            _(
+                "--jaargroep {outside} valt buiten de scope van {supplier} (jaargroepen "
+                "{own}); vraag alleen om wat de overeenkomst dekt"
+            ).format(outside=", ".join(outside), supplier=agreement.id, own=", ".join(own or []))
         )
     scope = Scope.model_validate(
         {**agreement.scope.model_dump(), "jaargroepen": list(dict.fromkeys(jaargroepen))}
@@ -111,11 +124,16 @@ def _school(settings: Settings, source: Path, school: str | None) -> ValidatedSc
         schools = [s for s in schools if s.brincode == brin]
         if not schools:
             raise ConfigurationError(
-                f"{source}: holds no export of school {brin or '?'}; check --school"
+                _("{source}: bevat geen export van school {brin}; controleer --school").format(
+                    source=source, brin=brin or "?"
+                )
             )
     if len(schools) != 1:
         raise UsageError(
-            f"{source} holds {len(schools)} schools; name the one asked about with --school BRIN"
+            _(
+                "{source} bevat {count} scholen; noem met --school BRIN de school waar het "
+                "verzoek over gaat"
+            ).format(source=source, count=len(schools))
         )
     return schools[0]
 
@@ -130,9 +148,15 @@ def _named(school: ValidatedSchool, pupils: Sequence[str]) -> ValidatedSchool:
     if missing:
         # The keys are not repeated: the message may end up in a log.
         raise ConfigurationError(
-            f"{missing} of the {len(wanted)} named pupil(s) are not (valid) in the export of "
-            f"school {school.brincode}; check the leerlingnummers, or fix the export first "
-            "(sluis check)"
+            ngettext(
+                "{missing} van de {named} genoemde leerling(en) staat niet (geldig) in de "
+                "export van school {school}; controleer de leerlingnummers, of herstel eerst "
+                "de export (sluis check)",
+                "{missing} van de {named} genoemde leerlingen staan niet (geldig) in de "
+                "export van school {school}; controleer de leerlingnummers, of herstel eerst "
+                "de export (sluis check)",
+                missing,
+            ).format(missing=missing, named=len(wanted), school=school.brincode)
         )
     return dataclasses.replace(
         school,
@@ -150,8 +174,10 @@ def _make_drop_root(root: Path) -> None:
         return
     except OSError as exc:
         raise ConfigurationError(
-            f"{root}: cannot create the drop folder ({exc.strerror}); check that its "
-            "parent exists and is writable"
+            _(
+                "{root}: de dropmap kan niet worden gemaakt ({reason}); controleer of de "
+                "bovenliggende map bestaat en schrijfbaar is"
+            ).format(root=root, reason=exc.strerror)
         ) from None
     os.chmod(root, DROP_ROOT_MODE)
 
@@ -228,7 +254,7 @@ def answer_request(
                 states=None,
             )
             if outcome.status == "failed":
-                raise SluisError("; ".join(outcome.notes) or "the delivery failed")
+                raise SluisError("; ".join(outcome.notes) or _("de levering is mislukt"))
             record_outcome(store, settings, run_id, outcome, now)
             audit.append(
                 actor,

@@ -14,10 +14,13 @@ from typing import Protocol
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
+from connectors.i18n import N_, _
+
 __all__ = ["RunProgress", "TerminalProgress", "current", "showing"]
 
-READ = "exports gelezen"
-DELIVERED = "leveringen klaar"
+# The stages are keys the flow reports under; each is translated where it is shown.
+READ = N_("exports gelezen")
+DELIVERED = N_("leveringen klaar")
 
 
 class RunProgress(Protocol):
@@ -73,7 +76,7 @@ class TerminalProgress:
                 transient=True,
             )
             self._tasks = {
-                stage: self._progress.add_task(stage, total=total)
+                stage: self._progress.add_task(_(stage), total=total)
                 for stage, total in self._totals.items()
             }
             self._progress.start()
@@ -88,7 +91,9 @@ class TerminalProgress:
             return
         # Not "sluis: ...": that prefix marks the one line of an error on stderr.
         self.console.print(
-            f"voortgang: {self._done[stage]} van {self._totals[stage]} {stage}",
+            _("voortgang: {done} van {total} {stage}").format(
+                done=self._done[stage], total=self._totals[stage], stage=_(stage)
+            ),
             markup=False,
             highlight=False,
         )

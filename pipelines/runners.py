@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from connectors.errors import ConfigurationError
+from connectors.i18n import _
 from connectors.private_files import make_private_dir
 
 if TYPE_CHECKING:
@@ -46,8 +47,10 @@ def task_runner_for(settings: Settings) -> TaskRunner[Any]:
         from prefect_dask.task_runners import DaskTaskRunner
     except ImportError:
         raise ConfigurationError(
-            "--task-runner dask (or SLUIS_TASK_RUNNER=dask) needs prefect-dask, which is not "
-            "installed; install it with: pip install -e '.[dask]'"
+            _(
+                "--task-runner dask (of SLUIS_TASK_RUNNER=dask) heeft prefect-dask nodig, en "
+                "dat is niet geïnstalleerd; installeer het met: pip install -e '.[dask]'"
+            )
         ) from None
     if settings.dask_address:
         # An existing cluster: its workers were started with their own scratch folder and
@@ -94,7 +97,9 @@ def _checked_address(address: str) -> str:
     if parts.scheme in ("tcp", "inproc") and (local or parts.scheme == "inproc"):
         return address
     raise ConfigurationError(
-        "SLUIS_DASK_ADDRESS must be a tls:// address (or tcp:// on this machine): tasks "
-        "carry pupil data and keys to the workers; configure Dask's TLS "
-        "(distributed.comm.tls.*) and use tls://host:port"
+        _(
+            "SLUIS_DASK_ADDRESS moet een tls://-adres zijn (of tcp:// op deze machine): taken "
+            "brengen leerlinggegevens en sleutels naar de workers; stel TLS van Dask in "
+            "(distributed.comm.tls.*) en gebruik tls://host:poort"
+        )
     )

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors.errors import shorten
+from connectors.i18n import _
 
 if TYPE_CHECKING:
     from pipelines.delivery import DeliveryOutcome
@@ -46,16 +47,18 @@ def why(outcome: DeliveryOutcome) -> str:
     status = outcome.status
     if status == "nothing_to_deliver":
         if outcome.baseline:
-            return "niets verzonden: niets veranderd sinds de vorige levering"
-        return "niets verzonden: geen leerling om te leveren, en dit formaat kan niet leeg zijn"
+            return _("niets verzonden: niets veranderd sinds de vorige levering")
+        return _("niets verzonden: geen leerling om te leveren, en dit formaat kan niet leeg zijn")
     if status == "held":
-        return f"niets verzonden: vastgehouden voor goedkeuring ({outcome.hold_reason})"
+        return _("niets verzonden: vastgehouden voor goedkeuring ({reason})").format(
+            reason=outcome.hold_reason
+        )
     if status == "dry_run":
-        return "niets verzonden: proefrun (--dry-run)"
+        return _("niets verzonden: proefrun (--dry-run)")
     if status == "agreement_expired":
-        return "niets verzonden: de overeenkomst geldt niet op deze datum"
+        return _("niets verzonden: de overeenkomst geldt niet op deze datum")
     if status == "failed":
-        return "niets verzonden: mislukt, zie de melding onder de tabel"
+        return _("niets verzonden: mislukt, zie de melding onder de tabel")
     return ""
 
 
@@ -115,36 +118,43 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
     is said under the status code. Cells fold rather than end in an ellipsis, so a code is
     never cut off.
     """
-    table = Table(title="Sluis: leveringen", box=box.SIMPLE_HEAD, show_lines=False)
-    table.add_column("leverancier", overflow="fold")
-    table.add_column("status", overflow="fold", ratio=1)
-    table.add_column("verzonden", justify="right", overflow="fold", no_wrap=True)
+    table = Table(title=_("Sluis: leveringen"), box=box.SIMPLE_HEAD, show_lines=False)
+    table.add_column(_("leverancier"), overflow="fold")
+    table.add_column(_("status"), overflow="fold", ratio=1)
+    table.add_column(_("verzonden"), justify="right", overflow="fold", no_wrap=True)
     # As wide as its longest line (a reason code and its count), so no code is broken.
     widest = max(
         (len(item) for row in rows for item in _items(row.get("withheld", "-"))), default=0
     )
-    table.add_column("niet verzonden", overflow="fold", min_width=min(widest, _WIDEST_CODE))
+    table.add_column(_("niet verzonden"), overflow="fold", min_width=min(widest, _WIDEST_CODE))
     by_school: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_school.setdefault(str(row["school"]), []).append(row)
     for number, (school, entries) in enumerate(sorted(by_school.items())):
         if number:
             table.add_section()
-        table.add_row(Text(f"school {shorten(school, _QUOTED)}", style="bold"), "", "", "")
+        table.add_row(
+            Text(_("school {school}").format(school=shorten(school, _QUOTED)), style="bold"),
+            "",
+            "",
+            "",
+        )
         for row in sorted(entries, key=lambda r: str(r["supplier"])):
             changes = _items(row.get("changes", "-"))
             table.add_row(
                 Text(str(row["supplier"])),
                 _lines([str(row["status"]), str(row.get("reason", "")), ", ".join(changes)]),
-                Text(f"{row['delivered']} van {row['input']}"),
+                Text(_("{sent} van {total}").format(sent=row["delivered"], total=row["input"])),
                 _lines(
                     [
                         *_items(row.get("withheld", "-")),
-                        f"quarantaine {row['quarantined']}" if row.get("quarantined") else "",
+                        _("quarantaine {count}").format(count=row["quarantined"])
+                        if row.get("quarantined")
+                        else "",
                     ]
                 ),
             )
-    table.caption = (
+    table.caption = _(
         "verzonden: leerlingen van wie in deze run gegevens naar de leverancier gingen, "
         "van het aantal in de export; niet verzonden: per redencode (zie README)"
     )

@@ -184,9 +184,11 @@ class FolderDrop:
             PermanentDeliveryError: the drop folder is missing (an unmounted share must
                 not look like a delivery that never happened).
         """
-        check_id(supplier, what="supplier id")
-        check_id(delivery_id, what="delivery id")
-        self._require_root(f"cannot look for delivery {delivery_id!r}")
+        check_id(supplier, what=_("leverancier-id"))
+        check_id(delivery_id, what=_("levering-id"))
+        self._require_root(
+            _("levering {delivery_id} zoeken lukt niet").format(delivery_id=repr(delivery_id))
+        )
         final = self._root / supplier / delivery_id
         path = final / MANIFEST_NAME
         try:
@@ -196,22 +198,28 @@ class FolderDrop:
                 return None
             return str(final) if _same_delivery(final, path.read_bytes()) else None
         except OSError as exc:
-            raise _os_error(exc, f"cannot look for delivery {delivery_id!r}", "") from exc
+            raise _os_error(
+                exc,
+                _("levering {delivery_id} zoeken lukt niet").format(delivery_id=repr(delivery_id)),
+                "",
+            ) from exc
 
     def incoming(self, supplier: str) -> list[str]:
         """Delivery ids with a staging folder left beside the supplier's deliveries."""
-        check_id(supplier, what="supplier id")
+        check_id(supplier, what=_("leverancier-id"))
         supplier_dir = self._root / supplier
         try:
             names = sorted(os.listdir(supplier_dir)) if supplier_dir.is_dir() else []
         except OSError as exc:
-            raise _os_error(exc, f"cannot list {supplier_dir}", "") from exc
+            raise _os_error(
+                exc, _("{folder} lezen lukt niet").format(folder=supplier_dir), ""
+            ) from exc
         return sorted({d for name in names if (d := hidden_id(name, INCOMING)) is not None})
 
     def remove_incoming(self, supplier: str, delivery_id: str) -> int:
         """Delete what an interrupted publish of `delivery_id` staged; return how many folders."""
-        check_id(supplier, what="supplier id")
-        check_id(delivery_id, what="delivery id")
+        check_id(supplier, what=_("leverancier-id"))
+        check_id(delivery_id, what=_("levering-id"))
         supplier_dir = self._root / supplier
         deleted = 0
         try:
@@ -222,14 +230,19 @@ class FolderDrop:
                     shutil.rmtree(supplier_dir / entry)
                     deleted += 1
         except OSError as exc:
-            raise _os_error(exc, f"cannot clean {supplier_dir}", "call it again") from exc
+            raise _os_error(
+                exc,
+                _("{folder} opruimen lukt niet").format(folder=supplier_dir),
+                _("roep het opnieuw aan"),
+            ) from exc
         return deleted
 
     def _require_root(self, what: str) -> None:
         if not self._root.is_dir() and not (self._create_root and not os.path.lexists(self._root)):
             raise PermanentDeliveryError(
-                f"{what}: drop folder {self._root} does not exist or is not a folder "
-                "(is the share mounted?)"
+                _(
+                    "{what}: levermap {root} bestaat niet of is geen map (is de share gekoppeld?)"
+                ).format(what=what, root=self._root)
             )
 
     @staticmethod

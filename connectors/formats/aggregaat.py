@@ -20,6 +20,7 @@ import pandas as pd
 
 from connectors.errors import ConfigurationError
 from connectors.formats.base import DataFile, FieldNeed, RenderContext, check_options
+from connectors.i18n import _, ngettext
 
 __all__ = [
     "AGGREGATE_FIELDS",
@@ -105,9 +106,15 @@ def count_cells(frame: pd.DataFrame, *, jaargroepen: Sequence[str]) -> pd.DataFr
     if outside.any():
         # Policy only passes pupils in scope; a pupil outside the grid would vanish from
         # the counts without a trace, so refuse rather than publish a wrong total.
+        count = int(outside.sum())
         raise ConfigurationError(
-            f"aggregaat: {int(outside.sum())} pupil(s) fall outside the grid of jaargroepen "
-            f"{', '.join(jaargroepen)}; set scope.jaargroepen to the jaargroepen counted"
+            ngettext(
+                "aggregaat: {count} leerling valt buiten het raster van jaargroepen "
+                "{jaargroepen}; zet in scope.jaargroepen de jaargroepen die geteld worden",
+                "aggregaat: {count} leerlingen vallen buiten het raster van jaargroepen "
+                "{jaargroepen}; zet in scope.jaargroepen de jaargroepen die geteld worden",
+                count,
+            ).format(count=count, jaargroepen=", ".join(jaargroepen))
         )
     counted = keys.value_counts().reindex(grid, fill_value=0)
     return counted.rename("aantal").reset_index()
@@ -154,12 +161,14 @@ class AggregaatFormat:
         k = _k(options.get("k", str(DEFAULT_K)))
         jaargroepen = [j for j in options.get("jaargroepen", "").split(",") if j]
         if not jaargroepen:
-            raise ConfigurationError("aggregaat: option jaargroepen is required")
+            raise ConfigurationError(_("aggregaat: de optie jaargroepen is verplicht"))
         extra = [str(c) for c in frame.columns if c not in AGGREGATE_FIELDS]
         if extra or "jaargroep" not in frame.columns:
             raise ConfigurationError(
-                "aggregaat counts by jaargroep (and brincode, geslacht) only, got columns "
-                + ", ".join(map(str, frame.columns))
+                _(
+                    "aggregaat telt alleen per jaargroep (en brincode, geslacht), maar kreeg "
+                    "de kolommen {columns}"
+                ).format(columns=", ".join(map(str, frame.columns)))
             )
         cells = count_cells(frame, jaargroepen=jaargroepen)
         hidden = suppress(cells["aantal"].to_numpy(), k)
@@ -201,7 +210,11 @@ def _k(text: str) -> int:
     try:
         k = int(text)
     except ValueError:
-        raise ConfigurationError(f"aggregaat: k must be a whole number, got {text!r}") from None
+        raise ConfigurationError(
+            _("aggregaat: k moet een geheel getal zijn, niet {value}").format(value=repr(text))
+        ) from None
     if k < MIN_K:
-        raise ConfigurationError(f"aggregaat: k must be at least {MIN_K}, got {k}")
+        raise ConfigurationError(
+            _("aggregaat: k moet minstens {minimum} zijn, niet {k}").format(minimum=MIN_K, k=k)
+        )
     return k

@@ -123,12 +123,12 @@ def test_a_pupil_level_field_in_an_aggregaat_agreement_is_refused() -> None:
 
 def test_a_frame_with_a_pupil_column_is_not_rendered() -> None:
     frame = pd.DataFrame({"jaargroep": ["3"], "leerlingkey": ["L1"]})
-    with pytest.raises(ConfigurationError, match="only"):
+    with pytest.raises(ConfigurationError, match="alleen per jaargroep"):
         _render(frame)
 
 
 def test_a_k_below_three_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="at least 3"):
+    with pytest.raises(ConfigurationError, match="minstens 3"):
         _render(pd.DataFrame({"jaargroep": ["3"]}), k="2")
 
 

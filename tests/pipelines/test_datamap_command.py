@@ -35,7 +35,7 @@ def test_datamap_refuses_a_school_it_does_not_know(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 1
     assert len(err.strip().splitlines()) == 1
-    assert "knows no such school" in err
+    assert "kent zo'n school niet" in err
     assert "27ZX" in err  # the known ones are listed
     assert not (tmp_path / "o" / "datamap.html").exists()
 

@@ -130,7 +130,7 @@ def test_a_jaargroep_request_delivers_only_that_jaargroep(settings: Settings) ->
 
 
 def test_verstrek_refuses_an_agreement_without_a_legal_duty(settings: Settings) -> None:
-    with pytest.raises(UsageError, match="legal duty only"):
+    with pytest.raises(UsageError, match="alleen een ontvanger met een wettelijke taak"):
         answer_request(
             settings, _request(supplier="basispoort"), source=EXPORT, actor="t", version="t"
         )
@@ -138,7 +138,7 @@ def test_verstrek_refuses_an_agreement_without_a_legal_duty(settings: Settings) 
 
 
 def test_verstrek_needs_a_requester_and_a_reference(settings: Settings) -> None:
-    with pytest.raises(UsageError, match="--kenmerk is required"):
+    with pytest.raises(UsageError, match="--kenmerk is verplicht"):
         answer_request(settings, _request(reference="  "), source=EXPORT, actor="t", version="t")
     code, _, err = sluis("verstrek", "leerplicht", "--aanvrager", "x", "--source", str(EXPORT))
     assert code == 2
