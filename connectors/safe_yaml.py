@@ -80,7 +80,10 @@ class _PlainLoader(_LOADER):  # type: ignore[misc,valid-type]
                     seen = first_line.get(key)
                 except TypeError:  # pragma: no cover - a scalar key is always hashable
                     raise ConstructorError(
-                        None, None, "unhashable key", key_node.start_mark
+                        None,
+                        None,
+                        _("een sleutel moet een gewone waarde zijn, geen lijst of mapping"),
+                        key_node.start_mark,
                     ) from None
                 if seen is not None:
                     raise PlainDataError(
@@ -97,11 +100,15 @@ def _refuse_anchors_and_aliases(text: str) -> None:
     for event in yaml.parse(text, Loader=_LOADER):
         if isinstance(event, yaml.AliasEvent):
             raise PlainDataError(
-                "an alias (*name) is not allowed here: write the value out", event.start_mark
+                _("een alias (*naam) is hier niet toegestaan: schrijf de waarde uit"),
+                event.start_mark,
             )
         if getattr(event, "anchor", None) is not None:
             raise PlainDataError(
-                "an anchor (&name) is not allowed here: remove it and write each value out",
+                _(
+                    "een anker (&naam) is hier niet toegestaan: haal het weg en schrijf elke "
+                    "waarde uit"
+                ),
                 event.start_mark,
             )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from connectors.i18n import _
 from connectors.quoting import quote
 
 __all__ = ["location_problems"]
@@ -13,12 +14,16 @@ def location_problems(location: str | None, *, outside_eea: bool) -> list[str]:
     """A recipient whose data leaves the EEA must name the country, and not 'EER'."""
     if outside_eea and not location:
         return [
-            "verwerkingslocatie: data leaves the EEA (doorgifte_buiten_eer: true); name the "
-            "country where it is processed, as in the privacybijsluiter"
+            _(
+                "verwerkingslocatie: de gegevens gaan buiten de EER (doorgifte_buiten_eer: true); "
+                "noem het land waar ze verwerkt worden, zoals in de privacybijsluiter"
+            )
         ]
     if outside_eea and location and location.strip().lower() in _IN_EEA:
         return [
-            f"verwerkingslocatie: {quote(location)} is inside the EEA, but "
-            "doorgifte_buiten_eer is true; name the country outside the EEA"
+            _(
+                "verwerkingslocatie: {location} ligt binnen de EER, maar doorgifte_buiten_eer is "
+                "true; noem het land buiten de EER"
+            ).format(location=quote(location))
         ]
     return []

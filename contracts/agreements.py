@@ -22,7 +22,7 @@ from connectors.errors import AgreementError, ConfigurationError, UsageError
 from connectors.formats.aggregaat import DEFAULT_K, MIN_K
 from connectors.formats.encryption import parse_recipient
 from connectors.formats.registry import get_format
-from connectors.i18n import _
+from connectors.i18n import _, ngettext
 from connectors.quoting import MAX_QUOTED, quote, short
 from contracts.agreement_location import location_problems
 from contracts.catalog import FieldInfo, lookup_field, lookup_teacher_field, teacher_catalog
@@ -96,11 +96,13 @@ class LegalBasis(_Strict):
     @model_validator(mode="after")
     def _needs(self) -> LegalBasis:
         if self.type is LegalBasisType.TOESTEMMING and not self.consent_category:
-            raise ValueError("toestemming needs consent_category (e.g. beeldmateriaal_website)")
+            raise ValueError(
+                _("toestemming vraagt een consent_category (bijvoorbeeld beeldmateriaal_website)")
+            )
         if self.type is LegalBasisType.WETTELIJKE_PLICHT and not self.legal_reference:
-            raise ValueError("wettelijke_plicht needs legal_reference (the article of law)")
+            raise ValueError(_("wettelijke_plicht vraagt een legal_reference (het wetsartikel)"))
         if self.type is not LegalBasisType.TOESTEMMING and self.consent_category:
-            raise ValueError("consent_category only goes with type toestemming")
+            raise ValueError(_("consent_category hoort alleen bij type toestemming"))
         return self
 
 
@@ -114,7 +116,7 @@ class AgreementTerms(_Strict):
     @model_validator(mode="after")
     def _order(self) -> AgreementTerms:
         if self.valid_until is not None and self.valid_until < self.valid_from:
-            raise ValueError("valid_until is before valid_from")
+            raise ValueError(_("valid_until ligt vóór valid_from"))
         return self
 
 
@@ -130,8 +132,9 @@ class Scope(_Strict):
         unknown = [j for j in self.jaargroepen or [] if j not in JAARGROEP]
         if unknown:
             raise ValueError(
-                f"unknown jaargroep {', '.join(quote(j) for j in unknown[:3])}; "
-                f"allowed: {', '.join(JAARGROEP)}"
+                _("onbekende jaargroep {unknown}; toegestaan: {allowed}").format(
+                    unknown=", ".join(quote(j) for j in unknown[:3]), allowed=", ".join(JAARGROEP)
+                )
             )
         return self
 
@@ -156,9 +159,13 @@ class OutputFormat(_Strict):
     @model_validator(mode="after")
     def _separator_only_for_csv(self) -> OutputFormat:
         if self.type != "csv" and "separator" in self.model_fields_set:
-            raise ValueError(f"separator only goes with type csv, not {self.type}")
+            raise ValueError(
+                _("separator hoort alleen bij type csv, niet bij {type}").format(type=self.type)
+            )
         if self.type != "aggregaat" and self.k is not None:
-            raise ValueError(f"k only goes with type aggregaat, not {self.type}")
+            raise ValueError(
+                _("k hoort alleen bij type aggregaat, niet bij {type}").format(type=self.type)
+            )
         return self
 
 
@@ -193,9 +200,12 @@ class SftpDropSettings(_Strict):
     def _needs_host_key(cls, data: Any) -> Any:
         if isinstance(data, dict) and not data.get("host_key"):
             raise ValueError(
-                "an SFTP drop needs host_key: the server's public key as in known_hosts "
-                "(e.g. from `ssh-keyscan -t ed25519 HOST`, checked with the supplier), so "
-                "that a server pretending to be the supplier gets nothing"
+                _(
+                    "een SFTP-drop vraagt host_key: de publieke sleutel van de server zoals in "
+                    "known_hosts (bijvoorbeeld uit `ssh-keyscan -t ed25519 HOST`, nagevraagd bij "
+                    "de leverancier), zodat een server die zich voordoet als de leverancier niets "
+                    "krijgt"
+                )
             )
         if isinstance(data, dict) and isinstance(data.get("host_key"), str):
             data = {**data, "host_key": [data["host_key"]]}
@@ -332,7 +342,7 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
             continue
         parts.append(f".{short(item)}" if parts else short(item))
         node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts) or "(top level)"
+    return "".join(parts) or _("(hoogste niveau)")
 
 
 def _deny_list_problems(agreement: Agreement) -> list[str]:
@@ -340,32 +350,36 @@ def _deny_list_problems(agreement: Agreement) -> list[str]:
         "fields",
         agreement.fields,
         lookup_field,
-        "allowed are the canonical names in contracts/catalog.py (e.g. leerlingkey, eckid, "
-        "roepnaam, achternaam, voorvoegsel, geboortedatum, geboortejaar, geslacht, "
-        "jaargroep, groepskey, groepsnaam, brincode, pseudoniem, toestemming_<categorie>)",
+        _(
+            "toegestaan zijn de namen in contracts/catalog.py (bijvoorbeeld leerlingkey, eckid, "
+            "roepnaam, achternaam, voorvoegsel, geboortedatum, geboortejaar, geslacht, "
+            "jaargroep, groepskey, groepsnaam, brincode, pseudoniem, toestemming_<categorie>)"
+        ),
         legal_duty=agreement.legal_duty,
     )
     problems += _field_list_problems(
         "teacher_fields",
         agreement.teacher_fields,
         lookup_teacher_field,
-        "allowed: " + ", ".join(teacher_catalog()),
+        _("toegestaan: {allowed}").format(allowed=", ".join(teacher_catalog())),
         legal_duty=agreement.legal_duty,
     )
     problems.extend(_format_problems(agreement))
     if agreement.identifier is IdentifierPolicy.PSEUDONIEM and (
         "pseudoniem" not in agreement.field_names
     ):
-        problems.append("identifier: pseudoniem needs the field pseudoniem in fields")
+        problems.append(_("identifier: pseudoniem vraagt het veld pseudoniem in fields"))
     if agreement.role is not Role.OVERHEID and agreement.legal_duty:
-        problems.append("legal_basis: wettelijke_plicht is only for role overheid")
+        problems.append(_("legal_basis: wettelijke_plicht is alleen voor role overheid"))
     problems.extend(
         location_problems(agreement.verwerkingslocatie, outside_eea=agreement.doorgifte_buiten_eer)
     )
     if agreement.on_request and agreement.schedule.cron:
         problems.append(
-            "schedule.cron: a wettelijke_plicht agreement delivers on request only "
-            "(sluis verstrek); remove schedule"
+            _(
+                "schedule.cron: een overeenkomst met wettelijke_plicht levert alleen op verzoek "
+                "(sluis verstrek); verwijder schedule"
+            )
         )
     return problems
 
@@ -384,15 +398,21 @@ def _field_list_problems(
     for shared in fields:
         name = short(shared.name)
         if shared.name in seen:
-            problems.append(f"{key}[{name}]: listed twice")
+            problems.append(_("{key}[{name}]: staat er twee keer in").format(key=key, name=name))
         seen.add(shared.name)
         info = lookup(shared.name)
         if info is None:
-            problems.append(f"{key}[{name}]: unknown field; {allowed}")
+            problems.append(
+                _("{key}[{name}]: onbekend veld; {allowed}").format(
+                    key=key, name=name, allowed=allowed
+                )
+            )
             continue
         reason = denial_reason(info.classification, legal_duty=legal_duty)
         if reason:
-            problems.append(f"{key}[{name}]: denied: {reason}")
+            problems.append(
+                _("{key}[{name}]: geweigerd: {reason}").format(key=key, name=name, reason=reason)
+            )
     return problems
 
 
@@ -403,18 +423,22 @@ def _format_problems(agreement: Agreement) -> list[str]:
     problems = []
     if agreement.mode == "delta" and not writer.expresses_deletions:
         problems.append(
-            f"mode: delta needs a format that can tell the supplier a pupil was removed; "
-            f"{output.type} cannot (use mode full, or format csv, parquet or oneroster)"
+            _(
+                "mode: delta vraagt een formaat dat de leverancier kan vertellen dat een leerling "
+                "weg is; {type} kan dat niet (gebruik mode full, of format csv, parquet of "
+                "oneroster)"
+            ).format(type=output.type)
         )
     if output.type == "aggregaat" and not agreement.scope.jaargroepen:
         # The grid is every jaargroep of the scope: cells that exist only where pupils are
         # would tell which jaargroepen have any.
-        problems.append("scope.jaargroepen: aggregaat needs the jaargroepen it counts")
+        problems.append(_("scope.jaargroepen: aggregaat vraagt de jaargroepen die het telt"))
     if output.profile is not None and output.profile not in writer.profiles:
-        allowed = ", ".join(writer.profiles) or "none"
+        allowed = ", ".join(writer.profiles) or _("geen")
         problems.append(
-            f"format.profile: unknown profile {quote(output.profile)} for {output.type}; "
-            f"allowed: {allowed}"
+            _(
+                "format.profile: onbekend profiel {profile} voor {type}; toegestaan: {allowed}"
+            ).format(profile=quote(output.profile), type=output.type, allowed=allowed)
         )
         return problems
     problems.extend(
@@ -454,7 +478,12 @@ _MAX_PROBLEMS = 5
 def _joined(path: Path, problems: Sequence[str]) -> str:
     shown = [f"{path}: {p}" for p in problems[:_MAX_PROBLEMS]]
     if len(problems) > _MAX_PROBLEMS:
-        shown.append(f"{path}: and {len(problems) - _MAX_PROBLEMS} more problem(s)")
+        more = len(problems) - _MAX_PROBLEMS
+        shown.append(
+            ngettext("{path}: en nog {n} probleem", "{path}: en nog {n} problemen", more).format(
+                path=path, n=more
+            )
+        )
     return "; ".join(shown)
 
 
@@ -464,7 +493,10 @@ _OWN_CONTEXT = frozenset({"expected", "expected_tags", "pattern", "error", "disc
 
 def _error_message(error: Mapping[str, Any]) -> str:
     """A pydantic message with any value it quotes from the file (e.g. a tag) shortened."""
-    msg = str(error["msg"])
+    # A validator's own ValueError is already a full message: drop pydantic's English
+    # "Value error, " in front of it.
+    own = (error.get("ctx") or {}).get("error") if error.get("type") == "value_error" else None
+    msg = str(own) if own is not None else str(error["msg"])
     for key, value in (error.get("ctx") or {}).items():
         if key not in _OWN_CONTEXT and isinstance(value, str) and len(value) > MAX_QUOTED:
             msg = msg.replace(value, short(value))
@@ -480,7 +512,9 @@ def _load(path: Path) -> LoadedAgreement | AgreementProblem:
     try:
         raw_bytes = path.read_bytes()
     except OSError as exc:
-        return problem([f"cannot read agreement ({exc.strerror})"], None)
+        return problem(
+            [_("overeenkomst niet te lezen ({reason})").format(reason=exc.strerror)], None
+        )
     digest = hashlib.sha256(raw_bytes).hexdigest()
     try:
         data = safe_yaml.safe_load(raw_bytes.decode("utf-8"))
@@ -490,10 +524,16 @@ def _load(path: Path) -> LoadedAgreement | AgreementProblem:
         )
     except (UnicodeDecodeError, safe_yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        return problem([f"not valid YAML{where}; fix the syntax"], digest)
+        text = (
+            _("geen geldige YAML op regel {line}; verbeter de schrijfwijze").format(
+                line=mark.line + 1
+            )
+            if mark is not None
+            else _("geen geldige YAML; verbeter de schrijfwijze")
+        )
+        return problem([text], digest)
     if not isinstance(data, dict):
-        return problem(["expected a mapping of keys (id, name, role, ...)"], digest)
+        return problem([_("verwacht sleutels met waarden (id, name, role, ...)")], digest)
     try:
         agreement = Agreement.model_validate(data)
     except ValidationError as exc:
@@ -504,7 +544,12 @@ def _load(path: Path) -> LoadedAgreement | AgreementProblem:
         )
     if agreement.id != path.stem:
         return problem(
-            [f"id: {quote(agreement.id)} must equal the file name {quote(path.stem)}"], digest
+            [
+                _("id: {id} moet gelijk zijn aan de bestandsnaam {name}").format(
+                    id=quote(agreement.id), name=quote(path.stem)
+                )
+            ],
+            digest,
         )
     problems = _deny_list_problems(agreement)
     if problems:

@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from babel.dates import format_date
 
+from connectors.i18n import N_, _
 from contracts.codes import GESLACHT
 
 __all__ = [
@@ -24,7 +25,9 @@ __all__ = [
 ]
 
 # NEN-ISO 5218 as EDEXML uses it: 0 onbekend, 1 jongen, 2 meisje, 9 niet gespecificeerd.
-_GESLACHT_NL = dict(zip(GESLACHT, ("onbekend", "jongen", "meisje", "anders"), strict=True))
+_GESLACHT_NL = dict(
+    zip(GESLACHT, (N_("onbekend"), N_("jongen"), N_("meisje"), N_("anders")), strict=True)
+)
 DATE_FIELDS = frozenset({"geboortedatum", "instroomdatum", "uitstroomdatum"})
 
 PAGE_CSS = (
@@ -57,7 +60,8 @@ def day_in_words(day: date | datetime | str) -> str:
 def value_in_words(name: str, value: str) -> str:
     """A field's value as a parent reads it: geslacht in words, dates written out."""
     if name == "geslacht":
-        return _GESLACHT_NL.get(value.strip(), value)
+        word = _GESLACHT_NL.get(value.strip())
+        return _(word) if word is not None else value
     if name in DATE_FIELDS:
         return day_in_words(value)
     return value
@@ -65,7 +69,9 @@ def value_in_words(name: str, value: str) -> str:
 
 def school_title(brincode: str, name: str | None) -> str:
     """The school as a page names it: "RKBS de Flint (BRIN 27ZX)", else "school 27ZX"."""
-    return f"{name} (BRIN {brincode})" if name else f"school {brincode}"
+    if name:
+        return _("{name} (BRIN {brincode})").format(name=name, brincode=brincode)
+    return _("school {brincode}").format(brincode=brincode)
 
 
 def page_head(title: str) -> str:

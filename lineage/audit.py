@@ -246,13 +246,17 @@ class AuditHead:
         Raises:
             ValueError: it is not a positive number, a colon and 64 hex characters.
         """
-        seq, _, mac = text.strip().partition(":")
+        seq, _colon, mac = text.strip().partition(":")
+        wrong = _(
+            "een kop is SEQ:MAC, bijvoorbeeld 12:3f9a... (64 hexadecimale tekens); neem de kop "
+            "over zoals sluis audit verify hem toonde"
+        )
         if not seq.isdigit() or int(seq) < 1 or len(mac) != 64:
-            raise ValueError("a head is SEQ:MAC, e.g. 12:3f9a... (64 hex characters)")
+            raise ValueError(wrong)
         try:
             int(mac, 16)
         except ValueError:
-            raise ValueError("a head is SEQ:MAC, e.g. 12:3f9a... (64 hex characters)") from None
+            raise ValueError(wrong) from None
         return cls(seq=int(seq), row_hash=mac.lower())
 
 

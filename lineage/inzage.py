@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from connectors.i18n import N_, _
 from contracts.agreements import Agreement, LegalBasisType
 from contracts.catalog import lookup_field
 from contracts.parent_pages import day_in_words, page_head, school_title, value_in_words
@@ -22,16 +23,20 @@ from lineage.rights import Erasure, PupilDelivery
 __all__ = ["InzageReport", "SupplierSection", "build_inzage", "write_inzage"]
 
 _REASONS_NL = {
-    "no_consent": "er is (dit schooljaar) geen toestemming gegeven",
-    "consent_unreadable": "een toestemmingsregel is niet te lezen; tot de school die "
-    "verbetert, telt hij als geen toestemming",
-    "left_school": "de leerling is uitgeschreven",
-    "out_of_scope": "de leerling valt buiten de afspraak (bijvoorbeeld een andere jaargroep)",
-    "no_identifier": "de leerling heeft geen bruikbaar nummer voor deze leverancier",
-    "incomplete_for_format": "in de administratie ontbreekt een gegeven dat het "
-    "bestandsformaat van deze leverancier vraagt (bijvoorbeeld de achternaam)",
-    "erased": "de ouders hebben gevraagd de gegevens niet meer te delen",
-    "quarantined": "de gegevens in de administratie kloppen niet en worden eerst verbeterd",
+    "no_consent": N_("er is (dit schooljaar) geen toestemming gegeven"),
+    "consent_unreadable": N_(
+        "een toestemmingsregel is niet te lezen; tot de school die "
+        "verbetert, telt hij als geen toestemming"
+    ),
+    "left_school": N_("de leerling is uitgeschreven"),
+    "out_of_scope": N_("de leerling valt buiten de afspraak (bijvoorbeeld een andere jaargroep)"),
+    "no_identifier": N_("de leerling heeft geen bruikbaar nummer voor deze leverancier"),
+    "incomplete_for_format": N_(
+        "in de administratie ontbreekt een gegeven dat het "
+        "bestandsformaat van deze leverancier vraagt (bijvoorbeeld de achternaam)"
+    ),
+    "erased": N_("de ouders hebben gevraagd de gegevens niet meer te delen"),
+    "quarantined": N_("de gegevens in de administratie kloppen niet en worden eerst verbeterd"),
 }
 
 
@@ -70,13 +75,13 @@ class InzageReport:
 
 def _basis(agreement: Agreement | None) -> str:
     if agreement is None:
-        return "afspraak niet meer in gebruik"
+        return _("afspraak niet meer in gebruik")
     basis = agreement.legal_basis
     if basis.type is LegalBasisType.TOESTEMMING:
-        return f"toestemming van de ouders ({basis.consent_category})"
+        return _("toestemming van de ouders ({category})").format(category=basis.consent_category)
     if basis.type is LegalBasisType.WETTELIJKE_PLICHT:
-        return f"wettelijke plicht ({basis.legal_reference})"
-    return "overeenkomst met de school"
+        return _("wettelijke plicht ({reference})").format(reference=basis.legal_reference)
+    return _("overeenkomst met de school")
 
 
 def build_inzage(
@@ -119,15 +124,16 @@ def build_inzage(
         state = (status_now or {}).get(supplier)
         if agreement is not None and agreement.format.type == "aggregaat":
             # The pupil is counted, nothing about the pupil is sent.
-            now = "krijgt alleen aantallen leerlingen, geen gegevens van dit kind"
+            now = _("krijgt alleen aantallen leerlingen, geen gegevens van dit kind")
         elif agreement is not None and agreement.on_request:
-            now = "krijgt alleen gegevens op een verzoek dat de wet voorschrijft"
+            now = _("krijgt alleen gegevens op een verzoek dat de wet voorschrijft")
         elif state == "delivered" or (state is None and in_latest):
-            now = "wordt geleverd"
+            now = _("wordt geleverd")
         elif state is not None:
-            now = f"wordt niet meer geleverd: {_REASONS_NL.get(state, state)}"
+            reason = _(_REASONS_NL[state]) if state in _REASONS_NL else state
+            now = _("wordt niet meer geleverd: {reason}").format(reason=reason)
         else:
-            now = "zat niet in de laatste levering"
+            now = _("zat niet in de laatste levering")
         changed_on = sorted(
             {
                 later.created_at.date().isoformat()
@@ -184,46 +190,77 @@ def _html(report: InzageReport) -> str:
     esc = html.escape
     school = school_title(report.school, report.school_name)
     parts = [
-        page_head(f"Inzage leerling {report.leerlingkey}, {school}"),
-        f"<h1>Welke gegevens over leerling {esc(report.leerlingkey)} zijn gedeeld?</h1>",
-        f"<p>{esc(school[0].upper() + school[1:])}. Dit overzicht komt uit het logboek van "
-        "Sluis. Klopt een gegeven niet? Vraag de school het te verbeteren; de verbetering "
-        "gaat bij de volgende levering naar iedereen die het gegeven heeft.</p>",
+        page_head(
+            _("Inzage leerling {key}, {school}").format(key=report.leerlingkey, school=school)
+        ),
+        "<h1>"
+        + _("Welke gegevens over leerling {key} zijn gedeeld?").format(key=esc(report.leerlingkey))
+        + "</h1>",
+        "<p>"
+        + _(
+            "{school}. Dit overzicht komt uit het logboek van "
+            "Sluis. Klopt een gegeven niet? Vraag de school het te verbeteren; de verbetering "
+            "gaat bij de volgende levering naar iedereen die het gegeven heeft."
+        ).format(school=esc(school[0].upper() + school[1:]))
+        + "</p>",
     ]
     if report.erasure:
-        parts.append(
-            f"<p>Verzoek om niet meer te delen: aangevraagd op "
-            f"{esc(day_in_words(report.erasure['aangevraagd_op']))}"
-            + (
-                f", ingetrokken op {esc(day_in_words(report.erasure['ingetrokken_op']))}"
-                if report.erasure["ingetrokken_op"]
-                else ""
+        requested = esc(day_in_words(report.erasure["aangevraagd_op"]))
+        if report.erasure["ingetrokken_op"]:
+            text = _(
+                "Verzoek om niet meer te delen: aangevraagd op {requested}, "
+                "ingetrokken op {revoked}."
+            ).format(
+                requested=requested,
+                revoked=esc(day_in_words(report.erasure["ingetrokken_op"])),
             )
-            + ".</p>"
-        )
+        else:
+            text = _("Verzoek om niet meer te delen: aangevraagd op {requested}.").format(
+                requested=requested
+            )
+        parts.append(f"<p>{text}</p>")
     if not report.suppliers:
-        parts.append("<p>Er zijn geen gegevens van deze leerling gedeeld.</p>")
+        parts.append("<p>" + _("Er zijn geen gegevens van deze leerling gedeeld.") + "</p>")
     for section in report.suppliers:
         parts += [
             f"<section><h2>{esc(section.name)}</h2>",
-            f"<p>Grondslag: {esc(section.basis)}. Afspraak: "
-            f"{esc(section.agreement_reference)}.</p>",
-            f"<p>Geleverd op: {esc(_days(section.dates) or 'nog nooit')}. "
-            f"Nu: {esc(section.now)}.</p>",
+            "<p>"
+            + _("Grondslag: {basis}. Afspraak: {reference}.").format(
+                basis=esc(section.basis), reference=esc(section.agreement_reference)
+            )
+            + "</p>",
+            "<p>"
+            + _("Geleverd op: {dates}. Nu: {now}.").format(
+                dates=esc(_days(section.dates) or _("nog nooit")), now=esc(section.now)
+            )
+            + "</p>",
             (
-                f"<p>Gewijzigde gegevens (bijvoorbeeld een verbetering) geleverd op: "
-                f"{esc(_days(section.changed_on))}.</p>"
+                "<p>"
+                + _(
+                    "Gewijzigde gegevens (bijvoorbeeld een verbetering) geleverd op: {dates}."
+                ).format(dates=esc(_days(section.changed_on)))
+                + "</p>"
                 if section.changed_on
                 else ""
             ),
             *[
-                f"<p>Op verzoek verstrekt op {esc(day_in_words(r['datum']))} aan "
-                f"{esc(r['aanvrager'])}, kenmerk {esc(r['kenmerk'])}, op grond van "
-                f"{esc(r['legal_reference'])}.</p>"
+                "<p>"
+                + _(
+                    "Op verzoek verstrekt op {day} aan {requester}, kenmerk {reference}, "
+                    "op grond van {legal_reference}."
+                ).format(
+                    day=esc(day_in_words(r["datum"])),
+                    requester=esc(r["aanvrager"]),
+                    reference=esc(r["kenmerk"]),
+                    legal_reference=esc(r["legal_reference"]),
+                )
+                + "</p>"
                 for r in section.requests
             ],
-            "<table><tr><th>gegeven</th>"
-            + ("<th>nu in de administratie</th>" if section.current_values else "")
+            "<table><tr><th>"
+            + _("gegeven")
+            + "</th>"
+            + ("<th>" + _("nu in de administratie") + "</th>" if section.current_values else "")
             + "</tr>",
         ]
         for item in section.fields:

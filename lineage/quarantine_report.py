@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from connectors.formats.csv import CsvFormat
+from connectors.i18n import N_, _
 from connectors.private_files import make_private_dir, write_private_file
 from connectors.sources.base import SOURCE_FILE, SOURCE_LINE
 from contracts.rules import hint_for
@@ -24,7 +25,11 @@ __all__ = ["QuarantineReport", "build_report", "write_report"]
 
 REPORT_COLUMNS = ("brincode", *PROBLEM_COLUMNS)
 
-_SUBJECT_NL = {"leerling": "leerling", "groep": "groep", "toestemming": "toestemmingsregel"}
+_SUBJECT_NL = {
+    "leerling": N_("leerling"),
+    "groep": N_("groep"),
+    "toestemming": N_("toestemmingsregel"),
+}
 
 
 @dataclass(frozen=True)
@@ -65,22 +70,30 @@ class QuarantineReport:
     def markdown(self, link: str | None = None) -> str:
         """A short Markdown summary for the Prefect UI: counts per rule and the fix."""
         lines = [
-            "# Quarantaine",
+            "# " + _("Quarantaine"),
             "",
-            f"{self.pupils_quarantined} van {self.pupils_read} leerlingen zijn niet geleverd "
-            "omdat hun gegevens niet kloppen. Ze worden weer geleverd zodra het in de "
-            "leerlingadministratie is verbeterd.",
+            _(
+                "{quarantined} van {read} leerlingen zijn niet geleverd "
+                "omdat hun gegevens niet kloppen. Ze worden weer geleverd zodra het in de "
+                "leerlingadministratie is verbeterd."
+            ).format(quarantined=self.pupils_quarantined, read=self.pupils_read),
             "",
         ]
         if link:
-            lines += [f"Volledig rapport (bestand, regel, leerlingnummer): {link}", ""]
+            lines += [
+                _("Volledig rapport (bestand, regel, leerlingnummer): {link}").format(link=link),
+                "",
+            ]
         table = self.by_rule()
         if table.empty:
-            lines.append("Geen problemen gevonden.")
+            lines.append(_("Geen problemen gevonden."))
             return "\n".join(lines)
-        lines += ["| regel | soort | aantal | wat te doen |", "| --- | --- | ---: | --- |"]
+        lines += [
+            _("| regel | soort | aantal | wat te doen |"),
+            "| --- | --- | ---: | --- |",
+        ]
         for row in table.itertuples(index=False):
-            kind = "fout" if row.severity == "error" else "waarschuwing"
+            kind = _("fout") if row.severity == "error" else _("waarschuwing")
             lines.append(f"| `{row.rule}` | {kind} | {row.count} | {row.hint} |")
         return "\n".join(lines)
 
@@ -123,22 +136,42 @@ def _html(report: QuarantineReport, title: str) -> str:
         "padding:.3em .6em;text-align:left}th{background:#eee}.warning h2{color:#8a6d00}"
         ".error h2{color:#a00}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
-        f"<p>{report.pupils_quarantined} van {report.pupils_read} leerlingen staan in "
-        "quarantaine: zij worden aan geen enkele leverancier geleverd tot hun gegevens in de "
-        "leerlingadministratie zijn verbeterd. Waarschuwingen houden niemand tegen.</p>",
+        "<p>"
+        + _(
+            "{quarantined} van {read} leerlingen staan in "
+            "quarantaine: zij worden aan geen enkele leverancier geleverd tot hun gegevens in de "
+            "leerlingadministratie zijn verbeterd. Waarschuwingen houden niemand tegen."
+        ).format(quarantined=report.pupils_quarantined, read=report.pupils_read)
+        + "</p>",
     ]
     if report.problems.empty:
-        parts.append("<p>Geen problemen gevonden.</p>")
+        parts.append("<p>" + _("Geen problemen gevonden.") + "</p>")
     for (rule, subject), rows in report.problems.groupby(["rule", "subject"], sort=False):
         severity = str(rows["severity"].iloc[0])
-        label = "Fout" if severity == "error" else "Waarschuwing"
+        label = _("Fout") if severity == "error" else _("Waarschuwing")
         hint = hint_for(str(rule), str(subject))
         parts += [
             f'<section class="{esc(severity)}">',
-            f"<h2>{label}: {esc(hint)}</h2>",
-            f"<p>Regel <code>{esc(str(rule))}</code>, {len(rows)} keer.</p>",
-            "<table><tr><th>school</th><th>soort</th><th>bestand</th><th>regel</th>"
-            "<th>leerlingnummer</th><th>veld</th><th>wat te doen</th></tr>",
+            "<h2>" + _("{label}: {hint}").format(label=label, hint=esc(hint)) + "</h2>",
+            "<p>"
+            + _("Regel {rule}, {count} keer.").format(
+                rule=f"<code>{esc(str(rule))}</code>", count=len(rows)
+            )
+            + "</p>",
+            "<table><tr>"
+            + "".join(
+                f"<th>{esc(heading)}</th>"
+                for heading in (
+                    _("school"),
+                    _("soort"),
+                    _("bestand"),
+                    _("regel"),
+                    _("leerlingnummer"),
+                    _("veld"),
+                    _("wat te doen"),
+                )
+            )
+            + "</tr>",
         ]
         for row in rows.itertuples(index=False):
             key = "" if pd.isna(row.leerlingkey) else str(row.leerlingkey)
@@ -148,7 +181,9 @@ def _html(report: QuarantineReport, title: str) -> str:
                     f"<td>{esc(str(v))}</td>"
                     for v in (
                         row.brincode,
-                        _SUBJECT_NL.get(str(row.subject), row.subject),
+                        _(_SUBJECT_NL[str(row.subject)])
+                        if str(row.subject) in _SUBJECT_NL
+                        else row.subject,
                         getattr(row, SOURCE_FILE),
                         getattr(row, SOURCE_LINE),
                         key,
@@ -166,7 +201,7 @@ def _html(report: QuarantineReport, title: str) -> str:
 
 
 def write_report(
-    report: QuarantineReport, folder: Path, *, title: str = "Quarantainerapport"
+    report: QuarantineReport, folder: Path, *, title: str | None = None
 ) -> tuple[Path, Path]:
     """Write quarantine.csv and quarantine.html into `folder`; return both paths.
 
@@ -181,5 +216,5 @@ def write_report(
         report.problems, basename="quarantine", options={"separator": ";"}
     )
     write_private_file(csv_path, csv_file.content)
-    write_private_file(html_path, _html(report, title).encode("utf-8"))
+    write_private_file(html_path, _html(report, title or _("Quarantainerapport")).encode("utf-8"))
     return csv_path, html_path

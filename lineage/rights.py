@@ -47,6 +47,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from connectors.i18n import _
 from lineage.audit import (
     AuditEntry,
     _actor,
@@ -317,7 +318,7 @@ def erase(
         if current is None:
             connection.execute(sql_insert(ErasureRecord).values(pupil_hash=member, **values))
         elif current.revoked_at is None:
-            raise ValueError("this pupil is already erased")
+            raise ValueError(_("deze leerling is al vergeten; er is niets gewijzigd"))
         else:
             connection.execute(
                 sql_update(ErasureRecord)
@@ -354,7 +355,9 @@ def revoke(
     with _locked_transaction(engine) as connection:
         current = _current(connection, member)
         if current is None or current.revoked_at is not None:
-            raise ValueError("this pupil has no active erasure to revoke")
+            raise ValueError(
+                _("voor deze leerling staat geen actieve vergeet-opdracht om in te trekken")
+            )
         connection.execute(
             sql_update(ErasureRecord)
             .where(ErasureRecord.pupil_hash == member)
@@ -448,9 +451,13 @@ def _current(connection: Connection, member: str) -> Erasure | None:
 
 def _reason(value: object) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > _REASON_LENGTH:
-        raise ValueError(f"reason must be 1 to {_REASON_LENGTH} characters of text")
+        raise ValueError(
+            _("de reden moet 1 tot {limit} tekens tekst zijn; kort hem in").format(
+                limit=_REASON_LENGTH
+            )
+        )
     if "\x00" in value:
-        raise ValueError("reason must not hold a NUL character")
+        raise ValueError(_("de reden bevat een NUL-teken; haal het weg"))
     return value
 
 

@@ -17,7 +17,7 @@ from prefect.input import RunInput
 from pydantic import Field
 
 from connectors.errors import SluisError
-from connectors.i18n import _, ngettext
+from connectors.i18n import N_, _, ngettext
 from pipelines.delivery import DeliveryOutcome
 from pipelines.holds import Released, approve
 from pipelines.settings import Settings
@@ -28,25 +28,34 @@ __all__ = ["POLL_SECONDS", "HoldApproval", "wait_for_approval"]
 POLL_SECONDS = 10
 
 
+# The form's labels; translated where the form is built (wait_for_approval), since the
+# class is built before the language is set.
+_APPROVE_HELP = N_("De tegengehouden leveringen hierboven ongewijzigd vrijgeven")
+_APPROVER_HELP = N_("Naam van wie goedkeurt: die komt in het auditlog van Sluis")
+
+
 class HoldApproval(RunInput):
     """The form the Prefect UI shows on a paused run with held deliveries."""
 
-    approve: bool = Field(False, description="Release the held deliveries listed above, unchanged")
-    approver: str = Field(
-        ..., min_length=2, max_length=100, description="Your name: recorded in Sluis' audit log"
-    )
+    approve: bool = Field(False, description=_APPROVE_HELP)
+    approver: str = Field(..., description=_APPROVER_HELP, min_length=2, max_length=100)
 
 
 def _description(held: list[DeliveryOutcome], run_id: str) -> str:
     lines = [
-        "### Leveringen wachten op goedkeuring",
+        "### " + _("Leveringen wachten op goedkeuring"),
         "",
-        "| leverancier | school | waarom |",
+        _("| leverancier | school | waarom |"),
         "|---|---|---|",
         *(f"| {o.supplier} | {o.school} | {o.hold_reason} |" for o in held),
         "",
-        "Kijk eerst of de export klopt. Goedkeuren levert ze ongewijzigd; of later: "
-        f"`sluis approve {run_id} <leverancier>`.",
+        _(
+            "Kijk eerst of de export klopt. Goedkeuren levert ze ongewijzigd; of later: {command}."
+        ).format(
+            command="`sluis approve {run_id} <{supplier}>`".format(
+                run_id=run_id, supplier=_("leverancier")
+            )
+        ),
     ]
     return "\n".join(lines)
 
@@ -64,7 +73,11 @@ def wait_for_approval(
     Returns:
         The deliveries released; empty when declined or not answered in time.
     """
-    form = HoldApproval.with_initial_data(description=_description(held, run_id), approve=False)
+    form = HoldApproval.with_initial_data(
+        description=_description(held, run_id),
+        approve=Field(False, description=_(_APPROVE_HELP)),
+        approver=Field(..., description=_(_APPROVER_HELP), min_length=2, max_length=100),
+    )
     try:
         answer = pause_flow_run(
             wait_for_input=form, timeout=minutes * 60, poll_interval=POLL_SECONDS

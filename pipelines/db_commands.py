@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from connectors.i18n import _
 from lineage.migrate import upgrade
 from pipelines.settings import Settings
 
@@ -20,7 +21,11 @@ def db_upgrade(settings: Settings) -> str:
     """
     before, after = upgrade(settings.lineage_url())
     if before is None:
-        return f"Lineage database created at revision {after}."
+        return _("Lineage-database aangemaakt op revisie {after}.").format(after=after)
     if before == after:
-        return f"Lineage database already at revision {after}; nothing to do."
-    return f"Lineage database upgraded from revision {before} to {after}."
+        return _("Lineage-database staat al op revisie {after}; er is niets te doen.").format(
+            after=after
+        )
+    return _("Lineage-database bijgewerkt van revisie {before} naar {after}.").format(
+        before=before, after=after
+    )

@@ -9,7 +9,7 @@ changed. The outcome holds counts, field names, hashes and locations, never a va
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,10 +18,16 @@ import pandas as pd
 
 from connectors.drops.base import Delivery, Drop, build_manifest, manifest_bytes, sha256_hex
 from connectors.errors import DeliveryError, PolicyError, SluisError
-from connectors.formats.base import CHANGE_KINDS, CHANGE_REMOVED, DataFile, RenderContext
+from connectors.formats.base import (
+    CHANGE_KINDS,
+    CHANGE_REMOVED,
+    DataFile,
+    FieldNeed,
+    RenderContext,
+)
 from connectors.formats.encryption import encrypt_files
 from connectors.formats.registry import get_format
-from connectors.i18n import _
+from connectors.i18n import _, ngettext
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 from contracts.agreements import Agreement, IdentifierPolicy, LoadedAgreement
 from contracts.validation import ValidatedSchool
@@ -194,7 +200,7 @@ def _state_refs(
 ) -> tuple[bytes | None, ...]:
     """Sealed identifiers per delivered pupil: kept for unchanged pupils, new otherwise."""
     if agreement.mode != "delta" or cipher is None:
-        return tuple(None for _ in range(len(cut.delivered_ids)))
+        return (None,) * len(cut.delivered_ids)
     previous = dict(zip(state.frame["pupil_hash"], state.frame["ref"], strict=True))
     columns = _sealed_columns(agreement)
     records = (
@@ -323,18 +329,29 @@ def _delta_rows(
     return DeltaRows(frame, kind, before_groups, left if composite else None, unnamed)
 
 
+def _needs_text(needs: Sequence[FieldNeed]) -> str:
+    """The fields a format needs and why: "achternaam (users.familyName is verplicht)"."""
+    either = " " + _("of") + " "
+    return "; ".join(
+        _("{fields} ({why})").format(fields=either.join(need.fields), why=_(need.why))
+        for need in needs
+    )
+
+
 def _format_gap_notes(agreement: Agreement, cut: SupplierCut) -> list[str]:
     """What the administration must fill in for the pupils this format cannot carry."""
     count = cut.counts.withheld.get(Reason.INCOMPLETE_FOR_FORMAT.value, 0)
     if not count:
         return []
-    needs = "; ".join(
-        f"{' or '.join(need.fields)} ({need.why})"
-        for need in get_format(agreement.format.type).pupil_needs
-    )
+    needs = _needs_text(get_format(agreement.format.type).pupil_needs)
     return [
-        f"{count} pupil(s) withheld as incomplete_for_format: {agreement.format.type} needs "
-        f"{needs}; the quarantine report lists them with what to fill in"
+        ngettext(
+            "{n} leerling tegengehouden als incomplete_for_format: {type} heeft {needs} "
+            "nodig; het quarantainerapport noemt de leerling en wat er ingevuld moet worden",
+            "{n} leerlingen tegengehouden als incomplete_for_format: {type} heeft {needs} "
+            "nodig; het quarantainerapport noemt ze en wat er ingevuld moet worden",
+            count,
+        ).format(n=count, type=agreement.format.type, needs=needs)
     ]
 
 
@@ -401,7 +418,7 @@ def _teacher_refs(
     if structure is None or structure.teachers is None or not len(structure.ids):
         return ()
     if agreement.mode != "delta" or cipher is None:
-        return tuple(None for _ in range(len(structure.ids)))
+        return (None,) * len(structure.ids)
     previous = dict(zip(state.teachers["pupil_hash"], state.teachers["ref"], strict=True))
     frame = structure.teachers.frame.loc[structure.tracked.to_numpy()]
     columns = _teacher_columns(agreement)
@@ -571,7 +588,9 @@ def deliver_schools(
         "created_at": created_at.isoformat(),
     }
     if not agreement.is_valid_on(today):
-        note = f"agreement {agreement.agreement.reference} is not in force on {today}"
+        note = _("overeenkomst {reference} geldt niet op {today}").format(
+            reference=agreement.agreement.reference, today=today
+        )
         return [
             DeliveryOutcome(
                 school=school.brincode,
@@ -668,14 +687,14 @@ def _deliver_one(
         "teacher_refs": _teacher_refs(agreement, structure, staff_changes, state, cipher),
     }
     if structure is not None and structure.teachers is not None and structure.teachers.left_out:
-        needs = "; ".join(
-            f"{' or '.join(need.fields)} ({need.why})"
-            for need in get_format(agreement.format.type).teacher_needs
-        )
+        needs = _needs_text(get_format(agreement.format.type).teacher_needs)
         notes.append(
-            _(
-                "{left_out} leerkracht(en) van de geleverde groepen weggelaten: "
-                "{type} heeft {needs} nodig"
+            ngettext(
+                "{left_out} leerkracht van de geleverde groepen weggelaten: "
+                "{type} heeft {needs} nodig",
+                "{left_out} leerkrachten van de geleverde groepen weggelaten: "
+                "{type} heeft {needs} nodig",
+                structure.teachers.left_out,
             ).format(
                 left_out=structure.teachers.left_out,
                 type=agreement.format.type,
@@ -707,11 +726,16 @@ def _deliver_one(
             # The supplier would keep a file with pupils it may no longer have: an error
             # for a person to look at, not a quiet success.
             raise PolicyError(
-                _(
+                ngettext(
                     "{supplier} {school}: er is geen leerling meer om te leveren, en een "
                     "{kind}-bestand kan niet leeg zijn, dus de leverancier zou zijn laatste "
-                    "bestand met {n} leerling(en) houden; controleer de export, of beëindig "
-                    "het gebruik door de leverancier"
+                    "bestand met {n} leerling houden; controleer de export, of beëindig "
+                    "het gebruik door de leverancier",
+                    "{supplier} {school}: er is geen leerling meer om te leveren, en een "
+                    "{kind}-bestand kan niet leeg zijn, dus de leverancier zou zijn laatste "
+                    "bestand met {n} leerlingen houden; controleer de export, of beëindig "
+                    "het gebruik door de leverancier",
+                    len(state.frame),
                 ).format(
                     supplier=agreement.id, school=school.brincode, kind=kind, n=len(state.frame)
                 )
@@ -733,10 +757,14 @@ def _deliver_one(
             staff = _staff_delta(agreement, structure, staff_changes, state, cipher)
         if staff is not None and staff.unnamed:
             notes.append(
-                _(
-                    "{unnamed} verwijderde leerkracht(en) konden niet genoemd worden: "
+                ngettext(
+                    "{unnamed} verwijderde leerkracht kon niet genoemd worden: "
+                    "de status bevat geen identificaties voor die leerkracht; vraag de "
+                    "leverancier één keer volledig te synchroniseren",
+                    "{unnamed} verwijderde leerkrachten konden niet genoemd worden: "
                     "de status bevat geen identificaties voor hen; vraag de "
-                    "leverancier één keer volledig te synchroniseren"
+                    "leverancier één keer volledig te synchroniseren",
+                    staff.unnamed,
                 ).format(
                     unnamed=staff.unnamed,
                 )
@@ -758,10 +786,14 @@ def _deliver_one(
         }
         if unnamed:
             notes.append(
-                _(
-                    "{unnamed} verwijderde leerling(en) konden niet genoemd worden: de "
+                ngettext(
+                    "{unnamed} verwijderde leerling kon niet genoemd worden: de "
                     "status van voor de deltamodus bevat geen identificaties; vraag de "
-                    "leverancier één keer volledig te synchroniseren"
+                    "leverancier één keer volledig te synchroniseren",
+                    "{unnamed} verwijderde leerlingen konden niet genoemd worden: de "
+                    "status van voor de deltamodus bevat geen identificaties; vraag de "
+                    "leverancier één keer volledig te synchroniseren",
+                    unnamed,
                 ).format(
                     unnamed=unnamed,
                 )

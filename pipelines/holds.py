@@ -35,7 +35,7 @@ from connectors.errors import (
     UsageError,
 )
 from connectors.formats.base import DataFile
-from connectors.i18n import _
+from connectors.i18n import _, ngettext
 from connectors.identifiers import canonical_id
 from contracts.agreements import (
     Agreement,
@@ -397,9 +397,12 @@ def _refuse_unsafe_redelivery(
     erased = members & erasures
     if erased:
         raise UsageError(
-            _(
-                "levering {name} bevat {n} leerling(en) wier gegevens niet meer gedeeld mogen "
-                "worden (vergeet-opdracht vastgelegd); draai Sluis voor een nieuwe levering"
+            ngettext(
+                "levering {name} bevat {n} leerling wier gegevens niet meer gedeeld mogen "
+                "worden (vergeet-opdracht vastgelegd); draai Sluis voor een nieuwe levering",
+                "levering {name} bevat {n} leerlingen wier gegevens niet meer gedeeld mogen "
+                "worden (vergeet-opdracht vastgelegd); draai Sluis voor een nieuwe levering",
+                len(erased),
             ).format(name=name, n=len(erased))
         )
     if latest:
@@ -614,7 +617,11 @@ def remove_expired_deliveries(
                 archive_drop(settings).remove(agreement.id, _folder(record))
             except SluisError as exc:
                 # Tried again by the next run; a delivery that stays is not recorded gone.
-                problems.append(f"{record.delivery_id}: not removed: {exc}")
+                problems.append(
+                    _("{delivery}: niet verwijderd: {problem}").format(
+                        delivery=record.delivery_id, problem=exc
+                    )
+                )
                 continue
             mark_removed(store.engine, record.delivery_id, now)
             removed += 1

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from connectors.errors import ConfigurationError
-from connectors.i18n import _
+from connectors.i18n import _, ngettext
 from connectors.private_files import make_private_dir
 from lineage.audit import AuditLog, chain_is_keyed, default_actor
 from lineage.key_records import (
@@ -372,11 +372,16 @@ def rotate_key(settings: Settings, engine: Engine, name: str, actor: str | None)
         active = len(erased_hashes(engine))
         if active:
             raise ConfigurationError(
-                _(
+                ngettext(
                     "de lidmaatschapssleutel kan niet geroteerd worden zolang de lineage "
-                    "{n} actieve vergeet-opdracht(en) bevat: dat zijn hashes van de leerlingen "
+                    "{n} actieve vergeet-opdracht bevat: dat is een hash van een leerling "
+                    "onder deze sleutel die stil zou ophouden te kloppen, zodat die "
+                    "leerling weer geleverd zou worden",
+                    "de lidmaatschapssleutel kan niet geroteerd worden zolang de lineage "
+                    "{n} actieve vergeet-opdrachten bevat: dat zijn hashes van de leerlingen "
                     "onder deze sleutel die stil zouden ophouden te kloppen, zodat die "
-                    "leerlingen weer geleverd zouden worden"
+                    "leerlingen weer geleverd zouden worden",
+                    active,
                 ).format(n=active)
             )
     previous = recorded_fingerprint(engine, source.name)

@@ -20,21 +20,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from connectors.drops.base import Drop
 from connectors.drops.registry import ReconcilableDrop
 from connectors.errors import SluisError
+from connectors.i18n import N_, _, ngettext
 from contracts.agreements import LoadedAgreement
 from lineage import intents
 from lineage.audit import AuditLog
 from lineage.store import LineageStore
-from pipelines.drops import drop_for
+from pipelines.drops import archive_drop, drop_for, held_drop
 from pipelines.holds import supersede_holds
 from pipelines.openlineage_run import RunLineage
 from pipelines.settings import Settings
 
-__all__ = ["Reconciled", "reconcile", "reconcile_drops"]
+__all__ = ["Reconciled", "reconcile", "reconcile_drops", "sweep_own_staging"]
 
-ABORT_MESSAGE = "the run's process stopped (killed or lost) before it finished"
+# Translated where it is written (a module-level table is built before the language is set).
+ABORT_MESSAGE = N_(
+    "het proces van de run is gestopt (afgebroken of verloren) voordat de run klaar was"
+)
 
 
 @dataclass
@@ -58,18 +64,40 @@ class Reconciled:
         out = []
         if self.confirmed:
             out.append(
-                f"{len(self.confirmed)} delivery(ies) of a stopped run found in the drop and "
-                f"recorded as delivered: {', '.join(self.confirmed)}"
+                ngettext(
+                    "{n} levering van een gestopte run staat in de levermap en is vastgelegd "
+                    "als geleverd: {deliveries}",
+                    "{n} leveringen van een gestopte run staan in de levermap en zijn "
+                    "vastgelegd als geleverd: {deliveries}",
+                    len(self.confirmed),
+                ).format(n=len(self.confirmed), deliveries=", ".join(self.confirmed))
             )
         if self.rolled_back:
             out.append(
-                f"{len(self.rolled_back)} delivery(ies) of a stopped run never reached the "
-                f"drop and were rolled back: {', '.join(self.rolled_back)}"
+                ngettext(
+                    "{n} levering van een gestopte run heeft de levermap nooit bereikt en is "
+                    "teruggedraaid: {deliveries}",
+                    "{n} leveringen van een gestopte run hebben de levermap nooit bereikt en "
+                    "zijn teruggedraaid: {deliveries}",
+                    len(self.rolled_back),
+                ).format(n=len(self.rolled_back), deliveries=", ".join(self.rolled_back))
             )
         if self.staging_removed:
-            out.append(f"{self.staging_removed} leftover staging folder(s) removed from drops")
+            out.append(
+                ngettext(
+                    "{n} achtergebleven voorbereidingsmap verwijderd uit de levermappen",
+                    "{n} achtergebleven voorbereidingsmappen verwijderd uit de levermappen",
+                    self.staging_removed,
+                ).format(n=self.staging_removed)
+            )
         if self.aborted:
-            out.append(f"run(s) marked aborted: {', '.join(self.aborted)}")
+            out.append(
+                ngettext(
+                    "run als afgebroken gemarkeerd: {runs}",
+                    "runs als afgebroken gemarkeerd: {runs}",
+                    len(self.aborted),
+                ).format(runs=", ".join(self.aborted))
+            )
         return out
 
 
@@ -160,11 +188,18 @@ def reconcile(
         except SluisError as exc:
             done.problems.append(f"{supplier}: {exc}")
 
+    # Sluis' own copies (archive, held) carry no intent: swept by whose run is alive.
+    try:
+        done.staging_removed += sweep_own_staging(settings, engine, now=now)
+    except SluisError as exc:
+        done.problems.append(str(exc))
+
     for run_id in intents.dead_runs(engine, now=now, stale=stale):
-        if intents.abort_run(engine, run_id, at=now, message=ABORT_MESSAGE):
+        message = _(ABORT_MESSAGE)
+        if intents.abort_run(engine, run_id, at=now, message=message):
             lineage = RunLineage(settings, run_id)
             try:
-                lineage.abort(ABORT_MESSAGE, now)
+                lineage.abort(message, now)
             finally:
                 lineage.close()
             done.aborted.append(run_id)
@@ -207,3 +242,27 @@ def reconcile_drops(settings: Settings) -> Reconciled:
         )
     finally:
         store.dispose()
+
+
+def sweep_own_staging(settings: Settings, engine: Engine, *, now: datetime) -> int:
+    """Remove staging folders a killed run left in Sluis' own folder drops (archive, held).
+
+    Those copies are not the supplier's, so they carry no intent; a folder is a live run's
+    while that run beats (its delivery ids end in the run id's first eight characters).
+
+    Returns:
+        How many staging folders were removed.
+    """
+    stale = timedelta(seconds=settings.lock_stale_seconds)
+    live = [run[:8] for run in intents.live_runs(engine, now=now, stale=stale)]
+    removed = 0
+    for drop, root in (
+        (archive_drop(settings), settings.state_dir / "archive"),
+        (held_drop(settings), settings.state_dir / "held"),
+    ):
+        suppliers = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        for supplier in suppliers:
+            for folder in drop.incoming(supplier):
+                if not any(folder.endswith(run) for run in live):
+                    removed += drop.remove_incoming(supplier, folder)
+    return removed

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import Engine
 
+from connectors.i18n import _
 from contracts.agreements import (
     AgreementProblem,
     AgreementSet,
@@ -71,7 +72,7 @@ class RunAgreements:
                 "withheld": "-",
                 "quarantined": 0,
                 "changes": "-",
-                "reason": "alleen op verzoek: sluis verstrek",
+                "reason": _("alleen op verzoek: sluis verstrek"),
                 "location": "sluis verstrek",
             }
             for supplier in self.on_request
@@ -149,9 +150,9 @@ def record_audit_head(log: AuditLog) -> None:
         return
     create_markdown_artifact(
         key=AUDIT_HEAD_ARTIFACT,
-        markdown=(
-            f"Audit log head after this run: `{head}`\n\n"
-            f"Check the log against it later with `sluis audit verify --head {head}`."
-        ),
-        description="The audit log's last row (sequence number and MAC)",
+        markdown=_(
+            "Kop van het auditlog na deze run: `{head}`\n\n"
+            "Controleer het log later tegen deze kop met `sluis audit verify --head {head}`."
+        ).format(head=head),
+        description=_("De laatste regel van het auditlog (volgnummer en MAC)"),
     )

@@ -15,6 +15,7 @@ import pandas as pd
 
 from connectors.formats.base import FieldNeed
 from connectors.formats.registry import get_format
+from connectors.i18n import _
 from connectors.sources.base import SOURCE_FILE, SOURCE_LINE
 from contracts.agreements import Agreement
 from contracts.catalog import lookup_field
@@ -37,7 +38,7 @@ def incomplete_for_format(pupils: pd.DataFrame, agreement: Agreement) -> pd.Seri
     """Per pupil, True when the agreement's format cannot carry it without making a value up."""
     writer = get_format(agreement.format.type)
     lacking = pd.Series(False, index=pupils.index, dtype="bool")
-    for _, unmet in unmet_needs(pupils, writer.pupil_needs, agreement.field_names):
+    for _need, unmet in unmet_needs(pupils, writer.pupil_needs, agreement.field_names):
         lacking |= unmet
     return lacking
 
@@ -84,7 +85,7 @@ def format_gaps(
                 if hit.empty:
                     continue
                 column, dutch = _label(need, agreement.field_names)
-                hint = FORMAT_NEED_HINT.format(
+                hint = _(FORMAT_NEED_HINT).format(
                     veld=dutch, leverancier=agreement.id, formaat=agreement.format.type
                 )
                 rows.append(

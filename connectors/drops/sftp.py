@@ -301,8 +301,8 @@ class SftpDrop:
             ConfigurationError: the supplier id or delivery id is not allowed.
             TransientDeliveryError, PermanentDeliveryError: the server could not be asked.
         """
-        check_id(supplier, what="supplier id")
-        check_id(delivery_id, what="delivery id")
+        check_id(supplier, what=_("leverancier-id"))
+        check_id(delivery_id, what=_("levering-id"))
         final = posixpath.join(self._path, supplier, delivery_id)
 
         async def attempt(retrying: bool) -> str | None:
@@ -314,12 +314,14 @@ class SftpDrop:
             return self._url(final)
 
         return self._with_retries(
-            attempt, action=f"look for delivery {delivery_id!r}", outcome="nothing was changed"
+            attempt,
+            action=_("levering {delivery} zoeken").format(delivery=repr(delivery_id)),
+            outcome=_("er is niets veranderd"),
         )
 
     def incoming(self, supplier: str) -> list[str]:
         """Delivery ids with a staging folder left beside the supplier's deliveries."""
-        check_id(supplier, what="supplier id")
+        check_id(supplier, what=_("leverancier-id"))
         supplier_dir = posixpath.join(self._path, supplier)
 
         async def attempt(retrying: bool) -> list[str]:
@@ -330,23 +332,31 @@ class SftpDrop:
             return sorted({d for name in names if (d := hidden_id(name, INCOMING)) is not None})
 
         return self._with_retries(
-            attempt, action=f"list {supplier_dir}", outcome="nothing was changed"
+            attempt,
+            action=_("inhoud van {folder} opvragen").format(folder=supplier_dir),
+            outcome=_("er is niets veranderd"),
         )
 
     def remove_incoming(self, supplier: str, delivery_id: str) -> int:
         """Delete what an interrupted upload of `delivery_id` staged; return how many folders."""
-        check_id(supplier, what="supplier id")
-        check_id(delivery_id, what="delivery id")
+        check_id(supplier, what=_("leverancier-id"))
+        check_id(delivery_id, what=_("levering-id"))
         supplier_dir = posixpath.join(self._path, supplier)
 
         async def attempt(retrying: bool) -> int:
             async with self._sftp() as sftp:
                 if await _lstat(sftp, supplier_dir) is None:
                     return 0
-                with self._step(f"clean {supplier_dir}", "call it again"):
+                with self._step(
+                    _("{folder} opruimen").format(folder=supplier_dir), _("roep het opnieuw aan")
+                ):
                     return await _delete_hidden(sftp, supplier_dir, INCOMING, delivery_id)
 
-        return self._with_retries(attempt, action=f"clean {supplier_dir}", outcome="call it again")
+        return self._with_retries(
+            attempt,
+            action=_("{folder} opruimen").format(folder=supplier_dir),
+            outcome=_("roep het opnieuw aan"),
+        )
 
     # --- one attempt, on one connection ----------------------------------------------------
 
@@ -395,7 +405,9 @@ class SftpDrop:
                     if await _lstat(sftp, final) is not None:
                         raise _Refused(self._exists_error(delivery, final)) from None
                     raise _Refused(
-                        self._sftp_error(exc, f"rename staging folder to {final}")
+                        self._sftp_error(
+                            exc, _("tussenmap hernoemen naar {final}").format(final=final)
+                        )
                     ) from None
                 committed = True
                 self._steps(AFTER_RENAME)
@@ -573,7 +585,9 @@ class SftpDrop:
                 # Another publish for this supplier may have created it just now.
                 attrs = await _lstat(sftp, supplier_dir, follow=True)
                 if attrs is None:
-                    raise _Refused(self._sftp_error(exc, f"create {supplier_dir}")) from None
+                    raise _Refused(
+                        self._sftp_error(exc, _("{folder} maken").format(folder=supplier_dir))
+                    ) from None
             else:
                 await _set_mode(sftp, supplier_dir, DIR_MODE)
                 return
@@ -648,11 +662,13 @@ class SftpDrop:
         keys = self._pinned
         pinned = ", ".join(key.get_fingerprint("sha256") for key in keys)
         if offered:
-            shown = f"the server offered {offered[-1]}"
+            shown = _("de server bood {key} aan").format(key=offered[-1])
         else:
             # Only a server with no key of any type Sluis knows never shows its key.
             types = ", ".join(sorted({key.get_algorithm() for key in keys}))
-            shown = f"the server has no host key of the pinned type ({types})"
+            shown = _("de server heeft geen hostsleutel van het vastgelegde type ({types})").format(
+                types=types
+            )
         return PermanentDeliveryError(
             _(
                 "de SFTP-hostsleutel van {host}:{port} is niet de vastgelegde: "
@@ -788,7 +804,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, asyncssh.SFTPError):
         return f"{type(exc).__name__}: {exc.reason}"
     if isinstance(exc, TimeoutError):
-        return "timed out"
+        return _("time-out")
     if isinstance(exc, OSError) and exc.strerror:
         return f"{type(exc).__name__}: {exc.strerror}"
     return type(exc).__name__

@@ -293,7 +293,7 @@ def check_options(options: Mapping[str, str], *, format_name: str, known: tuple[
     """
     unknown = sorted(set(options) - set(known))
     if unknown:
-        allowed = ", ".join(known) if known else "none"
+        allowed = ", ".join(known) if known else _("geen")
         raise ConfigurationError(
             _("onbekende {format_name}-optie(s) {value}; bekende opties: {allowed}").format(
                 format_name=format_name,
@@ -310,11 +310,17 @@ def pupil_rows_only(
     problems = []
     if teacher_fields:
         problems.append(
-            f"teacher_fields: {format_name} carries pupils only; use format edexml or "
-            "oneroster to deliver teachers"
+            _(
+                "teacher_fields: {format_name} levert alleen leerlingen; gebruik format edexml of "
+                "oneroster om leerkrachten te leveren"
+            ).format(format_name=format_name)
         )
     if profile is not None:
-        problems.append(f"format.profile: {format_name} has no profiles; remove profile")
+        problems.append(
+            _("format.profile: {format_name} heeft geen profielen; verwijder profile").format(
+                format_name=format_name
+            )
+        )
     return problems
 
 

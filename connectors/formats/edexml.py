@@ -42,7 +42,7 @@ from connectors.formats.base import (
     check_options,
     clean_text,
 )
-from connectors.i18n import _
+from connectors.i18n import N_, _
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 
 __all__ = [
@@ -100,10 +100,10 @@ class _Rule:
 
     def describe(self) -> str:
         if self.codes:
-            return "one of " + ", ".join(self.codes)
+            return _("een van {codes}").format(codes=", ".join(self.codes))
         if self.date:
-            return "a date yyyy-mm-dd"
-        return f"at most {self.max_length} characters"
+            return _("een datum jjjj-mm-dd")
+        return _("hoogstens {count} tekens").format(count=self.max_length)
 
     @cached_property
     def code_set(self) -> pa.Array:
@@ -149,7 +149,7 @@ _ROEPNAAM = _Field("roepnaam", "roepnaam", _STRING64)
 _EMAILADRES = _Field("emailadres", "emailadres", _STRING256)
 _GEBOORTEDATUM = _Field("geboortedatum", "geboortedatum", _DATE)
 _JAARGROEP_FIELD = _Field("jaargroep", "jaargroep", _Rule(2, codes=_JAARGROEP))
-_NAME_NEED = FieldNeed(("achternaam", "roepnaam"), "the XSD gives every person a name")
+_NAME_NEED = FieldNeed(("achternaam", "roepnaam"), N_("de XSD geeft elke persoon een naam"))
 # Written only in the achternaam branch of the name choice (LeerlingType, LeerkrachtType).
 _NEEDS_SURNAME = frozenset({"voorvoegsel", "voornamen", "voorletters"})
 # The identity, the group links and the school header, which every layout carries.
@@ -160,11 +160,11 @@ _SCHOOL_HEADER_FIELDS = frozenset({"brincode", "dependancecode", "schooljaar"})
 _TEACHER_STRUCTURE_FIELDS = frozenset({"leerkrachtkey", "eckid", "groepen"})
 
 # EDEXML elements Sluis never writes, and why (say so instead of "no element").
-_NATIONAL_OR_SPECIAL = "national identifiers, origin, weight and postcode stay out of edexml"
+_NATIONAL_OR_SPECIAL = N_("nationale nummers, afkomst, gewicht en postcode blijven buiten edexml")
 _NOT_WRITTEN = {
-    "vestiging": "it refers to a vestigingen block, which Sluis does not deliver",
-    "toevoegingen": "free text is never passed on",
-    "mutatiedatum": "it is the administration's own bookkeeping",
+    "vestiging": N_("het verwijst naar een vestigingenblok, dat Sluis niet levert"),
+    "toevoegingen": N_("vrije tekst wordt nooit doorgegeven"),
+    "mutatiedatum": N_("het is de eigen boekhouding van de administratie"),
     **dict.fromkeys(
         (
             "bsn",
@@ -379,7 +379,11 @@ class EdexmlFormat:
         layout = _LAYOUTS.get(profile)
         if layout is None:
             allowed = ", ".join(self.profiles)
-            return [f"format.profile: unknown profile {profile!r} for edexml; allowed: {allowed}"]
+            return [
+                _(
+                    "format.profile: onbekend profiel {profile} voor {type}; toegestaan: {allowed}"
+                ).format(profile=repr(profile), type="edexml", allowed=allowed)
+            ]
         listed = set(fields)
         problems = [
             problem
@@ -390,14 +394,19 @@ class EdexmlFormat:
         problems.extend(_name_problems(listed, layout.pupil_fields, "fields", "leerling"))
         if "groepskey" in listed and "jaargroep" not in listed:
             problems.append(
-                "fields: edexml writes every groep with its jaargroep (the XSD requires it), "
-                "so groepskey needs jaargroep; add jaargroep or remove groepskey"
+                _(
+                    "fields: edexml schrijft elke groep met haar jaargroep (de XSD eist het), dus "
+                    "groepskey vraagt jaargroep; voeg jaargroep toe of verwijder groepskey"
+                )
             )
         writes_groups = bool(listed & {"groepskey", "samengestelde_groepen"})
         if "groepsnaam" in listed and not writes_groups:
             problems.append(
-                "fields[groepsnaam]: edexml writes group names only in the groepen block, "
-                "which needs groepskey or samengestelde_groepen; add one or remove groepsnaam"
+                _(
+                    "fields[groepsnaam]: edexml schrijft groepsnamen alleen in het groepenblok, en "
+                    "dat vraagt groepskey of samengestelde_groepen; voeg er een toe of verwijder "
+                    "groepsnaam"
+                )
             )
         if teacher_fields:
             teachers = set(teacher_fields)
@@ -411,9 +420,11 @@ class EdexmlFormat:
             )
             if "groepen" in teachers and not writes_groups:
                 problems.append(
-                    "teacher_fields[groepen]: edexml can only refer to groepen it writes, and "
-                    "it writes them only with groepskey or samengestelde_groepen in fields; "
-                    "add one or remove groepen"
+                    _(
+                        "teacher_fields[groepen]: edexml kan alleen verwijzen naar groepen die het "
+                        "schrijft, en het schrijft ze alleen met groepskey of "
+                        "samengestelde_groepen in fields; voeg er een toe of verwijder groepen"
+                    )
                 )
         return problems
 
@@ -428,40 +439,46 @@ def _field_problem(name: str, layout: _Layout, *, teacher: bool) -> str | None:
         return None
     plain = _EDEXML.teacher_fields if teacher else _EDEXML.pupil_fields
     if layout is not _EDEXML and (name in plain or name in _NOT_WRITTEN):
-        return (
-            f"{key}[{name}]: the {layout.label} profile has no element for it; allowed: "
-            + ", ".join(sorted(allowed))
-        )
+        return _(
+            "{key}[{name}]: het profiel {profile} heeft er geen element voor; toegestaan: {allowed}"
+        ).format(key=key, name=name, profile=layout.label, allowed=", ".join(sorted(allowed)))
     if not teacher and name in _NOT_WRITTEN:
-        return (
-            f"{key}[{name}]: Sluis does not write this element in edexml ({_NOT_WRITTEN[name]}); "
-            "use format csv/parquet/oneroster or remove it"
-        )
+        return _(
+            "{key}[{name}]: Sluis schrijft dit element niet in edexml ({why}); gebruik format "
+            "csv/parquet/oneroster of verwijder het"
+        ).format(key=key, name=name, why=_(_NOT_WRITTEN[name]))
     if teacher:
-        return f"{key}[{name}]: edexml has no element for it; allowed: " + ", ".join(
-            sorted(allowed)
+        return _("{key}[{name}]: edexml heeft er geen element voor; toegestaan: {allowed}").format(
+            key=key, name=name, allowed=", ".join(sorted(allowed))
         )
-    return (
-        f"{key}[{name}]: edexml has no element for it; use format csv/parquet/oneroster "
-        "or remove it"
-    )
+    return _(
+        "{key}[{name}]: edexml heeft er geen element voor; gebruik format "
+        "csv/parquet/oneroster of verwijder het"
+    ).format(key=key, name=name)
 
 
 def _identifier_problems(identifier: str, listed: set[str]) -> list[str]:
     if identifier == "pseudoniem":
         return [
-            "identifier: edexml identifies pupils by the administration key (leerling/@key) "
-            "and the ECK iD, never by a pseudonym; use identifier key, eckid or "
-            "eckid_or_key, or format csv/parquet/oneroster"
+            _(
+                "identifier: edexml herkent leerlingen aan de sleutel van de administratie "
+                "(leerling/@key) en het ECK iD, nooit aan een pseudoniem; gebruik identifier "
+                "key, eckid of eckid_or_key, of format csv/parquet/oneroster"
+            )
         ]
     if identifier in ("key", "eckid_or_key") and "leerlingkey" not in listed:
         return [
-            f"fields: identifier {identifier} needs leerlingkey (edexml writes it as "
-            "leerling/@key); add leerlingkey"
+            _(
+                "fields: identifier {identifier} vraagt leerlingkey (edexml schrijft het als "
+                "leerling/@key); voeg leerlingkey toe"
+            ).format(identifier=identifier)
         ]
     if identifier == "eckid" and "eckid" not in listed:
         return [
-            "fields: identifier eckid needs eckid (edexml writes it as leerling/@eckid); add eckid"
+            _(
+                "fields: identifier eckid vraagt eckid (edexml schrijft het als "
+                "leerling/@eckid); voeg eckid toe"
+            )
         ]
     return []
 
@@ -470,13 +487,17 @@ def _name_problems(listed: set[str], allowed: frozenset[str], key: str, what: st
     problems = []
     if not listed & {"achternaam", "roepnaam"}:
         problems.append(
-            f"{key}: edexml needs achternaam or roepnaam (the XSD gives every {what} a "
-            "name); add one of them"
+            _(
+                "{key}: edexml vraagt achternaam of roepnaam (de XSD geeft elke {what} een "
+                "naam); voeg er een toe"
+            ).format(key=key, what=what)
         )
     if "achternaam" not in listed:
         problems.extend(
-            f"{key}[{name}]: edexml writes {name} only beside achternaam; add achternaam "
-            f"or remove {name}"
+            _(
+                "{key}[{name}]: edexml schrijft {name} alleen naast achternaam; voeg achternaam "
+                "toe of verwijder {name}"
+            ).format(key=key, name=name)
             for name in sorted(listed & _NEEDS_SURNAME & allowed)
         )
     return problems
@@ -842,8 +863,8 @@ class _Writer:
         columns = self._safe(_Columns(self.frame, layout.pupil_columns), what)
         keys = _keys(columns.get("leerlingkey"), _row_numbers(rows))
         eckids = columns.get("eckid")
-        self._unique(keys, "leerlingkey", "leerlingen")
-        self._unique(eckids, "eckid", "leerlingen")
+        self._unique(keys, "leerlingkey", _("leerlingen"))
+        self._unique(eckids, "eckid", _("leerlingen"))
         surnames, names, given_only = self._names(columns, layout.names, what)
 
         composites: Values = columns.get("samengestelde_groepen").to_pylist()
@@ -916,7 +937,7 @@ class _Writer:
                     label=repr(self.label),
                 )
             )
-        columns = self._safe(_Columns(source, _CONTEXT_GROUP_COLUMNS), "group(s) have")
+        columns = self._safe(_Columns(source, _CONTEXT_GROUP_COLUMNS), _("groep(en) hebben"))
         # key -> every (soort, groepsnaam, jaargroep) the context has for it
         known: dict[str, list[tuple[str | None, str | None, str | None]]] = {}
         for key, *row in zip(
@@ -1013,8 +1034,8 @@ class _Writer:
         # Numbered by their row in the context, as the pupils are by theirs.
         keys = _keys(columns.get("leerkrachtkey"), pc.filter(_row_numbers(len(source)), mask))
         eckids = columns.get("eckid")
-        self._unique(keys, "leerkrachtkey", "leerkrachten")
-        self._unique(eckids, "eckid", "leerkrachten")
+        self._unique(keys, "leerkrachtkey", _("leerkrachten"))
+        self._unique(eckids, "eckid", _("leerkrachten"))
         surnames, names, given_only = self._names(columns, self.layout.teacher_names, what)
         return _Teachers(
             keys=_filled(self._checked(keys, _Field("leerkrachtkey", "key", _KEY), what)),

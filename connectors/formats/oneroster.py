@@ -138,7 +138,7 @@ from connectors.formats.base import (
     clean_text,
 )
 from connectors.formats.csv import join_cells
-from connectors.i18n import _
+from connectors.i18n import N_, _
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 
 __all__ = [
@@ -211,27 +211,27 @@ IDENTIFIER_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 )
 # What every package needs from the pupils' fields, and why (for agreement messages).
 _NEEDED_FIELDS = (
-    ("roepnaam", "users.givenName is required"),
-    ("achternaam", "users.familyName is required"),
-    ("groepskey", "every pupil is enrolled in the class of its stamgroep"),
-    ("brincode", "orgs.csv names the school by its BRIN code"),
+    ("roepnaam", N_("users.givenName is verplicht")),
+    ("achternaam", N_("users.familyName is verplicht")),
+    ("groepskey", N_("elke leerling is ingeschreven in de klas van zijn stamgroep")),
+    ("brincode", N_("orgs.csv noemt de school bij haar BRIN-code")),
 )
 _TEACHER_IDS = ("leerkrachtkey", "eckid")
 # What every users row needs and Sluis will not make up (givenName and familyName are
 # required; a teacher's sourcedId is made from its key or ECK iD). A pupil the
 # administration knows by one name only (EDEXML allows that) cannot go to OneRoster.
 PUPIL_NEEDS = (
-    FieldNeed(("roepnaam",), "users.givenName is required"),
-    FieldNeed(("achternaam",), "users.familyName is required"),
+    FieldNeed(("roepnaam",), N_("users.givenName is verplicht")),
+    FieldNeed(("achternaam",), N_("users.familyName is verplicht")),
 )
 TEACHER_NEEDS = (
     *PUPIL_NEEDS,
-    FieldNeed(_TEACHER_IDS, "a teacher's sourcedId is made from it"),
+    FieldNeed(_TEACHER_IDS, N_("de sourcedId van een leerkracht wordt ervan gemaakt")),
 )
 _NEEDED_TEACHER_FIELDS = (
-    ("roepnaam", "users.givenName is required"),
-    ("achternaam", "users.familyName is required"),
-    ("groepen", "a teacher is enrolled in the classes of its groups"),
+    ("roepnaam", N_("users.givenName is verplicht")),
+    ("achternaam", N_("users.familyName is verplicht")),
+    ("groepen", N_("een leerkracht is ingeschreven in de klassen van zijn groepen")),
 )
 # Pupil fields with a OneRoster column of their own; pseudoniem only as the identifier.
 _PUPIL_MAPPED = frozenset(
@@ -395,41 +395,64 @@ class OneRosterFormat:
         """
         problems = []
         listed = set(fields)
-        fix = "add it to fields, or use format csv or parquet"
+        fix = _("voeg het toe aan fields, of gebruik format csv of parquet")
         for name, why in _NEEDED_FIELDS:
             if name not in listed:
-                problems.append(f"fields: {FORMAT} needs {name} ({why}); {fix}")
+                problems.append(
+                    _("fields: {format} heeft {name} nodig ({why}); {fix}").format(
+                        format=FORMAT, name=name, why=_(why), fix=fix
+                    )
+                )
         needed = IDENTIFIER_FIELDS.get(identifier)
         if needed is None:
             problems.append(
-                f"identifier: {FORMAT} does not know identifier policy {identifier!r}; "
-                f"allowed: {', '.join(IDENTIFIER_FIELDS)}"
+                _(
+                    "identifier: {format} kent het identifierbeleid {identifier} niet; "
+                    "toegestaan: {allowed}"
+                ).format(
+                    format=FORMAT, identifier=repr(identifier), allowed=", ".join(IDENTIFIER_FIELDS)
+                )
             )
         else:
             for name in needed:
                 if name not in listed:
                     problems.append(
-                        f"fields: {FORMAT} with identifier {identifier} needs {name} (the "
-                        f"pupils' sourcedId is made from it); add it to fields, or choose "
-                        "another identifier policy"
+                        _(
+                            "fields: {format} met identifier {identifier} heeft {name} nodig "
+                            "(de sourcedId van de leerlingen wordt ervan gemaakt); voeg het toe "
+                            "aan fields, of kies een ander identifierbeleid"
+                        ).format(format=FORMAT, identifier=identifier, name=name)
                     )
         if mode not in ("full", "delta"):
-            problems.append(f"mode: {FORMAT} knows full (bulk) and delta, not {mode!r}")
+            problems.append(
+                _("mode: {format} kent full (bulk) en delta, niet {mode}").format(
+                    format=FORMAT, mode=repr(mode)
+                )
+            )
         if teacher_fields:
             listed_teacher = set(teacher_fields)
             if not listed_teacher & set(_TEACHER_IDS):
                 problems.append(
-                    f"teacher_fields: {FORMAT} needs leerkrachtkey or eckid (a teacher's "
-                    "sourcedId is made from it); add one to teacher_fields"
+                    _(
+                        "teacher_fields: {format} heeft leerkrachtkey of eckid nodig (de "
+                        "sourcedId van een leerkracht wordt ervan gemaakt); voeg er een toe aan "
+                        "teacher_fields"
+                    ).format(format=FORMAT)
                 )
             for name, why in _NEEDED_TEACHER_FIELDS:
                 if name not in listed_teacher:
                     problems.append(
-                        f"teacher_fields: {FORMAT} needs {name} ({why}); add it to "
-                        "teacher_fields, or list no teacher fields"
+                        _(
+                            "teacher_fields: {format} heeft {name} nodig ({why}); voeg het toe "
+                            "aan teacher_fields, of noem geen leerkrachtvelden"
+                        ).format(format=FORMAT, name=name, why=_(why))
                     )
         if profile is not None:
-            problems.append(f"format.profile: {FORMAT} has no profiles; remove profile")
+            problems.append(
+                _("format.profile: {format} heeft geen profielen; verwijder profile").format(
+                    format=FORMAT
+                )
+            )
         return problems
 
 
@@ -935,8 +958,8 @@ def _check_needs(
                     format=FORMAT,
                     count=count,
                     what=what,
-                    value=" or ".join(need.fields),
-                    why=need.why,
+                    value=(" " + _("of") + " ").join(need.fields),
+                    why=_(need.why),
                 )
             )
 

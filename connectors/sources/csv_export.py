@@ -179,7 +179,11 @@ Headers = Annotated[
 def _text_value(value: Any) -> Any:
     # YAML reads 00 as the number 0 and 2026 as a number: a default must be quoted text.
     if not isinstance(value, str):
-        raise ValueError(f"write the value in quotes (as text), e.g. '{value}'")
+        raise ValueError(
+            _("zet de waarde tussen aanhalingstekens (als tekst), bijvoorbeeld '{value}'").format(
+                value=value
+            )
+        )
     return value
 
 
@@ -218,22 +222,28 @@ class ColumnMap(BaseModel):
         for key in self.columns:
             if key not in _MAPPABLE_PUPIL_COLUMNS:
                 raise ValueError(
-                    f"columns.{key}: not a canonical pupil column; known: "
-                    + ", ".join(_MAPPABLE_PUPIL_COLUMNS)
+                    _("columns.{key}: geen canonieke leerlingkolom; bekend: {known}").format(
+                        key=key, known=", ".join(_MAPPABLE_PUPIL_COLUMNS)
+                    )
                 )
         for section, mapping in (("school", self.school), ("defaults", self.defaults)):
             for key in mapping:
                 if key not in SCHOOL_FIELDS:
                     raise ValueError(
-                        f"{section}.{key}: not a school header field; known: "
-                        + ", ".join(SCHOOL_FIELDS)
+                        _(
+                            "{section}.{key}: geen veld van de schoolgegevens; bekend: {known}"
+                        ).format(section=section, key=key, known=", ".join(SCHOOL_FIELDS))
                     )
         for key, value in self.defaults.items():
             if not value:
-                raise ValueError(f"defaults.{key}: empty; give a value or remove the key")
+                raise ValueError(
+                    _("defaults.{key}: leeg; geef een waarde of verwijder de sleutel").format(
+                        key=key
+                    )
+                )
         year = self.defaults.get("schooljaar")
         if year is not None and _school_year(year) is None:
-            raise ValueError("defaults.schooljaar: not a school year such as 2026-2027")
+            raise ValueError(_("defaults.schooljaar: geen schooljaar zoals 2026-2027"))
         seen: dict[str, str] = {}
         for section, mapping in (("columns", self.columns), ("school", self.school)):
             for key, headers in mapping.items():
@@ -242,25 +252,34 @@ class ColumnMap(BaseModel):
                     other = seen.setdefault(normalise_header(header), where)
                     if other != where:
                         raise ValueError(
-                            f"{where}: header {header!r} is also listed under {other}; a "
-                            "header can mean one column only"
+                            _(
+                                "{where}: kolomkop {header} staat ook onder {other}; een "
+                                "kolomkop kan maar één kolom betekenen"
+                            ).format(where=where, header=repr(header), other=other)
                         )
         known = {*self.columns, *self.school, *self.defaults}
         for position, requirement in enumerate(self.required):
             for name in requirement:
                 if name not in known:
                     raise ValueError(
-                        f"required[{position}]: {name!r} is neither under columns, school "
-                        "nor defaults"
+                        _(
+                            "required[{position}]: {name} staat niet onder columns, school "
+                            "of defaults"
+                        ).format(position=position, name=repr(name))
                     )
         if ["leerlingkey"] not in self.required:
             raise ValueError(
-                "required: must list leerlingkey on its own; every pupil needs its key"
+                _(
+                    "required: moet leerlingkey als eigen regel noemen; elke leerling heeft "
+                    "zijn sleutel nodig"
+                )
             )
         if "schooljaar" not in self.school and "schooljaar" not in self.defaults:
             raise ValueError(
-                "school.schooljaar: map a Schooljaar column or set defaults.schooljaar; "
-                "consent and delivery depend on the school year"
+                _(
+                    "school.schooljaar: wijs een kolom Schooljaar toe of zet "
+                    "defaults.schooljaar; toestemming en levering hangen af van het schooljaar"
+                )
             )
         return self
 
@@ -344,8 +363,12 @@ def _map_problems(exc: ValidationError) -> str:
         key = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = "unknown key; known: " + ", ".join(ColumnMap.model_fields)
-        problems.append(f"key {key}: {message}" if key else message)
+            message = _("onbekende sleutel; bekend: {known}").format(
+                known=", ".join(ColumnMap.model_fields)
+            )
+        problems.append(
+            _("sleutel {key}: {message}").format(key=key, message=message) if key else message
+        )
     return "; ".join(problems)
 
 
@@ -667,7 +690,7 @@ class CsvExportSource:
         ]
 
     def _describe(self, requirement: list[str]) -> str:
-        return " or ".join(self.column_map.display(name) for name in requirement)
+        return (" " + _("of") + " ").join(self.column_map.display(name) for name in requirement)
 
     def _missing_error(
         self, path: Path, line: int, cells: list[str], missing: list[list[str]]
@@ -678,9 +701,11 @@ class CsvExportSource:
             text = self._describe(requirement)
             school = [name for name in requirement if name in SCHOOL_FIELDS]
             if school:
-                text += (
-                    f" (add a {colmap.display(school[0])} column, or set {school[0]} under "
-                    f"defaults in the column map, a copy of {self.column_map_path})"
+                text += " " + _(
+                    "(voeg een kolom {column} toe, of zet {field} onder defaults in de "
+                    "kolomindeling, een kopie van {path})"
+                ).format(
+                    column=colmap.display(school[0]), field=school[0], path=self.column_map_path
                 )
             parts.append(text)
         found = _shown([cell.strip() for cell in cells if cell.strip()])
@@ -762,9 +787,17 @@ class CsvExportSource:
         groups, group_notes = _groups(label, by_target, lines)
 
         notes = [
-            f"{path.name}: {count} pupils, {len(groups)} groups read (CSV export, column map "
-            f"{self.column_map.name}, schooljaar {school['schooljaar']})",
-            *(f"{path.name}: {note}" for note in table.notes),
+            _(
+                "{name}: {count} leerlingen, {groups} groepen gelezen (CSV-export, kolomindeling "
+                "{column_map}, schooljaar {schooljaar})"
+            ).format(
+                name=path.name,
+                count=count,
+                groups=len(groups),
+                column_map=self.column_map.name,
+                schooljaar=school["schooljaar"],
+            ),
+            *(_("{name}: {note}").format(name=path.name, note=note) for note in table.notes),
         ]
         if table.header_line > 1:
             notes.append(
@@ -787,7 +820,7 @@ class CsvExportSource:
                     name2=self.column_map.name,
                 )
             )
-        notes.extend(f"{path.name}: {note}" for note in group_notes)
+        notes.extend(_("{name}: {note}").format(name=path.name, note=note) for note in group_notes)
         return SchoolExport(
             path=path,
             sha256=digest,
@@ -939,7 +972,7 @@ def _detect_encoding(path: Path, data: bytes) -> tuple[str, tuple[str, ...]]:
                 start=exc.start,
             )
         ) from None
-    return "windows-1252", ("encoding windows-1252 detected (not UTF-8); read as such",)
+    return "windows-1252", (_("codering windows-1252 herkend (geen UTF-8); zo gelezen"),)
 
 
 def _valid_utf8(data: bytes) -> bool:

@@ -633,12 +633,14 @@ class _Reader:
         if tag != ROOT_TAG:
             qname = etree.QName(elem)
             if qname.localname == ROOT_TAG:
-                problem = (
-                    f"root element <EDEX> is in namespace {_short(qname.namespace or '')}, "
-                    "expected no namespace (is this a UWLR message?)"
-                )
+                problem = _(
+                    "het hoofdelement <EDEX> staat in namespace {namespace}, verwacht was "
+                    "geen namespace (is dit een UWLR-bericht?)"
+                ).format(namespace=_short(qname.namespace or ""))
             else:
-                problem = f"root element is <{_short(tag)}>, expected <{ROOT_TAG}>"
+                problem = _("het hoofdelement is <{tag}>, verwacht was <{root}>").format(
+                    tag=_short(tag), root=ROOT_TAG
+                )
             raise SourceFormatError(
                 _(
                     "{label} is geen EDEXML-bestand: {problem}; kies de EDEX-export "
@@ -883,9 +885,15 @@ class _Reader:
         pupils = _frame(self.pupils, PUPIL_COLUMNS, self.label, self.pupil_lines)
         groups = _frame(self.groups, GROUP_COLUMNS, self.label, self.group_lines)
         teachers = _frame(self.teachers, TEACHER_COLUMNS, self.label, self.teacher_lines)
-        note = (
-            f"{self.path.name}: {len(pupils)} pupils, {len(groups)} groups, "
-            f"{len(teachers)} teachers read (EDEXML, schooljaar {school['schooljaar']})"
+        note = _(
+            "{name}: {pupils} leerlingen, {groups} groepen, {teachers} leerkrachten gelezen "
+            "(EDEXML, schooljaar {schooljaar})"
+        ).format(
+            name=self.path.name,
+            pupils=len(pupils),
+            groups=len(groups),
+            teachers=len(teachers),
+            schooljaar=school["schooljaar"],
         )
         return SchoolExport(
             path=self.path,
@@ -1022,7 +1030,7 @@ def _describe(message: str) -> str:
     message = message.split("Bytes:")[0]
     message = re.sub(r",\s*line \d+,\s*column \d+.*$", "", message, flags=re.DOTALL)
     message = " ".join(message.split()).rstrip(" ,.!")
-    return _short(message, 120) or "unreadable XML"
+    return _short(message, 120) or _("onleesbare XML")
 
 
 def _quote(value: str) -> str:

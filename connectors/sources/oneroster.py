@@ -130,7 +130,7 @@ import pyarrow.compute as pc
 from pandas.api.types import pandas_dtype
 
 from connectors.errors import ConfigurationError, SourceFormatError, shorten
-from connectors.i18n import _, at_line
+from connectors.i18n import N_, _, at_line, ngettext
 from connectors.identifiers import canonical_brin
 from connectors.oneroster_spec import (
     ACTIVE,
@@ -288,36 +288,62 @@ _COMMA = ord(",")
 _LF = ord("\n")
 _CR = ord("\r")
 
-_REEXPORT = "export the OneRoster package again from the student administration"
+_REEXPORT = N_("exporteer het OneRoster-pakket opnieuw uit de leerlingadministratie")
+
+
+def _reexport() -> str:
+    """The usual fix, in the current language."""
+    return _(_REEXPORT)
+
+
+# The limits named in the rules' texts.
+_LIMITS = {
+    "file_mib": MAX_FILE_BYTES >> 20,
+    "package_mib": MAX_PACKAGE_BYTES >> 20,
+    "ratio": MAX_RATIO,
+    "entries": MAX_ENTRIES,
+}
 
 # Rule ids in messages, with what the rule says; tests and people can grep for the id.
 _RULES = {
-    "package": "a OneRoster CSV package is a zip or folder with manifest.csv at its root",
-    "manifest_header": "manifest.csv starts with the header propertyName,value",
-    "manifest_property": "each manifest property appears once",
-    "manifest_version": "manifest.version is 1.0 and oneroster.version is 1.1 or 1.2",
-    "file_mode": "each file.<name> in manifest.csv is absent, bulk or delta",
-    "file_listed": "every file manifest.csv marks bulk or delta is in the package, "
-    "named exactly so (names are case-sensitive)",
-    "file_needed": "Sluis needs orgs, academicSessions and users, and roles in 1.2",
-    "file_size": f"a file in the package is at most {MAX_FILE_BYTES >> 20} MiB",
-    "package_size": f"the package's files are at most {MAX_PACKAGE_BYTES >> 20} MiB together",
-    "file_ratio": f"a file unpacks to at most {MAX_RATIO} times its packed size",
-    "file_once": "each file is in the package once (names compared without case)",
-    "entries": f"a zip package holds at most {MAX_ENTRIES} entries",
-    "encoding": "OneRoster CSV files are UTF-8",
-    "quoting": "a quoted value is closed with a double quote; quotes inside it are doubled",
-    "header": "the header line has the spec's columns in the spec's order and case",
-    "metadata_column": "extra columns come after the spec's columns and are named metadata.*",
-    "row_width": "every line has as many values as the header",
-    "bulk_lifecycle": "bulk rows leave status and dateLastModified blank",
-    "delta_status": "delta rows have status active or tobedeleted",
-    "delta_date": "delta rows have dateLastModified as YYYY-MM-DDTHH:MM:SS.sssZ",
-    "required": "this value may not be blank",
-    "unique": "a sourcedId appears once per file",
-    "class_type": "classType is homeroom or scheduled",
-    "school": "the package holds exactly one school: one org of type school",
-    "school_year": "the academic sessions hold one school year",
+    "package": N_("een OneRoster-CSV-pakket is een zip of map met manifest.csv in de hoofdmap"),
+    "manifest_header": N_("manifest.csv begint met de kopregel propertyName,value"),
+    "manifest_property": N_("elke eigenschap staat één keer in het manifest"),
+    "manifest_version": N_("manifest.version is 1.0 en oneroster.version is 1.1 of 1.2"),
+    "file_mode": N_("elke file.<naam> in manifest.csv is absent, bulk of delta"),
+    "file_listed": N_(
+        "elk bestand dat manifest.csv bulk of delta noemt, staat in het pakket, precies zo "
+        "genoemd (hoofdletters tellen)"
+    ),
+    "file_needed": N_("Sluis heeft orgs, academicSessions en users nodig, en in 1.2 ook roles"),
+    "file_size": N_("een bestand in het pakket is hoogstens {file_mib} MiB"),
+    "package_size": N_("de bestanden van het pakket zijn samen hoogstens {package_mib} MiB"),
+    "file_ratio": N_("een bestand pakt uit tot hoogstens {ratio} keer zijn ingepakte grootte"),
+    "file_once": N_(
+        "elk bestand staat één keer in het pakket (namen vergeleken zonder op hoofdletters te "
+        "letten)"
+    ),
+    "entries": N_("een zippakket bevat hoogstens {entries} items"),
+    "encoding": N_("OneRoster-CSV-bestanden zijn UTF-8"),
+    "quoting": N_(
+        "een waarde tussen aanhalingstekens eindigt met een dubbel aanhalingsteken; "
+        "aanhalingstekens erin worden verdubbeld"
+    ),
+    "header": N_(
+        "de kopregel heeft de kolommen van de specificatie, in dezelfde volgorde en schrijfwijze"
+    ),
+    "metadata_column": N_(
+        "extra kolommen komen na de kolommen van de specificatie en heten metadata.*"
+    ),
+    "row_width": N_("elke regel heeft evenveel waarden als de kopregel"),
+    "bulk_lifecycle": N_("bulkregels laten status en dateLastModified leeg"),
+    "delta_status": N_("deltaregels hebben status active of tobedeleted"),
+    "delta_date": N_("deltaregels hebben dateLastModified als YYYY-MM-DDTHH:MM:SS.sssZ"),
+    "required": N_("deze waarde mag niet leeg zijn"),
+    "unique": N_("een sourcedId staat één keer in een bestand"),
+    "class_type": N_("classType is homeroom of scheduled"),
+    "school": N_("het pakket bevat precies één school: één org van type school"),
+    "school_year": N_("de academicSessions bevatten één schooljaar"),
 }
 
 
@@ -328,7 +354,7 @@ def _error(where: str, problem: str, rule: str, fix: str) -> SourceFormatError:
             where=where,
             problem=problem,
             rule=rule,
-            value=_RULES[rule],
+            value=_(_RULES[rule]).format(**_LIMITS),
             fix=fix,
         )
     )
@@ -397,22 +423,22 @@ class _Package:
         else:
             entries = archive.infolist()
             if len(entries) > MAX_ENTRIES:
-                raise _error(str(path), "the zip holds too many entries", "entries", _REEXPORT)
+                raise _error(str(path), _("de zip bevat te veel items"), "entries", _reexport())
             files = [info.filename for info in entries if not info.is_dir()]
             root = [name for name in files if "/" not in name]
             nested = sorted(name for name in files if name.endswith("/" + MANIFEST))
         self._refuse_twice(root)
         self.names = frozenset(root)
         if MANIFEST not in self.names:
-            fix = _REEXPORT + " with its manifest.csv"
+            fix = _("{reexport}, met zijn manifest.csv").format(reexport=_reexport())
             if nested:
-                fix = (
-                    f"manifest.csv is in {nested[0]}: zip the files themselves, not the "
-                    "folder they are in"
-                )
+                fix = _(
+                    "manifest.csv staat in {nested}: zip de bestanden zelf, niet de map "
+                    "waar ze in staan"
+                ).format(nested=nested[0])
             elif any(name.lower() == MANIFEST for name in self.names):
-                fix = "name the file manifest.csv, in lower case"
-            raise _error(str(path), "manifest.csv is missing", "package", fix)
+                fix = _("noem het bestand manifest.csv, in kleine letters")
+            raise _error(str(path), _("manifest.csv ontbreekt"), "package", fix)
 
     @classmethod
     def open(cls, path: Path) -> _Package:
@@ -422,14 +448,17 @@ class _Package:
         if not zipfile.is_zipfile(path):
             raise _error(
                 str(path),
-                "not a zip file and not a folder",
+                _("geen zipbestand en geen map"),
                 "package",
-                "pass the zip the student administration made, or the folder with its CSV files",
+                _(
+                    "geef de zip die de leerlingadministratie maakte, of de map met zijn "
+                    "CSV-bestanden"
+                ),
             )
         try:
             archive = zipfile.ZipFile(path)
         except zipfile.BadZipFile:
-            raise _error(str(path), "the zip is damaged", "package", _REEXPORT) from None
+            raise _error(str(path), _("de zip is beschadigd"), "package", _reexport()) from None
         try:
             return cls(path, archive)
         except BaseException:
@@ -448,12 +477,18 @@ class _Package:
             first = seen.setdefault(name.casefold(), name)
             if first is name:
                 continue
-            also = "" if first == name else f" (also as {shorten(first)})"
+            problem = (
+                _("het pakket bevat dit bestand twee keer")
+                if first == name
+                else _("het pakket bevat dit bestand twee keer (ook als {first})").format(
+                    first=shorten(first)
+                )
+            )
             raise _error(
                 self.label(name),
-                f"the package holds this file twice{also}",
+                problem,
                 "file_once",
-                f"{_REEXPORT}; a package holds each file once",
+                _("{reexport}; een pakket bevat elk bestand één keer").format(reexport=_reexport()),
             )
 
     def __enter__(self) -> _Package:
@@ -480,9 +515,11 @@ class _Package:
         if self.unpacked > MAX_PACKAGE_BYTES:
             raise _error(
                 self.label(name),
-                f"the package's files unpack to more than {MAX_PACKAGE_BYTES >> 20} MiB together",
+                _("de bestanden van het pakket pakken samen uit tot meer dan {mib} MiB").format(
+                    mib=MAX_PACKAGE_BYTES >> 20
+                ),
                 "package_size",
-                _REEXPORT,
+                _reexport(),
             )
         return data
 
@@ -492,24 +529,26 @@ class _Package:
                 # Read one byte past the limit instead of trusting a size taken earlier.
                 data = handle.read(MAX_FILE_BYTES + 1)
             if len(data) > MAX_FILE_BYTES:
-                raise _error(self.label(name), "the file is too large", "file_size", _REEXPORT)
+                raise _error(
+                    self.label(name), _("het bestand is te groot"), "file_size", _reexport()
+                )
             return data
         info = self.archive.getinfo(name)
         if info.file_size > MAX_FILE_BYTES:
-            raise _error(self.label(name), "the file is too large", "file_size", _REEXPORT)
+            raise _error(self.label(name), _("het bestand is te groot"), "file_size", _reexport())
         if info.flag_bits & 0x1:
             raise _error(
                 self.label(name),
-                "the file is encrypted",
+                _("het bestand is versleuteld"),
                 "package",
-                "zip the package without a password",
+                _("zip het pakket zonder wachtwoord"),
             )
         try:
             with self.archive.open(info) as handle:
                 return self._unpack(name, handle, info.compress_size)
         except (zipfile.BadZipFile, NotImplementedError, EOFError, zlib.error):
             raise _error(
-                self.label(name), "the file cannot be unpacked", "package", _REEXPORT
+                self.label(name), _("het bestand kan niet uitgepakt worden"), "package", _reexport()
             ) from None
 
     def _unpack(self, name: str, handle: IO[bytes], packed: int) -> bytes:
@@ -521,17 +560,21 @@ class _Package:
             if size > MAX_FILE_BYTES:
                 raise _error(
                     self.label(name),
-                    f"the file is too large: it unpacks to more than {MAX_FILE_BYTES >> 20} MiB",
+                    _("het bestand is te groot: het pakt uit tot meer dan {mib} MiB").format(
+                        mib=MAX_FILE_BYTES >> 20
+                    ),
                     "file_size",
-                    _REEXPORT,
+                    _reexport(),
                 )
             if size > _RATIO_FROM_BYTES and size > MAX_RATIO * max(packed, 1):
                 raise _error(
                     self.label(name),
-                    f"the file unpacks to more than {MAX_RATIO} times its packed size, as a "
-                    "zip bomb does",
+                    _(
+                        "het bestand pakt uit tot meer dan {ratio} keer zijn ingepakte grootte, "
+                        "zoals een zipbom doet"
+                    ).format(ratio=MAX_RATIO),
                     "file_ratio",
-                    _REEXPORT,
+                    _reexport(),
                 )
             chunks.append(chunk)
         return b"".join(chunks)
@@ -580,9 +623,12 @@ def _scan(body: bytes, label: str) -> _Records:
         line = int(np.searchsorted(breaks, opened)) + 1
         raise _error(
             at_line(label, line),
-            "a quoted value is never closed",
+            _("een waarde tussen aanhalingstekens wordt nooit afgesloten"),
             "quoting",
-            "close the quote, or double a quote that is part of the value",
+            _(
+                "sluit het aanhalingsteken, of verdubbel een aanhalingsteken dat bij de "
+                "waarde hoort"
+            ),
         )
     ends = breaks[np.searchsorted(quotes, breaks) % 2 == 0].astype(np.int64)
     commas = np.flatnonzero(data == _COMMA)
@@ -640,7 +686,9 @@ class _Table:
         lines = self.frame.loc[bad, _LINE]
         more = len(lines) - 1
         if more:
-            problem += f" (and on {more} more line{'s' if more > 1 else ''})"
+            problem += " " + ngettext(
+                "(en op {more} andere regel)", "(en op {more} andere regels)", more
+            ).format(more=more)
         raise _error(at_line(self.label, int(lines.iloc[0])), problem, rule, fix)
 
 
@@ -652,9 +700,9 @@ def _decode(body: bytes, label: str) -> None:
         line = body.count(b"\n", 0, exc.start) + 1
         raise _error(
             at_line(label, line),
-            "the file is not UTF-8",
+            _("het bestand is geen UTF-8"),
             "encoding",
-            "save the file as UTF-8 (in Excel: CSV UTF-8)",
+            _("sla het bestand op als UTF-8 (in Excel: CSV UTF-8)"),
         ) from None
 
 
@@ -672,27 +720,28 @@ def _check_header(file: _File, expected: tuple[str, ...], version: str) -> None:
         if found == name:
             continue
         if found is None:
-            problem = f"column {position} ({name}) is missing"
+            problem = _("kolom {position} ({name}) ontbreekt").format(position=position, name=name)
         elif found.startswith(_METADATA_PREFIX):
             raise _error(
                 where,
-                f"column {position} is {found!r} where OneRoster {version} has {name!r}",
+                _("kolom {position} is {found} waar OneRoster {version} {name} heeft").format(
+                    position=position, found=repr(found), version=version, name=repr(name)
+                ),
                 "metadata_column",
-                "move the metadata columns after the spec's columns",
+                _("zet de metadata-kolommen na de kolommen van de specificatie"),
             )
         else:
-            problem = (
-                f"column {position} is {_describe(found, name)} where OneRoster {version} "
-                f"has {name!r}"
+            problem = _("kolom {position} is {found} waar OneRoster {version} {name} heeft").format(
+                position=position, found=_describe(found, name), version=version, name=repr(name)
             )
         other = _other_version(file.name, version)
         if other is not None and tuple(actual[: len(other)]) == other:
-            fix = (
-                f"this is a OneRoster {_OTHER[version]} header: set oneroster.version in "
-                "manifest.csv to match, or export again"
-            )
+            fix = _(
+                "dit is een kopregel van OneRoster {other}: zet oneroster.version in "
+                "manifest.csv op die versie, of exporteer opnieuw"
+            ).format(other=_OTHER[version])
         else:
-            fix = f"{_REEXPORT}, or correct the header line"
+            fix = _("{reexport}, of verbeter de kopregel").format(reexport=_reexport())
         raise _error(where, problem, "header", fix)
     extra = actual[len(expected) :]
     seen: set[str] = set()
@@ -700,16 +749,20 @@ def _check_header(file: _File, expected: tuple[str, ...], version: str) -> None:
         if not name.startswith(_METADATA_PREFIX) or len(name) == len(_METADATA_PREFIX):
             raise _error(
                 where,
-                f"column {position} is {_describe(name, None)} after the spec's columns",
+                _("kolom {position} is {found} na de kolommen van de specificatie").format(
+                    position=position, found=_describe(name, None)
+                ),
                 "metadata_column",
-                "name extension columns metadata.<something>, or leave them out",
+                _("noem extra kolommen metadata.<iets>, of laat ze weg"),
             )
         if name in seen:
             raise _error(
                 where,
-                f"column {position} ({name!r}) appears twice",
+                _("kolom {position} ({name}) staat er twee keer").format(
+                    position=position, name=repr(name)
+                ),
                 "metadata_column",
-                "give every metadata column its own name",
+                _("geef elke metadata-kolom een eigen naam"),
             )
         seen.add(name)
 
@@ -736,11 +789,11 @@ def _describe(found: str, expected: str | None) -> str:
     (in any case) or a near miss of the expected one (a typo such as prefferedGivenName).
     """
     if not found:
-        return "unnamed"
+        return _("naamloos")
     close = expected is not None and difflib.SequenceMatcher(None, found, expected).ratio() >= 0.8
     if found.lower() in _SPEC_NAMES or found.startswith(_METADATA_PREFIX) or close:
         return repr(found)
-    return "not a OneRoster column name"
+    return _("geen OneRoster-kolomnaam")
 
 
 def _check_width(file: _File) -> None:
@@ -752,16 +805,21 @@ def _check_width(file: _File) -> None:
     if wrong.any():
         index = int(np.flatnonzero(wrong)[0])
         more = int(wrong.sum()) - 1
-        problem = (
-            f"the line has {int(records.widths[1:][index])} values where the header has {width}"
+        problem = _("de regel heeft {found} waarden waar de kopregel er {width} heeft").format(
+            found=int(records.widths[1:][index]), width=width
         )
         if more:
-            problem += f" (and on {more} more line{'s' if more > 1 else ''})"
+            problem += " " + ngettext(
+                "(en op {more} andere regel)", "(en op {more} andere regels)", more
+            ).format(more=more)
         raise _error(
             at_line(file.label, int(data_lines[index])),
             problem,
             "row_width",
-            "look for a missing or extra comma, or a value with a comma that is not quoted",
+            _(
+                "zoek een ontbrekende of extra komma, of een waarde met een komma die niet tussen "
+                "aanhalingstekens staat"
+            ),
         )
 
 
@@ -790,9 +848,12 @@ def _parse(file: _File, keep: tuple[str, ...]) -> _Table:
         # Only a quote in the middle of an unquoted value makes pandas and the scan differ.
         raise _error(
             file.label,
-            "the rows cannot be told apart",
+            _("de regels zijn niet van elkaar te onderscheiden"),
             "quoting",
-            "quote every value that holds a double quote, and double the quote inside it",
+            _(
+                "zet elke waarde met een dubbel aanhalingsteken tussen aanhalingstekens, en "
+                "verdubbel het aanhalingsteken erin"
+            ),
         )
     frame[_LINE] = data_lines
     values = frame[wanted]
@@ -826,10 +887,17 @@ class _Reader:
         )
         delta = sorted(name for name, table in tables.items() if table.mode == DELTA)
         kind = "delta" if delta else "bulk"
-        summary = (
-            f"{self.package.path.name}: {len(pupils)} pupils, {len(groups)} groups, "
-            f"{len(teachers)} teachers read (OneRoster {version} {kind}, schooljaar "
-            f"{school['schooljaar']})"
+        summary = _(
+            "{name}: {pupils} leerlingen, {groups} groepen, {teachers} leerkrachten gelezen "
+            "(OneRoster {version} {kind}, schooljaar {schooljaar})"
+        ).format(
+            name=self.package.path.name,
+            pupils=len(pupils),
+            groups=len(groups),
+            teachers=len(teachers),
+            version=version,
+            kind=kind,
+            schooljaar=school["schooljaar"],
         )
         notes = [summary]
         if delta:
@@ -864,17 +932,17 @@ class _Reader:
         if not len(records.starts) or records.blank[0]:
             raise _error(
                 at_line(label, 1),
-                "the header is missing",
+                _("de kopregel ontbreekt"),
                 "manifest_header",
-                "start manifest.csv with the line propertyName,value",
+                _("begin manifest.csv met de regel propertyName,value"),
             )
         header = _header(body, records)
         if header != ["propertyName", "value"]:
             raise _error(
                 at_line(label, 1),
-                "the header is not propertyName,value",
+                _("de kopregel is niet propertyName,value"),
                 "manifest_header",
-                "start manifest.csv with the line propertyName,value",
+                _("begin manifest.csv met de regel propertyName,value"),
             )
         file = _File("manifest", label, BULK, body, records, header)
         frame = _parse(file, ("propertyName", "value")).frame
@@ -885,9 +953,9 @@ class _Reader:
             first = int(np.flatnonzero(twice.to_numpy())[0])
             raise _error(
                 at_line(label, int(frame[_LINE].iloc[first])),
-                f"{_property(names.iloc[first])} appears a second time",
+                _("{prop} staat er een tweede keer").format(prop=_property(names.iloc[first])),
                 "manifest_property",
-                "keep one line per property",
+                _("houd één regel per eigenschap"),
             )
         lines = dict(zip(names, frame[_LINE].astype(int), strict=True))
         props = dict(zip(names, values, strict=True))
@@ -899,20 +967,25 @@ class _Reader:
                 else label
             )
             problem = (
-                "oneroster.version is missing"
+                _("oneroster.version ontbreekt")
                 if version is None
-                else "oneroster.version is not 1.1 or 1.2"
+                else _("oneroster.version is niet 1.1 of 1.2")
             )
-            raise _error(where, problem, "manifest_version", f"{_REEXPORT} as OneRoster 1.1 or 1.2")
+            raise _error(
+                where,
+                problem,
+                "manifest_version",
+                _("{reexport} als OneRoster 1.1 of 1.2").format(reexport=_reexport()),
+            )
         if props.get("manifest.version") != "1.0":
             where = (
                 at_line(label, lines["manifest.version"]) if "manifest.version" in lines else label
             )
             raise _error(
                 where,
-                "manifest.version is missing or not 1.0",
+                _("manifest.version ontbreekt of is niet 1.0"),
                 "manifest_version",
-                "set manifest.version to 1.0",
+                _("zet manifest.version op 1.0"),
             )
         modes: dict[str, str] = {}
         mode_lines: dict[str, int] = {}
@@ -924,13 +997,15 @@ class _Reader:
             mode = props[prop]
             if mode not in _MODES:
                 problem = (
-                    f"{prop} has no value" if not mode else f"{prop} is not absent, bulk or delta"
+                    _("{prop} heeft geen waarde").format(prop=prop)
+                    if not mode
+                    else _("{prop} is niet absent, bulk of delta").format(prop=prop)
                 )
                 raise _error(
                     at_line(label, lines[prop]),
                     problem,
                     "file_mode",
-                    f"set {prop} to absent, bulk or delta",
+                    _("zet {prop} op absent, bulk of delta").format(prop=prop),
                 )
             modes[name] = mode
             mode_lines[name] = lines[prop]
@@ -947,13 +1022,17 @@ class _Reader:
                 continue
             alike = sorted(n for n in names if n.lower() == wanted.lower())
             fix = (
-                f"rename {alike[0]} to {wanted}"
+                _("hernoem {alike} naar {wanted}").format(alike=alike[0], wanted=wanted)
                 if alike
-                else f"add {wanted}, or mark file.{name} absent"
+                else _("voeg {wanted} toe, of zet file.{name} op absent").format(
+                    wanted=wanted, name=name
+                )
             )
             raise _error(
                 at_line(label, lines[name]),
-                f"file.{name} is {modes[name]}, but {wanted} is not in the package",
+                _("file.{name} is {mode}, maar {wanted} staat niet in het pakket").format(
+                    name=name, mode=modes[name], wanted=wanted
+                ),
                 "file_listed",
                 fix,
             )
@@ -962,9 +1041,11 @@ class _Reader:
                 where = at_line(label, lines[name]) if name in lines else label
                 raise _error(
                     where,
-                    f"file.{name} is absent",
+                    _("file.{name} is absent").format(name=name),
                     "file_needed",
-                    f"{_REEXPORT} with {name}.csv (bulk or delta)",
+                    _("{reexport}, met {name}.csv (bulk of delta)").format(
+                        reexport=_reexport(), name=name
+                    ),
                 )
 
     # -- structure and rows -------------------------------------------------------------
@@ -982,9 +1063,11 @@ class _Reader:
             if not len(records.starts) or records.blank[0]:
                 raise _error(
                     at_line(label, 1),
-                    "the header line is missing",
+                    _("de kopregel ontbreekt"),
                     "header",
-                    f"{_REEXPORT}; every file starts with its header line",
+                    _("{reexport}; elk bestand begint met zijn kopregel").format(
+                        reexport=_reexport()
+                    ),
                 )
             file = _File(name, label, modes[name], body, records, _header(body, records))
             _check_header(file, expected, version)
@@ -998,51 +1081,55 @@ class _Reader:
         status = frame["status"]
         modified = frame["dateLastModified"]
         if table.mode == BULK:
-            fix = (
-                f"clear status and dateLastModified in {file.name}.csv, or mark "
-                f"file.{file.name} delta in manifest.csv"
-            )
+            fix = _(
+                "maak status en dateLastModified leeg in {name}.csv, of zet file.{name} op "
+                "delta in manifest.csv"
+            ).format(name=file.name)
             table.first(
                 status != "",
-                f"status is filled in, but manifest.csv marks {file.name} bulk",
+                _("status is ingevuld, maar manifest.csv noemt {name} bulk").format(name=file.name),
                 "bulk_lifecycle",
                 fix,
             )
             table.first(
                 modified != "",
-                f"dateLastModified is filled in, but manifest.csv marks {file.name} bulk",
+                _("dateLastModified is ingevuld, maar manifest.csv noemt {name} bulk").format(
+                    name=file.name
+                ),
                 "bulk_lifecycle",
                 fix,
             )
         else:
-            fix = f"{_REEXPORT}; every delta row says whether it is active or tobedeleted, and when"
-            table.first(status == "", "status is blank in a delta file", "delta_status", fix)
+            fix = _(
+                "{reexport}; elke deltaregel zegt of hij active of tobedeleted is, en sinds wanneer"
+            ).format(reexport=_reexport())
+            table.first(status == "", _("status is leeg in een deltabestand"), "delta_status", fix)
             table.first(
                 ~status.isin([ACTIVE, TO_BE_DELETED]),
-                "status is not active or tobedeleted",
+                _("status is niet active of tobedeleted"),
                 "delta_status",
                 fix,
             )
             table.first(
-                modified == "", "dateLastModified is blank in a delta file", "delta_date", fix
+                modified == "", _("dateLastModified is leeg in een deltabestand"), "delta_date", fix
             )
             table.first(
                 ~modified.str.match(_DATE_TIME),
-                "dateLastModified is not a date-time like 2026-09-01T08:00:00.000Z",
+                _("dateLastModified is geen tijdstip zoals 2026-09-01T08:00:00.000Z"),
                 "delta_date",
                 fix,
             )
         table.first(
             frame["sourcedId"].str.strip() == "",
-            "sourcedId is blank",
+            _("sourcedId is leeg"),
             "required",
-            f"{_REEXPORT}; every record has a sourcedId",
+            _("{reexport}; elk record heeft een sourcedId").format(reexport=_reexport()),
         )
         table.first(
             frame["sourcedId"].duplicated(),
-            "this sourcedId is on an earlier line too",
+            _("deze sourcedId staat ook op een eerdere regel"),
             "unique",
-            f"{_REEXPORT}; keep one record per sourcedId",
+            _("{reexport}; houd één record per sourcedId").format(reexport=_reexport()),
         )
         required = _REQUIRED.get(file.name, ())
         if file.name == "users" and version != "1.1":
@@ -1050,17 +1137,19 @@ class _Reader:
         for column in required:
             table.first(
                 frame[column].str.strip() == "",
-                f"{column} is blank",
+                _("{column} is leeg").format(column=column),
                 "required",
-                f"{_REEXPORT}; fill in {column} on every line",
+                _("{reexport}; vul {column} op elke regel in").format(
+                    reexport=_reexport(), column=column
+                ),
             )
         if file.name == "classes":
             kind = frame["classType"].str.strip().str.lower()
             table.first(
                 ~kind.isin([_HOMEROOM, _SCHEDULED]),
-                "classType is not homeroom or scheduled",
+                _("classType is niet homeroom of scheduled"),
                 "class_type",
-                "use homeroom for a stamgroep and scheduled for any other group",
+                _("gebruik homeroom voor een stamgroep en scheduled voor elke andere groep"),
             )
         return table
 
@@ -1074,10 +1163,11 @@ class _Reader:
             lines = ", ".join(str(n) for n in schools[_LINE].head(3))
             raise _error(
                 at_line(orgs.label, int(schools[_LINE].iloc[1])),
-                f"{len(schools)} orgs of type school (lines {lines}"
-                f"{', ...' if len(schools) > 3 else ''})",
+                _("{count} orgs van type school (regels {lines}{more})").format(
+                    count=len(schools), lines=lines, more=", ..." if len(schools) > 3 else ""
+                ),
                 "school",
-                "export one package per school",
+                _("exporteer één pakket per school"),
             )
         if len(schools) == 0:
             schools = self._school_by_reference(tables, active)
@@ -1102,9 +1192,9 @@ class _Reader:
         if len(keys) != 1 or len(found) != 1:
             raise _error(
                 tables["orgs"].label,
-                "no org has type school",
+                _("geen org heeft type school"),
                 "school",
-                "give the school's org the type school",
+                _("geef de org van de school het type school"),
             )
         self.notes.append(
             _(
@@ -1133,24 +1223,26 @@ class _Reader:
             )
             raise _error(
                 where,
-                "no school year can be read (startDate and endDate, or schoolYear)",
+                _("er is geen schooljaar te lezen (startDate en endDate, of schoolYear)"),
                 "school_year",
-                "give the school year session its startDate and endDate",
+                _("geef de schooljaarsessie haar startDate en endDate"),
             )
         years = year.dropna().unique()
         if len(years) == 0:
             raise _error(
                 sessions.label,
-                "no session names its dates or school year",
+                _("geen sessie noemt haar datums of schooljaar"),
                 "school_year",
-                "export the school year session with its startDate and endDate",
+                _("exporteer de schooljaarsessie met haar startDate en endDate"),
             )
         if len(years) > 1:
             raise _error(
                 sessions.label,
-                f"the sessions hold school years {', '.join(sorted(years))}",
+                _("de sessies bevatten de schooljaren {years}").format(
+                    years=", ".join(sorted(years))
+                ),
                 "school_year",
-                "export the package for one school year",
+                _("exporteer het pakket voor één schooljaar"),
             )
         disagree = by_dates.notna() & by_column.notna() & (by_dates != by_column)
         if disagree.any():

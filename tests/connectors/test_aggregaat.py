@@ -141,10 +141,10 @@ def _board(tmp_path: Path, **changes: object) -> str:
 
 
 def test_an_aggregaat_agreement_without_jaargroepen_in_scope_is_refused(tmp_path: Path) -> None:
-    assert "scope.jaargroepen: aggregaat needs" in _board(tmp_path, scope={})
+    assert "scope.jaargroepen: aggregaat vraagt" in _board(tmp_path, scope={})
 
 
 def test_k_goes_only_with_aggregaat_and_is_at_least_three(tmp_path: Path) -> None:
     assert _board(tmp_path) == ""
     assert "format.k" in _board(tmp_path, format={"type": "aggregaat", "k": 2})
-    assert "k only goes with type aggregaat" in _board(tmp_path, format={"type": "csv", "k": 5})
+    assert "k hoort alleen bij type aggregaat" in _board(tmp_path, format={"type": "csv", "k": 5})

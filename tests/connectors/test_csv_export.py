@@ -170,7 +170,7 @@ def test_windows_1252_is_detected_and_noted(tmp_path: Path) -> None:
     assert export.encoding == "windows-1252"
     assert export.pupils["achternaam"].tolist() == ["Maréchal", "Brontë"]
     assert export.pupils["roepnaam"].tolist() == ["Zoë", "Daniëlle"]
-    assert any("encoding windows-1252 detected" in note for note in export.notes)
+    assert any("codering windows-1252 herkend" in note for note in export.notes)
 
 
 def test_utf8_accents_stay_utf8(tmp_path: Path) -> None:
@@ -373,7 +373,7 @@ def test_missing_required_column_names_file_header_and_found_headers(tmp_path: P
 def test_missing_name_columns_say_one_of_them_is_needed(tmp_path: Path) -> None:
     header = "Leerlingnummer;Geboortedatum;Jaargroep;Schooljaar;BRIN"
     path = write(tmp_path, csv_text(header=header, rows=["1;2019-01-01;3;2026-2027;07XY"]))
-    assert "ontbrekende kolom(men) Achternaam or Roepnaam" in error_of(path)
+    assert "ontbrekende kolom(men) Achternaam of Roepnaam" in error_of(path)
 
 
 def test_missing_schooljaar_says_add_a_column_or_set_it_in_the_map(tmp_path: Path) -> None:
@@ -381,8 +381,8 @@ def test_missing_schooljaar_says_add_a_column_or_set_it_in_the_map(tmp_path: Pat
     path = write(tmp_path, csv_text(header=header, rows=["1;A;2019-01-01;3;07XY"]))
     message = error_of(path)
     assert "ontbrekende kolom(men) Schooljaar" in message
-    assert "add a Schooljaar column" in message
-    assert "set schooljaar under defaults in the column map" in message
+    assert "voeg een kolom Schooljaar toe" in message
+    assert "zet schooljaar onder defaults in de kolomindeling" in message
     assert str(DEFAULT_COLUMN_MAP) in message
 
 
@@ -393,7 +393,7 @@ def test_school_header_from_map_defaults(tmp_path: Path) -> None:
     export = extract(path, column_map)
     assert export.school["schooljaar"] == "2026-2027"
     assert export.school["brincode"] == "07XY"
-    assert any("schooljaar" in note and "column map" in note for note in export.notes)
+    assert any("schooljaar" in note and "kolomindeling" in note for note in export.notes)
 
 
 def test_school_column_must_hold_one_value(tmp_path: Path) -> None:
@@ -737,28 +737,28 @@ def test_bundled_map_loads() -> None:
     [
         ("name: x\ncolumns: {a: b\nrequired: [x]\n", "is geen geldige YAML"),
         ("- just\n- a list\n", "moet een mapping zijn"),
-        (_MINIMAL_MAP + "colour: blue\n", "key colour: unknown key"),
+        (_MINIMAL_MAP + "colour: blue\n", "sleutel colour: onbekende sleutel"),
         (_MINIMAL_MAP.replace("achternaam: Achternaam", "achternam: Achternaam"), "achternam"),
         (_MINIMAL_MAP.replace("defaults:\n", "school:\n  brin: BRIN\ndefaults:\n"), "school.brin"),
         (
             _MINIMAL_MAP.replace("geslacht: Geslacht", "geslacht: [Geslacht, ACHTER naam]"),
-            "columns.geslacht: header 'ACHTER naam' is also listed under columns.achternaam",
+            "columns.geslacht: kolomkop 'ACHTER naam' staat ook onder columns.achternaam",
         ),
         (_MINIMAL_MAP.replace("required: [leerlingkey, ", "required: ["), "leerlingkey"),
         (
             _MINIMAL_MAP.replace("schooljaar: 2026-2027", "schooljaar: 2026-2028"),
-            "defaults.schooljaar: not a school year",
+            "defaults.schooljaar: geen schooljaar",
         ),
         (
             _MINIMAL_MAP.replace("brincode: 07XY", "brincode: 1234"),
-            "key defaults.brincode: write the value in quotes",
+            "sleutel defaults.brincode: zet de waarde tussen aanhalingstekens",
         ),
         (
             _MINIMAL_MAP.replace("  schooljaar: 2026-2027\n", "").replace(" schooljaar,", ""),
-            "school.schooljaar: map a Schooljaar column or set defaults.schooljaar",
+            "school.schooljaar: wijs een kolom Schooljaar toe of zet defaults.schooljaar",
         ),
         (_MINIMAL_MAP.replace("jaargroep, school", "jaargroep, postcode, school"), "postcode"),
-        (_MINIMAL_MAP.replace("columns:", "columns: 3\nx:"), "key columns"),
+        (_MINIMAL_MAP.replace("columns:", "columns: 3\nx:"), "sleutel columns"),
     ],
 )
 def test_malformed_column_map(tmp_path: Path, text: str, expected: str) -> None:

@@ -406,7 +406,7 @@ def test_other_xml_is_not_edexml(tmp_path: Path) -> None:
     with pytest.raises(SourceFormatError) as exc:
         EDEXML_SOURCE.extract(path)
     message = assert_clean_message(exc, path)
-    assert "is geen EDEXML-bestand: root element is <rss>, expected <EDEX>" in message
+    assert "is geen EDEXML-bestand: het hoofdelement is <rss>, verwacht was <EDEX>" in message
 
 
 def test_namespaced_edex_is_not_edexml(tmp_path: Path) -> None:

@@ -672,25 +672,25 @@ def test_the_smalle_set_fields_are_accepted_by_the_profile() -> None:
 def test_identifier_pseudoniem_is_refused() -> None:
     found = problems(("pseudoniem", "roepnaam", "jaargroep"), identifier="pseudoniem")
     assert found == [
-        "fields[pseudoniem]: edexml has no element for it; use format csv/parquet/oneroster "
-        "or remove it",
-        "identifier: edexml identifies pupils by the administration key (leerling/@key) and "
-        "the ECK iD, never by a pseudonym; use identifier key, eckid or eckid_or_key, or "
-        "format csv/parquet/oneroster",
+        "fields[pseudoniem]: edexml heeft er geen element voor; gebruik format "
+        "csv/parquet/oneroster of verwijder het",
+        "identifier: edexml herkent leerlingen aan de sleutel van de administratie "
+        "(leerling/@key) en het ECK iD, nooit aan een pseudoniem; gebruik identifier key, "
+        "eckid of eckid_or_key, of format csv/parquet/oneroster",
     ]
 
 
 @pytest.mark.parametrize("name", ["geboortejaar", "toestemming_beeldmateriaal", "pseudoniem"])
 def test_a_derived_field_has_no_element(name: str) -> None:
     assert problems((*BASISPOORT_FIELDS, name)) == [
-        f"fields[{name}]: edexml has no element for it; use format csv/parquet/oneroster "
-        "or remove it"
+        f"fields[{name}]: edexml heeft er geen element voor; gebruik format "
+        "csv/parquet/oneroster of verwijder het"
     ]
 
 
 def test_an_edexml_element_sluis_never_writes_says_why() -> None:
     [problem] = problems((*BASISPOORT_FIELDS, "bsn"))
-    assert problem.startswith("fields[bsn]: Sluis does not write this element in edexml")
+    assert problem.startswith("fields[bsn]: Sluis schrijft dit element niet in edexml")
 
 
 def test_the_profile_refuses_fields_and_teacher_fields_outside_the_smalle_set() -> None:
@@ -701,13 +701,13 @@ def test_the_profile_refuses_fields_and_teacher_fields_outside_the_smalle_set() 
     )
     assert len(found) == 3
     assert found[0].startswith(
-        "fields[geslacht]: the uwlr-smalle-set profile has no element for it; allowed: "
+        "fields[geslacht]: het profiel uwlr-smalle-set heeft er geen element voor; toegestaan: "
         "achternaam, brincode, "
     )
-    assert found[1].startswith("fields[pseudoniem]: edexml has no element for it")
+    assert found[1].startswith("fields[pseudoniem]: edexml heeft er geen element voor")
     assert found[2].startswith(
-        "teacher_fields[voorletters]: the uwlr-smalle-set profile has no element for it; "
-        "allowed: achternaam, eckid, emailadres, groepen, leerkrachtkey, roepnaam, voorvoegsel"
+        "teacher_fields[voorletters]: het profiel uwlr-smalle-set heeft er geen element voor; "
+        "toegestaan: achternaam, eckid, emailadres, groepen, leerkrachtkey, roepnaam, voorvoegsel"
     )
 
 
@@ -715,30 +715,31 @@ def test_missing_groepskey_alone_is_no_problem_as_the_xsd_makes_groep_optional()
     fields = ("leerlingkey", "roepnaam", "jaargroep")
     assert problems(fields) == []
     assert problems((*fields, "groepsnaam"), teacher_fields=("roepnaam", "groepen")) == [
-        "fields[groepsnaam]: edexml writes group names only in the groepen block, which needs "
-        "groepskey or samengestelde_groepen; add one or remove groepsnaam",
-        "teacher_fields[groepen]: edexml can only refer to groepen it writes, and it writes "
-        "them only with groepskey or samengestelde_groepen in fields; add one or remove groepen",
+        "fields[groepsnaam]: edexml schrijft groepsnamen alleen in het groepenblok, en dat "
+        "vraagt groepskey of samengestelde_groepen; voeg er een toe of verwijder groepsnaam",
+        "teacher_fields[groepen]: edexml kan alleen verwijzen naar groepen die het schrijft, "
+        "en het schrijft ze alleen met groepskey of samengestelde_groepen in fields; voeg er "
+        "een toe of verwijder groepen",
     ]
 
 
 def test_groepskey_needs_jaargroep() -> None:
     assert problems(("leerlingkey", "roepnaam", "groepskey")) == [
-        "fields: edexml writes every groep with its jaargroep (the XSD requires it), so "
-        "groepskey needs jaargroep; add jaargroep or remove groepskey"
+        "fields: edexml schrijft elke groep met haar jaargroep (de XSD eist het), dus "
+        "groepskey vraagt jaargroep; voeg jaargroep toe of verwijder groepskey"
     ]
 
 
 @pytest.mark.parametrize(
     ("identifier", "fields", "expected"),
     [
-        ("key", ("eckid", "roepnaam"), "fields: identifier key needs leerlingkey"),
+        ("key", ("eckid", "roepnaam"), "fields: identifier key vraagt leerlingkey"),
         (
             "eckid_or_key",
             ("eckid", "roepnaam"),
-            "fields: identifier eckid_or_key needs leerlingkey",
+            "fields: identifier eckid_or_key vraagt leerlingkey",
         ),
-        ("eckid", ("leerlingkey", "roepnaam"), "fields: identifier eckid needs eckid"),
+        ("eckid", ("leerlingkey", "roepnaam"), "fields: identifier eckid vraagt eckid"),
     ],
 )
 def test_the_identifier_needs_its_field(
@@ -753,18 +754,18 @@ def test_every_leerling_and_leerkracht_needs_a_name() -> None:
         ("leerlingkey", "voorvoegsel", "jaargroep"), teacher_fields=("leerkrachtkey", "voorletters")
     )
     assert found == [
-        "fields: edexml needs achternaam or roepnaam (the XSD gives every leerling a name); "
-        "add one of them",
-        "fields[voorvoegsel]: edexml writes voorvoegsel only beside achternaam; add "
-        "achternaam or remove voorvoegsel",
-        "teacher_fields: edexml needs achternaam or roepnaam (the XSD gives every leerkracht "
-        "a name); add one of them",
-        "teacher_fields[voorletters]: edexml writes voorletters only beside achternaam; add "
-        "achternaam or remove voorletters",
+        "fields: edexml vraagt achternaam of roepnaam (de XSD geeft elke leerling een naam); "
+        "voeg er een toe",
+        "fields[voorvoegsel]: edexml schrijft voorvoegsel alleen naast achternaam; voeg "
+        "achternaam toe of verwijder voorvoegsel",
+        "teacher_fields: edexml vraagt achternaam of roepnaam (de XSD geeft elke leerkracht "
+        "een naam); voeg er een toe",
+        "teacher_fields[voorletters]: edexml schrijft voorletters alleen naast achternaam; voeg "
+        "achternaam toe of verwijder voorletters",
     ]
 
 
 def test_an_unknown_profile_is_named() -> None:
     assert problems(BASISPOORT_FIELDS, profile="uwlr-lvs-set") == [
-        "format.profile: unknown profile 'uwlr-lvs-set' for edexml; allowed: uwlr-smalle-set"
+        "format.profile: onbekend profiel 'uwlr-lvs-set' voor edexml; toegestaan: uwlr-smalle-set"
     ]

@@ -350,7 +350,7 @@ def test_parquet_gives_the_same_bytes_for_the_same_frame_and_does_not_mutate_it(
 
 
 def test_parquet_refuses_options(typed_pupils: pd.DataFrame) -> None:
-    with pytest.raises(ConfigurationError, match=r"'separator'.*bekende opties: none"):
+    with pytest.raises(ConfigurationError, match=r"'separator'.*bekende opties: geen"):
         ParquetFormat().render(typed_pupils, basename="x", options={"separator": ";"})
 
 

@@ -198,7 +198,7 @@ def test_moodle_v1p1_bulk_minimal_loads(oneroster_reference: Path) -> None:
     assert teachers["leerkrachtkey"].tolist() == ["jogn.doe", "usr-222-987654"]
     assert teachers["groepen"].tolist()[0] == "cls-222-123456;cls-222-123478"
     assert teachers["source_line"].tolist() == [2, 5]
-    assert export.notes[0].startswith("v1p1_bulk_minimal: 3 pupils, 2 groups, 2 teachers")
+    assert export.notes[0].startswith("v1p1_bulk_minimal: 3 leerlingen, 2 groepen, 2 leerkrachten")
 
 
 def test_moodle_v1p2_delta_small_loads(oneroster_reference: Path) -> None:
@@ -238,9 +238,9 @@ def test_moodle_v1p1_bulk_full_is_refused_for_status_in_bulk(
 ) -> None:
     # SOURCE.md: the manifest says bulk, yet the rows carry status and dateLastModified.
     message = refused(oneroster_reference / MOODLE / "v1p1_bulk_full")
-    assert "v1p1_bulk_full/orgs.csv regel 2: status is filled in" in message
+    assert "v1p1_bulk_full/orgs.csv regel 2: status is ingevuld" in message
     assert "controle bulk_lifecycle" in message
-    assert "or mark file.orgs delta in manifest.csv" in message
+    assert "of zet file.orgs op delta in manifest.csv" in message
 
     # With status and dateLastModified cleared, the set loads.
     folder = copy(oneroster_reference / MOODLE / "v1p1_bulk_full", tmp_path)
@@ -267,28 +267,31 @@ def test_moodle_v1p2_full_with_errors_reports_each_error(
 ) -> None:
     reference = oneroster_reference / MOODLE / "v1p2_full_with_errors"
     message = refused(reference)
-    assert message.startswith(f"{reference}/manifest.csv regel 21: file.scoreScales has no value")
+    assert message.startswith(
+        f"{reference}/manifest.csv regel 21: file.scoreScales heeft geen waarde"
+    )
     assert "controle file_mode" in message
 
     # Peel the errors SOURCE.md lists off a copy, one at a time.
     folder = copy(reference, tmp_path)
     set_manifest(folder, **{"file.userProfiles": "bulk"})
     message = refused(folder)
-    assert "manifest.csv regel 21: file.scoreScales has no value" in message
+    assert "manifest.csv regel 21: file.scoreScales heeft geen waarde" in message
 
     set_manifest(folder, **{"file.scoreScales": "absent", "file.userResources": "absent"})
     message = refused(folder)
     assert (
-        "manifest.csv regel 22: file.userProfiles is bulk, but userProfiles.csv is not" in message
+        "manifest.csv regel 22: file.userProfiles is bulk, maar userProfiles.csv staat niet"
+        in message
     )
     assert "controle file_listed" in message
-    assert "rename userprofiles.csv to userProfiles.csv" in message
+    assert "hernoem userprofiles.csv naar userProfiles.csv" in message
 
     set_manifest(folder, **{"file.userProfiles": "absent"})
     message = refused(folder)
     assert (
-        "users.csv regel 1: column 18 is 'prefferedGivenName' where OneRoster 1.2 has "
-        "'preferredGivenName'" in message
+        "users.csv regel 1: kolom 18 is 'prefferedGivenName' waar OneRoster 1.2 "
+        "'preferredGivenName' heeft" in message
     )
     assert "controle header" in message
 
@@ -297,7 +300,7 @@ def test_moodle_v1p2_full_with_errors_reports_each_error(
 
     edit(folder, "users.csv", users_header)
     message = refused(folder)
-    assert "roles.csv regel 1: column 3 is 'dataLastModified' where OneRoster 1.2 has" in message
+    assert "roles.csv regel 1: kolom 3 is 'dataLastModified' waar OneRoster 1.2" in message
 
     def roles_typo(rows: list[list[str]]) -> None:
         rows[0][2] = "dateLastModified"
@@ -305,7 +308,7 @@ def test_moodle_v1p2_full_with_errors_reports_each_error(
     edit(folder, "roles.csv", roles_typo)
     message = refused(folder)
     # The header's two trailing empty names.
-    assert "roles.csv regel 1: column 10 is unnamed where OneRoster 1.2 has " in message
+    assert "roles.csv regel 1: kolom 10 is naamloos waar OneRoster 1.2 " in message
 
     def roles_header(rows: list[list[str]]) -> None:
         rows[0] = list(SPEC_HEADERS["1.2"]["roles"])
@@ -313,7 +316,8 @@ def test_moodle_v1p2_full_with_errors_reports_each_error(
     edit(folder, "roles.csv", roles_header)
     message = refused(folder)
     assert (
-        "roles.csv regel 2: the line has 9 values where the header has 10 (and on 6 more" in message
+        "roles.csv regel 2: de regel heeft 9 waarden waar de kopregel er 10 heeft (en op 6 andere"
+        in message
     )
     assert "controle row_width" in message
 
@@ -323,7 +327,7 @@ def test_moodle_v1p2_full_with_errors_reports_each_error(
 
     edit(folder, "roles.csv", roles_width)
     message = refused(folder)
-    assert "orgs.csv regel 2: status is filled in, but manifest.csv marks orgs bulk" in message
+    assert "orgs.csv regel 2: status is ingevuld, maar manifest.csv noemt orgs bulk" in message
 
 
 def test_oat_sa_v1p1_base_is_refused_for_its_vendor_headers(
@@ -332,8 +336,8 @@ def test_oat_sa_v1p1_base_is_refused_for_its_vendor_headers(
     reference = oneroster_reference / OAT / "v1p1_base"
     message = refused(reference)
     assert message.startswith(
-        f"{reference}/orgs.csv regel 1: column 7 is 'metadata.classification' where "
-        "OneRoster 1.1 has 'parentSourcedId'"
+        f"{reference}/orgs.csv regel 1: kolom 7 is 'metadata.classification' waar "
+        "OneRoster 1.1 'parentSourcedId' heeft"
     )
     assert "controle metadata_column" in message
 
@@ -350,7 +354,7 @@ def test_oat_sa_v1p1_base_is_refused_for_its_vendor_headers(
     edit(folder, "orgs.csv", orgs_header)
     message = refused(folder)
     # The 1.0-style academicSessions.csv has no schoolYear column.
-    assert "academicSessions.csv regel 1: column 9 (schoolYear) is missing" in message
+    assert "academicSessions.csv regel 1: kolom 9 (schoolYear) ontbreekt" in message
 
 
 @pytest.mark.parametrize("name", ["v1p1_bulk_minimal", "v1p2_delta_small"])
@@ -548,11 +552,11 @@ def test_delta_package_drops_what_is_to_be_deleted(package: Path) -> None:
 @pytest.mark.parametrize(
     ("cell", "value", "expected"),
     [
-        ("dateLastModified", "", "users.csv regel 7: dateLastModified is blank in a delta file"),
-        ("dateLastModified", "2026-09-01", "users.csv regel 7: dateLastModified is not a date"),
-        ("status", "inactive", "users.csv regel 7: status is not active or tobedeleted"),
-        ("status", "", "users.csv regel 7: status is blank in a delta file"),
-        ("status", SECRET, "users.csv regel 7: status is not active or tobedeleted"),
+        ("dateLastModified", "", "users.csv regel 7: dateLastModified is leeg in een deltabestand"),
+        ("dateLastModified", "2026-09-01", "users.csv regel 7: dateLastModified is geen tijdstip"),
+        ("status", "inactive", "users.csv regel 7: status is niet active of tobedeleted"),
+        ("status", "", "users.csv regel 7: status is leeg in een deltabestand"),
+        ("status", SECRET, "users.csv regel 7: status is niet active of tobedeleted"),
     ],
 )
 def test_delta_rows_need_status_and_date(
@@ -571,8 +575,8 @@ def test_bulk_rows_must_leave_status_blank(package: Path) -> None:
     set_cell(package, "users.csv", 14, "status", "active")
     message = refused(package)
     assert (
-        f"{package}/users.csv regel 12: status is filled in, but manifest.csv marks users bulk "
-        "(and on 1 more line) (controle bulk_lifecycle: " in message
+        f"{package}/users.csv regel 12: status is ingevuld, maar manifest.csv noemt users bulk "
+        "(en op 1 andere regel) (controle bulk_lifecycle: " in message
     )
 
 
@@ -582,21 +586,24 @@ def test_bulk_rows_must_leave_status_blank(package: Path) -> None:
 def test_missing_manifest(package: Path) -> None:
     (package / "manifest.csv").unlink()
     message = refused(package)
-    assert message.startswith(f"{package}: manifest.csv is missing (controle package: ")
+    assert message.startswith(f"{package}: manifest.csv ontbreekt (controle package: ")
 
 
 def test_manifest_names_a_file_the_package_lacks(package: Path) -> None:
     (package / "enrollments.csv").rename(package / "Enrollments.csv")
     message = refused(package)
-    assert "manifest.csv regel 11: file.enrollments is bulk, but enrollments.csv is not" in message
-    assert "rename Enrollments.csv to enrollments.csv" in message
+    assert (
+        "manifest.csv regel 11: file.enrollments is bulk, maar enrollments.csv staat niet"
+        in message
+    )
+    assert "hernoem Enrollments.csv naar enrollments.csv" in message
 
 
 def test_manifest_mode_and_version(package: Path) -> None:
     set_manifest(package, **{"file.classes": "Bulk"})
-    assert "manifest.csv regel 6: file.classes is not absent, bulk or delta" in refused(package)
+    assert "manifest.csv regel 6: file.classes is niet absent, bulk of delta" in refused(package)
     set_manifest(package, **{"file.classes": "bulk", "oneroster.version": "1.0"})
-    assert "manifest.csv regel 3: oneroster.version is not 1.1 or 1.2" in refused(package)
+    assert "manifest.csv regel 3: oneroster.version is niet 1.1 of 1.2" in refused(package)
     set_manifest(package, **{"oneroster.version": "1.2", "file.users": "absent"})
     message = refused(package)
     assert "manifest.csv regel 16: file.users is absent (controle file_needed: " in message
@@ -610,7 +617,7 @@ def test_header_in_another_case_or_version(
 
     edit(package, "classes.csv", lower)
     message = refused(package)
-    assert "classes.csv regel 1: column 2 is 'Status' where OneRoster 1.2 has 'status'" in message
+    assert "classes.csv regel 1: kolom 2 is 'Status' waar OneRoster 1.2 'status' heeft" in message
 
     old = tmp_path / "old"
     write_oneroster(edexml_27zx, old, "1.1")
@@ -620,10 +627,10 @@ def test_header_in_another_case_or_version(
     edit(old, "manifest.csv", lambda rows: rows.append(["file.roles", "bulk"]))
     message = refused(old)
     assert (
-        "users.csv regel 1: column 5 is 'orgSourcedIds' where OneRoster 1.2 has 'username'"
+        "users.csv regel 1: kolom 5 is 'orgSourcedIds' waar OneRoster 1.2 'username' heeft"
         in message
     )
-    assert "this is a OneRoster 1.1 header: set oneroster.version" in message
+    assert "dit is een kopregel van OneRoster 1.1: zet oneroster.version" in message
 
 
 def test_header_errors_never_quote_a_pupil(package: Path) -> None:
@@ -631,7 +638,7 @@ def test_header_errors_never_quote_a_pupil(package: Path) -> None:
     rows = rows_of(package, "users.csv")
     write_rows(package, "users.csv", rows[1:])  # no header: a pupil sits on line 1
     message = refused(package)
-    assert "users.csv regel 1: column 1 is not a OneRoster column name where" in message
+    assert "users.csv regel 1: kolom 1 is geen OneRoster-kolomnaam waar" in message
     assert SECRET not in message and "leerling-1" not in message
 
 
@@ -643,7 +650,7 @@ def test_extension_columns_must_be_metadata(package: Path) -> None:
 
     edit(package, "classes.csv", add)
     message = refused(package)
-    assert "classes.csv regel 1: column 15 is not a OneRoster column name after" in message
+    assert "classes.csv regel 1: kolom 15 is geen OneRoster-kolomnaam na" in message
     assert "controle metadata_column" in message
 
 
@@ -657,7 +664,7 @@ def test_row_width_never_quotes_a_pupil(package: Path) -> None:
     )
     (package / "users.csv").write_bytes(data)
     message = refused(package)
-    assert "users.csv regel 9: the line has 23 values where the header has 22" in message
+    assert "users.csv regel 9: de regel heeft 23 waarden waar de kopregel er 22 heeft" in message
     assert "controle row_width" in message
     assert SECRET not in message
 
@@ -668,38 +675,39 @@ def test_unclosed_quote_and_encoding(package: Path) -> None:
     lines = original.split(b"\r\n")
     lines[20] = lines[20].replace(b",", b',"', 1)
     users.write_bytes(b"\r\n".join(lines))
-    assert "users.csv regel 21: a quoted value is never closed (controle quoting: " in refused(
-        package
+    assert (
+        "users.csv regel 21: een waarde tussen aanhalingstekens wordt nooit afgesloten "
+        "(controle quoting: " in refused(package)
     )
 
     lines = original.split(b"\r\n")
     lines[30] += b"\xff"
     users.write_bytes(b"\r\n".join(lines))
     message = refused(package)
-    assert "users.csv regel 31: the file is not UTF-8 (controle encoding: " in message
+    assert "users.csv regel 31: het bestand is geen UTF-8 (controle encoding: " in message
 
 
 def test_required_values_and_unique_ids(package: Path) -> None:
     set_cell(package, "classes.csv", 3, "classType", "Homeroom")  # any case: fine
     read(package)
     set_cell(package, "classes.csv", 3, "classType", "lab")
-    assert "classes.csv regel 3: classType is not homeroom or scheduled" in refused(package)
+    assert "classes.csv regel 3: classType is niet homeroom of scheduled" in refused(package)
     set_cell(package, "classes.csv", 3, "classType", "")
-    assert "classes.csv regel 3: classType is blank (controle required: " in refused(package)
+    assert "classes.csv regel 3: classType is leeg (controle required: " in refused(package)
     set_cell(package, "classes.csv", 3, "classType", "homeroom")
 
     set_cell(package, "users.csv", 5, "sourcedId", "leerling-1")
-    assert "users.csv regel 5: this sourcedId is on an earlier line too" in refused(package)
+    assert "users.csv regel 5: deze sourcedId staat ook op een eerdere regel" in refused(package)
     set_cell(package, "users.csv", 5, "sourcedId", "")
-    assert "users.csv regel 5: sourcedId is blank" in refused(package)
+    assert "users.csv regel 5: sourcedId is leeg" in refused(package)
 
 
 def test_one_school_and_one_school_year(package: Path) -> None:
     rows = rows_of(package, "orgs.csv")
     write_rows(package, "orgs.csv", [*rows, ["org-99ZZ", "", "", "99ZZ", "school", "99ZZ", ""]])
     message = refused(package)
-    assert "orgs.csv regel 3: 2 orgs of type school (lines 2, 3)" in message
-    assert "export one package per school" in message
+    assert "orgs.csv regel 3: 2 orgs van type school (regels 2, 3)" in message
+    assert "exporteer één pakket per school" in message
     write_rows(package, "orgs.csv", rows)
 
     rows = rows_of(package, "academicSessions.csv")
@@ -716,7 +724,9 @@ def test_one_school_and_one_school_year(package: Path) -> None:
     ]
     write_rows(package, "academicSessions.csv", [*rows, nxt])
     message = refused(package)
-    assert "the sessions hold school years 2026-2027, 2027-2028 (controle school_year: " in message
+    assert (
+        "de sessies bevatten de schooljaren 2026-2027, 2027-2028 (controle school_year: " in message
+    )
 
     rows[1][5:7] = ["", ""]  # no dates: the schoolYear column, read as the ending year
     write_rows(package, "academicSessions.csv", [rows[0], rows[1]])
@@ -726,11 +736,11 @@ def test_one_school_and_one_school_year(package: Path) -> None:
 def test_zip_rules(package: Path, tmp_path: Path) -> None:
     nested = zip_folder(package, tmp_path / "nested.zip", inside="27ZX/")
     message = refused(nested)
-    assert "manifest.csv is in 27ZX/manifest.csv: zip the files themselves" in message
+    assert "manifest.csv staat in 27ZX/manifest.csv: zip de bestanden zelf" in message
 
     not_zip = tmp_path / "export.zip"
     not_zip.write_text("leerlingkey;naam\n")
-    assert "not a zip file and not a folder" in refused(not_zip)
+    assert "geen zipbestand en geen map" in refused(not_zip)
 
     archive = zip_folder(package, tmp_path / "27ZX.zip")
     export = read(archive)
@@ -777,7 +787,7 @@ def test_a_zip_with_two_users_entries_is_refused_naming_the_entry(
         zipped.writestr("users.csv", buffer.getvalue())
     message = refused(archive)
     assert f"{archive}!users.csv" in message
-    assert "twice" in message
+    assert "twee keer" in message
 
 
 @pytest.mark.parametrize("other", ["Users.csv", "USERS.CSV"])
@@ -785,7 +795,7 @@ def test_a_case_variant_of_a_file_is_refused_in_a_zip_and_in_a_folder(
     package: Path, tmp_path: Path, other: str
 ) -> None:
     (package / other).write_bytes((package / "users.csv").read_bytes())
-    assert "twice" in refused(package)
+    assert "twee keer" in refused(package)
     assert other in refused(zip_folder(package, tmp_path / "27ZX.zip"))
 
 
@@ -807,7 +817,7 @@ def test_an_entry_that_unpacks_far_beyond_its_packed_size_is_refused_while_unpac
     assert bomb.stat().st_size < 1 << 20
     message = refused(bomb)
     assert f"{bomb}!users.csv" in message
-    assert "times its packed size" in message
+    assert "keer zijn ingepakte grootte" in message
 
 
 def test_a_small_zip_with_an_entry_of_250_mb_is_refused_within_1_gb_of_memory(
@@ -855,7 +865,7 @@ def test_a_file_of_40_mb_is_refused_before_it_is_parsed(package: Path) -> None:
     (package / "users.csv").write_bytes(rows + b"\r\n" * (20 << 20))
     message = refused(package)
     assert f"{package / 'users.csv'}" in message
-    assert "too large" in message
+    assert "te groot" in message
 
 
 def test_a_package_without_enrollments_is_read(package: Path) -> None:

@@ -1000,14 +1000,14 @@ def test_render_needs_the_context() -> None:
 
 
 def test_an_option_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="bekende opties: none"):
+    with pytest.raises(ConfigurationError, match="bekende opties: geen"):
         OneRosterFormat().render(
             pupils(), basename="x", options={"separator": ","}, context=context()
         )
 
 
 def test_a_frame_without_what_oneroster_needs_is_refused_naming_the_field() -> None:
-    with pytest.raises(ConfigurationError, match="needs roepnaam"):
+    with pytest.raises(ConfigurationError, match="heeft roepnaam nodig"):
         render(pupils().drop(columns=["roepnaam"]))
 
 
@@ -1043,11 +1043,11 @@ def test_agreement_problems_accept_the_minimal_fields_in_both_modes() -> None:
 @pytest.mark.parametrize(
     ("missing", "says"),
     [
-        ("roepnaam", "fields: oneroster needs roepnaam (users.givenName is required)"),
-        ("achternaam", "fields: oneroster needs achternaam (users.familyName is required)"),
-        ("groepskey", "fields: oneroster needs groepskey"),
-        ("brincode", "fields: oneroster needs brincode"),
-        ("pseudoniem", "fields: oneroster with identifier pseudoniem needs pseudoniem"),
+        ("roepnaam", "fields: oneroster heeft roepnaam nodig (users.givenName is verplicht)"),
+        ("achternaam", "fields: oneroster heeft achternaam nodig (users.familyName is verplicht)"),
+        ("groepskey", "fields: oneroster heeft groepskey nodig"),
+        ("brincode", "fields: oneroster heeft brincode nodig"),
+        ("pseudoniem", "fields: oneroster met identifier pseudoniem heeft pseudoniem nodig"),
     ],
 )
 def test_agreement_problems_name_each_required_field(missing: str, says: str) -> None:
@@ -1063,8 +1063,8 @@ def test_agreement_problems_need_the_identifier_policys_columns(
     identifier: str, needs: list[str]
 ) -> None:
     lines = problems(MINIMAL, identifier=identifier)
-    assert [line.split(" needs ")[1].split(" ")[0] for line in lines] == needs
-    assert all(line.startswith(f"fields: oneroster with identifier {identifier}") for line in lines)
+    assert [line.split(" heeft ")[1].split(" ")[0] for line in lines] == needs
+    assert all(line.startswith(f"fields: oneroster met identifier {identifier}") for line in lines)
     assert problems((*MINIMAL, *needs), identifier=identifier) == []
 
 
@@ -1073,23 +1073,24 @@ def test_agreement_problems_name_what_teachers_need() -> None:
     assert problems(teacher_fields=("eckid", "roepnaam", "achternaam", "groepen")) == []
     lines = problems(teacher_fields=("emailadres",))
     assert lines == [
-        "teacher_fields: oneroster needs leerkrachtkey or eckid (a teacher's sourcedId is made "
-        "from it); add one to teacher_fields",
-        "teacher_fields: oneroster needs roepnaam (users.givenName is required); add it to "
-        "teacher_fields, or list no teacher fields",
-        "teacher_fields: oneroster needs achternaam (users.familyName is required); add it to "
-        "teacher_fields, or list no teacher fields",
-        "teacher_fields: oneroster needs groepen (a teacher is enrolled in the classes of its "
-        "groups); add it to teacher_fields, or list no teacher fields",
+        "teacher_fields: oneroster heeft leerkrachtkey of eckid nodig (de sourcedId van een "
+        "leerkracht wordt ervan gemaakt); voeg er een toe aan teacher_fields",
+        "teacher_fields: oneroster heeft roepnaam nodig (users.givenName is verplicht); voeg het "
+        "toe aan teacher_fields, of noem geen leerkrachtvelden",
+        "teacher_fields: oneroster heeft achternaam nodig (users.familyName is verplicht); voeg "
+        "het toe aan teacher_fields, of noem geen leerkrachtvelden",
+        "teacher_fields: oneroster heeft groepen nodig (een leerkracht is ingeschreven in de "
+        "klassen van zijn groepen); voeg het toe aan teacher_fields, of noem geen "
+        "leerkrachtvelden",
     ]
 
 
 def test_agreement_problems_refuse_a_profile_and_an_unknown_policy() -> None:
     assert problems(profile="uwlr-smalle-set") == [
-        "format.profile: oneroster has no profiles; remove profile"
+        "format.profile: oneroster heeft geen profielen; verwijder profile"
     ]
     [line] = problems(identifier="bsn")
-    assert line.startswith("identifier: oneroster does not know identifier policy 'bsn'")
+    assert line.startswith("identifier: oneroster kent het identifierbeleid 'bsn' niet")
 
 
 # -- the example agreement ------------------------------------------------------------------

@@ -70,9 +70,9 @@ def test_keys_that_read_as_the_same_value_are_duplicates() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "what"),
     [
-        ("a: &x [1, 2]\n", 1, "anchor"),
+        ("a: &x [1, 2]\n", 1, "anker"),
         ("a: [1]\nb: *x\n", 2, None),  # an alias to an unknown anchor is a YAML error
-        ("a: &x 1\nb: *x\n", 1, "anchor"),
+        ("a: &x 1\nb: *x\n", 1, "anker"),
         ("a:\n  <<: {b: 1}\n", 2, "merge-sleutel"),
         ("? [a, b]\n: 1\n", 1, "sleutel"),
     ],
@@ -96,7 +96,7 @@ def test_an_alias_is_refused_before_anything_is_built() -> None:
     levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
     problem = _refused("\n".join(levels) + "\n")
     assert problem.line == 1
-    assert "anchor" in problem.problem
+    assert "anker" in problem.problem
     assert len(str(problem)) < 300
 
 
@@ -122,5 +122,5 @@ def test_a_csv_column_map_with_a_duplicate_key_is_refused_with_its_line(tmp_path
 def test_a_csv_column_map_with_an_alias_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "map.yaml"
     path.write_text("name: &n kaart\ncolumns: {leerlingkey: *n}\n", encoding="utf-8")
-    with pytest.raises(ConfigurationError, match=r"map.yaml regel 1: .*anchor"):
+    with pytest.raises(ConfigurationError, match=r"map.yaml regel 1: .*anker"):
         load_column_map(path)

@@ -56,13 +56,13 @@ def test_an_alias_bomb_as_a_field_name_is_refused_with_a_short_message(tmp_path:
     bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 8)}]" for i in range(1, 6)]
     text = "\n".join(bomb) + "\n" + GOOD.format(id="acme").replace("name: eckid", "name: *a5")
     message = _message(_file(tmp_path, "acme", text))
-    assert "acme.yaml: regel 1: an anchor (&name) is not allowed" in message
+    assert "acme.yaml: regel 1: een anker (&naam) is hier niet toegestaan" in message
     assert len(message) < 400
 
 
 def test_an_anchor_is_refused_even_when_it_is_not_used(tmp_path: Path) -> None:
     text = GOOD.format(id="acme").replace("purpose: Toegang", "purpose: &p Toegang")
-    assert "regel 6: an anchor" in _message(_file(tmp_path, "acme", text))
+    assert "regel 6: een anker" in _message(_file(tmp_path, "acme", text))
 
 
 # -- every quoted value is short ----------------------------------------------------------
@@ -106,7 +106,7 @@ def test_a_bad_agreement_is_a_problem_line_and_the_others_load(tmp_path: Path) -
     [problem] = found.problems
     assert problem.supplier == "leesapp"
     assert problem.path == bad
-    assert re.fullmatch(rf"{re.escape(str(bad))}: fields\[bsn\]: denied: .+", problem.message)
+    assert re.fullmatch(rf"{re.escape(str(bad))}: fields\[bsn\]: geweigerd: .+", problem.message)
     assert "\n" not in problem.message
     assert problem.sha256 is not None and len(problem.sha256) == 64
     # The strict loader, for callers that need every file good, still refuses.
@@ -142,4 +142,4 @@ def test_an_unreadable_agreement_is_a_problem_without_a_hash(tmp_path: Path) -> 
     assert [a.agreement.id for a in found.agreements] == ["basispoort"]
     [problem] = found.problems
     assert (problem.supplier, problem.sha256) == ("kapot", None)
-    assert "cannot read agreement" in problem.message
+    assert "overeenkomst niet te lezen" in problem.message

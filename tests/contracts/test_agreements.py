@@ -99,7 +99,7 @@ def test_a_denied_field_fails_to_load_with_the_reason(tmp_path: Path, denied: st
     message = str(caught.value)
     assert str(path) in message
     assert f"fields[{denied}]" in message
-    assert "denied" in message
+    assert "geweigerd" in message
 
 
 def test_a_legal_duty_may_receive_the_bsn_but_never_free_text(tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_unknown_key_names_the_key(tmp_path: Path) -> None:
 
 def test_unknown_field_lists_what_is_allowed(tmp_path: Path) -> None:
     path = _write(tmp_path, _base(fields=[{"name": "schoenmaat", "purpose": "passen"}]))
-    with pytest.raises(AgreementError, match=r"fields\[schoenmaat\]: unknown field; allowed"):
+    with pytest.raises(AgreementError, match=r"fields\[schoenmaat\]: onbekend veld; toegestaan"):
         load_agreement(path)
 
 
@@ -148,7 +148,7 @@ def test_consent_basis_needs_a_category(tmp_path: Path) -> None:
 def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "acme.yaml"
     path.write_text("id: acme\nfields: [\n", encoding="utf-8")
-    with pytest.raises(AgreementError, match=r"acme.yaml: not valid YAML at line"):
+    with pytest.raises(AgreementError, match=r"acme.yaml: geen geldige YAML op regel"):
         load_agreement(path)
 
 
@@ -178,7 +178,7 @@ def test_unknown_supplier_lists_the_known_ones() -> None:
 
 
 def test_id_must_match_file_name(tmp_path: Path) -> None:
-    with pytest.raises(AgreementError, match="must equal the file name"):
+    with pytest.raises(AgreementError, match="moet gelijk zijn aan de bestandsnaam"):
         load_agreement(_write(tmp_path, _base(), name="other"))
 
 
@@ -252,8 +252,11 @@ def test_delta_on_a_format_that_cannot_express_deletions_is_refused(tmp_path: Pa
         format={"type": "edexml"},
         mode="delta",
     )
-    assert "mode: delta needs a format that can tell the supplier a pupil was removed" in message
-    assert "edexml cannot" in message
+    assert (
+        "mode: delta vraagt een formaat dat de leverancier kan vertellen dat een leerling weg is"
+        in message
+    )
+    assert "edexml kan dat niet" in message
 
 
 def test_edexml_agreement_with_what_the_schema_needs_loads(tmp_path: Path) -> None:
@@ -266,7 +269,7 @@ def test_edexml_agreement_with_what_the_schema_needs_loads(tmp_path: Path) -> No
 def test_a_format_refuses_fields_it_cannot_carry(tmp_path: Path) -> None:
     fields = [*_EDEXML_FIELDS, {"name": "geboortejaar", "purpose": "leeftijd"}]
     message = _error(tmp_path, identifier="key", fields=fields, format={"type": "edexml"})
-    assert "fields[geboortejaar]: edexml has no element for it" in message
+    assert "fields[geboortejaar]: edexml heeft er geen element voor" in message
 
 
 def test_an_unknown_profile_lists_the_known_ones(tmp_path: Path) -> None:
@@ -277,25 +280,25 @@ def test_an_unknown_profile_lists_the_known_ones(tmp_path: Path) -> None:
         format={"type": "edexml", "profile": "uwlr-brede-set"},
     )
     assert (
-        "format.profile: unknown profile 'uwlr-brede-set' for edexml; allowed: uwlr-smalle-set"
+        "format.profile: onbekend profiel 'uwlr-brede-set' voor edexml; toegestaan: uwlr-smalle-set"
         in message
     )
 
 
 def test_teachers_only_in_formats_that_carry_them(tmp_path: Path) -> None:
     message = _error(tmp_path, teacher_fields=[{"name": "roepnaam", "purpose": "tonen"}])
-    assert "teacher_fields: csv carries pupils only" in message
+    assert "teacher_fields: csv levert alleen leerlingen" in message
 
 
 def test_an_unknown_teacher_field_lists_the_allowed_ones(tmp_path: Path) -> None:
     message = _error(tmp_path, teacher_fields=[{"name": "bsn", "purpose": "xyz"}])
-    assert "teacher_fields[bsn]: unknown field; allowed: leerkrachtkey, eckid" in message
+    assert "teacher_fields[bsn]: onbekend veld; toegestaan: leerkrachtkey, eckid" in message
 
 
 def test_an_sftp_drop_without_a_host_key_is_refused_with_how_to_get_one(tmp_path: Path) -> None:
     drop = {"type": "sftp", "host": "sftp.example.nl", "username": "school", "secret": "acme-sftp"}
     message = _error(tmp_path, drop=drop)
-    assert "drop.sftp: Value error, an SFTP drop needs host_key" in message
+    assert "drop.sftp: een SFTP-drop vraagt host_key" in message
     assert "ssh-keyscan" in message
 
 

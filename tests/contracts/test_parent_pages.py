@@ -68,10 +68,10 @@ def _with(tmp_path: Path, supplier: str, **changes: object) -> None:
 
 
 def test_a_processor_outside_the_eea_without_a_location_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(AgreementError, match="verwerkingslocatie: data leaves the EEA"):
+    with pytest.raises(AgreementError, match="verwerkingslocatie: de gegevens gaan buiten de EER"):
         _with(tmp_path, "rekenapp", verwerkingslocatie=None)
 
 
 def test_a_location_inside_the_eea_for_a_transfer_outside_it_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(AgreementError, match="inside the EEA"):
+    with pytest.raises(AgreementError, match="ligt binnen de EER"):
         _with(tmp_path, "rekenapp", verwerkingslocatie="EER")

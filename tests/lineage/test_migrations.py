@@ -200,8 +200,10 @@ def test_db_upgrade_says_what_it_did(lineage_url: str) -> None:
     settings = Settings(db_url=lineage_url)
     head = head_revision()
 
-    assert db_upgrade(settings) == f"Lineage database created at revision {head}."
-    assert db_upgrade(settings) == f"Lineage database already at revision {head}; nothing to do."
+    assert db_upgrade(settings) == f"Lineage-database aangemaakt op revisie {head}."
+    assert (
+        db_upgrade(settings) == f"Lineage-database staat al op revisie {head}; er is niets te doen."
+    )
 
 
 def test_db_upgrade_defaults_to_the_sqlite_database_in_the_state_folder(tmp_path: Any) -> None:

@@ -238,7 +238,7 @@ def test_erase_and_revoke(engine: Engine, store: LineageStore) -> None:
         revoked_at=None,
         revoked_by=None,
     )
-    with pytest.raises(ValueError, match="already erased"):
+    with pytest.raises(ValueError, match="al vergeten"):
         erase(engine, anna, "privacy-officer", REASON, T0, audit_key=AUDIT_KEY)
 
     revoked = revoke(engine, anna, "directeur", T0 + timedelta(days=2), audit_key=AUDIT_KEY)
@@ -252,9 +252,9 @@ def test_erase_and_revoke(engine: Engine, store: LineageStore) -> None:
     stored = get_erasure(engine, anna)
     assert stored is not None
     assert (stored.revoked_at, stored.revoked_by) == (T0 + timedelta(days=2), "directeur")
-    with pytest.raises(ValueError, match="no active erasure"):
+    with pytest.raises(ValueError, match="geen actieve vergeet-opdracht"):
         revoke(engine, anna, "directeur", T0 + timedelta(days=3), audit_key=AUDIT_KEY)
-    with pytest.raises(ValueError, match="no active erasure"):
+    with pytest.raises(ValueError, match="geen actieve vergeet-opdracht"):
         revoke(engine, pupil_hash("9999", SECRET), "directeur", T0, audit_key=AUDIT_KEY)
 
     erase(
@@ -285,9 +285,9 @@ def test_erasure_refuses_malformed_input(engine: Engine, store: LineageStore) ->
 
     with pytest.raises(ValueError, match="64 hex"):
         erase(engine, "123456", "privacy-officer", REASON, T0, audit_key=AUDIT_KEY)
-    with pytest.raises(ValueError, match="reason"):
+    with pytest.raises(ValueError, match="de reden"):
         erase(engine, anna, "privacy-officer", "   ", T0, audit_key=AUDIT_KEY)
-    with pytest.raises(ValueError, match="reason"):
+    with pytest.raises(ValueError, match="de reden"):
         erase(engine, anna, "privacy-officer", "x" * 2001, T0, audit_key=AUDIT_KEY)
     with pytest.raises(ValueError, match="actor"):
         erase(engine, anna, "", REASON, T0, audit_key=AUDIT_KEY)

@@ -114,7 +114,7 @@ def test_verify_prints_the_head_to_keep_and_accepts_it_back(state: Path) -> None
     code, out, _ = sluis("audit", "verify", "--state", str(state), "--head", head)
     assert code == 0 and "Auditlog intact" in out
     code, _, err = sluis("audit", "verify", "--state", str(state), "--head", "4:nothex")
-    assert code == 2 and "--head: a head is SEQ:MAC" in err
+    assert code == 2 and "--head: een kop is SEQ:MAC" in err
 
 
 def test_an_edited_actor_is_found(state: Path) -> None:

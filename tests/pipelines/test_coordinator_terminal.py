@@ -92,9 +92,9 @@ def test_the_summary_reads_in_80_columns_with_no_cell_cut(runs: Runs) -> None:
 def test_a_second_run_sends_nothing_and_every_row_says_0_and_why(runs: Runs) -> None:
     table = _summary(runs.again)
     rows = re.findall(r"nothing_to_deliver\s+(\d+) van (\d+)", table)
-    assert len(rows) == 12  # 6 suppliers, 2 schools
+    assert len(rows) == 14  # 7 nightly suppliers, 2 schools
     assert {sent for sent, _ in rows} == {"0"}
-    assert table.count("niets verzonden: niets") == 12
+    assert table.count("niets verzonden: niets") == 14
     assert re.findall(r"delivered\s+([1-9]\d*) van 60", _summary(runs.first))
 
 
@@ -102,7 +102,7 @@ def test_a_run_over_two_schools_reports_progress_as_plain_lines_off_a_terminal(
     runs: Runs,
 ) -> None:
     assert "voortgang: 2 van 2 exports gelezen" in runs.first.stderr
-    assert "voortgang: 12 van 12 leveringen klaar" in runs.first.stderr
+    assert "voortgang: 14 van 14 leveringen klaar" in runs.first.stderr
     assert "\x1b[" not in runs.first.stderr + runs.first.stdout
 
 
@@ -132,7 +132,7 @@ def test_the_drop_folders_are_spelled_as_the_readme_says(runs: Runs) -> None:
     [example] = re.findall(r"e\.g\. `([^`]+)`", README)
     assert re.fullmatch(pattern, example)
     folders = [p for p in runs.drop.glob("*/*") if p.is_dir()]
-    assert len(folders) == 12
+    assert len(folders) == 14
     run_id = re.search(r"^Run: (\S+)$", runs.first.stdout, re.MULTILINE)
     assert run_id is not None
     for folder in folders:

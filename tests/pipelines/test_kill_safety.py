@@ -35,7 +35,7 @@ from pipelines import stopping
 from pipelines.delivery import DeliveryTargets, deliver_schools
 from pipelines.holds import record_outcome
 from pipelines.publishing import RunLedger
-from pipelines.reconcile import reconcile
+from pipelines.reconcile import reconcile, sweep_own_staging
 from pipelines.settings import Settings
 
 __all__ = ["sftp_server"]  # the fixture, used by name
@@ -294,4 +294,47 @@ def test_staging_folders_of_no_live_run_are_removed_and_a_live_runs_are_kept(
     assert settled.staging_removed == 1
     assert sorted(p.name for p in supplier_dir.iterdir()) == [busy.name]
     assert settled.unsettled == [] and settled.rolled_back == []
+    store.dispose()
+
+
+def test_staging_left_in_the_archive_and_held_copies_is_removed_but_a_live_runs_kept(
+    tmp_path: Path,
+) -> None:
+    # A kill while the archive or held copy was written (seen with SIGKILL at a rename of
+    # the drop) left `.incoming-*` in Sluis' own state, where no intent points.
+    settings = _settings(tmp_path)
+    store = LineageStore(settings.lineage_url())
+    store.create_schema()
+    live = "5eedface-0000-4000-8000-000000000001"
+    store.start_run(
+        live, started_at=T0, trigger="t", dry_run=False, parameters={}, sluis_version="t"
+    )
+    beat(store.engine, live, T0)
+    left, kept = [], []
+    for copy in ("archive", "held"):
+        supplier_dir = settings.state_dir / copy / "leverancier"
+        supplier_dir.mkdir(parents=True)
+        dead = supplier_dir / f".incoming-20261101t020000z-27zx-deadbeef-{'1' * 16}"
+        busy = supplier_dir / f".incoming-20261128t020000z-27zx-{live[:8]}-{'2' * 16}"
+        for folder in (dead, busy):
+            folder.mkdir()
+            (folder / "leerlingen.csv").write_bytes(b"x\n")
+        left.append(dead)
+        kept.append(busy)
+    settled = reconcile(
+        store,
+        settings,
+        [agreement()],
+        now=T0 + timedelta(seconds=10),
+        actor="test",
+        audit=None,
+        make_drop=lambda _loaded, root: FolderDrop(root, create_root=True),
+    )
+    assert settled.staging_removed == 2
+    assert [p.exists() for p in left] == [False, False]
+    assert [p.exists() for p in kept] == [True, True]
+    # Once that run stopped beating, its copies go too.
+    later = T0 + timedelta(seconds=settings.lock_stale_seconds + 10)
+    assert sweep_own_staging(settings, store.engine, now=later) == 2
+    assert not any(p.exists() for p in kept)
     store.dispose()

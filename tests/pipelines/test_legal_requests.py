@@ -183,5 +183,5 @@ def test_the_deployments_do_not_schedule_a_legal_duty_agreement() -> None:
 def test_a_schedule_on_a_legal_duty_agreement_is_refused(tmp_path: Path) -> None:
     text = (BUNDLED_AGREEMENTS / "leerplicht.yaml").read_text(encoding="utf-8")
     (tmp_path / "leerplicht.yaml").write_text(text + "schedule:\n  cron: '0 2 * * *'\n", "utf-8")
-    with pytest.raises(AgreementError, match="on request only"):
+    with pytest.raises(AgreementError, match="levert alleen op verzoek"):
         load_agreements(tmp_path)

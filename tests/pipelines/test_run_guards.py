@@ -220,7 +220,7 @@ def test_a_run_of_every_supplier_skips_the_bad_one_delivers_the_others_and_fails
     assert code == 1
     line = _one_line(err)
     assert "de overeenkomst(en) van leesapp zijn overgeslagen, want niet bruikbaar" in line
-    assert "leesapp.yaml: fields[bsn]: denied" in line
+    assert "leesapp.yaml: fields[bsn]: geweigerd" in line
     assert bad.manifests["all"] == {
         "basispoort": 2,  # nothing changed since its own run
         "bestuur": 2,
@@ -242,7 +242,7 @@ def test_an_explicitly_selected_bad_supplier_gets_nothing_and_exit_1(bad: BadAgr
     code, _, err = bad.results["leesapp"]
 
     assert code == 1
-    assert "leesapp.yaml: fields[bsn]: denied" in _one_line(err)
+    assert "leesapp.yaml: fields[bsn]: geweigerd" in _one_line(err)
     assert "leesapp" not in bad.manifests["leesapp"]
 
 
