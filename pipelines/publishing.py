@@ -63,10 +63,6 @@ class RunLedger:
         """The lineage key of `outcome`'s delivery."""
         return lineage_id(outcome.supplier, outcome.delivery_id or "")
 
-    def recorded(self, outcome: DeliveryOutcome) -> bool:
-        """Whether this ledger recorded `outcome` already (record_outcome must not again)."""
-        return outcome.delivery_id is not None and self.key(outcome) in self._confirmed
-
     def recorded_of(self, outcomes: list[DeliveryOutcome]) -> frozenset[str]:
         """Keys of `outcomes` this run recorded as delivered, in this process or another."""
         keys = [self.key(o) for o in outcomes if o.delivery_id is not None]

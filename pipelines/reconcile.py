@@ -15,12 +15,10 @@ folders are its own business.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-
-from sqlalchemy import Engine
 
 from connectors.drops.base import Drop
 from connectors.drops.registry import ReconcilableDrop
@@ -182,15 +180,14 @@ def reconcile(
         if not isinstance(drop, ReconcilableDrop):
             continue
         try:
-            for folder in drop.incoming(supplier):
-                if (supplier, folder) not in busy:
-                    done.staging_removed += drop.remove_incoming(supplier, folder)
+            mine = {folder for owner, folder in busy if owner == supplier}
+            done.staging_removed += _sweep(drop, supplier, keep=mine.__contains__)
         except SluisError as exc:
             done.problems.append(f"{supplier}: {exc}")
 
     # Sluis' own copies (archive, held) carry no intent: swept by whose run is alive.
     try:
-        done.staging_removed += sweep_own_staging(settings, engine, now=now)
+        done.staging_removed += sweep_own_staging(settings, live)
     except SluisError as exc:
         done.problems.append(str(exc))
 
@@ -244,17 +241,29 @@ def reconcile_drops(settings: Settings) -> Reconciled:
         store.dispose()
 
 
-def sweep_own_staging(settings: Settings, engine: Engine, *, now: datetime) -> int:
+def _sweep(drop: ReconcilableDrop, supplier: str, *, keep: Callable[[str], bool]) -> int:
+    """Remove the supplier's staging folders in `drop` but those `keep` names; return how many."""
+    return sum(
+        drop.remove_incoming(supplier, folder)
+        for folder in drop.incoming(supplier)
+        if not keep(folder)
+    )
+
+
+def sweep_own_staging(settings: Settings, live: Collection[str]) -> int:
     """Remove staging folders a killed run left in Sluis' own folder drops (archive, held).
 
     Those copies are not the supplier's, so they carry no intent; a folder is a live run's
     while that run beats (its delivery ids end in the run id's first eight characters).
 
+    Args:
+        settings: where the state folder, and so the archive and held copies, are.
+        live: ids of the runs that still beat (`lineage.intents.live_runs`).
+
     Returns:
         How many staging folders were removed.
     """
-    stale = timedelta(seconds=settings.lock_stale_seconds)
-    live = [run[:8] for run in intents.live_runs(engine, now=now, stale=stale)]
+    prefixes = tuple(run[:8] for run in live)
     removed = 0
     for drop, root in (
         (archive_drop(settings), settings.state_dir / "archive"),
@@ -262,7 +271,6 @@ def sweep_own_staging(settings: Settings, engine: Engine, *, now: datetime) -> i
     ):
         suppliers = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
         for supplier in suppliers:
-            for folder in drop.incoming(supplier):
-                if not any(folder.endswith(run) for run in live):
-                    removed += drop.remove_incoming(supplier, folder)
+            # An empty tuple of prefixes keeps nothing: str.endswith(()) is False.
+            removed += _sweep(drop, supplier, keep=lambda folder: folder.endswith(prefixes))
     return removed

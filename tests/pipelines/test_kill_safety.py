@@ -28,7 +28,7 @@ from connectors.drops.base import DROP_STEPS, MANIFEST_NAME, Drop
 from connectors.drops.folder import FolderDrop
 from contracts.agreements import LoadedAgreement
 from lineage.audit import AuditLog
-from lineage.intents import beat
+from lineage.intents import beat, live_runs
 from lineage.state import load_state
 from lineage.store import DeliveryRecord, LineageStore
 from pipelines import stopping
@@ -101,7 +101,7 @@ def _one_run(root: Path, loaded: LoadedAgreement, drop: Drop, run: int) -> str:
         membership_secret=MEMBERS,
         states=load_state(store.engine, loaded.agreement.id, [validated.brincode]),
     )
-    if not ledger.recorded(outcome):
+    if RunLedger.key(outcome) not in ledger.recorded_of([outcome]):
         record_outcome(store, settings, run_id, outcome, started)
     store.finish_run(run_id, status="completed", finished_at=started)
     store.dispose()
@@ -335,6 +335,7 @@ def test_staging_left_in_the_archive_and_held_copies_is_removed_but_a_live_runs_
     assert [p.exists() for p in kept] == [True, True]
     # Once that run stopped beating, its copies go too.
     later = T0 + timedelta(seconds=settings.lock_stale_seconds + 10)
-    assert sweep_own_staging(settings, store.engine, now=later) == 2
+    stale = timedelta(seconds=settings.lock_stale_seconds)
+    assert sweep_own_staging(settings, live_runs(store.engine, now=later, stale=stale)) == 2
     assert not any(p.exists() for p in kept)
     store.dispose()
