@@ -22,7 +22,8 @@ from connectors.sources.base import (
     Source,
     sha256_of_file,
 )
-from connectors.sources.edexml import EDEXML_SOURCE, EdexmlSource, _Reader
+from connectors.sources.edexml import EDEXML_SOURCE, EdexmlSource
+from connectors.sources.edexml_reader import EdexmlReader as _Reader
 
 DUTCH_SAMPLE = "EDEXML.Voorbeeld.2.1.xml"
 FLEMISH_SAMPLE = "EDEXML.Voorbeeld.2.1-Vla.xml"
