@@ -60,7 +60,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Literal, Self, cast, get_args
-from urllib.parse import urlsplit
 
 from sqlalchemy import (
     CheckConstraint,
@@ -84,13 +83,19 @@ from lineage.store import (
     _JSON,
     Base,
     UtcDateTime,
-    _sha256,
-    _token,
-    _utc,
     build_engine,
     connection_error,
     is_damaged,
 )
+
+# The checks keep the short private names the code below was written with.
+from lineage.values import ACTOR_LENGTH as _ACTOR_LENGTH
+from lineage.values import actor as _actor
+from lineage.values import audit_key as _audit_key
+from lineage.values import details as _details
+from lineage.values import sha256_hex as _sha256
+from lineage.values import token as _token
+from lineage.values import utc as _utc
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -131,13 +136,9 @@ _PUPIL_ACTIONS: Final = frozenset({"erasure", "erasure_revoked"})
 
 GENESIS_HASH: Final = "0" * 64
 
-_ACTOR_LENGTH: Final = 128
 _SUBJECT_LENGTH: Final = 128
 _SUPPLIER_LENGTH: Final = 63
-_DETAIL_LENGTH: Final = 500
-_DETAIL_DEPTH: Final = 4
 _APPEND_ATTEMPTS: Final = 3
-_MIN_KEY_BYTES: Final = 16
 
 
 class AuditRecord(Base):
@@ -652,85 +653,12 @@ def _validated(
     return _actor(actor), action, clean_subject, _details(details), _now(at)
 
 
-def _actor(value: object) -> str:
-    if (
-        not isinstance(value, str)
-        or not value
-        or len(value) > _ACTOR_LENGTH
-        or not value.isprintable()
-        or value != value.strip()
-    ):
-        raise ValueError(
-            f"actor must be a name of 1 to {_ACTOR_LENGTH} printable characters on one line, "
-            "without surrounding spaces"
-        )
-    return value
-
-
 def _now(at: datetime | None) -> datetime:
     return datetime.now(UTC) if at is None else _utc(at, "at")
 
 
-# -- details: names, counts, hashes and codes as canonical JSON ------------------------
-
-
-def _details(value: object) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValueError("details must be a mapping with snake_case keys")
-    return cast(dict[str, Any], _detail_value(value, "details", 0))
-
-
-def _detail_value(value: object, where: str, depth: int) -> Any:
-    if depth > _DETAIL_DEPTH:
-        raise ValueError(f"details nest deeper than {_DETAIL_DEPTH} levels at {where}")
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        raise ValueError(f"{where} must not be a float: use an int or a string")
-    if isinstance(value, str):
-        if len(value) > _DETAIL_LENGTH or not value.isprintable():
-            raise ValueError(
-                f"{where} must be one printable line of at most {_DETAIL_LENGTH} characters"
-            )
-        if "://" in value:
-            try:
-                password = urlsplit(value).password
-            except ValueError:
-                password = None
-            if password is not None:
-                raise ValueError(f"{where} must not hold a URL with a password")
-        return value
-    if isinstance(value, Mapping):
-        clean: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str) or not _is_snake(key):
-                raise ValueError(f"every key in {where} must be snake_case, at most 63 characters")
-            clean[key] = _detail_value(item, f"{where}[{key!r}]", depth + 1)
-        return clean
-    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        return [
-            _detail_value(item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value)
-        ]
-    raise ValueError(f"{where} must be a string, int, bool, None, list or mapping")
-
-
-def _is_snake(key: str) -> bool:
-    return (
-        0 < len(key) <= _SUPPLIER_LENGTH
-        and key[0].isascii()
-        and key[0].islower()
-        and all(c.isascii() and (c.islower() or c.isdigit() or c == "_") for c in key)
-    )
-
-
 def _frozen(details: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(json.loads(json.dumps(details)))
-
-
-def _audit_key(value: object) -> bytes:
-    if not isinstance(value, bytes) or len(value) < _MIN_KEY_BYTES:
-        raise ValueError(f"the audit key must be at least {_MIN_KEY_BYTES} bytes")
-    return value
 
 
 def _row_hash(

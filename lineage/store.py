@@ -17,18 +17,15 @@ an explicit, stable name.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, Final, Literal, Self, cast, get_args
-from urllib.parse import urlsplit
+from typing import Any, Final, Self, cast
 
 from sqlalchemy import (
     JSON,
@@ -57,6 +54,33 @@ from connectors.errors import ConfigurationError, shorten
 from connectors.i18n import _
 from connectors.private_files import make_private_dir, make_private_file
 
+# The checks keep the short private names the code below was written with.
+from lineage.values import DELIVERY_MODES as _DELIVERY_MODES
+from lineage.values import DELIVERY_STATUSES as _DELIVERY_STATUSES
+from lineage.values import MESSAGE_LENGTH as _MESSAGE_LENGTH
+from lineage.values import NAME_LENGTH as _NAME_LENGTH
+from lineage.values import RUN_STATUSES as _RUN_STATUSES
+from lineage.values import SCHOOLJAAR as _SCHOOLJAAR
+from lineage.values import SEVERITIES as _SEVERITIES
+from lineage.values import TOKEN_LENGTH as _TOKEN_LENGTH
+from lineage.values import DeliveryMode, DeliveryStatus, RunStatus, Severity
+from lineage.values import choice as _choice
+from lineage.values import count as _count
+from lineage.values import delivered_files as _files
+from lineage.values import delivery_counts as _delivery_counts
+from lineage.values import field_name as _field_name
+from lineage.values import field_names as _fields
+from lineage.values import flag as _bool
+from lineage.values import fold as _fold
+from lineage.values import location as _location
+from lineage.values import reference as _reference
+from lineage.values import run_key as _run_key
+from lineage.values import run_parameters as _parameters
+from lineage.values import sha256_hex as _sha256
+from lineage.values import single_line as _line
+from lineage.values import token as _token
+from lineage.values import utc as _utc
+
 __all__ = [
     "NAMING_CONVENTION",
     "Base",
@@ -78,30 +102,6 @@ __all__ = [
     "build_engine",
 ]
 
-# aborted: the process died or was stopped by a signal (pipelines/reconcile.py).
-RunStatus = Literal["running", "completed", "failed", "aborted"]
-# held: waits for approval (mass change); superseded: a held delivery a later run replaced.
-DeliveryStatus = Literal[
-    "delivered",
-    "nothing_to_deliver",
-    "failed",
-    "dry_run",
-    "agreement_expired",
-    "held",
-    "superseded",
-    # publishing: the intent, recorded before the drop shows it; rolled_back: an intent
-    # the supplier never saw (pipelines/reconcile.py).
-    "publishing",
-    "rolled_back",
-]
-DeliveryMode = Literal["full", "delta"]
-Severity = Literal["error", "warning"]
-
-_RUN_STATUSES: Final = frozenset(get_args(RunStatus))
-_DELIVERY_STATUSES: Final = frozenset(get_args(DeliveryStatus))
-_DELIVERY_MODES: Final = frozenset(get_args(DeliveryMode))
-_SEVERITIES: Final = frozenset(get_args(Severity))
-
 # Alembic autogenerate compares names; without a convention PostgreSQL and SQLite invent
 # different ones and every later migration would have to guess them.
 NAMING_CONVENTION: Final[dict[str, str]] = {
@@ -111,23 +111,6 @@ NAMING_CONVENTION: Final[dict[str, str]] = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-# Lengths double as a guard: a name, code or id never needs more, free text would.
-_NAME_LENGTH: Final = 63
-_TOKEN_LENGTH: Final = 128
-_MESSAGE_LENGTH: Final = 500
-
-_FIELD_NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
-_SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
-# Ids, supplier ids, school codes, formats, encodings, triggers: no spaces, no punctuation
-# that free text (a name, an address, a sentence) would need.
-_TOKEN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]*")
-# A delivered file is named inside its delivery folder; a separator would mean a path.
-_FILE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_SCHOOLJAAR: Final = re.compile(r"[0-9]{4}-[0-9]{4}")
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
-_COUNT_KEYS: Final = frozenset({"input", "delivered", "withheld", "quarantined"})
-_FILE_KEYS: Final = frozenset({"name", "sha256", "rows"})
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -947,145 +930,6 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
-# -- input guards ----------------------------------------------------------------------
-
-
-def _run_key(run_id: object) -> str:
-    if not isinstance(run_id, str):
-        raise ValueError("run_id must be a UUID string")
-    try:
-        return str(uuid.UUID(run_id))
-    except ValueError:
-        raise ValueError("run_id must be a UUID string") from None
-
-
-def _utc(value: object, name: str) -> datetime:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime")
-    return value.astimezone(UTC)
-
-
-def _bool(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be a bool")
-    return value
-
-
-def _count(value: object, name: str) -> int:
-    # bool is an int subclass; True as a count is a bug, not a one.
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int")
-    return value
-
-
-def _reference(value: object) -> str:
-    # An agreement's reference is the title people use for it ("Verwerkersovereenkomst
-    # Basispoort 4.0"): printable text on one line, written by the school, not a pupil value.
-    if not isinstance(value, str) or not value or len(value) > _TOKEN_LENGTH:
-        raise ValueError(f"agreement_reference must be 1 to {_TOKEN_LENGTH} characters")
-    if not value.isprintable():
-        raise ValueError("agreement_reference must be printable text on one line")
-    return value
-
-
-def _token(value: object, name: str, length: int) -> str:
-    if not isinstance(value, str) or len(value) > length or not _TOKEN.fullmatch(value):
-        raise ValueError(
-            f"{name} must be an id of at most {length} letters, digits or ._:+- without spaces"
-        )
-    return value
-
-
-def _field_name(value: object, name: str) -> str:
-    if not isinstance(value, str) or len(value) > _NAME_LENGTH or not _FIELD_NAME.fullmatch(value):
-        raise ValueError(f"{name} must be a snake_case field name matching ^[a-z][a-z0-9_]*$")
-    return value
-
-
-def _sha256(value: object, name: str) -> str:
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
-        raise ValueError(f"{name} must be a SHA-256 digest of 64 hex characters")
-    return value.lower()
-
-
-def _choice(value: object, name: str, allowed: frozenset[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(sorted(allowed))}")
-    return value
-
-
-def _line(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value or _CONTROL.search(value):
-        raise ValueError(f"{name} must be a non-empty single line")
-    return value
-
-
-def _fold(message: str) -> str:
-    if not isinstance(message, str):
-        raise ValueError("message must be a string")
-    folded = " ".join(_CONTROL.sub(" ", message).split())
-    return folded[:_MESSAGE_LENGTH]
-
-
-def _location(value: object) -> str:
-    location = _line(value, "location")
-    if "://" in location and urlsplit(location).password is not None:
-        raise ValueError("location must not hold a password")
-    return location
-
-
-def _fields(fields: object) -> list[str]:
-    if isinstance(fields, str | bytes) or not isinstance(fields, Sequence):
-        raise ValueError("fields must be a list of field names")
-    names = [_field_name(field, "each field") for field in fields]
-    if len(set(names)) != len(names):
-        raise ValueError("fields must not repeat a field name")
-    return names
-
-
-def _delivery_counts(counts: object, *, balanced: bool) -> dict[str, Any]:
-    if not isinstance(counts, Mapping) or set(counts) != _COUNT_KEYS:
-        raise ValueError(f"counts must have exactly the keys {', '.join(sorted(_COUNT_KEYS))}")
-    withheld = counts["withheld"]
-    if not isinstance(withheld, Mapping):
-        raise ValueError("counts['withheld'] must map reason codes to counts")
-    clean_withheld = {
-        _field_name(reason, "each withheld reason"): _count(n, f"counts['withheld'][{reason!r}]")
-        for reason, n in withheld.items()
-    }
-    total = _count(counts["input"], "counts['input']")
-    delivered = _count(counts["delivered"], "counts['delivered']")
-    quarantined = _count(counts["quarantined"], "counts['quarantined']")
-    if balanced and total != delivered + sum(clean_withheld.values()) + quarantined:
-        raise ValueError("counts must satisfy input = delivered + sum(withheld) + quarantined")
-    return {
-        "input": total,
-        "delivered": delivered,
-        "withheld": clean_withheld,
-        "quarantined": quarantined,
-    }
-
-
-def _files(files: object) -> list[dict[str, Any]]:
-    if isinstance(files, str | bytes | Mapping) or not isinstance(files, Iterable):
-        raise ValueError("files must be a list of {name, sha256, rows}")
-    clean: list[dict[str, Any]] = []
-    for entry in files:
-        if not isinstance(entry, Mapping) or set(entry) != _FILE_KEYS:
-            raise ValueError("each file must have exactly the keys name, rows, sha256")
-        name = entry["name"]
-        if not isinstance(name, str) or len(name) > _TOKEN_LENGTH or not _FILE_NAME.fullmatch(name):
-            raise ValueError("each file name must be a plain file name (letters, digits, ._-)")
-        clean.append(
-            {
-                "name": name,
-                "sha256": _sha256(entry["sha256"], "each file sha256"),
-                "rows": _count(entry["rows"], "each file's rows"),
-            }
-        )
-    return clean
-
-
 def _quarantine_record(run_id: str, school: str, entry: object, position: int) -> QuarantineRecord:
     where = f"quarantine count {position}"
     if not isinstance(entry, tuple) or len(entry) != 4:
@@ -1102,36 +946,6 @@ def _quarantine_record(run_id: str, school: str, entry: object, position: int) -
         severity=_choice(severity, f"{where}: severity", _SEVERITIES),
         count=_count(count, f"{where}: count"),
     )
-
-
-def _parameters(parameters: object) -> dict[str, Any]:
-    if not isinstance(parameters, Mapping) or not all(isinstance(k, str) for k in parameters):
-        raise ValueError("parameters must be a mapping with string keys")
-    try:
-        # The round trip stores exactly what a later read returns (tuples become lists)
-        # and refuses objects such as SecretStr that have no business in lineage.
-        clean = json.loads(json.dumps(dict(parameters), allow_nan=False))
-    except (TypeError, ValueError):
-        raise ValueError("parameters must be plain JSON values (str, number, bool, list)") from None
-    _refuse_credentials(clean)
-    return cast(dict[str, Any], clean)
-
-
-def _refuse_credentials(value: object) -> None:
-    if isinstance(value, str):
-        if "://" in value:
-            try:
-                password = urlsplit(value).password
-            except ValueError:
-                password = None
-            if password is not None:
-                raise ValueError("parameters must not hold a URL with a password")
-    elif isinstance(value, dict):
-        for item in value.values():
-            _refuse_credentials(item)
-    elif isinstance(value, list):
-        for item in value:
-            _refuse_credentials(item)
 
 
 def _require_running(session: Session, run_id: str) -> RunRecord:
