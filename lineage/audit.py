@@ -74,19 +74,14 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.errors import ConfigurationError
 from connectors.i18n import _
-from lineage.store import (
-    _JSON,
-    Base,
-    UtcDateTime,
-    build_engine,
-    connection_error,
-    is_damaged,
-)
+from lineage.engine import build_engine
+from lineage.engine import transaction as _transaction
+from lineage.store import _JSON, Base, UtcDateTime
 
 # The checks keep the short private names the code below was written with.
 from lineage.values import ACTOR_LENGTH as _ACTOR_LENGTH
@@ -559,26 +554,6 @@ def record_agreement_versions(
                 continue
             appended.append(_append(connection, log.key, who, action, supplier, details, when))
         return appended
-
-
-# -- shared with lineage.rights ----------------------------------------------------------
-
-
-@contextmanager
-def _transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction on a fresh connection; a failure to connect is a ConfigurationError."""
-    try:
-        connection = engine.connect()
-    except DBAPIError as exc:
-        raise connection_error(engine.url, exc) from None
-    with connection, connection.begin():
-        try:
-            yield connection
-        except DBAPIError as exc:
-            # A damaged SQLite file can pass the connect and fail on a later page.
-            if is_damaged(exc):
-                raise connection_error(engine.url, exc) from None
-            raise
 
 
 @contextmanager

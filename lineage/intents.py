@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import insert as sql_insert
 
-from lineage.audit import _transaction
+from lineage.engine import transaction as _transaction
 from lineage.locks import RunLockRecord
 from lineage.rights import DeliveryMemberRecord
 from lineage.state import PUPIL, PendingStateRecord, SupplierStateRecord

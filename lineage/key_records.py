@@ -26,7 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.i18n import _
-from lineage.audit import _transaction, chain_is_keyed
+from lineage.audit import chain_is_keyed
+from lineage.engine import transaction as _transaction
 from lineage.rights import DeliveryMemberRecord, ErasureRecord
 from lineage.state import PendingStateRecord, SupplierStateRecord
 from lineage.store import Base, DeliveryRecord, UtcDateTime, _utc

@@ -19,7 +19,7 @@ from sqlalchemy import insert as sql_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lineage.audit import _transaction
+from lineage.engine import transaction as _transaction
 from lineage.store import _NAME_LENGTH, Base, RunRecord, UtcDateTime, _token, _utc
 
 __all__ = ["LockTimeout", "RunLockRecord", "acquire", "release"]

@@ -32,9 +32,9 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 from connectors.errors import ConfigurationError
 from connectors.i18n import _
-from lineage.audit import _transaction
+from lineage.engine import build_engine
+from lineage.engine import transaction as _transaction
 from lineage.schema_version import VERSION_TABLE, at_head, lineage_metadata
-from lineage.store import build_engine
 
 __all__ = [
     "MIGRATIONS",

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, MetaData, Select, column, inspect, select, table
 
-from lineage.audit import _transaction
+from lineage.engine import transaction as _transaction
 from lineage.store import Base
 
 __all__ = ["HEAD_REVISION", "VERSION_TABLE", "at_head", "lineage_metadata", "stored_revision"]

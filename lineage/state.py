@@ -47,7 +47,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.errors import ConfigurationError
 from connectors.i18n import _
-from lineage.audit import _transaction
+from lineage.engine import transaction as _transaction
 from lineage.rights import DeliveryMemberRecord, ErasureRecord
 from lineage.store import (
     _NAME_LENGTH,
