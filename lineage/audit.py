@@ -44,7 +44,7 @@ other database. Sequence numbers are assigned inside that lock rather than by a 
 sequence, because a PostgreSQL sequence skips a number on every rolled-back insert, and
 a gap is exactly what a removed row looks like.
 
-The tables live on `lineage.store.Base`: importing this module is what makes
+The tables live on `lineage.tables.Base`: importing this module is what makes
 `LineageStore.create_schema` create them.
 """
 
@@ -81,7 +81,8 @@ from connectors.errors import ConfigurationError
 from connectors.i18n import _
 from lineage.engine import build_engine
 from lineage.engine import transaction as _transaction
-from lineage.store import _JSON, Base, UtcDateTime
+from lineage.tables import JSON_VALUE as _JSON
+from lineage.tables import Base, UtcDateTime
 
 # The checks keep the short private names the code below was written with.
 from lineage.values import ACTOR_LENGTH as _ACTOR_LENGTH
@@ -103,9 +104,11 @@ __all__ = [
     "AuditLog",
     "AuditRecord",
     "AuditVerification",
+    "append_entry",
     "chain_is_keyed",
     "default_actor",
     "lineage_engine",
+    "locked_transaction",
     "record_agreement_versions",
 ]
 
@@ -406,8 +409,8 @@ class AuditLog:
         entry = _validated(actor, action, subject, details, at)
         for attempt in range(_APPEND_ATTEMPTS):
             try:
-                with _locked_transaction(self._engine) as connection:
-                    return _append(connection, key, *entry)
+                with locked_transaction(self._engine) as connection:
+                    return append_entry(connection, key, *entry)
             except IntegrityError:
                 # Only a writer that bypassed the lock can get here; its row is in now.
                 if attempt == _APPEND_ATTEMPTS - 1:
@@ -524,7 +527,7 @@ def record_agreement_versions(
     when = _now(at)
     log.key  # noqa: B018 - refuse a log without its key before anything is read
     versions = AgreementVersionRecord
-    with _locked_transaction(log.engine) as connection:
+    with locked_transaction(log.engine) as connection:
         recorded: dict[str, str] = {
             row.supplier: row.sha256
             for row in connection.execute(select(versions.supplier, versions.sha256))
@@ -552,12 +555,12 @@ def record_agreement_versions(
                 )
             else:
                 continue
-            appended.append(_append(connection, log.key, who, action, supplier, details, when))
+            appended.append(append_entry(connection, log.key, who, action, supplier, details, when))
         return appended
 
 
 @contextmanager
-def _locked_transaction(engine: Engine) -> Iterator[Connection]:
+def locked_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds the audit log's write lock from its first statement."""
     with _transaction(engine) as connection:
         backend = connection.dialect.name
@@ -572,7 +575,7 @@ def _locked_transaction(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
-def _append(
+def append_entry(
     connection: Connection,
     key: bytes,
     actor: str,
@@ -581,7 +584,7 @@ def _append(
     details: dict[str, Any],
     at: datetime,
 ) -> AuditEntry:
-    """Append an already validated entry inside a `_locked_transaction`, keyed by `key`."""
+    """Append an already validated entry inside a `locked_transaction`, keyed by `key`."""
     last = connection.execute(_LAST).first()
     seq, prev_hash = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.row_hash)
     row_hash = _row_hash(seq, at, actor, action, subject, details, prev_hash, key=key)
@@ -618,7 +621,7 @@ def _append(
 def _validated(
     actor: object, action: object, subject: object, details: object, at: datetime | None
 ) -> tuple[str, str, str, dict[str, Any], datetime]:
-    """Check an entry's parts; returns `_append`'s arguments after the connection."""
+    """Check an entry's parts; returns `append_entry`'s arguments after the connection."""
     if not isinstance(action, str) or action not in AUDIT_ACTIONS:
         raise ValueError(f"action must be one of {', '.join(sorted(AUDIT_ACTIONS))}")
     if action in _PUPIL_ACTIONS:

@@ -196,7 +196,7 @@ def ensure_schema(engine: Engine) -> None:
     head; one made before migrations is stamped with the revision whose tables it has.
 
     Args:
-        engine: an engine on the lineage database (see `lineage.store.build_engine`).
+        engine: an engine on the lineage database (see `lineage.engine.build_engine`).
 
     Raises:
         ConfigurationError: the database cannot be reached, is behind (run ``sluis db

@@ -67,7 +67,8 @@ from contracts.catalog import CONSENT_FLAG_PREFIX, DERIVED_FROM, field_catalog, 
 from lineage.audit import AuditHead
 
 # The same guards as the lineage store: one definition of a field name and a digest.
-from lineage.store import _field_name, _sha256
+from lineage.values import field_name as _field_name
+from lineage.values import sha256_hex as _sha256
 
 __all__ = [
     "CONSENT_EXPORT_FIELDS",
