@@ -12,28 +12,41 @@ Works on SQLite (the default, a file under the state folder) and PostgreSQL (psy
 `create_schema` creates the tables through the Alembic migrations in lineage/migrations
 (`sluis db upgrade` applies new ones), which is why every table, index and constraint has
 an explicit, stable name.
+
+The store stands on lineage.tables (the tables), lineage.values (the checks),
+lineage.snapshots (what reads return) and lineage.engine (the connection); it names them
+all here again, so a caller imports the store's names from the store.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from types import MappingProxyType, TracebackType
-from typing import Any, Self, cast
+from types import TracebackType
+from typing import Self
 
-from sqlalchemy import (
-    Engine,
-    select,
-)
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from lineage.engine import build_engine, connection_error, is_damaged
 from lineage.engine import describe as _describe
 from lineage.engine import parse_url as _parse_url
+from lineage.snapshots import (
+    DeliveredFile,
+    DeliveryCounts,
+    DeliverySnapshot,
+    QuarantineSnapshot,
+    RunSnapshot,
+    SourceSnapshot,
+)
+
+# Looked up here when a read runs, so a test can count the rows a read turns into snapshots.
+from lineage.snapshots import delivery_snapshot as _delivery_snapshot
+from lineage.snapshots import quarantine_snapshot as _quarantine_snapshot
+from lineage.snapshots import run_snapshot as _run_snapshot
+from lineage.snapshots import source_snapshot as _source_snapshot
 from lineage.tables import (
     NAMING_CONVENTION,
     Base,
@@ -92,86 +105,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class RunSnapshot:
-    """A run as stored, detached from any database session."""
-
-    run_id: str
-    started_at: datetime
-    finished_at: datetime | None
-    status: RunStatus
-    trigger: str
-    dry_run: bool
-    sluis_version: str
-    message: str | None
-    parameters: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class SourceSnapshot:
-    """An export file a run read, as stored."""
-
-    run_id: str
-    school: str
-    path: str
-    sha256: str
-    format: str
-    encoding: str
-    pupils_read: int
-    schooljaar: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveredFile:
-    """One data file of a delivery."""
-
-    name: str
-    sha256: str
-    rows: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryCounts:
-    """Pupil counts of a delivery; `input = delivered + sum(withheld) + quarantined`."""
-
-    input: int
-    delivered: int
-    withheld: Mapping[str, int]
-    quarantined: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverySnapshot:
-    """A delivery as stored, detached from any database session."""
-
-    delivery_id: str
-    run_id: str
-    supplier: str
-    school: str
-    agreement_sha256: str
-    agreement_reference: str
-    fields: tuple[str, ...]
-    mode: DeliveryMode
-    counts: DeliveryCounts
-    files: tuple[DeliveredFile, ...]
-    manifest_sha256: str | None
-    location: str | None
-    status: DeliveryStatus
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class QuarantineSnapshot:
-    """A quarantine count as stored."""
-
-    run_id: str
-    school: str
-    column: str | None
-    rule: str
-    severity: Severity
-    count: int
-
-
 class LineageStore:
     """Records runs, sources, quarantine counts and deliveries in a SQL database.
 
@@ -219,7 +152,8 @@ class LineageStore:
         # without Alembic keeps Alembic's import out of every nightly run.
         if at_head(self._engine):
             return
-        from lineage.migrate import ensure_schema  # here: lineage.migrate imports this module
+        # Imported here: Alembic loads only when a database must be created or adopted.
+        from lineage.migrate import ensure_schema
 
         ensure_schema(self._engine)
 
@@ -638,71 +572,3 @@ def _require_running(session: Session, run_id: str) -> RunRecord:
     if run.status != "running":
         raise ValueError(f"run {run_id} has already finished ({run.status})")
     return run
-
-
-# -- snapshots -------------------------------------------------------------------------
-
-
-def _run_snapshot(run: RunRecord) -> RunSnapshot:
-    return RunSnapshot(
-        run_id=run.run_id,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        status=cast(RunStatus, run.status),
-        trigger=run.trigger,
-        dry_run=run.dry_run,
-        sluis_version=run.sluis_version,
-        message=run.message,
-        parameters=MappingProxyType(json.loads(json.dumps(run.parameters))),
-    )
-
-
-def _source_snapshot(row: SourceRecord) -> SourceSnapshot:
-    return SourceSnapshot(
-        run_id=row.run_id,
-        school=row.school,
-        path=row.path,
-        sha256=row.sha256,
-        format=row.format,
-        encoding=row.encoding,
-        pupils_read=row.pupils_read,
-        schooljaar=row.schooljaar,
-    )
-
-
-def _delivery_snapshot(row: DeliveryRecord) -> DeliverySnapshot:
-    counts = row.counts
-    return DeliverySnapshot(
-        delivery_id=row.delivery_id,
-        run_id=row.run_id,
-        supplier=row.supplier,
-        school=row.school,
-        agreement_sha256=row.agreement_sha256,
-        agreement_reference=row.agreement_reference,
-        fields=tuple(row.fields),
-        mode=cast(DeliveryMode, row.mode),
-        counts=DeliveryCounts(
-            input=counts["input"],
-            delivered=counts["delivered"],
-            withheld=MappingProxyType(dict(counts["withheld"])),
-            quarantined=counts["quarantined"],
-        ),
-        files=tuple(
-            DeliveredFile(name=f["name"], sha256=f["sha256"], rows=f["rows"]) for f in row.files
-        ),
-        manifest_sha256=row.manifest_sha256,
-        location=row.location,
-        status=cast(DeliveryStatus, row.status),
-        created_at=row.created_at,
-    )
-
-
-def _quarantine_snapshot(row: QuarantineRecord) -> QuarantineSnapshot:
-    return QuarantineSnapshot(
-        run_id=row.run_id,
-        school=row.school,
-        column=row.column,
-        rule=row.rule,
-        severity=cast(Severity, row.severity),
-        count=row.count,
-    )
