@@ -48,7 +48,7 @@ from openlineage.client.facet_v2 import (
 )
 
 from contracts.catalog import CONSENT_FLAG_PREFIX, DERIVED_FROM, lookup_field
-from lineage.audit import AuditHead
+from lineage.audit_chain import AuditHead
 from lineage.openlineage_specs import (
     PRODUCER,
     AssertionSpec,
