@@ -13,26 +13,26 @@ Works on SQLite (the default, a file under the state folder) and PostgreSQL (psy
 (`sluis db upgrade` applies new ones), which is why every table, index and constraint has
 an explicit, stable name.
 
-The store stands on lineage.tables (the tables), lineage.values (the checks),
-lineage.snapshots (what reads return) and lineage.engine (the connection); it names them
-all here again, so a caller imports the store's names from the store.
+The store adds the writes to the reads of lineage.queries, and stands on lineage.tables
+(the tables), lineage.values (the checks), lineage.snapshots (what reads return) and
+lineage.engine (the connection); it names their public parts here again, so a caller
+imports the store's names from the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from lineage.engine import build_engine, connection_error, is_damaged
+from lineage.engine import build_engine
 from lineage.engine import describe as _describe
 from lineage.engine import parse_url as _parse_url
+from lineage.queries import StoreQueries
 from lineage.snapshots import (
     DeliveredFile,
     DeliveryCounts,
@@ -41,12 +41,6 @@ from lineage.snapshots import (
     RunSnapshot,
     SourceSnapshot,
 )
-
-# Looked up here when a read runs, so a test can count the rows a read turns into snapshots.
-from lineage.snapshots import delivery_snapshot as _delivery_snapshot
-from lineage.snapshots import quarantine_snapshot as _quarantine_snapshot
-from lineage.snapshots import run_snapshot as _run_snapshot
-from lineage.snapshots import source_snapshot as _source_snapshot
 from lineage.tables import (
     NAMING_CONVENTION,
     Base,
@@ -105,7 +99,7 @@ __all__ = [
 ]
 
 
-class LineageStore:
+class LineageStore(StoreQueries):
     """Records runs, sources, quarantine counts and deliveries in a SQL database.
 
     Args:
@@ -385,106 +379,6 @@ class LineageStore:
             run.finished_at = finished
             run.message = folded
 
-    # -- reads ------------------------------------------------------------------------
-
-    def get_run(self, run_id: str) -> RunSnapshot | None:
-        """Return the run, or None if it was never started.
-
-        Raises:
-            ValueError: ``run_id`` is not a UUID.
-            ConfigurationError: the database cannot be reached.
-        """
-        key = _run_key(run_id)
-        with self._transaction() as session:
-            run = session.get(RunRecord, key)
-            return None if run is None else _run_snapshot(run)
-
-    def sources_for_run(self, run_id: str) -> list[SourceSnapshot]:
-        """Return the export files a run read, in the order they were recorded.
-
-        Raises:
-            ValueError: ``run_id`` is not a UUID.
-            ConfigurationError: the database cannot be reached.
-        """
-        query = (
-            select(SourceRecord)
-            .where(SourceRecord.run_id == _run_key(run_id))
-            .order_by(SourceRecord.id)
-        )
-        with self._transaction() as session:
-            return [_source_snapshot(row) for row in session.scalars(query)]
-
-    def deliveries_for_run(self, run_id: str) -> list[DeliverySnapshot]:
-        """Return a run's deliveries, oldest first.
-
-        Raises:
-            ValueError: ``run_id`` is not a UUID.
-            ConfigurationError: the database cannot be reached.
-        """
-        query = (
-            select(DeliveryRecord)
-            .where(DeliveryRecord.run_id == _run_key(run_id))
-            .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
-        )
-        with self._transaction() as session:
-            return [_delivery_snapshot(row) for row in session.scalars(query)]
-
-    def last_delivery(self, supplier: str, school: str) -> DeliverySnapshot | None:
-        """Return the newest delivery with status ``delivered`` to a supplier for a school.
-
-        This is the baseline of a delta delivery. Deliveries of runs that later failed
-        count: their files did reach the supplier.
-
-        Raises:
-            ConfigurationError: the database cannot be reached.
-        """
-        query = (
-            select(DeliveryRecord)
-            .where(
-                DeliveryRecord.supplier == supplier,
-                DeliveryRecord.school == school,
-                DeliveryRecord.status == "delivered",
-            )
-            .order_by(DeliveryRecord.created_at.desc(), DeliveryRecord.delivery_id.desc())
-            .limit(1)
-        )
-        with self._transaction() as session:
-            row = session.scalars(query).first()
-            return None if row is None else _delivery_snapshot(row)
-
-    def deliveries_of(
-        self,
-        supplier: str,
-        *,
-        statuses: Iterable[str] = ("delivered",),
-        school: str | None = None,
-    ) -> list[DeliverySnapshot]:
-        """Return a supplier's deliveries with one of `statuses`, oldest first.
-
-        With `school`, only that school's (as stored: the canonical BRIN); the lookup then
-        reads only the matching rows through an index, however long the history.
-
-        Raises:
-            ConfigurationError: the database cannot be reached.
-        """
-        wanted = [_choice(status, "status", _DELIVERY_STATUSES) for status in statuses]
-        conditions = [
-            DeliveryRecord.supplier == _token(supplier, "supplier", _NAME_LENGTH),
-            # One status as an equality: planners then use the status index for the order too.
-            DeliveryRecord.status == wanted[0]
-            if len(wanted) == 1
-            else DeliveryRecord.status.in_(wanted),
-        ]
-        if school is not None:
-            conditions.append(DeliveryRecord.school == _token(school, "school", _NAME_LENGTH))
-        query = (
-            select(DeliveryRecord)
-            .where(*conditions)
-            .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
-        )
-        with self._transaction() as session:
-            return [_delivery_snapshot(row) for row in session.scalars(query)]
-
     def settle_held(
         self,
         delivery_id: str,
@@ -511,40 +405,6 @@ class LineageStore:
                 row.location = _location(location)
             if manifest_sha256 is not None:
                 row.manifest_sha256 = _sha256(manifest_sha256, "manifest_sha256")
-
-    def quarantine_for_run(self, run_id: str) -> list[QuarantineSnapshot]:
-        """Return a run's quarantine counts in the order they were recorded.
-
-        Raises:
-            ValueError: ``run_id`` is not a UUID.
-            ConfigurationError: the database cannot be reached.
-        """
-        query = (
-            select(QuarantineRecord)
-            .where(QuarantineRecord.run_id == _run_key(run_id))
-            .order_by(QuarantineRecord.id)
-        )
-        with self._transaction() as session:
-            return [_quarantine_snapshot(row) for row in session.scalars(query)]
-
-    # -- plumbing ---------------------------------------------------------------------
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with Session(self._engine, expire_on_commit=False) as session, session.begin():
-            # Connecting eagerly separates "cannot reach the database", a configuration
-            # problem, from errors in the statements that follow.
-            try:
-                session.connection()
-            except DBAPIError as exc:
-                raise connection_error(self._engine.url, exc) from None
-            try:
-                yield session
-            except DBAPIError as exc:
-                # A damaged SQLite file can pass the connect and fail on a later page.
-                if is_damaged(exc):
-                    raise connection_error(self._engine.url, exc) from None
-                raise
 
 
 def _quarantine_record(run_id: str, school: str, entry: object, position: int) -> QuarantineRecord:
