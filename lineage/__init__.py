@@ -7,7 +7,8 @@ OpenLineage events. Inside, each module stands only on modules before it in this
 - values (the checks at the boundary), engine (engine and transaction), tables (Base and
   the store's tables), audit_chain (the audit MAC and its walk);
 - snapshots (what the store's reads return), audit_tables, schema_version, locks;
-- migrate, then store; audit, then rights, audit_anchors, state, intents, key_records;
+- migrate; queries (the store's reads), then store (its writes); audit, then rights,
+  audit_anchors, state, intents, key_records;
 - openlineage_specs and openlineage_transport, then openlineage; inzage and
   quarantine_report (pages for people).
 """
