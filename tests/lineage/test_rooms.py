@@ -28,11 +28,13 @@ def _modules() -> dict[str, ast.Module]:
 def _lineage_imports(tree: ast.Module) -> list[ast.ImportFrom | ast.Import]:
     found: list[ast.ImportFrom | ast.Import] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == PACKAGE:
-            found.append(node)
-        elif isinstance(node, ast.Import) and any(
-            alias.name.split(".")[0] == PACKAGE for alias in node.names
-        ):
+        if isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        if any(name.split(".")[0] == PACKAGE for name in names):
             found.append(node)
     return found
 
