@@ -1,1 +1,1 @@
-"""Reading and writing at the edges: sources, output formats and drops; no policy."""
+"""Reading and writing at the edges: sources, formats and drops; imports no other Sluis package."""

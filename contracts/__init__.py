@@ -1,1 +1,1 @@
-"""What the data is and what may be shared: contracts, classifications, agreements."""
+"""What the data is and what may be shared: contracts, agreements; may import connectors."""

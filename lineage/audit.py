@@ -44,53 +44,51 @@ other database. Sequence numbers are assigned inside that lock rather than by a 
 sequence, because a PostgreSQL sequence skips a number on every rolled-back insert, and
 a gap is exactly what a removed row looks like.
 
-The tables live on `lineage.store.Base`: importing this module is what makes
-`LineageStore.create_schema` create them.
+The tables are in `lineage.audit_tables` (on `lineage.tables.Base`) and the MAC and the
+walk that checks it in `lineage.audit_chain`; this module reads and writes the log, and
+names their public parts again. Importing it is what makes `LineageStore.create_schema`
+create the tables.
 """
 
 from __future__ import annotations
 
 import getpass
-import hashlib
-import hmac
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
-from typing import Any, Final, Literal, Self, cast, get_args
-from urllib.parse import urlsplit
+from typing import Any, Final, Self, cast
 
-from sqlalchemy import (
-    CheckConstraint,
-    Connection,
-    Engine,
-    Index,
-    Integer,
-    String,
-    delete,
-    event,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from connectors.errors import ConfigurationError
 from connectors.i18n import _
-from lineage.store import (
-    _JSON,
-    Base,
-    UtcDateTime,
-    _sha256,
-    _token,
-    _utc,
-    build_engine,
-    connection_error,
-    is_damaged,
+from lineage.audit_chain import GENESIS_HASH, AuditHead, AuditVerification
+from lineage.audit_chain import is_plain as _is_plain
+from lineage.audit_chain import row_hash as _row_hash
+from lineage.audit_chain import verify_chain as _verify
+from lineage.audit_tables import (
+    AUDIT_ACTIONS,
+    AgreementVersionRecord,
+    AuditAction,
+    AuditHeadRecord,
+    AuditRecord,
 )
+from lineage.audit_tables import SUBJECT_LENGTH as _SUBJECT_LENGTH
+from lineage.audit_tables import SUPPLIER_LENGTH as _SUPPLIER_LENGTH
+from lineage.engine import build_engine
+from lineage.engine import transaction as _transaction
+
+# The checks keep the short private names the code below was written with.
+from lineage.values import actor as _actor
+from lineage.values import audit_key as _audit_key
+from lineage.values import details as _details
+from lineage.values import sha256_hex as _sha256
+from lineage.values import token as _token
+from lineage.values import utc as _utc
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -103,115 +101,19 @@ __all__ = [
     "AuditLog",
     "AuditRecord",
     "AuditVerification",
+    "append_entry",
     "chain_is_keyed",
     "default_actor",
     "lineage_engine",
+    "locked_transaction",
     "record_agreement_versions",
 ]
 
-AuditAction = Literal[
-    "agreement_added",
-    "agreement_changed",
-    "agreement_removed",
-    "delivery_approved",
-    "erasure",
-    "erasure_revoked",
-    "redelivery",
-    "key_rotated",
-    "retention_purge",
-    # What a run settled of a killed run, and a lock taken from a holder that stopped
-    # beating (pipelines/reconcile.py, lineage/locks.py).
-    "reconciliation",
-    "lock_takeover",
-    "legal_request",
-]
-AUDIT_ACTIONS: Final = frozenset(get_args(AuditAction))
 # Actions whose subject is a pupil: it must be the keyed hash, so a raw key cannot land here.
 _PUPIL_ACTIONS: Final = frozenset({"erasure", "erasure_revoked"})
 
-GENESIS_HASH: Final = "0" * 64
 
-_ACTOR_LENGTH: Final = 128
-_SUBJECT_LENGTH: Final = 128
-_SUPPLIER_LENGTH: Final = 63
-_DETAIL_LENGTH: Final = 500
-_DETAIL_DEPTH: Final = 4
 _APPEND_ATTEMPTS: Final = 3
-_MIN_KEY_BYTES: Final = 16
-
-
-class AuditRecord(Base):
-    """One administrator action, chained to the one before it."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (
-        CheckConstraint(
-            "action IN ({})".format(", ".join(f"'{a}'" for a in get_args(AuditAction))),
-            name="action",
-        ),
-        CheckConstraint("seq >= 1", name="seq"),
-        # The history of one supplier or one pupil hash, for the privacy officer.
-        Index("ix_audit_log_subject", "subject"),
-    )
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(UtcDateTime())
-    actor: Mapped[str] = mapped_column(String(_ACTOR_LENGTH))
-    action: Mapped[str] = mapped_column(String(32))
-    subject: Mapped[str] = mapped_column(String(_SUBJECT_LENGTH))
-    details: Mapped[dict[str, Any]] = mapped_column(_JSON)
-    # Unique: two rows chaining to the same predecessor is a fork, whatever the database.
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    row_hash: Mapped[str] = mapped_column(String(64))
-
-
-class AuditHeadRecord(Base):
-    """The log's last row, written with every append: an anchor outside `audit_log`."""
-
-    __tablename__ = "audit_head"
-    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(Integer)
-    row_hash: Mapped[str] = mapped_column(String(64))
-
-
-class AgreementVersionRecord(Base):
-    """The agreement file version last recorded for a supplier."""
-
-    __tablename__ = "agreement_versions"
-
-    supplier: Mapped[str] = mapped_column(String(_SUPPLIER_LENGTH), primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64))
-    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-_APPEND_ONLY_MESSAGE: Final = "audit_log is append-only"
-_APPEND_ONLY_TRIGGERS: Final[Mapping[str, tuple[str, ...]]] = {
-    "sqlite": (
-        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
-        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY_MESSAGE}'); END",
-        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
-        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY_MESSAGE}'); END",
-    ),
-    "postgresql": (
-        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger "
-        f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY_MESSAGE}'; END $$",
-        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
-        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
-        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
-        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
-    ),
-}
-
-
-def _create_append_only_triggers(target: object, connection: Connection, **_: object) -> None:
-    # Alembic does not autogenerate triggers: a migration creating audit_log must run these.
-    for statement in _APPEND_ONLY_TRIGGERS.get(connection.dialect.name, ()):
-        connection.exec_driver_sql(statement)
-
-
-event.listen(AuditRecord.__table__, "after_create", _create_append_only_triggers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,58 +128,6 @@ class AuditEntry:
     details: Mapping[str, Any]
     prev_hash: str
     row_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class AuditHead:
-    """The last row of a log: keep it outside the database to detect a cut-off end."""
-
-    seq: int
-    row_hash: str
-
-    def __str__(self) -> str:
-        """``SEQ:MAC``, as `sluis audit verify` prints it and ``--head`` takes it."""
-        return f"{self.seq}:{self.row_hash}"
-
-    @classmethod
-    def parse(cls, text: str) -> AuditHead:
-        """Read a head written as ``SEQ:MAC`` (a printout of `sluis audit verify`).
-
-        Raises:
-            ValueError: it is not a positive number, a colon and 64 hex characters.
-        """
-        seq, _colon, mac = text.strip().partition(":")
-        wrong = _(
-            "een kop is SEQ:MAC, bijvoorbeeld 12:3f9a... (64 hexadecimale tekens); neem de kop "
-            "over zoals sluis audit verify hem toonde"
-        )
-        if not seq.isdigit() or int(seq) < 1 or len(mac) != 64:
-            raise ValueError(wrong)
-        try:
-            int(mac, 16)
-        except ValueError:
-            raise ValueError(wrong) from None
-        return cls(seq=int(seq), row_hash=mac.lower())
-
-
-@dataclass(frozen=True, slots=True)
-class AuditVerification:
-    """The outcome of walking the chain.
-
-    Attributes:
-        ok: every row is intact, in order, with none missing.
-        checked: how many rows, from the first, were found intact.
-        first_bad_seq: the first position where the log differs from what was written
-            (an edited or moved row, or the number of a removed one); None when ok.
-        problem: one line saying what is wrong; None when ok.
-        head: the last row checked, to keep elsewhere; None for an empty log.
-    """
-
-    ok: bool
-    checked: int
-    first_bad_seq: int | None
-    problem: str | None
-    head: AuditHead | None = None
 
 
 def lineage_engine(url: str) -> Engine:
@@ -410,8 +260,8 @@ class AuditLog:
         entry = _validated(actor, action, subject, details, at)
         for attempt in range(_APPEND_ATTEMPTS):
             try:
-                with _locked_transaction(self._engine) as connection:
-                    return _append(connection, key, *entry)
+                with locked_transaction(self._engine) as connection:
+                    return append_entry(connection, key, *entry)
             except IntegrityError:
                 # Only a writer that bypassed the lock can get here; its row is in now.
                 if attempt == _APPEND_ATTEMPTS - 1:
@@ -528,7 +378,7 @@ def record_agreement_versions(
     when = _now(at)
     log.key  # noqa: B018 - refuse a log without its key before anything is read
     versions = AgreementVersionRecord
-    with _locked_transaction(log.engine) as connection:
+    with locked_transaction(log.engine) as connection:
         recorded: dict[str, str] = {
             row.supplier: row.sha256
             for row in connection.execute(select(versions.supplier, versions.sha256))
@@ -556,32 +406,12 @@ def record_agreement_versions(
                 )
             else:
                 continue
-            appended.append(_append(connection, log.key, who, action, supplier, details, when))
+            appended.append(append_entry(connection, log.key, who, action, supplier, details, when))
         return appended
 
 
-# -- shared with lineage.rights ----------------------------------------------------------
-
-
 @contextmanager
-def _transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction on a fresh connection; a failure to connect is a ConfigurationError."""
-    try:
-        connection = engine.connect()
-    except DBAPIError as exc:
-        raise connection_error(engine.url, exc) from None
-    with connection, connection.begin():
-        try:
-            yield connection
-        except DBAPIError as exc:
-            # A damaged SQLite file can pass the connect and fail on a later page.
-            if is_damaged(exc):
-                raise connection_error(engine.url, exc) from None
-            raise
-
-
-@contextmanager
-def _locked_transaction(engine: Engine) -> Iterator[Connection]:
+def locked_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds the audit log's write lock from its first statement."""
     with _transaction(engine) as connection:
         backend = connection.dialect.name
@@ -596,7 +426,7 @@ def _locked_transaction(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
-def _append(
+def append_entry(
     connection: Connection,
     key: bytes,
     actor: str,
@@ -605,7 +435,7 @@ def _append(
     details: dict[str, Any],
     at: datetime,
 ) -> AuditEntry:
-    """Append an already validated entry inside a `_locked_transaction`, keyed by `key`."""
+    """Append an already validated entry inside a `locked_transaction`, keyed by `key`."""
     last = connection.execute(_LAST).first()
     seq, prev_hash = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.row_hash)
     row_hash = _row_hash(seq, at, actor, action, subject, details, prev_hash, key=key)
@@ -642,7 +472,7 @@ def _append(
 def _validated(
     actor: object, action: object, subject: object, details: object, at: datetime | None
 ) -> tuple[str, str, str, dict[str, Any], datetime]:
-    """Check an entry's parts; returns `_append`'s arguments after the connection."""
+    """Check an entry's parts; returns `append_entry`'s arguments after the connection."""
     if not isinstance(action, str) or action not in AUDIT_ACTIONS:
         raise ValueError(f"action must be one of {', '.join(sorted(AUDIT_ACTIONS))}")
     if action in _PUPIL_ACTIONS:
@@ -652,114 +482,12 @@ def _validated(
     return _actor(actor), action, clean_subject, _details(details), _now(at)
 
 
-def _actor(value: object) -> str:
-    if (
-        not isinstance(value, str)
-        or not value
-        or len(value) > _ACTOR_LENGTH
-        or not value.isprintable()
-        or value != value.strip()
-    ):
-        raise ValueError(
-            f"actor must be a name of 1 to {_ACTOR_LENGTH} printable characters on one line, "
-            "without surrounding spaces"
-        )
-    return value
-
-
 def _now(at: datetime | None) -> datetime:
     return datetime.now(UTC) if at is None else _utc(at, "at")
 
 
-# -- details: names, counts, hashes and codes as canonical JSON ------------------------
-
-
-def _details(value: object) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValueError("details must be a mapping with snake_case keys")
-    return cast(dict[str, Any], _detail_value(value, "details", 0))
-
-
-def _detail_value(value: object, where: str, depth: int) -> Any:
-    if depth > _DETAIL_DEPTH:
-        raise ValueError(f"details nest deeper than {_DETAIL_DEPTH} levels at {where}")
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        raise ValueError(f"{where} must not be a float: use an int or a string")
-    if isinstance(value, str):
-        if len(value) > _DETAIL_LENGTH or not value.isprintable():
-            raise ValueError(
-                f"{where} must be one printable line of at most {_DETAIL_LENGTH} characters"
-            )
-        if "://" in value:
-            try:
-                password = urlsplit(value).password
-            except ValueError:
-                password = None
-            if password is not None:
-                raise ValueError(f"{where} must not hold a URL with a password")
-        return value
-    if isinstance(value, Mapping):
-        clean: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str) or not _is_snake(key):
-                raise ValueError(f"every key in {where} must be snake_case, at most 63 characters")
-            clean[key] = _detail_value(item, f"{where}[{key!r}]", depth + 1)
-        return clean
-    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        return [
-            _detail_value(item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value)
-        ]
-    raise ValueError(f"{where} must be a string, int, bool, None, list or mapping")
-
-
-def _is_snake(key: str) -> bool:
-    return (
-        0 < len(key) <= _SUPPLIER_LENGTH
-        and key[0].isascii()
-        and key[0].islower()
-        and all(c.isascii() and (c.islower() or c.isdigit() or c == "_") for c in key)
-    )
-
-
 def _frozen(details: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(json.loads(json.dumps(details)))
-
-
-def _audit_key(value: object) -> bytes:
-    if not isinstance(value, bytes) or len(value) < _MIN_KEY_BYTES:
-        raise ValueError(f"the audit key must be at least {_MIN_KEY_BYTES} bytes")
-    return value
-
-
-def _row_hash(
-    seq: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    subject: str,
-    details: Mapping[str, Any],
-    prev_hash: str,
-    *,
-    key: bytes | None = None,
-) -> str:
-    """The row's HMAC-SHA256 under `key`; without a key, the plain SHA-256 of legacy rows."""
-    payload = {
-        "seq": seq,
-        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "actor": actor,
-        "action": action,
-        "subject": subject,
-        "details": details,
-        "prev_hash": prev_hash,
-    }
-    text = json.dumps(
-        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode("ascii")
-    if key is None:
-        return hashlib.sha256(text).hexdigest()
-    return hmac.new(key, text, hashlib.sha256).hexdigest()
 
 
 # -- reading and verifying --------------------------------------------------------------
@@ -794,14 +522,6 @@ def chain_is_keyed(engine: Engine) -> bool:
     return row is not None and not _is_plain(row)
 
 
-def _is_plain(row: Any) -> bool:
-    """Whether the row carries the plain SHA-256 of a legacy row."""
-    plain = _row_hash(
-        row.seq, row.at, row.actor, row.action, row.subject, row.details, row.prev_hash
-    )
-    return hmac.compare_digest(plain, row.row_hash)
-
-
 def _entry(row: Any) -> AuditEntry:
     return AuditEntry(
         seq=row.seq,
@@ -813,114 +533,3 @@ def _entry(row: Any) -> AuditEntry:
         prev_hash=row.prev_hash,
         row_hash=row.row_hash,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Walk:
-    """A verification, with whether any row was keyed (for the missing-head check)."""
-
-    outcome: AuditVerification
-    keyed: bool
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome.ok
-
-    @property
-    def checked(self) -> int:
-        return self.outcome.checked
-
-    @property
-    def head(self) -> AuditHead | None:
-        return self.outcome.head
-
-
-def _verify(rows: Sequence[Any], key: bytes, anchors: Sequence[tuple[str, AuditHead]]) -> _Walk:
-    for _name, anchor in anchors:
-        if anchor.seq < 1:
-            raise ValueError("a head's seq must be at least 1")
-    # Where each stored hash sits, to tell a moved row from a removed one.
-    position = {row.row_hash: row.seq for row in rows}
-    expected_seq, prev_hash = 1, GENESIS_HASH
-    keyed = False
-
-    def broken(checked: int, bad_seq: int | None, problem: str) -> _Walk:
-        head = None if checked == 0 else AuditHead(checked, rows[checked - 1].row_hash)
-        return _Walk(AuditVerification(False, checked, bad_seq, problem, head), keyed)
-
-    for row in rows:
-        problem: str | None = None
-        bad_seq = row.seq
-        if row.seq > expected_seq:
-            bad_seq = expected_seq
-            problem = (
-                _("regel {seq} ontbreekt: verwijderd uit het log").format(seq=expected_seq)
-                if row.seq == expected_seq + 1
-                else _("regels {first} tot en met {last} ontbreken: verwijderd uit het log").format(
-                    first=expected_seq, last=row.seq - 1
-                )
-            )
-        elif row.seq < expected_seq:
-            problem = _("regel {seq} staat niet op volgorde: het nummer is gewijzigd").format(
-                seq=row.seq
-            )
-        elif row.prev_hash != prev_hash:
-            other = position.get(row.prev_hash)
-            if other is not None:
-                problem = _(
-                    "regel {seq} is geketend aan regel {other} in plaats van regel {previous}: "
-                    "er zijn regels verplaatst"
-                ).format(seq=row.seq, other=other, previous=row.seq - 1)
-            else:
-                problem = _(
-                    "regel {seq} is niet geketend aan regel {previous}: een regel ervoor is "
-                    "gewijzigd, vervangen of verwijderd"
-                ).format(seq=row.seq, previous=row.seq - 1)
-        else:
-            mac = _row_hash(
-                row.seq,
-                row.at,
-                row.actor,
-                row.action,
-                row.subject,
-                row.details,
-                row.prev_hash,
-                key=key,
-            )
-            if hmac.compare_digest(mac, row.row_hash):
-                keyed = True
-            elif not _is_plain(row):
-                problem = _(
-                    "regel {seq} is gewijzigd nadat ze geschreven is: de MAC klopt niet (of de "
-                    "auditsleutel is niet die waarmee ze geschreven is)"
-                ).format(seq=row.seq)
-            elif keyed:
-                problem = _(
-                    "regel {seq} heeft een gewone hash na regels met sleutel: het log is vanaf "
-                    "daar herschreven"
-                ).format(seq=row.seq)
-        if problem is not None:
-            return broken(expected_seq - 1, bad_seq, problem)
-        expected_seq, prev_hash = expected_seq + 1, row.row_hash
-    checked = expected_seq - 1
-    for label, anchor in sorted(anchors, key=lambda item: -item[1].seq):
-        if checked < anchor.seq:
-            return broken(
-                checked,
-                checked + 1,
-                _(
-                    "het log eindigt bij regel {checked}, maar {label} is regel {seq}: er zijn "
-                    "regels van het einde verwijderd"
-                ).format(checked=checked, label=label, seq=anchor.seq),
-            )
-        if not hmac.compare_digest(rows[anchor.seq - 1].row_hash, anchor.row_hash):
-            return broken(
-                checked,
-                anchor.seq,
-                _(
-                    "regel {seq} is niet de regel die {label} noemt: het log is tot daar "
-                    "herschreven"
-                ).format(seq=anchor.seq, label=label),
-            )
-    head = AuditHead(checked, rows[-1].row_hash) if rows else None
-    return _Walk(AuditVerification(True, checked, None, None, head), keyed)

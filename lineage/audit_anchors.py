@@ -10,8 +10,10 @@ from __future__ import annotations
 from sqlalchemy import Engine, select, update
 
 from connectors.i18n import _
-from lineage.audit import AuditHead, _transaction
-from lineage.store import RunRecord, _run_key
+from lineage.audit import AuditHead
+from lineage.engine import transaction as _transaction
+from lineage.tables import RunRecord
+from lineage.values import run_key as _run_key
 
 __all__ = ["anchor_run", "run_anchors"]
 

@@ -21,20 +21,17 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import insert as sql_insert
 
-from lineage.audit import _transaction
+from lineage.engine import transaction as _transaction
 from lineage.locks import RunLockRecord
 from lineage.rights import DeliveryMemberRecord
 from lineage.state import PUPIL, PendingStateRecord, SupplierStateRecord
-from lineage.store import (
-    _TOKEN_LENGTH,
-    DeliveryRecord,
-    RunRecord,
-    _fold,
-    _location,
-    _run_key,
-    _token,
-    _utc,
-)
+from lineage.tables import DeliveryRecord, RunRecord
+from lineage.values import TOKEN_LENGTH as _TOKEN_LENGTH
+from lineage.values import fold as _fold
+from lineage.values import location as _location
+from lineage.values import run_key as _run_key
+from lineage.values import token as _token
+from lineage.values import utc as _utc
 
 __all__ = [
     "OpenIntent",

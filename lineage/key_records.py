@@ -10,7 +10,7 @@ against it before a run touches anything.
 A fingerprint is the hex HMAC-SHA256 of a fixed label under the key: it tells two keys
 apart, and reveals nothing of the key.
 
-The table lives on `lineage.store.Base`: importing this module is what makes
+The table lives on `lineage.tables.Base`: importing this module is what makes
 `LineageStore.create_schema` create it.
 """
 
@@ -26,10 +26,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.i18n import _
-from lineage.audit import _transaction, chain_is_keyed
+from lineage.audit import chain_is_keyed
+from lineage.engine import transaction as _transaction
 from lineage.rights import DeliveryMemberRecord, ErasureRecord
 from lineage.state import PendingStateRecord, SupplierStateRecord
-from lineage.store import Base, DeliveryRecord, UtcDateTime, _utc
+from lineage.tables import Base, DeliveryRecord, UtcDateTime
+from lineage.values import utc as _utc
 
 __all__ = [
     "AUDIT_KEY",

@@ -19,8 +19,11 @@ from sqlalchemy import insert as sql_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lineage.audit import _transaction
-from lineage.store import _NAME_LENGTH, Base, RunRecord, UtcDateTime, _token, _utc
+from lineage.engine import transaction as _transaction
+from lineage.tables import Base, RunRecord, UtcDateTime
+from lineage.values import NAME_LENGTH as _NAME_LENGTH
+from lineage.values import token as _token
+from lineage.values import utc as _utc
 
 __all__ = ["LockTimeout", "RunLockRecord", "acquire", "release"]
 

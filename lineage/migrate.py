@@ -32,9 +32,9 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 from connectors.errors import ConfigurationError
 from connectors.i18n import _
-from lineage.audit import _transaction
+from lineage.engine import build_engine
+from lineage.engine import transaction as _transaction
 from lineage.schema_version import VERSION_TABLE, at_head, lineage_metadata
-from lineage.store import build_engine
 
 __all__ = [
     "MIGRATIONS",
@@ -196,7 +196,7 @@ def ensure_schema(engine: Engine) -> None:
     head; one made before migrations is stamped with the revision whose tables it has.
 
     Args:
-        engine: an engine on the lineage database (see `lineage.store.build_engine`).
+        engine: an engine on the lineage database (see `lineage.engine.build_engine`).
 
     Raises:
         ConfigurationError: the database cannot be reached, is behind (run ``sluis db

@@ -16,7 +16,7 @@ rehash, or keep the old secret for lookups).
 - Retention: `purge_before` deletes memberships of old deliveries; the deliveries
   themselves (names, counts, hashes) stay.
 
-The tables live on `lineage.store.Base`: importing this module is what makes
+The tables live on `lineage.tables.Base`: importing this module is what makes
 `LineageStore.create_schema` create them. Every write is one transaction.
 """
 
@@ -48,24 +48,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.i18n import _
-from lineage.audit import (
-    AuditEntry,
-    _actor,
-    _append,
-    _audit_key,
-    _locked_transaction,
-    _transaction,
-)
-from lineage.store import (
-    Base,
-    DeliveryRecord,
-    DeliveryStatus,
-    RunRecord,
-    UtcDateTime,
-    _sha256,
-    _token,
-    _utc,
-)
+from lineage.audit import AuditEntry
+from lineage.audit import append_entry as _append
+from lineage.audit import locked_transaction as _locked_transaction
+from lineage.engine import transaction as _transaction
+from lineage.tables import Base, DeliveryRecord, RunRecord, UtcDateTime
+from lineage.values import DeliveryStatus
+from lineage.values import actor as _actor
+from lineage.values import audit_key as _audit_key
+from lineage.values import sha256_hex as _sha256
+from lineage.values import token as _token
+from lineage.values import utc as _utc
 
 __all__ = [
     "LEGAL_REQUEST_TRIGGER",

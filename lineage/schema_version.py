@@ -13,8 +13,8 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, MetaData, Select, column, inspect, select, table
 
-from lineage.audit import _transaction
-from lineage.store import Base
+from lineage.engine import transaction as _transaction
+from lineage.tables import Base
 
 __all__ = ["HEAD_REVISION", "VERSION_TABLE", "at_head", "lineage_metadata", "stored_revision"]
 
@@ -26,7 +26,7 @@ VERSION_TABLE: Final = "sluis_alembic_version"
 # right value, when a migration is added and this is not moved along.
 HEAD_REVISION: Final = "0007"
 
-# Every module that puts tables on lineage.store.Base.metadata.
+# Every module that puts tables on lineage.tables.Base.metadata.
 _MODEL_MODULES: Final = (
     "lineage.audit",
     "lineage.key_records",

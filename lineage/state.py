@@ -47,18 +47,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.errors import ConfigurationError
 from connectors.i18n import _
-from lineage.audit import _transaction
+from lineage.engine import transaction as _transaction
 from lineage.rights import DeliveryMemberRecord, ErasureRecord
-from lineage.store import (
-    _NAME_LENGTH,
-    _TOKEN_LENGTH,
-    Base,
-    DeliveryRecord,
-    UtcDateTime,
-    _sha256,
-    _token,
-    _utc,
-)
+from lineage.tables import Base, DeliveryRecord, UtcDateTime
+from lineage.values import NAME_LENGTH as _NAME_LENGTH
+from lineage.values import TOKEN_LENGTH as _TOKEN_LENGTH
+from lineage.values import sha256_hex as _sha256
+from lineage.values import token as _token
+from lineage.values import utc as _utc
 
 __all__ = [
     "KINDS",

@@ -12,50 +12,70 @@ Works on SQLite (the default, a file under the state folder) and PostgreSQL (psy
 `create_schema` creates the tables through the Alembic migrations in lineage/migrations
 (`sluis db upgrade` applies new ones), which is why every table, index and constraint has
 an explicit, stable name.
+
+The store adds the writes to the reads of lineage.queries, and stands on lineage.tables
+(the tables), lineage.values (the checks), lineage.snapshots (what reads return) and
+lineage.engine (the connection); it names their public parts here again, so a caller
+imports the store's names from the store.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import sqlite3
-import time
-import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from types import MappingProxyType, TracebackType
-from typing import Any, Final, Literal, Self, cast, get_args
-from urllib.parse import urlsplit
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    CheckConstraint,
-    DateTime,
-    Dialect,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Text,
-    TypeDecorator,
-    create_engine,
-    event,
-    select,
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from lineage.engine import build_engine
+from lineage.engine import describe as _describe
+from lineage.engine import parse_url as _parse_url
+from lineage.queries import StoreQueries
+from lineage.snapshots import (
+    DeliveredFile,
+    DeliveryCounts,
+    DeliverySnapshot,
+    QuarantineSnapshot,
+    RunSnapshot,
+    SourceSnapshot,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from lineage.tables import (
+    NAMING_CONVENTION,
+    Base,
+    DeliveryRecord,
+    QuarantineRecord,
+    RunRecord,
+    SourceRecord,
+)
 
-from connectors.errors import ConfigurationError, shorten
-from connectors.i18n import _
-from connectors.private_files import make_private_dir, make_private_file
+# The checks keep the short private names the code below was written with.
+from lineage.values import DELIVERY_MODES as _DELIVERY_MODES
+from lineage.values import DELIVERY_STATUSES as _DELIVERY_STATUSES
+from lineage.values import MESSAGE_LENGTH as _MESSAGE_LENGTH
+from lineage.values import NAME_LENGTH as _NAME_LENGTH
+from lineage.values import RUN_STATUSES as _RUN_STATUSES
+from lineage.values import SCHOOLJAAR as _SCHOOLJAAR
+from lineage.values import SEVERITIES as _SEVERITIES
+from lineage.values import TOKEN_LENGTH as _TOKEN_LENGTH
+from lineage.values import DeliveryMode, DeliveryStatus, RunStatus, Severity
+from lineage.values import choice as _choice
+from lineage.values import count as _count
+from lineage.values import delivered_files as _files
+from lineage.values import delivery_counts as _delivery_counts
+from lineage.values import field_name as _field_name
+from lineage.values import field_names as _fields
+from lineage.values import flag as _bool
+from lineage.values import fold as _fold
+from lineage.values import location as _location
+from lineage.values import reference as _reference
+from lineage.values import run_key as _run_key
+from lineage.values import run_parameters as _parameters
+from lineage.values import sha256_hex as _sha256
+from lineage.values import single_line as _line
+from lineage.values import token as _token
+from lineage.values import utc as _utc
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -78,273 +98,8 @@ __all__ = [
     "build_engine",
 ]
 
-# aborted: the process died or was stopped by a signal (pipelines/reconcile.py).
-RunStatus = Literal["running", "completed", "failed", "aborted"]
-# held: waits for approval (mass change); superseded: a held delivery a later run replaced.
-DeliveryStatus = Literal[
-    "delivered",
-    "nothing_to_deliver",
-    "failed",
-    "dry_run",
-    "agreement_expired",
-    "held",
-    "superseded",
-    # publishing: the intent, recorded before the drop shows it; rolled_back: an intent
-    # the supplier never saw (pipelines/reconcile.py).
-    "publishing",
-    "rolled_back",
-]
-DeliveryMode = Literal["full", "delta"]
-Severity = Literal["error", "warning"]
 
-_RUN_STATUSES: Final = frozenset(get_args(RunStatus))
-_DELIVERY_STATUSES: Final = frozenset(get_args(DeliveryStatus))
-_DELIVERY_MODES: Final = frozenset(get_args(DeliveryMode))
-_SEVERITIES: Final = frozenset(get_args(Severity))
-
-# Alembic autogenerate compares names; without a convention PostgreSQL and SQLite invent
-# different ones and every later migration would have to guess them.
-NAMING_CONVENTION: Final[dict[str, str]] = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-# Lengths double as a guard: a name, code or id never needs more, free text would.
-_NAME_LENGTH: Final = 63
-_TOKEN_LENGTH: Final = 128
-_MESSAGE_LENGTH: Final = 500
-
-_FIELD_NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
-_SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
-# Ids, supplier ids, school codes, formats, encodings, triggers: no spaces, no punctuation
-# that free text (a name, an address, a sentence) would need.
-_TOKEN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]*")
-# A delivered file is named inside its delivery folder; a separator would mean a path.
-_FILE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_SCHOOLJAAR: Final = re.compile(r"[0-9]{4}-[0-9]{4}")
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
-_COUNT_KEYS: Final = frozenset({"input", "delivered", "withheld", "quarantined"})
-_FILE_KEYS: Final = frozenset({"name", "sha256", "rows"})
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on every backend.
-
-    SQLite keeps no offset, so the value is stored as naive UTC there; text order then
-    equals time order, which `last_delivery` relies on. Read values always come back
-    aware, in UTC.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Convert an aware timestamp to UTC (naive UTC for SQLite)."""
-        if value is None:
-            return None
-        value = _utc(value, "timestamp")
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Return the stored timestamp as an aware UTC datetime."""
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# JSONB on PostgreSQL so a privacy officer can ask "which deliveries carried field X"
-# with an indexable containment query; plain JSON (text) elsewhere.
-_JSON: Final = JSON().with_variant(JSONB(), "postgresql")
-
-
-class Base(DeclarativeBase):
-    """Declarative base of the lineage tables, with the shared naming convention."""
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class RunRecord(Base):
-    """One run of Sluis: when, how it was started, and how it ended."""
-
-    __tablename__ = "runs"
-    __table_args__ = (
-        CheckConstraint("status IN ('running', 'completed', 'failed', 'aborted')", name="status"),
-    )
-
-    run_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
-    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    status: Mapped[str] = mapped_column(String(16))
-    trigger: Mapped[str] = mapped_column(String(_NAME_LENGTH))
-    dry_run: Mapped[bool] = mapped_column(Boolean(create_constraint=True, name="dry_run"))
-    sluis_version: Mapped[str] = mapped_column(String(_NAME_LENGTH))
-    message: Mapped[str | None] = mapped_column(String(_MESSAGE_LENGTH))
-    parameters: Mapped[dict[str, Any]] = mapped_column(_JSON)
-    # The audit log's head when the run ended: an anchor outside audit_log
-    # (lineage.audit_anchors).
-    audit_seq: Mapped[int | None] = mapped_column(Integer)
-    audit_mac: Mapped[str | None] = mapped_column(String(64))
-    # Renewed while the run lives (pipelines/heartbeat.py): a `running` run that stopped
-    # beating is dead, and a later run marks it aborted.
-    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-
-
-class SourceRecord(Base):
-    """One export file a run read for one school."""
-
-    __tablename__ = "run_sources"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey(RunRecord.run_id), index=True)
-    school: Mapped[str] = mapped_column(String(_NAME_LENGTH))
-    path: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
-    format: Mapped[str] = mapped_column(String(_NAME_LENGTH))
-    encoding: Mapped[str] = mapped_column(String(_NAME_LENGTH))
-    pupils_read: Mapped[int] = mapped_column(Integer)
-    schooljaar: Mapped[str] = mapped_column(String(9))
-
-
-class DeliveryRecord(Base):
-    """One delivery (or attempt) to one supplier for one school: fields, counts, hashes."""
-
-    __tablename__ = "deliveries"
-    __table_args__ = (
-        CheckConstraint(
-            "status IN ('delivered', 'nothing_to_deliver', 'failed', 'dry_run', "
-            "'agreement_expired', 'held', 'superseded', 'publishing', 'rolled_back')",
-            name="status",
-        ),
-        CheckConstraint("mode IN ('full', 'delta')", name="mode"),
-        # Serves last_delivery: the newest delivery per supplier and school.
-        Index("ix_deliveries_supplier_school_created_at", "supplier", "school", "created_at"),
-        # Serves the held-delivery check of every outcome: held rows are few, every other
-        # status grows with history, so status leads; then deliveries_of's order (0005).
-        Index(
-            "ix_deliveries_status_supplier_school",
-            "status",
-            "supplier",
-            "school",
-            "created_at",
-            "delivery_id",
-        ),
-    )
-
-    delivery_id: Mapped[str] = mapped_column(String(_TOKEN_LENGTH), primary_key=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey(RunRecord.run_id), index=True)
-    supplier: Mapped[str] = mapped_column(String(_NAME_LENGTH))
-    school: Mapped[str] = mapped_column(String(_NAME_LENGTH))
-    agreement_sha256: Mapped[str] = mapped_column(String(64))
-    agreement_reference: Mapped[str] = mapped_column(String(_TOKEN_LENGTH))
-    fields: Mapped[list[str]] = mapped_column(_JSON)
-    mode: Mapped[str] = mapped_column(String(16))
-    counts: Mapped[dict[str, Any]] = mapped_column(_JSON)
-    files: Mapped[list[dict[str, Any]]] = mapped_column(_JSON)
-    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
-    location: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-class QuarantineRecord(Base):
-    """How many rows of one school a contract rule sent to quarantine in a run."""
-
-    __tablename__ = "quarantine_counts"
-    __table_args__ = (CheckConstraint("severity IN ('error', 'warning')", name="severity"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey(RunRecord.run_id), index=True)
-    school: Mapped[str] = mapped_column(String(_NAME_LENGTH))
-    column: Mapped[str | None] = mapped_column(String(_NAME_LENGTH))
-    rule: Mapped[str] = mapped_column(String(_MESSAGE_LENGTH))
-    severity: Mapped[str] = mapped_column(String(16))
-    count: Mapped[int] = mapped_column(Integer)
-
-
-@dataclass(frozen=True, slots=True)
-class RunSnapshot:
-    """A run as stored, detached from any database session."""
-
-    run_id: str
-    started_at: datetime
-    finished_at: datetime | None
-    status: RunStatus
-    trigger: str
-    dry_run: bool
-    sluis_version: str
-    message: str | None
-    parameters: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class SourceSnapshot:
-    """An export file a run read, as stored."""
-
-    run_id: str
-    school: str
-    path: str
-    sha256: str
-    format: str
-    encoding: str
-    pupils_read: int
-    schooljaar: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveredFile:
-    """One data file of a delivery."""
-
-    name: str
-    sha256: str
-    rows: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryCounts:
-    """Pupil counts of a delivery; `input = delivered + sum(withheld) + quarantined`."""
-
-    input: int
-    delivered: int
-    withheld: Mapping[str, int]
-    quarantined: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverySnapshot:
-    """A delivery as stored, detached from any database session."""
-
-    delivery_id: str
-    run_id: str
-    supplier: str
-    school: str
-    agreement_sha256: str
-    agreement_reference: str
-    fields: tuple[str, ...]
-    mode: DeliveryMode
-    counts: DeliveryCounts
-    files: tuple[DeliveredFile, ...]
-    manifest_sha256: str | None
-    location: str | None
-    status: DeliveryStatus
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class QuarantineSnapshot:
-    """A quarantine count as stored."""
-
-    run_id: str
-    school: str
-    column: str | None
-    rule: str
-    severity: Severity
-    count: int
-
-
-class LineageStore:
+class LineageStore(StoreQueries):
     """Records runs, sources, quarantine counts and deliveries in a SQL database.
 
     Args:
@@ -391,7 +146,8 @@ class LineageStore:
         # without Alembic keeps Alembic's import out of every nightly run.
         if at_head(self._engine):
             return
-        from lineage.migrate import ensure_schema  # here: lineage.migrate imports this module
+        # Imported here: Alembic loads only when a database must be created or adopted.
+        from lineage.migrate import ensure_schema
 
         ensure_schema(self._engine)
 
@@ -623,106 +379,6 @@ class LineageStore:
             run.finished_at = finished
             run.message = folded
 
-    # -- reads ------------------------------------------------------------------------
-
-    def get_run(self, run_id: str) -> RunSnapshot | None:
-        """Return the run, or None if it was never started.
-
-        Raises:
-            ValueError: ``run_id`` is not a UUID.
-            ConfigurationError: the database cannot be reached.
-        """
-        key = _run_key(run_id)
-        with self._transaction() as session:
-            run = session.get(RunRecord, key)
-            return None if run is None else _run_snapshot(run)
-
-    def sources_for_run(self, run_id: str) -> list[SourceSnapshot]:
-        """Return the export files a run read, in the order they were recorded.
-
-        Raises:
-            ValueError: ``run_id`` is not a UUID.
-            ConfigurationError: the database cannot be reached.
-        """
-        query = (
-            select(SourceRecord)
-            .where(SourceRecord.run_id == _run_key(run_id))
-            .order_by(SourceRecord.id)
-        )
-        with self._transaction() as session:
-            return [_source_snapshot(row) for row in session.scalars(query)]
-
-    def deliveries_for_run(self, run_id: str) -> list[DeliverySnapshot]:
-        """Return a run's deliveries, oldest first.
-
-        Raises:
-            ValueError: ``run_id`` is not a UUID.
-            ConfigurationError: the database cannot be reached.
-        """
-        query = (
-            select(DeliveryRecord)
-            .where(DeliveryRecord.run_id == _run_key(run_id))
-            .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
-        )
-        with self._transaction() as session:
-            return [_delivery_snapshot(row) for row in session.scalars(query)]
-
-    def last_delivery(self, supplier: str, school: str) -> DeliverySnapshot | None:
-        """Return the newest delivery with status ``delivered`` to a supplier for a school.
-
-        This is the baseline of a delta delivery. Deliveries of runs that later failed
-        count: their files did reach the supplier.
-
-        Raises:
-            ConfigurationError: the database cannot be reached.
-        """
-        query = (
-            select(DeliveryRecord)
-            .where(
-                DeliveryRecord.supplier == supplier,
-                DeliveryRecord.school == school,
-                DeliveryRecord.status == "delivered",
-            )
-            .order_by(DeliveryRecord.created_at.desc(), DeliveryRecord.delivery_id.desc())
-            .limit(1)
-        )
-        with self._transaction() as session:
-            row = session.scalars(query).first()
-            return None if row is None else _delivery_snapshot(row)
-
-    def deliveries_of(
-        self,
-        supplier: str,
-        *,
-        statuses: Iterable[str] = ("delivered",),
-        school: str | None = None,
-    ) -> list[DeliverySnapshot]:
-        """Return a supplier's deliveries with one of `statuses`, oldest first.
-
-        With `school`, only that school's (as stored: the canonical BRIN); the lookup then
-        reads only the matching rows through an index, however long the history.
-
-        Raises:
-            ConfigurationError: the database cannot be reached.
-        """
-        wanted = [_choice(status, "status", _DELIVERY_STATUSES) for status in statuses]
-        conditions = [
-            DeliveryRecord.supplier == _token(supplier, "supplier", _NAME_LENGTH),
-            # One status as an equality: planners then use the status index for the order too.
-            DeliveryRecord.status == wanted[0]
-            if len(wanted) == 1
-            else DeliveryRecord.status.in_(wanted),
-        ]
-        if school is not None:
-            conditions.append(DeliveryRecord.school == _token(school, "school", _NAME_LENGTH))
-        query = (
-            select(DeliveryRecord)
-            .where(*conditions)
-            .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
-        )
-        with self._transaction() as session:
-            return [_delivery_snapshot(row) for row in session.scalars(query)]
-
     def settle_held(
         self,
         delivery_id: str,
@@ -750,341 +406,6 @@ class LineageStore:
             if manifest_sha256 is not None:
                 row.manifest_sha256 = _sha256(manifest_sha256, "manifest_sha256")
 
-    def quarantine_for_run(self, run_id: str) -> list[QuarantineSnapshot]:
-        """Return a run's quarantine counts in the order they were recorded.
-
-        Raises:
-            ValueError: ``run_id`` is not a UUID.
-            ConfigurationError: the database cannot be reached.
-        """
-        query = (
-            select(QuarantineRecord)
-            .where(QuarantineRecord.run_id == _run_key(run_id))
-            .order_by(QuarantineRecord.id)
-        )
-        with self._transaction() as session:
-            return [_quarantine_snapshot(row) for row in session.scalars(query)]
-
-    # -- plumbing ---------------------------------------------------------------------
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with Session(self._engine, expire_on_commit=False) as session, session.begin():
-            # Connecting eagerly separates "cannot reach the database", a configuration
-            # problem, from errors in the statements that follow.
-            try:
-                session.connection()
-            except DBAPIError as exc:
-                raise connection_error(self._engine.url, exc) from None
-            try:
-                yield session
-            except DBAPIError as exc:
-                # A damaged SQLite file can pass the connect and fail on a later page.
-                if is_damaged(exc):
-                    raise connection_error(self._engine.url, exc) from None
-                raise
-
-
-# -- engine helpers ------------------------------------------------------------------
-
-
-# Seconds to wait for a PostgreSQL server to answer before the run gives up, in one line.
-CONNECT_TIMEOUT_SECONDS = 10
-
-
-def build_engine(url: str) -> Engine:
-    """Create an engine on the lineage database, set up the one way every module needs.
-
-    Values are hidden from error messages, SQLite enforces foreign keys and runs in WAL
-    mode, and a SQLite file's folder is created.
-
-    Raises:
-        ConfigurationError: the URL cannot be parsed or names a driver that is missing;
-            the message never holds the URL.
-    """
-    parsed = _parse_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        _make_sqlite_folder(parsed)
-    # A server that accepts the connection and never answers would hold the run for as
-    # long as TCP keeps trying; the URL's own connect_timeout wins.
-    connect_args: dict[str, Any] = {}
-    if backend == "postgresql" and "connect_timeout" not in parsed.query:
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
-    try:
-        # hide_parameters: a failing statement's message then never echoes a value,
-        # whatever a later caller manages to pass.
-        engine = create_engine(
-            parsed,
-            hide_parameters=True,
-            pool_pre_ping=backend != "sqlite",
-            connect_args=connect_args,
-        )
-    except (NoSuchModuleError, ImportError, ArgumentError):
-        raise ConfigurationError(
-            _(
-                "de URL van de lineage-database ({database}) noemt een databasedriver die niet "
-                "geïnstalleerd is; gebruik sqlite:///PAD of postgresql+psycopg://HOST/DB"
-            ).format(database=_describe(parsed))
-        ) from None
-    if backend == "sqlite":
-        event.listen(engine, "connect", _sqlite_on_connect)
-    return engine
-
-
-def _parse_url(url: str) -> URL:
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError, TypeError):
-        raise ConfigurationError(
-            _(
-                "de URL van de lineage-database is onleesbaar; gebruik sqlite:///PAD of "
-                "postgresql+psycopg://GEBRUIKER@HOST:POORT/DB"
-            )
-        ) from None
-    # psycopg 3 is the PostgreSQL driver Sluis ships; SQLAlchemy 2.0 would pick psycopg2.
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed
-
-
-def connection_error(url: URL, exc: DBAPIError) -> ConfigurationError:
-    """The one-line error for a lineage database that cannot be used, with the fix.
-
-    A SQLite file is named (it is a path in Sluis' state, not a secret); a server by its
-    dialect and host only, never its user, password or database name.
-    """
-    if url.get_backend_name() != "sqlite":
-        return ConfigurationError(
-            _(
-                "geen verbinding met de lineage-database ({database}); controleer dat de "
-                "server draait en dat de database-URL (--db of SLUIS_DB_URL), gebruiker en "
-                "wachtwoord kloppen"
-            ).format(database=_describe(url))
-        )
-    path = url.database or ":memory:"
-    if is_damaged(exc):
-        return ConfigurationError(
-            _(
-                "de lineage-database {path} is beschadigd of geen SQLite-database; zet haar "
-                "terug uit een back-up, of wijs --db (SLUIS_DB_URL) naar het juiste bestand"
-            ).format(path=path)
-        )
-    # SQLite's own reasons ("unable to open database file", "database is locked") name
-    # no value.
-    reason = shorten(getattr(exc, "orig", exc), 80)
-    return ConfigurationError(
-        _(
-            "de lineage-database {path} kan niet geopend worden ({reason}); controleer dat het "
-            "bestand en zijn map lees- en schrijfbaar zijn, en dat geen ander programma het "
-            "vasthoudt"
-        ).format(path=path, reason=reason)
-    )
-
-
-def is_damaged(exc: DBAPIError) -> bool:
-    """Whether SQLite says the file is not a database or is corrupt."""
-    name = getattr(exc.orig, "sqlite_errorname", "")
-    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
-
-
-def _describe(url: URL) -> str:
-    """Name the database for a message: dialect and host, never user, password or path."""
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        return _("sqlite, een lokaal bestand")
-    host = url.host or "localhost"
-    where = host if url.port is None else f"{host}:{url.port}"
-    return _("{backend} op {where}").format(backend=backend, where=where)
-
-
-def _make_sqlite_folder(url: URL) -> None:
-    """Create the SQLite file's folder (0700) and the file itself (0600).
-
-    SQLite gives its -wal and -shm files the mode of the database file, so creating
-    that one private keeps all three private whatever the umask.
-    """
-    database = url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    path = Path(database)
-    try:
-        make_private_dir(path.parent)
-    except OSError:
-        raise ConfigurationError(
-            _(
-                "de map van de SQLite-lineage-database {path} kan niet gemaakt worden; "
-                "controleer het pad van --state of --db en de rechten"
-            ).format(path=path)
-        ) from None
-    try:
-        make_private_file(path)
-    except OSError as exc:
-        raise ConfigurationError(
-            _(
-                "de SQLite-lineage-database {path} kan niet geopend worden ({reason}); "
-                "controleer het pad van --state of --db en de rechten"
-            ).format(path=path, reason=exc.strerror or type(exc).__name__)
-        ) from None
-
-
-def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        # SQLite ignores foreign keys unless asked; without this a delivery could name a
-        # run that does not exist.
-        cursor.execute("PRAGMA foreign_keys = ON")
-        # WAL lets a report read while a run writes. Switching needs the database to
-        # itself, which fails at once (no busy wait) while another connection is creating
-        # the schema; the mode is stored in the file, so whoever comes later switches it.
-        for attempt in range(50):
-            try:
-                cursor.execute("PRAGMA journal_mode = WAL")
-                break
-            except sqlite3.OperationalError:
-                time.sleep(0.05 * (attempt + 1) if attempt < 10 else 0.5)
-    finally:
-        cursor.close()
-
-
-# -- input guards ----------------------------------------------------------------------
-
-
-def _run_key(run_id: object) -> str:
-    if not isinstance(run_id, str):
-        raise ValueError("run_id must be a UUID string")
-    try:
-        return str(uuid.UUID(run_id))
-    except ValueError:
-        raise ValueError("run_id must be a UUID string") from None
-
-
-def _utc(value: object, name: str) -> datetime:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime")
-    return value.astimezone(UTC)
-
-
-def _bool(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be a bool")
-    return value
-
-
-def _count(value: object, name: str) -> int:
-    # bool is an int subclass; True as a count is a bug, not a one.
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int")
-    return value
-
-
-def _reference(value: object) -> str:
-    # An agreement's reference is the title people use for it ("Verwerkersovereenkomst
-    # Basispoort 4.0"): printable text on one line, written by the school, not a pupil value.
-    if not isinstance(value, str) or not value or len(value) > _TOKEN_LENGTH:
-        raise ValueError(f"agreement_reference must be 1 to {_TOKEN_LENGTH} characters")
-    if not value.isprintable():
-        raise ValueError("agreement_reference must be printable text on one line")
-    return value
-
-
-def _token(value: object, name: str, length: int) -> str:
-    if not isinstance(value, str) or len(value) > length or not _TOKEN.fullmatch(value):
-        raise ValueError(
-            f"{name} must be an id of at most {length} letters, digits or ._:+- without spaces"
-        )
-    return value
-
-
-def _field_name(value: object, name: str) -> str:
-    if not isinstance(value, str) or len(value) > _NAME_LENGTH or not _FIELD_NAME.fullmatch(value):
-        raise ValueError(f"{name} must be a snake_case field name matching ^[a-z][a-z0-9_]*$")
-    return value
-
-
-def _sha256(value: object, name: str) -> str:
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
-        raise ValueError(f"{name} must be a SHA-256 digest of 64 hex characters")
-    return value.lower()
-
-
-def _choice(value: object, name: str, allowed: frozenset[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(sorted(allowed))}")
-    return value
-
-
-def _line(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value or _CONTROL.search(value):
-        raise ValueError(f"{name} must be a non-empty single line")
-    return value
-
-
-def _fold(message: str) -> str:
-    if not isinstance(message, str):
-        raise ValueError("message must be a string")
-    folded = " ".join(_CONTROL.sub(" ", message).split())
-    return folded[:_MESSAGE_LENGTH]
-
-
-def _location(value: object) -> str:
-    location = _line(value, "location")
-    if "://" in location and urlsplit(location).password is not None:
-        raise ValueError("location must not hold a password")
-    return location
-
-
-def _fields(fields: object) -> list[str]:
-    if isinstance(fields, str | bytes) or not isinstance(fields, Sequence):
-        raise ValueError("fields must be a list of field names")
-    names = [_field_name(field, "each field") for field in fields]
-    if len(set(names)) != len(names):
-        raise ValueError("fields must not repeat a field name")
-    return names
-
-
-def _delivery_counts(counts: object, *, balanced: bool) -> dict[str, Any]:
-    if not isinstance(counts, Mapping) or set(counts) != _COUNT_KEYS:
-        raise ValueError(f"counts must have exactly the keys {', '.join(sorted(_COUNT_KEYS))}")
-    withheld = counts["withheld"]
-    if not isinstance(withheld, Mapping):
-        raise ValueError("counts['withheld'] must map reason codes to counts")
-    clean_withheld = {
-        _field_name(reason, "each withheld reason"): _count(n, f"counts['withheld'][{reason!r}]")
-        for reason, n in withheld.items()
-    }
-    total = _count(counts["input"], "counts['input']")
-    delivered = _count(counts["delivered"], "counts['delivered']")
-    quarantined = _count(counts["quarantined"], "counts['quarantined']")
-    if balanced and total != delivered + sum(clean_withheld.values()) + quarantined:
-        raise ValueError("counts must satisfy input = delivered + sum(withheld) + quarantined")
-    return {
-        "input": total,
-        "delivered": delivered,
-        "withheld": clean_withheld,
-        "quarantined": quarantined,
-    }
-
-
-def _files(files: object) -> list[dict[str, Any]]:
-    if isinstance(files, str | bytes | Mapping) or not isinstance(files, Iterable):
-        raise ValueError("files must be a list of {name, sha256, rows}")
-    clean: list[dict[str, Any]] = []
-    for entry in files:
-        if not isinstance(entry, Mapping) or set(entry) != _FILE_KEYS:
-            raise ValueError("each file must have exactly the keys name, rows, sha256")
-        name = entry["name"]
-        if not isinstance(name, str) or len(name) > _TOKEN_LENGTH or not _FILE_NAME.fullmatch(name):
-            raise ValueError("each file name must be a plain file name (letters, digits, ._-)")
-        clean.append(
-            {
-                "name": name,
-                "sha256": _sha256(entry["sha256"], "each file sha256"),
-                "rows": _count(entry["rows"], "each file's rows"),
-            }
-        )
-    return clean
-
 
 def _quarantine_record(run_id: str, school: str, entry: object, position: int) -> QuarantineRecord:
     where = f"quarantine count {position}"
@@ -1104,36 +425,6 @@ def _quarantine_record(run_id: str, school: str, entry: object, position: int) -
     )
 
 
-def _parameters(parameters: object) -> dict[str, Any]:
-    if not isinstance(parameters, Mapping) or not all(isinstance(k, str) for k in parameters):
-        raise ValueError("parameters must be a mapping with string keys")
-    try:
-        # The round trip stores exactly what a later read returns (tuples become lists)
-        # and refuses objects such as SecretStr that have no business in lineage.
-        clean = json.loads(json.dumps(dict(parameters), allow_nan=False))
-    except (TypeError, ValueError):
-        raise ValueError("parameters must be plain JSON values (str, number, bool, list)") from None
-    _refuse_credentials(clean)
-    return cast(dict[str, Any], clean)
-
-
-def _refuse_credentials(value: object) -> None:
-    if isinstance(value, str):
-        if "://" in value:
-            try:
-                password = urlsplit(value).password
-            except ValueError:
-                password = None
-            if password is not None:
-                raise ValueError("parameters must not hold a URL with a password")
-    elif isinstance(value, dict):
-        for item in value.values():
-            _refuse_credentials(item)
-    elif isinstance(value, list):
-        for item in value:
-            _refuse_credentials(item)
-
-
 def _require_running(session: Session, run_id: str) -> RunRecord:
     run = session.get(RunRecord, run_id, with_for_update=True)
     if run is None:
@@ -1141,71 +432,3 @@ def _require_running(session: Session, run_id: str) -> RunRecord:
     if run.status != "running":
         raise ValueError(f"run {run_id} has already finished ({run.status})")
     return run
-
-
-# -- snapshots -------------------------------------------------------------------------
-
-
-def _run_snapshot(run: RunRecord) -> RunSnapshot:
-    return RunSnapshot(
-        run_id=run.run_id,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        status=cast(RunStatus, run.status),
-        trigger=run.trigger,
-        dry_run=run.dry_run,
-        sluis_version=run.sluis_version,
-        message=run.message,
-        parameters=MappingProxyType(json.loads(json.dumps(run.parameters))),
-    )
-
-
-def _source_snapshot(row: SourceRecord) -> SourceSnapshot:
-    return SourceSnapshot(
-        run_id=row.run_id,
-        school=row.school,
-        path=row.path,
-        sha256=row.sha256,
-        format=row.format,
-        encoding=row.encoding,
-        pupils_read=row.pupils_read,
-        schooljaar=row.schooljaar,
-    )
-
-
-def _delivery_snapshot(row: DeliveryRecord) -> DeliverySnapshot:
-    counts = row.counts
-    return DeliverySnapshot(
-        delivery_id=row.delivery_id,
-        run_id=row.run_id,
-        supplier=row.supplier,
-        school=row.school,
-        agreement_sha256=row.agreement_sha256,
-        agreement_reference=row.agreement_reference,
-        fields=tuple(row.fields),
-        mode=cast(DeliveryMode, row.mode),
-        counts=DeliveryCounts(
-            input=counts["input"],
-            delivered=counts["delivered"],
-            withheld=MappingProxyType(dict(counts["withheld"])),
-            quarantined=counts["quarantined"],
-        ),
-        files=tuple(
-            DeliveredFile(name=f["name"], sha256=f["sha256"], rows=f["rows"]) for f in row.files
-        ),
-        manifest_sha256=row.manifest_sha256,
-        location=row.location,
-        status=cast(DeliveryStatus, row.status),
-        created_at=row.created_at,
-    )
-
-
-def _quarantine_snapshot(row: QuarantineRecord) -> QuarantineSnapshot:
-    return QuarantineSnapshot(
-        run_id=row.run_id,
-        school=row.school,
-        column=row.column,
-        rule=row.rule,
-        severity=cast(Severity, row.severity),
-        count=row.count,
-    )

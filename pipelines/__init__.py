@@ -1,1 +1,1 @@
-"""Prefect flows and tasks, the CLI and settings: the only package that imports Prefect."""
+"""Flows, tasks, CLI and settings: the only package importing Prefect; may import all others."""

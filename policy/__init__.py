@@ -1,1 +1,1 @@
-"""Pure functions that decide, per agreement, which pupils and fields pass."""
+"""Pure functions: which pupils and fields pass each agreement; may import contracts, connectors."""

@@ -12,8 +12,8 @@ from sqlalchemy import Connection
 
 from connectors.errors import ConfigurationError
 from connectors.i18n import _
+from lineage.engine import build_engine
 from lineage.migrate import VERSION_TABLE, lineage_metadata
-from lineage.store import build_engine
 
 
 def _run(connection: Connection) -> None:

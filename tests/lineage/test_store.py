@@ -756,8 +756,9 @@ def test_a_server_that_never_answers_is_given_up_on_in_one_line(tmp_path: Path) 
         silent.listen(8)
         port = silent.getsockname()[1]
         probe = (
+            "import lineage.engine as engine\n"
             "import lineage.store as store\n"
-            "store.CONNECT_TIMEOUT_SECONDS = 2\n"
+            "engine.CONNECT_TIMEOUT_SECONDS = 2\n"
             "from connectors.errors import ConfigurationError\n"
             "try:\n"
             f"    store.LineageStore('postgresql+psycopg://sluis@127.0.0.1:{port}/x').create_schema()\n"

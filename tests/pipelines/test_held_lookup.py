@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-import lineage.store as store_module
+import lineage.queries as queries_module
 from lineage.store import LineageStore
 from pipelines.delivery import DeliveryOutcome
 from pipelines.holds import record_outcome
@@ -57,13 +57,13 @@ def test_recording_an_outcome_reads_no_held_delivery_of_another_school(
     store.create_schema()
     _history(store, schools=30)
     read: list[str] = []
-    snapshot = store_module._delivery_snapshot
+    snapshot = queries_module._delivery_snapshot
 
     def counting(row: Any) -> Any:
         read.append(row.school)
         return snapshot(row)
 
-    monkeypatch.setattr(store_module, "_delivery_snapshot", counting)
+    monkeypatch.setattr(queries_module, "_delivery_snapshot", counting)
     outcome = DeliveryOutcome(
         supplier="leverancier",
         school="99ZZ",

@@ -1,0 +1,173 @@
+"""The lineage store's reads: a run, its sources, deliveries and quarantine counts, as snapshots.
+
+`StoreQueries` is the half of `lineage.store.LineageStore` that only reads; the store adds
+the writes on top. Every read, and every write of the store, runs in `_transaction`: one
+short session, where a database that cannot be reached or is damaged becomes a one-line
+`ConfigurationError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from lineage.engine import connection_error, is_damaged
+from lineage.snapshots import DeliverySnapshot, QuarantineSnapshot, RunSnapshot, SourceSnapshot
+
+# Looked up here when a read runs, so a test can count the rows a read turns into snapshots.
+from lineage.snapshots import delivery_snapshot as _delivery_snapshot
+from lineage.snapshots import quarantine_snapshot as _quarantine_snapshot
+from lineage.snapshots import run_snapshot as _run_snapshot
+from lineage.snapshots import source_snapshot as _source_snapshot
+from lineage.tables import DeliveryRecord, QuarantineRecord, RunRecord, SourceRecord
+
+# The checks keep the short private names the code below was written with.
+from lineage.values import DELIVERY_STATUSES as _DELIVERY_STATUSES
+from lineage.values import NAME_LENGTH as _NAME_LENGTH
+from lineage.values import choice as _choice
+from lineage.values import run_key as _run_key
+from lineage.values import token as _token
+
+__all__ = ["StoreQueries"]
+
+
+class StoreQueries:
+    """Reads of the lineage store, each in a short transaction of its own."""
+
+    _engine: Engine
+
+    def get_run(self, run_id: str) -> RunSnapshot | None:
+        """Return the run, or None if it was never started.
+
+        Raises:
+            ValueError: ``run_id`` is not a UUID.
+            ConfigurationError: the database cannot be reached.
+        """
+        key = _run_key(run_id)
+        with self._transaction() as session:
+            run = session.get(RunRecord, key)
+            return None if run is None else _run_snapshot(run)
+
+    def sources_for_run(self, run_id: str) -> list[SourceSnapshot]:
+        """Return the export files a run read, in the order they were recorded.
+
+        Raises:
+            ValueError: ``run_id`` is not a UUID.
+            ConfigurationError: the database cannot be reached.
+        """
+        query = (
+            select(SourceRecord)
+            .where(SourceRecord.run_id == _run_key(run_id))
+            .order_by(SourceRecord.id)
+        )
+        with self._transaction() as session:
+            return [_source_snapshot(row) for row in session.scalars(query)]
+
+    def deliveries_for_run(self, run_id: str) -> list[DeliverySnapshot]:
+        """Return a run's deliveries, oldest first.
+
+        Raises:
+            ValueError: ``run_id`` is not a UUID.
+            ConfigurationError: the database cannot be reached.
+        """
+        query = (
+            select(DeliveryRecord)
+            .where(DeliveryRecord.run_id == _run_key(run_id))
+            .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
+        )
+        with self._transaction() as session:
+            return [_delivery_snapshot(row) for row in session.scalars(query)]
+
+    def last_delivery(self, supplier: str, school: str) -> DeliverySnapshot | None:
+        """Return the newest delivery with status ``delivered`` to a supplier for a school.
+
+        This is the baseline of a delta delivery. Deliveries of runs that later failed
+        count: their files did reach the supplier.
+
+        Raises:
+            ConfigurationError: the database cannot be reached.
+        """
+        query = (
+            select(DeliveryRecord)
+            .where(
+                DeliveryRecord.supplier == supplier,
+                DeliveryRecord.school == school,
+                DeliveryRecord.status == "delivered",
+            )
+            .order_by(DeliveryRecord.created_at.desc(), DeliveryRecord.delivery_id.desc())
+            .limit(1)
+        )
+        with self._transaction() as session:
+            row = session.scalars(query).first()
+            return None if row is None else _delivery_snapshot(row)
+
+    def deliveries_of(
+        self,
+        supplier: str,
+        *,
+        statuses: Iterable[str] = ("delivered",),
+        school: str | None = None,
+    ) -> list[DeliverySnapshot]:
+        """Return a supplier's deliveries with one of `statuses`, oldest first.
+
+        With `school`, only that school's (as stored: the canonical BRIN); the lookup then
+        reads only the matching rows through an index, however long the history.
+
+        Raises:
+            ConfigurationError: the database cannot be reached.
+        """
+        wanted = [_choice(status, "status", _DELIVERY_STATUSES) for status in statuses]
+        conditions = [
+            DeliveryRecord.supplier == _token(supplier, "supplier", _NAME_LENGTH),
+            # One status as an equality: planners then use the status index for the order too.
+            DeliveryRecord.status == wanted[0]
+            if len(wanted) == 1
+            else DeliveryRecord.status.in_(wanted),
+        ]
+        if school is not None:
+            conditions.append(DeliveryRecord.school == _token(school, "school", _NAME_LENGTH))
+        query = (
+            select(DeliveryRecord)
+            .where(*conditions)
+            .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
+        )
+        with self._transaction() as session:
+            return [_delivery_snapshot(row) for row in session.scalars(query)]
+
+    def quarantine_for_run(self, run_id: str) -> list[QuarantineSnapshot]:
+        """Return a run's quarantine counts in the order they were recorded.
+
+        Raises:
+            ValueError: ``run_id`` is not a UUID.
+            ConfigurationError: the database cannot be reached.
+        """
+        query = (
+            select(QuarantineRecord)
+            .where(QuarantineRecord.run_id == _run_key(run_id))
+            .order_by(QuarantineRecord.id)
+        )
+        with self._transaction() as session:
+            return [_quarantine_snapshot(row) for row in session.scalars(query)]
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            # Connecting eagerly separates "cannot reach the database", a configuration
+            # problem, from errors in the statements that follow.
+            try:
+                session.connection()
+            except DBAPIError as exc:
+                raise connection_error(self._engine.url, exc) from None
+            try:
+                yield session
+            except DBAPIError as exc:
+                # A damaged SQLite file can pass the connect and fail on a later page.
+                if is_damaged(exc):
+                    raise connection_error(self._engine.url, exc) from None
+                raise
