@@ -15,13 +15,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-import typer.rich_utils
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from connectors.errors import RunStopped, SluisError, UsageError, shorten
 from connectors.i18n import _, ngettext, set_language
+from pipelines.cli_words import (
+    ClickException,
+    ClickUsageError,
+    SluisTyper,
+    is_help_without_arguments,
+    speak_typer,
+    usage_message,
+)
 from pipelines.settings import read_language
 
 if TYPE_CHECKING:
@@ -32,17 +39,7 @@ __all__ = ["app", "main"]
 
 # Before any help text is built: typer reads the help strings when the commands are declared.
 set_language(read_language())
-# Typer's own words in the help screens, in Sluis' language. Typer reads these module
-# constants when it renders help; it translates them only through the global gettext
-# domain, which Sluis does not take over. Click's "Show this message and exit." stays.
-typer.rich_utils.ARGUMENTS_PANEL_TITLE = _("Argumenten")
-typer.rich_utils.OPTIONS_PANEL_TITLE = _("Opties")
-typer.rich_utils.COMMANDS_PANEL_TITLE = _("Commando's")
-typer.rich_utils.ERRORS_PANEL_TITLE = _("Fout")
-typer.rich_utils.DEFAULT_STRING = _("[standaard: {}]")
-typer.rich_utils.ENVVAR_STRING = _("[omgevingsvariabele: {}]")
-typer.rich_utils.REQUIRED_LONG_STRING = _("[verplicht]")
-typer.rich_utils.ABORTED_TEXT = _("Afgebroken.")
+speak_typer()
 
 
 class TaskRunnerName(StrEnum):
@@ -52,7 +49,7 @@ class TaskRunnerName(StrEnum):
     dask = "dask"
 
 
-app = typer.Typer(
+app = SluisTyper(
     name="sluis",
     help=_(
         "Sluis: alleen wat elke overeenkomst toestaat gaat van de school naar haar leveranciers."
@@ -618,7 +615,7 @@ def inzage(
     )
 
 
-audit_app = typer.Typer(help=_("Het auditlog van beheerdershandelingen."), no_args_is_help=True)
+audit_app = SluisTyper(help=_("Het auditlog van beheerdershandelingen."), no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 
@@ -675,7 +672,7 @@ def audit_verify(
     raise typer.Exit(EXIT_ERROR)
 
 
-db_app = typer.Typer(help=_("De lineage-database."), no_args_is_help=True)
+db_app = SluisTyper(help=_("De lineage-database."), no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -691,7 +688,7 @@ def db_upgrade(state: StateOption = None, db: DbOption = None) -> None:
     _say(out, run_upgrade(_settings(state, db)))
 
 
-keys_app = typer.Typer(help=_("Pseudoniem- en lidmaatschapssleutels."), no_args_is_help=True)
+keys_app = SluisTyper(help=_("Pseudoniem- en lidmaatschapssleutels."), no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
@@ -901,10 +898,11 @@ def reconcile_command(
 def main() -> None:
     """Console-script entry point: user errors become one line and exit code 1 (2 for usage).
 
-    A run stopped by SIGTERM or SIGINT is one line too, exit 143 or 130.
+    A run stopped by SIGTERM or SIGINT is one line too, exit 143 or 130. Click's own usage
+    errors are caught here, not shown by Click, so that they are one line in Sluis' words.
     """
     try:
-        app()
+        code = app(prog_name="sluis", standalone_mode=False)
     except RunStopped as exc:
         _say(err, f"sluis: {exc}")
         sys.exit(exc.exit_code)
@@ -914,3 +912,16 @@ def main() -> None:
     except SluisError as exc:
         _say(err, f"sluis: {exc}")
         sys.exit(EXIT_ERROR)
+    except ClickUsageError as exc:
+        if not is_help_without_arguments(exc):  # else Click has shown the help already
+            _say(err, f"sluis: {usage_message(exc)}")
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        _say(err, f"sluis: {exc.format_message()}")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _say(err, _("sluis: afgebroken"))
+        sys.exit(EXIT_ERROR)
+    # Without standalone mode Click returns the exit code (typer.Exit, --help) instead of
+    # exiting; a command that returns normally gives None.
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

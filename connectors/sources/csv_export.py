@@ -57,6 +57,7 @@ from connectors import safe_yaml
 from connectors.errors import ConfigurationError, SourceFormatError, shorten
 from connectors.i18n import N_, _
 from connectors.identifiers import canonical_brin
+from connectors.pydantic_messages import error_message
 from connectors.sources.base import (
     GROUP_COLUMNS,
     PUPIL_COLUMNS,
@@ -361,7 +362,7 @@ def _map_problems(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
+        message = error_message(error)
         if error["type"] == "extra_forbidden":
             message = _("onbekende sleutel; bekend: {known}").format(
                 known=", ".join(ColumnMap.model_fields)
