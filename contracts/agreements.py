@@ -8,7 +8,7 @@ and what is allowed, so a wrong agreement never reaches a run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -23,7 +23,8 @@ from connectors.formats.aggregaat import DEFAULT_K, MIN_K
 from connectors.formats.encryption import parse_recipient
 from connectors.formats.registry import get_format
 from connectors.i18n import _, ngettext
-from connectors.quoting import MAX_QUOTED, quote, short
+from connectors.pydantic_messages import error_message
+from connectors.quoting import quote, short
 from contracts.agreement_location import location_problems
 from contracts.catalog import FieldInfo, lookup_field, lookup_teacher_field, teacher_catalog
 from contracts.classification import Classification, denial_reason
@@ -487,22 +488,6 @@ def _joined(path: Path, problems: Sequence[str]) -> str:
     return "; ".join(shown)
 
 
-# Context pydantic fills from the model, not from the file: these are never shortened.
-_OWN_CONTEXT = frozenset({"expected", "expected_tags", "pattern", "error", "discriminator"})
-
-
-def _error_message(error: Mapping[str, Any]) -> str:
-    """A pydantic message with any value it quotes from the file (e.g. a tag) shortened."""
-    # A validator's own ValueError is already a full message: drop pydantic's English
-    # "Value error, " in front of it.
-    own = (error.get("ctx") or {}).get("error") if error.get("type") == "value_error" else None
-    msg = str(own) if own is not None else str(error["msg"])
-    for key, value in (error.get("ctx") or {}).items():
-        if key not in _OWN_CONTEXT and isinstance(value, str) and len(value) > MAX_QUOTED:
-            msg = msg.replace(value, short(value))
-    return short(msg, 300)
-
-
 def _load(path: Path) -> LoadedAgreement | AgreementProblem:
     """Load one agreement file, or say in one line what is wrong with it."""
 
@@ -539,7 +524,7 @@ def _load(path: Path) -> LoadedAgreement | AgreementProblem:
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         return problem(
-            [f"{_location(err['loc'], data)}: {_error_message(err)}" for err in errors],
+            [f"{_location(err['loc'], data)}: {error_message(err)}" for err in errors],
             digest,
         )
     if agreement.id != path.stem:

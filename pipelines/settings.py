@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from connectors.errors import ConfigurationError
+from connectors.i18n import _
+from connectors.pydantic_messages import error_message
+from connectors.quoting import short
 from contracts.agreements import BUNDLED_AGREEMENTS
 
 __all__ = ["MEMBERSHIP_KEY_NAME", "Settings", "read_language"]
@@ -25,6 +31,34 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SLUIS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
+
+    def __init__(self, **values: Any) -> None:
+        """Read the settings; a wrong one is a ConfigurationError in Dutch, without its value.
+
+        Raises:
+            ConfigurationError: names each wrong setting (SLUIS_...) and what it must be.
+        """
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False)
+            raise ConfigurationError(
+                "; ".join(
+                    _("instelling {name}: {problem}").format(
+                        name=_setting_name(err["loc"]), problem=error_message(err)
+                    )
+                    for err in errors
+                )
+            ) from None
+        except SettingsError as exc:
+            # Only a value that should be JSON (SLUIS_SECRETS, ...) and is not gets here;
+            # pydantic-settings names the field in its English message, never the value.
+            found = re.search(r'field "(\w+)"', str(exc))
+            raise ConfigurationError(
+                _("instelling {name}: is geen geldige JSON").format(
+                    name=_setting_name([found.group(1)]) if found else "SLUIS_..."
+                )
+            ) from None
 
     lang: str = Field(
         "nl",
@@ -161,6 +195,15 @@ class Settings(BaseSettings):
         if self.db_url is not None:
             return self.db_url.get_secret_value()
         return f"sqlite:///{(self.state_dir / 'lineage.db').resolve()}"
+
+
+def _setting_name(loc: Sequence[int | str]) -> str:
+    """'SLUIS_BATCH_SIZE' for a field, 'SLUIS_PSEUDONYM_KEYS.rekenapp' for a key inside one."""
+    if not loc:
+        return "SLUIS_..."
+    first, *rest = loc
+    name = "SLUIS_" + str(first).upper()
+    return ".".join([name, *(short(part) for part in rest)])
 
 
 class _LanguageOnly(BaseSettings):

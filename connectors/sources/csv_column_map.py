@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from connectors import safe_yaml
 from connectors.errors import ConfigurationError
 from connectors.i18n import _
+from connectors.pydantic_messages import error_message
 from connectors.sources.base import (
     PUPIL_COLUMNS,
     SCHOOL_FIELDS,
@@ -239,7 +240,7 @@ def _map_problems(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
+        message = error_message(error)
         if error["type"] == "extra_forbidden":
             message = _("onbekende sleutel; bekend: {known}").format(
                 known=", ".join(ColumnMap.model_fields)

@@ -123,7 +123,7 @@ def test_a_legal_duty_may_receive_the_bsn_but_never_free_text(tmp_path: Path) ->
 
 def test_unknown_key_names_the_key(tmp_path: Path) -> None:
     path = _write(tmp_path, _base(fields_extra=["x"]))
-    with pytest.raises(AgreementError, match=r"fields_extra: Extra inputs are not permitted"):
+    with pytest.raises(AgreementError, match=r"fields_extra: onbekende sleutel"):
         load_agreement(path)
 
 
@@ -135,7 +135,7 @@ def test_unknown_field_lists_what_is_allowed(tmp_path: Path) -> None:
 
 def test_bad_enum_value_names_the_allowed_values(tmp_path: Path) -> None:
     path = _write(tmp_path, _base(role="leverancier"))
-    with pytest.raises(AgreementError, match=r"role: Input should be 'verwerker', 'derde'"):
+    with pytest.raises(AgreementError, match=r"role: moet 'verwerker', 'derde' of 'overheid' zijn"):
         load_agreement(path)
 
 
@@ -236,11 +236,20 @@ def _error(tmp_path: Path, **changes: object) -> str:
     return message
 
 
+def test_a_missing_field_is_named_in_dutch(tmp_path: Path) -> None:
+    data = _base()
+    del data["purpose"]
+    with pytest.raises(AgreementError) as caught:
+        load_agreement(_write(tmp_path, data))
+    message = str(caught.value)
+    assert "purpose: ontbreekt; deze sleutel is verplicht" in message
+    assert "Field required" not in message and "Input should" not in message
+
+
 def test_an_unknown_format_names_the_file_key_and_the_known_formats(tmp_path: Path) -> None:
     message = _error(tmp_path, format={"type": "xlsx"})
     assert (
-        "format.type: Input should be 'csv', 'parquet', 'edexml', 'oneroster' or 'aggregaat'"
-        in message
+        "format.type: moet 'csv', 'parquet', 'edexml', 'oneroster' of 'aggregaat' zijn" in message
     )
 
 
@@ -312,7 +321,7 @@ def test_an_sftp_drop_never_holds_the_password_itself(tmp_path: Path) -> None:
         "password": "geheim",
     }
     message = _error(tmp_path, drop=drop)
-    assert "drop.sftp.password: Extra inputs are not permitted" in message
+    assert "drop.sftp.password: onbekende sleutel" in message
     assert "geheim" not in message
 
 
@@ -331,13 +340,13 @@ def test_an_sftp_drop_with_a_pinned_key_and_a_named_secret_loads(tmp_path: Path)
 
 def test_an_unknown_drop_type_lists_the_known_ones(tmp_path: Path) -> None:
     message = _error(tmp_path, drop={"type": "ftp"})
-    assert "drop: Input tag 'ftp' found using 'type' does not match any of the expected" in message
+    assert "drop: 'type' 'ftp' is onbekend; bekend zijn" in message
     assert "'folder', 'sftp'" in message
 
 
 def test_hold_thresholds_are_percentages(tmp_path: Path) -> None:
     message = _error(tmp_path, hold={"max_removed_pct": 150})
-    assert "hold.max_removed_pct: Input should be less than or equal to 100" in message
+    assert "hold.max_removed_pct: mag hoogstens 100 zijn" in message
 
 
 def test_a_bad_age_key_is_refused_on_load(tmp_path: Path) -> None:

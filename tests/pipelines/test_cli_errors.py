@@ -65,13 +65,13 @@ def test_malformed_agreement_names_file_and_key(tmp_path: Path) -> None:
     result = sluis("run", env={"SLUIS_AGREEMENTS_DIR": str(tmp_path)})
     assert result.returncode == 1
     line = one_line_error(result)
-    assert "acme.yaml: role: Input should be 'verwerker'" in line
+    assert "acme.yaml: role: moet 'verwerker', 'derde' of 'overheid' zijn" in line
 
 
 def test_an_unknown_option_is_a_usage_error() -> None:
     result = sluis("run", "--bogus")
     assert result.returncode == 2
-    assert "No such option" in result.stderr
+    assert "onbekende optie --bogus" in result.stderr
     assert "Traceback" not in result.stderr
 
 
