@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -64,3 +66,20 @@ def halve(export: Path) -> None:
     for element in pupils[::2]:
         element.getparent().remove(element)
     tree.write(str(export), xml_declaration=True, encoding="UTF-8")
+
+
+def sluis_in_process(*args: str) -> tuple[int, str, str]:
+    """Run `sluis *args` in this process: exit code, stdout and stderr (for fast CLI tests)."""
+    from pipelines.cli import main  # here, so the subprocess helpers need no Sluis import
+
+    out, err = io.StringIO(), io.StringIO()
+    argv, sys.argv = sys.argv, ["sluis", *args]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = argv
+    return code, out.getvalue(), err.getvalue()

@@ -7,40 +7,23 @@ entry, the heads runs recorded, and a head kept elsewhere (`--head`, a printout)
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import sqlite3
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sluis_cli import sluis_in_process as sluis
 
 from lineage.audit import GENESIS_HASH
 from lineage.audit_anchors import anchor_run
 from lineage.store import LineageStore
-from pipelines.cli import main
 from pipelines.keys import audit_log
 from pipelines.settings import Settings
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-
-
-def sluis(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    argv, sys.argv = sys.argv, ["sluis", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = argv
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from sluis_cli import sluis_in_process as sluis
 
 from contracts.agreements import BUNDLED_AGREEMENTS
-from pipelines.cli import main
 from pipelines.serve import describe, plan_deployments
 from pipelines.settings import Settings
 
@@ -28,20 +25,6 @@ def agreements(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     monkeypatch.setenv("SLUIS_AGREEMENTS_DIR", str(folder))
     return folder
-
-
-def sluis(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    argv, sys.argv = sys.argv, ["sluis", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = argv
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_datamap_maps_the_good_agreements_and_names_the_one_left_out(

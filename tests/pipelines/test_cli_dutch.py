@@ -6,15 +6,11 @@ error, 1 for a wrong setting). Run in this process through `main`, as `sluis` ru
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import sys
 from pathlib import Path
 
 import pytest
-
-from pipelines.cli import main
+from sluis_cli import sluis_in_process as sluis
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,20 +37,6 @@ _ENGLISH = (
     "COMMAND [ARGS]",
     "Traceback",
 )
-
-
-def sluis(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    argv, sys.argv = sys.argv, ["sluis", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = argv
-    return code, out.getvalue(), err.getvalue()
 
 
 def no_english(text: str) -> None:

@@ -8,18 +8,16 @@ is the only way to change one.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import sqlite3
 import stat
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from sluis_cli import sluis_in_process as sluis
 
 from connectors.errors import ConfigurationError
 from lineage.key_records import (
@@ -33,7 +31,6 @@ from lineage.key_records import (
 from lineage.rights import erased_hashes, pupil_hash, record_members
 from lineage.state import state_key
 from lineage.store import LineageStore
-from pipelines.cli import main
 from pipelines.keys import (
     audit_source,
     check_run_keys,
@@ -46,20 +43,6 @@ from pipelines.keys import (
 from pipelines.settings import Settings
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-
-
-def sluis(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    argv, sys.argv = sys.argv, ["sluis", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = argv
-    return code, out.getvalue(), err.getvalue()
 
 
 def one_line(err: str) -> str:

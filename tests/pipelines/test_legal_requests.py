@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from sluis_cli import sluis_in_process as sluis
 from sqlalchemy import select
 
 from connectors.errors import AgreementError, UsageError
 from contracts.agreements import BUNDLED_AGREEMENTS, load_agreement_set, load_agreements
 from lineage.store import LineageStore, RunRecord
-from pipelines.cli import main
 from pipelines.keys import audit_log
 from pipelines.legal_requests import LegalRequest, answer_request
 from pipelines.run_guards import ON_REQUEST_STATUS, RunAgreements
@@ -25,20 +23,6 @@ from pipelines.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 EXPORT = REPO / "data" / "samples" / "27ZX"
 PUPIL = "257899"
-
-
-def sluis(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    argv, sys.argv = sys.argv, ["sluis", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = argv
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import sqlite3
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sluis_cli import sluis_in_process as sluis
 
 from lineage.rights import erased_hashes, pupil_hash, record_members
 from lineage.store import LineageStore
-from pipelines.cli import main
 from pipelines.keys import checked_key, membership_source, pseudonym_source, read_key
 from pipelines.settings import Settings
-
-
-def sluis(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    argv, sys.argv = sys.argv, ["sluis", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = argv
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
