@@ -71,24 +71,60 @@ class SyncRequest(BaseModel):
     they come from settings.
     """
 
-    model_config = ConfigDict(extra="forbid")
-
-    source: str = Field("data/samples", description="Export file, or folder of schools")
-    school: str | None = Field(
-        None, description="Only this school of the source folder (its folder name, the BRIN)"
+    # The run form in the Prefect UI shows each field's title and description, and the
+    # model's description above them: Dutch, through gettext, like every text a person reads.
+    # json_schema_extra replaces the description pydantic would take from this docstring.
+    model_config = ConfigDict(
+        extra="forbid",
+        title=_("Synchronisatie"),
+        json_schema_extra={
+            "description": _(
+                "Wat deze run leest, waar hij levert en voor wie. Sleutels en de database "
+                "komen uit de instellingen, nooit uit dit formulier."
+            )
+        },
     )
-    consents: str | None = Field(None, description="Consent export (with a single file)")
-    drop: str = Field("drop", description="Folder drop root")
-    state: str = Field("sluis-state", description="Sluis' own files (reports, keys, SQLite)")
-    suppliers: list[str] = Field(default_factory=list, description="Supplier ids; empty = all")
-    dry_run: bool = Field(False, description="Do everything except publishing")
-    trigger: str = Field("ui", description="Who started the run: cli, schedule or ui")
+
+    source: str = Field(
+        "data/samples", title=_("Bron"), description=_("Exportbestand, of map met scholen")
+    )
+    school: str | None = Field(
+        None,
+        title=_("School"),
+        description=_("Alleen deze school uit de bronmap (de mapnaam, het BRIN-nummer)"),
+    )
+    consents: str | None = Field(
+        None,
+        title=_("Toestemmingen"),
+        description=_("Export van de toestemmingen (bij één exportbestand)"),
+    )
+    drop: str = Field("drop", title=_("Afgiftemap"), description=_("Map waarin Sluis levert"))
+    state: str = Field(
+        "sluis-state",
+        title=_("Eigen bestanden"),
+        description=_("De eigen bestanden van Sluis (rapporten, sleutels, SQLite)"),
+    )
+    suppliers: list[str] = Field(
+        default_factory=list,
+        title=_("Leveranciers"),
+        description=_("Id's van leveranciers; leeg = allemaal"),
+    )
+    dry_run: bool = Field(False, title=_("Proefrun"), description=_("Alles doen behalve leveren"))
+    trigger: str = Field(
+        "ui",
+        title=_("Gestart door"),
+        description=_("Wie de run startte: cli, schedule of ui"),
+    )
     approval_wait_minutes: int = Field(
         0,
         ge=0,
         le=1440,
-        description="When a delivery is held for a mass change: minutes this run waits for "
-        "approval in the Prefect UI (0: end the run; approve later with sluis approve)",
+        title=_("Wachttijd voor goedkeuring (minuten)"),
+        description=_(
+            "Als een levering is tegengehouden om een grote wijziging: zoveel minuten wacht "
+            "deze run op goedkeuring in de Prefect UI (0: de run stopt; keur later goed met "
+            "sluis approve)"
+        ),
     )
 
 
@@ -130,6 +166,9 @@ def _flow_run_name() -> str:
     persist_result=False,
     task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
     log_prints=False,
+    description=_(
+        "Valideert elke school één keer, levert elke leverancier zijn deel en legt alles vast."
+    ),
 )
 def sync(request: SyncRequest) -> State:
     """Validate every school once, then deliver each supplier its share, and record it all."""

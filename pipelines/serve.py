@@ -19,6 +19,7 @@ from typing import Any, Literal
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Schedule
 
+from connectors.i18n import _
 from contracts.agreements import LoadedAgreement, load_agreement_set
 from pipelines.flows import SLUIS_VERSION, SyncRequest, sync
 from pipelines.plan import discover_schools
@@ -101,13 +102,17 @@ def build_deployments(settings: Settings, plans: list[DeploymentPlan]) -> list[R
             )
             for cron, suppliers in plan.schedules
         ]
-        what = f"school {plan.school}" if plan.school else "every school of the board"
+        description = (
+            _("Sluis: levert school {school} aan haar leveranciers.").format(school=plan.school)
+            if plan.school
+            else _("Sluis: levert elke school van het bestuur aan haar leveranciers.")
+        )
         deployments.append(
             flow.to_deployment(  # type: ignore[arg-type]  # sync call: not a coroutine
                 name=plan.name,
                 schedules=schedules,
                 parameters=_request(settings, plan, trigger="ui"),
-                description=f"Sluis: sync {what} to its suppliers.",
+                description=description,
                 tags=["sluis", plan.school or "bestuur"],
                 version=SLUIS_VERSION,
                 # One run of a deployment at a time; the lineage lock also keeps runs of
@@ -131,11 +136,16 @@ def describe(settings: Settings, plans: list[DeploymentPlan]) -> list[str]:
     And one line per agreement file that cannot be used: its supplier gets nothing.
     """
     lines = [
-        f"agreement skipped until it is fixed: {problem.message}"
+        _("overeenkomst overgeslagen tot ze is hersteld: {message}").format(message=problem.message)
         for problem in load_agreement_set(settings.agreements_dir).problems
     ]
     for plan in plans:
         for cron, suppliers in plan.schedules:
-            who = ", ".join(suppliers) if suppliers else "all suppliers"
-            lines.append(f"sync/{plan.name}: '{cron}' ({settings.schedule_timezone}), {who}")
+            who = ", ".join(suppliers) if suppliers else _("alle leveranciers")
+            # The deployment's name and the cron expression are what the Prefect UI shows.
+            lines.append(
+                _("sync/{name}: '{cron}' ({zone}), {who}").format(
+                    name=plan.name, cron=cron, zone=settings.schedule_timezone, who=who
+                )
+            )
     return lines

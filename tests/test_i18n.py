@@ -26,6 +26,12 @@ POT = ROOT / "connectors" / "locale" / "sluis.pot"
 _LOG_METHODS = frozenset({"debug", "info", "warning", "error", "exception", "critical"})
 # Keywords whose value a person reads: typer help, a rich table's title.
 _TEXT_KEYWORDS = frozenset({"help", "title"})
+# In pipelines/ a `description=` is shown in the Prefect UI (flow, deployment, artifact, the
+# run form's parameter fields), so a person reads it there too. Elsewhere, and in the settings
+# model, a description documents a field for developers and for OpenLineage's schema facet;
+# no screen shows it (a wrong setting is reported by its variable name and rule).
+_UI_DESCRIPTION_MODULES = "pipelines/"
+_DEVELOPER_DESCRIPTIONS = frozenset({"pipelines/settings.py"})
 
 # Strings that look like messages but are codes others parse or names of things, never
 # translated. Each is (module, exact text) with why; never a whole file.
@@ -105,7 +111,7 @@ def _names_notes(func: ast.expr) -> bool:
     return name.endswith("notes")
 
 
-def _messages(call: ast.Call, family: frozenset[str]) -> list[ast.AST]:
+def _messages(call: ast.Call, family: frozenset[str], module: str = "") -> list[ast.AST]:
     """The arguments of `call` that a person reads."""
     func = call.func
     name = (
@@ -115,7 +121,10 @@ def _messages(call: ast.Call, family: frozenset[str]) -> list[ast.AST]:
         if isinstance(func, ast.Attribute)
         else ""
     )
-    found: list[ast.AST] = [k.value for k in call.keywords if k.arg in _TEXT_KEYWORDS]
+    keywords = set(_TEXT_KEYWORDS)
+    if module.startswith(_UI_DESCRIPTION_MODULES) and module not in _DEVELOPER_DESCRIPTIONS:
+        keywords.add("description")
+    found: list[ast.AST] = [k.value for k in call.keywords if k.arg in keywords]
     if isinstance(func, ast.Attribute) and name in _LOG_METHODS and call.args:
         found.append(call.args[0])
     elif isinstance(func, ast.Attribute) and name == "log" and len(call.args) > 1:
@@ -142,7 +151,7 @@ def _unwrapped() -> dict[str, list[str]]:
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             if not isinstance(node, ast.Call):
                 continue
-            for arg in _messages(node, family):
+            for arg in _messages(node, family, module):
                 text = _plain_text(arg)
                 if text is not None and (module, text) not in EXEMPT:
                     problems.setdefault(module, []).append(f"{arg.lineno}: {text[:80]!r}")

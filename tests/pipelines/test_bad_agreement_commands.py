@@ -50,6 +50,6 @@ def test_serve_plans_without_the_bad_agreement_and_says_so(agreements: Path) -> 
     assert [p.school for p in plans] == ["27ZX", "53NC"]
     lines = describe(settings, plans)
     assert any(
-        line.startswith("agreement skipped until it is fixed: ") and "leesapp.yaml" in line
+        line.startswith("overeenkomst overgeslagen tot ze is hersteld: ") and "leesapp.yaml" in line
         for line in lines
     )
