@@ -772,11 +772,10 @@ def _deliver_one(
         if staff is not None:
             counted_staff = staff.kinds.value_counts()
             if len(staff.kinds):
+                added, changed, removed = (int(counted_staff.get(k, 0)) for k in CHANGE_KINDS)
                 notes.append(
-                    _("leerkrachten: {counts}").format(
-                        counts=", ".join(
-                            f"{int(counted_staff.get(k, 0))} {k}" for k in CHANGE_KINDS
-                        )
+                    _("leerkrachten: {added} nieuw, {changed} gewijzigd, {removed} weg").format(
+                        added=added, changed=changed, removed=removed
                     )
                 )
         counted = delta.kinds.value_counts()

@@ -852,7 +852,7 @@ def test_a_teacher_who_no_longer_teaches_a_delivered_group_is_tobedeleted(tmp_pa
     assert {c["sourcedId"]: c["status"] for c in package.rows("classes")} == {
         "07XY.G4": "tobedeleted"
     }
-    counted = "leerkrachten: 0 added, 0 changed, 1 removed"
+    counted = "leerkrachten: 0 nieuw, 0 gewijzigd, 1 weg"
     assert any(note.startswith(counted) for note in outcome.notes)
     # The supplier now holds one teacher: nothing is left to send the next time.
     state = load_state(harness.store.engine, "leverancier", ["07XY"])["07XY"]
