@@ -229,7 +229,8 @@ def sync(request: SyncRequest) -> State:
     # Written last: a run without its completed record did not complete.
     store.finish_run(run_id, status="completed", finished_at=datetime.now(UTC))
     store.dispose()
-    return Completed(message="sync completed", data=summary)
+    # The state message is shown in the Prefect UI and the run log: Dutch, like the rest.
+    return Completed(message=_("synchronisatie voltooid"), data=summary)
 
 
 def _stopped(store: LineageStore, lineage: RunLineage, run_id: str, message: str) -> None:

@@ -26,10 +26,11 @@ POT = ROOT / "connectors" / "locale" / "sluis.pot"
 _LOG_METHODS = frozenset({"debug", "info", "warning", "error", "exception", "critical"})
 # Keywords whose value a person reads: typer help, a rich table's title.
 _TEXT_KEYWORDS = frozenset({"help", "title"})
-# In pipelines/ a `description=` is shown in the Prefect UI (flow, deployment, artifact, the
-# run form's parameter fields), so a person reads it there too. Elsewhere, and in the settings
-# model, a description documents a field for developers and for OpenLineage's schema facet;
-# no screen shows it (a wrong setting is reported by its variable name and rule).
+# In pipelines/ a `description=` or a state's `message=` is shown in the Prefect UI (flow,
+# deployment, artifact, the run form's parameter fields, a run's final state), so a person
+# reads it there too. Elsewhere, and in the settings model, a description documents a field
+# for developers and for OpenLineage's schema facet; no screen shows it (a wrong setting is
+# reported by its variable name and rule).
 _UI_DESCRIPTION_MODULES = "pipelines/"
 _DEVELOPER_DESCRIPTIONS = frozenset({"pipelines/settings.py"})
 
@@ -123,7 +124,7 @@ def _messages(call: ast.Call, family: frozenset[str], module: str = "") -> list[
     )
     keywords = set(_TEXT_KEYWORDS)
     if module.startswith(_UI_DESCRIPTION_MODULES) and module not in _DEVELOPER_DESCRIPTIONS:
-        keywords.add("description")
+        keywords |= {"description", "message"}
     found: list[ast.AST] = [k.value for k in call.keywords if k.arg in keywords]
     if isinstance(func, ast.Attribute) and name in _LOG_METHODS and call.args:
         found.append(call.args[0])
