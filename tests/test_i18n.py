@@ -31,8 +31,9 @@ _TEXT_KEYWORDS = frozenset({"help", "title"})
 # reads it there too. Elsewhere, and in the settings model, a description documents a field
 # for developers and for OpenLineage's schema facet; no screen shows it (a wrong setting is
 # reported by its variable name and rule).
-_UI_DESCRIPTION_MODULES = "pipelines/"
+_UI_MODULES = "pipelines/"
 _DEVELOPER_DESCRIPTIONS = frozenset({"pipelines/settings.py"})
+_UI_TEXT_KEYWORDS = _TEXT_KEYWORDS | {"description", "message"}
 
 # Strings that look like messages but are codes others parse or names of things, never
 # translated. Each is (module, exact text) with why; never a whole file.
@@ -112,7 +113,7 @@ def _names_notes(func: ast.expr) -> bool:
     return name.endswith("notes")
 
 
-def _messages(call: ast.Call, family: frozenset[str], module: str = "") -> list[ast.AST]:
+def _messages(call: ast.Call, family: frozenset[str], module: str) -> list[ast.AST]:
     """The arguments of `call` that a person reads."""
     func = call.func
     name = (
@@ -122,9 +123,8 @@ def _messages(call: ast.Call, family: frozenset[str], module: str = "") -> list[
         if isinstance(func, ast.Attribute)
         else ""
     )
-    keywords = set(_TEXT_KEYWORDS)
-    if module.startswith(_UI_DESCRIPTION_MODULES) and module not in _DEVELOPER_DESCRIPTIONS:
-        keywords |= {"description", "message"}
+    in_ui = module.startswith(_UI_MODULES) and module not in _DEVELOPER_DESCRIPTIONS
+    keywords = _UI_TEXT_KEYWORDS if in_ui else _TEXT_KEYWORDS
     found: list[ast.AST] = [k.value for k in call.keywords if k.arg in keywords]
     if isinstance(func, ast.Attribute) and name in _LOG_METHODS and call.args:
         found.append(call.args[0])
@@ -242,10 +242,21 @@ def test_the_lint_sees_an_unwrapped_message() -> None:
         _plain_text(arg)
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
-        for arg in _messages(node, family)
+        for arg in _messages(node, family, "connectors/example.py")
     ]
     assert texts.count(None) == 1
     assert "school %s skipped" in texts and "Run: {}" in texts and "bad {}" in texts
+
+
+def test_the_lint_sees_a_prefect_ui_text_only_where_prefect_shows_it() -> None:
+    call = ast.parse("Completed(message='sync completed', description='Runs it')").body[0]
+    assert isinstance(call, ast.Expr) and isinstance(call.value, ast.Call)
+
+    def seen(module: str) -> list[str | None]:
+        return [_plain_text(a) for a in _messages(call.value, frozenset(), module)]
+
+    assert seen("pipelines/flows.py") == ["sync completed", "Runs it"]
+    assert seen("pipelines/settings.py") == seen("lineage/store.py") == []
 
 
 # English words that must not appear in what a coordinator reads (issue 13, "Two languages").
