@@ -11,6 +11,7 @@ import. Messages name files, lines, keys, rules and fixes; they never hold a pup
     │   ├── UnsafeInputError        DTD, external entity, entity expansion: refused outright
     │   └── SourceFormatError       not well-formed, not EDEXML, empty, wrong encoding
     ├── PolicyError                 a delivery would break an agreement or the deny-list
+    ├── StagingError                a run's own staged frames are missing or changed
     └── DeliveryError               publishing a delivery failed
         ├── TransientDeliveryError  retry: the drop may work next time (network, lock)
         └── PermanentDeliveryError  do not retry: permissions, missing folder, refused key
@@ -32,6 +33,7 @@ __all__ = [
     "RunStopped",
     "SluisError",
     "SourceFormatError",
+    "StagingError",
     "TransientDeliveryError",
     "UnsafeInputError",
     "UsageError",
@@ -69,6 +71,10 @@ class SourceFormatError(InputError):
 
 class PolicyError(SluisError):
     """A delivery would contain something its agreement or the deny-list does not allow."""
+
+
+class StagingError(SluisError):
+    """A file the run staged itself is gone or no longer what it wrote: nothing more is sent."""
 
 
 class DeliveryError(SluisError):

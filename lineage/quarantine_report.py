@@ -19,6 +19,7 @@ from connectors.i18n import N_, _
 from connectors.private_files import make_private_dir, write_private_file
 from connectors.sources.base import SOURCE_FILE, SOURCE_LINE
 from contracts.rules import hint_for
+from contracts.staged import StagedSchool
 from contracts.validation import PROBLEM_COLUMNS, ValidatedSchool
 
 __all__ = ["QuarantineReport", "build_report", "write_report"]
@@ -99,12 +100,12 @@ class QuarantineReport:
 
 
 def build_report(
-    schools: Sequence[ValidatedSchool], extra: pd.DataFrame | None = None
+    schools: Sequence[ValidatedSchool | StagedSchool], extra: pd.DataFrame | None = None
 ) -> QuarantineReport:
     """Collect every school's problems into one report.
 
     Args:
-        schools: the validated schools.
+        schools: the validated schools (in memory, or staged: their problems are read).
         extra: more rows in REPORT_COLUMNS that are not the contracts' own, such as the
             pupils a supplier's format cannot carry (policy.format_needs.format_gaps).
     """

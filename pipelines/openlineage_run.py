@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from contracts.rules import RULE_HINTS
+from contracts.staged import StagedSchool
 from contracts.validation import ValidatedSchool
 from lineage.audit import AuditHead
 from lineage.openlineage import (
@@ -71,7 +72,7 @@ class RunLineage:
     def complete(
         self,
         inputs: Sequence[SchoolInput],
-        schools: Sequence[ValidatedSchool],
+        schools: Sequence[ValidatedSchool | StagedSchool],
         outcomes: Sequence[DeliveryOutcome],
         at: datetime,
         audit_head: AuditHead | None = None,

@@ -24,6 +24,7 @@ from connectors.drops.base import Drop
 from connectors.drops.registry import ReconcilableDrop
 from connectors.errors import SluisError
 from connectors.i18n import N_, _, ngettext
+from connectors.staging import sweep as remove_stale_staging
 from contracts.agreements import LoadedAgreement
 from lineage import intents
 from lineage.audit import AuditLog
@@ -251,7 +252,7 @@ def _sweep(drop: ReconcilableDrop, supplier: str, *, keep: Callable[[str], bool]
 
 
 def sweep_own_staging(settings: Settings, live: Collection[str]) -> int:
-    """Remove staging folders a killed run left in Sluis' own folder drops (archive, held).
+    """Remove what a killed run staged: its frames, and its folders in archive and held.
 
     Those copies are not the supplier's, so they carry no intent; a folder is a live run's
     while that run beats (its delivery ids end in the run id's first eight characters).
@@ -263,8 +264,10 @@ def sweep_own_staging(settings: Settings, live: Collection[str]) -> int:
     Returns:
         How many staging folders were removed.
     """
+    # A killed run's staged frames (connectors.staging) go with it: pupil values live in
+    # staging only while their run does.
+    removed = remove_stale_staging(settings.state_dir, live)
     prefixes = tuple(run[:8] for run in live)
-    removed = 0
     for drop, root in (
         (archive_drop(settings), settings.state_dir / "archive"),
         (held_drop(settings), settings.state_dir / "held"),

@@ -18,12 +18,12 @@ from prefect.client.schemas.objects import State
 from prefect.states import Failed
 
 from connectors.errors import SluisError, TransientDeliveryError
-from contracts.agreements import LoadedAgreement
-from contracts.validation import ValidatedSchool
+from contracts.agreements import Agreement, LoadedAgreement
+from contracts.staged import StagedSchool
 from lineage.state import SupplierState
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
 from pipelines.plan import SchoolInput
-from pipelines.work import prepare_schools
+from pipelines.work import stage_schools
 
 __all__ = ["deliver_batch", "prepare_batch"]
 
@@ -38,13 +38,23 @@ def prepare_batch(
     schools: list[SchoolInput],
     label: str,
     today: date,
+    *,
+    folder: Path,
+    root: Path,
+    agreements: list[Agreement],
     edexml_xsd: Path | None = None,
     csv_column_map: Path | None = None,
-) -> list[ValidatedSchool] | State:
-    """Extract and validate a batch of schools."""
+) -> list[StagedSchool] | State:
+    """Extract and validate a batch of schools into staging; return references, not frames."""
     try:
-        return prepare_schools(
-            schools, today=today, edexml_xsd=edexml_xsd, csv_column_map=csv_column_map
+        return stage_schools(
+            schools,
+            today=today,
+            folder=folder,
+            root=root,
+            agreements=agreements,
+            edexml_xsd=edexml_xsd,
+            csv_column_map=csv_column_map,
         )
     except SluisError as exc:
         return Failed(message=str(exc))
@@ -71,7 +81,7 @@ def _transient(task: object, task_run: object, state: State) -> bool:
     retry_condition_fn=_transient,
 )
 def deliver_batch(
-    schools: list[ValidatedSchool],
+    staged: list[StagedSchool],
     loaded: LoadedAgreement,
     supplier: str,
     label: str,
@@ -84,10 +94,10 @@ def deliver_batch(
     membership_secret: bytes | None = None,
     states: Mapping[str, SupplierState] | None = None,
 ) -> list[DeliveryOutcome] | State:
-    """Apply one agreement to every school of a batch and publish, hold or skip each."""
+    """Read a batch of schools from staging, apply one agreement, publish, hold or skip each."""
     try:
         return deliver_schools(
-            schools,
+            [school.load() for school in staged],
             loaded,
             run_id=run_id,
             created_at=created_at,

@@ -1,7 +1,8 @@
 """Preparing schools, the first unit of work the Prefect tasks wrap (delivery.py: the second).
 
-Plain functions, so they are tested without Prefect. What they return to the flow is a
-validated school, kept in memory and never persisted.
+Plain functions, so they are tested without Prefect. `prepare_schools` returns validated
+schools in memory (for `sluis check` and the tests); `stage_schools` writes them to the
+run's staging area and returns references, which is what the flow keeps.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from connectors.sources.base import empty_frame
 from connectors.sources.consents import CONSENT_COLUMNS, read_consents
 from connectors.sources.edexml_xsd import validate_with_xsd
 from connectors.sources.registry import detect_format, get_source
+from contracts.agreements import Agreement
+from contracts.staged import StagedSchool, stage_school
 from contracts.validation import ValidatedSchool, validate_schools
 from pipelines.plan import SchoolInput, batches
+from policy.format_needs import format_gaps
 
-__all__ = ["prepare_in_batches", "prepare_schools"]
+__all__ = ["gaps_frame", "prepare_in_batches", "prepare_schools", "stage_schools"]
 
 
 def prepare_in_batches(
@@ -77,3 +81,37 @@ def prepare_schools(
             consents = empty_frame(CONSENT_COLUMNS)
         items.append((export, consents))
     return validate_schools(items, today=today)
+
+
+def gaps_frame(index: int) -> str:
+    """The staged frame name of a school's format gaps for the run's `index`-th agreement."""
+    return f"gaps-{index:03d}"
+
+
+def stage_schools(
+    schools: list[SchoolInput],
+    *,
+    today: date,
+    folder: Path,
+    root: Path,
+    agreements: list[Agreement],
+    edexml_xsd: Path | None = None,
+    csv_column_map: Path | None = None,
+) -> list[StagedSchool]:
+    """Prepare a batch and write each school to staging under `folder` (0700 below `root`).
+
+    Besides its frames, each school stages the pupils each agreement's format cannot carry
+    (policy.format_needs), per agreement in the run's order, so the quarantine report is
+    built from staging without reading a single pupil frame again.
+    """
+    staged = []
+    for number, school in enumerate(
+        prepare_schools(schools, today=today, edexml_xsd=edexml_xsd, csv_column_map=csv_column_map)
+    ):
+        gaps = {
+            gaps_frame(index): found
+            for index, agreement in enumerate(agreements)
+            if not (found := format_gaps([school], [agreement], today)).empty
+        }
+        staged.append(stage_school(school, folder / f"school-{number:03d}", root=root, extra=gaps))
+    return staged

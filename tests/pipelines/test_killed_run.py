@@ -33,7 +33,7 @@ def reached(*args, **kwargs):
     marker.write_text("in the flow")
     time.sleep(600)
 
-tasks.prepare_schools = reached
+tasks.stage_schools = reached
 sys.argv = ["sluis", *sys.argv[2:]]
 from pipelines.cli import main
 main()
