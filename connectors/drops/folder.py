@@ -105,6 +105,8 @@ class FolderDrop:
         self._private = private
         self._file_mode = PRIVATE_FILE_MODE if private else FILE_MODE
         self._dir_mode = PRIVATE_DIR_MODE if private else DIR_MODE
+        # Suppliers whose folder this drop has synced into the root (see `publish`).
+        self._rooted: set[str] = set()
 
     @property
     def root(self) -> Path:
@@ -135,7 +137,7 @@ class FolderDrop:
         incoming: Path | None = None
         try:
             self._prepare_root(delivery)
-            _make_dir(supplier_dir, exist_ok=True, mode=self._dir_mode)
+            made = _make_dir(supplier_dir, exist_ok=True, mode=self._dir_mode)
             if _same_delivery(final, manifest):
                 # A retry after a publish whose success was not seen (a crash, a lost
                 # reply): the identical delivery is there, so this one is done.
@@ -169,7 +171,13 @@ class FolderDrop:
         # failure to make the rename durable must not report it as undelivered.
         with contextlib.suppress(OSError):
             _fsync_dir(supplier_dir)
-            _fsync_dir(self._root)
+            # The root changes only when the supplier's folder is new, so it is synced once
+            # per supplier and drop, not per delivery: when this publish made the folder, or
+            # on this drop's first publish there (a process killed before it synced the root
+            # may have made the folder).
+            if made or delivery.supplier not in self._rooted:
+                _fsync_dir(self._root)
+                self._rooted.add(delivery.supplier)
         self._steps(AFTER_RENAME)
         return self._receipt(delivery, final, manifest)
 
@@ -414,15 +422,17 @@ def _delete_removing(supplier_dir: Path, delivery_id: str) -> int:
     return deleted
 
 
-def _make_dir(path: Path, *, exist_ok: bool, mode: int) -> None:
+def _make_dir(path: Path, *, exist_ok: bool, mode: int) -> bool:
+    """Make folder `path` with exactly `mode`; False when it was there (and `exist_ok`)."""
     try:
         os.mkdir(path, mode)
     except FileExistsError:
         if not exist_ok:
             raise
-        return
+        return False
     # mkdir's mode is cut by the umask; set it exactly so the supplier's group can read.
     os.chmod(path, mode)
+    return True
 
 
 def _write_file(path: Path, content: bytes, mode: int) -> None:
