@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hashlib
 import json
@@ -29,6 +30,7 @@ from connectors.drops.base import (
 from connectors.drops.folder import FolderDrop
 from connectors.drops.memory import MemoryDrop
 from connectors.drops.registry import RemovableDrop, get_drop, known_drops
+from connectors.drops.staged import run_unsuspended
 from connectors.errors import (
     ConfigurationError,
     PermanentDeliveryError,
@@ -527,6 +529,23 @@ def test_folder_drop_syncs_the_root_again_for_a_supplier_folder_made_again(
     del recorded[:]
     drop.publish(_delivery("d2"))
     assert _syncs(recorded).count("drop") == 1
+
+
+def test_run_unsuspended_returns_what_a_coroutine_that_never_waits_returns() -> None:
+    async def never_waits() -> str:
+        return "klaar"
+
+    assert run_unsuspended(never_waits()) == "klaar"
+
+
+def test_run_unsuspended_refuses_a_coroutine_that_waits_and_closes_it() -> None:
+    async def waits() -> None:
+        await asyncio.sleep(0)
+
+    coroutine = waits()
+    with pytest.raises(RuntimeError, match="waited"):
+        run_unsuspended(coroutine)
+    assert coroutine.cr_frame is None
 
 
 def test_folder_drop_shows_a_supplier_only_complete_deliveries_while_publishing(
