@@ -3,7 +3,12 @@
 A delivery is staged in a hidden `.incoming-<delivery_id>-<random>` folder beside its
 final place, every file fsynced and manifest.json written last, and then renamed into
 place in one step. A supplier scanning its folder only ever sees complete deliveries.
+Each folder is fsynced once per delivery: the staging folder before the rename, the
+supplier's folder after it, and the root once per supplier and drop.
 `remove` works the same way round: one rename to a hidden `.removing-...` name, then delete.
+
+The publish shape is `staged.publish_staged`, shared with the SFTP drop; this module
+holds the file-system operations it runs (`_FolderStaging`).
 """
 
 from __future__ import annotations
@@ -17,10 +22,6 @@ import stat
 from pathlib import Path
 
 from connectors.drops.base import (
-    AFTER_DATA_FILES,
-    AFTER_MANIFEST,
-    AFTER_RENAME,
-    BEFORE_UPLOAD,
     INCOMING,
     MANIFEST_NAME,
     REMOVING,
@@ -37,6 +38,7 @@ from connectors.drops.base import (
     receipt_files,
     sha256_hex,
 )
+from connectors.drops.staged import Staging, publish_staged, run_unsuspended
 from connectors.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -105,6 +107,8 @@ class FolderDrop:
         self._private = private
         self._file_mode = PRIVATE_FILE_MODE if private else FILE_MODE
         self._dir_mode = PRIVATE_DIR_MODE if private else DIR_MODE
+        # Suppliers whose folder this drop has synced into the root (see `publish`).
+        self._rooted: set[str] = set()
 
     @property
     def root(self) -> Path:
@@ -131,47 +135,13 @@ class FolderDrop:
         check_delivery(delivery)
         manifest = manifest_bytes(delivery.manifest)
         supplier_dir = self._root / delivery.supplier
-        final = supplier_dir / delivery.delivery_id
-        incoming: Path | None = None
         try:
-            self._prepare_root(delivery)
-            _make_dir(supplier_dir, exist_ok=True, mode=self._dir_mode)
-            if _same_delivery(final, manifest):
-                # A retry after a publish whose success was not seen (a crash, a lost
-                # reply): the identical delivery is there, so this one is done.
-                return self._receipt(delivery, final, manifest)
-            self._refuse_existing(delivery, final)
-            self._steps(BEFORE_UPLOAD)
-            # A name `remove_incoming` recognises: what a killed process leaves is found.
-            incoming = supplier_dir / hidden_name(INCOMING, delivery.delivery_id)
-            _make_dir(incoming, exist_ok=False, mode=self._dir_mode)
-            for data_file in delivery.files:
-                _write_file(incoming / data_file.name, data_file.content, self._file_mode)
-            self._steps(AFTER_DATA_FILES)
-            # Last, so that a delivery folder with a manifest is always complete.
-            _write_file(incoming / MANIFEST_NAME, manifest, self._file_mode)
-            _fsync_dir(incoming)
-            self._steps(AFTER_MANIFEST)
-            self._refuse_existing(delivery, final)
-            try:
-                os.rename(incoming, final)
-            except OSError as exc:
-                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
-                    raise self._exists_error(delivery, final) from None
-                raise
-            incoming = None
+            run_unsuspended(
+                publish_staged(_FolderStaging(self, delivery), delivery, manifest, self._steps)
+            )
         except OSError as exc:
             raise _delivery_error(exc, delivery, supplier_dir) from exc
-        finally:
-            if incoming is not None:
-                shutil.rmtree(incoming, ignore_errors=True)
-        # The rename is the commit: the supplier can already see the delivery, so a
-        # failure to make the rename durable must not report it as undelivered.
-        with contextlib.suppress(OSError):
-            _fsync_dir(supplier_dir)
-            _fsync_dir(self._root)
-        self._steps(AFTER_RENAME)
-        return self._receipt(delivery, final, manifest)
+        return self._receipt(delivery, supplier_dir / delivery.delivery_id, manifest)
 
     def find(self, supplier: str, delivery_id: str, manifest_sha256: str) -> str | None:
         """Where the supplier sees this delivery with exactly this manifest, or None.
@@ -349,10 +319,23 @@ class FolderDrop:
             ) from exc
         return True
 
-    def _prepare_root(self, delivery: Delivery) -> None:
-        if self._create_root and self._private:
+
+class _FolderStaging(Staging):
+    """The folder drop's primitive operations for one publish, in `root/<supplier>/`."""
+
+    def __init__(self, drop: FolderDrop, delivery: Delivery) -> None:
+        self._drop = drop
+        self._delivery = delivery
+        self._root = drop.root
+        self._folder = drop.root / delivery.supplier
+        self._made = False
+
+    async def prepare(self) -> None:
+        """Check the drop root (making it when asked) and make the supplier's folder."""
+        drop = self._drop
+        if drop._create_root and drop._private:
             make_private_dir(self._root)
-        elif self._create_root:
+        elif drop._create_root:
             self._root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         if not self._root.is_dir():
             raise PermanentDeliveryError(
@@ -361,28 +344,74 @@ class FolderDrop:
                     "gepubliceerd worden: levermap {root} bestaat niet of is geen map "
                     "(is de share gekoppeld?)"
                 ).format(
-                    delivery_id=repr(delivery.delivery_id),
-                    supplier=repr(delivery.supplier),
+                    delivery_id=repr(self._delivery.delivery_id),
+                    supplier=repr(self._delivery.supplier),
                     root=self._root,
                 )
             )
+        self._made = _make_dir(self._folder, exist_ok=True, mode=drop._dir_mode)
 
-    def _refuse_existing(self, delivery: Delivery, final: Path) -> None:
-        if os.path.lexists(final):
-            raise self._exists_error(delivery, final)
+    async def exists(self, name: str) -> bool:
+        """Whether `name` is there, a dangling link included."""
+        return os.path.lexists(self._folder / name)
 
-    @staticmethod
-    def _exists_error(delivery: Delivery, final: Path) -> PermanentDeliveryError:
+    async def holds(self, name: str, manifest: bytes) -> bool:
+        """Whether `name` holds this manifest and every file it lists, with its hash."""
+        return _same_delivery(self._folder / name, manifest)
+
+    def exists_error(self) -> PermanentDeliveryError:
+        """A published delivery is never replaced."""
         return PermanentDeliveryError(
             _(
                 "levering {delivery_id} voor leverancier {supplier} bestaat al in "
                 "{final}; een gepubliceerde levering wordt nooit vervangen"
             ).format(
-                delivery_id=repr(delivery.delivery_id),
-                supplier=repr(delivery.supplier),
-                final=final,
+                delivery_id=repr(self._delivery.delivery_id),
+                supplier=repr(self._delivery.supplier),
+                final=self._folder / self._delivery.delivery_id,
             )
         )
+
+    async def forget_earlier_attempts(self) -> None:
+        """Nothing: a failed publish deletes its own staging; a killed one's is reconciled."""
+
+    async def make_folder(self, name: str) -> None:
+        """Make the staging folder with the drop's folder mode."""
+        _make_dir(self._folder / name, exist_ok=False, mode=self._drop._dir_mode)
+
+    async def write(self, folder: str, name: str, content: bytes) -> None:
+        """Write the file with the drop's file mode and fsync it."""
+        _write_file(self._folder / folder / name, content, self._drop._file_mode)
+
+    async def seal(self, folder: str) -> None:
+        """Fsync the staging folder, so that its names survive a crash after the rename."""
+        _fsync_dir(self._folder / folder)
+
+    async def rename(self, folder: str, name: str) -> None:
+        """Rename the staging folder into place; a taken name is the exists error."""
+        try:
+            os.rename(self._folder / folder, self._folder / name)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise self.exists_error() from None
+            raise
+
+    async def discard(self, folder: str) -> None:
+        """Delete the staging folder, ignoring what cannot be deleted."""
+        shutil.rmtree(self._folder / folder, ignore_errors=True)
+
+    async def settle(self) -> None:
+        """Fsync the supplier's folder, and the root when the supplier's folder is new to it."""
+        with contextlib.suppress(OSError):
+            _fsync_dir(self._folder)
+            # The root changes only when the supplier's folder is new, so it is synced once
+            # per supplier and drop, not per delivery: when this publish made the folder, or
+            # on this drop's first publish there (a process killed before it synced the root
+            # may have made the folder).
+            rooted = self._drop._rooted
+            if self._made or self._delivery.supplier not in rooted:
+                _fsync_dir(self._root)
+                rooted.add(self._delivery.supplier)
 
 
 def _same_delivery(final: Path, manifest: bytes) -> bool:
@@ -414,15 +443,17 @@ def _delete_removing(supplier_dir: Path, delivery_id: str) -> int:
     return deleted
 
 
-def _make_dir(path: Path, *, exist_ok: bool, mode: int) -> None:
+def _make_dir(path: Path, *, exist_ok: bool, mode: int) -> bool:
+    """Make folder `path` with exactly `mode`; False when it was there (and `exist_ok`)."""
     try:
         os.mkdir(path, mode)
     except FileExistsError:
         if not exist_ok:
             raise
-        return
+        return False
     # mkdir's mode is cut by the umask; set it exactly so the supplier's group can read.
     os.chmod(path, mode)
+    return True
 
 
 def _write_file(path: Path, content: bytes, mode: int) -> None:

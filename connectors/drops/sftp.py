@@ -3,7 +3,9 @@
 A delivery is uploaded into a hidden `.incoming-<delivery_id>-<random>` folder beside its
 final place, data files first and manifest.json last, and then renamed into place in one
 SFTP rename. A supplier scanning its folder only ever sees complete deliveries. `remove`
-works the same way round: one rename to a hidden `.removing-...` name, then delete.
+works the same way round: one rename to a hidden `.removing-...` name, then delete. The
+publish shape is `staged.publish_staged`, shared with the folder drop; this module holds
+the SFTP operations it runs (`_SftpStaging`).
 
 The server's host key is pinned: only the keys from the agreement are trusted, never
 ~/.ssh/known_hosts, ~/.ssh/config or an SSH agent. A refused key or login is never retried;
@@ -28,10 +30,6 @@ from asyncssh.public_key import get_default_public_key_algs
 from pydantic import SecretStr
 
 from connectors.drops.base import (
-    AFTER_DATA_FILES,
-    AFTER_MANIFEST,
-    AFTER_RENAME,
-    BEFORE_UPLOAD,
     INCOMING,
     MANIFEST_NAME,
     REMOVING,
@@ -48,6 +46,7 @@ from connectors.drops.base import (
     receipt_files,
     sha256_hex,
 )
+from connectors.drops.staged import Staging, publish_staged
 from connectors.errors import (
     ConfigurationError,
     DeliveryError,
@@ -361,62 +360,10 @@ class SftpDrop:
     # --- one attempt, on one connection ----------------------------------------------------
 
     async def _publish_once(self, delivery: Delivery, manifest: bytes, *, retrying: bool) -> None:
-        supplier_dir = posixpath.join(self._path, delivery.supplier)
-        final = posixpath.join(supplier_dir, delivery.delivery_id)
         async with self._sftp() as sftp:
-            await self._check_root(sftp)
-            await self._ensure_supplier_dir(sftp, supplier_dir)
-            if await _lstat(sftp, final) is not None:
-                # A connection lost right after the rename, or a run killed before it
-                # recorded the delivery, leaves this very delivery in place: the same
-                # manifest bytes (every file with its hash) mean it is there, complete.
-                if await _read_or_none(sftp, f"{final}/{MANIFEST_NAME}") == manifest:
-                    return
-                raise _Refused(self._exists_error(delivery, final))
-            # An earlier attempt that lost its connection leaves its staging folder behind.
-            with contextlib.suppress(asyncssh.SFTPError):
-                await _delete_hidden(sftp, supplier_dir, INCOMING, delivery.delivery_id)
-
-            staging = posixpath.join(supplier_dir, hidden_name(INCOMING, delivery.delivery_id))
-            committed = False
-            self._steps(BEFORE_UPLOAD)
-            try:
-                with self._step(_("tussenmap in {folder} maken").format(folder=supplier_dir)):
-                    await sftp.mkdir(staging, asyncssh.SFTPAttrs(permissions=DIR_MODE))
-                    await _set_mode(sftp, staging, DIR_MODE)
-                for data_file in delivery.files:
-                    with self._step(_("{name} uploaden").format(name=data_file.name)):
-                        await _upload(
-                            sftp, posixpath.join(staging, data_file.name), data_file.content
-                        )
-                self._steps(AFTER_DATA_FILES)
-                # Last, so that a delivery folder with a manifest is always complete.
-                with self._step(_("{name} uploaden").format(name=MANIFEST_NAME)):
-                    await _upload(sftp, posixpath.join(staging, MANIFEST_NAME), manifest)
-                self._steps(AFTER_MANIFEST)
-                if await _lstat(sftp, final) is not None:
-                    raise _Refused(self._exists_error(delivery, final))
-                try:
-                    # Plain SFTP rename never replaces an existing name (no posix-rename).
-                    await sftp.rename(staging, final)
-                except asyncssh.SFTPError as exc:
-                    if isinstance(exc, _SFTP_LOST):
-                        raise
-                    if await _lstat(sftp, final) is not None:
-                        raise _Refused(self._exists_error(delivery, final)) from None
-                    raise _Refused(
-                        self._sftp_error(
-                            exc, _("tussenmap hernoemen naar {final}").format(final=final)
-                        )
-                    ) from None
-                committed = True
-                self._steps(AFTER_RENAME)
-            finally:
-                if not committed:
-                    # Best effort: on a lost connection this fails and the next attempt
-                    # (or the next publish of this delivery id) cleans up instead.
-                    with contextlib.suppress(asyncssh.Error, OSError):
-                        await sftp.rmtree(staging)
+            await publish_staged(
+                _SftpStaging(self, sftp, delivery), delivery, manifest, self._steps
+            )
 
     async def _remove_once(self, supplier: str, delivery_id: str) -> bool:
         supplier_dir = posixpath.join(self._path, supplier)
@@ -773,6 +720,86 @@ class SftpDrop:
                     host=self._host,
                 )
             ) from None
+
+
+class _SftpStaging(Staging):
+    """The SFTP drop's primitive operations for one publish, on one connection."""
+
+    def __init__(self, drop: SftpDrop, sftp: asyncssh.SFTPClient, delivery: Delivery) -> None:
+        self._drop = drop
+        self._sftp = sftp
+        self._delivery = delivery
+        self._folder = posixpath.join(drop._path, delivery.supplier)
+
+    def _remote(self, *names: str) -> str:
+        return posixpath.join(self._folder, *names)
+
+    async def prepare(self) -> None:
+        """Check the remote folder and make the supplier's folder in it."""
+        await self._drop._check_root(self._sftp)
+        await self._drop._ensure_supplier_dir(self._sftp, self._folder)
+
+    async def exists(self, name: str) -> bool:
+        """Whether `name` is there (lstat: a link counts)."""
+        return await _lstat(self._sftp, self._remote(name)) is not None
+
+    async def holds(self, name: str, manifest: bytes) -> bool:
+        """Whether `name` holds these manifest bytes: the manifest lists each file's hash."""
+        return await _read_or_none(self._sftp, self._remote(name, MANIFEST_NAME)) == manifest
+
+    def exists_error(self) -> _Refused:
+        """A published delivery is never replaced; refused without a retry."""
+        return _Refused(
+            self._drop._exists_error(self._delivery, self._remote(self._delivery.delivery_id))
+        )
+
+    async def forget_earlier_attempts(self) -> None:
+        """Delete the staging folders an attempt that lost its connection left behind."""
+        with contextlib.suppress(asyncssh.SFTPError):
+            await _delete_hidden(self._sftp, self._folder, INCOMING, self._delivery.delivery_id)
+
+    async def make_folder(self, name: str) -> None:
+        """Make the staging folder with DIR_MODE."""
+        with self._drop._step(_("tussenmap in {folder} maken").format(folder=self._folder)):
+            await self._sftp.mkdir(self._remote(name), asyncssh.SFTPAttrs(permissions=DIR_MODE))
+            await _set_mode(self._sftp, self._remote(name), DIR_MODE)
+
+    async def write(self, folder: str, name: str, content: bytes) -> None:
+        """Upload the file with FILE_MODE, fsynced where the server can."""
+        with self._drop._step(_("{name} uploaden").format(name=name)):
+            await _upload(self._sftp, self._remote(folder, name), content)
+
+    async def seal(self, folder: str) -> None:
+        """Nothing: SFTP cannot sync a folder; each upload was fsynced where the server can."""
+
+    async def rename(self, folder: str, name: str) -> None:
+        """Rename the staging folder into place; a taken name is the exists error."""
+        final = self._remote(name)
+        try:
+            # Plain SFTP rename never replaces an existing name (no posix-rename).
+            await self._sftp.rename(self._remote(folder), final)
+        except asyncssh.SFTPError as exc:
+            if isinstance(exc, _SFTP_LOST):
+                raise
+            if await _lstat(self._sftp, final) is not None:
+                raise self.exists_error() from None
+            raise _Refused(
+                self._drop._sftp_error(
+                    exc, _("tussenmap hernoemen naar {final}").format(final=final)
+                )
+            ) from None
+
+    async def settle(self) -> None:
+        """Nothing: SFTP cannot sync a folder; the rename is the server's to keep."""
+
+    async def discard(self, folder: str) -> None:
+        """Delete the staging folder, best effort.
+
+        On a lost connection this fails, and the next attempt (or the next publish of this
+        delivery id) cleans up instead.
+        """
+        with contextlib.suppress(asyncssh.Error, OSError):
+            await self._sftp.rmtree(self._remote(folder))
 
 
 def _secret(value: SecretStr | str | None) -> SecretStr | None:

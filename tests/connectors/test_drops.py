@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hashlib
 import json
 import os
+import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +30,7 @@ from connectors.drops.base import (
 from connectors.drops.folder import FolderDrop
 from connectors.drops.memory import MemoryDrop
 from connectors.drops.registry import RemovableDrop, get_drop, known_drops
+from connectors.drops.staged import run_unsuspended
 from connectors.errors import (
     ConfigurationError,
     PermanentDeliveryError,
@@ -466,6 +469,83 @@ def test_folder_drop_writes_and_syncs_every_data_file_before_the_manifest(
     ]
     assert staging_syncs
     assert staging_syncs[0] < renamed
+
+
+def _syncs(recorded: list[tuple[str, str]]) -> list[str]:
+    return [name for kind, name in recorded if kind == "fsync"]
+
+
+@pytest.mark.parametrize("count", [1, 5])
+def test_folder_drop_syncs_each_file_once_and_each_folder_once_per_delivery(
+    drop_root: Path, recorded: list[tuple[str, str]], count: int
+) -> None:
+    # Issue 12: every data file and the manifest once, the staging folder once before the
+    # rename and the supplier's folder once after it; the drop root holds nothing new.
+    drop = FolderDrop(drop_root)
+    drop.publish(_delivery("d1"))
+    del recorded[:]
+    names = tuple(f"bestand-{number}.csv" for number in range(count))
+    drop.publish(_delivery("d2", names))
+
+    syncs = _syncs(recorded)
+    staging = [name for name in syncs if name.startswith(".incoming-d2-")]
+    assert len(staging) == 1
+    assert sorted(syncs) == sorted([*names, MANIFEST_NAME, *staging, "acme"])
+    assert len(syncs) == count + 3
+    renamed = recorded.index(("rename", "d2"))
+    assert recorded.index(("fsync", staging[0])) < renamed < recorded.index(("fsync", "acme"))
+
+
+def test_folder_drop_syncs_the_root_once_after_making_the_supplier_folder(
+    drop_root: Path, recorded: list[tuple[str, str]]
+) -> None:
+    FolderDrop(drop_root).publish(_delivery("d1"))
+
+    syncs = _syncs(recorded)
+    assert syncs.count("drop") == 1
+    assert len(syncs) == len(_delivery().files) + 4
+    assert recorded.index(("rename", "d1")) < recorded.index(("fsync", "drop"))
+
+
+def test_folder_drop_syncs_the_root_once_for_a_supplier_folder_it_did_not_make(
+    drop_root: Path, recorded: list[tuple[str, str]]
+) -> None:
+    # The folder may come from a process killed before it synced the root: a drop built
+    # afterwards (a new run) makes it durable once, with its first delivery there.
+    FolderDrop(drop_root).publish(_delivery("d1"))
+    del recorded[:]
+    drop = FolderDrop(drop_root)
+    drop.publish(_delivery("d2"))
+    drop.publish(_delivery("d3"))
+    assert _syncs(recorded).count("drop") == 1
+
+
+def test_folder_drop_syncs_the_root_again_for_a_supplier_folder_made_again(
+    drop_root: Path, recorded: list[tuple[str, str]]
+) -> None:
+    drop = FolderDrop(drop_root)
+    drop.publish(_delivery("d1"))
+    shutil.rmtree(drop_root / "acme")
+    del recorded[:]
+    drop.publish(_delivery("d2"))
+    assert _syncs(recorded).count("drop") == 1
+
+
+def test_run_unsuspended_returns_what_a_coroutine_that_never_waits_returns() -> None:
+    async def never_waits() -> str:
+        return "klaar"
+
+    assert run_unsuspended(never_waits()) == "klaar"
+
+
+def test_run_unsuspended_refuses_a_coroutine_that_waits_and_closes_it() -> None:
+    async def waits() -> None:
+        await asyncio.sleep(0)
+
+    coroutine = waits()
+    with pytest.raises(RuntimeError, match="waited"):
+        run_unsuspended(coroutine)
+    assert coroutine.cr_frame is None
 
 
 def test_folder_drop_shows_a_supplier_only_complete_deliveries_while_publishing(
