@@ -138,8 +138,10 @@ def run_stages(
 ) -> dict[str, int]:
     """Sluis' own work without Prefect: extract, validate, policy, render, publish.
 
-    Every school is prepared first and kept, as the flow does, then each shipped agreement
-    is delivered a batch at a time into a folder drop (no archive copy, no lineage).
+    As the flow does: every school is prepared into a staging folder first (its frames in
+    Arrow IPC files beside `drop`), then each shipped agreement is delivered a batch at a
+    time, each batch read back from staging, into a folder drop (no archive copy, no
+    lineage).
 
     Returns:
         The number of outcomes by status.
@@ -154,9 +156,20 @@ def run_stages(
     note = progress or (lambda line: None)
     today = date.today()
     found = discover_schools(source, None, "toestemmingen.csv")
+    agreements = load_agreements(BUNDLED_AGREEMENTS)
+    root = drop.parent / "staging-root"
+    root.mkdir(mode=0o700, parents=True)
     prepared = []
     for number, batch in enumerate(batches(found, batch_size or Settings().batch_size), 1):
-        prepared.append(work.prepare_schools(batch, today=today))
+        prepared.append(
+            work.stage_schools(
+                batch,
+                today=today,
+                folder=root / "bench" / f"batch-{number:05d}",
+                root=root,
+                agreements=[loaded.agreement for loaded in agreements],
+            )
+        )
         note(f"prepared batch {number}, {sum(len(b) for b in prepared)} schools")
     drop.mkdir(parents=True)
     target = FolderDrop(drop)
@@ -165,10 +178,10 @@ def run_stages(
     secret = b"benchmark-secret-0123456789abcdef"
     created = datetime.now(UTC).replace(microsecond=0)
     statuses: dict[str, int] = {}
-    for loaded in load_agreements(BUNDLED_AGREEMENTS):
+    for loaded in agreements:
         for number, batch in enumerate(prepared, start=1):
             outcomes = delivery.deliver_schools(
-                batch,
+                [school.load() for school in batch],
                 loaded,
                 run_id="00000000-bench",
                 created_at=created,
@@ -186,6 +199,9 @@ def run_stages(
 _APPLY = "policy: apply agreement"
 _RENDER = "render (formats, groups, teachers)"
 _PUBLISH = "publish (folder drop)"
+_STAGE = "staging: write"
+_LOAD = "staging: read back"
+_GAPS = "format gaps (report)"
 
 
 def measure_stages(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
@@ -195,8 +211,13 @@ def measure_stages(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     import pipelines.delivery as delivery
     import pipelines.work as work
 
+    from contracts.staged import StagedSchool
+
     clock = Clock()
     prepare, deliver = work.prepare_schools, delivery.deliver_schools
+    work.stage_school = _timed(clock, _STAGE, work.stage_school)
+    work.format_gaps = _timed(clock, _GAPS, work.format_gaps)
+    StagedSchool.load = _timed(clock, _LOAD, StagedSchool.load)  # type: ignore[method-assign]
     work.prepare_schools = _timed(clock, "extract + validate", prepare)
     work.validate_schools = _timed(clock, "validate", work.validate_schools)
     delivery.deliver_schools = _timed(clock, "deliver", deliver)
@@ -228,6 +249,9 @@ def measure_stages(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
         "policy: compare, delta, manifest": left("deliver", _APPLY, _RENDER, _PUBLISH),
         _RENDER: own(_RENDER),
         _PUBLISH: own(_PUBLISH),
+        _STAGE: own(_STAGE),
+        _LOAD: own(_LOAD),
+        _GAPS: own(_GAPS),
     }
     result["outcomes"] = statuses
     return result

@@ -406,11 +406,18 @@ def _make_drop_root(root: Path) -> None:
 
 
 def deliver_per_batch(run: Run, staged: list[list[StagedSchool]], planned: Plan) -> Delivered:
-    """Per supplier and batch, one task reads the batch from staging and delivers it."""
-    sizes: dict[int, int] = {}
+    """Per batch and supplier, one task reads the batch from staging and delivers it.
 
-    def submit(agreement_index: int, ready: list[StagedSchool]) -> PrefectFuture[Any]:
+    Batch by batch, every supplier in turn: the tasks in flight share one or two batches,
+    which a worker reads from staging once (pipelines.tasks). Outcomes come back in the
+    order of supplier, then batch, as they are reported and recorded.
+    """
+    sizes: dict[int, int] = {}
+    order: dict[int, tuple[int, int]] = {}  # per future: (supplier, batch) it delivers
+
+    def submit(agreement_index: int, batch_index: int) -> PrefectFuture[Any]:
         loaded = run.found.selected[agreement_index]
+        ready = staged[batch_index]
         supplier = loaded.agreement.id
         # Read as each batch is submitted: what the supplier holds now, for these schools.
         states = load_state(run.store.engine, supplier, [s.brincode for s in ready])
@@ -428,6 +435,7 @@ def deliver_per_batch(run: Run, staged: list[list[StagedSchool]], planned: Plan)
             states=states,
         )
         sizes[id(future)] = len(ready)
+        order[id(future)] = (agreement_index, batch_index)
         return future
 
     def done(future: PrefectFuture[Any]) -> bool:
@@ -435,13 +443,13 @@ def deliver_per_batch(run: Run, staged: list[list[StagedSchool]], planned: Plan)
         return True  # one supplier's failure stops nobody else's deliveries
 
     calls = (
-        (lambda i=index, r=ready: submit(i, r))
+        (lambda i=index, b=batch: submit(i, b))
+        for batch in range(len(staged))
         for index in range(len(run.found.selected))
-        for ready in staged
     )
     futures = windowed(calls, in_flight(run.settings), done)
     delivered = Delivered()
-    for future in futures:
+    for future in sorted(futures, key=lambda f: order[id(f)]):
         state = future.state
         if state.is_failed():
             delivered.failures.append(state.message or "a delivery failed")

@@ -8,6 +8,8 @@ because only those are worth a retry.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from prefect.states import Failed
 from connectors.errors import SluisError, TransientDeliveryError
 from contracts.agreements import Agreement, LoadedAgreement
 from contracts.staged import StagedSchool
+from contracts.validation import ValidatedSchool
 from lineage.state import SupplierState
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
 from pipelines.plan import SchoolInput
@@ -60,6 +63,30 @@ def prepare_batch(
         return Failed(message=str(exc))
 
 
+# The flow submits every supplier's task for a batch in turn, so the tasks in flight share
+# a batch or two: each process reads a batch from staging once, not once per supplier. The
+# frames are shared read-only between suppliers, as they were when the flow held them.
+_LOADED_BATCHES = 2
+_loaded: OrderedDict[tuple[tuple[str, tuple[tuple[str, str], ...]], ...], list[ValidatedSchool]]
+_loaded = OrderedDict()
+_loaded_lock = threading.Lock()
+
+
+def _batch(staged: list[StagedSchool]) -> list[ValidatedSchool]:
+    """The batch's validated schools, read from staging unless this process just did."""
+    key = tuple((str(s.folder), s.hashes) for s in staged)
+    with _loaded_lock:
+        if key in _loaded:
+            _loaded.move_to_end(key)
+            return _loaded[key]
+    schools = [school.load() for school in staged]
+    with _loaded_lock:
+        _loaded[key] = schools
+        while len(_loaded) > _LOADED_BATCHES:
+            _loaded.popitem(last=False)
+    return schools
+
+
 def _transient(task: object, task_run: object, state: State) -> bool:
     """Retry only when the drop may work next time."""
     try:
@@ -97,7 +124,7 @@ def deliver_batch(
     """Read a batch of schools from staging, apply one agreement, publish, hold or skip each."""
     try:
         return deliver_schools(
-            [school.load() for school in staged],
+            _batch(staged),
             loaded,
             run_id=run_id,
             created_at=created_at,
