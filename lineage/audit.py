@@ -79,7 +79,7 @@ from lineage.audit_tables import (
 )
 from lineage.audit_tables import SUBJECT_LENGTH as _SUBJECT_LENGTH
 from lineage.audit_tables import SUPPLIER_LENGTH as _SUPPLIER_LENGTH
-from lineage.engine import build_engine
+from lineage.engine import build_engine, in_batch
 from lineage.engine import transaction as _transaction
 
 # The checks keep the short private names the code below was written with.
@@ -413,9 +413,11 @@ def record_agreement_versions(
 @contextmanager
 def locked_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds the audit log's write lock from its first statement."""
+    # A batch scope (lineage.engine.batch) on SQLite took the write lock when it began.
+    joined = in_batch(engine)
     with _transaction(engine) as connection:
         backend = connection.dialect.name
-        if backend == "sqlite":
+        if backend == "sqlite" and not joined:
             # Takes the database's write lock now (waiting up to the busy timeout), so no
             # other writer can append between our read of the last row and our insert.
             connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -4,15 +4,21 @@
 message), creates a SQLite file private (0600, its folder 0700), turns on SQLite's foreign
 keys and WAL mode, and gives a silent PostgreSQL server a connect timeout. `transaction`
 is one transaction on a fresh connection, where a database that cannot be reached or is
-damaged becomes a one-line `ConfigurationError` with the fix. Imports nothing of lineage.
+damaged becomes a one-line `ConfigurationError` with the fix. Inside `batch(engine)` every
+`transaction(engine)` of the same thread joins the batch's one transaction instead, so a
+batch of writes is one commit (`after_commit` defers what must follow that commit).
+Imports nothing of lineage.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +32,12 @@ from connectors.private_files import make_private_dir, make_private_file
 
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
+    "after_commit",
+    "batch",
     "build_engine",
     "connection_error",
     "describe",
+    "in_batch",
     "is_damaged",
     "parse_url",
     "transaction",
@@ -198,9 +207,110 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
+@dataclass
+class _Batch:
+    """The open transaction of one `batch` scope, on one engine, in one thread."""
+
+    connection: Connection
+    thread: int
+    # A write that failed inside the scope: its partial work must not be committed, even
+    # when a caller caught the error (PostgreSQL would refuse the rest anyway).
+    failed: bool = False
+    callbacks: list[Callable[[], object]] = field(default_factory=list)
+
+
+# Per context, so per thread: the two deliver threads of a run never share a connection.
+_BATCHES: ContextVar[dict[int, _Batch] | None] = ContextVar("sluis_lineage_batches", default=None)
+
+
+def _open_batch(engine: Engine) -> _Batch | None:
+    """The batch scope this thread holds open on `engine`, or None."""
+    found = (_BATCHES.get() or {}).get(id(engine))
+    # A context copied into another thread (a task runner may copy it) must not share a
+    # connection across threads: that thread writes on its own.
+    if found is None or found.thread != threading.get_ident():
+        return None
+    return found
+
+
+def in_batch(engine: Engine) -> bool:
+    """Whether this thread's writes on `engine` join an open `batch` scope."""
+    return _open_batch(engine) is not None
+
+
+@contextmanager
+def batch(engine: Engine) -> Iterator[Connection]:
+    """One transaction for every lineage write on `engine` in this thread until the scope ends.
+
+    Each `transaction(engine)` inside joins it: one COMMIT at the end of the scope; an
+    error anywhere in it (also one a caller caught) rolls the whole scope back. A nested
+    `batch` joins the outer one. On SQLite the scope takes the write lock at its start
+    (BEGIN IMMEDIATE, waiting up to the busy timeout), so a scope that reads before it
+    writes never finds another writer's commit in between.
+
+    Raises:
+        ConfigurationError: the database cannot be reached or is damaged.
+    """
+    outer = _open_batch(engine)
+    if outer is not None:
+        try:
+            yield outer.connection
+        except BaseException:
+            outer.failed = True
+            raise
+        return
+    try:
+        connection = engine.connect()
+    except DBAPIError as exc:
+        raise connection_error(engine.url, exc) from None
+    scope = _Batch(connection, threading.get_ident())
+    token = _BATCHES.set({**(_BATCHES.get() or {}), id(engine): scope})
+    try:
+        # begin() commits when the block ends and rolls back when an error leaves it.
+        with connection, connection.begin():
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield connection
+            if scope.failed:
+                raise RuntimeError("a lineage write in this batch failed; nothing was kept")
+    except DBAPIError as exc:
+        if is_damaged(exc):
+            raise connection_error(engine.url, exc) from None
+        raise
+    finally:
+        _BATCHES.reset(token)
+    for callback in scope.callbacks:
+        callback()
+
+
+def after_commit(engine: Engine, callback: Callable[[], object]) -> None:
+    """Run `callback` once what this thread wrote on `engine` is committed.
+
+    Inside a `batch` scope: after the scope commits (never when it rolls back); outside
+    one, every write has committed already, so now.
+    """
+    scope = _open_batch(engine)
+    if scope is None:
+        callback()
+    else:
+        scope.callbacks.append(callback)
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction on a fresh connection; a failure to connect is a ConfigurationError."""
+    """One transaction on a fresh connection; a failure to connect is a ConfigurationError.
+
+    Inside a `batch` scope of this thread on `engine`, the scope's transaction instead:
+    nothing is committed until the scope ends.
+    """
+    scope = _open_batch(engine)
+    if scope is not None:
+        try:
+            yield scope.connection
+        except BaseException:
+            scope.failed = True
+            raise
+        return
     try:
         connection = engine.connect()
     except DBAPIError as exc:

@@ -2,9 +2,12 @@
 
 Plain functions, so they are tested without Prefect. Per school: apply the agreement,
 compare with what the supplier holds (lineage state), render the full set or only the
-changes, encrypt when the agreement asks, and then either publish (an archive copy first,
-for re-delivery), hold it for approval when it changes too much, or skip it when nothing
-changed. The outcome holds counts, field names, hashes and locations, never a value.
+changes, encrypt when the agreement asks, and then either hold it for approval when it
+changes too much, skip it when nothing changed, or plan it for the drop. The planned
+deliveries of the batch are then published together: their intents in one lineage
+commit, each delivery atomically in the drop, their confirmations in one more commit,
+and an archive copy of each for re-delivery. The outcome holds counts, field names,
+hashes and locations, never a value.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from connectors.drops.base import Delivery, Drop, build_manifest, manifest_bytes, sha256_hex
+from connectors.drops.registry import ReconcilableDrop
 from connectors.errors import DeliveryError, PolicyError, SluisError
 from connectors.formats.base import (
     CHANGE_KINDS,
@@ -32,6 +36,7 @@ from connectors.sources.base import GROUP_KEY_SEPARATOR
 from contracts.agreements import Agreement, IdentifierPolicy, LoadedAgreement
 from contracts.validation import ValidatedSchool
 from lineage.state import PUPIL, TEACHER, RefCipher, SupplierState
+from pipelines import stopping
 from policy.apply import SupplierCut, apply_agreement_batch, row_hashes
 from policy.delta import ChangeSet, diff, hold_decision
 from policy.reasons import Reason
@@ -57,16 +62,18 @@ CHANGE_COLUMN = "change"
 
 
 class Ledger(Protocol):
-    """Records each delivery as it is published (pipelines.publishing.RunLedger)."""
+    """Records a batch's deliveries as they are published (pipelines.publishing.RunLedger)."""
 
-    def intend(self, outcome: DeliveryOutcome) -> None:
-        """Commit the intent, before the drop makes anything visible."""
+    def intend(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        """Commit the intents, in one transaction, before the drop makes any visible."""
 
-    def confirm(self, outcome: DeliveryOutcome) -> None:
-        """The drop has it: record it delivered."""
-
-    def unsure(self, outcome: DeliveryOutcome, drop: Drop) -> None:
-        """Publishing failed: settle the intent by what the drop shows."""
+    def confirm(
+        self,
+        published: Sequence[DeliveryOutcome],
+        *,
+        unpublished: Sequence[DeliveryOutcome] = (),
+    ) -> None:
+        """The drop has `published`, not `unpublished`: record both in one transaction."""
 
 
 @dataclass(frozen=True)
@@ -614,10 +621,12 @@ def deliver_schools(
         membership_secret=membership_secret,
     )
     cipher = RefCipher(membership_secret) if membership_secret is not None else None
-    outcomes = []
+    # Render every delivery of the batch first, then publish them together: the ledger
+    # then records the batch in two commits (intents, confirmations), not per delivery.
+    outcomes: list[DeliveryOutcome | _Planned] = []
     for school, cut in zip(schools, cuts, strict=True):
         try:
-            outcome = _deliver_one(
+            outcome = _prepare_one(
                 school,
                 cut,
                 loaded,
@@ -641,10 +650,27 @@ def deliver_schools(
                 **base,
             )
         outcomes.append(outcome)
-    return outcomes
+    planned = [o for o in outcomes if isinstance(o, _Planned)]
+    # Only a real run plans a delivery for the drop (a dry run ends in `dry_run`).
+    drop = targets.drop
+    published = iter(_publish(planned, drop, targets) if planned and drop is not None else [])
+    return [next(published) if isinstance(o, _Planned) else o for o in outcomes]
 
 
-def _deliver_one(
+@dataclass(frozen=True)
+class _Planned:
+    """A delivery rendered for the drop and not published yet.
+
+    Attributes:
+        outcome: what it will be once published (status delivered, no location yet).
+        delivery: its files and manifest.
+    """
+
+    outcome: DeliveryOutcome
+    delivery: Delivery
+
+
+def _prepare_one(
     school: ValidatedSchool,
     cut: SupplierCut,
     loaded: LoadedAgreement,
@@ -656,7 +682,12 @@ def _deliver_one(
     created_at: datetime,
     targets: DeliveryTargets,
     base: dict[str, Any],
-) -> DeliveryOutcome:
+) -> DeliveryOutcome | _Planned:
+    """Cut, compare and render one school: an outcome, or a delivery ready to publish.
+
+    A held delivery is published to the held folder here; one for the drop is returned
+    as `_Planned`, for `_publish` to publish with the rest of the batch.
+    """
     agreement = loaded.agreement
     state = state if state is not None else SupplierState.nothing()
     changes = diff(cut.delivered_ids, cut.delivered_row_hashes, state.frame)
@@ -859,29 +890,115 @@ def _deliver_one(
         notes=tuple(notes),
         **result,
     )
+    return _Planned(planned, delivery)
+
+
+def _publish(
+    planned: list[_Planned], drop: Drop, targets: DeliveryTargets
+) -> list[DeliveryOutcome]:
+    """Publish a batch's rendered deliveries, each atomically, recorded in two commits.
+
+    With a ledger: every intent is committed before the first delivery becomes visible,
+    and every delivery the drop took is confirmed in one commit after the last. A kill in
+    between leaves intents that the next run settles against the drop. A signal that
+    asks the run to stop keeps the deliveries not yet started from starting; their
+    intents are rolled back with the confirmation.
+
+    Returns:
+        The outcomes, in the order of `planned`.
+    """
     ledger = targets.ledger
     if ledger is not None:
-        # Before the drop makes anything visible, so a kill at any later moment leaves a
-        # record that the next run settles against the drop (pipelines/reconcile.py).
-        ledger.intend(planned)
-    try:
-        receipt = targets.drop.publish(delivery)
-    except DeliveryError:
-        if ledger is not None:
-            ledger.unsure(planned, targets.drop)
-        raise
-    outcome = replace(planned, location=receipt.location, manifest_sha256=receipt.manifest_sha256)
-    if ledger is not None:
-        ledger.confirm(outcome)
-    if targets.archive is not None:
-        # After the drop: only what reached the supplier is kept, for re-delivery. Losing
-        # the copy costs only that, never the delivery itself.
         try:
-            targets.archive.publish(delivery)
-        except DeliveryError as exc:
-            notes.append(
-                _("geen archiefkopie om opnieuw te leveren: {exc}").format(
-                    exc=exc,
-                )
+            ledger.intend([item.outcome for item in planned])
+        except SluisError as exc:
+            # Nothing of the batch started: a stop, or a lineage database that cannot be used.
+            return [_failed(item.outcome, exc) for item in planned]
+    outcomes = [item.outcome for item in planned]
+    published: list[DeliveryOutcome] = []  # the drop has them: confirmed
+    unpublished: list[DeliveryOutcome] = []  # the drop never got them: rolled back
+    sent: list[int] = []  # published as planned, so archived too
+    try:
+        for n, item in enumerate(planned):
+            stop = stopping.requested() if ledger is not None else None
+            if stop is not None:
+                unpublished.append(item.outcome)
+                outcomes[n] = _failed(item.outcome, stop)
+                continue
+            try:
+                receipt = drop.publish(item.delivery)
+            except DeliveryError as exc:
+                outcomes[n] = _failed(item.outcome, exc)
+                if ledger is not None:
+                    _settle_failed(drop, item.outcome, published, unpublished)
+                continue
+            outcomes[n] = replace(
+                item.outcome, location=receipt.location, manifest_sha256=receipt.manifest_sha256
             )
-    return replace(outcome, notes=tuple(notes))
+            published.append(outcomes[n])
+            sent.append(n)
+    except BaseException:
+        # What reached the drop is recorded before the error goes on.
+        if ledger is not None and (published or unpublished):
+            ledger.confirm(published, unpublished=unpublished)
+        raise
+    if ledger is not None and (published or unpublished):
+        try:
+            ledger.confirm(published, unpublished=unpublished)
+        except SluisError as exc:
+            # The drop has them and lineage cannot say so now: their intents stay open,
+            # for the next run to settle against the drop.
+            for n in sent:
+                outcomes[n] = _failed(planned[n].outcome, exc)
+            sent = []
+    if targets.archive is not None:
+        for n in sent:
+            # After the drop: only what reached the supplier is kept, for re-delivery.
+            # Losing the copy costs only that, never the delivery itself.
+            try:
+                targets.archive.publish(planned[n].delivery)
+            except DeliveryError as exc:
+                note = _("geen archiefkopie om opnieuw te leveren: {exc}").format(exc=exc)
+                outcomes[n] = replace(outcomes[n], notes=(*outcomes[n].notes, note))
+    return outcomes
+
+
+def _settle_failed(
+    drop: Drop,
+    planned: DeliveryOutcome,
+    published: list[DeliveryOutcome],
+    unpublished: list[DeliveryOutcome],
+) -> None:
+    """Publishing `planned` failed: settle its intent by what the drop shows now.
+
+    When the drop cannot even be asked, the intent stays open for the next run.
+    """
+    if not isinstance(drop, ReconcilableDrop):
+        return
+    try:
+        where = drop.find(
+            planned.supplier, planned.delivery_id or "", planned.manifest_sha256 or ""
+        )
+    except DeliveryError:
+        return
+    if where is None:
+        unpublished.append(planned)
+    else:
+        published.append(replace(planned, location=where))
+
+
+def _failed(planned: DeliveryOutcome, exc: Exception) -> DeliveryOutcome:
+    """A school whose delivery failed; its counts stay, its delivery never happened."""
+    return DeliveryOutcome(
+        supplier=planned.supplier,
+        school=planned.school,
+        status="failed",
+        delivery_id=None,
+        mode=planned.mode,
+        fields=planned.fields,
+        counts=planned.counts,
+        notes=(str(exc),),
+        agreement_sha256=planned.agreement_sha256,
+        agreement_reference=planned.agreement_reference,
+        created_at=planned.created_at,
+    )

@@ -1,7 +1,7 @@
 """After delivery: record each outcome, and the commands that act on deliveries later.
 
 - `record_outcome`: lineage of one delivery, the supplier's new state, and the end of any
-  older hold it replaces.
+  older hold it replaces; `record_outcomes` the same for a batch, in one transaction.
 - `approve`: publish a held delivery unchanged, as a person decided, and record who.
 - `redeliver`: publish an earlier delivery again, unchanged, as a new delivery.
 - `remove_expired_deliveries`: the retention policy on the drops.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +45,7 @@ from contracts.agreements import (
     load_agreements,
 )
 from lineage.audit import AuditLog
+from lineage.engine import after_commit, batch
 from lineage.rights import DeliveryMemberRecord, erased_hashes, record_members
 from lineage.state import (
     PUPIL,
@@ -68,8 +69,10 @@ __all__ = [
     "approve",
     "lineage_id",
     "record_outcome",
+    "record_outcomes",
     "redeliver",
     "remove_expired_deliveries",
+    "supersede_all",
     "supersede_holds",
 ]
 
@@ -85,10 +88,40 @@ def _folder(delivery: DeliverySnapshot) -> str:
     return delivery.delivery_id.split(":", 1)[1]
 
 
+# Outcomes after which an older hold of the same school can no longer be approved.
+_SUPERSEDING = ("delivered", "held", "nothing_to_deliver")
+
+
 def record_outcome(
     store: LineageStore, settings: Settings, run_id: str, o: DeliveryOutcome, at: datetime
 ) -> None:
     """Record one outcome: the delivery, who was in it, and what the supplier now holds."""
+    record_outcomes(store, settings, run_id, [o], at)
+
+
+def record_outcomes(
+    store: LineageStore,
+    settings: Settings,
+    run_id: str,
+    outcomes: Sequence[DeliveryOutcome],
+    at: datetime,
+) -> None:
+    """Record a batch of outcomes in one transaction, as `record_outcome` would one by one.
+
+    The held deliveries the batch can supersede are read once per supplier, and the
+    files of the holds it ends are removed only once the transaction has committed.
+    """
+    with batch(store.engine):
+        holds = _Holds(
+            store, settings, [(o.supplier, o.school) for o in outcomes if o.status in _SUPERSEDING]
+        )
+        for o in outcomes:
+            _record(store, run_id, o, at, holds)
+
+
+def _record(
+    store: LineageStore, run_id: str, o: DeliveryOutcome, at: datetime, holds: _Holds
+) -> None:
     key = lineage_id(
         o.supplier, o.delivery_id or f"{o.status}-{o.school.lower()}-{run_id[:8]}".lower()
     )
@@ -108,11 +141,11 @@ def record_outcome(
         status=o.status,
         created_at=at,
     )
-    if o.status in ("delivered", "held", "nothing_to_deliver"):
+    if o.status in _SUPERSEDING:
         # Whatever came after a hold decides instead of it: a fixed export that needs
         # nothing, a normal delivery or a newer hold. Approving the old one would send
         # an outdated mass change.
-        supersede_holds(store, settings, o.supplier, o.school, keep=key)
+        holds.supersede(o.supplier, o.school, keep=key)
     if o.status not in ("delivered", "held"):
         return
     state = o.state_frame()
@@ -123,26 +156,72 @@ def record_outcome(
         # must not send the same removals again.
         commit_state(store.engine, o.supplier, o.school, key, state)
     else:
+        holds.add(o.supplier, o.school, key)
         stage_pending(store.engine, key, state)
+
+
+class _Holds:
+    """The held deliveries of some schools, read once, ended as newer outcomes supersede them.
+
+    Kept up to date with the holds recorded meanwhile (`add`), so a batch ends the same
+    holds as its outcomes recorded one at a time would.
+    """
+
+    def __init__(
+        self, store: LineageStore, settings: Settings, wanted: Iterable[tuple[str, str]]
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        by_supplier: dict[str, set[str]] = {}
+        for supplier, school in wanted:
+            by_supplier.setdefault(supplier, set()).add(school)
+        self._held: dict[tuple[str, str], list[str]] = {}
+        for supplier, schools in by_supplier.items():
+            for held in store.deliveries_of(supplier, statuses=("held",), schools=schools):
+                self.add(supplier, held.school, held.delivery_id)
+
+    def add(self, supplier: str, school: str, delivery_id: str) -> None:
+        """A hold of `school` that a later outcome may supersede."""
+        self._held.setdefault((supplier, school), []).append(delivery_id)
+
+    def supersede(self, supplier: str, school: str, *, keep: str) -> None:
+        """End every hold of `school` but `keep`."""
+        held = self._held.pop((supplier, school), [])
+        for delivery_id in held:
+            if delivery_id != keep:
+                _end_hold(self._store, self._settings, supplier, delivery_id)
+        if keep in held:
+            self._held[supplier, school] = [keep]
 
 
 def supersede_holds(
     store: LineageStore, settings: Settings, supplier: str, school: str, *, keep: str
 ) -> None:
     """A newer delivery or hold for the same school ends any older hold."""
-    for held in store.deliveries_of(supplier, statuses=("held",), school=school):
-        if held.delivery_id == keep:
-            continue
-        _end_hold(store, settings, supplier, held)
+    supersede_all(store, settings, [(supplier, school, keep)])
 
 
-def _end_hold(
-    store: LineageStore, settings: Settings, supplier: str, record: DeliverySnapshot
+def supersede_all(
+    store: LineageStore, settings: Settings, kept: Sequence[tuple[str, str, str]]
 ) -> None:
-    """A hold that will never be approved: superseded, its pending state and files gone."""
-    store.settle_held(record.delivery_id, status="superseded")
-    discard_pending(store.engine, record.delivery_id)
-    held_drop(settings).remove(supplier, _folder(record))
+    """For each (supplier, school, keep): end the school's holds but `keep`.
+
+    One read of the held deliveries per supplier, however many schools.
+    """
+    holds = _Holds(store, settings, [(supplier, school) for supplier, school, _keep in kept])
+    for supplier, school, keep in kept:
+        holds.supersede(supplier, school, keep=keep)
+
+
+def _end_hold(store: LineageStore, settings: Settings, supplier: str, delivery_id: str) -> None:
+    """A hold that will never be approved: superseded, its pending state and files gone.
+
+    The files go once that is committed: inside a batch, when the batch commits.
+    """
+    store.settle_held(delivery_id, status="superseded")
+    discard_pending(store.engine, delivery_id)
+    folder = delivery_id.split(":", 1)[1]
+    after_commit(store.engine, lambda: held_drop(settings).remove(supplier, folder))
 
 
 @dataclass(frozen=True)
@@ -626,7 +705,7 @@ def remove_expired_deliveries(
             mark_removed(store.engine, record.delivery_id, now)
             removed += 1
         for record in stale_holds:
-            _end_hold(store, settings, agreement.id, record)
+            _end_hold(store, settings, agreement.id, record.delivery_id)
         if removed or stale_holds:
             log.append(
                 actor,

@@ -1,28 +1,27 @@
 """The delivery ledger: each delivery is recorded in lineage as it is published.
 
-`intend` commits the delivery as `publishing`, with the state it leaves, before the drop
-makes it visible; `confirm` makes it `delivered` in one commit once the drop has it. A
-process killed in between leaves an intent that the next run settles against the drop
-(pipelines/reconcile.py), so lineage knows every delivery a supplier can see and the next
-delta is counted from what the supplier really holds: nothing is sent twice.
+`intend` commits a batch's deliveries as `publishing`, with the state each leaves, in one
+transaction before the drop makes any of them visible; `confirm` makes the published ones
+`delivered` in one more once the drop has them. A process killed in between leaves
+intents that the next run settles against the drop (pipelines/reconcile.py), so lineage
+knows every delivery a supplier can see and the next delta is counted from what the
+supplier really holds: nothing is sent twice.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
+from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
 
-from connectors.drops.base import Drop
-from connectors.drops.registry import ReconcilableDrop
-from connectors.errors import DeliveryError
 from lineage import intents
+from lineage.engine import after_commit, batch
 from lineage.state import stage_pending
 from lineage.store import LineageStore
 from pipelines import stopping
 from pipelines.delivery import DeliveryOutcome
-from pipelines.holds import lineage_id, supersede_holds
+from pipelines.holds import lineage_id, supersede_all
 from pipelines.settings import Settings
 
 __all__ = ["RunLedger"]
@@ -70,68 +69,75 @@ class RunLedger:
         found = intents.delivered_in_run(self._store.engine, self._run_id, elsewhere)
         return frozenset(k for k in keys if k in self._confirmed or k in found)
 
-    def intend(self, outcome: DeliveryOutcome) -> None:
-        """Commit the intent to publish `outcome`, before anything of it is visible.
+    def intend(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        """Commit the intents to publish a batch's `outcomes`, in one transaction.
+
+        Before anything of them is visible: each intent holds the state its delivery
+        leaves (pending), so whichever of them a kill leaves open can be settled.
 
         Raises:
-            RunStopped: a signal asked the run to stop; this delivery is not started.
+            RunStopped: a signal asked the run to stop; none of them is started.
         """
         stopping.check()
-        key = self.key(outcome)
-        with self._lock:
-            if key in self._confirmed:
-                return  # a retry of the task: the drop's same-manifest rule makes it a no-op
-            if key in self._intended:
-                intents.reopen(self._store.engine, key)
-            else:
-                self._store.record_delivery(
-                    self._run_id,
-                    delivery_id=key,
-                    supplier=outcome.supplier,
-                    school=outcome.school,
-                    agreement_sha256=outcome.agreement_sha256,
-                    agreement_reference=outcome.agreement_reference,
-                    fields=list(outcome.fields),
-                    mode=outcome.mode,
-                    counts=outcome.counts,
-                    files=[dict(f) for f in outcome.files],
-                    manifest_sha256=outcome.manifest_sha256,
-                    location=None,
-                    status="publishing",
-                    created_at=self._at,
-                )
-                self._intended.add(key)
-            stage_pending(self._store.engine, key, outcome.state_frame())
+        with self._lock, batch(self._store.engine):
+            for outcome in outcomes:
+                key = self.key(outcome)
+                if key in self._confirmed:
+                    continue  # a retry of the task: the drop's same-manifest rule makes it a no-op
+                if key in self._intended:
+                    intents.reopen(self._store.engine, key)
+                else:
+                    self._store.record_delivery(
+                        self._run_id,
+                        delivery_id=key,
+                        supplier=outcome.supplier,
+                        school=outcome.school,
+                        agreement_sha256=outcome.agreement_sha256,
+                        agreement_reference=outcome.agreement_reference,
+                        fields=list(outcome.fields),
+                        mode=outcome.mode,
+                        counts=outcome.counts,
+                        files=[dict(f) for f in outcome.files],
+                        manifest_sha256=outcome.manifest_sha256,
+                        location=None,
+                        status="publishing",
+                        created_at=self._at,
+                    )
+                stage_pending(self._store.engine, key, outcome.state_frame())
+            # Only once committed: a rolled-back batch left nothing to reopen.
+            after_commit(
+                self._store.engine,
+                lambda: self._intended.update(self.key(o) for o in outcomes),
+            )
 
-    def confirm(self, outcome: DeliveryOutcome) -> None:
-        """The drop has `outcome`: record it delivered, with its members and state."""
-        stopping.step(stopping.BEFORE_LINEAGE_COMMIT)
-        key = self.key(outcome)
-        with self._lock:
-            if key not in self._confirmed:
-                intents.confirm(self._store.engine, key, location=outcome.location)
-                self._confirmed.add(key)
-                supersede_holds(
-                    self._store, self._settings, outcome.supplier, outcome.school, keep=key
-                )
-        stopping.step(stopping.AFTER_LINEAGE_COMMIT)
+    def confirm(
+        self,
+        published: Sequence[DeliveryOutcome],
+        *,
+        unpublished: Sequence[DeliveryOutcome] = (),
+    ) -> None:
+        """The drop has `published`; `unpublished` never reached it: one transaction for both.
 
-    def unsure(self, outcome: DeliveryOutcome, drop: Drop) -> None:
-        """Publishing `outcome` failed: settle its intent by what the drop shows now.
-
-        When the drop cannot even be asked, the intent stays open for the next run.
+        Each published delivery becomes delivered, with its members and state, and ends
+        older holds of its school; each unpublished intent is rolled back. What a kill
+        before the commit leaves open, the next run settles against the drop.
         """
-        key = self.key(outcome)
+        stopping.step(stopping.BEFORE_LINEAGE_COMMIT)
         with self._lock:
-            if key in self._confirmed or not isinstance(drop, ReconcilableDrop):
-                return
-            try:
-                where = drop.find(
-                    outcome.supplier, outcome.delivery_id or "", outcome.manifest_sha256 or ""
-                )
-            except DeliveryError:
-                return
-            if where is None:
-                intents.roll_back(self._store.engine, key)
-                return
-        self.confirm(replace(outcome, location=where))
+            done: list[str] = []
+            with batch(self._store.engine):
+                kept = []
+                for outcome in published:
+                    key = self.key(outcome)
+                    if key in self._confirmed:
+                        continue
+                    intents.confirm(self._store.engine, key, location=outcome.location)
+                    kept.append((outcome.supplier, outcome.school, key))
+                    done.append(key)
+                supersede_all(self._store, self._settings, kept)
+                for outcome in unpublished:
+                    key = self.key(outcome)
+                    if key not in self._confirmed:
+                        intents.roll_back(self._store.engine, key)
+            self._confirmed.update(done)
+        stopping.step(stopping.AFTER_LINEAGE_COMMIT)

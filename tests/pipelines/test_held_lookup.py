@@ -122,3 +122,55 @@ def test_the_held_delivery_check_reads_through_an_index_led_by_status(tmp_path: 
         plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
     details = " ".join(str(row[-1]) for row in plan)
     assert "ix_deliveries_status_supplier_school" in details, details
+
+
+def _outcome(school: str) -> DeliveryOutcome:
+    return DeliveryOutcome(
+        supplier="leverancier",
+        school=school,
+        status="nothing_to_deliver",
+        delivery_id=None,
+        mode="full",
+        fields=(),
+        counts=COUNTS,
+        agreement_sha256="0" * 64,
+        agreement_reference="ref",
+    )
+
+
+def test_recording_a_batch_reads_the_held_deliveries_once_through_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.holds import record_outcomes
+
+    settings = _settings(tmp_path)
+    store = LineageStore(settings.lineage_url())
+    store.create_schema()
+    _history(store, schools=30)
+    read: list[str] = []
+    snapshot = queries_module._delivery_snapshot
+
+    def counting(row: Any) -> Any:
+        read.append(row.school)
+        return snapshot(row)
+
+    statements: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM deliveries" in statement:
+            statements.append((statement, parameters))
+
+    monkeypatch.setattr(queries_module, "_delivery_snapshot", counting)
+    event.listen(store.engine, "before_cursor_execute", keep)
+    # Ten schools without a hold and two with one: only those two holds are read.
+    batch = [_outcome(f"{n}ZZ") for n in range(10, 20)] + [_outcome("03XX"), _outcome("07XX")]
+    record_outcomes(store, settings, RUN, batch, AT)
+    event.remove(store.engine, "before_cursor_execute", keep)
+    assert sorted(read) == ["03XX", "07XX"]
+    [(statement, parameters)] = [s for s in statements if "deliveries.status = " in s[0]]
+    with store.engine.connect() as connection:
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "ix_deliveries_status_supplier_school" in details, details
+    superseded = store.deliveries_of("leverancier", statuses=("superseded",))
+    assert sorted(d.school for d in superseded) == ["03XX", "07XX"]
