@@ -45,7 +45,7 @@ from lineage.store import LineageStore
 from pipelines.approval import wait_for_approval
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets
 from pipelines.drops import archive_drop, drop_for, held_drop
-from pipelines.holds import record_outcome, remove_expired_deliveries
+from pipelines.holds import record_outcomes, remove_expired_deliveries
 from pipelines.keys import RunKeys
 from pipelines.openlineage_run import RunLineage
 from pipelines.plan import SchoolInput, batches, discover_schools, label, run_name, select_school
@@ -469,9 +469,14 @@ def record(
     outcomes, failures = delivered.outcomes, list(delivered.failures)
     # Each published delivery was recorded as it went out, by whichever process published it.
     recorded = run.ledger.recorded_of(outcomes)
+    unrecorded = [o for o in outcomes if o.delivery_id is None or RunLedger.key(o) not in recorded]
+    # One transaction per batch of outcomes, not a few per outcome (issue 12.2).
+    size = run.settings.batch_size
+    for start in range(0, len(unrecorded), size):
+        record_outcomes(
+            run.store, run.settings, run.run_id, unrecorded[start : start + size], run.started
+        )
     for o in outcomes:
-        if o.delivery_id is None or RunLedger.key(o) not in recorded:
-            record_outcome(run.store, run.settings, run.run_id, o, run.started)
         if o.status == "failed":
             failures.extend(f"{o.supplier} {o.school}: {note}" for note in o.notes)
         # "Nothing changed" is the normal night; everything else needs someone's eyes.
