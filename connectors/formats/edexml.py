@@ -26,13 +26,7 @@ import pandas as pd
 from lxml import etree
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import (
-    DataFile,
-    FieldNeed,
-    RenderContext,
-    check_frame,
-    check_options,
-)
+from connectors.formats.base import DataFile, FieldNeed, RenderContext, check_frame, check_options
 from connectors.formats.edexml_schema import (
     _EDEXML,
     _FORMAT,

@@ -6,9 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.formats.base import (
-    arrow_text,
-)
+from connectors.formats.base import arrow_text
 from connectors.formats.edexml_schema import _NON_PERSISTENT, _NOT_XML_RE2, _TEXT, _count
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 

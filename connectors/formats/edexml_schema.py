@@ -11,9 +11,7 @@ from types import MappingProxyType
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.formats.base import (
-    FieldNeed,
-)
+from connectors.formats.base import FieldNeed
 from connectors.i18n import N_, _
 
 UWLR_SMALLE_SET = "uwlr-smalle-set"

@@ -12,10 +12,7 @@ import pyarrow.compute as pc
 from lxml import etree
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import (
-    RenderContext,
-    clean_text,
-)
+from connectors.formats.base import RenderContext, clean_text
 from connectors.formats.edexml_columns import (
     _CONTEXT_GROUP_COLUMNS,
     Values,

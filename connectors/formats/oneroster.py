@@ -116,13 +116,7 @@ from typing import ClassVar
 import pandas as pd
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import (
-    DataFile,
-    FieldNeed,
-    RenderContext,
-    check_frame,
-    check_options,
-)
+from connectors.formats.base import DataFile, FieldNeed, RenderContext, check_frame, check_options
 from connectors.formats.oneroster_arrays import _Table as _Table
 from connectors.formats.oneroster_columns import (
     _NEEDED_FIELDS,

@@ -11,9 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.formats.base import (
-    arrow_text,
-)
+from connectors.formats.base import arrow_text
 from connectors.formats.oneroster_columns import _GUID, _HASH_DIGITS, _HASHED
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 

@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from connectors import oneroster_spec as spec
-from connectors.formats.base import (
-    FieldNeed,
-)
+from connectors.formats.base import FieldNeed
 from connectors.i18n import N_
 
 FORMAT = "oneroster"

@@ -12,9 +12,7 @@ import pyarrow.compute as pc
 
 from connectors import oneroster_spec as spec
 from connectors.errors import ConfigurationError
-from connectors.formats.base import (
-    RenderContext,
-)
+from connectors.formats.base import RenderContext
 from connectors.formats.csv import join_cells
 from connectors.formats.oneroster_arrays import _Columns, _const, _large, _nulls, _Table
 from connectors.formats.oneroster_classes import (

@@ -11,12 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import (
-    CHANGE_KINDS,
-    CHANGE_REMOVED,
-    FieldNeed,
-    RenderContext,
-)
+from connectors.formats.base import CHANGE_KINDS, CHANGE_REMOVED, FieldNeed, RenderContext
 from connectors.formats.oneroster_arrays import (
     _STR,
     _Columns,
