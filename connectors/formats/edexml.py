@@ -20,20 +20,18 @@ a file the supplier cannot read is no delivery. `toevoegingen` are never written
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
 
 import pandas as pd
 from lxml import etree
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import DataFile, FieldNeed, RenderContext, check_frame, check_options
+from connectors.formats.base import DataFile, Format, FormatSpec, RenderContext, check_frame
 from connectors.formats.edexml_schema import (
     _EDEXML,
     _FORMAT,
     _LAYOUTS,
     _NAME_NEED,
     _NEEDS_SURNAME,
-    _NO_OPTIONS,
     _NOT_WRITTEN,
     AUTHOR,
     EDEXML_XSD_VERSION,
@@ -55,7 +53,7 @@ __all__ = [
 ]
 
 
-class EdexmlFormat:
+class EdexmlFormat(Format):
     """Renders one school's delivery as `<basename>.xml`: EDEXML 2.1, or UWLR 2.2 smalle set.
 
     Plain EDEXML has root `EDEX` (no namespace). With profile "uwlr-smalle-set" the file
@@ -64,23 +62,26 @@ class EdexmlFormat:
     delivered). It takes no options, and needs a RenderContext.
     """
 
-    # A full snapshot: a pupil who is gone is simply not in the next file.
-    expresses_deletions: ClassVar[bool] = False
-    profiles: ClassVar[tuple[str, ...]] = (UWLR_SMALLE_SET,)
-    flat: ClassVar[bool] = False
-    # EDEXML 2.1 requires at least one leerling; the UWLR answer says geengegevens instead.
-    needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset({None})
-    # The name choice of LeerlingType and LeerkrachtType: an achternaam, or a roepnaam.
-    pupil_needs: ClassVar[tuple[FieldNeed, ...]] = (_NAME_NEED,)
-    teacher_needs: ClassVar[tuple[FieldNeed, ...]] = (_NAME_NEED,)
+    spec = FormatSpec(
+        name=_FORMAT,
+        flat=False,
+        # A full snapshot: a pupil who is gone is simply not in the next file.
+        expresses_deletions=False,
+        profiles=(UWLR_SMALLE_SET,),
+        # EDEXML 2.1 requires at least one leerling; the UWLR answer says geengegevens.
+        needs_a_pupil=frozenset({None}),
+        # The name choice of LeerlingType and LeerkrachtType: an achternaam, or a roepnaam.
+        pupil_needs=(_NAME_NEED,),
+        teacher_needs=(_NAME_NEED,),
+    )
 
-    def render(
+    def write(
         self,
         frame: pd.DataFrame,
         *,
         basename: str,
-        options: Mapping[str, str] = _NO_OPTIONS,
-        context: RenderContext | None = None,
+        options: Mapping[str, str],
+        context: RenderContext | None,
     ) -> list[DataFile]:
         """Render one school's delivered pupils, its groups and teachers as one XML file.
 
@@ -102,7 +103,6 @@ class EdexmlFormat:
             InputError: a value the schema would refuse (named by field and count), a
                 pupil or teacher without any name, or a key or ECK iD used twice.
         """
-        check_options(options, format_name=_FORMAT, known=())
         check_frame(frame, format_name=_FORMAT)
         if context is None:
             raise ConfigurationError(

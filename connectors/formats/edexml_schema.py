@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from types import MappingProxyType
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,7 +21,6 @@ UWLR_XSD_VERSION = "2.2"
 AUTHOR = "Sluis"
 
 _FORMAT = "edexml"
-_NO_OPTIONS: Mapping[str, str] = MappingProxyType({})
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 # As in the official samples and the administrations' own exports, so that a receiver
 # that looks for it finds the schema the file claims.

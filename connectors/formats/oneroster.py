@@ -111,17 +111,15 @@ but "-", "." and "/").
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
 
 import pandas as pd
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import DataFile, FieldNeed, RenderContext, check_frame, check_options
+from connectors.formats.base import DataFile, Format, FormatSpec, RenderContext, check_frame
 from connectors.formats.oneroster_arrays import _Table as _Table
 from connectors.formats.oneroster_columns import (
     _NEEDED_FIELDS,
     _NEEDED_TEACHER_FIELDS,
-    _NO_OPTIONS,
     _TEACHER_IDS,
     FORMAT,
     HEADERS,
@@ -148,7 +146,7 @@ __all__ = [
 ]
 
 
-class OneRosterFormat:
+class OneRosterFormat(Format):
     """Renders the delivered pupils of one school as a OneRoster 1.2 CSV zip.
 
     It takes no options and needs the RenderContext: the school header, the run's
@@ -156,23 +154,25 @@ class OneRosterFormat:
     teachers and the identifier policy. See the module docstring for the mapping.
     """
 
-    # Delta rows say tobedeleted for a removed pupil.
-    expresses_deletions: ClassVar[bool] = True
-    profiles: ClassVar[tuple[str, ...]] = ()
-    flat: ClassVar[bool] = False
-    # A bulk package without users cannot say that nobody is left: users.csv is then
-    # absent, which tells an importer nothing.
-    needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset({None})
-    pupil_needs: ClassVar[tuple[FieldNeed, ...]] = PUPIL_NEEDS
-    teacher_needs: ClassVar[tuple[FieldNeed, ...]] = TEACHER_NEEDS
+    spec = FormatSpec(
+        name=FORMAT,
+        flat=False,
+        # Delta rows say tobedeleted for a removed pupil.
+        expresses_deletions=True,
+        # A bulk package without users cannot say that nobody is left: users.csv is then
+        # absent, which tells an importer nothing.
+        needs_a_pupil=frozenset({None}),
+        pupil_needs=PUPIL_NEEDS,
+        teacher_needs=TEACHER_NEEDS,
+    )
 
-    def render(
+    def write(
         self,
         frame: pd.DataFrame,
         *,
         basename: str,
-        options: Mapping[str, str] = _NO_OPTIONS,
-        context: RenderContext | None = None,
+        options: Mapping[str, str],
+        context: RenderContext | None,
     ) -> list[DataFile]:
         """Render the pupils (and the context's groups and teachers) as one OneRoster zip.
 
@@ -194,7 +194,6 @@ class OneRosterFormat:
             InputError: the school header has no BRIN code or school year, pupils lack
                 their identifier or share one, or a text value is not valid Unicode.
         """
-        check_options(options, format_name=FORMAT, known=())
         if context is None:
             raise ConfigurationError(
                 _(

@@ -137,8 +137,3 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _ZIP_LEVEL = 6
 _UNIX = 3
 _FILE_MODE = 0o100644 << 16
-
-# OWASP "CSV injection", as connectors/formats/csv.py: a spreadsheet runs a cell starting
-# with one of these (tab and carriage return because Excel strips them first).
-
-_NO_OPTIONS: Mapping[str, str] = MappingProxyType({})
