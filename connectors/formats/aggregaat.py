@@ -11,13 +11,13 @@ until no hidden cell can be recomputed (complementary suppression).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from connectors.errors import ConfigurationError
-from connectors.formats.base import DataFile, FieldNeed, Format, FormatSpec, RenderContext
+from connectors.formats.base import DataFile, FieldNeed, Format, FormatSpec, RenderRequest
 from connectors.i18n import _, ngettext
 
 __all__ = [
@@ -139,20 +139,14 @@ class AggregaatFormat(Format):
         pupil_needs=(FieldNeed(("jaargroep",), "every pupil is counted in a jaargroep"),),
     )
 
-    def write(
-        self,
-        frame: pd.DataFrame,
-        *,
-        basename: str,
-        options: Mapping[str, str],
-        context: RenderContext | None,
-    ) -> list[DataFile]:
+    def write(self, frame: pd.DataFrame, request: RenderRequest) -> list[DataFile]:
         """Render the counts of `frame` (it is not mutated).
 
         Raises:
             ConfigurationError: an unknown option, a k below MIN_K, no jaargroepen, a
                 column that is not an aggregate field, or a pupil outside the grid.
         """
+        basename, options = request.basename, request.options
         k = _k(options.get("k", str(DEFAULT_K)))
         jaargroepen = [j for j in options.get("jaargroepen", "").split(",") if j]
         if not jaargroepen:

@@ -34,6 +34,7 @@ __all__ = [
     "Format",
     "FormatSpec",
     "RenderContext",
+    "RenderRequest",
     "arrow_text",
     "check_frame",
     "check_options",
@@ -197,6 +198,21 @@ class RenderContext:
 
 
 @dataclass(frozen=True)
+class RenderRequest:
+    """What `render` was asked besides the frame, as a format's `write` gets it.
+
+    Attributes:
+        basename: file name without extension.
+        options: the format's options, already checked against its FormatSpec.
+        context: what a structured format needs beyond the rows; None for a flat one.
+    """
+
+    basename: str
+    options: Mapping[str, str]
+    context: RenderContext | None
+
+
+@dataclass(frozen=True)
 class FormatSpec:
     """What a format can carry, declared once per format.
 
@@ -284,17 +300,10 @@ class Format:
             InputError: what `write` raises.
         """
         check_options(options, format_name=self.spec.name, known=self.spec.options)
-        return self.write(frame, basename=basename, options=options, context=context)
+        return self.write(frame, RenderRequest(basename, options, context))
 
-    def write(
-        self,
-        frame: pd.DataFrame,
-        *,
-        basename: str,
-        options: Mapping[str, str],
-        context: RenderContext | None,
-    ) -> list[DataFile]:
-        """The format's files for `frame`; `render` has checked the options."""
+    def write(self, frame: pd.DataFrame, request: RenderRequest) -> list[DataFile]:
+        """The format's files for `frame`; `render` has checked the request's options."""
         raise NotImplementedError
 
     def agreement_problems(

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import DataFile, Format, FormatSpec, RenderContext, check_frame
+from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.i18n import _
 
 __all__ = ["DEFAULT_SEPARATOR", "SEPARATORS", "CsvFormat", "join_cells"]
@@ -56,22 +56,14 @@ class CsvFormat(Format):
     # missing value is an empty cell, so nothing has to be made up (no needs).
     spec = FormatSpec(name="csv", flat=True, expresses_deletions=True, options=_OPTIONS)
 
-    def write(
-        self,
-        frame: pd.DataFrame,
-        *,
-        basename: str,
-        options: Mapping[str, str],
-        context: RenderContext | None,
-    ) -> list[DataFile]:
+    def write(self, frame: pd.DataFrame, request: RenderRequest) -> list[DataFile]:
         """Render `frame` as CSV.
 
         Args:
             frame: the delivered frame; its index is not written and it is not mutated.
-            basename: file name without extension.
-            options: format options, see the class docstring.
-
-            context: not used: a flat file has no header, groups or teachers.
+            request: the basename (file name without extension) and the format options
+                (see the class docstring); its context is not used: a flat file has no
+                header, groups or teachers.
 
         Returns:
             One data file, `<basename>.csv`, with one row per frame row.
@@ -81,6 +73,7 @@ class CsvFormat(Format):
                 basename, or a frame without usable column names.
             InputError: a text value is not valid Unicode (a lone surrogate).
         """
+        basename, options = request.basename, request.options
         separator = _separator(options)
         check_frame(frame, format_name="csv")
 

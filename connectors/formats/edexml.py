@@ -19,13 +19,11 @@ a file the supplier cannot read is no delivery. `toevoegingen` are never written
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pandas as pd
 from lxml import etree
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import DataFile, Format, FormatSpec, RenderContext, check_frame
+from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.formats.edexml_schema import (
     _EDEXML,
     _FORMAT,
@@ -75,22 +73,14 @@ class EdexmlFormat(Format):
         teacher_needs=(_NAME_NEED,),
     )
 
-    def write(
-        self,
-        frame: pd.DataFrame,
-        *,
-        basename: str,
-        options: Mapping[str, str],
-        context: RenderContext | None,
-    ) -> list[DataFile]:
+    def write(self, frame: pd.DataFrame, request: RenderRequest) -> list[DataFile]:
         """Render one school's delivered pupils, its groups and teachers as one XML file.
 
         Args:
             frame: the delivered pupils, one row per pupil, columns the agreement's
                 fields; values are strings or missing. It is not mutated.
-            basename: file name without extension.
-            options: must be empty.
-            context: the school header, created_at, groups, teachers and profile.
+            request: the basename (file name without extension), no options, and the
+                context: the school header, created_at, groups, teachers and profile.
 
         Returns:
             One data file, `<basename>.xml`, UTF-8; rows is the number of leerlingen.
@@ -103,6 +93,7 @@ class EdexmlFormat(Format):
             InputError: a value the schema would refuse (named by field and count), a
                 pupil or teacher without any name, or a key or ECK iD used twice.
         """
+        basename, context = request.basename, request.context
         check_frame(frame, format_name=_FORMAT)
         if context is None:
             raise ConfigurationError(

@@ -110,12 +110,10 @@ but "-", "." and "/").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pandas as pd
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import DataFile, Format, FormatSpec, RenderContext, check_frame
+from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.formats.oneroster_arrays import _Table as _Table
 from connectors.formats.oneroster_columns import (
     _NEEDED_FIELDS,
@@ -166,23 +164,15 @@ class OneRosterFormat(Format):
         teacher_needs=TEACHER_NEEDS,
     )
 
-    def write(
-        self,
-        frame: pd.DataFrame,
-        *,
-        basename: str,
-        options: Mapping[str, str],
-        context: RenderContext | None,
-    ) -> list[DataFile]:
+    def write(self, frame: pd.DataFrame, request: RenderRequest) -> list[DataFile]:
         """Render the pupils (and the context's groups and teachers) as one OneRoster zip.
 
         Args:
             frame: the delivered pupils, one row each, columns the agreement's fields;
                 it is not mutated.
-            basename: file name without extension.
-            options: must be empty; OneRoster has no options.
-            context: the school, run timestamp, mode, changes, groups, teachers and
-                identifier policy; required.
+            request: the basename (file name without extension), no options (OneRoster
+                has none), and the context, required: the school, run timestamp, mode,
+                changes, groups, teachers and identifier policy.
 
         Returns:
             One data file, `<basename>.zip`; its rows are the pupils' users records.
@@ -194,6 +184,7 @@ class OneRosterFormat(Format):
             InputError: the school header has no BRIN code or school year, pupils lack
                 their identifier or share one, or a text value is not valid Unicode.
         """
+        basename, context = request.basename, request.context
         if context is None:
             raise ConfigurationError(
                 _(

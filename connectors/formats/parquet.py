@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from connectors.errors import InputError
-from connectors.formats.base import DataFile, Format, FormatSpec, RenderContext, check_frame
+from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.i18n import _
 
 __all__ = ["ParquetFormat"]
@@ -32,22 +30,13 @@ class ParquetFormat(Format):
     # missing value is an empty cell, so nothing has to be made up (no needs).
     spec = FormatSpec(name="parquet", flat=True, expresses_deletions=True)
 
-    def write(
-        self,
-        frame: pd.DataFrame,
-        *,
-        basename: str,
-        options: Mapping[str, str],
-        context: RenderContext | None,
-    ) -> list[DataFile]:
+    def write(self, frame: pd.DataFrame, request: RenderRequest) -> list[DataFile]:
         """Render `frame` as Parquet.
 
         Args:
             frame: the delivered frame; it is not mutated.
-            basename: file name without extension.
-            options: must be empty; Parquet has no options yet.
-
-            context: not used: a flat file has no header, groups or teachers.
+            request: the basename (file name without extension); Parquet has no options
+                yet, and a flat file has no header, groups or teachers (no context).
 
         Returns:
             One data file, `<basename>.parquet`, with one row per frame row.
@@ -57,6 +46,7 @@ class ParquetFormat(Format):
                 usable column names.
             InputError: a column mixes value types that Parquet cannot store together.
         """
+        basename = request.basename
         check_frame(frame, format_name="parquet")
         try:
             table = pa.Table.from_pandas(frame, preserve_index=False)
