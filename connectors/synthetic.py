@@ -25,15 +25,15 @@ from connectors.i18n import _
 from connectors.synthetic_consents import ConsentWriting
 from connectors.synthetic_edexml import EdexmlWriting
 from connectors.synthetic_names import (
-    _BRIN_SPACE,
-    _BSN_BODIES,
-    _SCHOOLJAAR,
+    BRIN_SPACE,
+    BSN_BODIES,
     CONSENT_CATEGORIES,
     CONSENT_FILE,
     CONSENT_HEADER,
     EXPORT_FILE,
+    SCHOOLJAAR,
 )
-from connectors.synthetic_pupils import _brin, _Counter
+from connectors.synthetic_pupils import Counter, brin_code
 
 __all__ = [
     "CONSENT_CATEGORIES",
@@ -86,8 +86,8 @@ def write_samples(
 
     # Seeded on purpose: reproducible sample data, nothing secret is derived from it.
     master = random.Random(f"sluis-synthetic/{seed}")  # noqa: S311
-    brins = [_brin(code) for code in master.sample(range(_BRIN_SPACE), schools)]
-    counter = _Counter(bsn_next=master.randrange(_BSN_BODIES))
+    brins = [brin_code(code) for code in master.sample(range(BRIN_SPACE), schools)]
+    counter = Counter(bsn_next=master.randrange(BSN_BODIES))
     out.mkdir(parents=True, exist_ok=True)
     folders: list[Path] = []
     for index, brin in enumerate(brins):
@@ -104,13 +104,13 @@ def write_samples(
 
 
 def _check_arguments(schools: int, pupils_per_school: int, schooljaar: str) -> int:
-    if schools < 1 or schools > _BRIN_SPACE:
+    if schools < 1 or schools > BRIN_SPACE:
         raise ConfigurationError(
             _(
                 "het aantal scholen (schools) moet tussen 1 en {brin_space} liggen (elk een "
                 "BRIN-code), niet {schools}"
             ).format(
-                brin_space=_BRIN_SPACE,
+                brin_space=BRIN_SPACE,
                 schools=schools,
             )
         )
@@ -123,7 +123,7 @@ def _check_arguments(schools: int, pupils_per_school: int, schooljaar: str) -> i
                 pupils_per_school=pupils_per_school,
             )
         )
-    match = _SCHOOLJAAR.fullmatch(schooljaar)
+    match = SCHOOLJAAR.fullmatch(schooljaar)
     if match is None or int(match[2]) != int(match[1]) + 1:
         raise ConfigurationError(
             _(

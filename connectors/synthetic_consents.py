@@ -7,13 +7,13 @@ import io
 from datetime import date, datetime, time, timedelta
 
 from connectors.synthetic_names import (
-    _CONSENT_YES_RATE,
-    _ODD_SPELLINGS,
-    _WEBSITE_ONLY,
     CONSENT_CATEGORIES,
     CONSENT_HEADER,
+    CONSENT_YES_RATE,
+    ODD_SPELLINGS,
+    WEBSITE_ONLY,
 )
-from connectors.synthetic_pupils import SchoolPupils, _first_school_day
+from connectors.synthetic_pupils import SchoolPupils, first_school_day
 
 
 class ConsentWriting(SchoolPupils):
@@ -63,7 +63,7 @@ class ConsentWriting(SchoolPupils):
                 moment = self._moment(self.start_year)
                 for category in CONSENT_CATEGORIES:
                     if position in website_only:
-                        said = _WEBSITE_ONLY.get(category)
+                        said = WEBSITE_ONLY.get(category)
                         if said is not None:
                             rows.append((self.schooljaar, category, said, moment))
                     elif position in guaranteed or rng.random() < 0.95:
@@ -91,7 +91,7 @@ class ConsentWriting(SchoolPupils):
             for schooljaar, category, waarde, moment in rows:
                 spelled = waarde
                 if position in odd_spelling or rng.random() < 0.05:
-                    spelled = rng.choice(_ODD_SPELLINGS[waarde])
+                    spelled = rng.choice(ODD_SPELLINGS[waarde])
                 writer.writerow((pupil.key, schooljaar, category, spelled, moment.isoformat()))
 
         # Rows left behind by last year's groep 8, who are no longer in the export.
@@ -104,7 +104,7 @@ class ConsentWriting(SchoolPupils):
         return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
     def _choice(self, category: str) -> str:
-        return "ja" if self.rng.random() < _CONSENT_YES_RATE[category] else "nee"
+        return "ja" if self.rng.random() < CONSENT_YES_RATE[category] else "nee"
 
     def _moment(self, start_year: int) -> datetime:
         """When a parent filled in Parro: the first weeks of that school year, evenings."""
@@ -112,7 +112,7 @@ class ConsentWriting(SchoolPupils):
         latest = date(start_year, 10, 1)
         if start_year == self.start_year:
             latest = min(latest, self.peil)
-        opens = min(_first_school_day(start_year, self.region) - timedelta(days=7), latest)
+        opens = min(first_school_day(start_year, self.region) - timedelta(days=7), latest)
         day = opens + timedelta(days=rng.randrange(max(1, (latest - opens).days)))
         return datetime.combine(
             day, time(rng.randrange(7, 23), rng.randrange(60), rng.randrange(60))

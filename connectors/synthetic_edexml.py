@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from connectors.synthetic_names import _ADULTS, _SURNAMES, _XSI, _XSI_TYPE
-from connectors.synthetic_pupils import SchoolPupils, _ascii, _Pupil
+from connectors.synthetic_names import ADULTS, SURNAMES, XSI, XSI_TYPE
+from connectors.synthetic_pupils import PupilPlan, SchoolPupils, ascii
 
 
 class EdexmlWriting(SchoolPupils):
@@ -15,8 +15,8 @@ class EdexmlWriting(SchoolPupils):
 
     def edexml(self) -> bytes:
         """The school's ``EDEX.XML`` as bytes."""
-        root = etree.Element("EDEX", nsmap={"xsi": _XSI})
-        root.set(f"{{{_XSI}}}noNamespaceSchemaLocation", "EDEXML.structuur.xsd")
+        root = etree.Element("EDEX", nsmap={"xsi": XSI})
+        root.set(f"{{{XSI}}}noNamespaceSchemaLocation", "EDEXML.structuur.xsd")
         school = etree.SubElement(root, "school")
         _text(school, "schooljaar", self.schooljaar)
         _text(school, "peildatum", self.peil.isoformat())
@@ -58,15 +58,15 @@ class EdexmlWriting(SchoolPupils):
         def teacher(rol: str) -> etree._Element:
             nonlocal number
             number += 1
-            roepnaam = rng.choice(_ADULTS)
-            voorvoegsel, achternaam = rng.choice(_SURNAMES)
+            roepnaam = rng.choice(ADULTS)
+            voorvoegsel, achternaam = rng.choice(SURNAMES)
             element = etree.SubElement(leerkrachten, "leerkracht", key=f"LK{number:03d}")
             _text(element, "achternaam", achternaam)
             if voorvoegsel:
                 _text(element, "voorvoegsel", voorvoegsel)
             _text(element, "voorletters-1", roepnaam[0])
             _text(element, "roepnaam", roepnaam)
-            login = _ascii(f"{roepnaam[0]}{voorvoegsel or ''}{achternaam}")
+            login = ascii(f"{roepnaam[0]}{voorvoegsel or ''}{achternaam}")
             if login in logins:
                 login = f"{login}{number}"
             logins.add(login)
@@ -90,7 +90,7 @@ def _text(parent: etree._Element, tag: str, value: str) -> None:
     etree.SubElement(parent, tag).text = value
 
 
-def _write_pupil(parent: etree._Element, pupil: _Pupil) -> None:
+def _write_pupil(parent: etree._Element, pupil: PupilPlan) -> None:
     """Append one ``leerling`` in the exact LeerlingType element order."""
     element = etree.SubElement(parent, "leerling", key=pupil.key)
     if pupil.eckid:
@@ -133,7 +133,7 @@ def _write_pupil(parent: etree._Element, pupil: _Pupil) -> None:
         _text(element, "uitstroomdatum", pupil.uitstroom.isoformat())
     if pupil.opmerking:
         blok = etree.SubElement(etree.SubElement(element, "toevoegingen"), "blok")
-        blok.set(_XSI_TYPE, "OpmerkingGegevensType")
+        blok.set(XSI_TYPE, "OpmerkingGegevensType")
         _text(blok, "code", "Opmerking")
         _text(blok, "opmerking", pupil.opmerking)
     if pupil.mutatie:

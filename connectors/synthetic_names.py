@@ -15,24 +15,24 @@ CONSENT_CATEGORIES = (
     "beeldmateriaal_parro",
 )
 
-_XSI = "http://www.w3.org/2001/XMLSchema-instance"
-_XSI_TYPE = f"{{{_XSI}}}type"
-_SCHOOLJAAR = re.compile(r"(\d{4})-(\d{4})")
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XSI_TYPE = f"{{{XSI}}}type"
+SCHOOLJAAR = re.compile(r"(\d{4})-(\d{4})")
 # 26 * 26 letter pairs times 100 digit pairs: the whole \d{2}[A-Z]{2} space.
-_BRIN_SPACE = 100 * 26 * 26
+BRIN_SPACE = 100 * 26 * 26
 # Group size a Dutch primary school aims for; with fewer pupils per year, adjacent years
 # are taught together in a combination group.
-_GROUP_SIZE = 27
+GROUP_SIZE = 27
 # BSN bodies come from an affine permutation of a running counter, so no two synthetic
 # pupils share a BSN across all schools of one run (up to 10**8 numbers).
-_BSN_BODIES = 10**8
-_BSN_STEP = 73_856_093  # coprime with 10**8, so the permutation visits every body once
+BSN_BODIES = 10**8
+BSN_STEP = 73_856_093  # coprime with 10**8, so the permutation visits every body once
 
 # Pupil counts per jaargroep are uneven in October: four-year-olds keep arriving in
 # groep 1 throughout the year, and groep 2 holds those who stayed a little longer.
-_YEAR_WEIGHTS = (0.8, 1.1, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+YEAR_WEIGHTS = (0.8, 1.1, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 
-_SCHOOL_PREFIXES = (
+SCHOOL_PREFIXES = (
     "OBS",
     "CBS",
     "PCB",
@@ -43,7 +43,7 @@ _SCHOOL_PREFIXES = (
     "Montessorischool",
     "Basisschool",
 )
-_SCHOOL_NAMES = (
+SCHOOL_NAMES = (
     "de Flint",
     "de Zandloper",
     "het Klaverblad",
@@ -65,7 +65,7 @@ _SCHOOL_NAMES = (
     "de Vuurtoren",
     "het Gouden Korenveld",
 )
-_ANIMALS = (
+ANIMALS = (
     "Egels",
     "Vossen",
     "Uilen",
@@ -103,7 +103,7 @@ _ANIMALS = (
     "Valken",
     "Mieren",
 )
-_BOYS = (
+BOYS = (
     "Daan",
     "Sem",
     "Lucas",
@@ -141,7 +141,7 @@ _BOYS = (
     "Kaj",
     "Rayan",
 )
-_GIRLS = (
+GIRLS = (
     "Emma",
     "Zoë",
     "Inès",
@@ -180,7 +180,7 @@ _GIRLS = (
     "Esmée",
 )
 # Official first name behind a familiar roepnaam, as a parent would register it.
-_OFFICIAL = {
+OFFICIAL = {
     "Daan": "Daniël",
     "Bram": "Abraham",
     "Thijs": "Matthijs",
@@ -194,9 +194,9 @@ _OFFICIAL = {
     "Roos": "Rosalie",
     "Anna-Sophie": "Anna Sophie",
 }
-_MIDDLE_BOYS = ("Johannes", "Cornelis", "Hendrik", "Willem", "Theodorus", "Pieter", "Ali")
-_MIDDLE_GIRLS = ("Maria", "Elisabeth", "Anna", "Catharina", "Johanna", "Petronella", "Aylin")
-_SURNAMES: tuple[tuple[str | None, str], ...] = (
+MIDDLE_BOYS = ("Johannes", "Cornelis", "Hendrik", "Willem", "Theodorus", "Pieter", "Ali")
+MIDDLE_GIRLS = ("Maria", "Elisabeth", "Anna", "Catharina", "Johanna", "Petronella", "Aylin")
+SURNAMES: tuple[tuple[str | None, str], ...] = (
     (None, "Jansen"),
     ("de", "Vries"),
     ("van den", "Berg"),
@@ -250,7 +250,7 @@ _SURNAMES: tuple[tuple[str | None, str], ...] = (
     (None, "Wolters"),
     ("van", "Wijk"),
 )
-_ADULTS = (
+ADULTS = (
     "Marieke",
     "Sanne",
     "Joost",
@@ -278,7 +278,7 @@ _ADULTS = (
 )
 # Free text a school types into ParnasSys; fictitious, but of the kind that must never
 # leave the school (health, family situation), so the deny-list has something to stop.
-_REMARKS = (
+REMARKS = (
     "Allergisch voor noten, heeft dyslexieverklaring",
     "Ouders gescheiden, post naar beide adressen sturen",
     "Gebruikt medicatie (ADHD), toediening door ouders thuis",
@@ -290,16 +290,16 @@ _REMARKS = (
     "Hoogbegaafd (onderzoek 2025), zit in de plusgroep",
     "Mag niet met de auto van andere ouders mee",
 )
-_FOREIGN_LANDS = ("MA", "TR", "SY", "PL", "UA", "ER", "DE", "BE", "SR", "AF", "IN", "GB")
-_POSTCODE_LETTERS = "ABCDEFGHJKLMNPRSTVWXZ"
-_BAD_POSTCODE_PAIRS = frozenset({"SA", "SD", "SS"})
-_LEGACY_ECKID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+FOREIGN_LANDS = ("MA", "TR", "SY", "PL", "UA", "ER", "DE", "BE", "SR", "AF", "IN", "GB")
+POSTCODE_LETTERS = "ABCDEFGHJKLMNPRSTVWXZ"
+BAD_POSTCODE_PAIRS = frozenset({"SA", "SD", "SS"})
+LEGACY_ECKID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 # Waarde spellings as parents' choices come out of Parro/Excel; most are clean.
-_ODD_SPELLINGS = {
+ODD_SPELLINGS = {
     "ja": (" Ja", "JA", "Ja", "ja ", " ja"),
     "nee": ("NEE ", "Nee", "NEE", " nee", "nee "),
 }
-_CONSENT_YES_RATE = {
+CONSENT_YES_RATE = {
     "beeldmateriaal_website": 0.75,
     "beeldmateriaal_nieuwsbrief": 0.85,
     "deelname_onderzoek": 0.55,
@@ -307,14 +307,14 @@ _CONSENT_YES_RATE = {
 }
 # The pupil whose parents allow photos on the website and nothing else: "nee" for the
 # newsletter and research, no row for Parro. Consent per purpose shows on this child.
-_WEBSITE_ONLY = {
+WEBSITE_ONLY = {
     "beeldmateriaal_website": "ja",
     "beeldmateriaal_nieuwsbrief": "nee",
     "deelname_onderzoek": "nee",
 }
 
 # The three deliberate business-rule problems, all still XSD-valid.
-_PROBLEM_BLANK_SURNAME = "voorvoegsel_zonder_achternaam"
-_PROBLEM_NO_JAARGROEP = "combinatiegroep_zonder_jaargroep"
+PROBLEM_BLANK_SURNAME = "voorvoegsel_zonder_achternaam"
+PROBLEM_NO_JAARGROEP = "combinatiegroep_zonder_jaargroep"
 _PROBLEM_FUTURE_BIRTH = "geboortedatum_na_peildatum"
-_PROBLEMS = (_PROBLEM_BLANK_SURNAME, _PROBLEM_NO_JAARGROEP, _PROBLEM_FUTURE_BIRTH)
+PROBLEMS = (PROBLEM_BLANK_SURNAME, PROBLEM_NO_JAARGROEP, _PROBLEM_FUTURE_BIRTH)

@@ -10,27 +10,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from connectors.synthetic_names import (
-    _ANIMALS,
-    _BAD_POSTCODE_PAIRS,
-    _BOYS,
-    _BSN_BODIES,
-    _BSN_STEP,
-    _FOREIGN_LANDS,
-    _GIRLS,
-    _GROUP_SIZE,
-    _LEGACY_ECKID_ALPHABET,
-    _MIDDLE_BOYS,
-    _MIDDLE_GIRLS,
-    _OFFICIAL,
-    _POSTCODE_LETTERS,
-    _PROBLEM_BLANK_SURNAME,
-    _PROBLEM_NO_JAARGROEP,
-    _PROBLEMS,
-    _REMARKS,
-    _SCHOOL_NAMES,
-    _SCHOOL_PREFIXES,
-    _SURNAMES,
-    _YEAR_WEIGHTS,
+    ANIMALS,
+    BAD_POSTCODE_PAIRS,
+    BOYS,
+    BSN_BODIES,
+    BSN_STEP,
+    FOREIGN_LANDS,
+    GIRLS,
+    GROUP_SIZE,
+    LEGACY_ECKID_ALPHABET,
+    MIDDLE_BOYS,
+    MIDDLE_GIRLS,
+    OFFICIAL,
+    POSTCODE_LETTERS,
+    PROBLEM_BLANK_SURNAME,
+    PROBLEM_NO_JAARGROEP,
+    PROBLEMS,
+    REMARKS,
+    SCHOOL_NAMES,
+    SCHOOL_PREFIXES,
+    SURNAMES,
+    YEAR_WEIGHTS,
 )
 
 
@@ -46,7 +46,9 @@ class _Group:
 
 
 @dataclass(slots=True)
-class _Pupil:
+class PupilPlan:
+    """One invented pupil, as the EDEXML and consent writers write it."""
+
     key: str
     year: int
     group: _Group
@@ -75,13 +77,14 @@ class _Pupil:
 
 
 @dataclass(slots=True)
-class _Counter:
+class Counter:
     """Running state shared by all schools of one run (BSN uniqueness)."""
 
     bsn_next: int
 
 
-def _brin(code: int) -> str:
+def brin_code(code: int) -> str:
+    """The BRIN code numbered `code`: two digits and two letters."""
     digits, letters = divmod(code, 26 * 26)
     first, second = divmod(letters, 26)
     return f"{digits:02d}{chr(65 + first)}{chr(65 + second)}"
@@ -104,7 +107,7 @@ def _shift_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def _first_school_day(year: int, region: int) -> date:
+def first_school_day(year: int, region: int) -> date:
     """Monday in the second half of August; the three regions start a week apart."""
     day = date(year, 8, 15)
     return day + timedelta(days=(7 - day.weekday()) % 7 + 7 * region)
@@ -112,8 +115,8 @@ def _first_school_day(year: int, region: int) -> date:
 
 def _year_counts(size: int) -> list[int]:
     """Pupils per jaargroep 1-8 by largest remainder, so group planning is stable."""
-    total = sum(_YEAR_WEIGHTS)
-    shares = [size * weight / total for weight in _YEAR_WEIGHTS]
+    total = sum(YEAR_WEIGHTS)
+    shares = [size * weight / total for weight in YEAR_WEIGHTS]
     counts = [int(share) for share in shares]
     by_remainder = sorted(range(8), key=lambda year: counts[year] - shares[year])
     for year in by_remainder[: size - sum(counts)]:
@@ -129,13 +132,13 @@ def _plan_blocks(year_counts: Sequence[int]) -> list[tuple[tuple[int, ...], int]
     years (3/4/5 and 6/7/8 in a small village school); a large one runs parallel groups.
     """
     kleuters = year_counts[0] + year_counts[1]
-    blocks: list[tuple[tuple[int, ...], int]] = [((1, 2), max(1, round(kleuters / _GROUP_SIZE)))]
-    wanted = max(1, round(sum(year_counts[2:]) / _GROUP_SIZE))
+    blocks: list[tuple[tuple[int, ...], int]] = [((1, 2), max(1, round(kleuters / GROUP_SIZE)))]
+    wanted = max(1, round(sum(year_counts[2:]) / GROUP_SIZE))
     if wanted >= 4:
         # Six years do not split evenly into four or five blocks: smaller single-year
         # groups are what such a school runs.
         for year in range(3, 9):
-            blocks.append(((year,), max(1, round(year_counts[year - 1] / _GROUP_SIZE))))
+            blocks.append(((year,), max(1, round(year_counts[year - 1] / GROUP_SIZE))))
         return blocks
     width = 6 // wanted
     for first in range(3, 9, width):
@@ -149,7 +152,7 @@ class SchoolPupils:
     def __init__(
         self,
         rng: random.Random,
-        counter: _Counter,
+        counter: Counter,
         brin: str,
         index: int,
         size: int,
@@ -163,21 +166,21 @@ class SchoolPupils:
         self.schooljaar = f"{start_year}-{start_year + 1}"
         self.peil = peil
         self.region = rng.randrange(3)
-        self.year_start = _first_school_day(start_year, self.region)
-        prefix = rng.choice(_SCHOOL_PREFIXES)
-        base = _SCHOOL_NAMES[index % len(_SCHOOL_NAMES)]
+        self.year_start = first_school_day(start_year, self.region)
+        prefix = rng.choice(SCHOOL_PREFIXES)
+        base = SCHOOL_NAMES[index % len(SCHOOL_NAMES)]
         # Past the end of the name list, a number keeps school names distinct.
-        suffix = "" if index < len(_SCHOOL_NAMES) else f" {index // len(_SCHOOL_NAMES) + 1}"
+        suffix = "" if index < len(SCHOOL_NAMES) else f" {index // len(SCHOOL_NAMES) + 1}"
         self.name = f"{prefix} {base}{suffix}"
         # .example is reserved (RFC 2606), so no address here can reach a real school.
-        self.mail_domain = _ascii(self.name) + ".example"
+        self.mail_domain = ascii(self.name) + ".example"
         self.aanmaak = datetime.combine(
             peil + timedelta(days=1),
             time(rng.randrange(6, 9), rng.randrange(60), rng.randrange(60)),
         )
         self.postcode_area = rng.randrange(1000, 9900)
         self.groups: list[_Group] = []
-        self.pupils: list[_Pupil] = []
+        self.pupils: list[PupilPlan] = []
         self._build_pupils(size)
 
     # ------------------------------------------------------------------ pupils
@@ -187,7 +190,7 @@ class SchoolPupils:
         counts = _year_counts(size)
         years = [year for year, count in enumerate(counts, start=1) for _ in range(count)]
         rng.shuffle(years)
-        animals = list(_ANIMALS)
+        animals = list(ANIMALS)
         rng.shuffle(animals)
         group_of: list[_Group | None] = [None] * size
         for block_years, parallel in _plan_blocks(counts):
@@ -217,16 +220,16 @@ class SchoolPupils:
         ]
         self._add_special_cases()
 
-    def _pupil(self, key: str, year: int, group: _Group) -> _Pupil:
+    def _pupil(self, key: str, year: int, group: _Group) -> PupilPlan:
         rng = self.rng
         draw = rng.random()
         geslacht = "1" if draw < 0.485 else "2" if draw < 0.97 else "0" if draw < 0.99 else "9"
         if geslacht == "1" or (geslacht in "09" and rng.random() < 0.5):
-            roepnaam, middles = rng.choice(_BOYS), _MIDDLE_BOYS
+            roepnaam, middles = rng.choice(BOYS), MIDDLE_BOYS
         else:
-            roepnaam, middles = rng.choice(_GIRLS), _MIDDLE_GIRLS
-        voorvoegsel, achternaam = rng.choice(_SURNAMES)
-        names = [_OFFICIAL.get(roepnaam, roepnaam.replace("-", " "))]
+            roepnaam, middles = rng.choice(GIRLS), MIDDLE_GIRLS
+        voorvoegsel, achternaam = rng.choice(SURNAMES)
+        names = [OFFICIAL.get(roepnaam, roepnaam.replace("-", " "))]
         extra = rng.random()
         if extra < 0.5:
             names.append(rng.choice(middles))
@@ -244,13 +247,13 @@ class SchoolPupils:
         # from another school (zij-instroom) at the start of a school year.
         instroom = _shift_years(birth, 4) + timedelta(days=rng.randrange(4))
         if year >= 3 and rng.random() < 0.15:
-            instroom = _first_school_day(self.start_year - rng.randrange(year - 2), self.region)
+            instroom = first_school_day(self.start_year - rng.randrange(year - 2), self.region)
         instroom = min(instroom, self.peil)
         start_jgr3 = (
-            _first_school_day(self.start_year - (year - 3), self.region) if year >= 3 else None
+            first_school_day(self.start_year - (year - 3), self.region) if year >= 3 else None
         )
 
-        pupil = _Pupil(
+        pupil = PupilPlan(
             key=key,
             year=year,
             group=group,
@@ -273,7 +276,7 @@ class SchoolPupils:
         if year >= 5 and rng.random() < 0.12:
             pupil.samengestelde.append("SG-PLUS")
         if rng.random() < 0.08:
-            pupil.land = rng.choice(_FOREIGN_LANDS)
+            pupil.land = rng.choice(FOREIGN_LANDS)
             if rng.random() < 0.5:
                 pupil.land_ouders = (pupil.land, rng.choice((pupil.land, "NL")))
         if year >= 3 and (rng.random() < 0.04 or (pupil.land and rng.random() < 0.5)):
@@ -283,7 +286,7 @@ class SchoolPupils:
         if rng.random() < 0.06:
             pupil.gewicht_nieuw = rng.choice(("0", "0,3", "1,2", "?"))
         if rng.random() < 0.05:
-            pupil.opmerking = rng.choice(_REMARKS)
+            pupil.opmerking = rng.choice(REMARKS)
         since = max(instroom, self.year_start - timedelta(days=60))
         span = max(1, (self.peil - since).days)
         pupil.mutatie = datetime.combine(
@@ -296,8 +299,8 @@ class SchoolPupils:
         # Affine walk over all 8-digit bodies; a body whose check digit would be 10
         # cannot pass the elfproef and is skipped.
         while True:
-            body = (self.counter.bsn_next * _BSN_STEP) % _BSN_BODIES
-            self.counter.bsn_next = (self.counter.bsn_next + 1) % _BSN_BODIES
+            body = (self.counter.bsn_next * BSN_STEP) % BSN_BODIES
+            self.counter.bsn_next = (self.counter.bsn_next + 1) % BSN_BODIES
             digits = f"{body:08d}"
             check = sum((9 - i) * int(d) for i, d in enumerate(digits)) % 11
             if check < 10:
@@ -306,8 +309,8 @@ class SchoolPupils:
     def _postcode(self) -> str:
         rng = self.rng
         while True:
-            letters = rng.choice(_POSTCODE_LETTERS) + rng.choice(_POSTCODE_LETTERS)
-            if letters not in _BAD_POSTCODE_PAIRS:
+            letters = rng.choice(POSTCODE_LETTERS) + rng.choice(POSTCODE_LETTERS)
+            if letters not in BAD_POSTCODE_PAIRS:
                 return f"{min(9999, self.postcode_area + rng.randrange(40))}{letters}"
 
     def _add_special_cases(self) -> None:
@@ -318,7 +321,7 @@ class SchoolPupils:
         rng.shuffle(pool)
         used: set[int] = set()
 
-        def take(count: int, fits: Callable[[_Pupil], bool] = lambda _: True) -> list[_Pupil]:
+        def take(count: int, fits: Callable[[PupilPlan], bool] = lambda _: True) -> list[PupilPlan]:
             # Each special case gets pupils no other case has claimed; one pass per case
             # keeps this linear in the school size.
             chosen: list[int] = []
@@ -335,7 +338,7 @@ class SchoolPupils:
             # EDEXML branch B: a pupil known only by roepnaam (e.g. just registered).
             pupil.achternaam = pupil.voorvoegsel = pupil.voornamen = pupil.voorletters = None
         for pupil in take(rng.randint(1, 2) if size >= 10 else 0):
-            token = "".join(rng.choice(_LEGACY_ECKID_ALPHABET) for _ in range(48))
+            token = "".join(rng.choice(LEGACY_ECKID_ALPHABET) for _ in range(48))
             pupil.eckid = f"https://id.school/LL_{token}"
         settled = self.peil - timedelta(days=2)
         for pupil in take(
@@ -349,27 +352,27 @@ class SchoolPupils:
             pupil.key = f"#{number:03d}"
 
         problems = max(3, round(size / 100)) if size >= 50 else (1 if size >= 10 else 0)
-        for number, kind in enumerate(_PROBLEMS):
-            count = len(range(number, problems, len(_PROBLEMS)))
+        for number, kind in enumerate(PROBLEMS):
+            count = len(range(number, problems, len(PROBLEMS)))
             # Only in a combination group can a missing jaargroep not be derived.
-            fits = _named_in_combination if kind == _PROBLEM_NO_JAARGROEP else _named
+            fits = _named_in_combination if kind == PROBLEM_NO_JAARGROEP else _named
             for pupil in take(count, fits):
                 self._break(pupil, kind)
         # Keys sort numerically in the export; the dummy keys come last.
         self.pupils.sort(key=lambda p: (p.key.startswith("#"), len(p.key), p.key))
 
-    def _break(self, pupil: _Pupil, kind: str) -> None:
+    def _break(self, pupil: PupilPlan, kind: str) -> None:
         pupil.problem = kind
         if pupil.eckid is None:
             # Broken pupils would otherwise be deliverable: they must be stopped by the
             # quarantine, not by a missing identifier.
             pupil.eckid = f"https://ketenid.nl/201703/{self.rng.getrandbits(512):0128x}"
-        if kind == _PROBLEM_BLANK_SURNAME:
+        if kind == PROBLEM_BLANK_SURNAME:
             # The surname was cleared to a single space but the tussenvoegsel stayed:
             # XSD-valid (minLength 1), yet a voorvoegsel without an achternaam.
             pupil.voorvoegsel = pupil.voorvoegsel or "van der"
             pupil.achternaam = " "
-        elif kind == _PROBLEM_NO_JAARGROEP:
+        elif kind == PROBLEM_NO_JAARGROEP:
             pupil.write_jaargroep = False
         else:
             # A mistyped decade (2034 for 2014) puts the birth after the peildatum.
@@ -379,15 +382,15 @@ class SchoolPupils:
             pupil.geboortedatum = birth
 
 
-def _ascii(text: str) -> str:
+def ascii(text: str) -> str:
     """Lower-case letters and digits only, as in a login name or a mail domain."""
     folded = unicodedata.normalize("NFKD", text.replace("ı", "i")).lower()
     return re.sub(r"[^a-z0-9]", "", folded)
 
 
-def _named(pupil: _Pupil) -> bool:
+def _named(pupil: PupilPlan) -> bool:
     return pupil.achternaam is not None
 
 
-def _named_in_combination(pupil: _Pupil) -> bool:
+def _named_in_combination(pupil: PupilPlan) -> bool:
     return pupil.achternaam is not None and pupil.group.jaargroep == "C"

@@ -37,12 +37,12 @@ from connectors.drops.sftp_connection import SftpConnection
 from connectors.drops.sftp_remote import (
     DIR_MODE,
     FILE_MODE,
-    _delete_hidden,
-    _lstat,
-    _read_or_none,
-    _Refused,
+    Refusal,
+    delete_hidden,
+    lstat_or_none,
+    read_or_none,
 )
-from connectors.drops.sftp_staging import _SftpStaging
+from connectors.drops.sftp_staging import SftpStaging
 from connectors.drops.staged import publish_staged
 from connectors.errors import PermanentDeliveryError
 from connectors.i18n import _
@@ -175,7 +175,7 @@ class SftpDrop(SftpConnection):
         async def attempt(retrying: bool) -> str | None:
             async with self._sftp() as sftp:
                 await self._check_root(sftp)
-                found = await _read_or_none(sftp, f"{final}/{MANIFEST_NAME}")
+                found = await read_or_none(sftp, f"{final}/{MANIFEST_NAME}")
             if found is None or sha256_hex(found) != manifest_sha256:
                 return None
             return self._url(final)
@@ -193,7 +193,7 @@ class SftpDrop(SftpConnection):
 
         async def attempt(retrying: bool) -> list[str]:
             async with self._sftp() as sftp:
-                if await _lstat(sftp, supplier_dir) is None:
+                if await lstat_or_none(sftp, supplier_dir) is None:
                     return []
                 names = [str(name) for name in await sftp.listdir(supplier_dir)]
             return sorted({d for name in names if (d := hidden_id(name, INCOMING)) is not None})
@@ -212,12 +212,12 @@ class SftpDrop(SftpConnection):
 
         async def attempt(retrying: bool) -> int:
             async with self._sftp() as sftp:
-                if await _lstat(sftp, supplier_dir) is None:
+                if await lstat_or_none(sftp, supplier_dir) is None:
                     return 0
                 with self._step(
                     _("{folder} opruimen").format(folder=supplier_dir), _("roep het opnieuw aan")
                 ):
-                    return await _delete_hidden(sftp, supplier_dir, INCOMING, delivery_id)
+                    return await delete_hidden(sftp, supplier_dir, INCOMING, delivery_id)
 
         return self._with_retries(
             attempt,
@@ -229,9 +229,7 @@ class SftpDrop(SftpConnection):
 
     async def _publish_once(self, delivery: Delivery, manifest: bytes, *, retrying: bool) -> None:
         async with self._sftp() as sftp:
-            await publish_staged(
-                _SftpStaging(self, sftp, delivery), delivery, manifest, self._steps
-            )
+            await publish_staged(SftpStaging(self, sftp, delivery), delivery, manifest, self._steps)
 
     async def _remove_once(self, supplier: str, delivery_id: str) -> bool:
         supplier_dir = posixpath.join(self._path, supplier)
@@ -240,7 +238,7 @@ class SftpDrop(SftpConnection):
             # A missing root fails here, so that an unmounted or renamed remote folder never
             # looks like an already removed delivery.
             await self._check_root(sftp)
-            if await _lstat(sftp, supplier_dir) is None:
+            if await lstat_or_none(sftp, supplier_dir) is None:
                 return False
             with self._step(
                 _("resten van een eerdere verwijdering in {folder} wissen").format(
@@ -248,17 +246,17 @@ class SftpDrop(SftpConnection):
                 ),
                 _("de levering is niet verwijderd"),
             ):
-                leftovers = await _delete_hidden(sftp, supplier_dir, REMOVING, delivery_id)
-            attrs = await _lstat(sftp, final)
+                leftovers = await delete_hidden(sftp, supplier_dir, REMOVING, delivery_id)
+            attrs = await lstat_or_none(sftp, final)
             if attrs is None:
                 return leftovers > 0
             # lstat, not stat: a link is not a delivery, and deleting through it could reach
             # files outside the drop.
             manifest = None
             if attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY:
-                manifest = await _lstat(sftp, f"{final}/{MANIFEST_NAME}")
+                manifest = await lstat_or_none(sftp, f"{final}/{MANIFEST_NAME}")
             if manifest is None or manifest.type != asyncssh.FILEXFER_TYPE_REGULAR:
-                raise _Refused(
+                raise Refusal(
                     PermanentDeliveryError(
                         _(
                             "{value} wordt niet verwijderd: het is geen levermap (geen "

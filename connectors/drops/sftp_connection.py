@@ -16,16 +16,16 @@ from pydantic import SecretStr
 
 from connectors.drops.base import Delivery, Steps, no_steps
 from connectors.drops.sftp_remote import (
-    _SFTP_LOST,
-    _SFTP_TRANSIENT,
-    _T,
     DIR_MODE,
-    _lstat,
-    _reason,
-    _Refused,
-    _run,
-    _secret,
-    _set_mode,
+    SFTP_LOST,
+    SFTP_TRANSIENT,
+    Refusal,
+    T,
+    as_secret,
+    describe_error,
+    lstat_or_none,
+    run_coroutine,
+    set_mode,
 )
 from connectors.errors import (
     ConfigurationError,
@@ -121,8 +121,8 @@ class SftpConnection:
         self._username = username
         self._port = port
         self._path = posixpath.normpath(path or ".")
-        self._password = _secret(password)
-        self._client_key = _secret(client_key)
+        self._password = as_secret(password)
+        self._client_key = as_secret(client_key)
         self._retries = retries
         self._backoff = float(backoff_seconds)
         self._connect_timeout = float(connect_timeout)
@@ -167,11 +167,11 @@ class SftpConnection:
                 keepalive_count_max=3,
             )
         except asyncssh.HostKeyNotVerifiable:
-            raise _Refused(self._host_key_error(offered)) from None
+            raise Refusal(self._host_key_error(offered)) from None
         except asyncssh.KeyExchangeFailed as exc:
             if "host key" in exc.reason.lower():
-                raise _Refused(self._host_key_error(offered)) from None
-            raise _Refused(
+                raise Refusal(self._host_key_error(offered)) from None
+            raise Refusal(
                 PermanentDeliveryError(
                     _(
                         "geen verbinding met {value}: de server en Sluis hebben geen "
@@ -183,7 +183,7 @@ class SftpConnection:
                 )
             ) from None
         except asyncssh.PermissionDenied:
-            raise _Refused(
+            raise Refusal(
                 PermanentDeliveryError(
                     _(
                         "SFTP-aanmelding als {username} op {host}:{port} is geweigerd; "
@@ -196,7 +196,7 @@ class SftpConnection:
                 )
             ) from None
         except (asyncssh.IllegalUserName, asyncssh.ProtocolNotSupported) as exc:
-            raise _Refused(
+            raise Refusal(
                 PermanentDeliveryError(
                     _("geen verbinding met {value}: {reason}").format(
                         value=self._where(),
@@ -210,7 +210,7 @@ class SftpConnection:
             except asyncssh.ChannelOpenError as exc:
                 if exc.code == asyncssh.OPEN_RESOURCE_SHORTAGE:
                     raise
-                raise _Refused(
+                raise Refusal(
                     PermanentDeliveryError(
                         _("{value} weigerde een SFTP-sessie: {reason}").format(
                             value=self._where(),
@@ -224,9 +224,9 @@ class SftpConnection:
     async def _check_root(self, sftp: asyncssh.SFTPClient) -> None:
         # A missing root is a configuration error: creating it could put the deliveries
         # where the supplier never looks.
-        attrs = await _lstat(sftp, self._path, follow=True)
+        attrs = await lstat_or_none(sftp, self._path, follow=True)
         if attrs is None or attrs.type != asyncssh.FILEXFER_TYPE_DIRECTORY:
-            raise _Refused(
+            raise Refusal(
                 PermanentDeliveryError(
                     _(
                         "map {path} op {host}:{port} bestaat niet of is geen map; "
@@ -240,24 +240,24 @@ class SftpConnection:
             )
 
     async def _ensure_supplier_dir(self, sftp: asyncssh.SFTPClient, supplier_dir: str) -> None:
-        attrs = await _lstat(sftp, supplier_dir, follow=True)
+        attrs = await lstat_or_none(sftp, supplier_dir, follow=True)
         if attrs is None:
             try:
                 await sftp.mkdir(supplier_dir, asyncssh.SFTPAttrs(permissions=DIR_MODE))
             except asyncssh.SFTPError as exc:
-                if isinstance(exc, _SFTP_LOST):
+                if isinstance(exc, SFTP_LOST):
                     raise
                 # Another publish for this supplier may have created it just now.
-                attrs = await _lstat(sftp, supplier_dir, follow=True)
+                attrs = await lstat_or_none(sftp, supplier_dir, follow=True)
                 if attrs is None:
-                    raise _Refused(
+                    raise Refusal(
                         self._sftp_error(exc, _("{folder} maken").format(folder=supplier_dir))
                     ) from None
             else:
-                await _set_mode(sftp, supplier_dir, DIR_MODE)
+                await set_mode(sftp, supplier_dir, DIR_MODE)
                 return
         if attrs.type != asyncssh.FILEXFER_TYPE_DIRECTORY:
-            raise _Refused(
+            raise Refusal(
                 PermanentDeliveryError(
                     _("publiceren naar {value} lukt niet: het bestaat en is geen map").format(
                         value=self._url(supplier_dir),
@@ -271,9 +271,9 @@ class SftpConnection:
         try:
             yield
         except asyncssh.SFTPError as exc:
-            if isinstance(exc, _SFTP_LOST):
+            if isinstance(exc, SFTP_LOST):
                 raise
-            raise _Refused(
+            raise Refusal(
                 self._sftp_error(exc, what, outcome or _("er is niets gepubliceerd"))
             ) from None
 
@@ -281,33 +281,33 @@ class SftpConnection:
 
     def _with_retries(
         self,
-        attempt: Callable[[bool], Awaitable[_T]],
+        attempt: Callable[[bool], Awaitable[T]],
         *,
         action: str,
         outcome: str,
-    ) -> _T:
+    ) -> T:
         """Run `attempt` on fresh connections until it works or the retries are used up."""
         reason = ""
         for number in range(self._retries + 1):
             if number:
                 self._sleep(self._backoff * 2 ** (number - 1))
             try:
-                return _run(functools.partial(attempt, number > 0))
-            except _Refused as refused:
+                return run_coroutine(functools.partial(attempt, number > 0))
+            except Refusal as refused:
                 raise refused.error from None
             except asyncssh.ChannelOpenError as exc:
                 reason = _("de server heeft te weinig middelen ({reason})").format(
                     reason=exc.reason
                 )
             except asyncssh.SFTPError as exc:
-                if not isinstance(exc, _SFTP_LOST):
+                if not isinstance(exc, SFTP_LOST):
                     # The server answered and said no: a fresh connection hears the same.
                     raise self._sftp_error(exc, action, outcome) from None
-                reason = _reason(exc)
+                reason = describe_error(exc)
             except (asyncssh.DisconnectError, OSError) as exc:
                 # Refused, reset and lost connections and timeouts (asyncio.TimeoutError is
-                # an OSError); host key and login refusals became _Refused in _sftp.
-                reason = _reason(exc)
+                # an OSError); host key and login refusals became Refusal in _sftp.
+                reason = describe_error(exc)
         attempts = self._retries + 1
         raise TransientDeliveryError(
             _(
@@ -355,10 +355,10 @@ class SftpConnection:
         message = _("{what} op {where} lukt niet: {reason}; {outcome}").format(
             what=what,
             where=self._where(),
-            reason=_reason(exc),
+            reason=describe_error(exc),
             outcome=outcome or _("er is niets gepubliceerd"),
         )
-        if isinstance(exc, _SFTP_TRANSIENT):
+        if isinstance(exc, SFTP_TRANSIENT):
             return TransientDeliveryError(message)
         return PermanentDeliveryError(message)
 

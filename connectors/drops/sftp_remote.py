@@ -23,14 +23,14 @@ DIR_MODE = 0o750
 
 # SFTP status errors that say the server is fine but full or busy: the caller may try again
 # later, but retrying at once on a fresh connection would meet the same.
-_SFTP_TRANSIENT = (
+SFTP_TRANSIENT = (
     asyncssh.SFTPNoSpaceOnFilesystem,
     asyncssh.SFTPQuotaExceeded,
     asyncssh.SFTPLockConflict,
     asyncssh.SFTPFailure,
 )
 # SFTP status errors that mean the connection went away: retried like a lost connection.
-_SFTP_LOST = (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection)
+SFTP_LOST = (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection)
 # What a server may refuse when asked to set modes; the delivery still goes out.
 _SETSTAT_REFUSED = (
     asyncssh.SFTPOpUnsupported,
@@ -38,10 +38,10 @@ _SETSTAT_REFUSED = (
     asyncssh.SFTPFailure,
 )
 
-_T = TypeVar("_T")
+T = TypeVar("T")
 
 
-class _Refused(Exception):
+class Refusal(Exception):
     """Internal: a permanent refusal met while connected, raised past the retry loop."""
 
     def __init__(self, error: DeliveryError) -> None:
@@ -49,16 +49,17 @@ class _Refused(Exception):
         self.error = error
 
 
-def _secret(value: SecretStr | str | None) -> SecretStr | None:
+def as_secret(value: SecretStr | str | None) -> SecretStr | None:
+    """The secret as a SecretStr; None stays None."""
     if value is None or isinstance(value, SecretStr):
         return value
     return SecretStr(value)
 
 
-def _run(make: Callable[[], Awaitable[_T]]) -> _T:
+def run_coroutine(make: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine to its end from synchronous code, in this thread if it can."""
 
-    async def main() -> _T:
+    async def main() -> T:
         return await make()
 
     try:
@@ -71,7 +72,7 @@ def _run(make: Callable[[], Awaitable[_T]]) -> _T:
         return pool.submit(lambda: asyncio.run(main())).result()
 
 
-def _reason(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     """Describe an error without its arguments, which could carry more than we want shown."""
     if isinstance(exc, asyncssh.DisconnectError):
         return f"{type(exc).__name__}: {exc.reason}"
@@ -84,7 +85,7 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-async def _lstat(
+async def lstat_or_none(
     sftp: asyncssh.SFTPClient, path: str, *, follow: bool = False
 ) -> asyncssh.SFTPAttrs | None:
     """Return the attributes of `path`, or None if it does not exist."""
@@ -94,25 +95,28 @@ async def _lstat(
         return None
 
 
-async def _read_or_none(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
+async def read_or_none(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
+    """The file's bytes, or None when it cannot be read (a lost connection still raises)."""
     try:
         async with sftp.open(path, "rb") as handle:
             content = await handle.read()
     except asyncssh.SFTPError as exc:
-        if isinstance(exc, _SFTP_LOST):
+        if isinstance(exc, SFTP_LOST):
             raise
         return None
     return content if isinstance(content, bytes) else None
 
 
-async def _set_mode(sftp: asyncssh.SFTPClient, path: str, mode: int) -> None:
+async def set_mode(sftp: asyncssh.SFTPClient, path: str, mode: int) -> None:
+    """Set `path`'s mode where the server allows it."""
     # mkdir and open modes are cut by the server's umask; set them exactly where the
     # server allows it. Some supplier servers forbid setstat: the delivery still goes out.
     with contextlib.suppress(*_SETSTAT_REFUSED):
         await sftp.chmod(path, mode)
 
 
-async def _upload(sftp: asyncssh.SFTPClient, path: str, content: bytes) -> None:
+async def upload_file(sftp: asyncssh.SFTPClient, path: str, content: bytes) -> None:
+    """Upload `content` to a new file `path` with FILE_MODE, fsynced where the server can."""
     # "x": exclusive create, never write through a file someone placed in the staging folder.
     async with sftp.open(path, "xb", asyncssh.SFTPAttrs(permissions=FILE_MODE)) as handle:
         with contextlib.suppress(*_SETSTAT_REFUSED):
@@ -123,7 +127,7 @@ async def _upload(sftp: asyncssh.SFTPClient, path: str, content: bytes) -> None:
             await handle.fsync()
 
 
-async def _delete_hidden(
+async def delete_hidden(
     sftp: asyncssh.SFTPClient, supplier_dir: str, kind: str, delivery_id: str
 ) -> int:
     """Delete `<kind>-<delivery_id>-<token>` folders in `supplier_dir`; return how many."""

@@ -10,20 +10,20 @@ import asyncssh
 from connectors.drops.base import INCOMING, MANIFEST_NAME, Delivery
 from connectors.drops.sftp_connection import SftpConnection
 from connectors.drops.sftp_remote import (
-    _SFTP_LOST,
     DIR_MODE,
-    _delete_hidden,
-    _lstat,
-    _read_or_none,
-    _Refused,
-    _set_mode,
-    _upload,
+    SFTP_LOST,
+    Refusal,
+    delete_hidden,
+    lstat_or_none,
+    read_or_none,
+    set_mode,
+    upload_file,
 )
 from connectors.drops.staged import Staging
 from connectors.i18n import _
 
 
-class _SftpStaging(Staging):
+class SftpStaging(Staging):
     """The SFTP drop's primitive operations for one publish, on one connection."""
 
     def __init__(self, drop: SftpConnection, sftp: asyncssh.SFTPClient, delivery: Delivery) -> None:
@@ -42,33 +42,33 @@ class _SftpStaging(Staging):
 
     async def exists(self, name: str) -> bool:
         """Whether `name` is there (lstat: a link counts)."""
-        return await _lstat(self._sftp, self._remote(name)) is not None
+        return await lstat_or_none(self._sftp, self._remote(name)) is not None
 
     async def holds(self, name: str, manifest: bytes) -> bool:
         """Whether `name` holds these manifest bytes: the manifest lists each file's hash."""
-        return await _read_or_none(self._sftp, self._remote(name, MANIFEST_NAME)) == manifest
+        return await read_or_none(self._sftp, self._remote(name, MANIFEST_NAME)) == manifest
 
-    def exists_error(self) -> _Refused:
+    def exists_error(self) -> Refusal:
         """A published delivery is never replaced; refused without a retry."""
-        return _Refused(
+        return Refusal(
             self._drop._exists_error(self._delivery, self._remote(self._delivery.delivery_id))
         )
 
     async def forget_earlier_attempts(self) -> None:
         """Delete the staging folders an attempt that lost its connection left behind."""
         with contextlib.suppress(asyncssh.SFTPError):
-            await _delete_hidden(self._sftp, self._folder, INCOMING, self._delivery.delivery_id)
+            await delete_hidden(self._sftp, self._folder, INCOMING, self._delivery.delivery_id)
 
     async def make_folder(self, name: str) -> None:
         """Make the staging folder with DIR_MODE."""
         with self._drop._step(_("tussenmap in {folder} maken").format(folder=self._folder)):
             await self._sftp.mkdir(self._remote(name), asyncssh.SFTPAttrs(permissions=DIR_MODE))
-            await _set_mode(self._sftp, self._remote(name), DIR_MODE)
+            await set_mode(self._sftp, self._remote(name), DIR_MODE)
 
     async def write(self, folder: str, name: str, content: bytes) -> None:
         """Upload the file with FILE_MODE, fsynced where the server can."""
         with self._drop._step(_("{name} uploaden").format(name=name)):
-            await _upload(self._sftp, self._remote(folder, name), content)
+            await upload_file(self._sftp, self._remote(folder, name), content)
 
     async def seal(self, folder: str) -> None:
         """Nothing: SFTP cannot sync a folder; each upload was fsynced where the server can."""
@@ -80,11 +80,11 @@ class _SftpStaging(Staging):
             # Plain SFTP rename never replaces an existing name (no posix-rename).
             await self._sftp.rename(self._remote(folder), final)
         except asyncssh.SFTPError as exc:
-            if isinstance(exc, _SFTP_LOST):
+            if isinstance(exc, SFTP_LOST):
                 raise
-            if await _lstat(self._sftp, final) is not None:
+            if await lstat_or_none(self._sftp, final) is not None:
                 raise self.exists_error() from None
-            raise _Refused(
+            raise Refusal(
                 self._drop._sftp_error(
                     exc, _("tussenmap hernoemen naar {final}").format(final=final)
                 )

@@ -25,20 +25,20 @@ from lxml import etree
 from connectors.errors import ConfigurationError, InputError
 from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.formats.edexml_schema import (
-    _EDEXML,
-    _FORMAT,
-    _LAYOUTS,
-    _NAME_NEED,
-    _NEEDS_SURNAME,
-    _NOT_WRITTEN,
     AUTHOR,
+    EDEXML_LAYOUT,
     EDEXML_XSD_VERSION,
+    FORMAT,
+    LAYOUTS,
+    NAME_NEED,
+    NEEDS_SURNAME,
+    NOT_WRITTEN,
     UWLR_NAMESPACE,
     UWLR_SMALLE_SET,
     UWLR_XSD_VERSION,
-    _Layout,
+    Layout,
 )
-from connectors.formats.edexml_writer import _Writer
+from connectors.formats.edexml_writer import Writer
 from connectors.i18n import _
 
 __all__ = [
@@ -61,7 +61,7 @@ class EdexmlFormat(Format):
     """
 
     spec = FormatSpec(
-        name=_FORMAT,
+        name=FORMAT,
         flat=False,
         # A full snapshot: a pupil who is gone is simply not in the next file.
         expresses_deletions=False,
@@ -69,8 +69,8 @@ class EdexmlFormat(Format):
         # EDEXML 2.1 requires at least one leerling; the UWLR answer says geengegevens.
         needs_a_pupil=frozenset({None}),
         # The name choice of LeerlingType and LeerkrachtType: an achternaam, or a roepnaam.
-        pupil_needs=(_NAME_NEED,),
-        teacher_needs=(_NAME_NEED,),
+        pupil_needs=(NAME_NEED,),
+        teacher_needs=(NAME_NEED,),
     )
 
     def write(self, frame: pd.DataFrame, request: RenderRequest) -> list[DataFile]:
@@ -94,14 +94,14 @@ class EdexmlFormat(Format):
                 pupil or teacher without any name, or a key or ECK iD used twice.
         """
         basename, context = request.basename, request.context
-        check_frame(frame, format_name=_FORMAT)
+        check_frame(frame, format_name=FORMAT)
         if context is None:
             raise ConfigurationError(
                 _(
                     "{format} {basename}: heeft een RenderContext nodig (schoolkop, "
                     "created_at, groepen); geef RenderContext mee"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     basename=repr(basename),
                 )
             )
@@ -112,7 +112,7 @@ class EdexmlFormat(Format):
                     "{format} {basename}: EDEXML is een volledige momentopname en kan "
                     "modus {mode} niet uitdrukken; gebruik modus full"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     basename=repr(basename),
                     mode=repr(context.mode),
                 )
@@ -123,7 +123,7 @@ class EdexmlFormat(Format):
                 context.teachers.columns, layout.teacher_fields, "teacher_fields", layout, basename
             )
         try:
-            root = _Writer(frame, context, layout, basename).document()
+            root = Writer(frame, context, layout, basename).document()
         except UnicodeEncodeError:
             # from None: the codec error quotes the offending text.
             raise InputError(
@@ -131,7 +131,7 @@ class EdexmlFormat(Format):
                     "{format} {basename}: een tekstwaarde is geen geldige Unicode (een "
                     "losse surrogate); er is niets geleverd"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     basename=repr(basename),
                 )
             ) from None
@@ -155,7 +155,7 @@ class EdexmlFormat(Format):
             One line per problem, starting with the key ("fields", "fields[<name>]",
             "identifier", "teacher_fields", "teacher_fields[<name>]", "format.profile").
         """
-        layout = _LAYOUTS.get(profile)
+        layout = LAYOUTS.get(profile)
         if layout is None:
             allowed = ", ".join(self.profiles)
             return [
@@ -211,21 +211,21 @@ class EdexmlFormat(Format):
 # -- agreement checks ------------------------------------------------------------------
 
 
-def _field_problem(name: str, layout: _Layout, *, teacher: bool) -> str | None:
+def _field_problem(name: str, layout: Layout, *, teacher: bool) -> str | None:
     key = "teacher_fields" if teacher else "fields"
     allowed = layout.teacher_fields if teacher else layout.pupil_fields
     if name in allowed:
         return None
-    plain = _EDEXML.teacher_fields if teacher else _EDEXML.pupil_fields
-    if layout is not _EDEXML and (name in plain or name in _NOT_WRITTEN):
+    plain = EDEXML_LAYOUT.teacher_fields if teacher else EDEXML_LAYOUT.pupil_fields
+    if layout is not EDEXML_LAYOUT and (name in plain or name in NOT_WRITTEN):
         return _(
             "{key}[{name}]: het profiel {profile} heeft er geen element voor; toegestaan: {allowed}"
         ).format(key=key, name=name, profile=layout.label, allowed=", ".join(sorted(allowed)))
-    if not teacher and name in _NOT_WRITTEN:
+    if not teacher and name in NOT_WRITTEN:
         return _(
             "{key}[{name}]: Sluis schrijft dit element niet in edexml ({why}); gebruik format "
             "csv/parquet/oneroster of verwijder het"
-        ).format(key=key, name=name, why=_(_NOT_WRITTEN[name]))
+        ).format(key=key, name=name, why=_(NOT_WRITTEN[name]))
     if teacher:
         return _("{key}[{name}]: edexml heeft er geen element voor; toegestaan: {allowed}").format(
             key=key, name=name, allowed=", ".join(sorted(allowed))
@@ -277,7 +277,7 @@ def _name_problems(listed: set[str], allowed: frozenset[str], key: str, what: st
                 "{key}[{name}]: edexml schrijft {name} alleen naast achternaam; voeg achternaam "
                 "toe of verwijder {name}"
             ).format(key=key, name=name)
-            for name in sorted(listed & _NEEDS_SURNAME & allowed)
+            for name in sorted(listed & NEEDS_SURNAME & allowed)
         )
     return problems
 
@@ -285,15 +285,15 @@ def _name_problems(listed: set[str], allowed: frozenset[str], key: str, what: st
 # -- rendering -------------------------------------------------------------------------
 
 
-def _layout(profile: str | None, *, label: str) -> _Layout:
-    layout = _LAYOUTS.get(profile)
+def _layout(profile: str | None, *, label: str) -> Layout:
+    layout = LAYOUTS.get(profile)
     if layout is None:
         raise ConfigurationError(
             _(
                 "{format} {label}: onbekend profiel {profile}; toegestaan: "
                 "{uwlr_smalle_set} of geen"
             ).format(
-                format=_FORMAT,
+                format=FORMAT,
                 label=repr(label),
                 profile=repr(profile),
                 uwlr_smalle_set=UWLR_SMALLE_SET,
@@ -303,7 +303,7 @@ def _layout(profile: str | None, *, label: str) -> _Layout:
 
 
 def _refuse_columns(
-    columns: pd.Index, allowed: frozenset[str], key: str, layout: _Layout, label: str
+    columns: pd.Index, allowed: frozenset[str], key: str, layout: Layout, label: str
 ) -> None:
     # The agreement check refuses these on load; a frame that still has one is a bug
     # upstream, and silently leaving a column out would short the supplier.
@@ -314,7 +314,7 @@ def _refuse_columns(
                 "{format} {label}: {label2} kan {key} {value} niet bevatten; de "
                 "controle van de overeenkomst had ze moeten weigeren"
             ).format(
-                format=_FORMAT,
+                format=FORMAT,
                 label=repr(label),
                 label2=layout.label,
                 key=key,

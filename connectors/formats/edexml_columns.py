@@ -7,15 +7,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.formats.base import arrow_text
-from connectors.formats.edexml_schema import _NON_PERSISTENT, _NOT_XML_RE2, _TEXT, _count
+from connectors.formats.edexml_schema import NON_PERSISTENT, NOT_XML_RE2, TEXT, count_true
 from connectors.sources.base import GROUP_KEY_SEPARATOR
 
 Values = list[str | None]
-_NULL_TEXT = pa.scalar(None, _TEXT)
-_CONTEXT_GROUP_COLUMNS = ("groepskey", "soort", "groepsnaam", "jaargroep")
+_NULL_TEXT = pa.scalar(None, TEXT)
+CONTEXT_GROUP_COLUMNS = ("groepskey", "soort", "groepsnaam", "jaargroep")
 
 
-class _Columns:
+class Columns:
     """Some columns of one frame as Arrow text: trimmed, blank made missing.
 
     A school is a few hundred rows and a run writes thousands of schools, so the fixed
@@ -33,7 +33,7 @@ class _Columns:
     ) -> None:
         present = [name for name in names if frame is not None and name in frame.columns]
         rows = len(frame) if frame is not None else 0
-        self.rows = rows if keep is None else _count(keep)
+        self.rows = rows if keep is None else count_true(keep)
         self._arrays: dict[str, pa.Array] = {}
         self.unsafe: tuple[str, ...] = ()
         if frame is None or not present:
@@ -45,12 +45,12 @@ class _Columns:
         cleaned = pc.if_else(pc.equal(trimmed, ""), _NULL_TEXT, trimmed)
         size = self.rows
         self._arrays = {name: cleaned.slice(at * size, size) for at, name in enumerate(present)}
-        if pc.any(pc.match_substring_regex(cleaned, _NOT_XML_RE2)).as_py():
+        if pc.any(pc.match_substring_regex(cleaned, NOT_XML_RE2)).as_py():
             # Only now, on the way to an error, is each column looked at on its own.
             self.unsafe = tuple(
                 name
                 for name, array in self._arrays.items()
-                if pc.any(pc.match_substring_regex(array, _NOT_XML_RE2)).as_py()
+                if pc.any(pc.match_substring_regex(array, NOT_XML_RE2)).as_py()
             )
 
     def __contains__(self, name: str) -> bool:
@@ -59,15 +59,16 @@ class _Columns:
     def get(self, name: str) -> pa.Array:
         """The column, or an all-missing one when the frame does not have it."""
         array = self._arrays.get(name)
-        return pa.nulls(self.rows, _TEXT) if array is None else array
+        return pa.nulls(self.rows, TEXT) if array is None else array
 
 
-def _filled(values: Values) -> list[str]:
-    """Keys after `_keys`, which leaves none missing (typed as such)."""
+def filled_keys(values: Values) -> list[str]:
+    """Keys after `persistent_keys`, which leaves none missing (typed as such)."""
     return [value or "" for value in values]
 
 
-def _split_keys(value: str | None) -> tuple[str, ...]:
+def split_keys(value: str | None) -> tuple[str, ...]:
+    """The keys of a joined group-key cell, stripped, once each, in the given order."""
     if value is None:
         return ()
     keys = (key.strip() for key in value.split(GROUP_KEY_SEPARATOR))
@@ -75,16 +76,17 @@ def _split_keys(value: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(key for key in keys if key))
 
 
-def _keys(given: pa.Array, numbers: pa.Array) -> pa.Array:
+def persistent_keys(given: pa.Array, numbers: pa.Array) -> pa.Array:
     """Persistent keys as given; missing and '#' keys become '#<number>'."""
     persistent = pc.and_(
-        pc.is_valid(given), pc.invert(pc.fill_null(pc.starts_with(given, _NON_PERSISTENT), False))
+        pc.is_valid(given), pc.invert(pc.fill_null(pc.starts_with(given, NON_PERSISTENT), False))
     )
     hashed = pc.binary_join_element_wise(
-        pa.scalar(_NON_PERSISTENT, _TEXT), numbers.cast(_TEXT), pa.scalar("", _TEXT)
+        pa.scalar(NON_PERSISTENT, TEXT), numbers.cast(TEXT), pa.scalar("", TEXT)
     )
     return pc.if_else(persistent, given, hashed)
 
 
-def _row_numbers(rows: int) -> pa.Array:
+def row_numbers(rows: int) -> pa.Array:
+    """The numbers 1 to `rows`, for non-persistent keys."""
     return pa.array(range(1, rows + 1), pa.int64())

@@ -20,15 +20,15 @@ UWLR_XSD_VERSION = "2.2"
 # school/auteur: who made the file.
 AUTHOR = "Sluis"
 
-_FORMAT = "edexml"
-_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+FORMAT = "edexml"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 # As in the official samples and the administrations' own exports, so that a receiver
 # that looks for it finds the schema the file claims.
-_SCHEMA_LOCATION = "EDEXML.structuur.xsd"
-_GROUP_KIND_STAM = "groep"
-_GROUP_KIND_COMPOSITE = "samengestelde_groep"
+SCHEMA_LOCATION = "EDEXML.structuur.xsd"
+GROUP_KIND_STAM = "groep"
+GROUP_KIND_COMPOSITE = "samengestelde_groep"
 # EDEXML: "a key starting with # is not persistent"; the receiver must not keep it.
-_NON_PERSISTENT = "#"
+NON_PERSISTENT = "#"
 
 # Code lists of EDEXML.types.vast.xsd / EDEXML.types.variabel.xsd (the contracts check
 # the same lists; they live a layer up, so the writer keeps its own copy of the schema's).
@@ -37,14 +37,14 @@ _JAARGROEP = (
     *("B", "D", "0", "1", "2", "3", "4", "5", "6", "7", "8"),
     *("11", "12", "13", "14", "15", "16", "S", "V", "C", "N", "H"),
 )
-_SCHOOL_YEAR = re.compile(r"\d{4}-\d{4}")
-_BRINCODE = re.compile(r"\d{2}[A-Z]{2}")
-_DEPENDANCECODE = re.compile(r"\d{2}")
+SCHOOL_YEAR = re.compile(r"\d{4}-\d{4}")
+BRINCODE = re.compile(r"\d{2}[A-Z]{2}")
+DEPENDANCECODE = re.compile(r"\d{2}")
 # Characters XML 1.0 cannot hold at all; lxml would refuse them with the value in the
 # message, so they are found first (RE2 for the columns, re for the school header).
-_NOT_XML_RE2 = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_TEXT = pa.large_string()
+NOT_XML_RE2 = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+TEXT = pa.large_string()
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class _Rule:
 
     @cached_property
     def code_set(self) -> pa.Array:
-        return pa.array(self.codes, _TEXT)
+        return pa.array(self.codes, TEXT)
 
     def broken(self, values: pa.Array) -> int:
         """How many present values break the rule (missing ones are simply not written)."""
@@ -76,21 +76,21 @@ class _Rule:
             # read): writing the parsed date back and comparing catches both. Year 0000
             # is not an xs:date.
             parsed = pc.strptime(present, format="%Y-%m-%d", unit="s", error_is_null=True)
-            same = pc.equal(parsed.cast(pa.date32()).cast(_TEXT), present)
+            same = pc.equal(parsed.cast(pa.date32()).cast(TEXT), present)
             bad = pc.or_(pc.invert(pc.fill_null(same, False)), pc.starts_with(present, "0000"))
         else:
             bad = pc.greater(pc.utf8_length(present), self.max_length)
-        return _count(bad)
+        return count_true(bad)
 
 
-_KEY = _Rule(256)
-_STRING64 = _Rule(64)
+KEY = _Rule(256)
+STRING64 = _Rule(64)
 _STRING256 = _Rule(256)
-_DATE = _Rule(10, date=True)
+DATE = _Rule(10, date=True)
 
 
 @dataclass(frozen=True)
-class _Field:
+class Field:
     """A canonical field written as the text of one EDEXML element."""
 
     name: str
@@ -98,17 +98,17 @@ class _Field:
     rule: _Rule
 
 
-_ACHTERNAAM = _Field("achternaam", "achternaam", _Rule(200))
-_VOORVOEGSEL = _Field("voorvoegsel", "voorvoegsel", _Rule(10))
-_VOORNAMEN = _Field("voornamen", "voornamen", _Rule(200))
-_VOORLETTERS = _Field("voorletters", "voorletters-1", _Rule(6))
-_ROEPNAAM = _Field("roepnaam", "roepnaam", _STRING64)
-_EMAILADRES = _Field("emailadres", "emailadres", _STRING256)
-_GEBOORTEDATUM = _Field("geboortedatum", "geboortedatum", _DATE)
-_JAARGROEP_FIELD = _Field("jaargroep", "jaargroep", _Rule(2, codes=_JAARGROEP))
-_NAME_NEED = FieldNeed(("achternaam", "roepnaam"), N_("de XSD geeft elke persoon een naam"))
+_ACHTERNAAM = Field("achternaam", "achternaam", _Rule(200))
+_VOORVOEGSEL = Field("voorvoegsel", "voorvoegsel", _Rule(10))
+_VOORNAMEN = Field("voornamen", "voornamen", _Rule(200))
+_VOORLETTERS = Field("voorletters", "voorletters-1", _Rule(6))
+ROEPNAAM = Field("roepnaam", "roepnaam", STRING64)
+_EMAILADRES = Field("emailadres", "emailadres", _STRING256)
+_GEBOORTEDATUM = Field("geboortedatum", "geboortedatum", DATE)
+JAARGROEP_FIELD = Field("jaargroep", "jaargroep", _Rule(2, codes=_JAARGROEP))
+NAME_NEED = FieldNeed(("achternaam", "roepnaam"), N_("de XSD geeft elke persoon een naam"))
 # Written only in the achternaam branch of the name choice (LeerlingType, LeerkrachtType).
-_NEEDS_SURNAME = frozenset({"voorvoegsel", "voornamen", "voorletters"})
+NEEDS_SURNAME = frozenset({"voorvoegsel", "voornamen", "voorletters"})
 # The identity, the group links and the school header, which every layout carries.
 _STRUCTURE_FIELDS = frozenset(
     {"leerlingkey", "eckid", "groepskey", "samengestelde_groepen", "groepsnaam"}
@@ -118,7 +118,7 @@ _TEACHER_STRUCTURE_FIELDS = frozenset({"leerkrachtkey", "eckid", "groepen"})
 
 # EDEXML elements Sluis never writes, and why (say so instead of "no element").
 _NATIONAL_OR_SPECIAL = N_("nationale nummers, afkomst, gewicht en postcode blijven buiten edexml")
-_NOT_WRITTEN = {
+NOT_WRITTEN = {
     "vestiging": N_("het verwijst naar een vestigingenblok, dat Sluis niet levert"),
     "toevoegingen": N_("vrije tekst wordt nooit doorgegeven"),
     "mutatiedatum": N_("het is de eigen boekhouding van de administratie"),
@@ -143,28 +143,30 @@ _NOT_WRITTEN = {
 
 
 @dataclass(frozen=True)
-class _Layout:
+class Layout:
     """One output shape: which elements a leerling and leerkracht have, in XSD order."""
 
     label: str
     namespace: str | None
     xsd_version: str
     # The name choice's achternaam branch, achternaam first and roepnaam last.
-    names: tuple[_Field, ...]
+    names: tuple[Field, ...]
     # Between the name and the group links (groep, samengestelde_groepen) ...
-    before_groups: tuple[_Field, ...]
+    before_groups: tuple[Field, ...]
     # ... and after them.
-    after_groups: tuple[_Field, ...]
-    teacher_names: tuple[_Field, ...]
-    teacher_after_names: tuple[_Field, ...]
+    after_groups: tuple[Field, ...]
+    teacher_names: tuple[Field, ...]
+    teacher_after_names: tuple[Field, ...]
 
     @property
     def pupil_fields(self) -> frozenset[str]:
+        """The agreement fields a leerling element of this layout can carry."""
         written = (*self.names, *self.before_groups, *self.after_groups)
         return _STRUCTURE_FIELDS | _SCHOOL_HEADER_FIELDS | {field.name for field in written}
 
     @property
     def teacher_fields(self) -> frozenset[str]:
+        """The teacher fields a leerkracht element of this layout can carry."""
         written = (*self.teacher_names, *self.teacher_after_names)
         return _TEACHER_STRUCTURE_FIELDS | {field.name for field in written}
 
@@ -182,48 +184,49 @@ class _Layout:
         return ("leerkrachtkey", "eckid", *(field.name for field in written))
 
     def tag(self, local: str) -> str:
+        """The element name `local` in this layout's namespace."""
         return f"{{{self.namespace}}}{local}" if self.namespace else local
 
 
 # EDEXML.elementen.xsd, LeerlingType and LeerkrachtType, in sequence order.
-_EDEXML = _Layout(
-    label=_FORMAT,
+EDEXML_LAYOUT = Layout(
+    label=FORMAT,
     namespace=None,
     xsd_version=EDEXML_XSD_VERSION,
-    names=(_ACHTERNAAM, _VOORVOEGSEL, _VOORNAMEN, _VOORLETTERS, _ROEPNAAM),
+    names=(_ACHTERNAAM, _VOORVOEGSEL, _VOORNAMEN, _VOORLETTERS, ROEPNAAM),
     before_groups=(
         _GEBOORTEDATUM,
-        _Field("geslacht", "geslacht", _Rule(1, codes=_GESLACHT)),
-        _Field("start_ondw_jgr3", "start_ondw_jgr3", _DATE),
-        _JAARGROEP_FIELD,
+        Field("geslacht", "geslacht", _Rule(1, codes=_GESLACHT)),
+        Field("start_ondw_jgr3", "start_ondw_jgr3", DATE),
+        JAARGROEP_FIELD,
     ),
     after_groups=(
-        _Field("gebruikersnaam", "gebruikersnaam", _STRING64),
+        Field("gebruikersnaam", "gebruikersnaam", STRING64),
         _EMAILADRES,
-        _Field("fotourl", "fotourl", _STRING256),
-        _Field("instroomdatum", "instroomdatum", _DATE),
-        _Field("uitstroomdatum", "uitstroomdatum", _DATE),
+        Field("fotourl", "fotourl", _STRING256),
+        Field("instroomdatum", "instroomdatum", DATE),
+        Field("uitstroomdatum", "uitstroomdatum", DATE),
     ),
-    teacher_names=(_ACHTERNAAM, _VOORVOEGSEL, _VOORLETTERS, _ROEPNAAM),
+    teacher_names=(_ACHTERNAAM, _VOORVOEGSEL, _VOORLETTERS, ROEPNAAM),
     teacher_after_names=(_EMAILADRES,),
 )
 
 # Profiel_Smalle_set_EDEXML.elementen.xsd: what is left outside the "profiel inperking"
 # comments. Groups keep naam and jaargroep, so groepsnaam stays allowed.
-_SMALLE_SET = _Layout(
+_SMALLE_SET = Layout(
     label=UWLR_SMALLE_SET,
     namespace=UWLR_NAMESPACE,
     xsd_version=UWLR_XSD_VERSION,
-    names=(_ACHTERNAAM, _VOORVOEGSEL, _ROEPNAAM),
-    before_groups=(_GEBOORTEDATUM, _JAARGROEP_FIELD),
+    names=(_ACHTERNAAM, _VOORVOEGSEL, ROEPNAAM),
+    before_groups=(_GEBOORTEDATUM, JAARGROEP_FIELD),
     after_groups=(),
-    teacher_names=(_ACHTERNAAM, _VOORVOEGSEL, _ROEPNAAM),
+    teacher_names=(_ACHTERNAAM, _VOORVOEGSEL, ROEPNAAM),
     teacher_after_names=(_EMAILADRES,),
 )
 
-_LAYOUTS: dict[str | None, _Layout] = {None: _EDEXML, UWLR_SMALLE_SET: _SMALLE_SET}
+LAYOUTS: dict[str | None, Layout] = {None: EDEXML_LAYOUT, UWLR_SMALLE_SET: _SMALLE_SET}
 
 
-def _count(mask: pa.Array) -> int:
+def count_true(mask: pa.Array) -> int:
     """How many are true (missing counts as false)."""
     return int(pc.sum(mask).as_py() or 0)

@@ -14,44 +14,44 @@ from lxml import etree
 from connectors.errors import ConfigurationError, InputError
 from connectors.formats.base import RenderContext, clean_text
 from connectors.formats.edexml_columns import (
-    _CONTEXT_GROUP_COLUMNS,
+    CONTEXT_GROUP_COLUMNS,
+    Columns,
     Values,
-    _Columns,
-    _filled,
-    _keys,
-    _row_numbers,
-    _split_keys,
+    filled_keys,
+    persistent_keys,
+    row_numbers,
+    split_keys,
 )
 from connectors.formats.edexml_schema import (
-    _BRINCODE,
-    _DATE,
-    _DEPENDANCECODE,
-    _FORMAT,
-    _GROUP_KIND_COMPOSITE,
-    _GROUP_KIND_STAM,
-    _JAARGROEP_FIELD,
-    _KEY,
-    _NOT_XML,
-    _ROEPNAAM,
-    _SCHEMA_LOCATION,
-    _SCHOOL_YEAR,
-    _STRING64,
-    _TEXT,
-    _XSI,
     AUTHOR,
+    BRINCODE,
+    DATE,
+    DEPENDANCECODE,
+    FORMAT,
+    GROUP_KIND_COMPOSITE,
+    GROUP_KIND_STAM,
+    JAARGROEP_FIELD,
+    KEY,
+    NOT_XML,
+    ROEPNAAM,
+    SCHEMA_LOCATION,
+    SCHOOL_YEAR,
+    STRING64,
+    TEXT,
     UWLR_NAMESPACE,
-    _count,
-    _Field,
-    _Layout,
+    XSI,
+    Field,
+    Layout,
+    count_true,
 )
 from connectors.i18n import _
 
 
-class _Writer:
+class Writer:
     """Builds the document for one school; every check runs before the first element."""
 
     def __init__(
-        self, frame: pd.DataFrame, context: RenderContext, layout: _Layout, label: str
+        self, frame: pd.DataFrame, context: RenderContext, layout: Layout, label: str
     ) -> None:
         self.frame = frame
         self.context = context
@@ -62,7 +62,7 @@ class _Writer:
     # -- checks shared by pupils, teachers and groups --------------------------------
 
     def _elements(
-        self, columns: _Columns, fields: tuple[_Field, ...], what: str
+        self, columns: Columns, fields: tuple[Field, ...], what: str
     ) -> list[tuple[str, Values]]:
         """(qualified tag, checked values) of each of `fields` the columns hold, in order."""
         return [
@@ -71,7 +71,7 @@ class _Writer:
             if field.name in columns
         ]
 
-    def _checked(self, values: pa.Array, field: _Field, what: str) -> Values:
+    def _checked(self, values: pa.Array, field: Field, what: str) -> Values:
         count = field.rule.broken(values)
         if count:
             raise InputError(
@@ -79,7 +79,7 @@ class _Writer:
                     "{format} {label}: {count} {what} een {name} die EDEXML niet kan "
                     "bevatten ({value}); verbeter het in de administratie"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                     count=count,
                     what=what,
@@ -90,14 +90,14 @@ class _Writer:
         values_list: Values = values.to_pylist()
         return values_list
 
-    def _safe(self, columns: _Columns, what: str) -> _Columns:
+    def _safe(self, columns: Columns, what: str) -> Columns:
         if columns.unsafe:
             raise InputError(
                 _(
                     "{format} {label}: {what} een {value} met een stuurteken dat XML "
                     "niet kan bevatten; verbeter het in de administratie"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                     what=what,
                     value=", ".join(columns.unsafe),
@@ -114,7 +114,7 @@ class _Writer:
                     "{format} {label}: {rows} {what} een {name} met een ander gemeen; "
                     "EDEXML eist dat elk uniek is"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                     rows=rows,
                     what=what,
@@ -123,18 +123,18 @@ class _Writer:
             )
 
     def _names(
-        self, columns: _Columns, fields: tuple[_Field, ...], what: str
+        self, columns: Columns, fields: tuple[Field, ...], what: str
     ) -> tuple[Values, list[tuple[str, Values]], list[tuple[str, Values]]]:
         """Surnames, the achternaam branch and the roepnaam-only branch of the name choice."""
         surnames, given = columns.get("achternaam"), columns.get("roepnaam")
-        nameless = _count(pc.and_(pc.is_null(surnames), pc.is_null(given)))
+        nameless = count_true(pc.and_(pc.is_null(surnames), pc.is_null(given)))
         if nameless:
             raise InputError(
                 _(
                     "{format} {label}: {nameless} {what} achternaam noch roepnaam; "
                     "EDEXML eist er een; verbeter het in de administratie"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                     nameless=nameless,
                     what=what,
@@ -143,13 +143,14 @@ class _Writer:
         branch = self._elements(columns, fields, what)
         # Without an achternaam only the roepnaam may stand (the name choice of
         # LeerlingType and LeerkrachtType); voorvoegsel and initials go with the surname.
-        roepnaam = self.q(_ROEPNAAM.tag)
+        roepnaam = self.q(ROEPNAAM.tag)
         given_only = [(tag, values) for tag, values in branch if tag == roepnaam]
         return surnames.to_pylist(), branch, given_only
 
     # -- document ----------------------------------------------------------------------
 
     def document(self) -> etree._Element:
+        """The document's root element; every value is checked before it is built."""
         rows = len(self.frame)
         created = self._created_at()
         if self.layout.namespace is None:
@@ -160,12 +161,12 @@ class _Writer:
                         "minstens één leerling per bestand, dus sla de edexml-levering van "
                         "deze school over"
                     ).format(
-                        format=_FORMAT,
+                        format=FORMAT,
                         label=repr(self.label),
                     )
                 )
-            root = etree.Element("EDEX", nsmap={"xsi": _XSI})
-            root.set(f"{{{_XSI}}}noNamespaceSchemaLocation", _SCHEMA_LOCATION)
+            root = etree.Element("EDEX", nsmap={"xsi": XSI})
+            root.set(f"{{{XSI}}}noNamespaceSchemaLocation", SCHEMA_LOCATION)
             body = root
         else:
             # lxml-stubs type nsmap keys as str; None is how lxml names the default namespace.
@@ -196,7 +197,7 @@ class _Writer:
                     "{format} {label}: created_at moet een ISO 8601-datum en -tijd "
                     "zijn (bijvoorbeeld 2026-11-28T02:00:00+00:00)"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                 )
             ) from None
@@ -207,53 +208,51 @@ class _Writer:
     def _write_school(self, parent: etree._Element, created: str) -> None:
         school = {name: clean_text(value) for name, value in self.context.school.items()}
         year = school.get("schooljaar")
-        if year is None or not _SCHOOL_YEAR.fullmatch(year):
+        if year is None or not SCHOOL_YEAR.fullmatch(year):
             raise ConfigurationError(
                 _(
                     "{format} {label}: de schoolkop heeft een schooljaar zoals "
                     "2026-2027 nodig (EDEXML eist het)"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                 )
             )
         peildatum = school.get("peildatum")
-        if peildatum is not None and _DATE.broken(pa.array([peildatum], _TEXT)):
+        if peildatum is not None and DATE.broken(pa.array([peildatum], TEXT)):
             raise InputError(
                 _("{format} {label}: de peildatum van de school is geen datum").format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                 )
             )
         brincode = school.get("brincode")
-        if brincode is not None and not _BRINCODE.fullmatch(brincode):
+        if brincode is not None and not BRINCODE.fullmatch(brincode):
             raise InputError(
                 _(
                     "{format} {label}: de brincode van de school is niet 2 cijfers en "
                     "2 hoofdletters, zoals EDEXML eist"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                 )
             )
         dependance = school.get("dependancecode") if brincode is not None else None
-        if dependance is not None and not _DEPENDANCECODE.fullmatch(dependance):
+        if dependance is not None and not DEPENDANCECODE.fullmatch(dependance):
             raise InputError(
                 _("{format} {label}: de dependancecode van de school is niet 2 cijfers").format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                 )
             )
         schoolkey = school.get("schoolkey")
-        if schoolkey is not None and (
-            len(schoolkey) > _KEY.max_length or _NOT_XML.search(schoolkey)
-        ):
+        if schoolkey is not None and (len(schoolkey) > KEY.max_length or NOT_XML.search(schoolkey)):
             raise InputError(
                 _(
                     "{format} {label}: de schoolkey van de school is te lang of bevat "
                     "een stuurteken"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                 )
             )
@@ -278,8 +277,8 @@ class _Writer:
     def _pupils(self) -> _Pupils:
         layout, what = self.layout, _("leerling(en) hebben")
         rows = len(self.frame)
-        columns = self._safe(_Columns(self.frame, layout.pupil_columns), what)
-        keys = _keys(columns.get("leerlingkey"), _row_numbers(rows))
+        columns = self._safe(Columns(self.frame, layout.pupil_columns), what)
+        keys = persistent_keys(columns.get("leerlingkey"), row_numbers(rows))
         eckids = columns.get("eckid")
         self._unique(keys, "leerlingkey", _("leerlingen"))
         self._unique(eckids, "eckid", _("leerlingen"))
@@ -287,16 +286,14 @@ class _Writer:
 
         composites: Values = columns.get("samengestelde_groepen").to_pylist()
         return _Pupils(
-            keys=_filled(self._checked(keys, _Field("leerlingkey", "key", _KEY), what)),
-            eckids=self._checked(eckids, _Field("eckid", "eckid", _KEY), what),
+            keys=filled_keys(self._checked(keys, Field("leerlingkey", "key", KEY), what)),
+            eckids=self._checked(eckids, Field("eckid", "eckid", KEY), what),
             surnames=surnames,
             names=names,
             given_only=given_only,
             before_groups=self._elements(columns, layout.before_groups, what),
-            groups=self._checked(
-                columns.get("groepskey"), _Field("groepskey", "groep", _KEY), what
-            ),
-            composites=[_split_keys(value) for value in composites],
+            groups=self._checked(columns.get("groepskey"), Field("groepskey", "groep", KEY), what),
+            composites=[split_keys(value) for value in composites],
             after_groups=self._elements(columns, layout.after_groups, what),
         )
 
@@ -339,8 +336,8 @@ class _Writer:
         """The groups the written pupils refer to: stamgroepen, then composites, by key."""
         stam = sorted({key for key in pupils.groups if key is not None})
         composite = sorted({key for keys in pupils.composites for key in keys})
-        wanted = [(key, _GROUP_KIND_STAM) for key in stam]
-        wanted += [(key, _GROUP_KIND_COMPOSITE) for key in composite]
+        wanted = [(key, GROUP_KIND_STAM) for key in stam]
+        wanted += [(key, GROUP_KIND_COMPOSITE) for key in composite]
         if not wanted:
             return {}
         source = self.context.groups
@@ -351,22 +348,22 @@ class _Writer:
                     "context heeft er geen; geef de groepen van de geleverde "
                     "leerlingen mee"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                 )
             )
-        columns = self._safe(_Columns(source, _CONTEXT_GROUP_COLUMNS), _("groep(en) hebben"))
+        columns = self._safe(Columns(source, CONTEXT_GROUP_COLUMNS), _("groep(en) hebben"))
         # key -> every (soort, groepsnaam, jaargroep) the context has for it
         known: dict[str, list[tuple[str | None, str | None, str | None]]] = {}
         for key, *row in zip(
-            *(columns.get(name).to_pylist() for name in _CONTEXT_GROUP_COLUMNS), strict=True
+            *(columns.get(name).to_pylist() for name in CONTEXT_GROUP_COLUMNS), strict=True
         ):
             if key is not None:
                 known.setdefault(key, []).append((row[0], row[1], row[2]))
         if any(len(known.get(key, ())) > 1 for key, _ in wanted):
             raise ConfigurationError(
                 _("{format} {label}: context.groups bevat een groepssleutel meer dan eens").format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                 )
             )
@@ -378,7 +375,7 @@ class _Writer:
                     "verwijzen staan niet in context.groups (of zijn niet van die "
                     "soort); geef de groepen van de geleverde leerlingen mee"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                     missing=missing,
                 )
@@ -390,7 +387,7 @@ class _Writer:
                     "overeenkomst niet noemt; de controle van de overeenkomst had dat "
                     "moeten weigeren"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                 )
             )
@@ -402,7 +399,7 @@ class _Writer:
             # Without groepsnaam in the agreement a group is named by its key: the schema
             # needs a name, and the key tells the supplier nothing it does not know.
             names.append(naam if named and naam is not None else key)
-            year_groups.append(jaargroep if kind == _GROUP_KIND_STAM else None)
+            year_groups.append(jaargroep if kind == GROUP_KIND_STAM else None)
         unset = sum(jaargroep is None for jaargroep in year_groups[: len(stam)])
         if unset:
             raise InputError(
@@ -410,16 +407,16 @@ class _Writer:
                     "{format} {label}: {unset} groep(en) hebben geen jaargroep, die "
                     "EDEXML eist; verbeter het in de administratie"
                 ).format(
-                    format=_FORMAT,
+                    format=FORMAT,
                     label=repr(self.label),
                     unset=unset,
                 )
             )
         what = _("groep(en) hebben")
         checked_names = self._checked(
-            pa.array(names, _TEXT), _Field("groepsnaam", "naam", _STRING64), what
+            pa.array(names, TEXT), Field("groepsnaam", "naam", STRING64), what
         )
-        checked_years = self._checked(pa.array(year_groups, _TEXT), _JAARGROEP_FIELD, what)
+        checked_years = self._checked(pa.array(year_groups, TEXT), JAARGROEP_FIELD, what)
         return {
             key: _Group(kind=kind, naam=checked_names[at] or key, jaargroep=checked_years[at])
             for at, (key, kind) in enumerate(wanted)
@@ -431,7 +428,7 @@ class _Writer:
         for key, group in groups.items():
             element = sub(parent, self.q(group.kind), {"key": key})
             sub(element, naam).text = group.naam
-            if group.kind == _GROUP_KIND_STAM:
+            if group.kind == GROUP_KIND_STAM:
                 sub(element, jaargroep).text = group.jaargroep
 
     # -- teachers ----------------------------------------------------------------------
@@ -442,22 +439,24 @@ class _Writer:
             return None
         what = _("leerkracht(en) hebben")
         linked = "groepen" in source.columns
-        links_given: Values = _Columns(source, ("groepen",)).get("groepen").to_pylist()
-        links = [tuple(key for key in _split_keys(value) if key in groups) for value in links_given]
+        links_given: Values = Columns(source, ("groepen",)).get("groepen").to_pylist()
+        links = [tuple(key for key in split_keys(value) if key in groups) for value in links_given]
         # A teacher is there for the delivered groups; one left with none of them (its
         # groups are not in this file) is not passed on.
         keep = [bool(found) or not linked for found in links]
         mask = pa.array(keep, pa.bool_())
-        columns = self._safe(_Columns(source, self.layout.teacher_columns, keep=mask), what)
+        columns = self._safe(Columns(source, self.layout.teacher_columns, keep=mask), what)
         # Numbered by their row in the context, as the pupils are by theirs.
-        keys = _keys(columns.get("leerkrachtkey"), pc.filter(_row_numbers(len(source)), mask))
+        keys = persistent_keys(
+            columns.get("leerkrachtkey"), pc.filter(row_numbers(len(source)), mask)
+        )
         eckids = columns.get("eckid")
         self._unique(keys, "leerkrachtkey", _("leerkrachten"))
         self._unique(eckids, "eckid", _("leerkrachten"))
         surnames, names, given_only = self._names(columns, self.layout.teacher_names, what)
         return _Teachers(
-            keys=_filled(self._checked(keys, _Field("leerkrachtkey", "key", _KEY), what)),
-            eckids=self._checked(eckids, _Field("eckid", "eckid", _KEY), what),
+            keys=filled_keys(self._checked(keys, Field("leerkrachtkey", "key", KEY), what)),
+            eckids=self._checked(eckids, Field("eckid", "eckid", KEY), what),
             surnames=surnames,
             names=names,
             given_only=given_only,
@@ -472,7 +471,7 @@ class _Writer:
     def _write_teachers(self, parent: etree._Element, teachers: _Teachers) -> None:
         sub = etree.SubElement
         leerkracht, groepen = self.q("leerkracht"), self.q("groepen")
-        kinds = {kind: self.q(kind) for kind in (_GROUP_KIND_STAM, _GROUP_KIND_COMPOSITE)}
+        kinds = {kind: self.q(kind) for kind in (GROUP_KIND_STAM, GROUP_KIND_COMPOSITE)}
         for row, key in enumerate(teachers.keys):
             attributes = {"key": key}
             eckid = teachers.eckids[row]

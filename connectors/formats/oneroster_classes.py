@@ -10,22 +10,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.formats.oneroster_arrays import (
-    _STR,
-    _Columns,
-    _guid,
-    _guid_one,
-    _large,
-    _nulls,
-    _Table,
+    STR,
+    Columns,
+    Table,
+    guid,
+    guid_one,
+    large,
+    null_text,
 )
-from connectors.formats.oneroster_columns import _COMBINATION, _GROUP_COMPOSITE, _GROUP_STAM
-from connectors.formats.oneroster_context import _School
+from connectors.formats.oneroster_columns import COMBINATION, GROUP_COMPOSITE, GROUP_STAM
+from connectors.formats.oneroster_context import School
 
 # -- files -------------------------------------------------------------------------------------
 
 
-def _orgs(school: _School) -> _Table:
-    return _Table.of(
+def orgs_table(school: School) -> Table:
+    """The one org: the school, named and identified by its BRIN code."""
+    return Table.of(
         1,
         True,
         {
@@ -37,10 +38,11 @@ def _orgs(school: _School) -> _Table:
     )
 
 
-def _sessions(school: _School) -> _Table:
+def sessions_table(school: School) -> Table:
+    """The one academic session: the school year."""
     # The Dutch school year runs from 1 August to 31 July (WPO); schoolYear names the
     # year it ends, as the OneRoster source reads it.
-    return _Table.of(
+    return Table.of(
         1,
         True,
         {
@@ -69,8 +71,8 @@ class _Group:
         self.kind = self.kind or kind
 
 
-def _groups(
-    pupils: _Columns,
+def groups_by_key(
+    pupils: Columns,
     active: pa.Array,
     context_groups: pd.DataFrame | None,
     class_keys: pa.Array,
@@ -85,11 +87,13 @@ def _groups(
     wanted = set(class_keys.to_pylist())
     groups = {key: _Group() for key in sorted(wanted)}
     if context_groups is not None and len(context_groups):
-        given = _Columns(context_groups)
+        given = Columns(context_groups)
         rows = zip(
             given["groepskey"].to_pylist(),
-            (given["groepsnaam"] if "groepsnaam" in pupils else _nulls(given.length)).to_pylist(),
-            (given["jaargroep"] if "jaargroep" in pupils else _nulls(given.length)).to_pylist(),
+            (
+                given["groepsnaam"] if "groepsnaam" in pupils else null_text(given.length)
+            ).to_pylist(),
+            (given["jaargroep"] if "jaargroep" in pupils else null_text(given.length)).to_pylist(),
             given["soort"].to_pylist(),
             strict=True,
         )
@@ -109,28 +113,28 @@ def _groups(
     for row in summary.to_pylist():
         if row["key"] in groups:
             spread = row["jaargroep_count_distinct"]
-            jaargroep = _COMBINATION if spread > 1 else row["jaargroep_first"]
-            groups[row["key"]].learn(row["name_first"], jaargroep, _GROUP_STAM)
+            jaargroep = COMBINATION if spread > 1 else row["jaargroep_first"]
+            groups[row["key"]].learn(row["name_first"], jaargroep, GROUP_STAM)
     for group in groups.values():
         # Only samengestelde groepen are left without a kind by now.
-        group.learn(None, None, _GROUP_COMPOSITE)
+        group.learn(None, None, GROUP_COMPOSITE)
     return groups
 
 
-def _context_keys(groups: pd.DataFrame | None) -> pa.Array:
+def context_keys(groups: pd.DataFrame | None) -> pa.Array:
     """The group keys of the context (the delivered pupils' groups)."""
     if groups is None or not len(groups):
-        return _nulls(0)
-    return _Columns(groups)["groepskey"]
+        return null_text(0)
+    return Columns(groups)["groepskey"]
 
 
-def _unique_keys(*arrays: pa.Array) -> pa.Array:
+def unique_keys(*arrays: pa.Array) -> pa.Array:
     """The distinct keys of the arrays, missing ones left out."""
-    keys = pc.unique(pa.concat_arrays([array.cast(_STR) for array in arrays]))
+    keys = pc.unique(pa.concat_arrays([array.cast(STR) for array in arrays]))
     return keys.filter(pc.is_valid(keys))
 
 
-def _ended_classes(enrollments: _Table, keys: pa.Array) -> dict[str, str]:
+def ended_classes(enrollments: Table, keys: pa.Array) -> dict[str, str]:
     """The classType of each class that is no longer live, by key, sorted.
 
     Only ended enrollments name such a class; one that was a pupil's stamgroep (a
@@ -139,10 +143,10 @@ def _ended_classes(enrollments: _Table, keys: pa.Array) -> dict[str, str]:
     if not len(keys):
         return {}
     named = enrollments.where(pc.is_in(enrollments.columns["_groepskey"], value_set=keys))
-    primary = named.columns.get("primary", _nulls(named.length))
+    primary = named.columns.get("primary", null_text(named.length))
     homerooms = set(
         named.columns["_groepskey"]
-        .filter(pc.fill_null(pc.equal(primary, _large("true")), False))
+        .filter(pc.fill_null(pc.equal(primary, large("true")), False))
         .to_pylist()
     )
     return {
@@ -150,12 +154,12 @@ def _ended_classes(enrollments: _Table, keys: pa.Array) -> dict[str, str]:
     }
 
 
-def _classes_and_courses(
+def classes_and_courses(
     groups: Mapping[str, _Group],
     ended: Mapping[str, str],
     live_courses: set[str],
-    school: _School,
-) -> tuple[_Table, _Table]:
+    school: School,
+) -> tuple[Table, Table]:
     """Classes: the live ones `active`, the ended ones `tobedeleted`; and their courses.
 
     An ended class is no longer a group of any delivered pupil, so what it was (its name,
@@ -164,32 +168,32 @@ def _classes_and_courses(
     """
     keys = list(groups)
     jaargroepen = [group.jaargroep for group in groups.values()]
-    course_of = {code: _course_id(code, school) for code in dict.fromkeys(jaargroepen)}
+    course_of = {code: course_id(code, school) for code in dict.fromkeys(jaargroepen)}
     ended_keys = list(ended)
     if ended_keys:
-        course_of.setdefault(None, _course_id(None, school))
-    classes = _Table.of(
+        course_of.setdefault(None, course_id(None, school))
+    classes = Table.of(
         len(keys) + len(ended_keys),
         pa.array([True] * len(keys) + [False] * len(ended_keys), pa.bool_()),
         {
-            "sourcedId": _guid(
-                pa.array([f"{school.org}.{key}" for key in (*keys, *ended_keys)], _STR)
+            "sourcedId": guid(
+                pa.array([f"{school.org}.{key}" for key in (*keys, *ended_keys)], STR)
             ),
             "title": pa.array(
-                [group.name or key for key, group in groups.items()] + ended_keys, _STR
+                [group.name or key for key, group in groups.items()] + ended_keys, STR
             ),
-            "grades": pa.array([_grade(code) for code in jaargroepen] + [None] * len(ended), _STR),
+            "grades": pa.array([_grade(code) for code in jaargroepen] + [None] * len(ended), STR),
             "courseSourcedId": pa.array(
-                [course_of[code] for code in jaargroepen] + [_course_id(None, school)] * len(ended),
-                _STR,
+                [course_of[code] for code in jaargroepen] + [course_id(None, school)] * len(ended),
+                STR,
             ),
             "classType": pa.array(
                 [
-                    "scheduled" if group.kind == _GROUP_COMPOSITE else "homeroom"
+                    "scheduled" if group.kind == GROUP_COMPOSITE else "homeroom"
                     for group in groups.values()
                 ]
                 + list(ended.values()),
-                _STR,
+                STR,
             ),
             "schoolSourcedId": school.org,
             "termSourcedIds": school.session,
@@ -197,34 +201,35 @@ def _classes_and_courses(
     )
     codes = list(course_of)
     used = {course_of[code] for code in jaargroepen}
-    courses = _Table.of(
+    courses = Table.of(
         len(codes),
         pa.array(
             [course_of[code] in used or course_of[code] in live_courses for code in codes],
             pa.bool_(),
         ),
         {
-            "sourcedId": pa.array(list(course_of.values()), _STR),
+            "sourcedId": pa.array(list(course_of.values()), STR),
             "schoolYearSourcedId": school.session,
-            "title": pa.array([_course_title(code) for code in codes], _STR),
-            "courseCode": pa.array(codes, _STR),
-            "grades": pa.array([_grade(code) for code in codes], _STR),
+            "title": pa.array([_course_title(code) for code in codes], STR),
+            "courseCode": pa.array(codes, STR),
+            "grades": pa.array([_grade(code) for code in codes], STR),
             "orgSourcedId": school.org,
         },
     )
     return classes, courses
 
 
-def _course_id(code: str | None, school: _School) -> str:
-    return _guid_one(f"{school.org}.jaargroep-{code}" if code else f"{school.org}.groepen")
+def course_id(code: str | None, school: School) -> str:
+    """The sourcedId of the course of jaargroep `code` (None: the course Groepen)."""
+    return guid_one(f"{school.org}.jaargroep-{code}" if code else f"{school.org}.groepen")
 
 
 def _course_title(code: str | None) -> str:
     if code is None:
         return "Groepen"
-    return "Combinatiegroepen" if code == _COMBINATION else f"Jaargroep {code}"
+    return "Combinatiegroepen" if code == COMBINATION else f"Jaargroep {code}"
 
 
 def _grade(code: str | None) -> str | None:
     # A combination group's pupils carry their own grades; the group has no single one.
-    return None if code == _COMBINATION else code
+    return None if code == COMBINATION else code

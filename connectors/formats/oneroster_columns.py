@@ -12,8 +12,8 @@ from connectors.i18n import N_
 
 FORMAT = "oneroster"
 ONEROSTER_VERSION = "1.2"
-_MANIFEST_VERSION = "1.0"
-_SYSTEM_NAME = "Sluis"
+MANIFEST_VERSION = "1.0"
+SYSTEM_NAME = "Sluis"
 
 # OneRoster requires givenName and familyName on every users row, also on a tobedeleted
 # one, and Sluis keeps no names of the people a supplier holds. Only on those rows: it says
@@ -38,7 +38,7 @@ HEADERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 MANIFEST_FILES: tuple[str, ...] = tuple(sorted(spec.FILES_12))
 # Cells a person types (names, titles, codes): neutralised against formula injection.
 # Ids, enumerations, booleans and dates are left exactly as the spec needs them.
-_TEXT_COLUMNS: Mapping[str, frozenset[str]] = MappingProxyType(
+TEXT_COLUMNS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "orgs": frozenset({"name", "identifier"}),
         "academicSessions": frozenset({"title"}),
@@ -68,13 +68,13 @@ IDENTIFIER_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 # What every package needs from the pupils' fields, and why (for agreement messages).
-_NEEDED_FIELDS = (
+NEEDED_FIELDS = (
     ("roepnaam", N_("users.givenName is verplicht")),
     ("achternaam", N_("users.familyName is verplicht")),
     ("groepskey", N_("elke leerling is ingeschreven in de klas van zijn stamgroep")),
     ("brincode", N_("orgs.csv noemt de school bij haar BRIN-code")),
 )
-_TEACHER_IDS = ("leerkrachtkey", "eckid")
+TEACHER_IDS = ("leerkrachtkey", "eckid")
 # What every users row needs and Sluis will not make up (givenName and familyName are
 # required; a teacher's sourcedId is made from its key or ECK iD). A pupil the
 # administration knows by one name only (EDEXML allows that) cannot go to OneRoster.
@@ -84,15 +84,15 @@ PUPIL_NEEDS = (
 )
 TEACHER_NEEDS = (
     *PUPIL_NEEDS,
-    FieldNeed(_TEACHER_IDS, N_("de sourcedId van een leerkracht wordt ervan gemaakt")),
+    FieldNeed(TEACHER_IDS, N_("de sourcedId van een leerkracht wordt ervan gemaakt")),
 )
-_NEEDED_TEACHER_FIELDS = (
+NEEDED_TEACHER_FIELDS = (
     ("roepnaam", N_("users.givenName is verplicht")),
     ("achternaam", N_("users.familyName is verplicht")),
     ("groepen", N_("een leerkracht is ingeschreven in de klassen van zijn groepen")),
 )
 # Pupil fields with a OneRoster column of their own; pseudoniem only as the identifier.
-_PUPIL_MAPPED = frozenset(
+PUPIL_MAPPED = frozenset(
     {
         "leerlingkey",
         "eckid",
@@ -113,27 +113,27 @@ _PUPIL_MAPPED = frozenset(
         "uitstroomdatum",
     }
 )
-_TEACHER_MAPPED = frozenset(
+TEACHER_MAPPED = frozenset(
     {"leerkrachtkey", "eckid", "achternaam", "voorvoegsel", "roepnaam", "emailadres", "groepen"}
 )
-_METADATA_PREFIX = "metadata."
+METADATA_PREFIX = "metadata."
 # Canonical field names, so a metadata header never needs quoting.
-_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
+FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 # OneRoster GUID: 1-255 characters from this set (the validator's pattern).
-_GUID = r"^[0-9A-Za-z./@_-]{1,255}$"
-_HASHED = "sha256-"
-_HASH_DIGITS = 40  # 160 bits: no collision among a country's pupils
-_ENROLLMENT = "enr-"
+GUID_PATTERN = r"^[0-9A-Za-z./@_-]{1,255}$"
+HASHED = "sha256-"
+HASH_DIGITS = 40  # 160 bits: no collision among a country's pupils
+ENROLLMENT = "enr-"
 
-_GROUP_STAM = "groep"
-_GROUP_COMPOSITE = "samengestelde_groep"
-_COMBINATION = "C"
-_SCHOOLJAAR = re.compile(r"(\d{4})-(\d{4})")
+GROUP_STAM = "groep"
+GROUP_COMPOSITE = "samengestelde_groep"
+COMBINATION = "C"
+SCHOOLJAAR = re.compile(r"(\d{4})-(\d{4})")
 
-_EOL = "\r\n"  # RFC 4180, which the CSV binding follows
+EOL = "\r\n"  # RFC 4180, which the CSV binding follows
 # Fixed so that the same package has the same bytes on every run and machine.
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-_ZIP_LEVEL = 6
-_UNIX = 3
-_FILE_MODE = 0o100644 << 16
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+ZIP_LEVEL = 6
+UNIX = 3
+FILE_MODE = 0o100644 << 16

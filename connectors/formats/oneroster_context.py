@@ -17,13 +17,13 @@ from connectors.formats.base import (
     arrow_text,
     clean_text,
 )
-from connectors.formats.oneroster_arrays import _blank_to_null, _guid_one
-from connectors.formats.oneroster_columns import _SCHOOLJAAR, FORMAT
+from connectors.formats.oneroster_arrays import blank_to_null, guid_one
+from connectors.formats.oneroster_columns import FORMAT, SCHOOLJAAR
 from connectors.i18n import _
 
 
 @dataclass(frozen=True)
-class _School:
+class School:
     """The org and school year every record points to."""
 
     org: str
@@ -37,7 +37,8 @@ class _School:
 # -- context -----------------------------------------------------------------------------------
 
 
-def _is_delta(context: RenderContext) -> bool:
+def is_delta(context: RenderContext) -> bool:
+    """Whether the context asks for a delta; refuses a mode that is neither."""
     if context.mode not in ("full", "delta"):
         raise ConfigurationError(
             _("{format}: de modus moet full of delta zijn, niet {mode}").format(
@@ -48,7 +49,7 @@ def _is_delta(context: RenderContext) -> bool:
     return context.mode == "delta"
 
 
-def _stamp(created_at: str) -> str:
+def delta_stamp(created_at: str) -> str:
     """The run's start as OneRoster dateLastModified: YYYY-MM-DDTHH:MM:SS.sssZ in UTC."""
     try:
         moment = datetime.fromisoformat(created_at)
@@ -64,7 +65,8 @@ def _stamp(created_at: str) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
-def _school(header: Mapping[str, str | None]) -> _School:
+def school_of(header: Mapping[str, str | None]) -> School:
+    """The org and school year from the school header; refuses one without them."""
     brincode = clean_text(header.get("brincode")) or clean_text(header.get("schoolkey"))
     if brincode is None:
         raise InputError(
@@ -76,7 +78,7 @@ def _school(header: Mapping[str, str | None]) -> _School:
             )
         )
     schooljaar = clean_text(header.get("schooljaar")) or ""
-    match = _SCHOOLJAAR.fullmatch(schooljaar)
+    match = SCHOOLJAAR.fullmatch(schooljaar)
     if match is None or int(match[2]) != int(match[1]) + 1:
         raise InputError(
             _(
@@ -87,18 +89,18 @@ def _school(header: Mapping[str, str | None]) -> _School:
                 format=FORMAT,
             )
         )
-    org = _guid_one(brincode)
-    return _School(
+    org = guid_one(brincode)
+    return School(
         org=org,
         brincode=brincode,
-        session=_guid_one(f"{org}.{schooljaar}"),
+        session=guid_one(f"{org}.{schooljaar}"),
         schooljaar=schooljaar,
         first_year=int(match[1]),
         last_year=int(match[2]),
     )
 
 
-def _removed(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Array:
+def removed_rows(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Array:
     """Per pupil (by position) whether the row is a removal."""
     changes = context.changes
     if changes is None:
@@ -112,7 +114,7 @@ def _removed(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Arr
                 )
             )
         return pa.repeat(False, len(frame))
-    _check_aligned(changes, frame, "changes")
+    check_aligned(changes, frame, "changes")
     known = changes.isin(CHANGE_KINDS)
     if not bool(known.all()):
         raise ConfigurationError(
@@ -136,27 +138,28 @@ def _removed(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Arr
     return pa.array(removed, pa.bool_())
 
 
-def _previous(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Array | None:
+def previous_groups_of(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Array | None:
     """Delta: per pupil the stamgroep the supplier had before, where it changed."""
-    return _delta_groups(frame, context.previous_groups, delta, "previous_groups")
+    return delta_groups(frame, context.previous_groups, delta, "previous_groups")
 
 
-def _left(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Array | None:
+def left_groups_of(frame: pd.DataFrame, context: RenderContext, delta: bool) -> pa.Array | None:
     """Delta: per pupil the samengestelde groepen the supplier had it in and should not."""
-    return _delta_groups(frame, context.left_groups, delta, "left_groups")
+    return delta_groups(frame, context.left_groups, delta, "left_groups")
 
 
-def _delta_groups(
+def delta_groups(
     frame: pd.DataFrame, groups: pd.Series | None, delta: bool, name: str
 ) -> pa.Array | None:
     """A context series of group keys as an array lined up with the frame; delta only."""
     if not delta or groups is None:
         return None
-    _check_aligned(groups, frame, name)
-    return _blank_to_null(arrow_text(groups))
+    check_aligned(groups, frame, name)
+    return blank_to_null(arrow_text(groups))
 
 
-def _check_aligned(series: pd.Series, frame: pd.DataFrame, name: str) -> None:
+def check_aligned(series: pd.Series, frame: pd.DataFrame, name: str) -> None:
+    """Refuse a context series that is not lined up with the frame's index."""
     if not series.index.equals(frame.index):
         raise ConfigurationError(
             _(

@@ -13,29 +13,29 @@ import pyarrow.compute as pc
 from connectors.errors import ConfigurationError, InputError
 from connectors.formats.base import CHANGE_KINDS, CHANGE_REMOVED, FieldNeed, RenderContext
 from connectors.formats.oneroster_arrays import (
-    _STR,
-    _Columns,
-    _guid,
-    _join,
-    _large,
-    _split_keys,
-    _Table,
+    STR,
+    Columns,
+    Table,
+    guid,
+    join_text,
+    large,
+    split_keys,
 )
 from connectors.formats.oneroster_columns import (
-    _ENROLLMENT,
-    _HASH_DIGITS,
-    _METADATA_PREFIX,
-    _PUPIL_MAPPED,
+    ENROLLMENT,
     FORMAT,
+    HASH_DIGITS,
     IDENTIFIER_FIELDS,
+    METADATA_PREFIX,
+    PUPIL_MAPPED,
     REMOVED_NAME,
     TEACHER_NEEDS,
 )
-from connectors.formats.oneroster_context import _check_aligned, _delta_groups, _School
+from connectors.formats.oneroster_context import School, check_aligned, delta_groups
 from connectors.i18n import _
 
 
-def _user_ids(pupils: _Columns, identifier: str) -> pa.Array:
+def user_ids(pupils: Columns, identifier: str) -> pa.Array:
     """Each pupil's sourcedId under the agreement's identifier policy."""
     # The first of the policy's fields that a pupil has (eckid_or_key: ECK iD, else key).
     values = pc.coalesce(*(pupils[name] for name in IDENTIFIER_FIELDS[identifier]))
@@ -53,7 +53,7 @@ def _user_ids(pupils: _Columns, identifier: str) -> pa.Array:
                 identifier=identifier,
             )
         )
-    users = _guid(values)
+    users = guid(values)
     doubled = len(users) - pc.count_distinct(users).as_py()
     if doubled:
         raise InputError(
@@ -70,25 +70,26 @@ def _user_ids(pupils: _Columns, identifier: str) -> pa.Array:
     return users
 
 
-def _is_metadata(name: str, identifier: str) -> bool:
+def is_metadata(name: str, identifier: str) -> bool:
+    """Whether pupil field `name` goes to a metadata.* column of users.csv."""
     if name == "pseudoniem":
         return identifier != "pseudoniem"
-    return name not in _PUPIL_MAPPED
+    return name not in PUPIL_MAPPED
 
 
-def _family_name(people: _Columns) -> pa.Array:
+def _family_name(people: Columns) -> pa.Array:
     """The achternaam with the voorvoegsel in front when there is one: "van Dijk"."""
     achternaam = people["achternaam"]
     voorvoegsel = pc.utf8_trim_whitespace(people["voorvoegsel"])
-    return _removed_name(pc.coalesce(_join(voorvoegsel, " ", achternaam), achternaam))
+    return _removed_name(pc.coalesce(join_text(voorvoegsel, " ", achternaam), achternaam))
 
 
 def _removed_name(names: pa.Array) -> pa.Array:
-    """Names as given; REMOVED_NAME only where none is (a tobedeleted row: see _check_needs)."""
-    return pc.coalesce(names, _large(REMOVED_NAME))
+    """Names as given; REMOVED_NAME only where none is (a tobedeleted row: see check_needs)."""
+    return pc.coalesce(names, large(REMOVED_NAME))
 
 
-def _check_needs(
+def check_needs(
     frame: pd.DataFrame, active: pa.Array, needs: Sequence[FieldNeed], what: str
 ) -> None:
     """Refuse active rows that lack what OneRoster needs: policy withholds those."""
@@ -112,16 +113,17 @@ def _check_needs(
             )
 
 
-def _student_users(
-    pupils: _Columns,
+def student_users_table(
+    pupils: Columns,
     users: pa.Array,
     active: pa.Array,
-    school: _School,
+    school: School,
     metadata: Sequence[str],
-) -> _Table:
+) -> Table:
+    """The users rows of the pupils."""
     columns: dict[str, pa.Array | str | None] = {
         "sourcedId": users,
-        "enabledUser": pc.if_else(active, _large("true"), _large("false")),
+        "enabledUser": pc.if_else(active, large("true"), large("false")),
         "username": pc.coalesce(pupils["gebruikersnaam"], users),
         "givenName": _removed_name(pupils["roepnaam"]),
         "familyName": _family_name(pupils),
@@ -131,8 +133,8 @@ def _student_users(
         "userMasterIdentifier": pupils["eckid"],
         "primaryOrgSourcedId": school.org,
     }
-    columns.update({f"{_METADATA_PREFIX}{name}": pupils[name] for name in metadata})
-    return _Table.of(len(users), active, columns)
+    columns.update({f"{METADATA_PREFIX}{name}": pupils[name] for name in metadata})
+    return Table.of(len(users), active, columns)
 
 
 @dataclass(frozen=True)
@@ -140,12 +142,12 @@ class _Staff:
     """The context's teachers: columns, which rows are active, and groups a row left."""
 
     frame: pd.DataFrame
-    columns: _Columns
+    columns: Columns
     active: pa.Array
     left: pa.Array | None
 
 
-def _staff(context: RenderContext, delta: bool) -> _Staff | None:
+def staff_of(context: RenderContext, delta: bool) -> _Staff | None:
     """The teachers to write, checked like the pupils; None when there are none."""
     teachers = context.teachers
     if teachers is None or not len(teachers):
@@ -154,7 +156,7 @@ def _staff(context: RenderContext, delta: bool) -> _Staff | None:
     if changes is None:
         active = pa.repeat(True, len(teachers))
     else:
-        _check_aligned(changes, teachers, "teacher_changes")
+        check_aligned(changes, teachers, "teacher_changes")
         known = changes.isin(CHANGE_KINDS)
         if not bool(known.all()):
             raise ConfigurationError(
@@ -167,17 +169,17 @@ def _staff(context: RenderContext, delta: bool) -> _Staff | None:
                 )
             )
         active = pa.array((changes != CHANGE_REMOVED).to_numpy(dtype=bool), pa.bool_())
-    _check_needs(teachers, active, TEACHER_NEEDS, _("leerkrachten"))
-    left = _delta_groups(teachers, context.teacher_left_groups, delta, "teacher_left_groups")
-    return _Staff(frame=teachers, columns=_Columns(teachers), active=active, left=left)
+    check_needs(teachers, active, TEACHER_NEEDS, _("leerkrachten"))
+    left = delta_groups(teachers, context.teacher_left_groups, delta, "teacher_left_groups")
+    return _Staff(frame=teachers, columns=Columns(teachers), active=active, left=left)
 
 
-def _teacher_users(
-    staff: _Staff, school: _School, metadata: Sequence[str]
-) -> tuple[_Table, pa.Array]:
+def teacher_users_table(
+    staff: _Staff, school: School, metadata: Sequence[str]
+) -> tuple[Table, pa.Array]:
     """Users rows of the teachers, and their sourcedIds (lined up with the teachers)."""
     people = staff.columns
-    ids = _guid(_join("leerkracht-", pc.coalesce(people["leerkrachtkey"], people["eckid"])))
+    ids = guid(join_text("leerkracht-", pc.coalesce(people["leerkrachtkey"], people["eckid"])))
     if ids.null_count:
         raise ConfigurationError(
             _(
@@ -191,7 +193,7 @@ def _teacher_users(
         )
     columns: dict[str, pa.Array | str | None] = {
         "sourcedId": ids,
-        "enabledUser": pc.if_else(staff.active, _large("true"), _large("false")),
+        "enabledUser": pc.if_else(staff.active, large("true"), large("false")),
         "username": ids,
         "givenName": _removed_name(people["roepnaam"]),
         "familyName": _family_name(people),
@@ -200,11 +202,12 @@ def _teacher_users(
         "userMasterIdentifier": people["eckid"],
         "primaryOrgSourcedId": school.org,
     }
-    columns.update({f"{_METADATA_PREFIX}{name}": people[name] for name in metadata})
-    return _Table.of(people.length, staff.active, columns), ids
+    columns.update({f"{METADATA_PREFIX}{name}": people[name] for name in metadata})
+    return Table.of(people.length, staff.active, columns), ids
 
 
-def _check_unique_users(ids: pa.Array) -> None:
+def check_unique_users(ids: pa.Array) -> None:
+    """Refuse teachers that share a sourcedId with a pupil or one another."""
     # Pupils were checked among themselves already: a clash now involves a teacher.
     doubled = len(ids) - pc.count_distinct(ids).as_py()
     if doubled:
@@ -220,18 +223,19 @@ def _check_unique_users(ids: pa.Array) -> None:
         )
 
 
-def _roles(
+def roles_table(
     users: pa.Array,
     active: pa.Array | bool,
     role: str,
-    school: _School,
-    pupils: _Columns | None,
-) -> _Table:
-    return _Table.of(
+    school: School,
+    pupils: Columns | None,
+) -> Table:
+    """One primary role per user at the school."""
+    return Table.of(
         len(users),
         active,
         {
-            "sourcedId": _guid(_join(users, f".{role}")),
+            "sourcedId": guid(join_text(users, f".{role}")),
             "userSourcedId": users,
             "roleType": "primary",
             "role": role,
@@ -242,50 +246,51 @@ def _roles(
     )
 
 
-def _demographics(pupils: _Columns, users: pa.Array, active: pa.Array) -> _Table:
+def demographics_table(pupils: Columns, users: pa.Array, active: pa.Array) -> Table:
+    """The pupils' birth dates and sex."""
     geslacht = pc.utf8_trim_whitespace(pupils["geslacht"])
     # NEN-ISO 5218 0 (onbekend) and 9 (niet gespecificeerd) have no OneRoster twin;
     # a missing geslacht stays blank (a null condition gives null).
     sex = pc.if_else(
-        pc.equal(geslacht, _large("1")),
-        _large("male"),
-        pc.if_else(pc.equal(geslacht, _large("2")), _large("female"), _large("unspecified")),
+        pc.equal(geslacht, large("1")),
+        large("male"),
+        pc.if_else(pc.equal(geslacht, large("2")), large("female"), large("unspecified")),
     )
-    return _Table.of(
+    return Table.of(
         len(users),
         active,
         {"sourcedId": users, "birthDate": pupils["geboortedatum"], "sex": sex},
     )
 
 
-def _student_enrollments(
-    pupils: _Columns,
+def student_enrollments(
+    pupils: Columns,
     users: pa.Array,
     active: pa.Array,
     previous: pa.Array | None,
     left: pa.Array | None,
-) -> _Table:
+) -> Table:
     """Student enrollments: stamgroep, samengestelde groepen, and in delta the old ones.
 
     In delta, the previous stamgroep and every samengestelde groep the pupil left become
     `tobedeleted` enrollments.
 
-    The class is still a groepskey (_groepskey); _finish_enrollments makes the ids.
+    The class is still a groepskey (_groepskey); finish_enrollments makes the ids.
     """
     count = len(users)
     parts = [
-        _Table.of(
+        Table.of(
             count,
             active,
             {"_groepskey": pupils["groepskey"], "userSourcedId": users, "primary": "true"},
         )
     ]
     # Only pupils written as active are (still) in their samengestelde groepen.
-    joined = pc.if_else(active, pupils["samengestelde_groepen"], pa.scalar(None, _STR))
+    joined = pc.if_else(active, pupils["samengestelde_groepen"], pa.scalar(None, STR))
     parts.append(_secondary_enrollments(joined, users, active=True))
     if previous is not None:
         parts.append(
-            _Table.of(
+            Table.of(
                 count,
                 False,
                 {"_groepskey": previous, "userSourcedId": users, "primary": "true"},
@@ -293,59 +298,59 @@ def _student_enrollments(
         )
     if left is not None:
         parts.append(_secondary_enrollments(left, users, active=False))
-    table = _Table.concat(parts)
+    table = Table.concat(parts)
     table = table.where(pc.is_valid(table.columns["_groepskey"]))
-    return _Table.of(table.length, table.active, {**table.columns, "role": "student"})
+    return Table.of(table.length, table.active, {**table.columns, "role": "student"})
 
 
-def _secondary_enrollments(joined: pa.Array, users: pa.Array, *, active: bool) -> _Table:
+def _secondary_enrollments(joined: pa.Array, users: pa.Array, *, active: bool) -> Table:
     """One non-primary enrollment per key of each pupil's joined samengestelde groepen."""
-    keys, rows = _split_keys(joined)
-    return _Table.of(
+    keys, rows = split_keys(joined)
+    return Table.of(
         len(keys),
         active,
         {"_groepskey": keys, "userSourcedId": users.take(rows), "primary": "false"},
     )
 
 
-def _teacher_enrollments(staff: _Staff, ids: pa.Array, live: pa.Array) -> _Table:
+def teacher_enrollments(staff: _Staff, ids: pa.Array, live: pa.Array) -> Table:
     """A teacher in each of its live groups; in delta, the groups it left are ended.
 
     An active teacher is enrolled in the groepen that are classes of delivered pupils; a
     removed one's groepen (those the supplier had) and a changed one's left groups become
     `tobedeleted` enrollments.
     """
-    keys, rows = _split_keys(staff.columns["groepen"])
+    keys, rows = split_keys(staff.columns["groepen"])
     active = staff.active.take(rows)
     keep = pc.or_(pc.invert(active), pc.is_in(keys, value_set=live))
     parts = [
-        _Table.of(len(keys), active, {"_groepskey": keys, "userSourcedId": ids.take(rows)}).where(
+        Table.of(len(keys), active, {"_groepskey": keys, "userSourcedId": ids.take(rows)}).where(
             keep
         )
     ]
     if staff.left is not None:
-        left_keys, left_rows = _split_keys(staff.left)
+        left_keys, left_rows = split_keys(staff.left)
         parts.append(
-            _Table.of(
+            Table.of(
                 len(left_keys),
                 False,
                 {"_groepskey": left_keys, "userSourcedId": ids.take(left_rows)},
             )
         )
-    table = _Table.concat(parts)
-    return _Table.of(table.length, table.active, {**table.columns, "role": "teacher"})
+    table = Table.concat(parts)
+    return Table.of(table.length, table.active, {**table.columns, "role": "teacher"})
 
 
-def _finish_enrollments(table: _Table, school: _School) -> _Table:
+def finish_enrollments(table: Table, school: School) -> Table:
     """Class ids and enrollment ids; one row per class and user, an active one first."""
-    classes = _guid(_join(school.org, ".", table.columns["_groepskey"]))
-    pairs = _join(classes, "\x1f", table.columns["userSourcedId"]).to_pylist()
+    classes = guid(join_text(school.org, ".", table.columns["_groepskey"]))
+    pairs = join_text(classes, "\x1f", table.columns["userSourcedId"]).to_pylist()
     ids = pa.array(
         [
-            _ENROLLMENT + hashlib.sha256(pair.encode("utf-8")).hexdigest()[:_HASH_DIGITS]
+            ENROLLMENT + hashlib.sha256(pair.encode("utf-8")).hexdigest()[:HASH_DIGITS]
             for pair in pairs
         ],
-        _STR,
+        STR,
     )
     order = pc.sort_indices(
         pa.table({"id": ids, "active": table.active}),
@@ -365,4 +370,4 @@ def _finish_enrollments(table: _Table, school: _School) -> _Table:
         "classSourcedId": classes.take(order),
         "schoolSourcedId": school.org,
     }
-    return _Table.of(table.length, table.active, columns).where(first)
+    return Table.of(table.length, table.active, columns).where(first)
