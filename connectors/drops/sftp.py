@@ -174,7 +174,7 @@ class SftpDrop(SftpConnection):
 
         async def attempt(retrying: bool) -> str | None:
             async with self._sftp() as sftp:
-                await self._check_root(sftp)
+                await self.check_root(sftp)
                 found = await read_or_none(sftp, f"{final}/{MANIFEST_NAME}")
             if found is None or sha256_hex(found) != manifest_sha256:
                 return None
@@ -214,7 +214,7 @@ class SftpDrop(SftpConnection):
             async with self._sftp() as sftp:
                 if await lstat_or_none(sftp, supplier_dir) is None:
                     return 0
-                with self._step(
+                with self.step(
                     _("{folder} opruimen").format(folder=supplier_dir), _("roep het opnieuw aan")
                 ):
                     return await delete_hidden(sftp, supplier_dir, INCOMING, delivery_id)
@@ -237,10 +237,10 @@ class SftpDrop(SftpConnection):
         async with self._sftp() as sftp:
             # A missing root fails here, so that an unmounted or renamed remote folder never
             # looks like an already removed delivery.
-            await self._check_root(sftp)
+            await self.check_root(sftp)
             if await lstat_or_none(sftp, supplier_dir) is None:
                 return False
-            with self._step(
+            with self.step(
                 _("resten van een eerdere verwijdering in {folder} wissen").format(
                     folder=supplier_dir
                 ),
@@ -269,11 +269,9 @@ class SftpDrop(SftpConnection):
                     )
                 )
             hidden = posixpath.join(supplier_dir, hidden_name(REMOVING, delivery_id))
-            with self._step(
-                _("{final} intrekken").format(final=final), _("er is niets verwijderd")
-            ):
+            with self.step(_("{final} intrekken").format(final=final), _("er is niets verwijderd")):
                 await sftp.rename(final, hidden)
-            with self._step(
+            with self.step(
                 _("{hidden} wissen").format(hidden=hidden),
                 _(
                     "de levering is ingetrokken maar haar verborgen map blijft staan; roep "

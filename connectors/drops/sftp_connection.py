@@ -135,6 +135,11 @@ class SftpConnection:
         self._pinned = self._read_trusted_keys()
         self._client_keys = self._read_private_keys()
 
+    @property
+    def root(self) -> str:
+        """The remote folder the supplier folders go under, normalised."""
+        return self._path
+
     @contextlib.asynccontextmanager
     async def _sftp(self) -> AsyncIterator[asyncssh.SFTPClient]:
         """Open a fresh connection and SFTP session with pinned host keys only."""
@@ -221,7 +226,8 @@ class SftpConnection:
             async with sftp:
                 yield sftp
 
-    async def _check_root(self, sftp: asyncssh.SFTPClient) -> None:
+    async def check_root(self, sftp: asyncssh.SFTPClient) -> None:
+        """Refuse a remote folder that is missing or not a folder; it is never created."""
         # A missing root is a configuration error: creating it could put the deliveries
         # where the supplier never looks.
         attrs = await lstat_or_none(sftp, self._path, follow=True)
@@ -239,7 +245,8 @@ class SftpConnection:
                 )
             )
 
-    async def _ensure_supplier_dir(self, sftp: asyncssh.SFTPClient, supplier_dir: str) -> None:
+    async def ensure_supplier_dir(self, sftp: asyncssh.SFTPClient, supplier_dir: str) -> None:
+        """Make the supplier's folder with DIR_MODE unless it is there; refuse a non-folder."""
         attrs = await lstat_or_none(sftp, supplier_dir, follow=True)
         if attrs is None:
             try:
@@ -251,7 +258,7 @@ class SftpConnection:
                 attrs = await lstat_or_none(sftp, supplier_dir, follow=True)
                 if attrs is None:
                     raise Refusal(
-                        self._sftp_error(exc, _("{folder} maken").format(folder=supplier_dir))
+                        self.sftp_error(exc, _("{folder} maken").format(folder=supplier_dir))
                     ) from None
             else:
                 await set_mode(sftp, supplier_dir, DIR_MODE)
@@ -266,7 +273,7 @@ class SftpConnection:
             )
 
     @contextlib.contextmanager
-    def _step(self, what: str, outcome: str | None = None) -> Iterator[None]:
+    def step(self, what: str, outcome: str | None = None) -> Iterator[None]:
         """Turn an SFTP status error of one step into the delivery error it means."""
         try:
             yield
@@ -274,7 +281,7 @@ class SftpConnection:
             if isinstance(exc, SFTP_LOST):
                 raise
             raise Refusal(
-                self._sftp_error(exc, what, outcome or _("er is niets gepubliceerd"))
+                self.sftp_error(exc, what, outcome or _("er is niets gepubliceerd"))
             ) from None
 
     # --- retries and errors ----------------------------------------------------------------
@@ -302,7 +309,7 @@ class SftpConnection:
             except asyncssh.SFTPError as exc:
                 if not isinstance(exc, SFTP_LOST):
                     # The server answered and said no: a fresh connection hears the same.
-                    raise self._sftp_error(exc, action, outcome) from None
+                    raise self.sftp_error(exc, action, outcome) from None
                 reason = describe_error(exc)
             except (asyncssh.DisconnectError, OSError) as exc:
                 # Refused, reset and lost connections and timeouts (asyncio.TimeoutError is
@@ -349,9 +356,10 @@ class SftpConnection:
             )
         )
 
-    def _sftp_error(
+    def sftp_error(
         self, exc: asyncssh.SFTPError, what: str, outcome: str | None = None
     ) -> DeliveryError:
+        """The delivery error for an SFTP status error (transient: server full or busy)."""
         message = _("{what} op {where} lukt niet: {reason}; {outcome}").format(
             what=what,
             where=self._where(),
@@ -362,7 +370,8 @@ class SftpConnection:
             return TransientDeliveryError(message)
         return PermanentDeliveryError(message)
 
-    def _exists_error(self, delivery: Delivery, final: str) -> PermanentDeliveryError:
+    def exists_error(self, delivery: Delivery, final: str) -> PermanentDeliveryError:
+        """A delivery with this id is published already: never replaced."""
         return PermanentDeliveryError(
             _(
                 "levering {delivery_id} voor leverancier {supplier} bestaat al in "

@@ -30,15 +30,15 @@ class SftpStaging(Staging):
         self._drop = drop
         self._sftp = sftp
         self._delivery = delivery
-        self._folder = posixpath.join(drop._path, delivery.supplier)
+        self._folder = posixpath.join(drop.root, delivery.supplier)
 
     def _remote(self, *names: str) -> str:
         return posixpath.join(self._folder, *names)
 
     async def prepare(self) -> None:
         """Check the remote folder and make the supplier's folder in it."""
-        await self._drop._check_root(self._sftp)
-        await self._drop._ensure_supplier_dir(self._sftp, self._folder)
+        await self._drop.check_root(self._sftp)
+        await self._drop.ensure_supplier_dir(self._sftp, self._folder)
 
     async def exists(self, name: str) -> bool:
         """Whether `name` is there (lstat: a link counts)."""
@@ -51,7 +51,7 @@ class SftpStaging(Staging):
     def exists_error(self) -> Refusal:
         """A published delivery is never replaced; refused without a retry."""
         return Refusal(
-            self._drop._exists_error(self._delivery, self._remote(self._delivery.delivery_id))
+            self._drop.exists_error(self._delivery, self._remote(self._delivery.delivery_id))
         )
 
     async def forget_earlier_attempts(self) -> None:
@@ -61,13 +61,13 @@ class SftpStaging(Staging):
 
     async def make_folder(self, name: str) -> None:
         """Make the staging folder with DIR_MODE."""
-        with self._drop._step(_("tussenmap in {folder} maken").format(folder=self._folder)):
+        with self._drop.step(_("tussenmap in {folder} maken").format(folder=self._folder)):
             await self._sftp.mkdir(self._remote(name), asyncssh.SFTPAttrs(permissions=DIR_MODE))
             await set_mode(self._sftp, self._remote(name), DIR_MODE)
 
     async def write(self, folder: str, name: str, content: bytes) -> None:
         """Upload the file with FILE_MODE, fsynced where the server can."""
-        with self._drop._step(_("{name} uploaden").format(name=name)):
+        with self._drop.step(_("{name} uploaden").format(name=name)):
             await upload_file(self._sftp, self._remote(folder, name), content)
 
     async def seal(self, folder: str) -> None:
@@ -85,7 +85,7 @@ class SftpStaging(Staging):
             if await lstat_or_none(self._sftp, final) is not None:
                 raise self.exists_error() from None
             raise Refusal(
-                self._drop._sftp_error(
+                self._drop.sftp_error(
                     exc, _("tussenmap hernoemen naar {final}").format(final=final)
                 )
             ) from None
