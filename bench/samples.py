@@ -4,9 +4,10 @@
 
 The cache lives outside the repository (default <temp dir>/sluis-bench, e.g.
 /tmp/sluis-bench, or SLUIS_BENCH_CACHE),
-one folder per parameter set and generator version: a change to connectors/synthetic.py
-gives a new folder instead of silently reusing old data. A folder counts only once its
-`complete.json` is written, so an interrupted generation is redone, never reused.
+one folder per parameter set and generator version: a change to connectors/synthetic*.py
+(the generator and the modules it is split into) gives a new folder instead of silently
+reusing old data. A folder counts only once its `complete.json` is written, so an
+interrupted generation is redone, never reused.
 Generation is one school at a time (about 20 MB of memory at any scale); at 2M pupils it
 takes a few minutes of CPU, so the benchmarks pay it once.
 """
@@ -30,7 +31,8 @@ sys.path.insert(0, str(REPO))
 DEFAULT_CACHE = Path(
     os.environ.get("SLUIS_BENCH_CACHE") or Path(tempfile.gettempdir(), "sluis-bench")
 )
-_GENERATOR = REPO / "connectors" / "synthetic.py"
+# The generator and the modules it is split into: a change to any of them is a new version.
+_GENERATOR = sorted((REPO / "connectors").glob("synthetic*.py"))
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,10 @@ class Sample:
 
 
 def _folder(cache: Path, schools: int, per_school: int, seed: int) -> Path:
-    version = hashlib.sha256(_GENERATOR.read_bytes()).hexdigest()[:10]
+    digest = hashlib.sha256()
+    for path in _GENERATOR:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    version = digest.hexdigest()[:10]
     return cache / f"s{schools}-p{per_school}-seed{seed}-gen{version}"
 
 

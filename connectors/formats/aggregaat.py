@@ -11,15 +11,13 @@ until no hidden cell can be recomputed (complementary suppression).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
-from typing import ClassVar
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from connectors.errors import ConfigurationError
-from connectors.formats.base import DataFile, FieldNeed, RenderContext, check_options
+from connectors.formats.base import DataFile, FieldNeed, Format, FormatSpec, RenderRequest
 from connectors.i18n import _, ngettext
 
 __all__ = [
@@ -43,7 +41,6 @@ SUPPRESSED = "onderdrukt"
 # value is counted as 0, onbekend.
 _GESLACHT = ("0", "1", "2", "9")
 _OPTIONS = ("k", "jaargroepen", "school")
-_NO_OPTIONS: Mapping[str, str] = MappingProxyType({})
 
 
 def _pinned(counts: np.ndarray, hidden: np.ndarray, k: int) -> bool:
@@ -120,7 +117,7 @@ def count_cells(frame: pd.DataFrame, *, jaargroepen: Sequence[str]) -> pd.DataFr
     return counted.rename("aantal").reset_index()
 
 
-class AggregaatFormat:
+class AggregaatFormat(Format):
     """Renders one school's pupils as `<basename>.csv`: a grid of counts, small cells hidden.
 
     Options (set by the delivery from the agreement, not by hand):
@@ -133,31 +130,23 @@ class AggregaatFormat:
     a count of at least k, 0, or "onderdrukt".
     """
 
-    # A count cannot say that a pupil left; the board gets a full grid each time.
-    expresses_deletions: ClassVar[bool] = False
-    profiles: ClassVar[tuple[str, ...]] = ()
-    flat: ClassVar[bool] = True
-    needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset()
-    pupil_needs: ClassVar[tuple[FieldNeed, ...]] = (
-        FieldNeed(("jaargroep",), "every pupil is counted in a jaargroep"),
+    spec = FormatSpec(
+        name="aggregaat",
+        flat=True,
+        # A count cannot say that a pupil left; the board gets a full grid each time.
+        expresses_deletions=False,
+        options=_OPTIONS,
+        pupil_needs=(FieldNeed(("jaargroep",), "every pupil is counted in a jaargroep"),),
     )
-    teacher_needs: ClassVar[tuple[FieldNeed, ...]] = ()
 
-    def render(
-        self,
-        frame: pd.DataFrame,
-        *,
-        basename: str,
-        options: Mapping[str, str] = _NO_OPTIONS,
-        context: RenderContext | None = None,
-    ) -> list[DataFile]:
+    def write(self, frame: pd.DataFrame, request: RenderRequest) -> list[DataFile]:
         """Render the counts of `frame` (it is not mutated).
 
         Raises:
             ConfigurationError: an unknown option, a k below MIN_K, no jaargroepen, a
                 column that is not an aggregate field, or a pupil outside the grid.
         """
-        check_options(options, format_name="aggregaat", known=_OPTIONS)
+        basename, options = request.basename, request.options
         k = _k(options.get("k", str(DEFAULT_K)))
         jaargroepen = [j for j in options.get("jaargroepen", "").split(",") if j]
         if not jaargroepen:

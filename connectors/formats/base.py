@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar, Protocol
+from types import MappingProxyType
+from typing import ClassVar
 
 import pandas as pd
 import pyarrow as pa
@@ -26,11 +27,14 @@ __all__ = [
     "CHANGE_KINDS",
     "CHANGE_REMOVED",
     "MAX_NAME_LENGTH",
+    "NO_OPTIONS",
     "SAFE_FILE_NAME",
     "DataFile",
     "FieldNeed",
     "Format",
+    "FormatSpec",
     "RenderContext",
+    "RenderRequest",
     "arrow_text",
     "check_frame",
     "check_options",
@@ -193,15 +197,35 @@ class RenderContext:
     profile: str | None = None
 
 
-class Format(Protocol):
-    """A writer of one supplier output format; `render` is the whole interface.
+@dataclass(frozen=True)
+class RenderRequest:
+    """What `render` was asked besides the frame, as a format's `write` gets it.
 
-    Class attributes say what a format can carry, so an agreement asking for more is
-    refused when it loads rather than at delivery:
-        expresses_deletions: a delta can tell the supplier that a pupil was removed.
-        profiles: named output profiles it knows (e.g. "uwlr-smalle-set").
+    Attributes:
+        basename: file name without extension.
+        options: the format's options, already checked against its FormatSpec.
+        context: what a structured format needs beyond the rows; None for a flat one.
+    """
+
+    basename: str
+    options: Mapping[str, str]
+    context: RenderContext | None
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """What a format can carry, declared once per format.
+
+    An agreement asking for more than its format's spec allows is refused when it loads
+    rather than at delivery.
+
+    Attributes:
+        name: the format's name in agreements and messages, e.g. "csv".
         flat: one row per pupil and nothing else: a delta's change kind travels as a
             `change` column, and no RenderContext (groups, teachers) is needed.
+        expresses_deletions: a delta can tell the supplier that a pupil was removed.
+        options: the option names `render` accepts; any other is refused.
+        profiles: named output profiles it knows (e.g. "uwlr-smalle-set").
         needs_a_pupil: the profiles (None: no profile) whose full files cannot be written
             without at least one pupil, or could not tell the supplier that nobody is left.
         pupil_needs: what every pupil record needs (FieldNeed); policy withholds a pupil
@@ -209,23 +233,78 @@ class Format(Protocol):
         teacher_needs: the same for a teacher record; policy leaves such a teacher out.
     """
 
-    expresses_deletions: ClassVar[bool]
-    profiles: ClassVar[tuple[str, ...]]
-    flat: ClassVar[bool]
-    needs_a_pupil: ClassVar[frozenset[str | None]]
-    pupil_needs: ClassVar[tuple[FieldNeed, ...]]
-    teacher_needs: ClassVar[tuple[FieldNeed, ...]]
+    name: str
+    flat: bool
+    expresses_deletions: bool
+    options: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    needs_a_pupil: frozenset[str | None] = frozenset()
+    pupil_needs: tuple[FieldNeed, ...] = ()
+    teacher_needs: tuple[FieldNeed, ...] = ()
+
+
+NO_OPTIONS: Mapping[str, str] = MappingProxyType({})
+
+
+class Format:
+    """A writer of one supplier output format: its FormatSpec, and `render`.
+
+    A format fills in `spec` once and writes its files in `write`; `render` checks the
+    options against the spec first. The capabilities below are read from the spec.
+    """
+
+    spec: ClassVar[FormatSpec]
+
+    @property
+    def expresses_deletions(self) -> bool:
+        """A delta can tell the supplier that a pupil was removed (FormatSpec)."""
+        return self.spec.expresses_deletions
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        """The named output profiles it knows (FormatSpec)."""
+        return self.spec.profiles
+
+    @property
+    def flat(self) -> bool:
+        """One row per pupil and nothing else (FormatSpec)."""
+        return self.spec.flat
+
+    @property
+    def needs_a_pupil(self) -> frozenset[str | None]:
+        """The profiles whose full files cannot be written without a pupil (FormatSpec)."""
+        return self.spec.needs_a_pupil
+
+    @property
+    def pupil_needs(self) -> tuple[FieldNeed, ...]:
+        """What every pupil record needs (FormatSpec)."""
+        return self.spec.pupil_needs
+
+    @property
+    def teacher_needs(self) -> tuple[FieldNeed, ...]:
+        """What every teacher record needs (FormatSpec)."""
+        return self.spec.teacher_needs
 
     def render(
         self,
         frame: pd.DataFrame,
         *,
         basename: str,
-        options: Mapping[str, str],
+        options: Mapping[str, str] = NO_OPTIONS,
         context: RenderContext | None = None,
     ) -> list[DataFile]:
-        """Render `frame` into files named after `basename`, without mutating the frame."""
-        ...
+        """Render `frame` into files named after `basename`, without mutating the frame.
+
+        Raises:
+            ConfigurationError: an option the spec does not list; and what `write` raises.
+            InputError: what `write` raises.
+        """
+        check_options(options, format_name=self.spec.name, known=self.spec.options)
+        return self.write(frame, RenderRequest(basename, options, context))
+
+    def write(self, frame: pd.DataFrame, request: RenderRequest) -> list[DataFile]:
+        """The format's files for `frame`; `render` has checked the request's options."""
+        raise NotImplementedError
 
     def agreement_problems(
         self,
@@ -239,9 +318,10 @@ class Format(Protocol):
         """What an agreement using this format lacks or asks too much of, one line each.
 
         Called when the agreement loads; each line names the key and what is allowed
-        (e.g. "fields: edexml needs groepskey (every leerling names its groep)").
+        (e.g. "fields: edexml needs groepskey (every leerling names its groep)"). By
+        default a format holds one row per pupil: no teachers, no profiles.
         """
-        ...
+        return pupil_rows_only(self.spec.name, teacher_fields=teacher_fields, profile=profile)
 
 
 def check_frame(frame: pd.DataFrame, *, format_name: str) -> None:

@@ -15,22 +15,13 @@ small per-school frames a nightly run writes by the thousand.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
-from typing import ClassVar
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.errors import ConfigurationError, InputError
-from connectors.formats.base import (
-    DataFile,
-    FieldNeed,
-    RenderContext,
-    check_frame,
-    check_options,
-    pupil_rows_only,
-)
+from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.i18n import _
 
 __all__ = ["DEFAULT_SEPARATOR", "SEPARATORS", "CsvFormat", "join_cells"]
@@ -40,7 +31,6 @@ SEPARATORS = (";", ",", "\t", "|")
 DEFAULT_SEPARATOR = ";"
 
 _OPTIONS = ("separator",)
-_NO_OPTIONS: Mapping[str, str] = MappingProxyType({})
 _ISO_DATE = "%Y-%m-%d"
 # OWASP "CSV injection": a spreadsheet evaluates a cell that starts with one of these as
 # a formula (tab and carriage return because Excel strips them before looking).
@@ -49,7 +39,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_PATTERN = "^([" + "".join(f"\\x{{{ord(char):02x}}}" for char in _FORMULA_START) + "])"
 
 
-class CsvFormat:
+class CsvFormat(Format):
     """Renders a frame as one `<basename>.csv` file.
 
     Options:
@@ -62,31 +52,18 @@ class CsvFormat:
     Numbers are not text cells: -5 in a numeric column stays -5.
     """
 
-    # A delta carries a `change` column (added, changed, removed) beside the fields.
-    expresses_deletions: ClassVar[bool] = True
-    profiles: ClassVar[tuple[str, ...]] = ()
-    flat: ClassVar[bool] = True
-    needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset()
-    # A missing value is an empty cell: nothing has to be made up.
-    pupil_needs: ClassVar[tuple[FieldNeed, ...]] = ()
-    teacher_needs: ClassVar[tuple[FieldNeed, ...]] = ()
+    # A delta carries a `change` column (added, changed, removed) beside the fields; a
+    # missing value is an empty cell, so nothing has to be made up (no needs).
+    spec = FormatSpec(name="csv", flat=True, expresses_deletions=True, options=_OPTIONS)
 
-    def render(
-        self,
-        frame: pd.DataFrame,
-        *,
-        basename: str,
-        options: Mapping[str, str] = _NO_OPTIONS,
-        context: RenderContext | None = None,
-    ) -> list[DataFile]:
+    def write(self, frame: pd.DataFrame, request: RenderRequest) -> list[DataFile]:
         """Render `frame` as CSV.
 
         Args:
             frame: the delivered frame; its index is not written and it is not mutated.
-            basename: file name without extension.
-            options: format options, see the class docstring.
-
-            context: not used: a flat file has no header, groups or teachers.
+            request: the basename (file name without extension) and the format options
+                (see the class docstring); its context is not used: a flat file has no
+                header, groups or teachers.
 
         Returns:
             One data file, `<basename>.csv`, with one row per frame row.
@@ -96,7 +73,7 @@ class CsvFormat:
                 basename, or a frame without usable column names.
             InputError: a text value is not valid Unicode (a lone surrogate).
         """
-        check_options(options, format_name="csv", known=_OPTIONS)
+        basename, options = request.basename, request.options
         separator = _separator(options)
         check_frame(frame, format_name="csv")
 
@@ -113,18 +90,6 @@ class CsvFormat:
                 )
             ) from None
         return [DataFile(name=f"{basename}.csv", content=content, rows=len(frame))]
-
-    def agreement_problems(
-        self,
-        fields: tuple[str, ...],
-        *,
-        teacher_fields: tuple[str, ...],
-        identifier: str,
-        mode: str,
-        profile: str | None,
-    ) -> list[str]:
-        """CSV holds one row per pupil: no teachers, no profiles."""
-        return pupil_rows_only("csv", teacher_fields=teacher_fields, profile=profile)
 
 
 def _render_bytes(frame: pd.DataFrame, separator: str) -> bytes:

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import ClassVar
-
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from connectors.errors import InputError
-from connectors.formats.base import (
-    DataFile,
-    FieldNeed,
-    RenderContext,
-    check_frame,
-    check_options,
-    pupil_rows_only,
-)
+from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.i18n import _
 
 __all__ = ["ParquetFormat"]
 
-_NO_OPTIONS: Mapping[str, str] = MappingProxyType({})
 # Fixed rather than left to pyarrow's default so that an upgrade cannot change the bytes
 # of a delivery that is compared against a snapshot.
 _COMPRESSION = "zstd"
@@ -31,38 +19,24 @@ _COMPRESSION_LEVEL = 3
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 
 
-class ParquetFormat:
+class ParquetFormat(Format):
     """Renders a frame as one `<basename>.parquet` file; it takes no options.
 
     Column types come from the frame (pandas metadata is kept, so pandas reads the file
     back with the same dtypes); the index is not written.
     """
 
-    # A delta carries a `change` column (added, changed, removed) beside the fields.
-    expresses_deletions: ClassVar[bool] = True
-    profiles: ClassVar[tuple[str, ...]] = ()
-    flat: ClassVar[bool] = True
-    needs_a_pupil: ClassVar[frozenset[str | None]] = frozenset()
-    # A missing value is an empty cell: nothing has to be made up.
-    pupil_needs: ClassVar[tuple[FieldNeed, ...]] = ()
-    teacher_needs: ClassVar[tuple[FieldNeed, ...]] = ()
+    # A delta carries a `change` column (added, changed, removed) beside the fields; a
+    # missing value is an empty cell, so nothing has to be made up (no needs).
+    spec = FormatSpec(name="parquet", flat=True, expresses_deletions=True)
 
-    def render(
-        self,
-        frame: pd.DataFrame,
-        *,
-        basename: str,
-        options: Mapping[str, str] = _NO_OPTIONS,
-        context: RenderContext | None = None,
-    ) -> list[DataFile]:
+    def write(self, frame: pd.DataFrame, request: RenderRequest) -> list[DataFile]:
         """Render `frame` as Parquet.
 
         Args:
             frame: the delivered frame; it is not mutated.
-            basename: file name without extension.
-            options: must be empty; Parquet has no options yet.
-
-            context: not used: a flat file has no header, groups or teachers.
+            request: the basename (file name without extension); Parquet has no options
+                yet, and a flat file has no header, groups or teachers (no context).
 
         Returns:
             One data file, `<basename>.parquet`, with one row per frame row.
@@ -72,7 +46,7 @@ class ParquetFormat:
                 usable column names.
             InputError: a column mixes value types that Parquet cannot store together.
         """
-        check_options(options, format_name="parquet", known=())
+        basename = request.basename
         check_frame(frame, format_name="parquet")
         try:
             table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -96,18 +70,6 @@ class ParquetFormat:
         )
         content: bytes = sink.getvalue().to_pybytes()
         return [DataFile(name=f"{basename}.parquet", content=content, rows=len(frame))]
-
-    def agreement_problems(
-        self,
-        fields: tuple[str, ...],
-        *,
-        teacher_fields: tuple[str, ...],
-        identifier: str,
-        mode: str,
-        profile: str | None,
-    ) -> list[str]:
-        """Parquet holds one row per pupil: no teachers, no profiles."""
-        return pupil_rows_only("parquet", teacher_fields=teacher_fields, profile=profile)
 
 
 def _failing_column(frame: pd.DataFrame) -> str:
