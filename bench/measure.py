@@ -139,9 +139,9 @@ def run_stages(
     """Sluis' own work without Prefect: extract, validate, policy, render, publish.
 
     As the flow does: every school is prepared into a staging folder first (its frames in
-    Arrow IPC files beside `drop`), then each shipped agreement is delivered a batch at a
-    time, each batch read back from staging, into a folder drop (no archive copy, no
-    lineage).
+    Arrow IPC files beside `drop`), then batch by batch each batch is read back from
+    staging once and delivered to every shipped agreement, into a folder drop (no archive
+    copy, no lineage).
 
     Returns:
         The number of outcomes by status.
@@ -178,10 +178,13 @@ def run_stages(
     secret = b"benchmark-secret-0123456789abcdef"
     created = datetime.now(UTC).replace(microsecond=0)
     statuses: dict[str, int] = {}
-    for loaded in agreements:
-        for number, batch in enumerate(prepared, start=1):
+    # Batch by batch, every agreement in turn, each batch read from staging once: as the
+    # flow's deliver tasks do (pipelines/steps.py, pipelines/tasks.py).
+    for number, batch in enumerate(prepared, start=1):
+        schools = [school.load() for school in batch]
+        for loaded in agreements:
             outcomes = delivery.deliver_schools(
-                [school.load() for school in batch],
+                schools,
                 loaded,
                 run_id="00000000-bench",
                 created_at=created,
@@ -191,7 +194,7 @@ def run_stages(
             )
             for outcome in outcomes:
                 statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
-            note(f"delivered {loaded.agreement.id} batch {number}/{len(prepared)}")
+        note(f"delivered batch {number}/{len(prepared)} to {len(agreements)} suppliers")
     return statuses
 
 

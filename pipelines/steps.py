@@ -3,13 +3,15 @@
     begin             agreements, keys, schools, locks, reconcile: what the run may touch
     read_to_staging   extract and validate every school into the run's staging area
     plan              the quarantine report, erasures, the drop root and every target
-    deliver_per_batch per supplier, a batch of staged schools at a time
-    record            outcomes into lineage, the Prefect artifacts, OpenLineage COMPLETE
+    deliver_per_batch per supplier, a batch of staged schools at a time; lineage records
+                      each batch's outcomes as its task ends (one transaction)
+    record            outcomes in the log, the Prefect artifacts, OpenLineage COMPLETE
     keep              retention, purge, waiting for approval; the run's summary
 
 Each step takes what the steps before it returned and goes down the floors (holds,
 lineage, contracts, drops), never back up. Tasks are submitted a few at a time, so the
-flow holds references to staged schools and the outcomes, never every school's frames.
+flow holds references to staged schools and the outcomes' counts, never every school's
+frames or every pupil's hashes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -438,8 +440,17 @@ def deliver_per_batch(run: Run, staged: list[list[StagedSchool]], planned: Plan)
         order[id(future)] = (agreement_index, batch_index)
         return future
 
+    outcomes: dict[tuple[int, int], list[DeliveryOutcome]] = {}
+    failures: dict[tuple[int, int], str] = {}
+
     def done(future: PrefectFuture[Any]) -> bool:
         progress().advance(DELIVERED, sizes[id(future)])
+        key = order[id(future)]
+        state = future.state
+        if state.is_failed():
+            failures[key] = state.message or "a delivery failed"
+        else:
+            outcomes[key] = _recorded(run, cast(list[DeliveryOutcome], future.result()))
         return True  # one supplier's failure stops nobody else's deliveries
 
     calls = (
@@ -447,35 +458,51 @@ def deliver_per_batch(run: Run, staged: list[list[StagedSchool]], planned: Plan)
         for batch in range(len(staged))
         for index in range(len(run.found.selected))
     )
-    futures = windowed(calls, in_flight(run.settings), done)
+    windowed(calls, in_flight(run.settings), done)
     delivered = Delivered()
-    for future in sorted(futures, key=lambda f: order[id(f)]):
-        state = future.state
-        if state.is_failed():
-            delivered.failures.append(state.message or "a delivery failed")
-            continue
-        delivered.outcomes.extend(cast(list[DeliveryOutcome], future.result()))
+    for key in sorted([*outcomes, *failures]):
+        if key in failures:
+            delivered.failures.append(failures[key])
+        else:
+            delivered.outcomes.extend(outcomes[key])
     return delivered
+
+
+def _recorded(run: Run, outcomes: list[DeliveryOutcome]) -> list[DeliveryOutcome]:
+    """Record what the ledger did not, in one transaction; return the outcomes without members.
+
+    Each published delivery was recorded as it went out, by whichever process published it;
+    the rest (held, nothing to deliver, a dry run) are recorded here, as each task ends. What
+    the flow keeps afterwards is counts and names: a delivery's member hashes and state
+    would make the flow's memory grow with every pupil of the run.
+    """
+    recorded = run.ledger.recorded_of(outcomes)
+    unrecorded = [o for o in outcomes if o.delivery_id is None or RunLedger.key(o) not in recorded]
+    if unrecorded:
+        record_outcomes(run.store, run.settings, run.run_id, unrecorded, run.started)
+    return [
+        replace(
+            o,
+            member_ids=(),
+            member_row_hashes=(),
+            member_refs=(),
+            teacher_ids=(),
+            teacher_row_hashes=(),
+            teacher_refs=(),
+        )
+        for o in outcomes
+    ]
 
 
 def record(
     run: Run, staged: list[list[StagedSchool]], planned: Plan, delivered: Delivered
 ) -> list[dict[str, object]]:
-    """Outcomes into lineage, the run's artifacts, and OpenLineage COMPLETE; the summary rows.
+    """The outcomes in the log, the run's artifacts, and OpenLineage COMPLETE; the summary rows.
 
     Raises:
         RunAborted: a delivery failed, or an agreement was skipped.
     """
     outcomes, failures = delivered.outcomes, list(delivered.failures)
-    # Each published delivery was recorded as it went out, by whichever process published it.
-    recorded = run.ledger.recorded_of(outcomes)
-    unrecorded = [o for o in outcomes if o.delivery_id is None or RunLedger.key(o) not in recorded]
-    # One transaction per batch of outcomes, not a few per outcome (issue 12.2).
-    size = run.settings.batch_size
-    for start in range(0, len(unrecorded), size):
-        record_outcomes(
-            run.store, run.settings, run.run_id, unrecorded[start : start + size], run.started
-        )
     for o in outcomes:
         if o.status == "failed":
             failures.extend(f"{o.supplier} {o.school}: {note}" for note in o.notes)

@@ -32,13 +32,17 @@ def windowed(
     calls: Iterable[Callable[[], PrefectFuture[Any]]],
     width: int,
     on_done: Callable[[PrefectFuture[Any]], bool],
-) -> list[PrefectFuture[Any]]:
+) -> int:
     """Submit `calls` keeping at most `width` unfinished; `on_done` False stops submitting.
 
-    Returns every submitted future in submission order, each finished.
+    Each future goes to `on_done` once it has finished and is then let go, so what a task
+    returned lives no longer than `on_done` keeps it.
+
+    Returns:
+        How many calls were submitted (each one finished and passed to `on_done`).
     """
-    submitted: list[PrefectFuture[Any]] = []
     pending: dict[int, PrefectFuture[Any]] = {}
+    submitted = 0
     go_on = True
 
     def settle_one() -> None:
@@ -56,7 +60,7 @@ def windowed(
         if not go_on:
             break
         future = call()
-        submitted.append(future)
+        submitted += 1
         pending[id(future)] = future
     while pending:
         settle_one()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sqlite3
 import stat
 from datetime import date
 from pathlib import Path
@@ -197,7 +198,7 @@ def test_a_run_removes_its_staging_when_it_ends(tmp_path: Path) -> None:
     """In process, with the thread runner: what the deliver tasks read, then nothing."""
     from prefect.testing.utilities import prefect_test_harness
 
-    from pipelines import tasks
+    from pipelines import steps, tasks
     from pipelines.flows import SyncRequest, sync
 
     seen: list[tuple[Path, int]] = []
@@ -208,7 +209,15 @@ def test_a_run_removes_its_staging_when_it_ends(tmp_path: Path) -> None:
             seen.append((path, stat.S_IMODE(path.lstat().st_mode)))
         return deliver(schools, loaded, **kwargs)
 
+    kept: list[object] = []
+    record = steps.record
+
+    def keeping(run, staged, planned, delivered):  # type: ignore[no-untyped-def]
+        kept.extend(delivered.outcomes)
+        return record(run, staged, planned, delivered)
+
     tasks.deliver_schools = watching
+    steps.record = keeping
     try:
         with prefect_test_harness(server_startup_timeout=180):
             state = sync(
@@ -223,6 +232,7 @@ def test_a_run_removes_its_staging_when_it_ends(tmp_path: Path) -> None:
             )
     finally:
         tasks.deliver_schools = deliver
+        steps.record = record
     assert state.is_completed(), state.message
     run_id = state.result()["run_id"]
     staging = run_folder(tmp_path / "state", run_id)
@@ -231,3 +241,9 @@ def test_a_run_removes_its_staging_when_it_ends(tmp_path: Path) -> None:
     assert {mode for path, mode in seen if path.suffix == ".arrow"} == {0o600}
     assert {mode for path, mode in seen if path.suffix != ".arrow"} == {0o700}
     assert not staging.exists()
+    # What the flow keeps of a delivery is its counts: lineage has the members, the flow not.
+    assert {o.status for o in kept} == {"delivered"}  # type: ignore[attr-defined]
+    assert all(not o.member_ids and not o.member_row_hashes for o in kept)  # type: ignore[attr-defined]
+    with sqlite3.connect(tmp_path / "state" / "lineage.db") as db:
+        [(members,)] = db.execute("SELECT count(*) FROM delivery_members").fetchall()
+    assert members == sum(o.counts["delivered"] for o in kept)  # type: ignore[attr-defined]
