@@ -10,6 +10,7 @@ refusing a frame that changed since it was written.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +21,7 @@ import pandas as pd
 from connectors.sources.base import (
     GROUP_COLUMNS,
     PUPIL_COLUMNS,
+    VESTIGING_COLUMNS,
     SchoolExport,
     empty_frame,
 )
@@ -92,17 +94,19 @@ class StagedSchool:
         The export's raw pupil and group frames are not staged: validation has turned them
         into `pupils` and `groups`, and only the teachers are read again after it.
         """
+        pupils, groups, vestigingen = _empty_raw_frames()
         export = SchoolExport(
             path=self.export.path,
             sha256=self.export.sha256,
             format=self.export.format,
             school=self.school,
             school_line=self.export.school_line,
-            pupils=empty_frame(PUPIL_COLUMNS),
-            groups=empty_frame(GROUP_COLUMNS),
+            pupils=pupils,
+            groups=groups,
             teachers=self.frame("teachers"),
             encoding=self.export.encoding,
             notes=self.export.notes,
+            vestigingen=vestigingen,
         )
         return ValidatedSchool(
             export=export,
@@ -116,6 +120,17 @@ class StagedSchool:
             reference_date=self.reference_date,
             unreadable_consents=self.frame("unreadable_consents"),
         )
+
+
+@functools.cache
+def _empty_raw_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    # Built once per process and shared: making three empty frames cost more than reading
+    # the six staged ones, and nothing after validation reads or writes these.
+    return (
+        empty_frame(PUPIL_COLUMNS),
+        empty_frame(GROUP_COLUMNS),
+        empty_frame(VESTIGING_COLUMNS),
+    )
 
 
 def stage_school(
