@@ -210,7 +210,6 @@ def measure_stages(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
 
     import pipelines.delivery as delivery
     import pipelines.work as work
-
     from contracts.staged import StagedSchool
 
     clock = Clock()
