@@ -292,6 +292,8 @@ def measure_flow(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     from pipelines.cli import run_sync
     from pipelines.flows import SyncRequest
 
+    if spec.get("batch_size"):  # read by the run's settings
+        os.environ["SLUIS_BATCH_SIZE"] = str(spec["batch_size"])
     request = SyncRequest(
         source=spec["source"], drop=spec["drop"], state=spec["state"], trigger="cli"
     )

@@ -19,7 +19,9 @@ sample (bench/samples.py) and in this order:
 - flow: the `sync` flow end to end (ephemeral Prefect API, fresh state and lineage);
 - dask1, dask2: the same flow with `--task-runner dask`, on a local cluster of 1 and of 2
   worker processes (SLUIS_DASK_WORKERS), each with fresh state and lineage. Not in the
-  default parts: ask for them with --parts.
+  default parts: ask for them with --parts. Work spreads over the workers by batch
+  (SLUIS_BATCH_SIZE, 25 schools; --batch-size): with a single batch there is one prepare
+  task, and each worker reads the batch back from staging for its deliver tasks.
 
 Figures cover the measured part only (imports excluded): CPU is user + system of every
 thread and child process (the Prefect API server a flow starts included, and a local Dask
@@ -242,7 +244,7 @@ def measure_all(args: argparse.Namespace, source: Path, scratch: Path) -> dict[s
                 spec.update(state=str(out / "state"))
             if part in DASK_WORKERS:
                 spec.update(workers=DASK_WORKERS[part])
-            if part == "stages":
+            if part == "stages" or (part in FLOWS and args.batch_size):
                 spec.update(batch_size=args.batch_size)
             if part == "floor" and not stages_drop.is_dir():
                 print("floor: skipped, it writes what the stages published", file=sys.stderr)
@@ -355,7 +357,8 @@ def report(pupils: int, schools: int, found: dict[str, Measured], note: str) -> 
         if workers:
             apart = "" if workers.get("pids_apart") else " (NOT apart from the flow's process)"
             lines.append(
-                f"    of which Dask workers ({workers['count']} processes{apart}): "
+                f"    of which Dask workers ({workers['count']} "
+                f"process{'es' if workers['count'] != 1 else ''}{apart}): "
                 f"{workers['cpu_s']:.2f} s CPU with their start-up, the largest peak "
                 f"{workers['peak_rss_mb']:.0f} MB"
             )
@@ -391,7 +394,7 @@ def report(pupils: int, schools: int, found: dict[str, Measured], note: str) -> 
         lines.append(
             f"  floor without EDEXML, OneRoster and manifests (the old floor): {old:.2f} s CPU"
         )
-    for part in ("stages", *FLOWS):
+    for part in ("stages", "flow"):  # a Dask worker's peak is not in its flow's
         m = found.get(part)
         if m is not None and m.peak:
             lines.append(f"  peak RSS per pupil, {part:<7}{m.peak * 1024 * 1024 / pupils:>10.0f} B")
@@ -410,7 +413,12 @@ def main() -> None:
         f"default {','.join(DEFAULT_PARTS)})",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each part; the median")
-    parser.add_argument("--batch-size", type=int, default=None, help="stages: schools per batch")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="schools per batch, for the stages and (as SLUIS_BATCH_SIZE) the flows",
+    )
     parser.add_argument("--time-limit", type=float, default=60, help="minutes per measurement")
     parser.add_argument("--rss-limit", type=float, default=12_000, help="MB per measurement")
     parser.add_argument("--cache", type=Path, default=None, help="sample cache folder")
