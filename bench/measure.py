@@ -2,12 +2,15 @@
 
     python bench/measure.py PART SPEC_JSON
 
-PART is plain, stages, floor, flow or empty (an empty Prefect flow: Prefect's fixed cost).
-The process first imports what PART needs, then resets its peak RSS (Linux clear_refs)
-and reads its CPU clock: the figures cover the measured part only, not the imports. CPU is
-user + system of every thread, plus that of child processes (the Prefect API server a flow
-starts), whether they have ended or are still running. The result goes to
-SPEC["out"]/result.json, progress lines to SPEC["out"]/progress.txt.
+PART is plain, stages, floor, flow, dask1, dask2 or empty (an empty Prefect flow:
+Prefect's fixed cost); dask1 and dask2 are the flow with `--task-runner dask` on a local
+cluster of 1 and 2 worker processes (SLUIS_DASK_WORKERS). The process first imports what
+PART needs, then resets its peak RSS (Linux clear_refs) and reads its CPU clock: the
+figures cover the measured part only, not the imports. CPU is user + system of every
+thread, plus that of child processes (the Prefect API server a flow starts, and a local
+Dask cluster's worker processes, their start-up included), whether they have ended or are
+still running. The peak RSS is this process's; each Dask worker's is reported apart. The
+result goes to SPEC["out"]/result.json, progress lines to SPEC["out"]/progress.txt.
 """
 
 from __future__ import annotations
@@ -292,6 +295,8 @@ def measure_flow(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     from pipelines.cli import run_sync
     from pipelines.flows import SyncRequest
 
+    if spec.get("batch_size"):  # read by the run's settings
+        os.environ["SLUIS_BATCH_SIZE"] = str(spec["batch_size"])
     request = SyncRequest(
         source=spec["source"], drop=spec["drop"], state=spec["state"], trigger="cli"
     )
@@ -302,6 +307,52 @@ def measure_flow(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     for row in summary["rows"]:
         statuses[row["status"]] = statuses.get(row["status"], 0) + 1
     result["outcomes"] = statuses
+    return result
+
+
+def _own_figures() -> dict[str, float]:
+    """CPU seconds (since the process started) and peak RSS of the process it runs in."""
+    times = os.times()
+    return {
+        "cpu_s": times.user + times.system,
+        "peak_rss_mb": _status().get("VmHWM", 0) / 1024,
+        "pid": os.getpid(),
+    }
+
+
+def measure_dask(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """The flow as `sluis run --task-runner dask` runs it, SPEC["workers"] worker processes.
+
+    The workers are child processes of this one, so their CPU is in the flow's figure as the
+    Prefect server's is. Once every task has ended (when the flow starts recording), each
+    worker is asked for its own CPU and peak RSS, reported apart.
+    """
+    # Read by the run's settings, as the CLI's --task-runner dask sets it.
+    os.environ["SLUIS_TASK_RUNNER"] = "dask"
+    os.environ["SLUIS_DASK_WORKERS"] = str(spec["workers"])
+    from prefect.context import FlowRunContext
+
+    from pipelines import steps
+
+    workers: dict[str, dict[str, float]] = {}
+    record = steps.record
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        context = FlowRunContext.get()
+        runner = getattr(context, "task_runner", None)
+        client = getattr(runner, "client", None)
+        if client is not None:
+            workers.update(client.run(_own_figures))
+        return record(*args, **kwargs)
+
+    steps.record = recording
+    result = measure_flow(spec, progress)
+    result["dask_workers"] = {
+        "count": len(workers),
+        "cpu_s": sum(w["cpu_s"] for w in workers.values()),
+        "peak_rss_mb": max((w["peak_rss_mb"] for w in workers.values()), default=0.0),
+        "pids_apart": all(int(w["pid"]) != os.getpid() for w in workers.values()),
+    }
     return result
 
 
@@ -322,6 +373,8 @@ PARTS = {
     "stages": measure_stages,
     "floor": measure_floor,
     "flow": measure_flow,
+    "dask1": measure_dask,
+    "dask2": measure_dask,
     "empty": measure_empty,
 }
 

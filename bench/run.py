@@ -3,6 +3,7 @@
     nice -n 10 .venv/bin/python bench/run.py --pupils 10000 --schools 25
     nice -n 10 .venv/bin/python bench/run.py --pupils 200000 --schools 500
     nice -n 10 .venv/bin/python bench/run.py --pupils 2000000 --schools 7000 --time-limit 40
+    nice -n 10 .venv/bin/python bench/run.py --pupils 10000 --schools 25 --parts dask1,dask2
 
 Measures, each in a fresh process of its own so that peaks do not mix, on the same cached
 sample (bench/samples.py) and in this order:
@@ -15,14 +16,21 @@ sample (bench/samples.py) and in this order:
   of the consents, plus a pyarrow/lxml write of every file the stages published, in every
   format (CSV, Parquet, OneRoster zip, EDEXML, manifest.json);
 - empty: one empty Prefect flow with the same fresh Prefect home: Prefect's fixed cost;
-- flow: the `sync` flow end to end (ephemeral Prefect API, fresh state and lineage).
+- flow: the `sync` flow end to end (ephemeral Prefect API, fresh state and lineage);
+- dask1, dask2: the same flow with `--task-runner dask`, on a local cluster of 1 and of 2
+  worker processes (SLUIS_DASK_WORKERS), each with fresh state and lineage. Not in the
+  default parts: ask for them with --parts. Work spreads over the workers by batch
+  (SLUIS_BATCH_SIZE, 25 schools; --batch-size): with a single batch there is one prepare
+  task, and each worker reads the batch back from staging for its deliver tasks.
 
 Figures cover the measured part only (imports excluded): CPU is user + system of every
-thread and child process (the Prefect API server a flow starts included), the figure to
-trust on a shared machine; wall is secondary. Peak RSS is that of the measured part
-(the peak is reset after the imports). A measurement that passes --time-limit minutes or
---rss-limit MB is stopped, and reported with how far it got. A script, not a test:
-nothing is asserted. --json writes every figure for later comparison.
+thread and child process (the Prefect API server a flow starts included, and a local Dask
+cluster's worker processes), the figure to trust on a shared machine; wall is secondary,
+except between dask1 and dask2, where spreading the work is the point. Peak RSS is that of
+the measured part (the peak is reset after the imports); a Dask worker's is shown apart.
+A measurement that passes --time-limit minutes or --rss-limit MB is stopped, and reported
+with how far it got. A script, not a test: nothing is asserted. --json writes every
+figure for later comparison.
 """
 
 from __future__ import annotations
@@ -45,14 +53,19 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-PARTS = ("plain", "stages", "floor", "empty", "flow")
+PARTS = ("plain", "stages", "floor", "empty", "flow", "dask1", "dask2")
+DEFAULT_PARTS = ("plain", "stages", "floor", "empty", "flow")
 LABELS = {
     "plain": "plain script (bench/plain.py)",
     "stages": "Sluis stages, no Prefect",
     "floor": "I/O floor (read + write)",
     "empty": "empty Prefect flow",
     "flow": "sync flow, end to end",
+    "dask1": "sync flow, Dask, 1 worker process",
+    "dask2": "sync flow, Dask, 2 worker processes",
 }
+FLOWS = ("flow", "dask1", "dask2")
+DASK_WORKERS = {"dask1": 1, "dask2": 2}
 
 
 def stages_without_prefect(source: Path, drop: Path) -> float:
@@ -173,7 +186,7 @@ def run_part(
     if progress.is_file():
         lines = progress.read_text("utf-8").splitlines()
         measured.progress = lines[-1] if lines else ""
-    if part == "flow" and not measured.complete:
+    if part in FLOWS and not measured.complete:
         measured.progress = _flow_progress(out)
     if not measured.complete and not measured.stopped:
         tail = (out / "output.log").read_text("utf-8", errors="replace")[-1500:]
@@ -225,11 +238,13 @@ def measure_all(args: argparse.Namespace, source: Path, scratch: Path) -> dict[s
             spec: dict[str, Any] = {"source": str(source), "out": str(out)}
             if part == "floor":
                 spec.update(drop=str(stages_drop), scratch=str(out / "written"))
-            elif part in ("plain", "stages", "flow"):
+            elif part in ("plain", "stages", *FLOWS):
                 spec.update(drop=str(out / "drop"))
-            if part == "flow":
+            if part in FLOWS:
                 spec.update(state=str(out / "state"))
-            if part == "stages":
+            if part in DASK_WORKERS:
+                spec.update(workers=DASK_WORKERS[part])
+            if part == "stages" or (part in FLOWS and args.batch_size):
                 spec.update(batch_size=args.batch_size)
             if part == "floor" and not stages_drop.is_dir():
                 print("floor: skipped, it writes what the stages published", file=sys.stderr)
@@ -242,7 +257,7 @@ def measure_all(args: argparse.Namespace, source: Path, scratch: Path) -> dict[s
                     f"the stages stopped, so it wrote only their {published} published "
                     "deliveries (the reads are complete)"
                 )
-            if part in ("stages", "flow") and (out / "drop").is_dir():
+            if part in ("stages", *FLOWS) and (out / "drop").is_dir():
                 measured.result["files"] = _count_files(out / "drop")
                 if not measured.result.get("part"):  # stopped: keep the count apart
                     measured.result = {"files": measured.result["files"]}
@@ -257,7 +272,7 @@ def measure_all(args: argparse.Namespace, source: Path, scratch: Path) -> dict[s
             if part == "floor" and not args.keep:
                 shutil.rmtree(out / "written", ignore_errors=True)
         if not args.keep:
-            for part in ("plain", "stages", "flow"):
+            for part in ("plain", "stages", *FLOWS):
                 shutil.rmtree(base / part / "drop", ignore_errors=True)
     return {part: _median(found) for part, found in runs.items() if found}
 
@@ -289,6 +304,12 @@ def _ratio(a: Measured | None, b: Measured | None, *, minus: Measured | None = N
         return "-"
     top = a.cpu - (minus.cpu if minus is not None and minus.complete else 0.0)
     return f"{top / b.cpu:.2f} x"
+
+
+def _wall_ratio(a: Measured | None, b: Measured | None) -> str:
+    if a is None or b is None or not a.complete or not b.complete or a.wall <= 0:
+        return "-"
+    return f"{a.wall / b.wall:.2f} x ({b.wall / a.wall:.2f} x as fast)"
 
 
 def report(pupils: int, schools: int, found: dict[str, Measured], note: str) -> str:
@@ -326,15 +347,25 @@ def report(pupils: int, schools: int, found: dict[str, Measured], note: str) -> 
                 f"    {label:<36}{figures['cpu_s']:>10.2f}{figures['wall_s']:>10.2f}{files}"
             )
         if m.result.get("cpu_children_s"):
+            which = "Prefect API server" + (", Dask workers" if part in DASK_WORKERS else "")
             lines.append(
-                f"    of which child processes (Prefect API server): "
+                f"    of which child processes ({which}): "
                 f"{m.result['cpu_children_s']:.2f} s CPU, "
                 f"peak {m.result.get('children_peak_rss_mb', 0):.0f} MB"
+            )
+        workers = m.result.get("dask_workers")
+        if workers:
+            apart = "" if workers.get("pids_apart") else " (NOT apart from the flow's process)"
+            lines.append(
+                f"    of which Dask workers ({workers['count']} "
+                f"process{'es' if workers['count'] != 1 else ''}{apart}): "
+                f"{workers['cpu_s']:.2f} s CPU with their start-up, the largest peak "
+                f"{workers['peak_rss_mb']:.0f} MB"
             )
         if m.result.get("outcomes"):
             outcomes = ", ".join(f"{k} {v}" for k, v in sorted(m.result["outcomes"].items()))
             lines.append(f"    outcomes: {outcomes}; files: {m.result.get('files', {})}")
-    plain, stages, floor, empty, flow = (found.get(p) for p in PARTS)
+    plain, stages, floor, empty, flow, dask1, dask2 = (found.get(p) for p in PARTS)
     lines += [
         "",
         "ratios of CPU seconds, measured in this run:",
@@ -345,6 +376,15 @@ def report(pupils: int, schools: int, found: dict[str, Measured], note: str) -> 
         f"  (flow - empty flow) / I/O floor      {_ratio(flow, floor, minus=empty)}",
         f"  flow / stages                        {_ratio(flow, stages)}",
     ]
+    if dask1 is not None or dask2 is not None:
+        lines += [
+            "",
+            "Dask (the flow on a local cluster; CPU includes the worker processes):",
+            f"  Dask 2 workers / 1 worker (wall)     {_wall_ratio(dask2, dask1)}",
+            f"  Dask 2 workers / 1 worker (CPU)      {_ratio(dask2, dask1)}",
+            f"  Dask 2 workers / threads flow (wall) {_wall_ratio(dask2, flow)}",
+            f"  Dask 2 workers / threads flow (CPU)  {_ratio(dask2, flow)}",
+        ]
     if floor is not None and floor.complete:
         split = floor.result.get("split", {})
         old = sum(
@@ -354,7 +394,7 @@ def report(pupils: int, schools: int, found: dict[str, Measured], note: str) -> 
         lines.append(
             f"  floor without EDEXML, OneRoster and manifests (the old floor): {old:.2f} s CPU"
         )
-    for part in ("stages", "flow"):
+    for part in ("stages", "flow"):  # a Dask worker's peak is not in its flow's
         m = found.get(part)
         if m is not None and m.peak:
             lines.append(f"  peak RSS per pupil, {part:<7}{m.peak * 1024 * 1024 / pupils:>10.0f} B")
@@ -368,11 +408,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--parts",
-        default=",".join(PARTS),
-        help=f"comma-separated, from {', '.join(PARTS)} (floor needs stages)",
+        default=",".join(DEFAULT_PARTS),
+        help=f"comma-separated, from {', '.join(PARTS)} (floor needs stages; "
+        f"default {','.join(DEFAULT_PARTS)})",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each part; the median")
-    parser.add_argument("--batch-size", type=int, default=None, help="stages: schools per batch")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="schools per batch, for the stages and (as SLUIS_BATCH_SIZE) the flows",
+    )
     parser.add_argument("--time-limit", type=float, default=60, help="minutes per measurement")
     parser.add_argument("--rss-limit", type=float, default=12_000, help="MB per measurement")
     parser.add_argument("--cache", type=Path, default=None, help="sample cache folder")

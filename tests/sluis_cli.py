@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from lxml import etree
@@ -29,15 +30,18 @@ def sluis_env(root: Path, *, state_env: bool = False) -> dict[str, str]:
     return env
 
 
-def sluis(root: Path, *args: str, state_env: bool = False) -> subprocess.CompletedProcess[str]:
+def sluis(
+    root: Path, *args: str, state_env: bool = False, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m pipelines *args` in `root` (see `sluis_env`), under the usual umask 022.
 
     The umask is set, not inherited, so that tests of file modes see what a server does.
+    `env` adds settings (SLUIS_...) to that environment.
     """
     return subprocess.run(
         [sys.executable, "-m", "pipelines", *args],
         cwd=root,
-        env=sluis_env(root, state_env=state_env),
+        env={**sluis_env(root, state_env=state_env), **(env or {})},
         capture_output=True,
         text=True,
         timeout=600,
