@@ -131,8 +131,14 @@ def _flow_run_name() -> str:
 def sync(request: SyncRequest) -> State:
     """Validate every school once, then deliver each supplier its share, and record it all."""
     logger = get_run_logger()
+    # Absolute: staging references and targets travel to tasks, which may run in another
+    # process or on another machine (Dask) with another working folder. The source stays
+    # as given, so messages name an export as the coordinator wrote it (the README asks
+    # for absolute paths beyond one machine).
     settings = Settings(
-        source=Path(request.source), drop_dir=Path(request.drop), state_dir=Path(request.state)
+        source=Path(request.source),
+        drop_dir=Path(request.drop).resolve(),
+        state_dir=Path(request.state).resolve(),
     )
     # A served or UI-started run has no CLI in front of it: its messages follow SLUIS_LANG too.
     set_language(settings.lang)

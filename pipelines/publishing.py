@@ -27,6 +27,19 @@ from pipelines.settings import Settings
 __all__ = ["RunLedger"]
 
 
+# A worker unpickles a ledger for every deliver task: one store (engine, pool) per database
+# and process, not one per task left for the garbage collector with its connections open.
+_stores: dict[str, LineageStore] = {}
+_stores_lock = threading.Lock()
+
+
+def _store_for(url: str) -> LineageStore:
+    with _stores_lock:
+        if url not in _stores:
+            _stores[url] = LineageStore(url)
+        return _stores[url]
+
+
 class RunLedger:
     """Records one run's deliveries as they are published; safe to share between threads."""
 
@@ -51,7 +64,7 @@ class RunLedger:
     def __setstate__(self, state: dict[str, object]) -> None:
         settings = cast(Settings, state["settings"])
         self.__init__(  # type: ignore[misc]
-            LineageStore(settings.lineage_url()),
+            _store_for(settings.lineage_url()),
             settings,
             cast(str, state["run_id"]),
             cast(datetime, state["at"]),
