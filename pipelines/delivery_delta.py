@@ -1,0 +1,189 @@
+"""The pupil rows a delta delivery carries, and the identifiers the state keeps sealed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from connectors.formats.base import CHANGE_REMOVED
+from connectors.sources.base import GROUP_KEY_SEPARATOR
+from contracts.agreements import Agreement
+from lineage.state import RefCipher, SupplierState
+from pipelines.delivery_outcome import identifier_columns
+from policy.apply import SupplierCut
+from policy.delta import ChangeSet
+
+__all__ = [
+    "DeltaRows",
+    "delta_rows",
+    "group_keys",
+    "groups_left",
+    "state_refs",
+]
+
+
+def _sealed_columns(agreement: Agreement) -> list[str]:
+    """What the state keeps, sealed, of a delta supplier's pupil.
+
+    The identifiers name a removed pupil; the samengestelde groepen (when delivered) let
+    the next delta end a membership the pupil no longer has, which the current row alone
+    cannot say.
+    """
+    extra = ["samengestelde_groepen"] if "samengestelde_groepen" in agreement.field_names else []
+    return [*identifier_columns(agreement), *extra]
+
+
+def group_keys(value: object) -> set[str]:
+    """The keys of a GROUP_KEY_SEPARATOR-joined cell; none for a missing one."""
+    if not isinstance(value, str):
+        return set()
+    return {key.strip() for key in value.split(GROUP_KEY_SEPARATOR) if key.strip()}
+
+
+def groups_left(before: Mapping[str, str | None] | None, now: object) -> str | None:
+    """The samengestelde groepen in `before` that `now` no longer has, joined; or None."""
+    if before is None:
+        return None
+    gone = group_keys(before.get("samengestelde_groepen")) - group_keys(now)
+    return GROUP_KEY_SEPARATOR.join(sorted(gone)) if gone else None
+
+
+def state_refs(
+    agreement: Agreement,
+    cut: SupplierCut,
+    changes: ChangeSet,
+    state: SupplierState,
+    cipher: RefCipher | None,
+) -> tuple[bytes | None, ...]:
+    """Sealed identifiers per delivered pupil: kept for unchanged pupils, new otherwise."""
+    if agreement.mode != "delta" or cipher is None:
+        return (None,) * len(cut.delivered_ids)
+    previous = dict(zip(state.frame["pupil_hash"], state.frame["ref"], strict=True))
+    columns = _sealed_columns(agreement)
+    records = (
+        cut.frame.loc[:, columns].astype("object").where(cut.frame[columns].notna(), None)
+    ).to_dict("records")
+    refs: list[bytes | None] = []
+    # One seal per added or changed pupil; unchanged ones keep theirs (same row, same ids).
+    for values, pupil, kind in zip(records, cut.delivered_ids, changes.kinds, strict=True):
+        old = previous.get(pupil)
+        if kind == "" and isinstance(old, bytes):
+            refs.append(old)
+        else:
+            refs.append(cipher.seal(agreement.id, pupil, values))
+    return tuple(refs)
+
+
+@dataclass(frozen=True)
+class DeltaRows:
+    """What a delta carries, row-aligned: see `delta_rows`."""
+
+    frame: pd.DataFrame
+    kinds: pd.Series
+    previous_groups: pd.Series
+    left_groups: pd.Series | None
+    unnamed: int
+
+
+def delta_rows(
+    agreement: Agreement,
+    cut: SupplierCut,
+    changes: ChangeSet,
+    state: SupplierState,
+    cipher: RefCipher | None,
+) -> DeltaRows:
+    """The rows a delta carries: removals first, then added and changed pupils.
+
+    Pupils are matched on the school's own key, but a supplier knows them by the
+    identifiers it was given, so those are compared too: a changed ECK iD (or pseudonym)
+    is a removal of the old identifier plus the pupil under the new one, and a pupil who
+    reappears under a new LAS key with the identifiers the supplier already has is a
+    change, not a removal and an addition. Removals go first, so a supplier applying the
+    rows in order never deletes a pupil it was just given.
+
+    Returns:
+        The frame (agreement columns), the change kind per row, the previous groepskey
+        per row where a changed pupil moved group, the samengestelde groepen a row's pupil
+        left (None when the agreement does not deliver them), and how many removed pupils
+        could not be named (no sealed identifiers in the state).
+    """
+    named = identifier_columns(agreement)
+    ids = [c for c in named if c != "groepskey"]
+    moved = changes.kinds.ne("").to_numpy()
+    current = cut.frame.loc[moved].reset_index(drop=True).astype("str")
+    kinds = changes.kinds.loc[moved].reset_index(drop=True).astype("str")
+    members = cut.delivered_ids.loc[moved].reset_index(drop=True)
+    refs = dict(zip(state.frame["pupil_hash"], state.frame["ref"], strict=True))
+
+    def opened(pupil: str) -> dict[str, str | None] | None:
+        sealed = refs.get(pupil)
+        if cipher is None or not isinstance(sealed, bytes):
+            return None
+        return cipher.open(agreement.id, pupil, sealed)
+
+    def key(values: dict[str, Any]) -> tuple[Any, ...] | None:
+        found = tuple(values.get(c) for c in ids)
+        return None if any(v is None or v is pd.NA for v in found) else found
+
+    removals: list[dict[str, str | None]] = []
+    unnamed = 0
+    for pupil in changes.removed:
+        values = opened(pupil)
+        if values is None:
+            unnamed += 1
+        else:
+            removals.append(values)
+    previous_groups = pd.Series(pd.NA, index=current.index, dtype="str")
+    composite = "samengestelde_groepen" in current.columns
+    left_groups = pd.Series(pd.NA, index=current.index, dtype="str")
+    for position in kinds.index[kinds.eq("changed")]:
+        before = opened(members.iloc[position])
+        if before is None:
+            continue
+        now = {c: current.at[position, c] for c in named}
+        if key(before) != key({c: now.get(c) for c in ids}):
+            removals.append(before)  # known under another identifier until now
+            continue
+        if "groepskey" in now and before.get("groepskey") not in (None, now["groepskey"]):
+            previous_groups.iloc[position] = before.get("groepskey")
+        if composite:
+            left_groups.iloc[position] = groups_left(
+                before, current.at[position, "samengestelde_groepen"]
+            )
+    by_key = {k: n for n, values in enumerate(removals) if (k := key(values)) is not None}
+    merged: set[int] = set()
+    added = kinds.index[kinds.eq("added")] if by_key else kinds.index[:0]
+    added_ids = (
+        current.loc[added, ids].astype("object").where(current.loc[added, ids].notna(), None)
+    )
+    for position, values in zip(added, added_ids.itertuples(index=False, name=None), strict=True):
+        row_key = key(dict(zip(ids, values, strict=True)))
+        if row_key is not None and row_key in by_key:
+            merged.add(by_key[row_key])
+            kinds.iloc[position] = "changed"
+            if composite:
+                left_groups.iloc[position] = groups_left(
+                    removals[by_key[row_key]], current.at[position, "samengestelde_groepen"]
+                )
+    kept = [values for n, values in enumerate(removals) if n not in merged]
+    removed = pd.DataFrame(
+        kept,
+        columns=named,
+        dtype="str",
+    ).reindex(columns=agreement.field_names)
+    frame = pd.concat([removed.astype("str"), current], ignore_index=True)
+    kind = pd.concat(
+        [pd.Series(CHANGE_REMOVED, index=range(len(removed)), dtype="str"), kinds],
+        ignore_index=True,
+    )
+    before_groups = pd.concat(
+        [pd.Series(pd.NA, index=range(len(removed)), dtype="str"), previous_groups],
+        ignore_index=True,
+    )
+    # A removed pupil leaves every samengestelde groep the supplier had it in.
+    removed_left = pd.Series([groups_left(values, None) for values in kept], dtype="str")
+    left = pd.concat([removed_left, left_groups], ignore_index=True)
+    return DeltaRows(frame, kind, before_groups, left if composite else None, unnamed)
