@@ -9,6 +9,9 @@
 Held deliveries wait in <state>/held and every published delivery is also kept in
 <state>/archive, both as folder drops, so approval and re-delivery send exactly the bytes
 that were checked, and verify them against the hashes in lineage first.
+
+Approval and re-delivery live here; recording outcomes is in `recording` and the
+retention on the drops in `delivery_retention`, both importable from here as before.
 """
 
 from __future__ import annotations
@@ -16,9 +19,8 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,42 +28,28 @@ from sqlalchemy import select
 
 from connectors.drops.base import MANIFEST_NAME, Delivery, Drop, sha256_hex
 from connectors.drops.folder import FolderDrop
-from connectors.drops.registry import RemovableDrop
-from connectors.errors import (
-    ConfigurationError,
-    DeliveryError,
-    PolicyError,
-    SluisError,
-    UsageError,
-)
+from connectors.errors import ConfigurationError, DeliveryError, PolicyError, SluisError, UsageError
 from connectors.formats.base import DataFile
 from connectors.i18n import _, ngettext
 from connectors.identifiers import canonical_id
-from contracts.agreements import (
-    Agreement,
-    FolderDropSettings,
-    LegalBasisType,
-    LoadedAgreement,
-    load_agreements,
-)
+from contracts.agreements import LegalBasisType, LoadedAgreement, load_agreements
 from lineage.audit import AuditLog
-from lineage.engine import after_commit, batch
 from lineage.rights import DeliveryMemberRecord, erased_hashes, record_members
-from lineage.state import (
-    PUPIL,
-    commit_state,
-    discard_pending,
-    forget_suppliers,
-    mark_removed,
-    pending_state,
-    removed_deliveries,
-    stage_pending,
-    state_from_delivery,
-)
+from lineage.state import PUPIL, commit_state, discard_pending, pending_state, state_from_delivery
 from lineage.store import DeliverySnapshot, LineageStore
-from pipelines.delivery import DeliveryOutcome, delivery_id_for
+from pipelines.delivery_outcome import delivery_id_for
+from pipelines.delivery_retention import remove_expired_deliveries
 from pipelines.drops import archive_drop, drop_for, held_drop
-from pipelines.keys import audit_log, check_run_keys
+from pipelines.keys import check_run_keys
+from pipelines.recording import (
+    folder_of,
+    latest_by_school,
+    lineage_id,
+    record_outcome,
+    record_outcomes,
+    supersede_all,
+    supersede_holds,
+)
 from pipelines.settings import Settings
 
 __all__ = [
@@ -75,153 +63,6 @@ __all__ = [
     "supersede_all",
     "supersede_holds",
 ]
-
-_EMPTY_COUNTS = {"input": 0, "delivered": 0, "withheld": {}, "quarantined": 0}
-
-
-def lineage_id(supplier: str, folder: str) -> str:
-    """Lineage key of a delivery: folder names are unique per supplier only."""
-    return f"{supplier}:{folder}"
-
-
-def _folder(delivery: DeliverySnapshot) -> str:
-    return delivery.delivery_id.split(":", 1)[1]
-
-
-# Outcomes after which an older hold of the same school can no longer be approved.
-_SUPERSEDING = ("delivered", "held", "nothing_to_deliver")
-
-
-def record_outcome(
-    store: LineageStore, settings: Settings, run_id: str, o: DeliveryOutcome, at: datetime
-) -> None:
-    """Record one outcome: the delivery, who was in it, and what the supplier now holds."""
-    record_outcomes(store, settings, run_id, [o], at)
-
-
-def record_outcomes(
-    store: LineageStore,
-    settings: Settings,
-    run_id: str,
-    outcomes: Sequence[DeliveryOutcome],
-    at: datetime,
-) -> None:
-    """Record a batch of outcomes in one transaction, as `record_outcome` would one by one.
-
-    The held deliveries the batch can supersede are read once per supplier, and the
-    files of the holds it ends are removed only once the transaction has committed.
-    """
-    with batch(store.engine):
-        holds = _Holds(
-            store, settings, [(o.supplier, o.school) for o in outcomes if o.status in _SUPERSEDING]
-        )
-        for o in outcomes:
-            _record(store, run_id, o, at, holds)
-
-
-def _record(
-    store: LineageStore, run_id: str, o: DeliveryOutcome, at: datetime, holds: _Holds
-) -> None:
-    key = lineage_id(
-        o.supplier, o.delivery_id or f"{o.status}-{o.school.lower()}-{run_id[:8]}".lower()
-    )
-    store.record_delivery(
-        run_id,
-        delivery_id=key,
-        supplier=o.supplier,
-        school=o.school,
-        agreement_sha256=o.agreement_sha256,
-        agreement_reference=o.agreement_reference,
-        fields=list(o.fields),
-        mode=o.mode,
-        counts=o.counts or _EMPTY_COUNTS,
-        files=[dict(f) for f in o.files] if o.status in ("delivered", "held", "dry_run") else [],
-        manifest_sha256=o.manifest_sha256,
-        location=o.location,
-        status=o.status,
-        created_at=at,
-    )
-    if o.status in _SUPERSEDING:
-        # Whatever came after a hold decides instead of it: a fixed export that needs
-        # nothing, a normal delivery or a newer hold. Approving the old one would send
-        # an outdated mass change.
-        holds.supersede(o.supplier, o.school, keep=key)
-    if o.status not in ("delivered", "held"):
-        return
-    state = o.state_frame()
-    if o.status == "delivered":
-        if o.member_ids:
-            record_members(store.engine, key, o.member_ids, o.member_row_hashes)
-        # Also when nobody is left: the supplier then holds nobody, and the next run
-        # must not send the same removals again.
-        commit_state(store.engine, o.supplier, o.school, key, state)
-    else:
-        holds.add(o.supplier, o.school, key)
-        stage_pending(store.engine, key, state)
-
-
-class _Holds:
-    """The held deliveries of some schools, read once, ended as newer outcomes supersede them.
-
-    Kept up to date with the holds recorded meanwhile (`add`), so a batch ends the same
-    holds as its outcomes recorded one at a time would.
-    """
-
-    def __init__(
-        self, store: LineageStore, settings: Settings, wanted: Iterable[tuple[str, str]]
-    ) -> None:
-        self._store = store
-        self._settings = settings
-        by_supplier: dict[str, set[str]] = {}
-        for supplier, school in wanted:
-            by_supplier.setdefault(supplier, set()).add(school)
-        self._held: dict[tuple[str, str], list[str]] = {}
-        for supplier, schools in by_supplier.items():
-            for held in store.deliveries_of(supplier, statuses=("held",), schools=schools):
-                self.add(supplier, held.school, held.delivery_id)
-
-    def add(self, supplier: str, school: str, delivery_id: str) -> None:
-        """A hold of `school` that a later outcome may supersede."""
-        self._held.setdefault((supplier, school), []).append(delivery_id)
-
-    def supersede(self, supplier: str, school: str, *, keep: str) -> None:
-        """End every hold of `school` but `keep`."""
-        held = self._held.pop((supplier, school), [])
-        for delivery_id in held:
-            if delivery_id != keep:
-                _end_hold(self._store, self._settings, supplier, delivery_id)
-        if keep in held:
-            self._held[supplier, school] = [keep]
-
-
-def supersede_holds(
-    store: LineageStore, settings: Settings, supplier: str, school: str, *, keep: str
-) -> None:
-    """A newer delivery or hold for the same school ends any older hold."""
-    supersede_all(store, settings, [(supplier, school, keep)])
-
-
-def supersede_all(
-    store: LineageStore, settings: Settings, kept: Sequence[tuple[str, str, str]]
-) -> None:
-    """For each (supplier, school, keep): end the school's holds but `keep`.
-
-    One read of the held deliveries per supplier, however many schools.
-    """
-    holds = _Holds(store, settings, [(supplier, school) for supplier, school, _keep in kept])
-    for supplier, school, keep in kept:
-        holds.supersede(supplier, school, keep=keep)
-
-
-def _end_hold(store: LineageStore, settings: Settings, supplier: str, delivery_id: str) -> None:
-    """A hold that will never be approved: superseded, its pending state and files gone.
-
-    The files go once that is committed: inside a batch, when the batch commits.
-    """
-    store.settle_held(delivery_id, status="superseded")
-    discard_pending(store.engine, delivery_id)
-    folder = delivery_id.split(":", 1)[1]
-    after_commit(store.engine, lambda: held_drop(settings).remove(supplier, folder))
 
 
 @dataclass(frozen=True)
@@ -247,7 +88,7 @@ def _drop_root(store: LineageStore, run_id: str, settings: Settings) -> Path:
 
 def _read_delivery(root: FolderDrop, record: DeliverySnapshot, where: str) -> Delivery:
     """Read a stored delivery back and check it byte for byte against lineage."""
-    folder = root.root / record.supplier / _folder(record)
+    folder = root.root / record.supplier / folder_of(record)
     try:
         manifest_raw = (folder / MANIFEST_NAME).read_bytes()
     except OSError:
@@ -288,7 +129,7 @@ def _read_delivery(root: FolderDrop, record: DeliverySnapshot, where: str) -> De
         files.append(DataFile(name=entry["name"], content=content, rows=int(entry["rows"])))
     return Delivery(
         supplier=record.supplier,
-        delivery_id=_folder(record),
+        delivery_id=folder_of(record),
         files=tuple(files),
         manifest=manifest,
     )
@@ -391,16 +232,11 @@ def approve(settings: Settings, run_id: str, supplier: str, actor: str) -> list[
                 manifest_sha256=receipt.manifest_sha256,
             )
             discard_pending(store.engine, record.delivery_id)
-            held_drop(settings).remove(supplier, _folder(record))
+            held_drop(settings).remove(supplier, folder_of(record))
             released.append(Released(supplier, record.school, record.delivery_id, receipt.location))
         return released
     finally:
         store.dispose()
-
-
-def _latest_by_school(delivered: list[DeliverySnapshot]) -> dict[str, DeliverySnapshot]:
-    """Each school's newest delivery, from deliveries listed oldest first."""
-    return {record.school: record for record in delivered}
 
 
 def _pick(
@@ -414,7 +250,7 @@ def _pick(
             )
         )
     if delivery is None:
-        return list(_latest_by_school(delivered).values())
+        return list(latest_by_school(delivered).values())
     wanted = delivery if ":" in delivery else lineage_id(supplier, delivery)
     for record in delivered:
         if record.delivery_id == wanted:
@@ -423,7 +259,7 @@ def _pick(
         _("{supplier} kreeg geen levering {delivery}; de laatste: {latest}").format(
             supplier=repr(supplier),
             delivery=repr(delivery),
-            latest=", ".join(_folder(d) for d in delivered[-5:]),
+            latest=", ".join(folder_of(d) for d in delivered[-5:]),
         )
     )
 
@@ -448,7 +284,7 @@ def _refuse_unsafe_redelivery(
 ) -> None:
     """Refuse what would share what may no longer be shared."""
     agreement = loaded.agreement
-    name = _folder(record)
+    name = folder_of(record)
     today = datetime.now(UTC).date()
     if not agreement.is_valid_on(today):
         raise UsageError(
@@ -531,7 +367,7 @@ def redeliver(
         delivered = store.deliveries_of(supplier)
         records = _pick(delivered, supplier, delivery)
         loaded = _agreement(settings, supplier)
-        newest = _latest_by_school(delivered)
+        newest = latest_by_school(delivered)
         erasures = erased_hashes(store.engine)
         for record in records:
             latest = newest[record.school] == record
@@ -563,7 +399,7 @@ def _send_again(
         "run_id": run_id,
         "created_at": now.isoformat(),
         "delivery_id": folder,
-        "redelivery_of": _folder(record),
+        "redelivery_of": folder_of(record),
     }
     again = Delivery(supplier=supplier, delivery_id=folder, files=old.files, manifest=manifest)
     root = _drop_root(store, record.run_id, settings)
@@ -572,7 +408,7 @@ def _send_again(
         started_at=now,
         trigger="redeliver",
         dry_run=False,
-        parameters={"supplier": supplier, "delivery": _folder(record), "drop": str(root)},
+        parameters={"supplier": supplier, "delivery": folder_of(record), "drop": str(root)},
         sluis_version=version,
     )
     try:
@@ -625,112 +461,3 @@ def _send_again(
         raise
     store.finish_run(run_id, status="completed", finished_at=datetime.now(UTC))
     return Released(supplier, record.school, key, receipt.location)
-
-
-def remove_expired_deliveries(
-    store: LineageStore,
-    settings: Settings,
-    agreements: list[LoadedAgreement],
-    *,
-    now: datetime,
-    actor: str,
-    problems: list[str] | None = None,
-    keep_state_of: Collection[str] = (),
-    audit: AuditLog | None = None,
-) -> int:
-    """Remove deliveries older than each agreement's retention from its drop and archive.
-
-    The newest delivery per school stays whatever its age: it is what the supplier holds
-    now (a full supplier reads it as the current state). Held deliveries past the
-    retention are ended too. Each removal is recorded, and one audit entry per supplier.
-
-    Args:
-        store: the lineage store.
-        settings: the run's settings.
-        agreements: every agreement, also of suppliers this run does not deliver to.
-        now: the time retention is counted from.
-        actor: who the audit entries name.
-        problems: where to add a line per delivery that could not be removed (it is tried
-            again next time and not recorded as removed).
-        keep_state_of: suppliers whose agreement file exists but cannot be used now: their
-            agreement has not ended, so what they hold is kept.
-        audit: the run's audit log; else the settings' audit key is checked for one.
-
-    Returns:
-        How many deliveries were removed.
-    """
-    problems = problems if problems is not None else []
-    log = audit if audit is not None else audit_log(settings, store.engine)
-    ended = forget_suppliers(
-        store.engine, {a.agreement.id for a in agreements} | set(keep_state_of)
-    )
-    if ended:
-        log.append(
-            actor, "retention_purge", "sluis", {"supplier_state_rows_of_ended_agreements": ended}
-        )
-    gone = removed_deliveries(store.engine)
-    total = 0
-    for loaded in agreements:
-        agreement = loaded.agreement
-        cutoff = now - timedelta(days=agreement.retention_days)
-        delivered = store.deliveries_of(agreement.id)
-        newest = _latest_by_school(delivered)
-        expired = [
-            record
-            for record in delivered
-            if record.created_at < cutoff
-            and record.delivery_id not in gone
-            and newest[record.school].delivery_id != record.delivery_id
-        ]
-        stale_holds = [
-            record
-            for record in store.deliveries_of(agreement.id, statuses=("held",))
-            if record.created_at < cutoff
-        ]
-        if not expired and not stale_holds:
-            continue
-        removed = 0
-        for record in expired:
-            try:
-                _drop_of(record, agreement, settings).remove(agreement.id, _folder(record))
-                archive_drop(settings).remove(agreement.id, _folder(record))
-            except SluisError as exc:
-                # Tried again by the next run; a delivery that stays is not recorded gone.
-                problems.append(
-                    _("{delivery}: niet verwijderd: {problem}").format(
-                        delivery=record.delivery_id, problem=exc
-                    )
-                )
-                continue
-            mark_removed(store.engine, record.delivery_id, now)
-            removed += 1
-        for record in stale_holds:
-            _end_hold(store, settings, agreement.id, record.delivery_id)
-        if removed or stale_holds:
-            log.append(
-                actor,
-                "retention_purge",
-                agreement.id,
-                {
-                    "deliveries_removed": removed,
-                    "holds_ended": len(stale_holds),
-                    "retention_days": agreement.retention_days,
-                },
-            )
-        total += removed
-    return total
-
-
-def _drop_of(record: DeliverySnapshot, agreement: Agreement, settings: Settings) -> RemovableDrop:
-    """The drop a delivery went to: for a folder drop the folder it was published in."""
-    location = record.location or ""
-    if isinstance(agreement.drop, FolderDropSettings) and location.startswith("/"):
-        return FolderDrop(Path(location).parent.parent)
-    drop = drop_for(agreement, settings, settings.drop_dir)
-    if not isinstance(drop, RemovableDrop):  # pragma: no cover - every shipped drop removes
-        raise ConfigurationError(
-            _("de levermap van {supplier} kan geen leveringen verwijderen").format(
-                supplier=agreement.id
-            )
-        )
-    return drop
