@@ -26,7 +26,7 @@ from connectors.sources.base import (
     empty_frame,
 )
 from connectors.staging import make_private_folder, read_frame, write_frames
-from contracts.validation import ValidatedSchool
+from contracts.validation import SchoolHeader, ValidatedSchool
 
 __all__ = ["ExportInfo", "StagedSchool", "stage_school"]
 
@@ -44,7 +44,7 @@ class ExportInfo:
 
 
 @dataclass(frozen=True)
-class StagedSchool:
+class StagedSchool(SchoolHeader):
     """A validated school whose frames wait in staging.
 
     Attributes:
@@ -64,16 +64,6 @@ class StagedSchool:
     input_pupils: int
     quarantined_pupils: int
     reference_date: date
-
-    @property
-    def brincode(self) -> str:
-        """The school's BRIN (canonical), as `ValidatedSchool.brincode`."""
-        return self.school["brincode"] or ""
-
-    @property
-    def schooljaar(self) -> str:
-        """The export's school year, as `ValidatedSchool.schooljaar`."""
-        return self.school.get("schooljaar") or ""
 
     def frame(self, name: str) -> pd.DataFrame:
         """Read one staged frame, checked against its hash."""

@@ -32,6 +32,7 @@ from contracts.unreadable_consents import no_unreadable_consents, unreadable_con
 __all__ = [
     "PROBLEM_COLUMNS",
     "ConsentValidation",
+    "SchoolHeader",
     "ValidatedSchool",
     "reference_peildatum",
     "rule_name",
@@ -63,8 +64,24 @@ DATE_COLUMNS = ("geboortedatum", "start_ondw_jgr3", "instroomdatum", "uitstroomd
 _DATAFRAME_CHECK_COLUMN = {"name_rule": "achternaam", "stamgroep_jaargroep": "jaargroep"}
 
 
+class SchoolHeader:
+    """The names a school goes by, read from its header (`school`): BRIN and school year."""
+
+    school: dict[str, str | None]
+
+    @property
+    def brincode(self) -> str:
+        """The school's BRIN (canonical): used in folder names, lineage and locks."""
+        return self.school["brincode"] or ""
+
+    @property
+    def schooljaar(self) -> str:
+        """The export's school year, e.g. 2026-2027."""
+        return self.school.get("schooljaar") or ""
+
+
 @dataclass(frozen=True)
-class ValidatedSchool:
+class ValidatedSchool(SchoolHeader):
     """One school after validation.
 
     Attributes:
@@ -92,15 +109,6 @@ class ValidatedSchool:
     reference_date: date
     unreadable_consents: pd.DataFrame = field(default_factory=no_unreadable_consents)
 
-    @property
-    def brincode(self) -> str:
-        """The school's BRIN (canonical): used in folder names, lineage and locks."""
-        return self.school["brincode"] or ""
-
-    @property
-    def schooljaar(self) -> str:
-        """The export's school year, e.g. 2026-2027."""
-        return self.school.get("schooljaar") or ""
 
 
 def reference_peildatum(school: dict[str, str | None]) -> pd.Timestamp:

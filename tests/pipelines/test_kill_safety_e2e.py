@@ -150,16 +150,8 @@ def _first_run(root: Path) -> str:
     return str(run_id)
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    shutil.copytree(REPO / "data" / "samples" / "27ZX", tmp_path / "samples" / "27ZX")
-    return tmp_path
-
-
-@pytest.mark.parametrize(
-    "step", [*DROP_STEPS, stopping.BEFORE_LINEAGE_COMMIT, stopping.AFTER_LINEAGE_COMMIT]
-)
-def test_a_run_sigkilled_while_publishing_is_settled_by_the_next_run(root: Path, step: str) -> None:
+def _sigkill_at(root: Path, step: str) -> None:
+    """Start a real run, SIGKILL it once it waits at `step`, and see its processes gone."""
     run = _start(root, step, "sleep")
     below: list[int] = []
     try:
@@ -175,6 +167,19 @@ def test_a_run_sigkilled_while_publishing_is_settled_by_the_next_run(root: Path,
         for pid in below:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "data" / "samples" / "27ZX", tmp_path / "samples" / "27ZX")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "step", [*DROP_STEPS, stopping.BEFORE_LINEAGE_COMMIT, stopping.AFTER_LINEAGE_COMMIT]
+)
+def test_a_run_sigkilled_while_publishing_is_settled_by_the_next_run(root: Path, step: str) -> None:
+    _sigkill_at(root, step)
     killed = _first_run(root)
 
     again = _rerun(root)

@@ -8,15 +8,11 @@ it before it stages its own (issue 12.1).
 
 from __future__ import annotations
 
-import os
-import signal
 import stat
 from pathlib import Path
 
 import pytest
-from test_kill_safety_e2e import _first_run, _rerun, _start, _wait_for_marker, root
-from test_killed_run import descendants
-from test_prefect_server import alive, wait_until_gone
+from test_kill_safety_e2e import _first_run, _rerun, _sigkill_at, root
 from test_sync_end_to_end import files_under, found_in, readable, sample_values
 
 from connectors.drops.base import DROP_STEPS
@@ -30,21 +26,7 @@ __all__ = ["root"]  # the fixture, from the kill-safety tests
 def test_a_killed_runs_staging_is_owner_only_holds_the_values_and_is_swept_next(
     root: Path,
 ) -> None:
-    run = _start(root, DROP_STEPS[0], "sleep")
-    below: list[int] = []
-    try:
-        _wait_for_marker(root, run)
-        below = descendants(run.pid)
-        run.send_signal(signal.SIGKILL)
-        run.wait()
-        assert wait_until_gone(below) == []
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-        for pid in below:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    _sigkill_at(root, DROP_STEPS[0])
     state = root / "state"
     killed = run_folder(state, _first_run(root))
     left = files_under(killed)
