@@ -110,7 +110,6 @@ class ValidatedSchool(SchoolHeader):
     unreadable_consents: pd.DataFrame = field(default_factory=no_unreadable_consents)
 
 
-
 def reference_peildatum(school: dict[str, str | None]) -> pd.Timestamp:
     """Return the date ages are judged at: the peildatum, else 1 October of the school year."""
     peildatum = school.get("peildatum")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -88,6 +88,22 @@ class DeliveryOutcome:
     teacher_ids: tuple[str, ...] = ()
     teacher_row_hashes: tuple[str, ...] = ()
     teacher_refs: tuple[bytes | None, ...] = ()
+
+    def without_members(self) -> DeliveryOutcome:
+        """This outcome without its member hashes and refs: its counts and names only.
+
+        What a run keeps once lineage has recorded the members: they would make its memory
+        grow with every pupil it delivers.
+        """
+        return replace(
+            self,
+            member_ids=(),
+            member_row_hashes=(),
+            member_refs=(),
+            teacher_ids=(),
+            teacher_row_hashes=(),
+            teacher_refs=(),
+        )
 
     def state_frame(self) -> pd.DataFrame:
         """What the supplier holds after this delivery, for lineage.state: pupils, teachers."""

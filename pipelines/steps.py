@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -480,18 +480,7 @@ def _recorded(run: Run, outcomes: list[DeliveryOutcome]) -> list[DeliveryOutcome
     unrecorded = [o for o in outcomes if o.delivery_id is None or RunLedger.key(o) not in recorded]
     if unrecorded:
         record_outcomes(run.store, run.settings, run.run_id, unrecorded, run.started)
-    return [
-        replace(
-            o,
-            member_ids=(),
-            member_row_hashes=(),
-            member_refs=(),
-            teacher_ids=(),
-            teacher_row_hashes=(),
-            teacher_refs=(),
-        )
-        for o in outcomes
-    ]
+    return [o.without_members() for o in outcomes]
 
 
 def record(

@@ -26,6 +26,7 @@ from contracts.validation import ValidatedSchool
 from lineage.state import SupplierState
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
 from pipelines.plan import SchoolInput
+from pipelines.publishing import RunLedger
 from pipelines.work import stage_schools
 
 __all__ = ["deliver_batch", "prepare_batch"]
@@ -123,7 +124,7 @@ def deliver_batch(
 ) -> list[DeliveryOutcome] | State:
     """Read a batch of schools from staging, apply one agreement, publish, hold or skip each."""
     try:
-        return deliver_schools(
+        outcomes = deliver_schools(
             _batch(staged),
             loaded,
             run_id=run_id,
@@ -138,3 +139,19 @@ def deliver_batch(
         raise
     except SluisError as exc:
         return Failed(message=str(exc))
+    return _returned(outcomes, targets.ledger)
+
+
+def _returned(outcomes: list[DeliveryOutcome], ledger: object) -> list[DeliveryOutcome]:
+    """What the flow gets back: without the members lineage already has.
+
+    Prefect keeps every task's return value until the flow ends (for its dependency
+    tracking), so members returned here would be held for every pupil of the run. Only a
+    hold keeps them, and a delivery the ledger did not record: the flow records those.
+    """
+    recorded = ledger.recorded_of(outcomes) if isinstance(ledger, RunLedger) else frozenset()
+
+    def needed(o: DeliveryOutcome) -> bool:
+        return o.status == "held" or (o.status == "delivered" and RunLedger.key(o) not in recorded)
+
+    return [o if needed(o) else o.without_members() for o in outcomes]

@@ -216,7 +216,15 @@ def test_a_run_removes_its_staging_when_it_ends(tmp_path: Path) -> None:
         kept.extend(delivered.outcomes)
         return record(run, staged, planned, delivered)
 
+    returned: list[object] = []
+    given_back = tasks._returned
+
+    def returning(outcomes, ledger):  # type: ignore[no-untyped-def]
+        returned.extend(found := given_back(outcomes, ledger))
+        return found
+
     tasks.deliver_schools = watching
+    tasks._returned = returning
     steps.record = keeping
     try:
         with prefect_test_harness(server_startup_timeout=180):
@@ -232,6 +240,7 @@ def test_a_run_removes_its_staging_when_it_ends(tmp_path: Path) -> None:
             )
     finally:
         tasks.deliver_schools = deliver
+        tasks._returned = given_back
         steps.record = record
     assert state.is_completed(), state.message
     run_id = state.result()["run_id"]
@@ -244,6 +253,9 @@ def test_a_run_removes_its_staging_when_it_ends(tmp_path: Path) -> None:
     # What the flow keeps of a delivery is its counts: lineage has the members, the flow not.
     assert {o.status for o in kept} == {"delivered"}  # type: ignore[attr-defined]
     assert all(not o.member_ids and not o.member_row_hashes for o in kept)  # type: ignore[attr-defined]
+    # ... nor does Prefect, which keeps what every task returned until the run ends.
+    assert len(returned) == len(kept)
+    assert all(not o.member_ids and not o.teacher_ids for o in returned)  # type: ignore[attr-defined]
     with sqlite3.connect(tmp_path / "state" / "lineage.db") as db:
         [(members,)] = db.execute("SELECT count(*) FROM delivery_members").fetchall()
     assert members == sum(o.counts["delivered"] for o in kept)  # type: ignore[attr-defined]
