@@ -76,10 +76,18 @@ class RunLedger:
         return lineage_id(outcome.supplier, outcome.delivery_id or "")
 
     def recorded_of(self, outcomes: list[DeliveryOutcome]) -> frozenset[str]:
-        """Keys of `outcomes` this run recorded as delivered, in this process or another."""
-        keys = [self.key(o) for o in outcomes if o.delivery_id is not None]
+        """Keys of `outcomes` this run recorded as delivered, in this process or another.
+
+        Only a delivered outcome can have been confirmed, and what this process confirmed
+        it knows: lineage is asked only about the rest (another process's), if any.
+        """
+        keys = [self.key(o) for o in outcomes if o.delivery_id and o.status == "delivered"]
         elsewhere = [k for k in keys if k not in self._confirmed]
-        found = intents.delivered_in_run(self._store.engine, self._run_id, elsewhere)
+        found = (
+            intents.delivered_in_run(self._store.engine, self._run_id, elsewhere)
+            if elsewhere
+            else frozenset()
+        )
         return frozenset(k for k in keys if k in self._confirmed or k in found)
 
     def intend(self, outcomes: Sequence[DeliveryOutcome]) -> None:

@@ -38,6 +38,7 @@ from connectors.staging import make_private_folder, run_folder
 from contracts.staged import StagedSchool
 from contracts.validation import problem_counts
 from lineage.audit import AuditLog, default_actor, record_agreement_versions
+from lineage.engine import batch as lineage_batch
 from lineage.locks import LockTimeout
 from lineage.locks import acquire as acquire_locks
 from lineage.quarantine_report import QuarantineReport, build_report, write_report
@@ -315,8 +316,11 @@ def read_to_staging(run: Run) -> list[list[StagedSchool]]:
     if failed:
         raise RunAborted(failed[0])
     staged = [prepared[n] for n in range(len(inputs))]
-    for school in (s for batch in staged for s in batch):
-        _record_source(run, school)
+    for batch_of in staged:
+        # One transaction per batch, as for the deliveries, not two per school.
+        with lineage_batch(run.store.engine):
+            for school in batch_of:
+                _record_source(run, school)
     return staged
 
 
