@@ -18,6 +18,7 @@ its rule, and policy counts the row against consent (it can withdraw, never give
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
@@ -82,24 +83,56 @@ def normalise_consents(raw: pd.DataFrame) -> pd.DataFrame:
         out[column] = raw[column].where(raw[column].str.strip() != "").astype("str")
     raw = out.copy()
     out["leerlingkey"] = canonical_keys(raw["leerlingkey"])
-    out["schooljaar"] = _school_years(raw["schooljaar"])
-    out["categorie"] = _categories(raw["categorie"])
-    waarde = raw["waarde"].str.strip().str.lower()
-    out["waarde"] = waarde.map(_VALUES).fillna(raw["waarde"]).astype("str")
-    out["gewijzigd_op"] = _moments(raw["gewijzigd_op"], is_no=out["waarde"] == "nee")
+    out["schooljaar"] = _each_distinct(_school_years, raw["schooljaar"])
+    out["categorie"] = _each_distinct(_categories, raw["categorie"])
+    out["waarde"] = _each_distinct(_values, raw["waarde"])
+    # A moment reads by its value and by whether the row says "nee" (the hour that
+    # occurs twice), so each distinct pair is read once.
+    out["gewijzigd_op"] = _each_distinct(_moments, raw["gewijzigd_op"], out["waarde"] == "nee")
     return out
+
+
+def _each_distinct(
+    read: Callable[..., pd.Series], values: pd.Series, *more: pd.Series
+) -> pd.Series:
+    """`read` of each distinct value (with `more`'s values beside it), spread over the rows.
+
+    Every reader here depends on the value alone, and a batch of 25 schools repeats a few
+    school years, categories and spellings of ja/nee, and many moments, thousands of
+    times: the regular expressions and date arithmetic then run once per distinct value,
+    not once per row. The result keeps the rows' order and index.
+    """
+    columns = (values, *more)
+    codes = np.zeros(len(values), dtype=np.int64)
+    for column in columns:
+        column_codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        codes = codes * max(len(uniques), 1) + column_codes
+    distinct, first = np.unique(codes, return_index=True)
+    where = np.searchsorted(distinct, codes)
+    read_once = read(*(c.iloc[first].reset_index(drop=True) for c in columns))
+    spread = read_once.iloc[where]
+    spread.index = values.index
+    return spread
 
 
 def is_school_year(values: pd.Series) -> pd.Series:
     """True where a canonical school year names two consecutive years (`2026-2027`)."""
+    return _each_distinct(_is_school_year, values)
+
+
+def is_canonical_moment(values: pd.Series) -> pd.Series:
+    """True where a value is a real moment in the canonical UTC spelling."""
+    return _each_distinct(_is_canonical_moment, values)
+
+
+def _is_school_year(values: pd.Series) -> pd.Series:
     parts = values.str.extract(SCHOOLJAAR_CANONICAL)
     first = pd.to_numeric(parts[0], errors="coerce")
     second = pd.to_numeric(parts[1], errors="coerce")
     return pd.Series((second - first == 1).fillna(False).to_numpy(dtype=bool), index=values.index)
 
 
-def is_canonical_moment(values: pd.Series) -> pd.Series:
-    """True where a value is a real moment in the canonical UTC spelling."""
+def _is_canonical_moment(values: pd.Series) -> pd.Series:
     shaped = values.str.match(MOMENT_PATTERN, na=False)
     parsed = pd.to_datetime(values.where(shaped), format=MOMENT_FORMAT, errors="coerce")
     return pd.Series(parsed.notna().to_numpy(dtype=bool), index=values.index)
@@ -117,12 +150,16 @@ def _school_years(values: pd.Series) -> pd.Series:
     return values.where(~readable, canonical).astype("str")
 
 
+def _values(values: pd.Series) -> pd.Series:
+    return values.str.strip().str.lower().map(_VALUES).fillna(values).astype("str")
+
+
 def _categories(values: pd.Series) -> pd.Series:
     joined = values.str.strip().str.lower().str.replace(_CATEGORY_JOINERS, "_", regex=True)
     return joined.str.strip("_").astype("str")
 
 
-def _moments(values: pd.Series, *, is_no: pd.Series) -> pd.Series:
+def _moments(values: pd.Series, is_no: pd.Series) -> pd.Series:
     """Canonical UTC moments; the value itself where it is not a moment."""
     text = values.str.strip().str.replace(_DAY_FIRST, _DAY_FIRST_TURNED, regex=True)
     parts = text.str.extract(_YEAR_FIRST)
