@@ -221,7 +221,7 @@ def measure_stages(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     clock = Clock()
     prepare, deliver = work.prepare_schools, delivery.deliver_schools
     work.stage_school = _timed(clock, _STAGE, work.stage_school)
-    work.format_gaps = _timed(clock, _GAPS, work.format_gaps)
+    work.format_gaps_per_school = _timed(clock, _GAPS, work.format_gaps_per_school)
     StagedSchool.load = _timed(clock, _LOAD, StagedSchool.load)  # type: ignore[method-assign]
     work.prepare_schools = _timed(clock, "extract + validate", prepare)
     work.validate_schools = _timed(clock, "validate", work.validate_schools)

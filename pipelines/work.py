@@ -20,7 +20,7 @@ from contracts.agreements import Agreement
 from contracts.staged import StagedSchool, stage_school
 from contracts.validation import ValidatedSchool, validate_schools
 from pipelines.plan import SchoolInput, batches
-from policy.format_needs import format_gaps
+from policy.format_needs import format_gaps_per_school
 
 __all__ = ["gaps_frame", "prepare_in_batches", "prepare_schools", "stage_schools"]
 
@@ -104,14 +104,17 @@ def stage_schools(
     (policy.format_needs), per agreement in the run's order, so the quarantine report is
     built from staging without reading a single pupil frame again.
     """
+    prepared = prepare_schools(
+        schools, today=today, edexml_xsd=edexml_xsd, csv_column_map=csv_column_map
+    )
+    # Per agreement, every school's gaps at once (policy.format_needs.format_gaps_per_school).
+    gaps_of = [format_gaps_per_school(prepared, agreement, today) for agreement in agreements]
     staged = []
-    for number, school in enumerate(
-        prepare_schools(schools, today=today, edexml_xsd=edexml_xsd, csv_column_map=csv_column_map)
-    ):
+    for number, school in enumerate(prepared):
         gaps = {
-            gaps_frame(index): found
-            for index, agreement in enumerate(agreements)
-            if not (found := format_gaps([school], [agreement], today)).empty
+            gaps_frame(index): per_school[number]
+            for index, per_school in enumerate(gaps_of)
+            if not per_school[number].empty
         }
         staged.append(stage_school(school, folder / f"school-{number:03d}", root=root, extra=gaps))
     return staged

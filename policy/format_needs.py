@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from connectors.formats.base import FieldNeed
@@ -24,7 +25,9 @@ from contracts.validation import PROBLEM_COLUMNS, ValidatedSchool
 from policy.reasons import Reason
 from policy.scope import has_left, outside_scope
 
-__all__ = ["format_gaps", "incomplete_for_format", "unmet_needs"]
+__all__ = ["format_gaps", "format_gaps_per_school", "incomplete_for_format", "unmet_needs"]
+
+_GAP_COLUMNS = ["brincode", *PROBLEM_COLUMNS]
 
 
 def unmet_needs(
@@ -64,46 +67,73 @@ def format_gaps(
     leerlingkey, and a Dutch hint naming the supplier and the field; never a value.
 
     Returns:
-        Columns brincode and PROBLEM_COLUMNS.
+        Columns brincode and PROBLEM_COLUMNS: per agreement, per school, per need.
     """
-    rows: list[pd.DataFrame] = []
-    for agreement in agreements:
-        needs = get_format(agreement.format.type).pupil_needs
-        if not needs:
-            continue
-        for school in schools:
-            pupils = school.pupils
-            if pupils.empty:
-                continue
-            covered = ~outside_scope(
-                pupils, agreement.scope.jaargroepen, agreement.scope.vestigingen
-            )
-            if not agreement.scope.include_left:
-                covered &= ~has_left(pupils, today)
-            for need, unmet in unmet_needs(pupils, needs, agreement.field_names):
-                hit = pupils.loc[unmet & covered]
-                if hit.empty:
-                    continue
-                column, dutch = _label(need, agreement.field_names)
-                hint = _(FORMAT_NEED_HINT).format(
-                    veld=dutch, leverancier=agreement.id, formaat=agreement.format.type
-                )
-                rows.append(
-                    pd.DataFrame(
-                        {
-                            "brincode": school.brincode,
-                            "subject": "leerling",
-                            SOURCE_FILE: hit[SOURCE_FILE].to_numpy(),
-                            SOURCE_LINE: hit[SOURCE_LINE].to_numpy(),
-                            "leerlingkey": hit["leerlingkey"].to_numpy(),
-                            "column": column,
-                            "rule": Reason.INCOMPLETE_FOR_FORMAT.value,
-                            "severity": "warning",
-                            "hint": hint,
-                        }
-                    )
-                )
-    columns = ["brincode", *PROBLEM_COLUMNS]
+    rows = [
+        found
+        for agreement in agreements
+        for found in format_gaps_per_school(schools, agreement, today)
+        if not found.empty
+    ]
     if not rows:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(rows, ignore_index=True)[columns]
+        return pd.DataFrame(columns=_GAP_COLUMNS)
+    return pd.concat(rows, ignore_index=True)
+
+
+def format_gaps_per_school(
+    schools: Sequence[ValidatedSchool], agreement: Agreement, today: date
+) -> list[pd.DataFrame]:
+    """`format_gaps` of one agreement for each school, in order (empty where none).
+
+    Judged once over the whole batch and then split: asking per school would repeat the
+    scope and need checks, a few dozen pandas calls, for every school and agreement.
+    """
+    needs = get_format(agreement.format.type).pupil_needs
+    empty = pd.DataFrame(columns=_GAP_COLUMNS)
+    if not needs or not schools:
+        return [empty for _school in schools]
+    pupils = pd.concat([s.pupils for s in schools], ignore_index=True)
+    owner = np.repeat(np.arange(len(schools)), [len(s.pupils) for s in schools])
+    covered = ~outside_scope(pupils, agreement.scope.jaargroepen, agreement.scope.vestigingen)
+    if not agreement.scope.include_left:
+        covered &= ~has_left(pupils, today)
+    parts, owners = [], []
+    for need, unmet in unmet_needs(pupils, needs, agreement.field_names):
+        at = np.flatnonzero((unmet & covered).to_numpy(dtype=bool))
+        if not len(at):
+            continue
+        column, dutch = _label(need, agreement.field_names)
+        hint = _(FORMAT_NEED_HINT).format(
+            veld=dutch, leverancier=agreement.id, formaat=agreement.format.type
+        )
+        hit = pupils.take(at)
+        brincodes = np.array([s.brincode for s in schools], dtype=object)[owner[at]]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "brincode": brincodes,
+                    "subject": "leerling",
+                    SOURCE_FILE: hit[SOURCE_FILE].to_numpy(),
+                    SOURCE_LINE: hit[SOURCE_LINE].to_numpy(),
+                    "leerlingkey": hit["leerlingkey"].to_numpy(),
+                    "column": column,
+                    "rule": Reason.INCOMPLETE_FOR_FORMAT.value,
+                    "severity": "warning",
+                    "hint": hint,
+                }
+            )
+        )
+        owners.append(owner[at])
+    if not parts:
+        return [empty for _school in schools]
+    found = pd.concat(parts, ignore_index=True)[_GAP_COLUMNS]
+    # Per school, its rows need by need and pupil by pupil, as asking per school gave.
+    owner_of = np.concatenate(owners)
+    order = np.argsort(owner_of, kind="stable")
+    bounds = np.searchsorted(owner_of[order], np.arange(len(schools) + 1))
+    return [
+        found.take(order[bounds[i] : bounds[i + 1]]).reset_index(drop=True)
+        if bounds[i + 1] > bounds[i]
+        else empty
+        for i in range(len(schools))
+    ]
