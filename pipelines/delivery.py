@@ -47,7 +47,7 @@ from pipelines.delivery_staff import (
     staff_delta,
     teacher_refs,
 )
-from policy.apply import SupplierCut, apply_agreement_batch
+from policy.apply import SchoolBatch, SupplierCut, apply_agreement_batch
 from policy.delta import diff, hold_decision
 from policy.reasons import Reason
 
@@ -141,7 +141,7 @@ def _render(
 
 
 def deliver_schools(
-    schools: list[ValidatedSchool],
+    schools: list[ValidatedSchool] | SchoolBatch,
     loaded: LoadedAgreement,
     *,
     run_id: str,
@@ -155,7 +155,8 @@ def deliver_schools(
     """Apply one agreement to a batch of schools and publish, hold or skip each delivery.
 
     Args:
-        schools: validated schools of one batch.
+        schools: validated schools of one batch, or a SchoolBatch of them that the
+            batch's other suppliers share.
         loaded: the supplier's agreement with its file hash.
         run_id: the run, written into every manifest.
         created_at: the run's start; names the delivery folders.
@@ -167,6 +168,8 @@ def deliver_schools(
             also seals the identifiers a delta keeps in the state.
         states: what the supplier holds per school (brincode); none means nothing yet.
     """
+    batch = schools if isinstance(schools, SchoolBatch) else SchoolBatch(schools)
+    schools = batch.schools
     agreement = loaded.agreement
     today = created_at.date()
     base: dict[str, Any] = {
@@ -196,7 +199,7 @@ def deliver_schools(
         # Changes are counted by pupil hash: without the secret no pupil can be matched.
         raise ValueError(f"{agreement.id}: delta and state need the membership secret")
     cuts = apply_agreement_batch(
-        schools,
+        batch,
         agreement,
         today=today,
         secret=secret,

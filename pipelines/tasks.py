@@ -22,12 +22,12 @@ from prefect.states import Failed
 from connectors.errors import SluisError, TransientDeliveryError
 from contracts.agreements import Agreement, LoadedAgreement
 from contracts.staged import StagedSchool
-from contracts.validation import ValidatedSchool
 from lineage.state import SupplierState
 from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
 from pipelines.plan import SchoolInput
 from pipelines.publishing import RunLedger
 from pipelines.work import stage_schools
+from policy.apply import SchoolBatch
 
 __all__ = ["deliver_batch", "prepare_batch"]
 
@@ -68,19 +68,23 @@ def prepare_batch(
 # a batch or two: each process reads a batch from staging once, not once per supplier. The
 # frames are shared read-only between suppliers, as they were when the flow held them.
 _LOADED_BATCHES = 2
-_loaded: OrderedDict[tuple[tuple[str, tuple[tuple[str, str], ...]], ...], list[ValidatedSchool]]
+_loaded: OrderedDict[tuple[tuple[str, tuple[tuple[str, str], ...]], ...], SchoolBatch]
 _loaded = OrderedDict()
 _loaded_lock = threading.Lock()
 
 
-def _batch(staged: list[StagedSchool]) -> list[ValidatedSchool]:
-    """The batch's validated schools, read from staging unless this process just did."""
+def _batch(staged: list[StagedSchool]) -> SchoolBatch:
+    """The batch's validated schools, read from staging unless this process just did.
+
+    As a SchoolBatch, so what every supplier reads of it (the pupils in one frame, the
+    standing consents, the membership ids) is built by the first supplier's task only.
+    """
     key = tuple((str(s.folder), s.hashes) for s in staged)
     with _loaded_lock:
         if key in _loaded:
             _loaded.move_to_end(key)
             return _loaded[key]
-    schools = [school.load() for school in staged]
+    schools = SchoolBatch([school.load() for school in staged])
     with _loaded_lock:
         _loaded[key] = schools
         while len(_loaded) > _LOADED_BATCHES:

@@ -20,17 +20,23 @@ from connectors.identifiers import passes_elfproef
 from contracts.agreements import Agreement, IdentifierPolicy, LegalBasisType
 from contracts.catalog import CONSENT_FLAG_PREFIX
 from contracts.validation import ValidatedSchool
-from policy.consent import consented_keys, current_consents, unreadable_for
+from policy.batch import SCHOOL, BatchConsents, SchoolBatch, member_ids
 from policy.format_needs import incomplete_for_format
 from policy.minimise import check_output, minimise
 from policy.pseudonymise import birth_year, is_persistent_key, pseudonym
 from policy.reasons import Reason
 from policy.scope import has_left, outside_scope
 
-__all__ = ["Counts", "SupplierCut", "apply_agreement", "apply_agreement_batch", "member_ids"]
+__all__ = [
+    "Counts",
+    "SchoolBatch",
+    "SupplierCut",
+    "apply_agreement",
+    "apply_agreement_batch",
+    "member_ids",
+]
 
-# Partition column for a batch; never part of a delivery (minimise drops it).
-_SCHOOL = "_school"
+_SCHOOL = SCHOOL
 _SCHOOL_FIELDS = ("brincode", "dependancecode", "schooljaar")
 
 
@@ -81,47 +87,6 @@ class SupplierCut:
     delivered_row_hashes: pd.Series = field(default_factory=lambda: pd.Series([], dtype="str"))
 
 
-def _school_values(schools: Sequence[ValidatedSchool], owner: pd.Series, name: str) -> pd.Series:
-    values = pd.Series([s.school.get(name) for s in schools], dtype="str")
-    return pd.Series(values.to_numpy()[owner.to_numpy()], index=owner.index, dtype="str")
-
-
-def _standing(schools: Sequence[ValidatedSchool]) -> pd.DataFrame:
-    """Standing consent choices of every school in the batch, partitioned by school."""
-    frames = [s.consents.assign(**{_SCHOOL: i}) for i, s in enumerate(schools)]
-    consents = pd.concat(frames, ignore_index=True)
-    years = pd.Series([s.schooljaar for s in schools], dtype="str")
-    row_year = pd.Series(years.to_numpy()[consents[_SCHOOL].to_numpy()], index=consents.index)
-    return current_consents(consents, row_year, by=[_SCHOOL])
-
-
-@dataclass(frozen=True)
-class _Consents:
-    """A batch's consent: the standing choices, and the unreadable rows with their year."""
-
-    standing: pd.DataFrame
-    unreadable: pd.DataFrame
-    year: pd.Series  # the export's school year per row of `unreadable`
-
-    def withdrawn(self, category: str, pupils: pd.DataFrame) -> pd.Series:
-        """Pupils whose consent for `category` an unreadable row takes away."""
-        return unreadable_for(self.unreadable, self.year, category, pupils, by=[_SCHOOL])
-
-    def yes(self, category: str, pupils: pd.DataFrame) -> pd.Series:
-        """Pupils with a standing "ja" for `category` and no unreadable row against it."""
-        keys = pd.MultiIndex.from_frame(pupils[[_SCHOOL, "leerlingkey"]])
-        consented = keys.isin(consented_keys(self.standing, category, by=[_SCHOOL]))
-        return pd.Series(consented, index=pupils.index) & ~self.withdrawn(category, pupils)
-
-
-def _consents(schools: Sequence[ValidatedSchool]) -> _Consents:
-    frames = [s.unreadable_consents.assign(**{_SCHOOL: i}) for i, s in enumerate(schools)]
-    unreadable = pd.concat(frames, ignore_index=True)
-    years = pd.Series([s.schooljaar for s in schools], dtype="str")
-    row_year = pd.Series(years.to_numpy()[unreadable[_SCHOOL].to_numpy()], index=unreadable.index)
-    return _Consents(_standing(schools), unreadable, row_year)
-
-
 def _bsn_as_key(pupils: pd.DataFrame, agreement: Agreement) -> pd.Series:
     """Pupils the supplier would get a BSN from, as their key or user name.
 
@@ -137,14 +102,6 @@ def _bsn_as_key(pupils: pd.DataFrame, agreement: Agreement) -> pd.Series:
         if name in agreement.field_names:
             hit |= passes_elfproef(pupils[name])
     return hit
-
-
-def member_ids(brincodes: pd.Series, keys: pd.Series, secret: bytes) -> pd.Series:
-    """Keyed hash of "<brincode>:<leerlingkey>": how lineage refers to a pupil.
-
-    The school is part of it because LAS keys are unique per school, not per board.
-    """
-    return pseudonym(brincodes.str.cat(keys, sep=":"), secret)
 
 
 def row_hashes(frame: pd.DataFrame, secret: bytes) -> pd.Series:
@@ -163,7 +120,7 @@ def row_hashes(frame: pd.DataFrame, secret: bytes) -> pd.Series:
 def _withhold_reasons(
     pupils: pd.DataFrame,
     agreement: Agreement,
-    consents: _Consents,
+    consents: BatchConsents,
     today: date,
     erased: pd.Series,
 ) -> pd.Series:
@@ -203,9 +160,9 @@ def _withhold_reasons(
 
 def _prepared(
     passed: pd.DataFrame,
-    schools: Sequence[ValidatedSchool],
+    batch: SchoolBatch,
     agreement: Agreement,
-    consents: _Consents,
+    consents: BatchConsents,
     secret: bytes | None,
 ) -> pd.DataFrame:
     """Add the school and derived columns the agreement asks for, and nothing more."""
@@ -215,7 +172,7 @@ def _prepared(
     out["leerlingkey"] = out["leerlingkey"].where(is_persistent_key(out["leerlingkey"]))
     for name in _SCHOOL_FIELDS:
         if name in wanted:
-            out[name] = _school_values(schools, out[_SCHOOL], name)
+            out[name] = batch.school_values(out[_SCHOOL], name)
     if "geboortejaar" in wanted:
         out["geboortejaar"] = birth_year(out["geboortedatum"])
     if "pseudoniem" in wanted:
@@ -223,7 +180,7 @@ def _prepared(
             raise ValueError(f"{agreement.id}: pseudoniem needs a pseudonym secret")
         # LAS keys are unique per school only: the school is part of what is hashed, or
         # pupil 1001 of two schools would be one person to the supplier.
-        brin = _school_values(schools, passed[_SCHOOL], "brincode").fillna("")
+        brin = batch.school_values(passed[_SCHOOL], "brincode").fillna("")
         out["pseudoniem"] = pseudonym(brin.str.cat(passed["leerlingkey"], sep=":"), secret)
     for name in sorted(n for n in wanted if n.startswith(CONSENT_FLAG_PREFIX)):
         yes = consents.yes(name.removeprefix(CONSENT_FLAG_PREFIX), passed)
@@ -232,7 +189,7 @@ def _prepared(
 
 
 def apply_agreement_batch(
-    schools: Sequence[ValidatedSchool],
+    schools: Sequence[ValidatedSchool] | SchoolBatch,
     agreement: Agreement,
     *,
     today: date,
@@ -243,7 +200,8 @@ def apply_agreement_batch(
     """Decide what one supplier receives from each school of a batch.
 
     Args:
-        schools: validated schools.
+        schools: validated schools, or a SchoolBatch of them that other agreements share
+            (its pupils, consents and membership ids are then built once).
         agreement: the supplier's agreement.
         today: the run date (who has left is judged against it).
         secret: the supplier's pseudonym secret, needed only for `pseudoniem`.
@@ -255,29 +213,24 @@ def apply_agreement_batch(
         One cut per school, in order: the minimised frame, checked against the strict
         output contract, and the counts.
     """
-    pupils = pd.concat(
-        [s.pupils.assign(**{_SCHOOL: i}) for i, s in enumerate(schools)], ignore_index=True
-    )
-    consents = _consents(schools)
+    batch = schools if isinstance(schools, SchoolBatch) else SchoolBatch(schools)
+    pupils = batch.pupils
+    consents = batch.consents
     if membership_secret is not None:
-        ids = member_ids(
-            _school_values(schools, pupils[_SCHOOL], "brincode").fillna(""),
-            pupils["leerlingkey"],
-            membership_secret,
-        )
+        ids = batch.member_ids(membership_secret)
     elif erased:
         raise ValueError("erasures need the membership secret to recognise pupils")
     else:
         ids = pd.Series("", index=pupils.index, dtype="str")
     reasons = _withhold_reasons(pupils, agreement, consents, today, ids.isin(erased))
     passing = reasons.isna()
-    prepared = _prepared(pupils.loc[passing], schools, agreement, consents, secret)
+    prepared = _prepared(pupils.loc[passing], batch, agreement, consents, secret)
     # Every school's rows by position, found once: slicing the batch with a boolean mask
     # per school would read the whole batch once per school.
     owner = pupils[_SCHOOL].to_numpy()
     passing_at = passing.to_numpy()
-    passed_of = _positions(owner[passing_at], len(schools))
-    withheld_of = _positions(owner[~passing_at], len(schools))
+    passed_of = _positions(owner[passing_at], len(batch))
+    withheld_of = _positions(owner[~passing_at], len(batch))
     withheld_all = reasons.loc[~passing]
     keys_passed = pupils.loc[passing, "leerlingkey"]
     keys_withheld_all = pupils.loc[~passing, "leerlingkey"]
@@ -286,8 +239,14 @@ def apply_agreement_batch(
     # school's take then copies only the delivered columns. Every school's frame is still
     # checked on its own, as it is about to be written.
     minimised = minimise(prepared, agreement)
+    # A row's hash reads that row's cells alone: hashed once for the batch, then split.
+    hashes = (
+        row_hashes(minimised, membership_secret)
+        if membership_secret is not None
+        else pd.Series([], dtype="str")
+    )
     cuts = []
-    for i, school in enumerate(schools):
+    for i, school in enumerate(batch.schools):
         frame = minimised.take(passed_of[i]).reset_index(drop=True)
         check_output(frame, agreement)
         withheld = withheld_all.take(withheld_of[i])
@@ -307,7 +266,7 @@ def apply_agreement_batch(
                 delivered_ids=ids_passed.take(passed_of[i]).reset_index(drop=True)
                 if membership_secret is not None
                 else pd.Series([], dtype="str"),
-                delivered_row_hashes=row_hashes(frame, membership_secret)
+                delivered_row_hashes=hashes.take(passed_of[i]).reset_index(drop=True)
                 if membership_secret is not None
                 else pd.Series([], dtype="str"),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -94,3 +95,17 @@ def make_consents(rows: list[tuple[str, str, str, str, str]]) -> pd.DataFrame:
     result["source_file"] = pd.Series(["toestemmingen.csv"] * len(rows), dtype="str")
     result["source_line"] = pd.Series(range(2, 2 + len(rows)), dtype="int64")
     return result
+
+
+def own_file(export: SchoolExport) -> SchoolExport:
+    """The export as the file `<brincode>/export.xml`, rows included.
+
+    A batch of schools is validated in one frame partitioned by file (keys are unique per
+    export), so schools of one batch need files of their own, as real schools have.
+    """
+    path = Path(str(export.school["brincode"])) / "export.xml"
+    frames = {
+        name: getattr(export, name).assign(source_file=str(path))
+        for name in ("pupils", "groups", "teachers", "vestigingen")
+    }
+    return dataclasses.replace(export, path=path, **frames)

@@ -7,28 +7,16 @@ must list, per school, the same rows in the same order as asking for that school
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
-from builders import make_consents, make_export, pupil
+from builders import make_consents, make_export, own_file, pupil
 
-from connectors.sources.base import SchoolExport
 from contracts.agreements import BUNDLED_AGREEMENTS, load_agreement
 from contracts.validation import ValidatedSchool, validate_schools
 from policy.format_needs import format_gaps, format_gaps_per_school
 
 TODAY = date(2026, 11, 28)
-
-
-def _own_file(export: SchoolExport) -> SchoolExport:
-    path = Path(str(export.school["brincode"])) / "export.xml"
-    frames = {
-        name: getattr(export, name).assign(source_file=str(path))
-        for name in ("pupils", "groups", "teachers", "vestigingen")
-    }
-    return dataclasses.replace(export, path=path, **frames)
 
 
 def _batch() -> list[ValidatedSchool]:
@@ -49,9 +37,7 @@ def _batch() -> list[ValidatedSchool]:
             school={"brincode": "10EF"},
         ),
     ]
-    # Each school its own export file, as a batch of real schools has (keys are unique
-    # per export file).
-    exports = [_own_file(e) for e in exports]
+    exports = [own_file(e) for e in exports]
     return validate_schools([(e, make_consents([])) for e in exports], today=TODAY)
 
 
