@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from connectors.errors import RunStopped
+from connectors.i18n import _
 
 __all__ = [
     "AFTER_LINEAGE_COMMIT",
@@ -53,11 +54,13 @@ def step(name: str) -> None:
 
 
 def _stopped(signum: int) -> RunStopped:
-    name = _NAMES.get(signal.Signals(signum), f"signal {signum}")
+    name = _NAMES.get(signal.Signals(signum), f"signaal {signum}")
     return RunStopped(
         signum,
-        f"run stopped by {name}: no delivery was left half-published and the run is "
-        "recorded as aborted; start it again when the machine is ready",
+        _(
+            "run gestopt door {signal}: geen levering is half gepubliceerd en de run staat "
+            "als afgebroken vastgelegd; start hem opnieuw als de machine klaar is"
+        ).format(signal=name),
     )
 
 

@@ -221,7 +221,7 @@ def test_a_signal_stops_a_run_cleanly_in_one_line(
     assert returncode == code, output
     assert "Traceback" not in output
     lines = [line for line in output.splitlines() if line.startswith("sluis:")]
-    assert len(lines) == 1 and f"run stopped by {signum.name}" in lines[0], output
+    assert len(lines) == 1 and f"run gestopt door {signum.name}" in lines[0], output
     # What was being published finished and is recorded; nothing half-done is visible.
     leftovers = [p.name for p in (root / "drop").glob("*/.*")]
     assert leftovers == []
