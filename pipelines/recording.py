@@ -74,18 +74,12 @@ def _record(
     key = lineage_id(
         o.supplier, o.delivery_id or f"{o.status}-{o.school.lower()}-{run_id[:8]}".lower()
     )
-    store.record_delivery(
+    o.record(
+        store,
         run_id,
-        delivery_id=key,
-        supplier=o.supplier,
-        school=o.school,
-        agreement_sha256=o.agreement_sha256,
-        agreement_reference=o.agreement_reference,
-        fields=list(o.fields),
-        mode=o.mode,
+        key,
         counts=o.counts or _EMPTY_COUNTS,
         files=[dict(f) for f in o.files] if o.status in ("delivered", "held", "dry_run") else [],
-        manifest_sha256=o.manifest_sha256,
         location=o.location,
         status=o.status,
         created_at=at,
