@@ -18,7 +18,7 @@ from typing import ClassVar
 import pandas as pd
 import pyarrow as pa
 
-from connectors.errors import ConfigurationError
+from connectors.errors import ConfigurationError, InputError
 from connectors.i18n import _
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "check_frame",
     "check_options",
     "clean_text",
+    "not_unicode",
     "pupil_rows_only",
 ]
 
@@ -402,6 +403,19 @@ def pupil_rows_only(
             )
         )
     return problems
+
+
+def not_unicode(format_name: str, basename: str) -> InputError:
+    """The error for output `basename` whose text held a lone surrogate; nothing is delivered.
+
+    Raise it `from None`: the codec error quotes the offending text.
+    """
+    return InputError(
+        _(
+            "{format} {basename}: een tekstwaarde is geen geldige Unicode (een "
+            "losse surrogate); er is niets geleverd"
+        ).format(format=format_name, basename=repr(basename))
+    )
 
 
 def arrow_text(column: pd.Series) -> pa.Array:
