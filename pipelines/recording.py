@@ -1,10 +1,12 @@
-"""Record each delivery outcome in lineage, end the holds it supersedes; delivery names."""
+"""Record each export read and delivery outcome in lineage, end the holds it supersedes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from contracts.staged import StagedSchool
+from contracts.validation import ValidatedSchool
 from lineage.engine import after_commit, batch
 from lineage.rights import record_members
 from lineage.state import commit_state, discard_pending, stage_pending
@@ -18,6 +20,7 @@ __all__ = [
     "folder_of",
     "latest_by_school",
     "lineage_id",
+    "record_export",
     "record_outcome",
     "record_outcomes",
     "supersede_all",
@@ -25,6 +28,26 @@ __all__ = [
 ]
 
 _EMPTY_COUNTS = {"input": 0, "delivered": 0, "withheld": {}, "quarantined": 0}
+
+
+def record_export(
+    store: LineageStore,
+    run_id: str,
+    school: StagedSchool | ValidatedSchool,
+    *,
+    pupils_read: int,
+) -> None:
+    """Record the export the run read for `school`: lineage then knows the school."""
+    store.record_source(
+        run_id,
+        school=school.brincode,
+        path=str(school.export.path),
+        sha256=school.export.sha256,
+        format=school.export.format,
+        encoding=school.export.encoding,
+        pupils_read=pupils_read,
+        schooljaar=school.schooljaar,
+    )
 
 
 def lineage_id(supplier: str, folder: str) -> str:
