@@ -39,7 +39,6 @@ __all__ = [
     "check_frame",
     "check_options",
     "clean_text",
-    "not_unicode",
     "pupil_rows_only",
 ]
 
@@ -307,6 +306,18 @@ class Format:
         """The format's files for `frame`; `render` has checked the request's options."""
         raise NotImplementedError
 
+    def not_unicode(self, basename: str) -> InputError:
+        """The error for output `basename` whose text held a lone surrogate; nothing is delivered.
+
+        Raise it `from None`: the codec error quotes the offending text.
+        """
+        return InputError(
+            _(
+                "{format} {basename}: een tekstwaarde is geen geldige Unicode (een "
+                "losse surrogate); er is niets geleverd"
+            ).format(format=self.spec.name, basename=repr(basename))
+        )
+
     def agreement_problems(
         self,
         fields: tuple[str, ...],
@@ -403,19 +414,6 @@ def pupil_rows_only(
             )
         )
     return problems
-
-
-def not_unicode(format_name: str, basename: str) -> InputError:
-    """The error for output `basename` whose text held a lone surrogate; nothing is delivered.
-
-    Raise it `from None`: the codec error quotes the offending text.
-    """
-    return InputError(
-        _(
-            "{format} {basename}: een tekstwaarde is geen geldige Unicode (een "
-            "losse surrogate); er is niets geleverd"
-        ).format(format=format_name, basename=repr(basename))
-    )
 
 
 def arrow_text(column: pd.Series) -> pa.Array:

@@ -21,14 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.errors import ConfigurationError
-from connectors.formats.base import (
-    DataFile,
-    Format,
-    FormatSpec,
-    RenderRequest,
-    check_frame,
-    not_unicode,
-)
+from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.i18n import _
 
 __all__ = ["DEFAULT_SEPARATOR", "SEPARATORS", "CsvFormat", "join_cells"]
@@ -87,7 +80,7 @@ class CsvFormat(Format):
         try:
             content = _render_bytes(frame, separator)
         except UnicodeEncodeError:
-            raise not_unicode("csv", basename) from None
+            raise self.not_unicode(basename) from None
         return [DataFile(name=f"{basename}.csv", content=content, rows=len(frame))]
 
 

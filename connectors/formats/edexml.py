@@ -23,14 +23,7 @@ import pandas as pd
 from lxml import etree
 
 from connectors.errors import ConfigurationError
-from connectors.formats.base import (
-    DataFile,
-    Format,
-    FormatSpec,
-    RenderRequest,
-    check_frame,
-    not_unicode,
-)
+from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.formats.edexml_schema import (
     AUTHOR,
     EDEXML_LAYOUT,
@@ -132,7 +125,7 @@ class EdexmlFormat(Format):
         try:
             root = Writer(frame, context, layout, basename).document()
         except UnicodeEncodeError:
-            raise not_unicode(FORMAT, basename) from None
+            raise self.not_unicode(basename) from None
         content = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
         return [DataFile(name=f"{basename}.xml", content=content, rows=len(frame))]
 

@@ -113,14 +113,7 @@ from __future__ import annotations
 import pandas as pd
 
 from connectors.errors import ConfigurationError
-from connectors.formats.base import (
-    DataFile,
-    Format,
-    FormatSpec,
-    RenderRequest,
-    check_frame,
-    not_unicode,
-)
+from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.formats.oneroster_arrays import Table
 from connectors.formats.oneroster_columns import (
     FORMAT,
@@ -226,7 +219,7 @@ class OneRosterFormat(Format):
             package = Package.build(frame, context)
             content = package.zip()
         except UnicodeEncodeError:
-            raise not_unicode(FORMAT, basename) from None
+            raise self.not_unicode(basename) from None
         return [DataFile(name=f"{basename}.zip", content=content, rows=package.students)]
 
     def agreement_problems(
