@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,13 @@ __all__ = [
     "delta_rows",
     "group_keys",
     "groups_left",
+    "named_removals",
+    "sealed_refs",
     "state_refs",
 ]
+
+# Opens what a supplier was given for one member hash; None when nothing can be opened.
+Opener = Callable[[str], dict[str, str | None] | None]
 
 
 def _sealed_columns(agreement: Agreement) -> list[str]:
@@ -34,6 +39,34 @@ def _sealed_columns(agreement: Agreement) -> list[str]:
     """
     extra = ["samengestelde_groepen"] if "samengestelde_groepen" in agreement.field_names else []
     return [*identifier_columns(agreement), *extra]
+
+
+def sealed_refs(held: pd.DataFrame, cipher: RefCipher | None, supplier: str) -> Opener:
+    """Open the identifiers sealed in `held` (pupil_hash, ref) for the supplier, per hash."""
+    refs = dict(zip(held["pupil_hash"], held["ref"], strict=True))
+
+    def opened(member: str) -> dict[str, str | None] | None:
+        sealed = refs.get(member)
+        if cipher is None or not isinstance(sealed, bytes):
+            return None
+        return cipher.open(supplier, member, sealed)
+
+    return opened
+
+
+def named_removals(
+    removed: Iterable[str], opened: Opener
+) -> tuple[list[dict[str, str | None]], int]:
+    """The identifiers of each removed member that can be named, and how many cannot."""
+    removals: list[dict[str, str | None]] = []
+    unnamed = 0
+    for member in removed:
+        values = opened(member)
+        if values is None:
+            unnamed += 1
+        else:
+            removals.append(values)
+    return removals, unnamed
 
 
 def group_keys(value: object) -> set[str]:
@@ -116,26 +149,13 @@ def delta_rows(
     current = cut.frame.loc[moved].reset_index(drop=True).astype("str")
     kinds = changes.kinds.loc[moved].reset_index(drop=True).astype("str")
     members = cut.delivered_ids.loc[moved].reset_index(drop=True)
-    refs = dict(zip(state.frame["pupil_hash"], state.frame["ref"], strict=True))
-
-    def opened(pupil: str) -> dict[str, str | None] | None:
-        sealed = refs.get(pupil)
-        if cipher is None or not isinstance(sealed, bytes):
-            return None
-        return cipher.open(agreement.id, pupil, sealed)
+    opened = sealed_refs(state.frame, cipher, agreement.id)
 
     def key(values: dict[str, Any]) -> tuple[Any, ...] | None:
         found = tuple(values.get(c) for c in ids)
         return None if any(v is None or v is pd.NA for v in found) else found
 
-    removals: list[dict[str, str | None]] = []
-    unnamed = 0
-    for pupil in changes.removed:
-        values = opened(pupil)
-        if values is None:
-            unnamed += 1
-        else:
-            removals.append(values)
+    removals, unnamed = named_removals(changes.removed, opened)
     previous_groups = pd.Series(pd.NA, index=current.index, dtype="str")
     composite = "samengestelde_groepen" in current.columns
     left_groups = pd.Series(pd.NA, index=current.index, dtype="str")
