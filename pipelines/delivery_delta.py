@@ -22,6 +22,7 @@ __all__ = [
     "group_keys",
     "groups_left",
     "named_removals",
+    "seal_refs",
     "sealed_refs",
     "state_refs",
 ]
@@ -94,19 +95,38 @@ def state_refs(
     """Sealed identifiers per delivered pupil: kept for unchanged pupils, new otherwise."""
     if agreement.mode != "delta" or cipher is None:
         return (None,) * len(cut.delivered_ids)
-    previous = dict(zip(state.frame["pupil_hash"], state.frame["ref"], strict=True))
-    columns = _sealed_columns(agreement)
-    records = (
-        cut.frame.loc[:, columns].astype("object").where(cut.frame[columns].notna(), None)
-    ).to_dict("records")
+    return seal_refs(
+        state.frame,
+        cut.frame.loc[:, _sealed_columns(agreement)],
+        cut.delivered_ids,
+        changes.kinds,
+        cipher,
+        agreement.id,
+    )
+
+
+def seal_refs(
+    held: pd.DataFrame,
+    sealed: pd.DataFrame,
+    members: Iterable[str],
+    kinds: Iterable[str],
+    cipher: RefCipher,
+    supplier: str,
+) -> tuple[bytes | None, ...]:
+    """Each member's row of `sealed`, sealed for the state; `held` has the refs until now.
+
+    One seal per added or changed member: an unchanged one keeps its ref from `held`
+    (same row, same identifiers).
+    """
+    previous = dict(zip(held["pupil_hash"], held["ref"], strict=True))
+    records = sealed.astype("object").where(sealed.notna(), None).to_dict("records")
     refs: list[bytes | None] = []
-    # One seal per added or changed pupil; unchanged ones keep theirs (same row, same ids).
-    for values, pupil, kind in zip(records, cut.delivered_ids, changes.kinds, strict=True):
-        old = previous.get(pupil)
+    for values, member, kind in zip(records, members, kinds, strict=True):
+        old = previous.get(member)
         if kind == "" and isinstance(old, bytes):
             refs.append(old)
         else:
-            refs.append(cipher.seal(agreement.id, pupil, values))
+            refs.append(cipher.seal(supplier, member, values))
     return tuple(refs)
 
 
