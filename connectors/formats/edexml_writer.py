@@ -321,17 +321,8 @@ class Writer:
         leerling, groep = self.q("leerling"), self.q("groep")
         links, link = self.q("samengestelde_groepen"), self.q("samengestelde_groep")
         people = pupils.people
-        for row, key in enumerate(people.keys):
-            attributes = {"key": key}
-            eckid = people.eckids[row]
-            if eckid is not None:
-                attributes["eckid"] = eckid
-            element = sub(parent, leerling, attributes)
-            names = people.names if people.surnames[row] is not None else people.given_only
-            for tag, values in names:
-                value = values[row]
-                if value is not None:
-                    sub(element, tag).text = value
+        for row in range(len(people.keys)):
+            element = people.element(parent, leerling, row)
             for tag, values in pupils.before_groups:
                 value = values[row]
                 if value is not None:
@@ -487,14 +478,9 @@ class Writer:
         leerkracht, groepen = self.q("leerkracht"), self.q("groepen")
         kinds = {kind: self.q(kind) for kind in (GROUP_KIND_STAM, GROUP_KIND_COMPOSITE)}
         people = teachers.people
-        for row, key in enumerate(people.keys):
-            attributes = {"key": key}
-            eckid = people.eckids[row]
-            if eckid is not None:
-                attributes["eckid"] = eckid
-            element = sub(parent, leerkracht, attributes)
-            names = people.names if people.surnames[row] is not None else people.given_only
-            for tag, values in (*names, *teachers.after_names):
+        for row in range(len(people.keys)):
+            element = people.element(parent, leerkracht, row)
+            for tag, values in teachers.after_names:
                 value = values[row]
                 if value is not None:
                     sub(element, tag).text = value
@@ -513,6 +499,20 @@ class _People:
     surnames: Values
     names: list[tuple[str, Values]]
     given_only: list[tuple[str, Values]]
+
+    def element(self, parent: etree._Element, tag: str, row: int) -> etree._Element:
+        """Row `row`'s `tag` element under `parent`, with its key, ECK iD and names."""
+        attributes = {"key": self.keys[row]}
+        eckid = self.eckids[row]
+        if eckid is not None:
+            attributes["eckid"] = eckid
+        element = etree.SubElement(parent, tag, attributes)
+        names = self.names if self.surnames[row] is not None else self.given_only
+        for name, values in names:
+            value = values[row]
+            if value is not None:
+                etree.SubElement(element, name).text = value
+        return element
 
 
 @dataclass(frozen=True)
