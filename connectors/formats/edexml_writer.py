@@ -323,10 +323,7 @@ class Writer:
         people = pupils.people
         for row in range(len(people.keys)):
             element = people.element(parent, leerling, row)
-            for tag, values in pupils.before_groups:
-                value = values[row]
-                if value is not None:
-                    sub(element, tag).text = value
+            _add_texts(element, pupils.before_groups, row)
             group = pupils.groups[row]
             if group is not None:
                 sub(element, groep, {"key": group})
@@ -335,10 +332,7 @@ class Writer:
                 block = sub(element, links)
                 for composite in composites:
                     sub(block, link, {"key": composite})
-            for tag, values in pupils.after_groups:
-                value = values[row]
-                if value is not None:
-                    sub(element, tag).text = value
+            _add_texts(element, pupils.after_groups, row)
 
     # -- groups ------------------------------------------------------------------------
 
@@ -480,14 +474,19 @@ class Writer:
         people = teachers.people
         for row in range(len(people.keys)):
             element = people.element(parent, leerkracht, row)
-            for tag, values in teachers.after_names:
-                value = values[row]
-                if value is not None:
-                    sub(element, tag).text = value
+            _add_texts(element, teachers.after_names, row)
             if teachers.links[row]:
                 block = sub(element, groepen)
                 for group, kind in teachers.links[row]:
                     sub(block, kinds[kind], {"key": group})
+
+
+def _add_texts(element: etree._Element, texts: list[tuple[str, Values]], row: int) -> None:
+    """Row `row`'s value of each (tag, values) in `texts` as a child of `element`, if it has one."""
+    for tag, values in texts:
+        value = values[row]
+        if value is not None:
+            etree.SubElement(element, tag).text = value
 
 
 @dataclass(frozen=True)
@@ -507,11 +506,7 @@ class _People:
         if eckid is not None:
             attributes["eckid"] = eckid
         element = etree.SubElement(parent, tag, attributes)
-        names = self.names if self.surnames[row] is not None else self.given_only
-        for name, values in names:
-            value = values[row]
-            if value is not None:
-                etree.SubElement(element, name).text = value
+        _add_texts(element, self.names if self.surnames[row] is not None else self.given_only, row)
         return element
 
 
