@@ -54,11 +54,8 @@ CLASSES = (
     "subjectCodes",
     "periods",
 )
-USERS_11 = (
-    *COMMON,
-    "enabledUser",
-    "orgSourcedIds",
-    "role",
+# users.csv columns from username to password, the same and in the same order in 1.1 and 1.2.
+_USER_DETAILS = (
     "username",
     "userIds",
     "givenName",
@@ -72,21 +69,11 @@ USERS_11 = (
     "grades",
     "password",
 )
+USERS_11 = (*COMMON, "enabledUser", "orgSourcedIds", "role", *_USER_DETAILS)
 USERS_12 = (
     *COMMON,
     "enabledUser",
-    "username",
-    "userIds",
-    "givenName",
-    "familyName",
-    "middleName",
-    "identifier",
-    "email",
-    "sms",
-    "phone",
-    "agentSourcedIds",
-    "grades",
-    "password",
+    *_USER_DETAILS,
     "userMasterIdentifier",
     "preferredGivenName",
     "preferredMiddleName",

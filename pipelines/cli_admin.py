@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,9 @@ from pipelines.cli_common import (
     out,
 )
 from pipelines.cli_words import SluisTyper
+
+if TYPE_CHECKING:
+    from pipelines.holds import Released
 
 __all__ = [
     "approve",
@@ -200,13 +203,7 @@ def approve(
     from pipelines.holds import approve as release
 
     released = release(_settings(state, db), run_id, supplier, door or default_actor())
-    for item in released:
-        _say(
-            out,
-            _("Vrijgegeven: {delivery} ({school}) naar {location}").format(
-                delivery=item.delivery_id, school=item.school, location=item.location
-            ),
-        )
+    _say_published(released, _("Vrijgegeven: {delivery} ({school}) naar {location}"))
 
 
 def redeliver(
@@ -232,12 +229,15 @@ def redeliver(
     released = again(
         _settings(state, db), supplier, delivery, door or default_actor(), version=SLUIS_VERSION
     )
+    _say_published(released, _("Opnieuw geleverd: {delivery} ({school}) naar {location}"))
+
+
+def _say_published(released: list[Released], message: str) -> None:
+    """One line per published delivery: `message` with its delivery, school and location."""
     for item in released:
         _say(
             out,
-            _("Opnieuw geleverd: {delivery} ({school}) naar {location}").format(
-                delivery=item.delivery_id, school=item.school, location=item.location
-            ),
+            message.format(delivery=item.delivery_id, school=item.school, location=item.location),
         )
 
 

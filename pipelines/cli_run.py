@@ -234,9 +234,7 @@ def check(
     schools = prepare_in_batches(
         found,
         today=today,
-        batch_size=settings.batch_size,
-        edexml_xsd=settings.edexml_xsd,
-        csv_column_map=settings.csv_column_map,
+        settings=settings,
     )
     result = build_report(schools)
     table = Table(title=_("Sluis: controle van de export"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,14 @@ __all__ = [
     "delta_rows",
     "group_keys",
     "groups_left",
+    "named_removals",
+    "seal_refs",
+    "sealed_refs",
     "state_refs",
 ]
+
+# Opens what a supplier was given for one member hash; None when nothing can be opened.
+Opener = Callable[[str], dict[str, str | None] | None]
 
 
 def _sealed_columns(agreement: Agreement) -> list[str]:
@@ -34,6 +40,34 @@ def _sealed_columns(agreement: Agreement) -> list[str]:
     """
     extra = ["samengestelde_groepen"] if "samengestelde_groepen" in agreement.field_names else []
     return [*identifier_columns(agreement), *extra]
+
+
+def sealed_refs(held: pd.DataFrame, cipher: RefCipher | None, supplier: str) -> Opener:
+    """Open the identifiers sealed in `held` (pupil_hash, ref) for the supplier, per hash."""
+    refs = dict(zip(held["pupil_hash"], held["ref"], strict=True))
+
+    def opened(member: str) -> dict[str, str | None] | None:
+        sealed = refs.get(member)
+        if cipher is None or not isinstance(sealed, bytes):
+            return None
+        return cipher.open(supplier, member, sealed)
+
+    return opened
+
+
+def named_removals(
+    removed: Iterable[str], opened: Opener
+) -> tuple[list[dict[str, str | None]], int]:
+    """The identifiers of each removed member that can be named, and how many cannot."""
+    removals: list[dict[str, str | None]] = []
+    unnamed = 0
+    for member in removed:
+        values = opened(member)
+        if values is None:
+            unnamed += 1
+        else:
+            removals.append(values)
+    return removals, unnamed
 
 
 def group_keys(value: object) -> set[str]:
@@ -61,19 +95,38 @@ def state_refs(
     """Sealed identifiers per delivered pupil: kept for unchanged pupils, new otherwise."""
     if agreement.mode != "delta" or cipher is None:
         return (None,) * len(cut.delivered_ids)
-    previous = dict(zip(state.frame["pupil_hash"], state.frame["ref"], strict=True))
-    columns = _sealed_columns(agreement)
-    records = (
-        cut.frame.loc[:, columns].astype("object").where(cut.frame[columns].notna(), None)
-    ).to_dict("records")
+    return seal_refs(
+        state.frame,
+        cut.frame.loc[:, _sealed_columns(agreement)],
+        cut.delivered_ids,
+        changes.kinds,
+        cipher,
+        agreement.id,
+    )
+
+
+def seal_refs(
+    held: pd.DataFrame,
+    sealed: pd.DataFrame,
+    members: Iterable[str],
+    kinds: Iterable[str],
+    cipher: RefCipher,
+    supplier: str,
+) -> tuple[bytes | None, ...]:
+    """Each member's row of `sealed`, sealed for the state; `held` has the refs until now.
+
+    One seal per added or changed member: an unchanged one keeps its ref from `held`
+    (same row, same identifiers).
+    """
+    previous = dict(zip(held["pupil_hash"], held["ref"], strict=True))
+    records = sealed.astype("object").where(sealed.notna(), None).to_dict("records")
     refs: list[bytes | None] = []
-    # One seal per added or changed pupil; unchanged ones keep theirs (same row, same ids).
-    for values, pupil, kind in zip(records, cut.delivered_ids, changes.kinds, strict=True):
-        old = previous.get(pupil)
+    for values, member, kind in zip(records, members, kinds, strict=True):
+        old = previous.get(member)
         if kind == "" and isinstance(old, bytes):
             refs.append(old)
         else:
-            refs.append(cipher.seal(agreement.id, pupil, values))
+            refs.append(cipher.seal(supplier, member, values))
     return tuple(refs)
 
 
@@ -116,26 +169,13 @@ def delta_rows(
     current = cut.frame.loc[moved].reset_index(drop=True).astype("str")
     kinds = changes.kinds.loc[moved].reset_index(drop=True).astype("str")
     members = cut.delivered_ids.loc[moved].reset_index(drop=True)
-    refs = dict(zip(state.frame["pupil_hash"], state.frame["ref"], strict=True))
-
-    def opened(pupil: str) -> dict[str, str | None] | None:
-        sealed = refs.get(pupil)
-        if cipher is None or not isinstance(sealed, bytes):
-            return None
-        return cipher.open(agreement.id, pupil, sealed)
+    opened = sealed_refs(state.frame, cipher, agreement.id)
 
     def key(values: dict[str, Any]) -> tuple[Any, ...] | None:
         found = tuple(values.get(c) for c in ids)
         return None if any(v is None or v is pd.NA for v in found) else found
 
-    removals: list[dict[str, str | None]] = []
-    unnamed = 0
-    for pupil in changes.removed:
-        values = opened(pupil)
-        if values is None:
-            unnamed += 1
-        else:
-            removals.append(values)
+    removals, unnamed = named_removals(changes.removed, opened)
     previous_groups = pd.Series(pd.NA, index=current.index, dtype="str")
     composite = "samengestelde_groepen" in current.columns
     left_groups = pd.Series(pd.NA, index=current.index, dtype="str")

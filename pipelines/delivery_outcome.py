@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -12,6 +12,7 @@ import pandas as pd
 from connectors.drops.base import Drop
 from contracts.agreements import Agreement, IdentifierPolicy
 from lineage.state import PUPIL, TEACHER
+from lineage.store import LineageStore
 
 __all__ = [
     "DeliveryOutcome",
@@ -103,6 +104,40 @@ class DeliveryOutcome:
             teacher_ids=(),
             teacher_row_hashes=(),
             teacher_refs=(),
+        )
+
+    def record(
+        self,
+        store: LineageStore,
+        run_id: str,
+        key: str,
+        *,
+        counts: Mapping[str, object],
+        files: Iterable[Mapping[str, object]],
+        location: str | None,
+        status: str,
+        created_at: datetime,
+    ) -> None:
+        """Record this outcome in lineage as delivery `key`, with what the caller knows now.
+
+        The ledger's intent (status publishing) and the record after the run describe the
+        same delivery: only its counts, files, location, status and time are the caller's.
+        """
+        store.record_delivery(
+            run_id,
+            delivery_id=key,
+            supplier=self.supplier,
+            school=self.school,
+            agreement_sha256=self.agreement_sha256,
+            agreement_reference=self.agreement_reference,
+            fields=list(self.fields),
+            mode=self.mode,
+            counts=counts,
+            files=files,
+            manifest_sha256=self.manifest_sha256,
+            location=location,
+            status=status,
+            created_at=created_at,
         )
 
     def state_frame(self) -> pd.DataFrame:

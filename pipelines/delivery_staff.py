@@ -12,7 +12,7 @@ from connectors.sources.base import GROUP_KEY_SEPARATOR
 from contracts.agreements import Agreement
 from contracts.validation import ValidatedSchool
 from lineage.state import RefCipher, SupplierState
-from pipelines.delivery_delta import group_keys
+from pipelines.delivery_delta import group_keys, named_removals, seal_refs, sealed_refs
 from policy.apply import SupplierCut, row_hashes
 from policy.delta import ChangeSet
 from policy.structure import (
@@ -97,20 +97,15 @@ def teacher_refs(
         return ()
     if agreement.mode != "delta" or cipher is None:
         return (None,) * len(structure.ids)
-    previous = dict(zip(state.teachers["pupil_hash"], state.teachers["ref"], strict=True))
     frame = structure.teachers.frame.loc[structure.tracked.to_numpy()]
-    columns = _teacher_columns(agreement)
-    records = frame.loc[:, columns].astype("object").where(frame[columns].notna(), None)
-    refs: list[bytes | None] = []
-    for values, teacher, kind in zip(
-        records.to_dict("records"), structure.ids, changes.kinds, strict=True
-    ):
-        old = previous.get(teacher)
-        if kind == "" and isinstance(old, bytes):
-            refs.append(old)
-        else:
-            refs.append(cipher.seal(agreement.id, teacher, values))
-    return tuple(refs)
+    return seal_refs(
+        state.teachers,
+        frame.loc[:, _teacher_columns(agreement)],
+        structure.ids,
+        changes.kinds,
+        cipher,
+        agreement.id,
+    )
 
 
 def staff_delta(
@@ -135,22 +130,8 @@ def staff_delta(
     current = frame.loc[moved].reset_index(drop=True)
     kinds = changes.kinds.loc[moved].reset_index(drop=True).astype("str")
     teachers = structure.ids.loc[moved].reset_index(drop=True)
-    refs = dict(zip(state.teachers["pupil_hash"], state.teachers["ref"], strict=True))
-
-    def opened(teacher: str) -> dict[str, str | None] | None:
-        sealed = refs.get(teacher)
-        if cipher is None or not isinstance(sealed, bytes):
-            return None
-        return cipher.open(agreement.id, teacher, sealed)
-
-    removals: list[dict[str, str | None]] = []
-    unnamed = 0
-    for teacher in changes.removed:
-        values = opened(teacher)
-        if values is None:
-            unnamed += 1
-        else:
-            removals.append(values)
+    opened = sealed_refs(state.teachers, cipher, agreement.id)
+    removals, unnamed = named_removals(changes.removed, opened)
     left = pd.Series(pd.NA, index=current.index, dtype="str")
     for position in kinds.index[kinds.eq("changed")]:
         before = opened(teachers.iloc[position])

@@ -95,27 +95,35 @@ def _keys_folder(settings: Settings) -> Path:
     return settings.state_dir / "keys"
 
 
+def _lineage_source(
+    settings: Settings, name: str, label: str, setting: str, configured: SecretStr | None
+) -> KeySource:
+    # Lineage's own keys are filed and rotated under their name in lineage.
+    return KeySource(
+        name=name,
+        label=label,
+        setting=setting,
+        configured=configured,
+        path=_keys_folder(settings) / f"{name}.key",
+        rotate_as=name,
+    )
+
+
 def membership_source(settings: Settings) -> KeySource:
     """The membership key: SLUIS_MEMBERSHIP_KEY, else <state>/keys/lineage-membership.key."""
-    return KeySource(
-        name=MEMBERSHIP_KEY,
-        label=_("de lidmaatschapssleutel"),
-        setting="SLUIS_MEMBERSHIP_KEY",
-        configured=settings.membership_key,
-        path=_keys_folder(settings) / f"{MEMBERSHIP_KEY}.key",
-        rotate_as=MEMBERSHIP_KEY,
+    return _lineage_source(
+        settings,
+        MEMBERSHIP_KEY,
+        _("de lidmaatschapssleutel"),
+        "SLUIS_MEMBERSHIP_KEY",
+        settings.membership_key,
     )
 
 
 def audit_source(settings: Settings) -> KeySource:
     """The audit key: SLUIS_AUDIT_KEY, else <state>/keys/lineage-audit.key."""
-    return KeySource(
-        name=AUDIT_KEY,
-        label=_("de auditsleutel"),
-        setting="SLUIS_AUDIT_KEY",
-        configured=settings.audit_key,
-        path=_keys_folder(settings) / f"{AUDIT_KEY}.key",
-        rotate_as=AUDIT_KEY,
+    return _lineage_source(
+        settings, AUDIT_KEY, _("de auditsleutel"), "SLUIS_AUDIT_KEY", settings.audit_key
     )
 
 

@@ -31,6 +31,7 @@ from pipelines.flows import DROP_ROOT_MODE
 from pipelines.holds import record_outcome
 from pipelines.keys import check_run_keys
 from pipelines.plan import discover_schools
+from pipelines.recording import record_export
 from pipelines.settings import Settings
 from pipelines.work import prepare_in_batches
 
@@ -115,9 +116,7 @@ def _school(settings: Settings, source: Path, school: str | None) -> ValidatedSc
     schools = prepare_in_batches(
         found,
         today=date.today(),
-        batch_size=settings.batch_size,
-        edexml_xsd=settings.edexml_xsd,
-        csv_column_map=settings.csv_column_map,
+        settings=settings,
     )
     if school is not None:
         brin = canonical_brin(school) or ""
@@ -225,16 +224,7 @@ def answer_request(
         )
         try:
             # The export read, as a run records it: lineage then knows the school.
-            store.record_source(
-                run_id,
-                school=school.brincode,
-                path=str(school.export.path),
-                sha256=school.export.sha256,
-                format=school.export.format,
-                encoding=school.export.encoding,
-                pupils_read=exported.input_pupils,
-                schooljaar=school.schooljaar,
-            )
+            record_export(store, run_id, school, pupils_read=exported.input_pupils)
             [outcome] = deliver_schools(
                 [school],
                 loaded,

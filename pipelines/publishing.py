@@ -108,18 +108,12 @@ class RunLedger:
                 if key in self._intended:
                     intents.reopen(self._store.engine, key)
                 else:
-                    self._store.record_delivery(
+                    outcome.record(
+                        self._store,
                         self._run_id,
-                        delivery_id=key,
-                        supplier=outcome.supplier,
-                        school=outcome.school,
-                        agreement_sha256=outcome.agreement_sha256,
-                        agreement_reference=outcome.agreement_reference,
-                        fields=list(outcome.fields),
-                        mode=outcome.mode,
+                        key,
                         counts=outcome.counts,
                         files=[dict(f) for f in outcome.files],
-                        manifest_sha256=outcome.manifest_sha256,
                         location=None,
                         status="publishing",
                         created_at=self._at,

@@ -1,10 +1,12 @@
-"""Record each delivery outcome in lineage, end the holds it supersedes; delivery names."""
+"""Record each export read and delivery outcome in lineage, end the holds it supersedes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from contracts.staged import StagedSchool
+from contracts.validation import ValidatedSchool
 from lineage.engine import after_commit, batch
 from lineage.rights import record_members
 from lineage.state import commit_state, discard_pending, stage_pending
@@ -18,6 +20,7 @@ __all__ = [
     "folder_of",
     "latest_by_school",
     "lineage_id",
+    "record_export",
     "record_outcome",
     "record_outcomes",
     "supersede_all",
@@ -25,6 +28,26 @@ __all__ = [
 ]
 
 _EMPTY_COUNTS = {"input": 0, "delivered": 0, "withheld": {}, "quarantined": 0}
+
+
+def record_export(
+    store: LineageStore,
+    run_id: str,
+    school: StagedSchool | ValidatedSchool,
+    *,
+    pupils_read: int,
+) -> None:
+    """Record the export the run read for `school`: lineage then knows the school."""
+    store.record_source(
+        run_id,
+        school=school.brincode,
+        path=str(school.export.path),
+        sha256=school.export.sha256,
+        format=school.export.format,
+        encoding=school.export.encoding,
+        pupils_read=pupils_read,
+        schooljaar=school.schooljaar,
+    )
 
 
 def lineage_id(supplier: str, folder: str) -> str:
@@ -74,18 +97,12 @@ def _record(
     key = lineage_id(
         o.supplier, o.delivery_id or f"{o.status}-{o.school.lower()}-{run_id[:8]}".lower()
     )
-    store.record_delivery(
+    o.record(
+        store,
         run_id,
-        delivery_id=key,
-        supplier=o.supplier,
-        school=o.school,
-        agreement_sha256=o.agreement_sha256,
-        agreement_reference=o.agreement_reference,
-        fields=list(o.fields),
-        mode=o.mode,
+        key,
         counts=o.counts or _EMPTY_COUNTS,
         files=[dict(f) for f in o.files] if o.status in ("delivered", "held", "dry_run") else [],
-        manifest_sha256=o.manifest_sha256,
         location=o.location,
         status=o.status,
         created_at=at,

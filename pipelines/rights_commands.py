@@ -87,9 +87,7 @@ def _export_school(settings: Settings, source: Path, brin: str | None) -> list[V
     schools = prepare_in_batches(
         found,
         today=date.today(),
-        batch_size=settings.batch_size,
-        edexml_xsd=settings.edexml_xsd,
-        csv_column_map=settings.csv_column_map,
+        settings=settings,
     )
     return [s for s in schools if brin is None or s.brincode == brin]
 

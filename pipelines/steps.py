@@ -56,6 +56,7 @@ from pipelines.progress import DELIVERED, READ
 from pipelines.progress import current as progress
 from pipelines.publishing import RunLedger
 from pipelines.reconcile import reconcile
+from pipelines.recording import record_export
 from pipelines.retention import purge
 from pipelines.run_guards import RunAgreements, check_keys, record_audit_head
 from pipelines.settings import Settings
@@ -326,16 +327,7 @@ def read_to_staging(run: Run) -> list[list[StagedSchool]]:
 
 def _record_source(run: Run, school: StagedSchool) -> None:
     """The school's export, its counts and what validation said, into lineage and the log."""
-    run.store.record_source(
-        run.run_id,
-        school=school.brincode,
-        path=str(school.export.path),
-        sha256=school.export.sha256,
-        format=school.export.format,
-        encoding=school.export.encoding,
-        pupils_read=school.input_pupils,
-        schooljaar=school.schooljaar,
-    )
+    record_export(run.store, run.run_id, school, pupils_read=school.input_pupils)
     run.store.record_quarantine(
         run.run_id, school=school.brincode, counts=problem_counts(school.problems)
     )

@@ -20,28 +20,24 @@ from contracts.agreements import Agreement
 from contracts.staged import StagedSchool, stage_school
 from contracts.validation import ValidatedSchool, validate_schools
 from pipelines.plan import SchoolInput, batches
+from pipelines.settings import Settings
 from policy.format_needs import format_gaps_per_school
 
 __all__ = ["gaps_frame", "prepare_in_batches", "prepare_schools", "stage_schools"]
 
 
 def prepare_in_batches(
-    schools: list[SchoolInput],
-    *,
-    today: date,
-    batch_size: int,
-    edexml_xsd: Path | None = None,
-    csv_column_map: Path | None = None,
+    schools: list[SchoolInput], *, today: date, settings: Settings
 ) -> list[ValidatedSchool]:
-    """Prepare every school, a batch at a time (for callers that need no Prefect task)."""
+    """Prepare every school as `settings` say, a batch at a time (no Prefect task needed)."""
     return [
         school
-        for batch in batches(schools, batch_size)
+        for batch in batches(schools, settings.batch_size)
         for school in prepare_schools(
             batch,
             today=today,
-            edexml_xsd=edexml_xsd,
-            csv_column_map=csv_column_map,
+            edexml_xsd=settings.edexml_xsd,
+            csv_column_map=settings.csv_column_map,
         )
     ]
 

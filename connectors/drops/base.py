@@ -47,7 +47,7 @@ __all__ = [
     "is_hidden_of",
     "manifest_bytes",
     "no_steps",
-    "receipt_files",
+    "receipt",
     "sha256_hex",
 ]
 
@@ -423,11 +423,17 @@ def check_delivery(delivery: Delivery) -> None:
     check_counts(manifest["counts"])
 
 
-def receipt_files(delivery: Delivery) -> tuple[DeliveredFile, ...]:
-    """Return what a receipt records of each data file of `delivery`."""
-    return tuple(
-        DeliveredFile(name=data_file.name, sha256=data_file.sha256, rows=data_file.rows)
-        for data_file in delivery.files
+def receipt(delivery: Delivery, location: str, manifest: bytes) -> Receipt:
+    """Return the receipt of `delivery`, published at `location` with `manifest` bytes."""
+    return Receipt(
+        supplier=delivery.supplier,
+        delivery_id=delivery.delivery_id,
+        location=location,
+        files=tuple(
+            DeliveredFile(name=data_file.name, sha256=data_file.sha256, rows=data_file.rows)
+            for data_file in delivery.files
+        ),
+        manifest_sha256=sha256_hex(manifest),
     )
 
 
@@ -447,7 +453,9 @@ def _is_count(value: object) -> bool:
 # Hidden folders beside a supplier's deliveries, named `<kind>-<delivery_id>-<16 hex>`: a
 # delivery being staged (INCOMING) or being removed (REMOVING). Exactly 16 hex digits
 # after the id, so that the leftovers of delivery "d1" are never taken for those of a
-# delivery "d1-<something>".
+# delivery "d1-<something>". A drop that removes a delivery first renames its folder to
+# a REMOVING one, so that the supplier sees it vanish in one step, then empties and
+# deletes it; the REMOVING leftovers of an earlier interrupted removal go with it.
 INCOMING = ".incoming"
 REMOVING = ".removing"
 _TOKEN_BYTES = 8

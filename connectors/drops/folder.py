@@ -35,7 +35,7 @@ from connectors.drops.base import (
     is_hidden_of,
     manifest_bytes,
     no_steps,
-    receipt_files,
+    receipt,
     sha256_hex,
 )
 from connectors.drops.staged import Staging, publish_staged, run_unsuspended
@@ -141,7 +141,7 @@ class FolderDrop:
             )
         except OSError as exc:
             raise _delivery_error(exc, delivery, supplier_dir) from exc
-        return self._receipt(delivery, supplier_dir / delivery.delivery_id, manifest)
+        return receipt(delivery, str(supplier_dir / delivery.delivery_id), manifest)
 
     def find(self, supplier: str, delivery_id: str, manifest_sha256: str) -> str | None:
         """Where the supplier sees this delivery with exactly this manifest, or None.
@@ -215,30 +215,11 @@ class FolderDrop:
                 ).format(what=what, root=self._root)
             )
 
-    @staticmethod
-    def _receipt(delivery: Delivery, final: Path, manifest: bytes) -> Receipt:
-        return Receipt(
-            supplier=delivery.supplier,
-            delivery_id=delivery.delivery_id,
-            location=str(final),
-            files=receipt_files(delivery),
-            manifest_sha256=sha256_hex(manifest),
-        )
-
     def remove(self, supplier: str, delivery_id: str) -> bool:
-        """Remove a published delivery, for the retention policy.
+        """Remove a published delivery, for the retention policy (`RemovableDrop.remove`).
 
-        The delivery folder is first renamed to a hidden `.removing-<delivery_id>-<random>`
-        so that the supplier sees it vanish in one step, then emptied and deleted. Hidden
-        leftovers of an earlier interrupted removal of the same delivery are deleted too.
-
-        Args:
-            supplier: supplier id.
-            delivery_id: the delivery's id.
-
-        Returns:
-            True if the delivery (or what an interrupted removal left of it) was removed;
-            False if there was nothing of it.
+        Through a hidden REMOVING folder, as drops.base describes: True also when only
+        what an interrupted removal left was deleted.
 
         Raises:
             ConfigurationError: the supplier id or delivery id is not allowed.

@@ -13,7 +13,7 @@ from connectors.drops.base import (
     check_delivery,
     check_id,
     manifest_bytes,
-    receipt_files,
+    receipt,
     sha256_hex,
 )
 from connectors.errors import PermanentDeliveryError, TransientDeliveryError
@@ -92,13 +92,7 @@ class MemoryDrop:
         with self._lock:
             self._refuse_existing(key)
             self.deliveries[key] = staged
-        return Receipt(
-            supplier=delivery.supplier,
-            delivery_id=delivery.delivery_id,
-            location=f"memory://{delivery.supplier}/{delivery.delivery_id}",
-            files=receipt_files(delivery),
-            manifest_sha256=sha256_hex(manifest),
-        )
+        return receipt(delivery, f"memory://{delivery.supplier}/{delivery.delivery_id}", manifest)
 
     def remove(self, supplier: str, delivery_id: str) -> bool:
         """Remove a published delivery, as the retention policy does.

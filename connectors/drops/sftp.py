@@ -30,7 +30,7 @@ from connectors.drops.base import (
     hidden_id,
     hidden_name,
     manifest_bytes,
-    receipt_files,
+    receipt,
     sha256_hex,
 )
 from connectors.drops.sftp_connection import SftpConnection
@@ -116,28 +116,13 @@ class SftpDrop(SftpConnection):
             ),
             outcome=_("er is niets gepubliceerd"),
         )
-        return Receipt(
-            supplier=delivery.supplier,
-            delivery_id=delivery.delivery_id,
-            location=self._url(final),
-            files=receipt_files(delivery),
-            manifest_sha256=sha256_hex(manifest),
-        )
+        return receipt(delivery, self._url(final), manifest)
 
     def remove(self, supplier: str, delivery_id: str) -> bool:
-        """Remove a published delivery, for the retention policy.
+        """Remove a published delivery, for the retention policy (`RemovableDrop.remove`).
 
-        The delivery folder is first renamed to a hidden `.removing-<delivery_id>-<random>`
-        so that the supplier sees it vanish in one step, then emptied and deleted. Hidden
-        leftovers of an earlier interrupted removal of the same delivery are deleted too.
-
-        Args:
-            supplier: supplier id.
-            delivery_id: the delivery's id.
-
-        Returns:
-            True if the delivery (or what an interrupted removal left of it) was removed;
-            False if there was nothing of it.
+        Through a hidden REMOVING folder, as drops.base describes: True also when only
+        what an interrupted removal left was deleted.
 
         Raises:
             ConfigurationError: the supplier id or delivery id is not allowed.

@@ -18,7 +18,7 @@ from typing import ClassVar
 import pandas as pd
 import pyarrow as pa
 
-from connectors.errors import ConfigurationError
+from connectors.errors import ConfigurationError, InputError
 from connectors.i18n import _
 
 __all__ = [
@@ -305,6 +305,18 @@ class Format:
     def write(self, frame: pd.DataFrame, request: RenderRequest) -> list[DataFile]:
         """The format's files for `frame`; `render` has checked the request's options."""
         raise NotImplementedError
+
+    def not_unicode(self, basename: str) -> InputError:
+        """The error for output `basename` whose text held a lone surrogate; nothing is delivered.
+
+        Raise it `from None`: the codec error quotes the offending text.
+        """
+        return InputError(
+            _(
+                "{format} {basename}: een tekstwaarde is geen geldige Unicode (een "
+                "losse surrogate); er is niets geleverd"
+            ).format(format=self.spec.name, basename=repr(basename))
+        )
 
     def agreement_problems(
         self,

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.errors import ConfigurationError, InputError
+from connectors.errors import ConfigurationError
 from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.i18n import _
 
@@ -80,15 +80,7 @@ class CsvFormat(Format):
         try:
             content = _render_bytes(frame, separator)
         except UnicodeEncodeError:
-            # from None: the codec error quotes the offending text.
-            raise InputError(
-                _(
-                    "csv {basename}: een tekstwaarde is geen geldige Unicode (een "
-                    "losse surrogate); er is niets geleverd"
-                ).format(
-                    basename=repr(basename),
-                )
-            ) from None
+            raise self.not_unicode(basename) from None
         return [DataFile(name=f"{basename}.csv", content=content, rows=len(frame))]
 
 

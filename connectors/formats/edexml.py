@@ -22,7 +22,7 @@ from __future__ import annotations
 import pandas as pd
 from lxml import etree
 
-from connectors.errors import ConfigurationError, InputError
+from connectors.errors import ConfigurationError
 from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.formats.edexml_schema import (
     AUTHOR,
@@ -125,16 +125,7 @@ class EdexmlFormat(Format):
         try:
             root = Writer(frame, context, layout, basename).document()
         except UnicodeEncodeError:
-            # from None: the codec error quotes the offending text.
-            raise InputError(
-                _(
-                    "{format} {basename}: een tekstwaarde is geen geldige Unicode (een "
-                    "losse surrogate); er is niets geleverd"
-                ).format(
-                    format=FORMAT,
-                    basename=repr(basename),
-                )
-            ) from None
+            raise self.not_unicode(basename) from None
         content = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
         return [DataFile(name=f"{basename}.xml", content=content, rows=len(frame))]
 

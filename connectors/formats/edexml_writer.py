@@ -122,6 +122,32 @@ class Writer:
                 )
             )
 
+    def _people(
+        self,
+        columns: Columns,
+        keys: pa.Array,
+        key: str,
+        fields: tuple[Field, ...],
+        whom: tuple[str, str],
+    ) -> _People:
+        """Keys, ECK iDs and names of pupils or teachers, checked alike.
+
+        `key` names the key column, `fields` the name elements; `whom` is how a message
+        names them (all of them, and as the subject of "have").
+        """
+        all_of_them, what = whom
+        eckids = columns.get("eckid")
+        self._unique(keys, key, all_of_them)
+        self._unique(eckids, "eckid", all_of_them)
+        surnames, names, given_only = self._names(columns, fields, what)
+        return _People(
+            keys=filled_keys(self._checked(keys, Field(key, "key", KEY), what)),
+            eckids=self._checked(eckids, Field("eckid", "eckid", KEY), what),
+            surnames=surnames,
+            names=names,
+            given_only=given_only,
+        )
+
     def _names(
         self, columns: Columns, fields: tuple[Field, ...], what: str
     ) -> tuple[Values, list[tuple[str, Values]], list[tuple[str, Values]]]:
@@ -184,7 +210,7 @@ class Writer:
         if groups:
             self._write_groups(etree.SubElement(body, self.q("groepen")), groups)
         self._write_pupils(etree.SubElement(body, self.q("leerlingen")), pupils)
-        if teachers is not None and teachers.keys:
+        if teachers is not None and teachers.people.keys:
             self._write_teachers(etree.SubElement(body, self.q("leerkrachten")), teachers)
         return root
 
@@ -279,18 +305,10 @@ class Writer:
         rows = len(self.frame)
         columns = self._safe(Columns(self.frame, layout.pupil_columns), what)
         keys = persistent_keys(columns.get("leerlingkey"), row_numbers(rows))
-        eckids = columns.get("eckid")
-        self._unique(keys, "leerlingkey", _("leerlingen"))
-        self._unique(eckids, "eckid", _("leerlingen"))
-        surnames, names, given_only = self._names(columns, layout.names, what)
-
+        people = self._people(columns, keys, "leerlingkey", layout.names, (_("leerlingen"), what))
         composites: Values = columns.get("samengestelde_groepen").to_pylist()
         return _Pupils(
-            keys=filled_keys(self._checked(keys, Field("leerlingkey", "key", KEY), what)),
-            eckids=self._checked(eckids, Field("eckid", "eckid", KEY), what),
-            surnames=surnames,
-            names=names,
-            given_only=given_only,
+            people=people,
             before_groups=self._elements(columns, layout.before_groups, what),
             groups=self._checked(columns.get("groepskey"), Field("groepskey", "groep", KEY), what),
             composites=[split_keys(value) for value in composites],
@@ -302,21 +320,10 @@ class Writer:
         sub = etree.SubElement
         leerling, groep = self.q("leerling"), self.q("groep")
         links, link = self.q("samengestelde_groepen"), self.q("samengestelde_groep")
-        for row, key in enumerate(pupils.keys):
-            attributes = {"key": key}
-            eckid = pupils.eckids[row]
-            if eckid is not None:
-                attributes["eckid"] = eckid
-            element = sub(parent, leerling, attributes)
-            names = pupils.names if pupils.surnames[row] is not None else pupils.given_only
-            for tag, values in names:
-                value = values[row]
-                if value is not None:
-                    sub(element, tag).text = value
-            for tag, values in pupils.before_groups:
-                value = values[row]
-                if value is not None:
-                    sub(element, tag).text = value
+        people = pupils.people
+        for row in range(len(people.keys)):
+            element = people.element(parent, leerling, row)
+            _add_texts(element, pupils.before_groups, row)
             group = pupils.groups[row]
             if group is not None:
                 sub(element, groep, {"key": group})
@@ -325,10 +332,7 @@ class Writer:
                 block = sub(element, links)
                 for composite in composites:
                     sub(block, link, {"key": composite})
-            for tag, values in pupils.after_groups:
-                value = values[row]
-                if value is not None:
-                    sub(element, tag).text = value
+            _add_texts(element, pupils.after_groups, row)
 
     # -- groups ------------------------------------------------------------------------
 
@@ -450,16 +454,11 @@ class Writer:
         keys = persistent_keys(
             columns.get("leerkrachtkey"), pc.filter(row_numbers(len(source)), mask)
         )
-        eckids = columns.get("eckid")
-        self._unique(keys, "leerkrachtkey", _("leerkrachten"))
-        self._unique(eckids, "eckid", _("leerkrachten"))
-        surnames, names, given_only = self._names(columns, self.layout.teacher_names, what)
+        people = self._people(
+            columns, keys, "leerkrachtkey", self.layout.teacher_names, (_("leerkrachten"), what)
+        )
         return _Teachers(
-            keys=filled_keys(self._checked(keys, Field("leerkrachtkey", "key", KEY), what)),
-            eckids=self._checked(eckids, Field("eckid", "eckid", KEY), what),
-            surnames=surnames,
-            names=names,
-            given_only=given_only,
+            people=people,
             after_names=self._elements(columns, self.layout.teacher_after_names, what),
             links=[
                 tuple((key, groups[key].kind) for key in found)
@@ -472,32 +471,50 @@ class Writer:
         sub = etree.SubElement
         leerkracht, groepen = self.q("leerkracht"), self.q("groepen")
         kinds = {kind: self.q(kind) for kind in (GROUP_KIND_STAM, GROUP_KIND_COMPOSITE)}
-        for row, key in enumerate(teachers.keys):
-            attributes = {"key": key}
-            eckid = teachers.eckids[row]
-            if eckid is not None:
-                attributes["eckid"] = eckid
-            element = sub(parent, leerkracht, attributes)
-            names = teachers.names if teachers.surnames[row] is not None else teachers.given_only
-            for tag, values in (*names, *teachers.after_names):
-                value = values[row]
-                if value is not None:
-                    sub(element, tag).text = value
+        people = teachers.people
+        for row in range(len(people.keys)):
+            element = people.element(parent, leerkracht, row)
+            _add_texts(element, teachers.after_names, row)
             if teachers.links[row]:
                 block = sub(element, groepen)
                 for group, kind in teachers.links[row]:
                     sub(block, kinds[kind], {"key": group})
 
 
+def _add_texts(element: etree._Element, texts: list[tuple[str, Values]], row: int) -> None:
+    """Row `row`'s value of each (tag, values) in `texts` as a child of `element`, if it has one."""
+    for tag, values in texts:
+        value = values[row]
+        if value is not None:
+            etree.SubElement(element, tag).text = value
+
+
 @dataclass(frozen=True)
-class _Pupils:
-    """The checked values of every written pupil element, one list per element."""
+class _People:
+    """The checked keys, ECK iDs and names of every written pupil or teacher element."""
 
     keys: list[str]
     eckids: Values
     surnames: Values
     names: list[tuple[str, Values]]
     given_only: list[tuple[str, Values]]
+
+    def element(self, parent: etree._Element, tag: str, row: int) -> etree._Element:
+        """Row `row`'s `tag` element under `parent`, with its key, ECK iD and names."""
+        attributes = {"key": self.keys[row]}
+        eckid = self.eckids[row]
+        if eckid is not None:
+            attributes["eckid"] = eckid
+        element = etree.SubElement(parent, tag, attributes)
+        _add_texts(element, self.names if self.surnames[row] is not None else self.given_only, row)
+        return element
+
+
+@dataclass(frozen=True)
+class _Pupils:
+    """The checked values of every written pupil element, one list per element."""
+
+    people: _People
     before_groups: list[tuple[str, Values]]
     groups: Values
     composites: list[tuple[str, ...]]
@@ -515,10 +532,6 @@ class _Group:
 class _Teachers:
     """The checked values of every written teacher element, one list per element."""
 
-    keys: list[str]
-    eckids: Values
-    surnames: Values
-    names: list[tuple[str, Values]]
-    given_only: list[tuple[str, Values]]
+    people: _People
     after_names: list[tuple[str, Values]]
     links: list[tuple[tuple[str, str], ...]]

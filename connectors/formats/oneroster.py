@@ -112,7 +112,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from connectors.errors import ConfigurationError, InputError
+from connectors.errors import ConfigurationError
 from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
 from connectors.formats.oneroster_arrays import Table
 from connectors.formats.oneroster_columns import (
@@ -219,16 +219,7 @@ class OneRosterFormat(Format):
             package = Package.build(frame, context)
             content = package.zip()
         except UnicodeEncodeError:
-            # from None: the codec error quotes the offending text.
-            raise InputError(
-                _(
-                    "{format} {basename}: een tekstwaarde is geen geldige Unicode (een "
-                    "losse surrogate); er is niets geleverd"
-                ).format(
-                    format=FORMAT,
-                    basename=repr(basename),
-                )
-            ) from None
+            raise self.not_unicode(basename) from None
         return [DataFile(name=f"{basename}.zip", content=content, rows=package.students)]
 
     def agreement_problems(

@@ -14,6 +14,9 @@ from typing import Protocol
 
 import pandas as pd
 
+from connectors.errors import ConfigurationError
+from connectors.i18n import _
+
 __all__ = [
     "GROUP_COLUMNS",
     "PROVENANCE_COLUMNS",
@@ -26,7 +29,9 @@ __all__ = [
     "SchoolExport",
     "Source",
     "empty_frame",
+    "require_file",
     "sha256_of_file",
+    "unreadable",
 ]
 
 # Provenance columns: every raw row says where it came from, so a quarantine report can
@@ -170,3 +175,30 @@ def sha256_of_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def require_file(path: Path, what: str, fix: str) -> None:
+    """Refuse an export `path` that is not a file; `what` names the export, `fix` the remedy.
+
+    Raises:
+        ConfigurationError: `path` does not exist or is no file.
+    """
+    if not path.is_file():
+        problem = _("bestaat niet") if not path.exists() else _("is geen bestand")
+        raise ConfigurationError(
+            _("{path}: {what} {problem}; {fix}").format(
+                path=path, what=what, problem=problem, fix=fix
+            )
+        )
+
+
+def unreadable(path: Path, exc: OSError, what: str) -> ConfigurationError:
+    """The error for export `path` (`what` names it) that the system could not read.
+
+    Only the reason of `exc` is kept: the caller raises this `from None`.
+    """
+    return ConfigurationError(
+        _(
+            "{path}: {what} kan niet gelezen worden ({reason}); controleer het pad en de rechten"
+        ).format(path=path, what=what, reason=exc.strerror or type(exc).__name__)
+    )

@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
-from connectors.errors import ConfigurationError, SourceFormatError
+from connectors.errors import SourceFormatError
 from connectors.i18n import _
-from connectors.sources.base import SOURCE_FILE, SOURCE_LINE
+from connectors.sources.base import SOURCE_FILE, SOURCE_LINE, require_file, unreadable
 
 __all__ = ["CONSENT_COLUMNS", "read_consents"]
 
@@ -64,27 +64,11 @@ def read_consents(path: Path) -> pd.DataFrame:
             required header.
     """
     path = Path(path)
-    if not path.is_file():
-        problem = _("bestaat niet") if not path.exists() else _("is geen bestand")
-        raise ConfigurationError(
-            _("{path}: de toestemmingenexport {problem}; controleer het pad").format(
-                path=path,
-                problem=problem,
-            )
-        )
+    require_file(path, _("de toestemmingenexport"), _("controleer het pad"))
     try:
         data = path.read_bytes()
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise ConfigurationError(
-            _(
-                "{path}: de toestemmingenexport kan niet gelezen worden "
-                "({reason}); controleer het pad en de rechten"
-            ).format(
-                path=path,
-                reason=reason,
-            )
-        ) from None
+        raise unreadable(path, exc, _("de toestemmingenexport")) from None
 
     text = _decode(path, data)
     if not text.strip():

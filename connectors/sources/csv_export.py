@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from connectors.errors import ConfigurationError, SourceFormatError
+from connectors.errors import SourceFormatError
 from connectors.i18n import _
 from connectors.identifiers import canonical_brin
 from connectors.sources.base import (
@@ -57,7 +57,9 @@ from connectors.sources.base import (
     TEACHER_COLUMNS,
     SchoolExport,
     empty_frame,
+    require_file,
     sha256_of_file,
+    unreadable,
 )
 from connectors.sources.csv_column_map import (
     GROUP_NAME,
@@ -144,14 +146,7 @@ class CsvExportSource:
                 header, no pupils, or no single valid schooljaar.
         """
         path = Path(path)
-        if not path.is_file():
-            problem = _("bestaat niet") if not path.exists() else _("is geen bestand")
-            raise ConfigurationError(
-                _("{path}: de leerlingenexport {problem}; controleer het bronpad").format(
-                    path=path,
-                    problem=problem,
-                )
-            )
+        require_file(path, _("de leerlingenexport"), _("controleer het bronpad"))
         try:
             if path.suffix.lower() in _SPREADSHEET_SUFFIXES:
                 table = read_workbook(
@@ -167,16 +162,7 @@ class CsvExportSource:
                 table = self._read_csv(path, data)
                 digest = hashlib.sha256(data).hexdigest()  # as sha256_of_file, without a re-read
         except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise ConfigurationError(
-                _(
-                    "{path}: de leerlingenexport kan niet gelezen worden ({reason}); "
-                    "controleer het pad en de rechten"
-                ).format(
-                    path=path,
-                    reason=reason,
-                )
-            ) from None
+            raise unreadable(path, exc, _("de leerlingenexport")) from None
         return self._export(path, digest, table)
 
     # -- CSV ----------------------------------------------------------------------------

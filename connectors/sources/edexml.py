@@ -29,12 +29,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.errors import ConfigurationError, SourceFormatError
+from connectors.errors import SourceFormatError
 from connectors.i18n import _
-from connectors.sources.base import (
-    SchoolExport,
-    sha256_of_file,
-)
+from connectors.sources.base import SchoolExport, require_file, sha256_of_file, unreadable
 from connectors.sources.edexml_reader import EdexmlReader
 from connectors.sources.edexml_rows import FORMAT, ROOT_TAG, SUPPORTED_MAJOR_VERSION, reexport_hint
 
@@ -62,14 +59,7 @@ class EdexmlSource:
                 no valid schooljaar or no pupils.
         """
         path = Path(path)
-        if not path.is_file():
-            problem = _("bestaat niet") if not path.exists() else _("is geen bestand")
-            raise ConfigurationError(
-                _("{path}: de EDEXML-export {problem}; controleer het bronpad").format(
-                    path=path,
-                    problem=problem,
-                )
-            )
+        require_file(path, _("de EDEXML-export"), _("controleer het bronpad"))
         reader = EdexmlReader(path)
         try:
             if path.stat().st_size == 0:
@@ -87,16 +77,7 @@ class EdexmlSource:
                     reader.read(handle)
             digest = sha256_of_file(path)
         except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise ConfigurationError(
-                _(
-                    "{path}: de EDEXML-export kan niet gelezen worden ({reason}); "
-                    "controleer het pad en de rechten"
-                ).format(
-                    path=path,
-                    reason=reason,
-                )
-            ) from None
+            raise unreadable(path, exc, _("de EDEXML-export")) from None
         return reader.export(digest)
 
 

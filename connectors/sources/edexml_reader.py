@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from lxml import etree
 
@@ -104,18 +104,9 @@ class EdexmlReader(RowCollector):
         chunk = handle.read(_FAST_CHUNK_BYTES)
         if _is_wide_encoding(chunk):
             return False
-        parser = etree.XMLPullParser(
-            # start-ns is reported whatever the tag filter: namespaced elements, which
-            # the filter would not show, can only exist where one is declared.
-            events=("start", "end", "start-ns"),
-            tag=REPORTED_FILTER,
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
-        )
+        # start-ns is reported whatever the tag filter: namespaced elements, which the
+        # filter would not show, can only exist where one is declared.
+        parser = _pull_parser(("start", "end", "start-ns"), tag=REPORTED_FILTER)
         places = TagPlaces()
         etree.clear_error_log()  # as the exact reader does: the log holds this file's only
         tail = b""
@@ -224,15 +215,7 @@ class EdexmlReader(RowCollector):
         # late for an indented file). Counting the lines we feed is exact, and each
         # start event arrives while the line that completes its start tag is being fed,
         # which is the line libxml2 itself reports below 65,535.
-        parser = etree.XMLPullParser(
-            events=("start", "end"),
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
-        )
+        parser = _pull_parser(("start", "end"))
         line = 1
         count_lines: bool | None = None
         # The feed parser raises its *last* error (often a confusing follow-up), while
@@ -452,3 +435,23 @@ def _describe(message: str) -> str:
     message = re.sub(r",\s*line \d+,\s*column \d+.*$", "", message, flags=re.DOTALL)
     message = " ".join(message.split()).rstrip(" ,.!")
     return short(message, 120) or _("onleesbare XML")
+
+
+def _pull_parser(
+    events: tuple[Literal["start", "end", "start-ns"], ...], tag: tuple[str, ...] | None = None
+) -> etree.XMLPullParser:
+    """A pull parser for an export, which is untrusted input.
+
+    No entities, no network, no DTD, no tree beyond libxml2's limits; comments and
+    processing instructions are dropped, so that only elements and text reach the reader.
+    """
+    return etree.XMLPullParser(
+        events=events,
+        tag=tag,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )

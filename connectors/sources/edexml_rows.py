@@ -123,20 +123,21 @@ class RowCollector:
         # Lines of the school block's fields, for messages about them.
         self.school_child_lines: dict[str, int] = {}
 
+    def _refused(self, line: int, problem: str) -> SourceFormatError:
+        """The school block is refused: `problem` at `line`, and how to export it again."""
+        return SourceFormatError(
+            _("{label} regel {line}: {problem}; {reexport_hint}").format(
+                label=self.label, line=line, problem=problem, reexport_hint=reexport_hint()
+            )
+        )
+
     # -- objects ---------------------------------------------------------------------
 
     def read_school(self, elem: Any, line: int) -> None:
         """Read the <school> block into the school header; refuse a second one or a bad year."""
         if self.school is not None:
-            raise SourceFormatError(
-                _(
-                    "{label} regel {line}: een tweede <school>-blok; een "
-                    "EDEXML-bestand bevat één school; {reexport_hint}"
-                ).format(
-                    label=self.label,
-                    line=line,
-                    reexport_hint=reexport_hint(),
-                )
+            raise self._refused(
+                line, _("een tweede <school>-blok; een EDEXML-bestand bevat één school")
             )
         school: dict[str, str | None] = dict.fromkeys(SCHOOL_FIELDS)
         lines = self.school_child_lines
@@ -149,40 +150,25 @@ class RowCollector:
         if version is not None:
             major = _MAJOR_VERSION.search(version)
             if major is None or major.group() != SUPPORTED_MAJOR_VERSION:
-                raise SourceFormatError(
+                raise self._refused(
+                    lines.get("xsdversie", line),
                     _(
-                        "{label} regel {value}: EDEXML-versie {version} wordt niet "
-                        "ondersteund, Sluis leest EDEXML 2.x; {reexport_hint}"
-                    ).format(
-                        label=self.label,
-                        value=lines.get("xsdversie", line),
-                        version=_quote(version),
-                        reexport_hint=reexport_hint(),
-                    )
+                        "EDEXML-versie {version} wordt niet ondersteund, Sluis leest EDEXML 2.x"
+                    ).format(version=_quote(version)),
                 )
         year = school["schooljaar"]
         if year is None:
-            raise SourceFormatError(
-                _(
-                    "{label} regel {value}: <school> heeft geen <schooljaar>, en "
-                    "toestemming hangt af van het schooljaar; {reexport_hint}"
-                ).format(
-                    label=self.label,
-                    value=lines.get("schooljaar", line),
-                    reexport_hint=reexport_hint(),
-                )
+            raise self._refused(
+                lines.get("schooljaar", line),
+                _("<school> heeft geen <schooljaar>, en toestemming hangt af van het schooljaar"),
             )
         if not _is_school_year(year):
-            raise SourceFormatError(
+            raise self._refused(
+                lines.get("schooljaar", line),
                 _(
-                    "{label} regel {value}: schooljaar {year} is geen schooljaar zoals "
-                    "2026-2027 (tweede jaar = eerste jaar + 1); {reexport_hint}"
-                ).format(
-                    label=self.label,
-                    value=lines.get("schooljaar", line),
-                    year=_quote(year),
-                    reexport_hint=reexport_hint(),
-                )
+                    "schooljaar {year} is geen schooljaar zoals 2026-2027 (tweede jaar = "
+                    "eerste jaar + 1)"
+                ).format(year=_quote(year)),
             )
         school["brincode"] = canonical_brin(school["brincode"])
         self.school = school

@@ -122,9 +122,7 @@ from connectors.i18n import _
 from connectors.oneroster_spec import (
     MANIFEST_FILES,
 )
-from connectors.sources.base import (
-    SchoolExport,
-)
+from connectors.sources.base import SchoolExport, unreadable
 from connectors.sources.oneroster_package import Package
 from connectors.sources.oneroster_reader import OneRosterReader
 from connectors.sources.oneroster_rules import FORMAT, SPEC_HEADERS, VERSIONS
@@ -164,16 +162,7 @@ class OneRosterSource:
                 reader = OneRosterReader(package)
                 return reader.read()
         except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise ConfigurationError(
-                _(
-                    "{path}: het OneRoster-pakket kan niet gelezen worden ({reason}); "
-                    "controleer het pad en de rechten"
-                ).format(
-                    path=path,
-                    reason=reason,
-                )
-            ) from None
+            raise unreadable(path, exc, _("het OneRoster-pakket")) from None
 
 
 ONEROSTER_SOURCE = OneRosterSource()

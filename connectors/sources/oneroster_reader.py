@@ -18,6 +18,7 @@ from connectors.sources.base import (
 )
 from connectors.sources.oneroster_csv import (
     CsvFile,
+    Records,
     Table,
     check_header,
     check_width,
@@ -114,17 +115,9 @@ class OneRosterReader:
     # -- manifest -----------------------------------------------------------------------
 
     def _manifest(self) -> tuple[str, dict[str, str], dict[str, int]]:
-        label = self.package.label(MANIFEST)
-        body = strip_bom(self.package.read(MANIFEST))
-        decode(body, label)
-        records = scan_records(body, label)
-        if not len(records.starts) or records.blank[0]:
-            raise rule_error(
-                at_line(label, 1),
-                _("de kopregel ontbreekt"),
-                "manifest_header",
-                _("begin manifest.csv met de regel propertyName,value"),
-            )
+        label, body, records = self._records(
+            MANIFEST, "manifest_header", _("begin manifest.csv met de regel propertyName,value")
+        )
         header = header_names(body, records)
         if header != ["propertyName", "value"]:
             raise rule_error(
@@ -237,6 +230,16 @@ class OneRosterReader:
                     ),
                 )
 
+    def _records(self, name: str, code: str, fix: str) -> tuple[str, bytes, Records]:
+        """The label, UTF-8 body and records of file `name`; refused without a header line."""
+        label = self.package.label(name)
+        body = strip_bom(self.package.read(name))
+        decode(body, label)
+        records = scan_records(body, label)
+        if not len(records.starts) or records.blank[0]:
+            raise rule_error(at_line(label, 1), _("de kopregel ontbreekt"), code, fix)
+        return label, body, records
+
     # -- structure and rows -------------------------------------------------------------
 
     def _structure(self, version: str, modes: dict[str, str]) -> dict[str, CsvFile]:
@@ -245,19 +248,13 @@ class OneRosterReader:
         for name, expected in SPEC_HEADERS[version].items():
             if modes[name] == ABSENT:
                 continue
-            label = self.package.label(f"{name}.csv")
-            body = strip_bom(self.package.read(f"{name}.csv"))
-            decode(body, label)
-            records = scan_records(body, label)
-            if not len(records.starts) or records.blank[0]:
-                raise rule_error(
-                    at_line(label, 1),
-                    _("de kopregel ontbreekt"),
-                    "header",
-                    _("{reexport}; elk bestand begint met zijn kopregel").format(
-                        reexport=reexport_fix()
-                    ),
-                )
+            label, body, records = self._records(
+                f"{name}.csv",
+                "header",
+                _("{reexport}; elk bestand begint met zijn kopregel").format(
+                    reexport=reexport_fix()
+                ),
+            )
             file = CsvFile(name, label, modes[name], body, records, header_names(body, records))
             check_header(file, expected, version)
             check_width(file)
