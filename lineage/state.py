@@ -51,10 +51,7 @@ from lineage.engine import transaction as _transaction
 from lineage.rights import DeliveryMemberRecord, ErasureRecord
 from lineage.tables import Base, DeliveryRecord, UtcDateTime
 from lineage.values import NAME_LENGTH as _NAME_LENGTH
-from lineage.values import TOKEN_LENGTH as _TOKEN_LENGTH
-from lineage.values import sha256_hex as _sha256
-from lineage.values import token as _token
-from lineage.values import utc as _utc
+from lineage.values import Name, Sha256, Token, UtcTime, boundary, check
 
 __all__ = [
     "KINDS",
@@ -222,13 +219,13 @@ def _aad(supplier: str, pupil_hash: str) -> bytes:
     return f"{supplier}\x1f{pupil_hash}".encode()
 
 
-def load_state(engine: Engine, supplier: str, schools: list[str]) -> dict[str, SupplierState]:
+@boundary
+def load_state(engine: Engine, supplier: Name, schools: list[str]) -> dict[str, SupplierState]:
     """Return what `supplier` holds for each of `schools` (empty state where nothing).
 
     Raises:
         ConfigurationError: the database cannot be reached.
     """
-    key = _token(supplier, "supplier", _NAME_LENGTH)
     result = {school: SupplierState.nothing() for school in schools}
     with _transaction(engine) as connection:
         for chunk in _chunks(list(result)):
@@ -243,7 +240,9 @@ def load_state(engine: Engine, supplier: str, schools: list[str]) -> dict[str, S
                     SupplierStateRecord.kind,
                 )
                 .join(DeliveryRecord, DeliveryRecord.delivery_id == SupplierStateRecord.delivery_id)
-                .where(SupplierStateRecord.supplier == key, SupplierStateRecord.school.in_(chunk))
+                .where(
+                    SupplierStateRecord.supplier == supplier, SupplierStateRecord.school.in_(chunk)
+                )
             ).all()
             if not rows:
                 continue
@@ -261,7 +260,9 @@ def load_state(engine: Engine, supplier: str, schools: list[str]) -> dict[str, S
                 )
         # A school whose last delivery left nobody with the supplier still has a baseline.
         empty = [school for school, state in result.items() if state.empty]
-        for school, (delivery_id, agreement_sha256) in _baselines(connection, key, empty).items():
+        for school, (delivery_id, agreement_sha256) in _baselines(
+            connection, supplier, empty
+        ).items():
             result[school] = SupplierState(_empty_frame(), delivery_id, agreement_sha256)
     return result
 
@@ -306,8 +307,8 @@ def _baselines(
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
     """Insertable rows; a frame without a `kind` column holds pupils only."""
-    hashes = [_sha256(h, "pupil_hash") for h in frame["pupil_hash"]]
-    rows = [_sha256(h, "row_hash") for h in frame["row_hash"]]
+    hashes = check(list[Sha256], list(frame["pupil_hash"]), "pupil_hash")
+    rows = check(list[Sha256], list(frame["row_hash"]), "row_hash")
     refs = [r if isinstance(r, bytes) else None for r in frame["ref"]]
     kinds = list(frame["kind"]) if "kind" in frame.columns else [PUPIL] * len(frame)
     unknown = sorted({str(k) for k in kinds} - set(KINDS))
@@ -319,8 +320,9 @@ def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
     ]
 
 
+@boundary
 def commit_state(
-    engine: Engine, supplier: str, school: str, delivery_id: str, frame: pd.DataFrame
+    engine: Engine, supplier: Name, school: Name, delivery_id: Token, frame: pd.DataFrame
 ) -> int:
     """Replace what `supplier` holds for `school` by `frame`, left by delivery `delivery_id`.
 
@@ -334,14 +336,11 @@ def commit_state(
         ValueError: a hash is not 64 hex characters.
         ConfigurationError: the database cannot be reached.
     """
-    key = _token(supplier, "supplier", _NAME_LENGTH)
-    school_key = _token(school, "school", _NAME_LENGTH)
-    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     rows = _rows(frame)
     with _transaction(engine) as connection:
         connection.execute(
             sql_delete(SupplierStateRecord).where(
-                SupplierStateRecord.supplier == key, SupplierStateRecord.school == school_key
+                SupplierStateRecord.supplier == supplier, SupplierStateRecord.school == school
             )
         )
         it = iter(rows)
@@ -349,29 +348,29 @@ def commit_state(
             connection.execute(
                 sql_insert(SupplierStateRecord),
                 [
-                    {**r, "supplier": key, "school": school_key, "delivery_id": delivery}
+                    {**r, "supplier": supplier, "school": school, "delivery_id": delivery_id}
                     for r in batch
                 ],
             )
     return len(rows)
 
 
-def stage_pending(engine: Engine, delivery_id: str, frame: pd.DataFrame) -> int:
+@boundary
+def stage_pending(engine: Engine, delivery_id: Token, frame: pd.DataFrame) -> int:
     """Keep the state a held delivery would leave, until it is approved or superseded."""
-    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     rows = _rows(frame)
     with _transaction(engine) as connection:
         it = iter(rows)
         while batch := list(islice(it, _BATCH)):
             connection.execute(
-                sql_insert(PendingStateRecord), [{**r, "delivery_id": delivery} for r in batch]
+                sql_insert(PendingStateRecord), [{**r, "delivery_id": delivery_id} for r in batch]
             )
     return len(rows)
 
 
-def pending_state(engine: Engine, delivery_id: str) -> pd.DataFrame:
+@boundary
+def pending_state(engine: Engine, delivery_id: Token) -> pd.DataFrame:
     """The state a held delivery leaves: STATE_COLUMNS and `kind` (pupil or teacher)."""
-    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         rows = connection.execute(
             select(
@@ -379,7 +378,7 @@ def pending_state(engine: Engine, delivery_id: str) -> pd.DataFrame:
                 PendingStateRecord.row_hash,
                 PendingStateRecord.ref,
                 PendingStateRecord.kind,
-            ).where(PendingStateRecord.delivery_id == delivery)
+            ).where(PendingStateRecord.delivery_id == delivery_id)
         ).all()
     if not rows:
         return _empty_frame().assign(kind=pd.Series([], dtype="str"))
@@ -388,27 +387,27 @@ def pending_state(engine: Engine, delivery_id: str) -> pd.DataFrame:
     )
 
 
-def discard_pending(engine: Engine, delivery_id: str) -> int:
+@boundary
+def discard_pending(engine: Engine, delivery_id: Token) -> int:
     """Forget a held delivery's pending state (superseded or expired)."""
-    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         return int(
             connection.execute(
-                sql_delete(PendingStateRecord).where(PendingStateRecord.delivery_id == delivery)
+                sql_delete(PendingStateRecord).where(PendingStateRecord.delivery_id == delivery_id)
             ).rowcount
         )
 
 
-def state_from_delivery(engine: Engine, delivery_id: str) -> pd.DataFrame:
+@boundary
+def state_from_delivery(engine: Engine, delivery_id: Token) -> pd.DataFrame:
     """The state a full delivery left, rebuilt from its recorded members (for re-delivery).
 
     Refs are not kept with members, so the rebuilt state has none.
     """
-    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         rows = connection.execute(
             select(DeliveryMemberRecord.pupil_hash, DeliveryMemberRecord.row_hash).where(
-                DeliveryMemberRecord.delivery_id == delivery,
+                DeliveryMemberRecord.delivery_id == delivery_id,
                 DeliveryMemberRecord.row_hash.is_not(None),
             )
         ).all()
@@ -419,13 +418,13 @@ def state_from_delivery(engine: Engine, delivery_id: str) -> pd.DataFrame:
     return frame
 
 
-def mark_removed(engine: Engine, delivery_id: str, at: datetime) -> None:
+@boundary(labels={"at": "removed_at"})
+def mark_removed(engine: Engine, delivery_id: Token, at: UtcTime) -> None:
     """Record that a delivery was removed from its drop (retention)."""
-    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         connection.execute(
             sql_insert(DropRemovalRecord),
-            [{"delivery_id": delivery, "removed_at": _utc(at, "removed_at")}],
+            [{"delivery_id": delivery_id, "removed_at": at}],
         )
 
 
@@ -449,7 +448,8 @@ def forget_suppliers(engine: Engine, keep: set[str]) -> int:
         )
 
 
-def pupil_is_known(engine: Engine, pupil_hash: str) -> bool:
+@boundary
+def pupil_is_known(engine: Engine, pupil_hash: Sha256) -> bool:
     """Whether lineage holds anything about the pupil (by `lineage.rights.pupil_hash`).
 
     A delivery that held the pupil, a supplier's state or a held delivery's pending
@@ -461,9 +461,8 @@ def pupil_is_known(engine: Engine, pupil_hash: str) -> bool:
         ValueError: the hash is not 64 hex characters.
         ConfigurationError: the database cannot be reached.
     """
-    member = _sha256(pupil_hash, "pupil_hash")
     queries = [
-        select(table.pupil_hash).where(table.pupil_hash == member).limit(1)
+        select(table.pupil_hash).where(table.pupil_hash == pupil_hash).limit(1)
         for table in (
             DeliveryMemberRecord,
             SupplierStateRecord,
