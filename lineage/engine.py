@@ -253,16 +253,10 @@ def batch(engine: Engine) -> Iterator[Connection]:
     """
     outer = _open_batch(engine)
     if outer is not None:
-        try:
-            yield outer.connection
-        except BaseException:
-            outer.failed = True
-            raise
+        with _joined(outer) as connection:
+            yield connection
         return
-    try:
-        connection = engine.connect()
-    except DBAPIError as exc:
-        raise connection_error(engine.url, exc) from None
+    connection = _connect(engine)
     scope = _Batch(connection, threading.get_ident())
     token = _BATCHES.set({**(_BATCHES.get() or {}), id(engine): scope})
     try:
@@ -281,6 +275,23 @@ def batch(engine: Engine) -> Iterator[Connection]:
         _BATCHES.reset(token)
     for callback in scope.callbacks:
         callback()
+
+
+@contextmanager
+def _joined(scope: _Batch) -> Iterator[Connection]:
+    """The open batch's connection; an error leaving it fails the whole batch."""
+    try:
+        yield scope.connection
+    except BaseException:
+        scope.failed = True
+        raise
+
+
+def _connect(engine: Engine) -> Connection:
+    try:
+        return engine.connect()
+    except DBAPIError as exc:
+        raise connection_error(engine.url, exc) from None
 
 
 def after_commit(engine: Engine, callback: Callable[[], object]) -> None:
@@ -305,16 +316,10 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     """
     scope = _open_batch(engine)
     if scope is not None:
-        try:
-            yield scope.connection
-        except BaseException:
-            scope.failed = True
-            raise
+        with _joined(scope) as connection:
+            yield connection
         return
-    try:
-        connection = engine.connect()
-    except DBAPIError as exc:
-        raise connection_error(engine.url, exc) from None
+    connection = _connect(engine)
     with connection, connection.begin():
         try:
             yield connection

@@ -186,17 +186,7 @@ def fail_event(
             value. It is folded onto one line and cut at 500 characters; no stack trace is
             sent.
     """
-    folded = fold(str(message))
-    facet = error_message_run.ErrorMessageRunFacet(
-        message=folded or "run failed", programmingLanguage="python", producer=PRODUCER
-    )
-    return _event(
-        RunState.FAIL,
-        run_id,
-        job_name=job_name,
-        event_time=event_time,
-        run_facets={"errorMessage": facet},
-    )
+    return _ended_event(RunState.FAIL, run_id, job_name, event_time, message, "run failed")
 
 
 @boundary
@@ -204,16 +194,23 @@ def abort_event(
     run_id: RunKey, *, job_name: Token = DEFAULT_JOB_NAME, event_time: UtcTime, message: str
 ) -> RunEvent:
     """The ABORT event of a run that was killed or stopped by a signal (one-line reason)."""
-    folded = fold(str(message))
+    return _ended_event(RunState.ABORT, run_id, job_name, event_time, message, "run aborted")
+
+
+def _ended_event(
+    state: RunState,
+    run_id: str,
+    job_name: str,
+    event_time: datetime,
+    message: object,
+    otherwise: str,
+) -> RunEvent:
+    """A FAIL or ABORT event: `message` folded on one line (`otherwise` if it is empty)."""
     facet = error_message_run.ErrorMessageRunFacet(
-        message=folded or "run aborted", programmingLanguage="python", producer=PRODUCER
+        message=fold(str(message)) or otherwise, programmingLanguage="python", producer=PRODUCER
     )
     return _event(
-        RunState.ABORT,
-        run_id,
-        job_name=job_name,
-        event_time=event_time,
-        run_facets={"errorMessage": facet},
+        state, run_id, job_name=job_name, event_time=event_time, run_facets={"errorMessage": facet}
     )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, ScalarResult, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -57,9 +58,8 @@ class StoreQueries:
             ValueError: ``run_id`` is not a UUID.
             ConfigurationError: the database cannot be reached.
         """
-        query = select(SourceRecord).where(SourceRecord.run_id == run_id).order_by(SourceRecord.id)
         with self._transaction() as session:
-            return [_source_snapshot(row) for row in session.scalars(query)]
+            return [_source_snapshot(row) for row in _of_run(session, SourceRecord, run_id)]
 
     @boundary
     def deliveries_for_run(self, run_id: RunKey) -> list[DeliverySnapshot]:
@@ -164,13 +164,8 @@ class StoreQueries:
             ValueError: ``run_id`` is not a UUID.
             ConfigurationError: the database cannot be reached.
         """
-        query = (
-            select(QuarantineRecord)
-            .where(QuarantineRecord.run_id == run_id)
-            .order_by(QuarantineRecord.id)
-        )
         with self._transaction() as session:
-            return [_quarantine_snapshot(row) for row in session.scalars(query)]
+            return [_quarantine_snapshot(row) for row in _of_run(session, QuarantineRecord, run_id)]
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -203,3 +198,11 @@ class StoreQueries:
                 if is_damaged(exc):
                     raise connection_error(self._engine.url, exc) from None
                 raise
+
+
+_RunRow = TypeVar("_RunRow", SourceRecord, QuarantineRecord)
+
+
+def _of_run(session: Session, table: type[_RunRow], run_id: str) -> ScalarResult[_RunRow]:
+    """A run's rows of `table`, in the order they were recorded."""
+    return session.scalars(select(table).where(table.run_id == run_id).order_by(table.id))
