@@ -58,8 +58,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import MappingProxyType, TracebackType
-from typing import Any, Final, Self, cast
+from types import MappingProxyType
+from typing import Any, Final, cast
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -77,8 +77,9 @@ from lineage.audit_tables import (
     AuditHeadRecord,
     AuditRecord,
 )
-from lineage.engine import build_engine, in_batch
+from lineage.engine import Disposing, build_engine, in_batch
 from lineage.engine import transaction as _transaction
+from lineage.snapshots import from_row
 
 # The checks keep the short private names the code below was written with.
 from lineage.values import Actor, AuditKey, Details, Name, Sha256, Token, UtcTime, boundary, check
@@ -161,7 +162,7 @@ def default_actor() -> str:
     return actor
 
 
-class AuditLog:
+class AuditLog(Disposing):
     """Appends administrator actions to the chained audit log, reads and verifies it.
 
     Args:
@@ -184,17 +185,6 @@ class AuditLog:
         else:
             self._engine = lineage_engine(engine_or_url)
             self._owned = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.dispose()
 
     @property
     def engine(self) -> Engine:
@@ -518,13 +508,4 @@ def chain_is_keyed(engine: Engine) -> bool:
 
 
 def _entry(row: Any) -> AuditEntry:
-    return AuditEntry(
-        seq=row.seq,
-        at=row.at,
-        actor=row.actor,
-        action=cast(AuditAction, row.action),
-        subject=row.subject,
-        details=_frozen(row.details),
-        prev_hash=row.prev_hash,
-        row_hash=row.row_hash,
-    )
+    return from_row(AuditEntry, row, details=_frozen(row.details))

@@ -20,9 +20,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Delete, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -32,10 +33,12 @@ from connectors.private_files import make_private_dir, make_private_file
 
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
+    "Disposing",
     "after_commit",
     "batch",
     "build_engine",
     "connection_error",
+    "deleted",
     "describe",
     "in_batch",
     "is_damaged",
@@ -328,3 +331,28 @@ def transaction(engine: Engine) -> Iterator[Connection]:
             if is_damaged(exc):
                 raise connection_error(engine.url, exc) from None
             raise
+
+
+def deleted(engine: Engine, statement: Delete) -> int:
+    """Run one DELETE in a `transaction` of its own; how many rows it removed."""
+    with transaction(engine) as connection:
+        return int(connection.execute(statement).rowcount)
+
+
+class Disposing:
+    """A context manager whose block ends with `dispose` (the store, the audit log)."""
+
+    def dispose(self) -> None:
+        """Close what the object holds; a subclass says what."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.dispose()

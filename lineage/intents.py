@@ -24,7 +24,7 @@ from sqlalchemy import insert as sql_insert
 from lineage.engine import transaction as _transaction
 from lineage.locks import RunLockRecord
 from lineage.rights import DeliveryMemberRecord
-from lineage.state import PUPIL, PendingStateRecord, SupplierStateRecord
+from lineage.state import PUPIL, PendingStateRecord, SupplierStateRecord, pending_rows
 from lineage.tables import DeliveryRecord, RunRecord
 from lineage.values import DeliveryIds, Location, Message, RunKey, Token, UtcTime, boundary, check
 
@@ -184,14 +184,7 @@ def confirm(engine: Engine, delivery_id: Token, *, location: Location | None) ->
         ).first()
         if row is None or row.status != PUBLISHING:
             return False
-        pending = connection.execute(
-            select(
-                PendingStateRecord.pupil_hash,
-                PendingStateRecord.row_hash,
-                PendingStateRecord.ref,
-                PendingStateRecord.kind,
-            ).where(PendingStateRecord.delivery_id == delivery_id)
-        ).all()
+        pending = pending_rows(connection, delivery_id)
         members = [
             {"delivery_id": delivery_id, "pupil_hash": h, "row_hash": r}
             for h, r, _, kind in pending

@@ -19,6 +19,7 @@ from sqlalchemy import insert as sql_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from lineage.engine import deleted
 from lineage.engine import transaction as _transaction
 from lineage.tables import Base, RunRecord, UtcDateTime
 from lineage.values import NAME_LENGTH as _NAME_LENGTH
@@ -149,9 +150,4 @@ def acquire(
 
 def release(engine: Engine, run_id: str) -> int:
     """Give up every lock the run holds; returns how many."""
-    with _transaction(engine) as connection:
-        return int(
-            connection.execute(
-                sql_delete(RunLockRecord).where(RunLockRecord.run_id == run_id)
-            ).rowcount
-        )
+    return deleted(engine, sql_delete(RunLockRecord).where(RunLockRecord.run_id == run_id))

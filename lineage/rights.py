@@ -52,6 +52,7 @@ from lineage.audit import AuditEntry
 from lineage.audit import append_entry as _append
 from lineage.audit import locked_transaction as _locked_transaction
 from lineage.engine import transaction as _transaction
+from lineage.snapshots import from_row
 from lineage.tables import Base, DeliveryRecord, RunRecord, UtcDateTime
 from lineage.values import (
     Actor,
@@ -437,16 +438,7 @@ def _current(connection: Connection, member: str) -> Erasure | None:
             ErasureRecord.revoked_by,
         ).where(ErasureRecord.pupil_hash == member)
     ).first()
-    if row is None:
-        return None
-    return Erasure(
-        pupil_hash=row.pupil_hash,
-        requested_at=row.requested_at,
-        actor=row.actor,
-        reason=row.reason,
-        revoked_at=row.revoked_at,
-        revoked_by=row.revoked_by,
-    )
+    return None if row is None else from_row(Erasure, row)
 
 
 def _reason(value: object) -> str:

@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -40,13 +40,14 @@ from typing import Final
 import pandas as pd
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, Engine, ForeignKey, LargeBinary, String, select
+from sqlalchemy import Connection, Engine, ForeignKey, LargeBinary, Row, String, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.errors import ConfigurationError
 from connectors.i18n import _
+from lineage.engine import deleted
 from lineage.engine import transaction as _transaction
 from lineage.rights import DeliveryMemberRecord, ErasureRecord
 from lineage.tables import Base, DeliveryRecord, UtcDateTime
@@ -68,6 +69,7 @@ __all__ = [
     "forget_suppliers",
     "load_state",
     "mark_removed",
+    "pending_rows",
     "pending_state",
     "pupil_is_known",
     "removed_deliveries",
@@ -372,14 +374,7 @@ def stage_pending(engine: Engine, delivery_id: Token, frame: pd.DataFrame) -> in
 def pending_state(engine: Engine, delivery_id: Token) -> pd.DataFrame:
     """The state a held delivery leaves: STATE_COLUMNS and `kind` (pupil or teacher)."""
     with _transaction(engine) as connection:
-        rows = connection.execute(
-            select(
-                PendingStateRecord.pupil_hash,
-                PendingStateRecord.row_hash,
-                PendingStateRecord.ref,
-                PendingStateRecord.kind,
-            ).where(PendingStateRecord.delivery_id == delivery_id)
-        ).all()
+        rows = pending_rows(connection, delivery_id)
     if not rows:
         return _empty_frame().assign(kind=pd.Series([], dtype="str"))
     return pd.DataFrame(rows, columns=[*STATE_COLUMNS, "kind"]).astype(
@@ -387,15 +382,24 @@ def pending_state(engine: Engine, delivery_id: Token) -> pd.DataFrame:
     )
 
 
+def pending_rows(
+    connection: Connection, delivery_id: str
+) -> Sequence[Row[str, str, bytes | None, str]]:
+    """(pupil_hash, row_hash, ref, kind) of each row a held delivery's state would hold."""
+    pending = PendingStateRecord
+    return connection.execute(
+        select(pending.pupil_hash, pending.row_hash, pending.ref, pending.kind).where(
+            pending.delivery_id == delivery_id
+        )
+    ).all()
+
+
 @boundary
 def discard_pending(engine: Engine, delivery_id: Token) -> int:
     """Forget a held delivery's pending state (superseded or expired)."""
-    with _transaction(engine) as connection:
-        return int(
-            connection.execute(
-                sql_delete(PendingStateRecord).where(PendingStateRecord.delivery_id == delivery_id)
-            ).rowcount
-        )
+    return deleted(
+        engine, sql_delete(PendingStateRecord).where(PendingStateRecord.delivery_id == delivery_id)
+    )
 
 
 @boundary
@@ -440,12 +444,9 @@ def forget_suppliers(engine: Engine, keep: set[str]) -> int:
     Without an agreement nothing is delivered to them again, so what they held (hashes
     and sealed identifiers) has no use left.
     """
-    with _transaction(engine) as connection:
-        return int(
-            connection.execute(
-                sql_delete(SupplierStateRecord).where(SupplierStateRecord.supplier.not_in(keep))
-            ).rowcount
-        )
+    return deleted(
+        engine, sql_delete(SupplierStateRecord).where(SupplierStateRecord.supplier.not_in(keep))
+    )
 
 
 @boundary

@@ -22,13 +22,11 @@ imports the store's names from the store.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from types import TracebackType
-from typing import Self
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from lineage.engine import build_engine
+from lineage.engine import Disposing, build_engine
 from lineage.engine import describe as _describe
 from lineage.engine import parse_url as _parse_url
 from lineage.queries import StoreQueries
@@ -104,7 +102,7 @@ __all__ = [
 ]
 
 
-class LineageStore(StoreQueries):
+class LineageStore(StoreQueries, Disposing):
     """Records runs, sources, quarantine counts and deliveries in a SQL database.
 
     Args:
@@ -119,17 +117,6 @@ class LineageStore(StoreQueries):
     def __init__(self, url: str) -> None:
         self._where = _describe(_parse_url(url))
         self._engine: Engine = build_engine(url)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.dispose()
 
     def dispose(self) -> None:
         """Close every pooled connection; the store can still be used afterwards."""
