@@ -264,16 +264,12 @@ def batch(engine: Engine) -> Iterator[Connection]:
     token = _BATCHES.set({**(_BATCHES.get() or {}), id(engine): scope})
     try:
         # begin() commits when the block ends and rolls back when an error leaves it.
-        with connection, connection.begin():
+        with _damage_reported(engine), connection, connection.begin():
             if connection.dialect.name == "sqlite":
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             yield connection
             if scope.failed:
                 raise RuntimeError("a lineage write in this batch failed; nothing was kept")
-    except DBAPIError as exc:
-        if is_damaged(exc):
-            raise connection_error(engine.url, exc) from None
-        raise
     finally:
         _BATCHES.reset(token)
     for callback in scope.callbacks:
@@ -287,6 +283,18 @@ def _joined(scope: _Batch) -> Iterator[Connection]:
         yield scope.connection
     except BaseException:
         scope.failed = True
+        raise
+
+
+@contextmanager
+def _damage_reported(engine: Engine) -> Iterator[None]:
+    """A damaged database file as a ConfigurationError, like a failed connect."""
+    try:
+        yield
+    except DBAPIError as exc:
+        # A damaged SQLite file can pass the connect and fail on a later page.
+        if is_damaged(exc):
+            raise connection_error(engine.url, exc) from None
         raise
 
 
@@ -323,14 +331,8 @@ def transaction(engine: Engine) -> Iterator[Connection]:
             yield connection
         return
     connection = _connect(engine)
-    with connection, connection.begin():
-        try:
-            yield connection
-        except DBAPIError as exc:
-            # A damaged SQLite file can pass the connect and fail on a later page.
-            if is_damaged(exc):
-                raise connection_error(engine.url, exc) from None
-            raise
+    with connection, connection.begin(), _damage_reported(engine):
+        yield connection
 
 
 def deleted(engine: Engine, statement: Delete) -> int:
