@@ -58,8 +58,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import MappingProxyType, TracebackType
-from typing import Any, Final, Self, cast
+from types import MappingProxyType
+from typing import Any, Final, cast
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -77,18 +77,12 @@ from lineage.audit_tables import (
     AuditHeadRecord,
     AuditRecord,
 )
-from lineage.audit_tables import SUBJECT_LENGTH as _SUBJECT_LENGTH
-from lineage.audit_tables import SUPPLIER_LENGTH as _SUPPLIER_LENGTH
-from lineage.engine import build_engine, in_batch
+from lineage.engine import Disposing, build_engine, in_batch
 from lineage.engine import transaction as _transaction
+from lineage.snapshots import from_row
 
 # The checks keep the short private names the code below was written with.
-from lineage.values import actor as _actor
-from lineage.values import audit_key as _audit_key
-from lineage.values import details as _details
-from lineage.values import sha256_hex as _sha256
-from lineage.values import token as _token
-from lineage.values import utc as _utc
+from lineage.values import Actor, AuditKey, Details, Name, Sha256, Token, UtcTime, boundary, check
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -164,10 +158,11 @@ def default_actor() -> str:
                 "doet (actor, --door)"
             )
         ) from None
-    return _actor(name)
+    actor: str = check(Actor, name, "actor")
+    return actor
 
 
-class AuditLog:
+class AuditLog(Disposing):
     """Appends administrator actions to the chained audit log, reads and verifies it.
 
     Args:
@@ -181,25 +176,15 @@ class AuditLog:
         ValueError: the key is shorter than 16 bytes.
     """
 
-    def __init__(self, engine_or_url: Engine | str, key: bytes | None = None) -> None:
-        self._key = None if key is None else _audit_key(key)
+    @boundary
+    def __init__(self, engine_or_url: Engine | str, key: AuditKey | None = None) -> None:
+        self._key = key
         if isinstance(engine_or_url, Engine):
             self._engine = engine_or_url
             self._owned = False
         else:
             self._engine = lineage_engine(engine_or_url)
             self._owned = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.dispose()
 
     @property
     def engine(self) -> Engine:
@@ -227,14 +212,15 @@ class AuditLog:
         if self._owned:
             self._engine.dispose()
 
+    @boundary
     def append(
         self,
-        actor: str,
+        actor: Actor,
         action: str,
         subject: str,
-        details: Mapping[str, object],
+        details: Details,
         *,
-        at: datetime | None = None,
+        at: UtcTime | None = None,
     ) -> AuditEntry:
         """Append one action to the end of the chain.
 
@@ -257,7 +243,7 @@ class AuditLog:
             ConfigurationError: the database cannot be reached.
         """
         key = self.key
-        entry = _validated(actor, action, subject, details, at)
+        entry = (actor, *_action_and_subject(action, subject), dict(details), _now(at))
         for attempt in range(_APPEND_ATTEMPTS):
             try:
                 with locked_transaction(self._engine) as connection:
@@ -336,12 +322,13 @@ class AuditLog:
         return result.outcome
 
 
+@boundary
 def record_agreement_versions(
     log: AuditLog,
     agreements: Mapping[str, str | None],
-    actor: str,
+    actor: Actor,
     *,
-    at: datetime | None = None,
+    at: UtcTime | None = None,
 ) -> list[AuditEntry]:
     """Record which agreement files changed since the last run, as audit entries.
 
@@ -369,12 +356,12 @@ def record_agreement_versions(
     if not isinstance(agreements, Mapping):
         raise ValueError("agreements must map supplier ids to SHA-256 hex digests")
     current = {
-        _token(supplier, "supplier", _SUPPLIER_LENGTH): _sha256(digest, f"sha256 of {supplier}")
+        check(Name, supplier, "supplier"): check(Sha256, digest, f"sha256 of {supplier}")
         for supplier, digest in agreements.items()
         if digest is not None
     }
     unreadable = {supplier for supplier, digest in agreements.items() if digest is None}
-    who = _actor(actor)
+    who = actor
     when = _now(at)
     log.key  # noqa: B018 - refuse a log without its key before anything is read
     versions = AgreementVersionRecord
@@ -471,21 +458,17 @@ def append_entry(
     )
 
 
-def _validated(
-    actor: object, action: object, subject: object, details: object, at: datetime | None
-) -> tuple[str, str, str, dict[str, Any], datetime]:
-    """Check an entry's parts; returns `append_entry`'s arguments after the connection."""
+def _action_and_subject(action: object, subject: object) -> tuple[str, str]:
+    """An entry's action and subject: a pupil hash for a pupil's action, else an id."""
     if not isinstance(action, str) or action not in AUDIT_ACTIONS:
         raise ValueError(f"action must be one of {', '.join(sorted(AUDIT_ACTIONS))}")
     if action in _PUPIL_ACTIONS:
-        clean_subject = _sha256(subject, f"the subject of {action} (a pupil hash)")
-    else:
-        clean_subject = _token(subject, "subject", _SUBJECT_LENGTH)
-    return _actor(actor), action, clean_subject, _details(details), _now(at)
+        return action, check(Sha256, subject, f"the subject of {action} (a pupil hash)")
+    return action, check(Token, subject, "subject")
 
 
 def _now(at: datetime | None) -> datetime:
-    return datetime.now(UTC) if at is None else _utc(at, "at")
+    return datetime.now(UTC) if at is None else at
 
 
 def _frozen(details: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -525,13 +508,4 @@ def chain_is_keyed(engine: Engine) -> bool:
 
 
 def _entry(row: Any) -> AuditEntry:
-    return AuditEntry(
-        seq=row.seq,
-        at=row.at,
-        actor=row.actor,
-        action=cast(AuditAction, row.action),
-        subject=row.subject,
-        details=_frozen(row.details),
-        prev_hash=row.prev_hash,
-        row_hash=row.row_hash,
-    )
+    return from_row(AuditEntry, row, details=_frozen(row.details))

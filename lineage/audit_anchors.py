@@ -13,12 +13,13 @@ from connectors.i18n import _
 from lineage.audit import AuditHead
 from lineage.engine import transaction as _transaction
 from lineage.tables import RunRecord
-from lineage.values import run_key as _run_key
+from lineage.values import RunKey, boundary
 
 __all__ = ["anchor_run", "run_anchors"]
 
 
-def anchor_run(engine: Engine, run_id: str, head: AuditHead | None) -> None:
+@boundary
+def anchor_run(engine: Engine, run_id: RunKey, head: AuditHead | None) -> None:
     """Record in a run's record the audit head it leaves the log at (nothing if empty).
 
     Raises:
@@ -30,7 +31,7 @@ def anchor_run(engine: Engine, run_id: str, head: AuditHead | None) -> None:
     with _transaction(engine) as connection:
         connection.execute(
             update(RunRecord)
-            .where(RunRecord.run_id == _run_key(run_id))
+            .where(RunRecord.run_id == run_id)
             .values(audit_seq=head.seq, audit_mac=head.row_hash)
         )
 

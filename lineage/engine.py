@@ -20,9 +20,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Delete, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -32,10 +33,12 @@ from connectors.private_files import make_private_dir, make_private_file
 
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
+    "Disposing",
     "after_commit",
     "batch",
     "build_engine",
     "connection_error",
+    "deleted",
     "describe",
     "in_batch",
     "is_damaged",
@@ -253,34 +256,53 @@ def batch(engine: Engine) -> Iterator[Connection]:
     """
     outer = _open_batch(engine)
     if outer is not None:
-        try:
-            yield outer.connection
-        except BaseException:
-            outer.failed = True
-            raise
+        with _joined(outer) as connection:
+            yield connection
         return
-    try:
-        connection = engine.connect()
-    except DBAPIError as exc:
-        raise connection_error(engine.url, exc) from None
+    connection = _connect(engine)
     scope = _Batch(connection, threading.get_ident())
     token = _BATCHES.set({**(_BATCHES.get() or {}), id(engine): scope})
     try:
         # begin() commits when the block ends and rolls back when an error leaves it.
-        with connection, connection.begin():
+        with _damage_reported(engine), connection, connection.begin():
             if connection.dialect.name == "sqlite":
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             yield connection
             if scope.failed:
                 raise RuntimeError("a lineage write in this batch failed; nothing was kept")
-    except DBAPIError as exc:
-        if is_damaged(exc):
-            raise connection_error(engine.url, exc) from None
-        raise
     finally:
         _BATCHES.reset(token)
     for callback in scope.callbacks:
         callback()
+
+
+@contextmanager
+def _joined(scope: _Batch) -> Iterator[Connection]:
+    """The open batch's connection; an error leaving it fails the whole batch."""
+    try:
+        yield scope.connection
+    except BaseException:
+        scope.failed = True
+        raise
+
+
+@contextmanager
+def _damage_reported(engine: Engine) -> Iterator[None]:
+    """A damaged database file as a ConfigurationError, like a failed connect."""
+    try:
+        yield
+    except DBAPIError as exc:
+        # A damaged SQLite file can pass the connect and fail on a later page.
+        if is_damaged(exc):
+            raise connection_error(engine.url, exc) from None
+        raise
+
+
+def _connect(engine: Engine) -> Connection:
+    try:
+        return engine.connect()
+    except DBAPIError as exc:
+        raise connection_error(engine.url, exc) from None
 
 
 def after_commit(engine: Engine, callback: Callable[[], object]) -> None:
@@ -305,21 +327,34 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     """
     scope = _open_batch(engine)
     if scope is not None:
-        try:
-            yield scope.connection
-        except BaseException:
-            scope.failed = True
-            raise
-        return
-    try:
-        connection = engine.connect()
-    except DBAPIError as exc:
-        raise connection_error(engine.url, exc) from None
-    with connection, connection.begin():
-        try:
+        with _joined(scope) as connection:
             yield connection
-        except DBAPIError as exc:
-            # A damaged SQLite file can pass the connect and fail on a later page.
-            if is_damaged(exc):
-                raise connection_error(engine.url, exc) from None
-            raise
+        return
+    connection = _connect(engine)
+    with connection, connection.begin(), _damage_reported(engine):
+        yield connection
+
+
+def deleted(engine: Engine, statement: Delete) -> int:
+    """Run one DELETE in a `transaction` of its own; how many rows it removed."""
+    with transaction(engine) as connection:
+        return int(connection.execute(statement).rowcount)
+
+
+class Disposing:
+    """A context manager whose block ends with `dispose` (the store, the audit log)."""
+
+    def dispose(self) -> None:
+        """Close what the object holds; a subclass says what."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.dispose()

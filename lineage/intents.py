@@ -24,14 +24,9 @@ from sqlalchemy import insert as sql_insert
 from lineage.engine import transaction as _transaction
 from lineage.locks import RunLockRecord
 from lineage.rights import DeliveryMemberRecord
-from lineage.state import PUPIL, PendingStateRecord, SupplierStateRecord
+from lineage.state import PUPIL, PendingStateRecord, SupplierStateRecord, pending_rows
 from lineage.tables import DeliveryRecord, RunRecord
-from lineage.values import TOKEN_LENGTH as _TOKEN_LENGTH
-from lineage.values import fold as _fold
-from lineage.values import location as _location
-from lineage.values import run_key as _run_key
-from lineage.values import token as _token
-from lineage.values import utc as _utc
+from lineage.values import DeliveryIds, Location, Message, RunKey, Token, UtcTime, boundary, check
 
 __all__ = [
     "OpenIntent",
@@ -112,7 +107,7 @@ def _running(engine: Engine) -> list[tuple[str, datetime]]:
             )
         ).all()
     return [
-        (str(run), _utc(beat if beat is not None else started, "heartbeat_at"))
+        (str(run), check(UtcTime, beat if beat is not None else started, "heartbeat_at"))
         for run, started, beat in rows
     ]
 
@@ -127,37 +122,37 @@ def dead_runs(engine: Engine, *, now: datetime, stale: timedelta) -> list[str]:
     return sorted(run for run, last in _running(engine) if now - last >= stale)
 
 
-def beat(engine: Engine, run_id: str, at: datetime) -> None:
+@boundary
+def beat(engine: Engine, run_id: RunKey, at: UtcTime) -> None:
     """A sign of life of `run_id`: on its run row and on every lock it holds."""
-    key = _run_key(run_id)
-    moment = _utc(at, "at")
     with _transaction(engine) as connection:
         connection.execute(
             update(RunRecord)
-            .where(RunRecord.run_id == key, RunRecord.status == "running")
-            .values(heartbeat_at=moment)
+            .where(RunRecord.run_id == run_id, RunRecord.status == "running")
+            .values(heartbeat_at=at)
         )
         connection.execute(
-            update(RunLockRecord).where(RunLockRecord.run_id == key).values(heartbeat_at=moment)
+            update(RunLockRecord).where(RunLockRecord.run_id == run_id).values(heartbeat_at=at)
         )
 
 
-def abort_run(engine: Engine, run_id: str, *, at: datetime, message: str) -> bool:
+@boundary
+def abort_run(engine: Engine, run_id: RunKey, *, at: UtcTime, message: Message) -> bool:
     """Mark a `running` run `aborted` and give up its locks; False if it was not running."""
-    key = _run_key(run_id)
     with _transaction(engine) as connection:
         changed = connection.execute(
             update(RunRecord)
-            .where(RunRecord.run_id == key, RunRecord.status == "running")
-            .values(status="aborted", finished_at=_utc(at, "at"), message=_fold(message))
+            .where(RunRecord.run_id == run_id, RunRecord.status == "running")
+            .values(status="aborted", finished_at=at, message=message)
         ).rowcount
-        connection.execute(sql_delete(RunLockRecord).where(RunLockRecord.run_id == key))
+        connection.execute(sql_delete(RunLockRecord).where(RunLockRecord.run_id == run_id))
     return bool(changed)
 
 
-def delivered_in_run(engine: Engine, run_id: str, delivery_ids: Iterable[str]) -> frozenset[str]:
+@boundary(labels={"delivery_ids": "delivery_id"})
+def delivered_in_run(engine: Engine, run_id: str, delivery_ids: DeliveryIds) -> frozenset[str]:
     """Which of `delivery_ids` this run has recorded `delivered` (confirmed in any process)."""
-    keys = sorted({_token(d, "delivery_id", _TOKEN_LENGTH) for d in delivery_ids})
+    keys = sorted(set(delivery_ids))
     found: set[str] = set()
     with engine.connect() as connection:
         for part in _batches([{"k": k} for k in keys]):
@@ -173,33 +168,25 @@ def delivered_in_run(engine: Engine, run_id: str, delivery_ids: Iterable[str]) -
     return frozenset(found)
 
 
-def confirm(engine: Engine, delivery_id: str, *, location: str | None) -> bool:
+@boundary
+def confirm(engine: Engine, delivery_id: Token, *, location: Location | None) -> bool:
     """Settle an intent as delivered: members, supplier state and status in one commit.
 
     Returns:
         True if the delivery was `publishing` and is now `delivered`; False if it was not
         publishing (confirmed before, or rolled back), and then nothing changes.
     """
-    key = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
-    where = None if location is None else _location(location)
     with _transaction(engine) as connection:
         row = connection.execute(
             select(DeliveryRecord.supplier, DeliveryRecord.school, DeliveryRecord.status).where(
-                DeliveryRecord.delivery_id == key
+                DeliveryRecord.delivery_id == delivery_id
             )
         ).first()
         if row is None or row.status != PUBLISHING:
             return False
-        pending = connection.execute(
-            select(
-                PendingStateRecord.pupil_hash,
-                PendingStateRecord.row_hash,
-                PendingStateRecord.ref,
-                PendingStateRecord.kind,
-            ).where(PendingStateRecord.delivery_id == key)
-        ).all()
+        pending = pending_rows(connection, delivery_id)
         members = [
-            {"delivery_id": key, "pupil_hash": h, "row_hash": r}
+            {"delivery_id": delivery_id, "pupil_hash": h, "row_hash": r}
             for h, r, _, kind in pending
             if kind == PUPIL
         ]
@@ -221,48 +208,51 @@ def confirm(engine: Engine, delivery_id: str, *, location: str | None) -> bool:
                 "row_hash": r,
                 "ref": ref,
                 "kind": kind,
-                "delivery_id": key,
+                "delivery_id": delivery_id,
             }
             for h, r, ref, kind in pending
         ]
         for batch in _batches(state):
             connection.execute(sql_insert(SupplierStateRecord), batch)
         connection.execute(
-            sql_delete(PendingStateRecord).where(PendingStateRecord.delivery_id == key)
+            sql_delete(PendingStateRecord).where(PendingStateRecord.delivery_id == delivery_id)
         )
         values: dict[str, object] = {"status": "delivered"}
-        if where is not None:
-            values["location"] = where
+        if location is not None:
+            values["location"] = location
         connection.execute(
-            update(DeliveryRecord).where(DeliveryRecord.delivery_id == key).values(**values)
+            update(DeliveryRecord).where(DeliveryRecord.delivery_id == delivery_id).values(**values)
         )
     return True
 
 
-def roll_back(engine: Engine, delivery_id: str) -> bool:
+@boundary
+def roll_back(engine: Engine, delivery_id: Token) -> bool:
     """Settle an intent the supplier never saw: `rolled_back`, its pending state gone."""
-    key = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         changed = connection.execute(
             update(DeliveryRecord)
-            .where(DeliveryRecord.delivery_id == key, DeliveryRecord.status == PUBLISHING)
+            .where(DeliveryRecord.delivery_id == delivery_id, DeliveryRecord.status == PUBLISHING)
             .values(status="rolled_back")
         ).rowcount
         if changed:
             connection.execute(
-                sql_delete(PendingStateRecord).where(PendingStateRecord.delivery_id == key)
+                sql_delete(PendingStateRecord).where(PendingStateRecord.delivery_id == delivery_id)
             )
     return bool(changed)
 
 
-def reopen(engine: Engine, delivery_id: str) -> bool:
+@boundary
+def reopen(engine: Engine, delivery_id: Token) -> bool:
     """A rolled-back intent published again (a retry of the same run): `publishing` again."""
-    key = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         return bool(
             connection.execute(
                 update(DeliveryRecord)
-                .where(DeliveryRecord.delivery_id == key, DeliveryRecord.status == "rolled_back")
+                .where(
+                    DeliveryRecord.delivery_id == delivery_id,
+                    DeliveryRecord.status == "rolled_back",
+                )
                 .values(status=PUBLISHING)
             ).rowcount
         )

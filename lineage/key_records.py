@@ -31,7 +31,7 @@ from lineage.engine import transaction as _transaction
 from lineage.rights import DeliveryMemberRecord, ErasureRecord
 from lineage.state import PendingStateRecord, SupplierStateRecord
 from lineage.tables import Base, DeliveryRecord, UtcDateTime
-from lineage.values import utc as _utc
+from lineage.values import UtcTime, boundary
 
 __all__ = [
     "AUDIT_KEY",
@@ -86,8 +86,9 @@ def recorded_fingerprint(engine: Engine, name: str) -> str | None:
         return connection.execute(query).scalar_one_or_none()
 
 
+@boundary
 def record_fingerprint(
-    engine: Engine, name: str, value: str, at: datetime, *, replacing: str | None
+    engine: Engine, name: str, value: str, at: UtcTime, *, replacing: str | None
 ) -> str:
     """Record a key's fingerprint if the table still holds `replacing` for it.
 
@@ -107,7 +108,6 @@ def record_fingerprint(
     Raises:
         ConfigurationError: the database cannot be reached.
     """
-    when = _utc(at, "at")
     record = KeyFingerprintRecord
     current = select(record.fingerprint).where(record.name == name)
     try:
@@ -117,13 +117,13 @@ def record_fingerprint(
                 return str(found)
             if replacing is None:
                 connection.execute(
-                    insert(record).values(name=name, fingerprint=value, recorded_at=when)
+                    insert(record).values(name=name, fingerprint=value, recorded_at=at)
                 )
             else:
                 connection.execute(
                     update(record)
                     .where(record.name == name, record.fingerprint == replacing)
-                    .values(fingerprint=value, recorded_at=when)
+                    .values(fingerprint=value, recorded_at=at)
                 )
     except IntegrityError:
         # Another process inserted it first: what it recorded stands.

@@ -10,7 +10,7 @@ whose lease ran out (a crashed process), is taken over.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, String, select
@@ -19,11 +19,11 @@ from sqlalchemy import insert as sql_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from lineage.engine import deleted
 from lineage.engine import transaction as _transaction
 from lineage.tables import Base, RunRecord, UtcDateTime
 from lineage.values import NAME_LENGTH as _NAME_LENGTH
-from lineage.values import token as _token
-from lineage.values import utc as _utc
+from lineage.values import Names, UtcTime, boundary, check
 
 __all__ = ["LockTimeout", "RunLockRecord", "acquire", "release"]
 
@@ -71,7 +71,7 @@ def _try(
             holder, _, acquired_at, heartbeat_at, status = row
             if holder == run_id:
                 return None, None
-            beaten = _utc(heartbeat_at if heartbeat_at is not None else acquired_at, "heartbeat")
+            beaten = check(UtcTime, heartbeat_at or acquired_at, "heartbeat")
             # The heartbeat decides, not the lease: a long run that beats is alive.
             if status == "running" and now - beaten < stale:
                 return str(holder), None
@@ -96,9 +96,10 @@ def _try(
     return None, taken_from
 
 
+@boundary(labels={"schools": "school"})
 def acquire(
     engine: Engine,
-    schools: Sequence[str],
+    schools: Names,
     run_id: str,
     *,
     wait_seconds: float,
@@ -129,7 +130,7 @@ def acquire(
     Raises:
         LockTimeout: a school stayed held for longer than `wait_seconds`.
     """
-    for school in sorted({_token(s, "school", _NAME_LENGTH) for s in schools}):
+    for school in sorted(set(schools)):
         started = clock()
         told = False
         while True:
@@ -149,9 +150,4 @@ def acquire(
 
 def release(engine: Engine, run_id: str) -> int:
     """Give up every lock the run holds; returns how many."""
-    with _transaction(engine) as connection:
-        return int(
-            connection.execute(
-                sql_delete(RunLockRecord).where(RunLockRecord.run_id == run_id)
-            ).rowcount
-        )
+    return deleted(engine, sql_delete(RunLockRecord).where(RunLockRecord.run_id == run_id))

@@ -26,9 +26,8 @@ The specs and Sluis' run facet are in `lineage.openlineage_specs`, the emitter i
 from __future__ import annotations
 
 import heapq
-import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
@@ -60,14 +59,11 @@ from lineage.openlineage_specs import (
     delivery_output,
     export_fields,
 )
-from lineage.openlineage_specs import id_token as _token
 from lineage.openlineage_specs import no_repeats as _unique
 from lineage.openlineage_transport import LineageEmitter
 
 # The same guards as the lineage store: one definition of a count, a digest and a message.
-from lineage.values import count as _count
-from lineage.values import fold as _fold
-from lineage.values import sha256_hex as _sha256
+from lineage.values import Count, RunKey, Sha256, Token, UtcTime, boundary, check, fold
 
 __all__ = [
     "CONSENT_EXPORT_FIELDS",
@@ -101,11 +97,12 @@ _CONSENT_CATEGORY = "categorie"
 # -- builders ----------------------------------------------------------------------------
 
 
+@boundary
 def start_event(
-    run_id: str,
+    run_id: RunKey,
     *,
-    job_name: str = DEFAULT_JOB_NAME,
-    event_time: datetime,
+    job_name: Token = DEFAULT_JOB_NAME,
+    event_time: UtcTime,
     inputs: Sequence[InputSpec],
 ) -> RunEvent:
     """The START event of a run: the exports it is about to read.
@@ -125,11 +122,12 @@ def start_event(
     )
 
 
+@boundary
 def complete_event(
-    run_id: str,
+    run_id: RunKey,
     *,
-    job_name: str = DEFAULT_JOB_NAME,
-    event_time: datetime,
+    job_name: Token = DEFAULT_JOB_NAME,
+    event_time: UtcTime,
     inputs: Sequence[InputSpec],
     outputs: Sequence[OutputSpec],
     assertions: Sequence[AssertionSpec],
@@ -159,8 +157,8 @@ def complete_event(
     run_facets: dict[str, RunFacet] = {}
     if audit_head is not None:
         run_facets["sluisAudit"] = SluisAuditRunFacet(
-            seq=_count(audit_head.seq, "audit_head.seq"),
-            mac=_sha256(audit_head.row_hash, "audit_head.row_hash"),
+            seq=check(Count, audit_head.seq, "audit_head.seq"),
+            mac=check(Sha256, audit_head.row_hash, "audit_head.row_hash"),
             producer=PRODUCER,
         )
     return _event(
@@ -174,8 +172,9 @@ def complete_event(
     )
 
 
+@boundary
 def fail_event(
-    run_id: str, *, job_name: str = DEFAULT_JOB_NAME, event_time: datetime, message: str
+    run_id: RunKey, *, job_name: Token = DEFAULT_JOB_NAME, event_time: UtcTime, message: str
 ) -> RunEvent:
     """The FAIL event of a run, with an `errorMessage` run facet.
 
@@ -187,33 +186,31 @@ def fail_event(
             value. It is folded onto one line and cut at 500 characters; no stack trace is
             sent.
     """
-    folded = _fold(str(message))
-    facet = error_message_run.ErrorMessageRunFacet(
-        message=folded or "run failed", programmingLanguage="python", producer=PRODUCER
-    )
-    return _event(
-        RunState.FAIL,
-        run_id,
-        job_name=job_name,
-        event_time=event_time,
-        run_facets={"errorMessage": facet},
-    )
+    return _ended_event(RunState.FAIL, run_id, job_name, event_time, message, "run failed")
 
 
+@boundary
 def abort_event(
-    run_id: str, *, job_name: str = DEFAULT_JOB_NAME, event_time: datetime, message: str
+    run_id: RunKey, *, job_name: Token = DEFAULT_JOB_NAME, event_time: UtcTime, message: str
 ) -> RunEvent:
     """The ABORT event of a run that was killed or stopped by a signal (one-line reason)."""
-    folded = _fold(str(message))
+    return _ended_event(RunState.ABORT, run_id, job_name, event_time, message, "run aborted")
+
+
+def _ended_event(
+    state: RunState,
+    run_id: str,
+    job_name: str,
+    event_time: datetime,
+    message: object,
+    otherwise: str,
+) -> RunEvent:
+    """A FAIL or ABORT event: `message` folded on one line (`otherwise` if it is empty)."""
     facet = error_message_run.ErrorMessageRunFacet(
-        message=folded or "run aborted", programmingLanguage="python", producer=PRODUCER
+        message=fold(str(message)) or otherwise, programmingLanguage="python", producer=PRODUCER
     )
     return _event(
-        RunState.ABORT,
-        run_id,
-        job_name=job_name,
-        event_time=event_time,
-        run_facets={"errorMessage": facet},
+        state, run_id, job_name=job_name, event_time=event_time, run_facets={"errorMessage": facet}
     )
 
 
@@ -234,9 +231,9 @@ def _event(
     }
     return RunEvent(
         eventType=state,
-        eventTime=_utc(event_time).isoformat(),
-        run=Run(runId=_run_id(run_id), facets=run_facets or {}),
-        job=Job(namespace=JOB_NAMESPACE, name=_token(job_name, "job_name"), facets=job_facets),
+        eventTime=event_time.isoformat(),
+        run=Run(runId=run_id, facets=run_facets or {}),
+        job=Job(namespace=JOB_NAMESPACE, name=job_name, facets=job_facets),
         producer=PRODUCER,
         inputs=inputs or [],
         outputs=outputs or [],
@@ -394,21 +391,3 @@ def _unique_inputs(inputs: Sequence[InputSpec]) -> list[InputSpec]:
     specs = list(inputs)
     _unique([f"{s.namespace}\n{s.name}" for s in specs], "inputs")
     return specs
-
-
-# -- guards ------------------------------------------------------------------------------
-
-
-def _run_id(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError("run_id must be a UUID string")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise ValueError("run_id must be a UUID string") from None
-
-
-def _utc(value: object) -> datetime:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValueError("event_time must be a timezone-aware datetime")
-    return value.astimezone(UTC)

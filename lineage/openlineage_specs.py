@@ -20,9 +20,7 @@ from openlineage.client.facet_v2 import RunFacet
 from contracts.catalog import DERIVED_FROM, field_catalog, lookup_field
 
 # The same guards as the lineage store: one definition of a field name, a count and a digest.
-from lineage.values import count as _count
-from lineage.values import field_name as _field_name
-from lineage.values import sha256_hex as _sha256
+from lineage.values import Count, FieldName, Sha256, Token, check
 
 __all__ = [
     "AUDIT_FACET_SCHEMA",
@@ -37,7 +35,6 @@ __all__ = [
     "dataset_ref",
     "delivery_output",
     "export_fields",
-    "id_token",
     "no_repeats",
 ]
 
@@ -46,11 +43,9 @@ PRODUCER: Final = "https://github.com/sluis/sluis"
 # A dataset as OpenLineage names it: (namespace, name).
 DatasetRef = tuple[str, str]
 
-# Lengths double as a guard: a name, id or rule never needs more, free text would.
-_TOKEN_LENGTH: Final = 128
+# Lengths double as a guard: a dataset's name never needs more, free text would.
 _DATASET_LENGTH: Final = 1024
 
-_TOKEN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]*")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -102,8 +97,8 @@ class InputSpec:
         for pair in pairs:
             if not isinstance(pair, tuple) or len(pair) != 2:
                 raise ValueError("fields must be (name, type) pairs")
-            _field_name(pair[0], "field name")
-            id_token(pair[1], "field type")
+            check(FieldName, pair[0], "field name")
+            check(Token, pair[1], "field type")
         no_repeats([name for name, _ in pairs], "fields")
         object.__setattr__(self, "fields", pairs)
 
@@ -142,18 +137,18 @@ class OutputSpec:
     def __post_init__(self) -> None:
         dataset_part(self.namespace, "namespace")
         dataset_part(self.name, "name")
-        names = tuple(_field_name(name, "delivered field") for name in self.fields)
+        names = tuple(check(FieldName, name, "delivered field") for name in self.fields)
         no_repeats(list(names), "fields")
         for name in names:
             if lookup_field(name) is None:
                 raise ValueError(f"delivered field {name} is not in the field catalog")
-        _count(self.row_count, "row_count")
-        digests = tuple(_sha256(digest, "file_sha256s") for digest in self.file_sha256s)
+        check(Count, self.row_count, "row_count")
+        digests = tuple(check(list[Sha256], list(self.file_sha256s), "file_sha256s"))
         dataset_ref(self.source_input, "source_input")
         if self.consent_input is not None:
             dataset_ref(self.consent_input, "consent_input")
         if self.size is not None:
-            _count(self.size, "size")
+            check(Count, self.size, "size")
         object.__setattr__(self, "fields", names)
         object.__setattr__(self, "file_sha256s", digests)
 
@@ -178,11 +173,11 @@ class AssertionSpec:
     dataset: DatasetRef | None = None
 
     def __post_init__(self) -> None:
-        id_token(self.assertion, "assertion")
+        check(Token, self.assertion, "assertion")
         if not isinstance(self.success, bool):
             raise ValueError("success must be a bool")
         if self.column is not None:
-            _field_name(self.column, "column")
+            check(FieldName, self.column, "column")
         if self.severity not in (None, "error", "warn"):
             raise ValueError("severity must be error, warn or None")
         if self.dataset is not None:
@@ -238,11 +233,13 @@ def delivery_output(
     if name is None:
         raise ValueError(f"{delivery.supplier}: no delivery, so no output dataset")
     return OutputSpec(
-        namespace=f"sluis-drop://{id_token(delivery.supplier, 'supplier')}",
+        namespace=f"sluis-drop://{check(Token, delivery.supplier, 'supplier')}",
         name=name,
         fields=list(delivery.fields),
-        row_count=_count(delivery.counts.get("delivered"), "counts['delivered']"),
-        file_sha256s=[_sha256(f.get("sha256"), "files[].sha256") for f in delivery.files],
+        row_count=check(Count, delivery.counts.get("delivered"), "counts['delivered']"),
+        file_sha256s=check(
+            list[Sha256], [f.get("sha256") for f in delivery.files], "files[].sha256"
+        ),
         source_input=source_input,
         consent_input=consent_input,
     )
@@ -254,20 +251,6 @@ def export_fields() -> list[tuple[str, str]]:
 
 
 # -- guards ------------------------------------------------------------------------------
-
-
-def id_token(value: object, name: str) -> str:
-    """An id of letters, digits and ``._:+-`` of at most 128 characters.
-
-    Raises:
-        ValueError: it is not.
-    """
-    if not isinstance(value, str) or len(value) > _TOKEN_LENGTH or not _TOKEN.fullmatch(value):
-        raise ValueError(
-            f"{name} must be an id of at most {_TOKEN_LENGTH} letters, digits or ._:+- "
-            "without spaces"
-        )
-    return value
 
 
 def dataset_part(value: object, name: str) -> str:

@@ -8,10 +8,11 @@ short session, where a database that cannot be reached or is damaged becomes a o
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, ScalarResult, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -24,13 +25,7 @@ from lineage.snapshots import quarantine_snapshot as _quarantine_snapshot
 from lineage.snapshots import run_snapshot as _run_snapshot
 from lineage.snapshots import source_snapshot as _source_snapshot
 from lineage.tables import DeliveryRecord, QuarantineRecord, RunRecord, SourceRecord
-
-# The checks keep the short private names the code below was written with.
-from lineage.values import DELIVERY_STATUSES as _DELIVERY_STATUSES
-from lineage.values import NAME_LENGTH as _NAME_LENGTH
-from lineage.values import choice as _choice
-from lineage.values import run_key as _run_key
-from lineage.values import token as _token
+from lineage.values import DeliveryStatusCodes, Name, Names, RunKey, boundary
 
 __all__ = ["StoreQueries"]
 
@@ -43,34 +38,31 @@ class StoreQueries:
 
     _engine: Engine
 
-    def get_run(self, run_id: str) -> RunSnapshot | None:
+    @boundary
+    def get_run(self, run_id: RunKey) -> RunSnapshot | None:
         """Return the run, or None if it was never started.
 
         Raises:
             ValueError: ``run_id`` is not a UUID.
             ConfigurationError: the database cannot be reached.
         """
-        key = _run_key(run_id)
         with self._transaction() as session:
-            run = session.get(RunRecord, key)
+            run = session.get(RunRecord, run_id)
             return None if run is None else _run_snapshot(run)
 
-    def sources_for_run(self, run_id: str) -> list[SourceSnapshot]:
+    @boundary
+    def sources_for_run(self, run_id: RunKey) -> list[SourceSnapshot]:
         """Return the export files a run read, in the order they were recorded.
 
         Raises:
             ValueError: ``run_id`` is not a UUID.
             ConfigurationError: the database cannot be reached.
         """
-        query = (
-            select(SourceRecord)
-            .where(SourceRecord.run_id == _run_key(run_id))
-            .order_by(SourceRecord.id)
-        )
         with self._transaction() as session:
-            return [_source_snapshot(row) for row in session.scalars(query)]
+            return [_source_snapshot(row) for row in _of_run(session, SourceRecord, run_id)]
 
-    def deliveries_for_run(self, run_id: str) -> list[DeliverySnapshot]:
+    @boundary
+    def deliveries_for_run(self, run_id: RunKey) -> list[DeliverySnapshot]:
         """Return a run's deliveries, oldest first.
 
         Raises:
@@ -79,7 +71,7 @@ class StoreQueries:
         """
         query = (
             select(DeliveryRecord)
-            .where(DeliveryRecord.run_id == _run_key(run_id))
+            .where(DeliveryRecord.run_id == run_id)
             .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
         )
         with self._transaction() as session:
@@ -108,13 +100,14 @@ class StoreQueries:
             row = session.scalars(query).first()
             return None if row is None else _delivery_snapshot(row)
 
+    @boundary(labels={"statuses": "status", "schools": "school"})
     def deliveries_of(
         self,
-        supplier: str,
+        supplier: Name,
         *,
-        statuses: Iterable[str] = ("delivered",),
-        school: str | None = None,
-        schools: Collection[str] | None = None,
+        statuses: DeliveryStatusCodes = ("delivered",),
+        school: Name | None = None,
+        schools: Names | None = None,
     ) -> list[DeliverySnapshot]:
         """Return a supplier's deliveries with one of `statuses`, oldest first.
 
@@ -129,7 +122,7 @@ class StoreQueries:
         if schools is not None:
             if school is not None:
                 raise ValueError("give school or schools, not both")
-            names = sorted({_token(s, "school", _NAME_LENGTH) for s in schools})
+            names = sorted(set(schools))
             found = [
                 snapshot
                 for start in range(0, len(names), _IN_LIST)
@@ -143,16 +136,16 @@ class StoreQueries:
     def _deliveries_of(
         self, supplier: str, statuses: Iterable[str], schools: list[str] | None
     ) -> list[DeliverySnapshot]:
-        wanted = [_choice(status, "status", _DELIVERY_STATUSES) for status in statuses]
+        wanted = list(statuses)
         conditions = [
-            DeliveryRecord.supplier == _token(supplier, "supplier", _NAME_LENGTH),
+            DeliveryRecord.supplier == supplier,
             # One status as an equality: planners then use the status index for the order too.
             DeliveryRecord.status == wanted[0]
             if len(wanted) == 1
             else DeliveryRecord.status.in_(wanted),
         ]
         if schools is not None and len(schools) == 1:
-            conditions.append(DeliveryRecord.school == _token(schools[0], "school", _NAME_LENGTH))
+            conditions.append(DeliveryRecord.school == schools[0])
         elif schools is not None:
             conditions.append(DeliveryRecord.school.in_(schools))
         query = (
@@ -163,20 +156,16 @@ class StoreQueries:
         with self._transaction() as session:
             return [_delivery_snapshot(row) for row in session.scalars(query)]
 
-    def quarantine_for_run(self, run_id: str) -> list[QuarantineSnapshot]:
+    @boundary
+    def quarantine_for_run(self, run_id: RunKey) -> list[QuarantineSnapshot]:
         """Return a run's quarantine counts in the order they were recorded.
 
         Raises:
             ValueError: ``run_id`` is not a UUID.
             ConfigurationError: the database cannot be reached.
         """
-        query = (
-            select(QuarantineRecord)
-            .where(QuarantineRecord.run_id == _run_key(run_id))
-            .order_by(QuarantineRecord.id)
-        )
         with self._transaction() as session:
-            return [_quarantine_snapshot(row) for row in session.scalars(query)]
+            return [_quarantine_snapshot(row) for row in _of_run(session, QuarantineRecord, run_id)]
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -209,3 +198,11 @@ class StoreQueries:
                 if is_damaged(exc):
                     raise connection_error(self._engine.url, exc) from None
                 raise
+
+
+_RunRow = TypeVar("_RunRow", SourceRecord, QuarantineRecord)
+
+
+def _of_run(session: Session, table: type[_RunRow], run_id: str) -> ScalarResult[_RunRow]:
+    """A run's rows of `table`, in the order they were recorded."""
+    return session.scalars(select(table).where(table.run_id == run_id).order_by(table.id))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -52,13 +52,18 @@ from lineage.audit import AuditEntry
 from lineage.audit import append_entry as _append
 from lineage.audit import locked_transaction as _locked_transaction
 from lineage.engine import transaction as _transaction
+from lineage.snapshots import from_row
 from lineage.tables import Base, DeliveryRecord, RunRecord, UtcDateTime
-from lineage.values import DeliveryStatus
-from lineage.values import actor as _actor
-from lineage.values import audit_key as _audit_key
-from lineage.values import sha256_hex as _sha256
-from lineage.values import token as _token
-from lineage.values import utc as _utc
+from lineage.values import (
+    Actor,
+    AuditKey,
+    DeliveryStatus,
+    Sha256,
+    Sha256s,
+    Token,
+    UtcTime,
+    boundary,
+)
 
 __all__ = [
     "LEGAL_REQUEST_TRIGGER",
@@ -78,7 +83,6 @@ __all__ = [
 
 _MIN_SECRET_BYTES: Final = 16
 _REASON_LENGTH: Final = 2000
-_DELIVERY_ID_LENGTH: Final = 128
 _BATCH: Final = 5000
 
 
@@ -176,11 +180,12 @@ def pupil_hash(key: str, secret: bytes) -> str:
     return hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+@boundary(labels={"hashes": "each pupil hash", "row_hashes": "each row hash"})
 def record_members(
     engine: Engine,
-    delivery_id: str,
-    hashes: Iterable[str],
-    row_hashes: Iterable[str] | None = None,
+    delivery_id: Token,
+    hashes: Sha256s,
+    row_hashes: Sha256s | None = None,
 ) -> int:
     """Record which pupils, as hashes, a recorded delivery held.
 
@@ -199,37 +204,41 @@ def record_members(
             this call is recorded).
         ConfigurationError: the database cannot be reached.
     """
-    key = _token(delivery_id, "delivery_id", _DELIVERY_ID_LENGTH)
-    pupils = [_sha256(value, "each pupil hash") for value in _strings(hashes)]
+    pupils = list(hashes)
     rows_of: dict[str, str | None] = dict.fromkeys(pupils)
     if row_hashes is not None:
-        row_list = [_sha256(value, "each row hash") for value in _strings(row_hashes)]
+        row_list = list(row_hashes)
         if len(row_list) != len(pupils):
             raise ValueError("row_hashes must have one hash per pupil hash")
         rows_of = dict(zip(pupils, row_list, strict=True))
     members = sorted(rows_of)
     with _transaction(engine) as connection:
         known = connection.execute(
-            select(DeliveryRecord.delivery_id).where(DeliveryRecord.delivery_id == key)
+            select(DeliveryRecord.delivery_id).where(DeliveryRecord.delivery_id == delivery_id)
         ).first()
         if known is None:
-            raise ValueError(f"delivery {key} was not recorded")
+            raise ValueError(f"delivery {delivery_id} was not recorded")
         rows = iter(members)
         try:
             while batch := list(islice(rows, _BATCH)):
                 connection.execute(
                     sql_insert(DeliveryMemberRecord),
                     [
-                        {"delivery_id": key, "pupil_hash": value, "row_hash": rows_of[value]}
+                        {
+                            "delivery_id": delivery_id,
+                            "pupil_hash": value,
+                            "row_hash": rows_of[value],
+                        }
                         for value in batch
                     ],
                 )
         except IntegrityError:
-            raise ValueError(f"members of delivery {key} were already recorded") from None
+            raise ValueError(f"members of delivery {delivery_id} were already recorded") from None
     return len(members)
 
 
-def deliveries_for_pupil(engine: Engine, pupil_hash: str) -> list[PupilDelivery]:
+@boundary
+def deliveries_for_pupil(engine: Engine, pupil_hash: Sha256) -> list[PupilDelivery]:
     """Return every delivery the pupil was recorded in, oldest first.
 
     Args:
@@ -240,7 +249,6 @@ def deliveries_for_pupil(engine: Engine, pupil_hash: str) -> list[PupilDelivery]
         ValueError: the hash is not 64 hex characters.
         ConfigurationError: the database cannot be reached.
     """
-    member = _sha256(pupil_hash, "pupil_hash")
     query = (
         select(
             DeliveryRecord.delivery_id,
@@ -256,7 +264,7 @@ def deliveries_for_pupil(engine: Engine, pupil_hash: str) -> list[PupilDelivery]
         )
         .join(DeliveryMemberRecord, DeliveryMemberRecord.delivery_id == DeliveryRecord.delivery_id)
         .join(RunRecord, RunRecord.run_id == DeliveryRecord.run_id)
-        .where(DeliveryMemberRecord.pupil_hash == member)
+        .where(DeliveryMemberRecord.pupil_hash == pupil_hash)
         .order_by(DeliveryRecord.created_at, DeliveryRecord.delivery_id)
     )
     with _transaction(engine) as connection:
@@ -276,8 +284,15 @@ def deliveries_for_pupil(engine: Engine, pupil_hash: str) -> list[PupilDelivery]
         ]
 
 
+@boundary
 def erase(
-    engine: Engine, pupil_hash: str, actor: str, reason: str, at: datetime, *, audit_key: bytes
+    engine: Engine,
+    pupil_hash: Sha256,
+    actor: Actor,
+    reason: str,
+    at: UtcTime,
+    *,
+    audit_key: AuditKey,
 ) -> AuditEntry:
     """Record a parent's erasure (or objection) request, and its audit entry.
 
@@ -300,30 +315,27 @@ def erase(
         ValueError: an argument is malformed, or the pupil is already erased.
         ConfigurationError: the database cannot be reached.
     """
-    member = _sha256(pupil_hash, "pupil_hash")
-    who = _actor(actor)
     text = _reason(reason)
-    when = _utc(at, "at")
-    key = _audit_key(audit_key)
-    values = {"requested_at": when, "actor": who, "reason": text}
+    values = {"requested_at": at, "actor": actor, "reason": text}
     with _locked_transaction(engine) as connection:
-        current = _current(connection, member)
+        current = _current(connection, pupil_hash)
         if current is None:
-            connection.execute(sql_insert(ErasureRecord).values(pupil_hash=member, **values))
+            connection.execute(sql_insert(ErasureRecord).values(pupil_hash=pupil_hash, **values))
         elif current.revoked_at is None:
             raise ValueError(_("deze leerling is al vergeten; er is niets gewijzigd"))
         else:
             connection.execute(
                 sql_update(ErasureRecord)
-                .where(ErasureRecord.pupil_hash == member)
+                .where(ErasureRecord.pupil_hash == pupil_hash)
                 .values(revoked_at=None, revoked_by=None, **values)
             )
         details = {"reason_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
-        return _append(connection, key, who, "erasure", member, details, when)
+        return _append(connection, audit_key, actor, "erasure", pupil_hash, details, at)
 
 
+@boundary
 def revoke(
-    engine: Engine, pupil_hash: str, actor: str, at: datetime, *, audit_key: bytes
+    engine: Engine, pupil_hash: Sha256, actor: Actor, at: UtcTime, *, audit_key: AuditKey
 ) -> AuditEntry:
     """End an active erasure, e.g. when a parent withdraws the request.
 
@@ -341,22 +353,18 @@ def revoke(
         ValueError: an argument is malformed, or the pupil has no active erasure.
         ConfigurationError: the database cannot be reached.
     """
-    member = _sha256(pupil_hash, "pupil_hash")
-    who = _actor(actor)
-    when = _utc(at, "at")
-    key = _audit_key(audit_key)
     with _locked_transaction(engine) as connection:
-        current = _current(connection, member)
+        current = _current(connection, pupil_hash)
         if current is None or current.revoked_at is not None:
             raise ValueError(
                 _("voor deze leerling staat geen actieve vergeet-opdracht om in te trekken")
             )
         connection.execute(
             sql_update(ErasureRecord)
-            .where(ErasureRecord.pupil_hash == member)
-            .values(revoked_at=when, revoked_by=who)
+            .where(ErasureRecord.pupil_hash == pupil_hash)
+            .values(revoked_at=at, revoked_by=actor)
         )
-        return _append(connection, key, who, "erasure_revoked", member, {}, when)
+        return _append(connection, audit_key, actor, "erasure_revoked", pupil_hash, {}, at)
 
 
 def erased_hashes(engine: Engine) -> frozenset[str]:
@@ -370,19 +378,20 @@ def erased_hashes(engine: Engine) -> frozenset[str]:
         return frozenset(connection.scalars(query))
 
 
-def get_erasure(engine: Engine, pupil_hash: str) -> Erasure | None:
+@boundary
+def get_erasure(engine: Engine, pupil_hash: Sha256) -> Erasure | None:
     """Return the pupil's erasure request, active or revoked, or None if there is none.
 
     Raises:
         ValueError: the hash is not 64 hex characters.
         ConfigurationError: the database cannot be reached.
     """
-    member = _sha256(pupil_hash, "pupil_hash")
     with _transaction(engine) as connection:
-        return _current(connection, member)
+        return _current(connection, pupil_hash)
 
 
-def purge_before(engine: Engine, cutoff: datetime) -> dict[str, int]:
+@boundary
+def purge_before(engine: Engine, cutoff: UtcTime) -> dict[str, int]:
     """Delete the memberships of deliveries created before the cutoff.
 
     The deliveries stay; only which pupils they held goes. Erasures stay too, or an
@@ -401,8 +410,7 @@ def purge_before(engine: Engine, cutoff: datetime) -> dict[str, int]:
         ValueError: the cutoff is not timezone-aware.
         ConfigurationError: the database cannot be reached.
     """
-    limit = _utc(cutoff, "cutoff")
-    old = select(DeliveryRecord.delivery_id).where(DeliveryRecord.created_at < limit)
+    old = select(DeliveryRecord.delivery_id).where(DeliveryRecord.created_at < cutoff)
     members = DeliveryMemberRecord
     with _transaction(engine) as connection:
         deliveries = connection.execute(
@@ -430,16 +438,7 @@ def _current(connection: Connection, member: str) -> Erasure | None:
             ErasureRecord.revoked_by,
         ).where(ErasureRecord.pupil_hash == member)
     ).first()
-    if row is None:
-        return None
-    return Erasure(
-        pupil_hash=row.pupil_hash,
-        requested_at=row.requested_at,
-        actor=row.actor,
-        reason=row.reason,
-        revoked_at=row.revoked_at,
-        revoked_by=row.revoked_by,
-    )
+    return None if row is None else from_row(Erasure, row)
 
 
 def _reason(value: object) -> str:
@@ -452,9 +451,3 @@ def _reason(value: object) -> str:
     if "\x00" in value:
         raise ValueError(_("de reden bevat een NUL-teken; haal het weg"))
     return value
-
-
-def _strings(values: Iterable[str]) -> Iterable[str]:
-    if isinstance(values, str | bytes):
-        raise ValueError("hashes must be an iterable of pupil hashes, not one string")
-    return values

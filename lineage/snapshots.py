@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from lineage.tables import DeliveryRecord, QuarantineRecord, RunRecord, SourceRecord
 from lineage.values import DeliveryMode, DeliveryStatus, RunStatus, Severity
@@ -25,6 +25,7 @@ __all__ = [
     "RunSnapshot",
     "SourceSnapshot",
     "delivery_snapshot",
+    "from_row",
     "quarantine_snapshot",
     "run_snapshot",
     "source_snapshot",
@@ -111,47 +112,40 @@ class QuarantineSnapshot:
     count: int
 
 
+_Snapshot = TypeVar("_Snapshot")
+
+
+def from_row(kind: type[_Snapshot], row: object, **computed: object) -> _Snapshot:
+    """A `kind` dataclass of `row`'s attributes of the same names; `computed` for the rest.
+
+    Statuses and codes come over as the strings stored; their Literal types hold because
+    every write checked them (lineage.values).
+    """
+    copied = {
+        f.name: getattr(row, f.name) for f in fields(cast(Any, kind)) if f.name not in computed
+    }
+    return kind(**copied, **computed)
+
+
 def run_snapshot(run: RunRecord) -> RunSnapshot:
     """The run as stored, detached from its session."""
-    return RunSnapshot(
-        run_id=run.run_id,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        status=cast(RunStatus, run.status),
-        trigger=run.trigger,
-        dry_run=run.dry_run,
-        sluis_version=run.sluis_version,
-        message=run.message,
-        parameters=MappingProxyType(json.loads(json.dumps(run.parameters))),
+    return from_row(
+        RunSnapshot, run, parameters=MappingProxyType(json.loads(json.dumps(run.parameters)))
     )
 
 
 def source_snapshot(row: SourceRecord) -> SourceSnapshot:
     """The export file as stored, detached from its session."""
-    return SourceSnapshot(
-        run_id=row.run_id,
-        school=row.school,
-        path=row.path,
-        sha256=row.sha256,
-        format=row.format,
-        encoding=row.encoding,
-        pupils_read=row.pupils_read,
-        schooljaar=row.schooljaar,
-    )
+    return from_row(SourceSnapshot, row)
 
 
 def delivery_snapshot(row: DeliveryRecord) -> DeliverySnapshot:
     """The delivery as stored, detached from its session (its JSON copied)."""
     counts = row.counts
-    return DeliverySnapshot(
-        delivery_id=row.delivery_id,
-        run_id=row.run_id,
-        supplier=row.supplier,
-        school=row.school,
-        agreement_sha256=row.agreement_sha256,
-        agreement_reference=row.agreement_reference,
+    return from_row(
+        DeliverySnapshot,
+        row,
         fields=tuple(row.fields),
-        mode=cast(DeliveryMode, row.mode),
         counts=DeliveryCounts(
             input=counts["input"],
             delivered=counts["delivered"],
@@ -161,20 +155,9 @@ def delivery_snapshot(row: DeliveryRecord) -> DeliverySnapshot:
         files=tuple(
             DeliveredFile(name=f["name"], sha256=f["sha256"], rows=f["rows"]) for f in row.files
         ),
-        manifest_sha256=row.manifest_sha256,
-        location=row.location,
-        status=cast(DeliveryStatus, row.status),
-        created_at=row.created_at,
     )
 
 
 def quarantine_snapshot(row: QuarantineRecord) -> QuarantineSnapshot:
     """The quarantine count as stored, detached from its session."""
-    return QuarantineSnapshot(
-        run_id=row.run_id,
-        school=row.school,
-        column=row.column,
-        rule=row.rule,
-        severity=cast(Severity, row.severity),
-        count=row.count,
-    )
+    return from_row(QuarantineSnapshot, row)

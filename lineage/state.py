@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -40,21 +40,19 @@ from typing import Final
 import pandas as pd
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, Engine, ForeignKey, LargeBinary, String, select
+from sqlalchemy import Connection, Engine, ForeignKey, LargeBinary, Row, String, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connectors.errors import ConfigurationError
 from connectors.i18n import _
+from lineage.engine import deleted
 from lineage.engine import transaction as _transaction
 from lineage.rights import DeliveryMemberRecord, ErasureRecord
 from lineage.tables import Base, DeliveryRecord, UtcDateTime
 from lineage.values import NAME_LENGTH as _NAME_LENGTH
-from lineage.values import TOKEN_LENGTH as _TOKEN_LENGTH
-from lineage.values import sha256_hex as _sha256
-from lineage.values import token as _token
-from lineage.values import utc as _utc
+from lineage.values import Name, Sha256, Token, UtcTime, boundary, check
 
 __all__ = [
     "KINDS",
@@ -71,6 +69,7 @@ __all__ = [
     "forget_suppliers",
     "load_state",
     "mark_removed",
+    "pending_rows",
     "pending_state",
     "pupil_is_known",
     "removed_deliveries",
@@ -222,13 +221,13 @@ def _aad(supplier: str, pupil_hash: str) -> bytes:
     return f"{supplier}\x1f{pupil_hash}".encode()
 
 
-def load_state(engine: Engine, supplier: str, schools: list[str]) -> dict[str, SupplierState]:
+@boundary
+def load_state(engine: Engine, supplier: Name, schools: list[str]) -> dict[str, SupplierState]:
     """Return what `supplier` holds for each of `schools` (empty state where nothing).
 
     Raises:
         ConfigurationError: the database cannot be reached.
     """
-    key = _token(supplier, "supplier", _NAME_LENGTH)
     result = {school: SupplierState.nothing() for school in schools}
     with _transaction(engine) as connection:
         for chunk in _chunks(list(result)):
@@ -243,7 +242,9 @@ def load_state(engine: Engine, supplier: str, schools: list[str]) -> dict[str, S
                     SupplierStateRecord.kind,
                 )
                 .join(DeliveryRecord, DeliveryRecord.delivery_id == SupplierStateRecord.delivery_id)
-                .where(SupplierStateRecord.supplier == key, SupplierStateRecord.school.in_(chunk))
+                .where(
+                    SupplierStateRecord.supplier == supplier, SupplierStateRecord.school.in_(chunk)
+                )
             ).all()
             if not rows:
                 continue
@@ -261,7 +262,9 @@ def load_state(engine: Engine, supplier: str, schools: list[str]) -> dict[str, S
                 )
         # A school whose last delivery left nobody with the supplier still has a baseline.
         empty = [school for school, state in result.items() if state.empty]
-        for school, (delivery_id, agreement_sha256) in _baselines(connection, key, empty).items():
+        for school, (delivery_id, agreement_sha256) in _baselines(
+            connection, supplier, empty
+        ).items():
             result[school] = SupplierState(_empty_frame(), delivery_id, agreement_sha256)
     return result
 
@@ -306,8 +309,8 @@ def _baselines(
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
     """Insertable rows; a frame without a `kind` column holds pupils only."""
-    hashes = [_sha256(h, "pupil_hash") for h in frame["pupil_hash"]]
-    rows = [_sha256(h, "row_hash") for h in frame["row_hash"]]
+    hashes = check(list[Sha256], list(frame["pupil_hash"]), "pupil_hash")
+    rows = check(list[Sha256], list(frame["row_hash"]), "row_hash")
     refs = [r if isinstance(r, bytes) else None for r in frame["ref"]]
     kinds = list(frame["kind"]) if "kind" in frame.columns else [PUPIL] * len(frame)
     unknown = sorted({str(k) for k in kinds} - set(KINDS))
@@ -319,8 +322,9 @@ def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
     ]
 
 
+@boundary
 def commit_state(
-    engine: Engine, supplier: str, school: str, delivery_id: str, frame: pd.DataFrame
+    engine: Engine, supplier: Name, school: Name, delivery_id: Token, frame: pd.DataFrame
 ) -> int:
     """Replace what `supplier` holds for `school` by `frame`, left by delivery `delivery_id`.
 
@@ -334,14 +338,11 @@ def commit_state(
         ValueError: a hash is not 64 hex characters.
         ConfigurationError: the database cannot be reached.
     """
-    key = _token(supplier, "supplier", _NAME_LENGTH)
-    school_key = _token(school, "school", _NAME_LENGTH)
-    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     rows = _rows(frame)
     with _transaction(engine) as connection:
         connection.execute(
             sql_delete(SupplierStateRecord).where(
-                SupplierStateRecord.supplier == key, SupplierStateRecord.school == school_key
+                SupplierStateRecord.supplier == supplier, SupplierStateRecord.school == school
             )
         )
         it = iter(rows)
@@ -349,38 +350,31 @@ def commit_state(
             connection.execute(
                 sql_insert(SupplierStateRecord),
                 [
-                    {**r, "supplier": key, "school": school_key, "delivery_id": delivery}
+                    {**r, "supplier": supplier, "school": school, "delivery_id": delivery_id}
                     for r in batch
                 ],
             )
     return len(rows)
 
 
-def stage_pending(engine: Engine, delivery_id: str, frame: pd.DataFrame) -> int:
+@boundary
+def stage_pending(engine: Engine, delivery_id: Token, frame: pd.DataFrame) -> int:
     """Keep the state a held delivery would leave, until it is approved or superseded."""
-    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     rows = _rows(frame)
     with _transaction(engine) as connection:
         it = iter(rows)
         while batch := list(islice(it, _BATCH)):
             connection.execute(
-                sql_insert(PendingStateRecord), [{**r, "delivery_id": delivery} for r in batch]
+                sql_insert(PendingStateRecord), [{**r, "delivery_id": delivery_id} for r in batch]
             )
     return len(rows)
 
 
-def pending_state(engine: Engine, delivery_id: str) -> pd.DataFrame:
+@boundary
+def pending_state(engine: Engine, delivery_id: Token) -> pd.DataFrame:
     """The state a held delivery leaves: STATE_COLUMNS and `kind` (pupil or teacher)."""
-    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
-        rows = connection.execute(
-            select(
-                PendingStateRecord.pupil_hash,
-                PendingStateRecord.row_hash,
-                PendingStateRecord.ref,
-                PendingStateRecord.kind,
-            ).where(PendingStateRecord.delivery_id == delivery)
-        ).all()
+        rows = pending_rows(connection, delivery_id)
     if not rows:
         return _empty_frame().assign(kind=pd.Series([], dtype="str"))
     return pd.DataFrame(rows, columns=[*STATE_COLUMNS, "kind"]).astype(
@@ -388,27 +382,36 @@ def pending_state(engine: Engine, delivery_id: str) -> pd.DataFrame:
     )
 
 
-def discard_pending(engine: Engine, delivery_id: str) -> int:
-    """Forget a held delivery's pending state (superseded or expired)."""
-    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
-    with _transaction(engine) as connection:
-        return int(
-            connection.execute(
-                sql_delete(PendingStateRecord).where(PendingStateRecord.delivery_id == delivery)
-            ).rowcount
+def pending_rows(
+    connection: Connection, delivery_id: str
+) -> Sequence[Row[str, str, bytes | None, str]]:
+    """(pupil_hash, row_hash, ref, kind) of each row a held delivery's state would hold."""
+    pending = PendingStateRecord
+    return connection.execute(
+        select(pending.pupil_hash, pending.row_hash, pending.ref, pending.kind).where(
+            pending.delivery_id == delivery_id
         )
+    ).all()
 
 
-def state_from_delivery(engine: Engine, delivery_id: str) -> pd.DataFrame:
+@boundary
+def discard_pending(engine: Engine, delivery_id: Token) -> int:
+    """Forget a held delivery's pending state (superseded or expired)."""
+    return deleted(
+        engine, sql_delete(PendingStateRecord).where(PendingStateRecord.delivery_id == delivery_id)
+    )
+
+
+@boundary
+def state_from_delivery(engine: Engine, delivery_id: Token) -> pd.DataFrame:
     """The state a full delivery left, rebuilt from its recorded members (for re-delivery).
 
     Refs are not kept with members, so the rebuilt state has none.
     """
-    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         rows = connection.execute(
             select(DeliveryMemberRecord.pupil_hash, DeliveryMemberRecord.row_hash).where(
-                DeliveryMemberRecord.delivery_id == delivery,
+                DeliveryMemberRecord.delivery_id == delivery_id,
                 DeliveryMemberRecord.row_hash.is_not(None),
             )
         ).all()
@@ -419,13 +422,13 @@ def state_from_delivery(engine: Engine, delivery_id: str) -> pd.DataFrame:
     return frame
 
 
-def mark_removed(engine: Engine, delivery_id: str, at: datetime) -> None:
+@boundary(labels={"at": "removed_at"})
+def mark_removed(engine: Engine, delivery_id: Token, at: UtcTime) -> None:
     """Record that a delivery was removed from its drop (retention)."""
-    delivery = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
     with _transaction(engine) as connection:
         connection.execute(
             sql_insert(DropRemovalRecord),
-            [{"delivery_id": delivery, "removed_at": _utc(at, "removed_at")}],
+            [{"delivery_id": delivery_id, "removed_at": at}],
         )
 
 
@@ -441,15 +444,13 @@ def forget_suppliers(engine: Engine, keep: set[str]) -> int:
     Without an agreement nothing is delivered to them again, so what they held (hashes
     and sealed identifiers) has no use left.
     """
-    with _transaction(engine) as connection:
-        return int(
-            connection.execute(
-                sql_delete(SupplierStateRecord).where(SupplierStateRecord.supplier.not_in(keep))
-            ).rowcount
-        )
+    return deleted(
+        engine, sql_delete(SupplierStateRecord).where(SupplierStateRecord.supplier.not_in(keep))
+    )
 
 
-def pupil_is_known(engine: Engine, pupil_hash: str) -> bool:
+@boundary
+def pupil_is_known(engine: Engine, pupil_hash: Sha256) -> bool:
     """Whether lineage holds anything about the pupil (by `lineage.rights.pupil_hash`).
 
     A delivery that held the pupil, a supplier's state or a held delivery's pending
@@ -461,9 +462,8 @@ def pupil_is_known(engine: Engine, pupil_hash: str) -> bool:
         ValueError: the hash is not 64 hex characters.
         ConfigurationError: the database cannot be reached.
     """
-    member = _sha256(pupil_hash, "pupil_hash")
     queries = [
-        select(table.pupil_hash).where(table.pupil_hash == member).limit(1)
+        select(table.pupil_hash).where(table.pupil_hash == pupil_hash).limit(1)
         for table in (
             DeliveryMemberRecord,
             SupplierStateRecord,

@@ -21,15 +21,12 @@ imports the store's names from the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
-from types import TracebackType
-from typing import Self
+from collections.abc import Iterable
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from lineage.engine import build_engine
+from lineage.engine import Disposing, build_engine
 from lineage.engine import describe as _describe
 from lineage.engine import parse_url as _parse_url
 from lineage.queries import StoreQueries
@@ -51,31 +48,37 @@ from lineage.tables import (
 )
 
 # The checks keep the short private names the code below was written with.
-from lineage.values import DELIVERY_MODES as _DELIVERY_MODES
-from lineage.values import DELIVERY_STATUSES as _DELIVERY_STATUSES
 from lineage.values import MESSAGE_LENGTH as _MESSAGE_LENGTH
-from lineage.values import NAME_LENGTH as _NAME_LENGTH
-from lineage.values import RUN_STATUSES as _RUN_STATUSES
 from lineage.values import SCHOOLJAAR as _SCHOOLJAAR
-from lineage.values import SEVERITIES as _SEVERITIES
-from lineage.values import TOKEN_LENGTH as _TOKEN_LENGTH
-from lineage.values import DeliveryMode, DeliveryStatus, RunStatus, Severity
-from lineage.values import choice as _choice
-from lineage.values import count as _count
-from lineage.values import delivered_files as _files
-from lineage.values import delivery_counts as _delivery_counts
-from lineage.values import field_name as _field_name
-from lineage.values import field_names as _fields
-from lineage.values import flag as _bool
-from lineage.values import fold as _fold
-from lineage.values import location as _location
-from lineage.values import reference as _reference
-from lineage.values import run_key as _run_key
-from lineage.values import run_parameters as _parameters
-from lineage.values import sha256_hex as _sha256
-from lineage.values import single_line as _line
-from lineage.values import token as _token
-from lineage.values import utc as _utc
+from lineage.values import (
+    Count,
+    Counts,
+    DeliveredFiles,
+    DeliveryMode,
+    DeliveryModeCode,
+    DeliveryStatus,
+    DeliveryStatusCode,
+    EndStatusCode,
+    FieldName,
+    FieldNames,
+    Flag,
+    Location,
+    Message,
+    Name,
+    Reference,
+    RunKey,
+    RunParameters,
+    RunStatus,
+    Severity,
+    SeverityCode,
+    Sha256,
+    SingleLine,
+    Token,
+    UtcTime,
+    boundary,
+    check,
+    require_balance,
+)
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -99,7 +102,7 @@ __all__ = [
 ]
 
 
-class LineageStore(StoreQueries):
+class LineageStore(StoreQueries, Disposing):
     """Records runs, sources, quarantine counts and deliveries in a SQL database.
 
     Args:
@@ -114,17 +117,6 @@ class LineageStore(StoreQueries):
     def __init__(self, url: str) -> None:
         self._where = _describe(_parse_url(url))
         self._engine: Engine = build_engine(url)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.dispose()
 
     def dispose(self) -> None:
         """Close every pooled connection; the store can still be used afterwards."""
@@ -158,15 +150,16 @@ class LineageStore(StoreQueries):
 
     # -- writes -----------------------------------------------------------------------
 
+    @boundary
     def start_run(
         self,
-        run_id: str,
+        run_id: RunKey,
         *,
-        started_at: datetime,
-        trigger: str,
-        dry_run: bool,
-        parameters: Mapping[str, object],
-        sluis_version: str,
+        started_at: UtcTime,
+        trigger: Name,
+        dry_run: Flag,
+        parameters: RunParameters,
+        sluis_version: Name,
     ) -> None:
         """Record the start of a run, with status ``running``.
 
@@ -183,33 +176,33 @@ class LineageStore(StoreQueries):
             ValueError: an argument is malformed, or the run was already started.
             ConfigurationError: the database cannot be reached.
         """
-        key = _run_key(run_id)
         record = RunRecord(
-            run_id=key,
-            started_at=_utc(started_at, "started_at"),
+            run_id=run_id,
+            started_at=started_at,
             finished_at=None,
             status="running",
-            trigger=_token(trigger, "trigger", _NAME_LENGTH),
-            dry_run=_bool(dry_run, "dry_run"),
-            sluis_version=_token(sluis_version, "sluis_version", _NAME_LENGTH),
+            trigger=trigger,
+            dry_run=dry_run,
+            sluis_version=sluis_version,
             message=None,
-            parameters=_parameters(parameters),
+            parameters=dict(parameters),
         )
         with self._transaction() as session:
-            if session.get(RunRecord, key) is not None:
-                raise ValueError(f"run {key} was already started")
+            if session.get(RunRecord, run_id) is not None:
+                raise ValueError(f"run {run_id} was already started")
             session.add(record)
 
+    @boundary
     def record_source(
         self,
-        run_id: str,
+        run_id: RunKey,
         *,
-        school: str,
-        path: str,
-        sha256: str,
-        format: str,
-        encoding: str,
-        pupils_read: int,
+        school: Name,
+        path: SingleLine,
+        sha256: Sha256,
+        format: Name,
+        encoding: Name,
+        pupils_read: Count,
         schooljaar: str,
     ) -> None:
         """Record an export file the run read for one school.
@@ -228,28 +221,28 @@ class LineageStore(StoreQueries):
             ValueError: an argument is malformed, or the run is unknown or finished.
             ConfigurationError: the database cannot be reached.
         """
-        key = _run_key(run_id)
         if not isinstance(schooljaar, str) or not _SCHOOLJAAR.fullmatch(schooljaar):
             raise ValueError("schooljaar must look like 2025-2026")
         record = SourceRecord(
-            run_id=key,
-            school=_token(school, "school", _NAME_LENGTH),
-            path=_line(path, "path"),
-            sha256=_sha256(sha256, "sha256"),
-            format=_token(format, "format", _NAME_LENGTH),
-            encoding=_token(encoding, "encoding", _NAME_LENGTH),
-            pupils_read=_count(pupils_read, "pupils_read"),
+            run_id=run_id,
+            school=school,
+            path=path,
+            sha256=sha256,
+            format=format,
+            encoding=encoding,
+            pupils_read=pupils_read,
             schooljaar=schooljaar,
         )
         with self._transaction() as session:
-            _require_running(session, key)
+            _require_running(session, run_id)
             session.add(record)
 
+    @boundary
     def record_quarantine(
         self,
-        run_id: str,
+        run_id: RunKey,
         *,
-        school: str,
+        school: Name,
         counts: Iterable[tuple[str | None, str, str, int]],
     ) -> None:
         """Record how many rows each contract rule quarantined for one school.
@@ -267,33 +260,32 @@ class LineageStore(StoreQueries):
                 unknown or finished.
             ConfigurationError: the database cannot be reached.
         """
-        key = _run_key(run_id)
-        school = _token(school, "school", _NAME_LENGTH)
         records = [
-            _quarantine_record(key, school, entry, position)
+            _quarantine_record(run_id, school, entry, position)
             for position, entry in enumerate(counts)
         ]
         with self._transaction() as session:
-            _require_running(session, key)
+            _require_running(session, run_id)
             session.add_all(records)
 
+    @boundary
     def record_delivery(
         self,
-        run_id: str,
+        run_id: RunKey,
         *,
-        delivery_id: str,
-        supplier: str,
-        school: str,
-        agreement_sha256: str,
-        agreement_reference: str,
-        fields: Sequence[str],
-        mode: str,
-        counts: Mapping[str, object],
-        files: Iterable[Mapping[str, object]],
-        manifest_sha256: str | None,
-        location: str | None,
-        status: str,
-        created_at: datetime,
+        delivery_id: Token,
+        supplier: Name,
+        school: Name,
+        agreement_sha256: Sha256,
+        agreement_reference: Reference,
+        fields: FieldNames,
+        mode: DeliveryModeCode,
+        counts: Counts,
+        files: DeliveredFiles,
+        manifest_sha256: Sha256 | None,
+        location: Location | None,
+        status: DeliveryStatusCode,
+        created_at: UtcTime,
     ) -> None:
         """Record one delivery to a supplier for a school, as its manifest describes it.
 
@@ -321,39 +313,38 @@ class LineageStore(StoreQueries):
                 or finished.
             ConfigurationError: the database cannot be reached.
         """
-        key = _run_key(run_id)
-        status = _choice(status, "status", _DELIVERY_STATUSES)
+        if status != "failed":
+            require_balance(counts)
         record = DeliveryRecord(
-            delivery_id=_token(delivery_id, "delivery_id", _TOKEN_LENGTH),
-            run_id=key,
-            supplier=_token(supplier, "supplier", _NAME_LENGTH),
-            school=_token(school, "school", _NAME_LENGTH),
-            agreement_sha256=_sha256(agreement_sha256, "agreement_sha256"),
-            agreement_reference=_reference(agreement_reference),
-            fields=_fields(fields),
-            mode=_choice(mode, "mode", _DELIVERY_MODES),
-            counts=_delivery_counts(counts, balanced=status != "failed"),
-            files=_files(files),
-            manifest_sha256=(
-                None if manifest_sha256 is None else _sha256(manifest_sha256, "manifest_sha256")
-            ),
-            location=None if location is None else _location(location),
+            delivery_id=delivery_id,
+            run_id=run_id,
+            supplier=supplier,
+            school=school,
+            agreement_sha256=agreement_sha256,
+            agreement_reference=agreement_reference,
+            fields=list(fields),
+            mode=mode,
+            counts=dict(counts),
+            files=list(files),
+            manifest_sha256=manifest_sha256,
+            location=location,
             status=status,
-            created_at=_utc(created_at, "created_at"),
+            created_at=created_at,
         )
         with self._transaction() as session:
-            _require_running(session, key)
+            _require_running(session, run_id)
             if session.get(DeliveryRecord, record.delivery_id) is not None:
                 raise ValueError(f"delivery {record.delivery_id} was already recorded")
             session.add(record)
 
+    @boundary
     def finish_run(
         self,
-        run_id: str,
+        run_id: RunKey,
         *,
-        status: str,
-        finished_at: datetime,
-        message: str | None = None,
+        status: EndStatusCode,
+        finished_at: UtcTime,
+        message: Message | None = None,
     ) -> None:
         """Record how a run ended; written last, after everything else of the run.
 
@@ -369,23 +360,20 @@ class LineageStore(StoreQueries):
             ValueError: an argument is malformed, or the run is unknown or already finished.
             ConfigurationError: the database cannot be reached.
         """
-        key = _run_key(run_id)
-        chosen = _choice(status, "status", _RUN_STATUSES - {"running"})
-        finished = _utc(finished_at, "finished_at")
-        folded = None if message is None else _fold(message)
         with self._transaction() as session:
-            run = _require_running(session, key)
-            run.status = chosen
-            run.finished_at = finished
-            run.message = folded
+            run = _require_running(session, run_id)
+            run.status = status
+            run.finished_at = finished_at
+            run.message = message
 
+    @boundary
     def settle_held(
         self,
-        delivery_id: str,
+        delivery_id: Token,
         *,
         status: str,
-        location: str | None = None,
-        manifest_sha256: str | None = None,
+        location: Location | None = None,
+        manifest_sha256: Sha256 | None = None,
     ) -> None:
         """Move a held delivery to ``delivered`` (approved and published) or ``superseded``.
 
@@ -395,16 +383,15 @@ class LineageStore(StoreQueries):
         """
         if status not in ("delivered", "superseded"):
             raise ValueError("a held delivery can only become delivered or superseded")
-        key = _token(delivery_id, "delivery_id", _TOKEN_LENGTH)
         with self._transaction() as session:
-            row = session.get(DeliveryRecord, key)
+            row = session.get(DeliveryRecord, delivery_id)
             if row is None or row.status != "held":
-                raise ValueError(f"delivery {key} is not held")
+                raise ValueError(f"delivery {delivery_id} is not held")
             row.status = status
             if location is not None:
-                row.location = _location(location)
+                row.location = location
             if manifest_sha256 is not None:
-                row.manifest_sha256 = _sha256(manifest_sha256, "manifest_sha256")
+                row.manifest_sha256 = manifest_sha256
 
 
 def _quarantine_record(run_id: str, school: str, entry: object, position: int) -> QuarantineRecord:
@@ -412,16 +399,16 @@ def _quarantine_record(run_id: str, school: str, entry: object, position: int) -
     if not isinstance(entry, tuple) or len(entry) != 4:
         raise ValueError(f"{where} must be a (column, rule, severity, count) tuple")
     column, rule, severity, count = entry
-    rule_text = _line(rule, f"{where}: rule")
+    rule_text = check(SingleLine, rule, f"{where}: rule")
     if len(rule_text) > _MESSAGE_LENGTH:
         raise ValueError(f"{where}: rule must be at most {_MESSAGE_LENGTH} characters")
     return QuarantineRecord(
         run_id=run_id,
         school=school,
-        column=None if column is None else _field_name(column, f"{where}: column"),
+        column=None if column is None else check(FieldName, column, f"{where}: column"),
         rule=rule_text,
-        severity=_choice(severity, f"{where}: severity", _SEVERITIES),
-        count=_count(count, f"{where}: count"),
+        severity=check(SeverityCode, severity, f"{where}: severity"),
+        count=check(Count, count, f"{where}: count"),
     )
 
 

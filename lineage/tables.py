@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from lineage.values import MESSAGE_LENGTH, NAME_LENGTH, TOKEN_LENGTH, utc
+from lineage.values import MESSAGE_LENGTH, NAME_LENGTH, TOKEN_LENGTH, UtcTime, check
 
 __all__ = [
     "JSON_VALUE",
@@ -67,7 +67,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         """Convert an aware timestamp to UTC (naive UTC for SQLite)."""
         if value is None:
             return None
-        value = utc(value, "timestamp")
+        value = check(UtcTime, value, "timestamp")
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:

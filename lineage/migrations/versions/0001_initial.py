@@ -19,48 +19,21 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from lineage.migrations._ops import (
+    APPEND_ONLY_TRIGGERS,
+    AUDIT_ACTIONS_0001,
+    action_check,
+    foreign_key,
+    primary_key,
+    utc,
+)
+
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _JSON: Final = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-_AUDIT_ACTIONS: Final = (
-    "agreement_added",
-    "agreement_changed",
-    "agreement_removed",
-    "delivery_approved",
-    "erasure",
-    "erasure_revoked",
-    "redelivery",
-    "key_rotated",
-    "retention_purge",
-)
-
-# A copy of lineage.audit._APPEND_ONLY_TRIGGERS as it was at this revision, not an import
-# of it: a migration must create the same triggers whatever that module says later (a
-# changed trigger is a new migration). test_migrations compares the two.
-_APPEND_ONLY: Final = "audit_log is append-only"
-_APPEND_ONLY_TRIGGERS: Final[dict[str, tuple[str, ...]]] = {
-    "sqlite": (
-        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
-        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
-        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
-        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
-    ),
-    "postgresql": (
-        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger "
-        f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$",
-        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
-        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
-        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
-        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
-    ),
-}
-
-
-def _utc() -> sa.DateTime:
-    return sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
@@ -68,8 +41,8 @@ def upgrade() -> None:
     op.create_table(
         "runs",
         sa.Column("run_id", sa.String(36), nullable=False),
-        sa.Column("started_at", _utc(), nullable=False),
-        sa.Column("finished_at", _utc(), nullable=True),
+        sa.Column("started_at", utc(), nullable=False),
+        sa.Column("finished_at", utc(), nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("trigger", sa.String(63), nullable=False),
         sa.Column(
@@ -83,7 +56,7 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "status IN ('running', 'completed', 'failed')", name=op.f("ck_runs_status")
         ),
-        sa.PrimaryKeyConstraint("run_id", name=op.f("pk_runs")),
+        primary_key("runs", "run_id"),
     )
     op.create_index(op.f("ix_runs_started_at"), "runs", ["started_at"])
 
@@ -98,10 +71,8 @@ def upgrade() -> None:
         sa.Column("encoding", sa.String(63), nullable=False),
         sa.Column("pupils_read", sa.Integer(), nullable=False),
         sa.Column("schooljaar", sa.String(9), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.run_id"], name=op.f("fk_run_sources_run_id_runs")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_run_sources")),
+        foreign_key("run_sources", "run_id", "runs", "run_id"),
+        primary_key("run_sources", "id"),
     )
     op.create_index(op.f("ix_run_sources_run_id"), "run_sources", ["run_id"])
 
@@ -120,17 +91,15 @@ def upgrade() -> None:
         sa.Column("manifest_sha256", sa.String(64), nullable=True),
         sa.Column("location", sa.Text(), nullable=True),
         sa.Column("status", sa.String(32), nullable=False),
-        sa.Column("created_at", _utc(), nullable=False),
+        sa.Column("created_at", utc(), nullable=False),
         sa.CheckConstraint("mode IN ('full', 'delta')", name=op.f("ck_deliveries_mode")),
         sa.CheckConstraint(
             "status IN ('delivered', 'nothing_to_deliver', 'failed', 'dry_run', "
             "'agreement_expired', 'held', 'superseded')",
             name=op.f("ck_deliveries_status"),
         ),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.run_id"], name=op.f("fk_deliveries_run_id_runs")
-        ),
-        sa.PrimaryKeyConstraint("delivery_id", name=op.f("pk_deliveries")),
+        foreign_key("deliveries", "run_id", "runs", "run_id"),
+        primary_key("deliveries", "delivery_id"),
     )
     op.create_index(op.f("ix_deliveries_run_id"), "deliveries", ["run_id"])
     op.create_index(
@@ -151,10 +120,8 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "severity IN ('error', 'warning')", name=op.f("ck_quarantine_counts_severity")
         ),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.run_id"], name=op.f("fk_quarantine_counts_run_id_runs")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_quarantine_counts")),
+        foreign_key("quarantine_counts", "run_id", "runs", "run_id"),
+        primary_key("quarantine_counts", "id"),
     )
     op.create_index(op.f("ix_quarantine_counts_run_id"), "quarantine_counts", ["run_id"])
 
@@ -163,27 +130,23 @@ def upgrade() -> None:
         sa.Column("delivery_id", sa.String(128), nullable=False),
         sa.Column("pupil_hash", sa.String(64), nullable=False),
         sa.Column("row_hash", sa.String(64), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["delivery_id"],
-            ["deliveries.delivery_id"],
-            name=op.f("fk_delivery_members_delivery_id_deliveries"),
-        ),
-        sa.PrimaryKeyConstraint("delivery_id", "pupil_hash", name=op.f("pk_delivery_members")),
+        foreign_key("delivery_members", "delivery_id", "deliveries", "delivery_id"),
+        primary_key("delivery_members", "delivery_id", "pupil_hash"),
     )
     op.create_index(op.f("ix_delivery_members_pupil_hash"), "delivery_members", ["pupil_hash"])
 
     op.create_table(
         "erasures",
         sa.Column("pupil_hash", sa.String(64), nullable=False),
-        sa.Column("requested_at", _utc(), nullable=False),
+        sa.Column("requested_at", utc(), nullable=False),
         sa.Column("actor", sa.String(128), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("revoked_at", _utc(), nullable=True),
+        sa.Column("revoked_at", utc(), nullable=True),
         sa.Column("revoked_by", sa.String(128), nullable=True),
         sa.CheckConstraint(
             "(revoked_at IS NULL) = (revoked_by IS NULL)", name=op.f("ck_erasures_revoked")
         ),
-        sa.PrimaryKeyConstraint("pupil_hash", name=op.f("pk_erasures")),
+        primary_key("erasures", "pupil_hash"),
     )
 
     op.create_table(
@@ -194,12 +157,8 @@ def upgrade() -> None:
         sa.Column("row_hash", sa.String(64), nullable=False),
         sa.Column("ref", sa.LargeBinary(), nullable=True),
         sa.Column("delivery_id", sa.String(128), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["delivery_id"],
-            ["deliveries.delivery_id"],
-            name=op.f("fk_supplier_state_delivery_id_deliveries"),
-        ),
-        sa.PrimaryKeyConstraint("supplier", "school", "pupil_hash", name=op.f("pk_supplier_state")),
+        foreign_key("supplier_state", "delivery_id", "deliveries", "delivery_id"),
+        primary_key("supplier_state", "supplier", "school", "pupil_hash"),
     )
     op.create_index(op.f("ix_supplier_state_delivery_id"), "supplier_state", ["delivery_id"])
 
@@ -209,32 +168,22 @@ def upgrade() -> None:
         sa.Column("pupil_hash", sa.String(64), nullable=False),
         sa.Column("row_hash", sa.String(64), nullable=False),
         sa.Column("ref", sa.LargeBinary(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["delivery_id"],
-            ["deliveries.delivery_id"],
-            name=op.f("fk_supplier_state_pending_delivery_id_deliveries"),
-        ),
-        sa.PrimaryKeyConstraint(
-            "delivery_id", "pupil_hash", name=op.f("pk_supplier_state_pending")
-        ),
+        foreign_key("supplier_state_pending", "delivery_id", "deliveries", "delivery_id"),
+        primary_key("supplier_state_pending", "delivery_id", "pupil_hash"),
     )
 
     op.create_table(
         "drop_removals",
         sa.Column("delivery_id", sa.String(128), nullable=False),
-        sa.Column("removed_at", _utc(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["delivery_id"],
-            ["deliveries.delivery_id"],
-            name=op.f("fk_drop_removals_delivery_id_deliveries"),
-        ),
-        sa.PrimaryKeyConstraint("delivery_id", name=op.f("pk_drop_removals")),
+        sa.Column("removed_at", utc(), nullable=False),
+        foreign_key("drop_removals", "delivery_id", "deliveries", "delivery_id"),
+        primary_key("drop_removals", "delivery_id"),
     )
 
     op.create_table(
         "audit_log",
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("at", _utc(), nullable=False),
+        sa.Column("at", utc(), nullable=False),
         sa.Column("actor", sa.String(128), nullable=False),
         sa.Column("action", sa.String(32), nullable=False),
         sa.Column("subject", sa.String(128), nullable=False),
@@ -242,23 +191,23 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("row_hash", sa.String(64), nullable=False),
         sa.CheckConstraint(
-            "action IN ({})".format(", ".join(f"'{action}'" for action in _AUDIT_ACTIONS)),
+            action_check(AUDIT_ACTIONS_0001),
             name=op.f("ck_audit_log_action"),
         ),
         sa.CheckConstraint("seq >= 1", name=op.f("ck_audit_log_seq")),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_log")),
+        primary_key("audit_log", "seq"),
         sa.UniqueConstraint("prev_hash", name=op.f("uq_audit_log_prev_hash")),
     )
     op.create_index(op.f("ix_audit_log_subject"), "audit_log", ["subject"])
-    for statement in _APPEND_ONLY_TRIGGERS.get(op.get_context().dialect.name, ()):
+    for statement in APPEND_ONLY_TRIGGERS.get(op.get_context().dialect.name, ()):
         op.execute(statement)
 
     op.create_table(
         "agreement_versions",
         sa.Column("supplier", sa.String(63), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
-        sa.Column("recorded_at", _utc(), nullable=False),
-        sa.PrimaryKeyConstraint("supplier", name=op.f("pk_agreement_versions")),
+        sa.Column("recorded_at", utc(), nullable=False),
+        primary_key("agreement_versions", "supplier"),
     )
 
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from lineage.migrations._ops import primary_key, utc
+
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -24,9 +26,9 @@ def upgrade() -> None:
         "run_locks",
         sa.Column("school", sa.String(63), nullable=False),
         sa.Column("run_id", sa.String(36), nullable=False),
-        sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("school", name=op.f("pk_run_locks")),
+        sa.Column("acquired_at", utc(), nullable=False),
+        sa.Column("expires_at", utc(), nullable=False),
+        primary_key("run_locks", "school"),
     )
 
 

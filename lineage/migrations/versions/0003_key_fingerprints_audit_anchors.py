@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from lineage.migrations._ops import primary_key, utc
+
 revision: str = "0003"
 down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -32,8 +34,8 @@ def upgrade() -> None:
         "key_fingerprints",
         sa.Column("name", sa.String(80), nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False),
-        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_key_fingerprints")),
+        sa.Column("recorded_at", utc(), nullable=False),
+        primary_key("key_fingerprints", "name"),
     )
     op.create_table(
         "audit_head",
@@ -41,7 +43,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("row_hash", sa.String(64), nullable=False),
         sa.CheckConstraint("id = 1", name=op.f("ck_audit_head_one_row")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
+        primary_key("audit_head", "id"),
     )
     # Nullable columns: added in place on both databases, no table rebuild.
     op.add_column("runs", sa.Column("audit_seq", sa.Integer(), nullable=True))

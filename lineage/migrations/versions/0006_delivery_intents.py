@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from lineage.migrations._ops import AUDIT_ACTIONS_0001, AUDIT_ACTIONS_0006, action_check, utc
+
 revision: str = "0006"
 down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
@@ -35,12 +37,8 @@ _DELIVERIES_NEW = (
     "'agreement_expired', 'held', 'superseded', 'publishing', 'rolled_back')"
 )
 
-_ACTIONS = (
-    "'agreement_added', 'agreement_changed', 'agreement_removed', 'delivery_approved', "
-    "'erasure', 'erasure_revoked', 'redelivery', 'key_rotated', 'retention_purge'"
-)
-_ACTIONS_OLD = f"action IN ({_ACTIONS})"
-_ACTIONS_NEW = f"action IN ({_ACTIONS}, 'reconciliation', 'lock_takeover')"
+_ACTIONS_OLD = action_check(AUDIT_ACTIONS_0001)
+_ACTIONS_NEW = action_check(AUDIT_ACTIONS_0006)
 
 
 def _widen_check(table: str, name: str, old: str, new: str) -> None:
@@ -76,8 +74,8 @@ def _widen_check(table: str, name: str, old: str, new: str) -> None:
 
 def upgrade() -> None:
     """Widen the two status checks and add the heartbeat columns."""
-    op.add_column("runs", sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
-    op.add_column("run_locks", sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("runs", sa.Column("heartbeat_at", utc(), nullable=True))
+    op.add_column("run_locks", sa.Column("heartbeat_at", utc(), nullable=True))
     _widen_check("runs", "ck_runs_status", _RUNS_OLD, _RUNS_NEW)
     _widen_check("deliveries", "ck_deliveries_status", _DELIVERIES_OLD, _DELIVERIES_NEW)
     _widen_check("audit_log", "ck_audit_log_action", _ACTIONS_OLD, _ACTIONS_NEW)

@@ -16,42 +16,20 @@ Create Date: 2026-12-02
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
 
 from alembic import op
+
+from lineage.migrations._ops import (
+    APPEND_ONLY_TRIGGERS,
+    AUDIT_ACTIONS_0006,
+    AUDIT_ACTIONS_0007,
+    action_check,
+)
 
 revision: str = "0007"
 down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_BEFORE: Final = (
-    "agreement_added",
-    "agreement_changed",
-    "agreement_removed",
-    "delivery_approved",
-    "erasure",
-    "erasure_revoked",
-    "redelivery",
-    "key_rotated",
-    "retention_purge",
-    "reconciliation",
-    "lock_takeover",
-)
-_AFTER: Final = (*_BEFORE, "legal_request")
-
-# As in 0001 (copied, not imported: a migration must not change when the module does).
-_APPEND_ONLY: Final = "audit_log is append-only"
-_SQLITE_TRIGGERS: Final = (
-    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
-    f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
-    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
-    f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
-)
-
-
-def _check(actions: Sequence[str]) -> str:
-    return "action IN ({})".format(", ".join(f"'{action}'" for action in actions))
 
 
 def _replace_check(actions: Sequence[str]) -> None:
@@ -59,17 +37,18 @@ def _replace_check(actions: Sequence[str]) -> None:
     if op.get_context().dialect.name == "sqlite":
         with op.batch_alter_table("audit_log", recreate="always") as batch:
             batch.drop_constraint(name, type_="check")
-            batch.create_check_constraint(name, _check(actions))
-        for statement in _SQLITE_TRIGGERS:
+            batch.create_check_constraint(name, action_check(actions))
+        # The triggers go with the old table; 0001's are made again.
+        for statement in APPEND_ONLY_TRIGGERS["sqlite"]:
             op.execute(statement)
         return
     op.drop_constraint(name, "audit_log", type_="check")
-    op.create_check_constraint(name, "audit_log", _check(actions))
+    op.create_check_constraint(name, "audit_log", action_check(actions))
 
 
 def upgrade() -> None:
     """Allow the action legal_request."""
-    _replace_check(_AFTER)
+    _replace_check(AUDIT_ACTIONS_0007)
 
 
 def downgrade() -> None:
@@ -79,4 +58,4 @@ def downgrade() -> None:
         "SELECT 1 FROM audit_log WHERE action = 'legal_request' LIMIT 1"
     ).first():
         raise NotImplementedError("the audit log records legal requests; restore a backup")
-    _replace_check(_BEFORE)
+    _replace_check(AUDIT_ACTIONS_0006)
