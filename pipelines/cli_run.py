@@ -54,10 +54,39 @@ def _check_lineage(state: Path) -> None:
 
 
 def _after_stop(request: SyncRequest) -> None:
-    """After a signal: the run is aborted (if the flow could not say so), then RunStopped."""
-    from pipelines.stopping import after_stop
+    """After a signal stopped `sluis run`: its run is aborted, then RunStopped is raised.
 
-    after_stop(Path(request.state))
+    The flow marks the run aborted itself; this covers a signal that landed outside the
+    flow's own code (in Prefect's engine), so the run never stays `running`. Here, not in
+    pipelines.stopping, which the delivery code below the flow imports: aborting needs the
+    run's OpenLineage client, which stands above it.
+
+    Raises:
+        RunStopped: a signal asked the run to stop; nothing when none did.
+    """
+    from datetime import UTC, datetime
+
+    from lineage.intents import abort_run
+    from lineage.store import LineageStore
+    from pipelines import stopping
+    from pipelines.openlineage_run import RunLineage
+    from pipelines.settings import Settings
+
+    stop = stopping.requested()
+    if stop is None:
+        return
+    if stopping.current_run:
+        settings = Settings(state_dir=Path(request.state))
+        store = LineageStore(settings.lineage_url())
+        try:
+            at = datetime.now(UTC)
+            if abort_run(store.engine, stopping.current_run[0], at=at, message=str(stop)):
+                lineage = RunLineage(settings, stopping.current_run[0])
+                lineage.abort(str(stop), at)
+                lineage.close()
+        finally:
+            store.dispose()
+    raise stop
 
 
 def run_sync(request: SyncRequest) -> dict[str, Any]:

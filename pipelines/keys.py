@@ -52,6 +52,7 @@ __all__ = [
     "audit_source",
     "check_run_keys",
     "checked_key",
+    "membership_secret",
     "membership_source",
     "pseudonym_source",
     "read_key",
@@ -137,6 +138,27 @@ def pseudonym_source(settings: Settings, supplier: str) -> KeySource:
         path=_keys_folder(settings) / f"{supplier}.key",
         rotate_as=supplier,
     )
+
+
+def membership_secret(settings: Settings) -> bytes:
+    """The key of lineage's pupil hashes as it is now (a secret: never log it).
+
+    Never generates one, and does not check it against lineage: a command first calls
+    `check_run_keys` or `checked_key`, which does both.
+
+    Raises:
+        ConfigurationError: the key is missing or cannot be read.
+    """
+    source = membership_source(settings)
+    key = read_key(source)
+    if key is None:
+        raise ConfigurationError(
+            _(
+                "de lidmaatschapssleutel ontbreekt: die hoort in {path} (of in de "
+                "instelling SLUIS_MEMBERSHIP_KEY); zet hem terug uit de back-up"
+            ).format(path=source.path)
+        )
+    return key
 
 
 def read_key(source: KeySource) -> bytes | None:

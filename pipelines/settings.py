@@ -165,31 +165,6 @@ class Settings(BaseSettings):
         "export is also validated against them (school-year list widened)",
     )
 
-    def membership_secret(self) -> bytes:
-        """The key of lineage's pupil hashes as it is now (a secret: never log it).
-
-        Never generates one, and does not check it against lineage: a command first calls
-        `pipelines.keys.check_run_keys` or `checked_key`, which does both.
-
-        Raises:
-            ConfigurationError: the key is missing or cannot be read.
-        """
-        from pipelines.keys import membership_source, read_key
-
-        source = membership_source(self)
-        key = read_key(source)
-        if key is None:
-            from connectors.errors import ConfigurationError
-            from connectors.i18n import _
-
-            raise ConfigurationError(
-                _(
-                    "de lidmaatschapssleutel ontbreekt: die hoort in {path} (of in de "
-                    "instelling SLUIS_MEMBERSHIP_KEY); zet hem terug uit de back-up"
-                ).format(path=source.path)
-            )
-        return key
-
     def lineage_url(self) -> str:
         """The lineage database URL (a secret: never log it)."""
         if self.db_url is not None:

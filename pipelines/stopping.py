@@ -14,7 +14,6 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from types import FrameType
 
 from connectors.errors import RunStopped
@@ -24,7 +23,6 @@ __all__ = [
     "AFTER_LINEAGE_COMMIT",
     "BEFORE_LINEAGE_COMMIT",
     "STEP_HOOK",
-    "after_stop",
     "check",
     "install",
     "reclaim",
@@ -100,36 +98,3 @@ def reclaim() -> None:
     """
     if _installed.is_set() and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _handle)
-
-
-def after_stop(state_dir: Path) -> None:
-    """After a signal stopped `sluis run`: its run is aborted, then RunStopped is raised.
-
-    The flow marks the run aborted itself; this covers a signal that landed outside the
-    flow's own code (in Prefect's engine), so the run never stays `running`.
-
-    Raises:
-        RunStopped: a signal asked the run to stop; nothing when none did.
-    """
-    stop = requested()
-    if stop is None:
-        return
-    if current_run:
-        from datetime import UTC, datetime
-
-        from lineage.intents import abort_run
-        from lineage.store import LineageStore
-        from pipelines.openlineage_run import RunLineage
-        from pipelines.settings import Settings
-
-        settings = Settings(state_dir=state_dir)
-        store = LineageStore(settings.lineage_url())
-        try:
-            at = datetime.now(UTC)
-            if abort_run(store.engine, current_run[0], at=at, message=str(stop)):
-                lineage = RunLineage(settings, current_run[0])
-                lineage.abort(str(stop), at)
-                lineage.close()
-        finally:
-            store.dispose()
-    raise stop

@@ -13,7 +13,13 @@ from sluis_cli import sluis_in_process as sluis
 
 from lineage.rights import erased_hashes, pupil_hash, record_members
 from lineage.store import LineageStore
-from pipelines.keys import checked_key, membership_source, pseudonym_source, read_key
+from pipelines.keys import (
+    checked_key,
+    membership_secret,
+    membership_source,
+    pseudonym_source,
+    read_key,
+)
 from pipelines.settings import Settings
 
 
@@ -178,7 +184,7 @@ def test_vergeet_with_a_lower_case_brin_erases_the_pupil_the_runs_know(
     state: Path, tmp_path: Path
 ) -> None:
     settings = Settings(state_dir=state)
-    member = pupil_hash("07XY:1", settings.membership_secret())
+    member = pupil_hash("07XY:1", membership_secret(settings))
     code, out, err = sluis(
         "vergeet", " 1 ", "--reden", "verzoek", "--school", "07xy", "--state", str(state)
     )
@@ -221,7 +227,7 @@ def test_vergeet_accepts_a_pupil_the_export_holds_or_one_that_is_expected(
     state: Path, tmp_path: Path
 ) -> None:
     settings = Settings(state_dir=state)
-    secret = settings.membership_secret()
+    secret = membership_secret(settings)
     export = _export(tmp_path, "1", "2", "3")
     base = ["--reden", "verzoek", "--state", str(state)]
     assert sluis("vergeet", "3", "--source", str(export), *base)[0] == 0
@@ -243,7 +249,7 @@ def test_vergeet_accepts_a_pupil_the_export_holds_or_one_that_is_expected(
 
 def test_vergeet_records_the_request_and_herstel_ends_it(state: Path) -> None:
     settings = Settings(state_dir=state)
-    member = pupil_hash("07XY:1", settings.membership_secret())
+    member = pupil_hash("07XY:1", membership_secret(settings))
     store = LineageStore(settings.lineage_url())
     assert sluis("vergeet", "1", "--state", str(state))[0] == 2  # a reason is required
     code, out, err = sluis(
