@@ -82,6 +82,7 @@ __all__ = [
     "delivery_output",
     "export_fields",
     "fail_event",
+    "running_event",
     "start_event",
 ]
 
@@ -149,11 +150,7 @@ def complete_event(
         ValueError: an output or assertion names an input that is not among `inputs`, or
             column lineage would point at a field the input's schema does not have.
     """
-    specs = _unique_inputs(inputs)
-    by_ref = {spec.ref: spec for spec in specs}
-    of_input = _assertions_by_input(assertions, by_ref)
-    input_datasets = [_input_dataset(spec, assertions=of_input(spec.ref)) for spec in specs]
-    output_datasets = [_output_dataset(spec, by_ref) for spec in outputs]
+    input_datasets, output_datasets = _datasets(inputs, outputs, assertions)
     run_facets: dict[str, RunFacet] = {}
     if audit_head is not None:
         run_facets["sluisAudit"] = SluisAuditRunFacet(
@@ -170,6 +167,45 @@ def complete_event(
         outputs=output_datasets,
         run_facets=run_facets,
     )
+
+
+@boundary
+def running_event(
+    run_id: RunKey,
+    *,
+    job_name: Token = DEFAULT_JOB_NAME,
+    event_time: UtcTime,
+    inputs: Sequence[InputSpec],
+    outputs: Sequence[OutputSpec],
+    assertions: Sequence[AssertionSpec],
+) -> RunEvent:
+    """A RUNNING event: part of what a run read, checked and delivered.
+
+    A run of thousands of schools reports its datasets a part at a time, so no event (and
+    no copy of it in the client) grows with the run; OpenLineage consumers merge the
+    inputs and outputs of a run's events. Same arguments and checks as `complete_event`,
+    each part naming only its own inputs.
+    """
+    input_datasets, output_datasets = _datasets(inputs, outputs, assertions)
+    return _event(
+        RunState.RUNNING,
+        run_id,
+        job_name=job_name,
+        event_time=event_time,
+        inputs=input_datasets,
+        outputs=output_datasets,
+    )
+
+
+def _datasets(
+    inputs: Sequence[InputSpec], outputs: Sequence[OutputSpec], assertions: Sequence[AssertionSpec]
+) -> tuple[list[InputDataset], list[OutputDataset]]:
+    """The input datasets with their assertions, and the outputs with their column lineage."""
+    specs = _unique_inputs(inputs)
+    by_ref = {spec.ref: spec for spec in specs}
+    of_input = _assertions_by_input(assertions, by_ref)
+    input_datasets = [_input_dataset(spec, assertions=of_input(spec.ref)) for spec in specs]
+    return input_datasets, [_output_dataset(spec, by_ref) for spec in outputs]
 
 
 @boundary

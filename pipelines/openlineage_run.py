@@ -24,15 +24,18 @@ from lineage.openlineage import (
     delivery_output,
     export_fields,
     fail_event,
+    running_event,
     start_event,
 )
 from pipelines.delivery import DeliveryOutcome
 from pipelines.plan import SchoolInput
 from pipelines.settings import Settings
 
-__all__ = ["RunLineage"]
+__all__ = ["SCHOOLS_PER_EVENT", "RunLineage"]
 
 _CONSENT_FIELDS = [(name, "string") for name in CONSENT_EXPORT_FIELDS]
+# Schools per RUNNING/COMPLETE event: a few hundred outputs and a few thousand assertions.
+SCHOOLS_PER_EVENT = 100
 
 
 def _namespace() -> str:
@@ -66,8 +69,20 @@ class RunLineage:
         return specs
 
     def start(self, schools: Sequence[SchoolInput], at: datetime) -> None:
-        """Emit START with the exports the run is about to read."""
-        self.emitter.emit(start_event(self.run_id, event_time=at, inputs=self._inputs(schools)))
+        """Emit START with the exports the run is about to read.
+
+        Past SCHOOLS_PER_EVENT schools, START names the first part and a RUNNING event
+        each further part (7,000 schools in one START took 340 MB to build).
+        """
+        for start in range(0, max(len(schools), 1), SCHOOLS_PER_EVENT):
+            part = self._inputs(schools[start : start + SCHOOLS_PER_EVENT])
+            self.emitter.emit(
+                start_event(self.run_id, event_time=at, inputs=part)
+                if start == 0
+                else running_event(
+                    self.run_id, event_time=at, inputs=part, outputs=[], assertions=[]
+                )
+            )
 
     def complete(
         self,
@@ -79,54 +94,86 @@ class RunLineage:
     ) -> None:
         """Emit COMPLETE: every delivery as an output, contract results as assertions.
 
-        The audit log's head goes in as the ``sluisAudit`` run facet: an anchor of the
-        log kept outside the database.
+        A run of more than SCHOOLS_PER_EVENT schools reports them in parts: a RUNNING
+        event per part, the last part in COMPLETE. One event for 7,000 schools (49,000
+        outputs, 266,000 assertions, each input's schema) took gigabytes to build, copy
+        and serialise; a part takes what its schools take. The audit log's head goes in
+        COMPLETE as the ``sluisAudit`` run facet: an anchor of the log kept outside the
+        database.
         """
         consent_of = {
             str(s.export.resolve()): str(s.consents.resolve()) for s in inputs if s.consents
         }
-        source_of: dict[str, str] = {}
-        assertions: list[AssertionSpec] = []
-        for school in schools:
-            export = str(school.export.path.resolve())
-            source_of[school.brincode] = export
-            failed = school.problems.groupby(["subject", "rule", "column"]).size()
-            failed_rules = set()
-            for (subject, rule, column), _count in failed.items():
-                failed_rules.add(rule)
-                on_consents = subject == "toestemming" and export in consent_of
-                dataset = consent_of[export] if on_consents else export
-                assertions.append(
-                    AssertionSpec(str(rule), False, str(column), dataset=(self.namespace, dataset))
-                )
-            assertions += [
-                AssertionSpec(rule, True, dataset=(self.namespace, export))
-                for rule in sorted(set(RULE_HINTS) - failed_rules)
-            ]
-        outputs = []
+        source_of = {school.brincode: str(school.export.path.resolve()) for school in schools}
+        parts = [
+            schools[start : start + SCHOOLS_PER_EVENT]
+            for start in range(0, len(schools), SCHOOLS_PER_EVENT)
+        ] or [[]]
+        part_of = {school.brincode: n for n, part in enumerate(parts) for school in part}
+        # Each part's deliveries, in the order they were made.
+        outcomes_of: list[list[DeliveryOutcome]] = [[] for _part in parts]
         for outcome in outcomes:
             # A held delivery reached nobody (yet): its approval is recorded in lineage.
             if outcome.delivery_id is None or outcome.status not in ("delivered", "dry_run"):
                 continue
-            export = source_of[outcome.school]
-            consents = consent_of.get(export)
-            outputs.append(
+            outcomes_of[part_of[outcome.school]].append(outcome)
+        # Each export goes with its school's part; one no validated school came from
+        # still belongs to the run, in the last.
+        part_of_export = {
+            source_of[school.brincode]: part_of[school.brincode] for school in schools
+        }
+        inputs_of: list[list[SchoolInput]] = [[] for _part in parts]
+        for school_input in inputs:
+            at_part = part_of_export.get(str(school_input.export.resolve()), len(parts) - 1)
+            inputs_of[at_part].append(school_input)
+        for number, part in enumerate(parts, start=1):
+            specs = self._inputs(inputs_of[number - 1])
+            assertions = [a for school in part for a in self._assertions(school, consent_of)]
+            outputs = [
                 delivery_output(
                     outcome,
-                    source_input=(self.namespace, export),
-                    consent_input=(self.namespace, consents) if consents else None,
+                    source_input=(self.namespace, source_of[outcome.school]),
+                    consent_input=(self.namespace, consents)
+                    if (consents := consent_of.get(source_of[outcome.school]))
+                    else None,
                 )
+                for outcome in outcomes_of[number - 1]
+            ]
+            if number < len(parts):
+                event = running_event(
+                    self.run_id, event_time=at, inputs=specs, outputs=outputs, assertions=assertions
+                )
+            else:
+                event = complete_event(
+                    self.run_id,
+                    event_time=at,
+                    inputs=specs,
+                    outputs=outputs,
+                    assertions=assertions,
+                    audit_head=audit_head,
+                )
+            self.emitter.emit(event)
+
+    def _assertions(
+        self, school: ValidatedSchool | StagedSchool, consent_of: dict[str, str]
+    ) -> list[AssertionSpec]:
+        """The contract rules of one school: those some row failed, and those all passed."""
+        export = str(school.export.path.resolve())
+        failed = school.problems.groupby(["subject", "rule", "column"]).size()
+        failed_rules = set()
+        assertions = []
+        for (subject, rule, column), _count in failed.items():
+            failed_rules.add(rule)
+            on_consents = subject == "toestemming" and export in consent_of
+            dataset = consent_of[export] if on_consents else export
+            assertions.append(
+                AssertionSpec(str(rule), False, str(column), dataset=(self.namespace, dataset))
             )
-        self.emitter.emit(
-            complete_event(
-                self.run_id,
-                event_time=at,
-                inputs=self._inputs(inputs),
-                outputs=outputs,
-                assertions=assertions,
-                audit_head=audit_head,
-            )
-        )
+        assertions += [
+            AssertionSpec(rule, True, dataset=(self.namespace, export))
+            for rule in sorted(set(RULE_HINTS) - failed_rules)
+        ]
+        return assertions
 
     def fail(self, message: str, at: datetime) -> None:
         """Emit FAIL with the run's one-line error."""

@@ -784,3 +784,82 @@ def test_the_event_file_is_for_the_owner_only_whatever_the_umask(tmp_path: Path)
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "state" / "openlineage.ndjson").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+
+
+# -- a run of many schools, in parts ------------------------------------------------------
+
+
+def _many_schools(tmp_path: Path, count: int) -> tuple[list, list, list[DeliveryOutcome]]:
+    """`count` schools with their inputs, each delivered to basispoort and onderzoek."""
+    from builders import own_file
+
+    from contracts.validation import validate_schools
+    from pipelines.plan import SchoolInput
+
+    brins = [f"{n % 100:02d}{chr(65 + n // 100 % 26)}B" for n in range(count)]
+    exports = [
+        own_file(make_export([pupil("1"), pupil("2")], school={"brincode": brin})) for brin in brins
+    ]
+    schools = validate_schools([(e, make_consents([])) for e in exports], today=TODAY)
+    drop = FolderDrop(tmp_path / "drop", create_root=True)
+    outcomes: list[DeliveryOutcome] = []
+    for supplier in ("basispoort", "onderzoek"):
+        outcomes += deliver_schools(
+            schools,
+            load_agreement(BUNDLED_AGREEMENTS / f"{supplier}.yaml"),
+            run_id=RUN_OK,
+            created_at=STARTED,
+            secret=SECRET,
+            targets=DeliveryTargets(drop=drop),
+        )
+    inputs = [SchoolInput(e.path, None) for e in exports]
+    return inputs, schools, outcomes
+
+
+@pytest.mark.parametrize("per_event", [2, 100])
+def test_a_run_of_many_schools_reports_them_in_valid_parts(
+    tmp_path: Path, spec: Spec, monkeypatch: pytest.MonkeyPatch, per_event: int
+) -> None:
+    from pipelines import openlineage_run
+    from pipelines.settings import Settings
+
+    monkeypatch.setattr(openlineage_run, "SCHOOLS_PER_EVENT", per_event)
+    inputs, schools, outcomes = _many_schools(tmp_path, 5)
+    delivered = {str(o.location) for o in outcomes if o.status == "delivered"}
+    assert len(delivered) == 10
+    state = tmp_path / "state"
+    state.mkdir()
+    lineage = openlineage_run.RunLineage(Settings(state_dir=state), RUN_OK)
+    head = AuditHead(seq=7, row_hash="a" * 64)
+    lineage.start(inputs, STARTED)
+    lineage.complete(inputs, schools, outcomes, STARTED, head)
+    lineage.close()
+    events = _read(state / "openlineage.ndjson")
+    parts = -(-len(schools) // per_event)
+    assert [e["eventType"] for e in events] == (
+        ["START"] + ["RUNNING"] * (2 * parts - 2) + ["COMPLETE"]
+    )
+    started, events = events[:parts], events[parts:]
+    # START and its RUNNING parts name every export once, before anything is delivered.
+    assert sorted(d["name"] for e in started for d in e["inputs"]) == sorted(
+        str(s.export.resolve()) for s in inputs
+    )
+    assert not any(e["outputs"] for e in started)
+    for event in started:
+        _check_event(spec, event)
+    for event in events:
+        _check_event(spec, event)
+        # Each part names the inputs its outputs and assertions come from.
+        names = {d["name"] for d in event["inputs"]}
+        for output in event["outputs"]:
+            lineage_facet = output["facets"]["columnLineage"]["fields"]
+            sources = {f["name"] for c in lineage_facet.values() for f in c["inputFields"]}
+            assert sources <= names
+        assert len(event["inputs"]) == min(per_event, len(schools)) or event is events[-1]
+    # Every school and delivery once, the audit head once, in COMPLETE.
+    outputs = [o["name"] for e in events for o in e["outputs"]]
+    assert sorted(outputs) == sorted(delivered)
+    read = [d["name"] for e in events for d in e["inputs"]]
+    assert sorted(read) == sorted(str(s.export.resolve()) for s in inputs)
+    assert [("sluisAudit" in e["run"]["facets"]) for e in events][-1]
+    assert not any("sluisAudit" in e["run"]["facets"] for e in events[:-1])
