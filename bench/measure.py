@@ -155,6 +155,7 @@ def run_stages(
     from contracts.agreements import BUNDLED_AGREEMENTS, load_agreements
     from pipelines.plan import batches, discover_schools
     from pipelines.settings import Settings
+    from policy.batch import SchoolBatch
 
     note = progress or (lambda line: None)
     today = date.today()
@@ -184,7 +185,8 @@ def run_stages(
     # Batch by batch, every agreement in turn, each batch read from staging once: as the
     # flow's deliver tasks do (pipelines/steps.py, pipelines/tasks.py).
     for number, batch in enumerate(prepared, start=1):
-        schools = [school.load() for school in batch]
+        # Shared by the batch's agreements, as pipelines.tasks._batch shares it.
+        schools = SchoolBatch([school.load() for school in batch])
         for loaded in agreements:
             outcomes = delivery.deliver_schools(
                 schools,
