@@ -47,7 +47,8 @@ from pipelines.delivery_staff import (
     staff_delta,
     teacher_refs,
 )
-from policy.apply import SchoolBatch, SupplierCut, apply_agreement_batch
+from policy.apply import SupplierCut, apply_agreement_batch
+from policy.batch import SchoolBatch
 from policy.delta import diff, hold_decision
 from policy.reasons import Reason
 

@@ -119,16 +119,18 @@ class RunLineage:
             outcomes_of[part_of[outcome.school]].append(outcome)
         # Each export goes with its school's part; one no validated school came from
         # still belongs to the run, in the last.
-        part_of_export = {
-            source_of[school.brincode]: part_of[school.brincode] for school in schools
-        }
+        part_of_export = {source_of[brincode]: n for brincode, n in part_of.items()}
         inputs_of: list[list[SchoolInput]] = [[] for _part in parts]
         for school_input in inputs:
             at_part = part_of_export.get(str(school_input.export.resolve()), len(parts) - 1)
             inputs_of[at_part].append(school_input)
         for number, part in enumerate(parts, start=1):
             specs = self._inputs(inputs_of[number - 1])
-            assertions = [a for school in part for a in self._assertions(school, consent_of)]
+            assertions = [
+                a
+                for school in part
+                for a in self._assertions(school, source_of[school.brincode], consent_of)
+            ]
             outputs = [
                 delivery_output(
                     outcome,
@@ -155,10 +157,9 @@ class RunLineage:
             self.emitter.emit(event)
 
     def _assertions(
-        self, school: ValidatedSchool | StagedSchool, consent_of: dict[str, str]
+        self, school: ValidatedSchool | StagedSchool, export: str, consent_of: dict[str, str]
     ) -> list[AssertionSpec]:
-        """The contract rules of one school: those some row failed, and those all passed."""
-        export = str(school.export.path.resolve())
+        """The contract rules of one school (read from `export`): failed, and all passed."""
         failed = school.problems.groupby(["subject", "rule", "column"]).size()
         failed_rules = set()
         assertions = []

@@ -27,7 +27,7 @@ from pipelines.delivery import DeliveryOutcome, DeliveryTargets, deliver_schools
 from pipelines.plan import SchoolInput
 from pipelines.publishing import RunLedger
 from pipelines.work import stage_schools
-from policy.apply import SchoolBatch
+from policy.batch import SchoolBatch
 
 __all__ = ["deliver_batch", "prepare_batch"]
 

@@ -21,6 +21,7 @@ from contracts.staged import StagedSchool, stage_school
 from contracts.validation import ValidatedSchool, validate_schools
 from pipelines.plan import SchoolInput, batches
 from pipelines.settings import Settings
+from policy.batch import SchoolBatch
 from policy.format_needs import format_gaps_per_school
 
 __all__ = ["gaps_frame", "prepare_in_batches", "prepare_schools", "stage_schools"]
@@ -103,8 +104,10 @@ def stage_schools(
     prepared = prepare_schools(
         schools, today=today, edexml_xsd=edexml_xsd, csv_column_map=csv_column_map
     )
-    # Per agreement, every school's gaps at once (policy.format_needs.format_gaps_per_school).
-    gaps_of = [format_gaps_per_school(prepared, agreement, today) for agreement in agreements]
+    # Per agreement, every school's gaps at once (policy.format_needs.format_gaps_per_school);
+    # the batch's pupils are joined once for every agreement.
+    batch = SchoolBatch(prepared)
+    gaps_of = [format_gaps_per_school(batch, agreement, today) for agreement in agreements]
     staged = []
     for number, school in enumerate(prepared):
         gaps = {

@@ -20,7 +20,7 @@ from connectors.identifiers import passes_elfproef
 from contracts.agreements import Agreement, IdentifierPolicy, LegalBasisType
 from contracts.catalog import CONSENT_FLAG_PREFIX
 from contracts.validation import ValidatedSchool
-from policy.batch import SCHOOL, BatchConsents, SchoolBatch, member_ids
+from policy.batch import SCHOOL, BatchConsents, SchoolBatch, member_ids, positions_by_school
 from policy.format_needs import incomplete_for_format
 from policy.minimise import check_output, minimise
 from policy.pseudonymise import birth_year, is_persistent_key, pseudonym
@@ -29,14 +29,12 @@ from policy.scope import has_left, outside_scope
 
 __all__ = [
     "Counts",
-    "SchoolBatch",
     "SupplierCut",
     "apply_agreement",
     "apply_agreement_batch",
     "member_ids",
 ]
 
-_SCHOOL = SCHOOL
 _SCHOOL_FIELDS = ("brincode", "dependancecode", "schooljaar")
 
 
@@ -172,7 +170,7 @@ def _prepared(
     out["leerlingkey"] = out["leerlingkey"].where(is_persistent_key(out["leerlingkey"]))
     for name in _SCHOOL_FIELDS:
         if name in wanted:
-            out[name] = batch.school_values(out[_SCHOOL], name)
+            out[name] = batch.school_values(out[SCHOOL], name)
     if "geboortejaar" in wanted:
         out["geboortejaar"] = birth_year(out["geboortedatum"])
     if "pseudoniem" in wanted:
@@ -180,7 +178,7 @@ def _prepared(
             raise ValueError(f"{agreement.id}: pseudoniem needs a pseudonym secret")
         # LAS keys are unique per school only: the school is part of what is hashed, or
         # pupil 1001 of two schools would be one person to the supplier.
-        brin = batch.school_values(passed[_SCHOOL], "brincode").fillna("")
+        brin = batch.school_values(passed[SCHOOL], "brincode").fillna("")
         out["pseudoniem"] = pseudonym(brin.str.cat(passed["leerlingkey"], sep=":"), secret)
     for name in sorted(n for n in wanted if n.startswith(CONSENT_FLAG_PREFIX)):
         yes = consents.yes(name.removeprefix(CONSENT_FLAG_PREFIX), passed)
@@ -225,12 +223,11 @@ def apply_agreement_batch(
     reasons = _withhold_reasons(pupils, agreement, consents, today, ids.isin(erased))
     passing = reasons.isna()
     prepared = _prepared(pupils.loc[passing], batch, agreement, consents, secret)
-    # Every school's rows by position, found once: slicing the batch with a boolean mask
-    # per school would read the whole batch once per school.
-    owner = pupils[_SCHOOL].to_numpy()
+    # Every school's rows by position, found once.
+    owner = pupils[SCHOOL].to_numpy()
     passing_at = passing.to_numpy()
-    passed_of = _positions(owner[passing_at], len(batch))
-    withheld_of = _positions(owner[~passing_at], len(batch))
+    passed_of = positions_by_school(owner[passing_at], len(batch))
+    withheld_of = positions_by_school(owner[~passing_at], len(batch))
     withheld_all = reasons.loc[~passing]
     keys_passed = pupils.loc[passing, "leerlingkey"]
     keys_withheld_all = pupils.loc[~passing, "leerlingkey"]
@@ -272,13 +269,6 @@ def apply_agreement_batch(
             )
         )
     return cuts
-
-
-def _positions(owner: np.ndarray, schools: int) -> list[np.ndarray]:
-    """Per school of the batch, the positions of its rows in `owner`, in their order."""
-    order = np.argsort(owner, kind="stable")
-    bounds = np.searchsorted(owner[order], np.arange(schools + 1))
-    return [order[bounds[i] : bounds[i + 1]] for i in range(schools)]
 
 
 def apply_agreement(

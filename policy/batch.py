@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from contracts.validation import ValidatedSchool
 from policy.consent import consented_keys, current_consents, unreadable_for
 from policy.pseudonymise import pseudonym
 
-__all__ = ["SCHOOL", "BatchConsents", "SchoolBatch", "member_ids"]
+__all__ = ["SCHOOL", "BatchConsents", "SchoolBatch", "member_ids", "positions_by_school"]
 
 # Partition column for a batch; never part of a delivery (minimise drops it).
 SCHOOL = "_school"
@@ -32,6 +33,17 @@ def member_ids(brincodes: pd.Series, keys: pd.Series, secret: bytes) -> pd.Serie
     The school is part of it because LAS keys are unique per school, not per board.
     """
     return pseudonym(brincodes.str.cat(keys, sep=":"), secret)
+
+
+def positions_by_school(owner: np.ndarray, schools: int) -> list[np.ndarray]:
+    """Per school of the batch, the positions of its rows in `owner`, in their order.
+
+    Found with one stable sort: slicing the batch with a boolean mask per school would
+    read the whole batch once per school.
+    """
+    order = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[order], np.arange(schools + 1))
+    return [order[bounds[i] : bounds[i + 1]] for i in range(schools)]
 
 
 @dataclass(frozen=True)
@@ -84,19 +96,18 @@ class SchoolBatch:
     @cached_property
     def consents(self) -> BatchConsents:
         """The standing choices and unreadable rows of every school, partitioned by SCHOOL."""
-        years = pd.Series([s.schooljaar for s in self.schools], dtype="str")
-        frames = [s.consents.assign(**{SCHOOL: i}) for i, s in enumerate(self.schools)]
-        consents = pd.concat(frames, ignore_index=True)
-        consent_year = pd.Series(
-            years.to_numpy()[consents[SCHOOL].to_numpy()], index=consents.index
-        )
+        consents, consent_year = self._with_year([s.consents for s in self.schools])
         standing = current_consents(consents, consent_year, by=[SCHOOL])
-        frames = [s.unreadable_consents.assign(**{SCHOOL: i}) for i, s in enumerate(self.schools)]
-        unreadable = pd.concat(frames, ignore_index=True)
-        unreadable_year = pd.Series(
-            years.to_numpy()[unreadable[SCHOOL].to_numpy()], index=unreadable.index
+        unreadable, year = self._with_year([s.unreadable_consents for s in self.schools])
+        return BatchConsents(standing, unreadable, year)
+
+    def _with_year(self, frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.Series]:
+        """One frame per school in one, partitioned by SCHOOL; and each row's school year."""
+        joined = pd.concat(
+            [frame.assign(**{SCHOOL: i}) for i, frame in enumerate(frames)], ignore_index=True
         )
-        return BatchConsents(standing, unreadable, unreadable_year)
+        years = pd.Series([s.schooljaar for s in self.schools], dtype="str")
+        return joined, pd.Series(years.to_numpy()[joined[SCHOOL].to_numpy()], index=joined.index)
 
     def member_ids(self, secret: bytes) -> pd.Series:
         """Membership id of every row of `pupils` under `secret`."""

@@ -22,6 +22,7 @@ from contracts.agreements import Agreement
 from contracts.catalog import lookup_field
 from contracts.rules import FORMAT_NEED_HINT
 from contracts.validation import PROBLEM_COLUMNS, ValidatedSchool
+from policy.batch import SCHOOL, SchoolBatch, positions_by_school
 from policy.reasons import Reason
 from policy.scope import has_left, outside_scope
 
@@ -81,19 +82,22 @@ def format_gaps(
 
 
 def format_gaps_per_school(
-    schools: Sequence[ValidatedSchool], agreement: Agreement, today: date
+    schools: Sequence[ValidatedSchool] | SchoolBatch, agreement: Agreement, today: date
 ) -> list[pd.DataFrame]:
     """`format_gaps` of one agreement for each school, in order (empty where none).
 
     Judged once over the whole batch and then split: asking per school would repeat the
-    scope and need checks, a few dozen pandas calls, for every school and agreement.
+    scope and need checks, a few dozen pandas calls, for every school and agreement. A
+    SchoolBatch shared by the agreements joins the batch's pupils once for all of them.
     """
+    batch = schools if isinstance(schools, SchoolBatch) else SchoolBatch(schools)
     needs = get_format(agreement.format.type).pupil_needs
     empty = pd.DataFrame(columns=_GAP_COLUMNS)
-    if not needs or not schools:
-        return [empty for _school in schools]
-    pupils = pd.concat([s.pupils for s in schools], ignore_index=True)
-    owner = np.repeat(np.arange(len(schools)), [len(s.pupils) for s in schools])
+    if not needs or not len(batch):
+        return [empty for _school in batch.schools]
+    pupils = batch.pupils
+    owner = pupils[SCHOOL].to_numpy()
+    brincodes = np.array([s.brincode for s in batch.schools], dtype=object)
     covered = ~outside_scope(pupils, agreement.scope.jaargroepen, agreement.scope.vestigingen)
     if not agreement.scope.include_left:
         covered &= ~has_left(pupils, today)
@@ -107,11 +111,10 @@ def format_gaps_per_school(
             veld=dutch, leverancier=agreement.id, formaat=agreement.format.type
         )
         hit = pupils.take(at)
-        brincodes = np.array([s.brincode for s in schools], dtype=object)[owner[at]]
         parts.append(
             pd.DataFrame(
                 {
-                    "brincode": brincodes,
+                    "brincode": brincodes[owner[at]],
                     "subject": "leerling",
                     SOURCE_FILE: hit[SOURCE_FILE].to_numpy(),
                     SOURCE_LINE: hit[SOURCE_LINE].to_numpy(),
@@ -125,15 +128,10 @@ def format_gaps_per_school(
         )
         owners.append(owner[at])
     if not parts:
-        return [empty for _school in schools]
+        return [empty for _school in batch.schools]
     found = pd.concat(parts, ignore_index=True)[_GAP_COLUMNS]
     # Per school, its rows need by need and pupil by pupil, as asking per school gave.
-    owner_of = np.concatenate(owners)
-    order = np.argsort(owner_of, kind="stable")
-    bounds = np.searchsorted(owner_of[order], np.arange(len(schools) + 1))
     return [
-        found.take(order[bounds[i] : bounds[i + 1]]).reset_index(drop=True)
-        if bounds[i + 1] > bounds[i]
-        else empty
-        for i in range(len(schools))
+        found.take(at).reset_index(drop=True) if len(at) else empty
+        for at in positions_by_school(np.concatenate(owners), len(batch))
     ]

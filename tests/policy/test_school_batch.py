@@ -16,7 +16,8 @@ from builders import make_consents, make_export, own_file, pupil
 import policy.batch
 from contracts.agreements import BUNDLED_AGREEMENTS, load_agreement
 from contracts.validation import ValidatedSchool, validate_schools
-from policy.apply import SchoolBatch, apply_agreement_batch, row_hashes
+from policy.apply import apply_agreement_batch, row_hashes
+from policy.batch import SchoolBatch
 
 TODAY = date(2026, 11, 28)
 YEAR = "2026-2027"
