@@ -6,8 +6,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from connectors.errors import ConfigurationError
@@ -164,6 +165,23 @@ class Settings(BaseSettings):
         description="Folder with the official EDEXML 2.1 XSDs; when set, every EDEXML "
         "export is also validated against them (school-year list widened)",
     )
+
+    @field_validator("openlineage_url")
+    @classmethod
+    def _an_http_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked with the other settings, so a run never starts (and a lineage run record
+        # is never opened) with an address the emitter would refuse halfway; the address
+        # may hold a token, so the message does not repeat it.
+        if value is not None:
+            parts = urlsplit(value.get_secret_value())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    _(
+                        "moet een http(s)-adres met een servernaam zijn, bijvoorbeeld "
+                        "http://marquez:5000"
+                    )
+                )
+        return value
 
     def lineage_url(self) -> str:
         """The lineage database URL (a secret: never log it)."""
