@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 
 from connectors.errors import ConfigurationError
-from connectors.formats.base import DataFile, FieldNeed, Format, FormatSpec, RenderRequest
+from connectors.formats.base import (
+    AgreementAsk,
+    DataFile,
+    FieldNeed,
+    Format,
+    FormatSpec,
+    RenderRequest,
+)
 from connectors.i18n import _, ngettext
 
 __all__ = [
@@ -169,29 +176,25 @@ class AggregaatFormat(Format):
         content = ("\n".join(lines) + "\n").encode("utf-8")
         return [DataFile(name=f"{basename}.csv", content=content, rows=len(out))]
 
-    def agreement_problems(
-        self,
-        fields: tuple[str, ...],
-        *,
-        teacher_fields: tuple[str, ...],
-        identifier: str,
-        mode: str,
-        profile: str | None,
-    ) -> list[str]:
+    def problems_of(self, ask: AgreementAsk) -> list[str]:
         """An aggregate counts by jaargroep and optionally geslacht; nothing per pupil."""
         problems = []
-        pupil_level = [f for f in fields if f not in AGGREGATE_FIELDS]
+        pupil_level = [f for f in ask.fields if f not in AGGREGATE_FIELDS]
         if pupil_level:
             problems.append(
-                f"fields: aggregaat publishes counts, not pupils; remove {', '.join(pupil_level)} "
-                f"(allowed: {', '.join(AGGREGATE_FIELDS)})"
+                _(
+                    "fields: aggregaat levert aantallen, geen leerlingen; verwijder {fields} "
+                    "(toegestaan: {allowed})"
+                ).format(fields=", ".join(pupil_level), allowed=", ".join(AGGREGATE_FIELDS))
             )
-        if "jaargroep" not in fields:
-            problems.append("fields: aggregaat counts per jaargroep; add jaargroep")
-        if teacher_fields:
-            problems.append("teacher_fields: aggregaat counts pupils only; remove teacher_fields")
-        if profile is not None:
-            problems.append("format.profile: aggregaat has no profiles; remove profile")
+        if "jaargroep" not in ask.fields:
+            problems.append(_("fields: aggregaat telt per jaargroep; voeg jaargroep toe"))
+        if ask.teacher_fields:
+            problems.append(
+                _("teacher_fields: aggregaat telt alleen leerlingen; verwijder teacher_fields")
+            )
+        if ask.profile is not None:
+            problems.append(_("format.profile: aggregaat heeft geen profielen; verwijder profile"))
         return problems
 
 

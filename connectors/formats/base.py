@@ -29,6 +29,7 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "NO_OPTIONS",
     "SAFE_FILE_NAME",
+    "AgreementAsk",
     "DataFile",
     "FieldNeed",
     "Format",
@@ -198,6 +199,25 @@ class RenderContext:
 
 
 @dataclass(frozen=True)
+class AgreementAsk:
+    """What an agreement asks of its format, as `Format.problems_of` judges it.
+
+    Attributes:
+        fields: the pupil fields it lists.
+        teacher_fields: the teacher fields it lists (empty: no teachers).
+        identifier: its identifier policy (eckid, eckid_or_key, key, pseudoniem).
+        mode: full or delta.
+        profile: the format profile it names, or None.
+    """
+
+    fields: tuple[str, ...]
+    teacher_fields: tuple[str, ...]
+    identifier: str
+    mode: str
+    profile: str | None
+
+
+@dataclass(frozen=True)
 class RenderRequest:
     """What `render` was asked besides the frame, as a format's `write` gets it.
 
@@ -330,10 +350,24 @@ class Format:
         """What an agreement using this format lacks or asks too much of, one line each.
 
         Called when the agreement loads; each line names the key and what is allowed
-        (e.g. "fields: edexml needs groepskey (every leerling names its groep)"). By
-        default a format holds one row per pupil: no teachers, no profiles.
+        (e.g. "fields: edexml heeft groepskey nodig"). The keywords are declared here
+        once: a format says what it checks in `problems_of`.
         """
-        return pupil_rows_only(self.spec.name, teacher_fields=teacher_fields, profile=profile)
+        return self.problems_of(
+            AgreementAsk(
+                fields=fields,
+                teacher_fields=teacher_fields,
+                identifier=identifier,
+                mode=mode,
+                profile=profile,
+            )
+        )
+
+    def problems_of(self, ask: AgreementAsk) -> list[str]:
+        """This format's `agreement_problems`; by default one row per pupil, nothing else."""
+        return pupil_rows_only(
+            self.spec.name, teacher_fields=ask.teacher_fields, profile=ask.profile
+        )
 
 
 def check_frame(frame: pd.DataFrame, *, format_name: str) -> None:

@@ -23,7 +23,14 @@ import pandas as pd
 from lxml import etree
 
 from connectors.errors import ConfigurationError
-from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
+from connectors.formats.base import (
+    AgreementAsk,
+    DataFile,
+    Format,
+    FormatSpec,
+    RenderRequest,
+    check_frame,
+)
 from connectors.formats.edexml_schema import (
     AUTHOR,
     EDEXML_LAYOUT,
@@ -129,15 +136,7 @@ class EdexmlFormat(Format):
         content = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
         return [DataFile(name=f"{basename}.xml", content=content, rows=len(frame))]
 
-    def agreement_problems(
-        self,
-        fields: tuple[str, ...],
-        *,
-        teacher_fields: tuple[str, ...],
-        identifier: str,
-        mode: str,
-        profile: str | None,
-    ) -> list[str]:
+    def problems_of(self, ask: AgreementAsk) -> list[str]:
         """What an agreement asks that EDEXML (or the profile) cannot carry or lacks to be valid.
 
         Mode is checked by the agreement loader (expresses_deletions), not here.
@@ -146,21 +145,21 @@ class EdexmlFormat(Format):
             One line per problem, starting with the key ("fields", "fields[<name>]",
             "identifier", "teacher_fields", "teacher_fields[<name>]", "format.profile").
         """
-        layout = LAYOUTS.get(profile)
+        layout = LAYOUTS.get(ask.profile)
         if layout is None:
             allowed = ", ".join(self.profiles)
             return [
                 _(
                     "format.profile: onbekend profiel {profile} voor {type}; toegestaan: {allowed}"
-                ).format(profile=repr(profile), type="edexml", allowed=allowed)
+                ).format(profile=repr(ask.profile), type="edexml", allowed=allowed)
             ]
-        listed = set(fields)
+        listed = set(ask.fields)
         problems = [
             problem
-            for name in fields
+            for name in ask.fields
             if (problem := _field_problem(name, layout, teacher=False)) is not None
         ]
-        problems.extend(_identifier_problems(identifier, listed))
+        problems.extend(_identifier_problems(ask.identifier, listed))
         problems.extend(_name_problems(listed, layout.pupil_fields, "fields", "leerling"))
         if "groepskey" in listed and "jaargroep" not in listed:
             problems.append(
@@ -178,11 +177,11 @@ class EdexmlFormat(Format):
                     "groepsnaam"
                 )
             )
-        if teacher_fields:
-            teachers = set(teacher_fields)
+        if ask.teacher_fields:
+            teachers = set(ask.teacher_fields)
             problems.extend(
                 problem
-                for name in teacher_fields
+                for name in ask.teacher_fields
                 if (problem := _field_problem(name, layout, teacher=True)) is not None
             )
             problems.extend(

@@ -113,7 +113,14 @@ from __future__ import annotations
 import pandas as pd
 
 from connectors.errors import ConfigurationError
-from connectors.formats.base import DataFile, Format, FormatSpec, RenderRequest, check_frame
+from connectors.formats.base import (
+    AgreementAsk,
+    DataFile,
+    Format,
+    FormatSpec,
+    RenderRequest,
+    check_frame,
+)
 from connectors.formats.oneroster_arrays import Table
 from connectors.formats.oneroster_columns import (
     FORMAT,
@@ -222,15 +229,7 @@ class OneRosterFormat(Format):
             raise self.not_unicode(basename) from None
         return [DataFile(name=f"{basename}.zip", content=content, rows=package.students)]
 
-    def agreement_problems(
-        self,
-        fields: tuple[str, ...],
-        *,
-        teacher_fields: tuple[str, ...],
-        identifier: str,
-        mode: str,
-        profile: str | None,
-    ) -> list[str]:
+    def problems_of(self, ask: AgreementAsk) -> list[str]:
         """What an agreement lacks for OneRoster, one line per problem, key first.
 
         Pupils need roepnaam and achternaam (givenName and familyName are required),
@@ -241,7 +240,7 @@ class OneRosterFormat(Format):
         a OneRoster column are no problem: they go to metadata.* columns of users.csv.
         """
         problems = []
-        listed = set(fields)
+        listed = set(ask.fields)
         fix = _("voeg het toe aan fields, of gebruik format csv of parquet")
         for name, why in NEEDED_FIELDS:
             if name not in listed:
@@ -250,14 +249,16 @@ class OneRosterFormat(Format):
                         format=FORMAT, name=name, why=_(why), fix=fix
                     )
                 )
-        needed = IDENTIFIER_FIELDS.get(identifier)
+        needed = IDENTIFIER_FIELDS.get(ask.identifier)
         if needed is None:
             problems.append(
                 _(
                     "identifier: {format} kent het identifierbeleid {identifier} niet; "
                     "toegestaan: {allowed}"
                 ).format(
-                    format=FORMAT, identifier=repr(identifier), allowed=", ".join(IDENTIFIER_FIELDS)
+                    format=FORMAT,
+                    identifier=repr(ask.identifier),
+                    allowed=", ".join(IDENTIFIER_FIELDS),
                 )
             )
         else:
@@ -268,16 +269,16 @@ class OneRosterFormat(Format):
                             "fields: {format} met identifier {identifier} heeft {name} nodig "
                             "(de sourcedId van de leerlingen wordt ervan gemaakt); voeg het toe "
                             "aan fields, of kies een ander identifierbeleid"
-                        ).format(format=FORMAT, identifier=identifier, name=name)
+                        ).format(format=FORMAT, identifier=ask.identifier, name=name)
                     )
-        if mode not in ("full", "delta"):
+        if ask.mode not in ("full", "delta"):
             problems.append(
                 _("mode: {format} kent full (bulk) en delta, niet {mode}").format(
-                    format=FORMAT, mode=repr(mode)
+                    format=FORMAT, mode=repr(ask.mode)
                 )
             )
-        if teacher_fields:
-            listed_teacher = set(teacher_fields)
+        if ask.teacher_fields:
+            listed_teacher = set(ask.teacher_fields)
             if not listed_teacher & set(TEACHER_IDS):
                 problems.append(
                     _(
@@ -294,7 +295,7 @@ class OneRosterFormat(Format):
                             "aan teacher_fields, of noem geen leerkrachtvelden"
                         ).format(format=FORMAT, name=name, why=_(why))
                     )
-        if profile is not None:
+        if ask.profile is not None:
             problems.append(
                 _("format.profile: {format} heeft geen profielen; verwijder profile").format(
                     format=FORMAT
