@@ -155,7 +155,7 @@ class SupplierState:
         return self.delivery_id is None
 
 
-def _empty_frame() -> pd.DataFrame:
+def _new_empty_frame() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "pupil_hash": pd.Series([], dtype="str"),
@@ -163,6 +163,17 @@ def _empty_frame() -> pd.DataFrame:
             "ref": pd.Series([], dtype="object"),
         }
     )
+
+
+# Built once: building an empty frame costs about a millisecond, and a supplier new to a
+# school asks for two per delivery (thousands per run).
+_EMPTY: Final = _new_empty_frame()
+
+
+def _empty_frame() -> pd.DataFrame:
+    # A shallow copy, so a caller that adds or sets a column changes its own frame only
+    # (copy-on-write); about 50 times cheaper than building one.
+    return _EMPTY.copy(deep=False)
 
 
 def state_key(membership_secret: bytes) -> bytes:

@@ -9,6 +9,7 @@ export, an edited agreement, a batch of withdrawn consents).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -40,7 +41,10 @@ class ChangeSet:
     @cached_property
     def _kind_counts(self) -> dict[str, int]:
         # Counted once: counts() and nothing_new ask for the same figures again.
-        return {str(k): int(v) for k, v in self.kinds.value_counts().items()}
+        # A Counter over a few hundred labels costs a third of value_counts; a missing
+        # kind is left out, as value_counts leaves it out.
+        counted = Counter(self.kinds.tolist())
+        return {k: v for k, v in counted.items() if isinstance(k, str)}
 
     @property
     def added(self) -> int:
@@ -83,6 +87,12 @@ def diff(current_ids: pd.Series, current_rows: pd.Series, state: pd.DataFrame) -
     Returns:
         The change set.
     """
+    if not len(state):
+        # Nothing held (a supplier new to the school; the teachers of a flat format): every
+        # pupil is an addition and none is removed, without a dozen calls to say so.
+        added = np.full(len(current_ids), CHANGE_ADDED, dtype=object)
+        kinds = pd.Series(added, index=pd.RangeIndex(len(added)), dtype="str")
+        return ChangeSet(kinds=kinds, removed=pd.Series([], dtype="str"), previous=0)
     ids = current_ids.reset_index(drop=True)
     rows = current_rows.reset_index(drop=True).to_numpy(dtype=object)
     held = pd.Index(state["pupil_hash"])

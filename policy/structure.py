@@ -14,6 +14,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from connectors.formats.registry import get_format
@@ -40,17 +41,27 @@ TEACHER_IDENTIFIERS = ("leerkrachtkey", "eckid")
 def _group_keys(
     school: ValidatedSchool, delivered_keys: pd.Series, agreement: Agreement
 ) -> pd.Series:
-    """Keys of the groups the delivery names: stamgroepen and/or samengestelde groepen."""
-    pupils = school.pupils.loc[isin(school.pupils["leerlingkey"], delivered_keys)]
+    """Keys of the groups the delivery names: stamgroepen and/or samengestelde groepen.
+
+    A school's few hundred cells are read in plain Python: the split, explode, strip and
+    drop_duplicates calls cost more than the values (once per school and supplier). The
+    keys come in their first appearance, stamgroepen first, as those calls gave them.
+    """
     listed = set(agreement.field_names)
-    parts = [pd.Series([], dtype="str")]
+    delivered = isin(school.pupils["leerlingkey"], delivered_keys).to_numpy()
+    found: dict[str, None] = {}
     if "groepskey" in listed:
-        parts.append(pupils["groepskey"].dropna())
+        found.update(dict.fromkeys(_texts(school.pupils["groepskey"], delivered)))
     if "samengestelde_groepen" in listed:
-        composite = pupils["samengestelde_groepen"].dropna().str.split(GROUP_KEY_SEPARATOR)
-        parts.append(composite.explode().str.strip())
-    keys = pd.concat(parts, ignore_index=True).dropna()
-    return keys.loc[keys.ne("")].drop_duplicates().reset_index(drop=True).astype("str")
+        for cell in _texts(school.pupils["samengestelde_groepen"], delivered):
+            found.update(dict.fromkeys(key.strip() for key in cell.split(GROUP_KEY_SEPARATOR)))
+    found.pop("", None)
+    return pd.Series(list(found), dtype="str")
+
+
+def _texts(column: pd.Series, rows: np.ndarray) -> list[str]:
+    """The values of `column` at `rows` (a mask) that are there, as Python strings."""
+    return [value for value in column.to_numpy()[rows].tolist() if isinstance(value, str)]
 
 
 def delivered_groups(
@@ -62,7 +73,7 @@ def delivered_groups(
     jaargroep for its pupils; otherwise they are missing.
     """
     keys = _group_keys(school, delivered_keys, agreement)
-    groups = school.groups.loc[school.groups["groepskey"].isin(keys)]
+    groups = school.groups.loc[isin(school.groups["groepskey"], keys)]
     out = groups.reindex(columns=list(GROUP_CONTEXT_COLUMNS)).copy()
     for column in ("groepsnaam", "jaargroep"):
         if column not in agreement.field_names:
