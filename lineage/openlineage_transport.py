@@ -28,7 +28,7 @@ from openlineage.client.transport.transport import Transport
 from connectors.i18n import _
 from connectors.private_files import make_private_dir, make_private_file
 
-__all__ = ["LineageEmitter"]
+__all__ = ["LineageEmitter", "is_http_url"]
 
 # The logger keeps the name operators filter on since the emitter lived in lineage.openlineage.
 _log = logging.getLogger("lineage.openlineage")
@@ -107,8 +107,7 @@ class LineageEmitter:
         Raises:
             ValueError: `url` is not an http(s) URL with a host (the URL is not repeated).
         """
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not is_http_url(url):
             raise ValueError("the lineage URL must be an http(s) URL with a host")
         auth = ApiKeyTokenProvider({"api_key": api_key}) if api_key else TokenProvider({})
         retry = {
@@ -154,3 +153,12 @@ class LineageEmitter:
 
 def _state_name(event: RunEvent) -> str:
     return event.eventType.value if event.eventType is not None else "run"
+
+
+def is_http_url(url: str) -> bool:
+    """Whether `url` is an http(s) URL with a host: the only kind the emitter posts to.
+
+    Settings check SLUIS_OPENLINEAGE_URL with this before a run starts.
+    """
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
