@@ -7,18 +7,15 @@ PREFECT_HOME, so Prefect's own database can be searched too.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sqlite3
 import stat
 import subprocess
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from leak_search import files_under, found_in, found_in_file, readable
 from lxml import etree
 from oneroster_check import check_package, run_reference_validator
 from sluis_cli import run_args, sluis
@@ -84,38 +81,6 @@ def sample_values() -> PupilValues:
     return PupilValues(surnames, bsns, texts)
 
 
-def found_in(data: bytes, values: set[str]) -> set[str]:
-    hits = set()
-    for value in values:
-        pattern = rb"(?<![\w])" + re.escape(value.encode("utf-8")) + rb"(?![\w])"
-        if re.search(pattern, data):
-            hits.add(value)
-    return hits
-
-
-def files_under(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file()]
-
-
-def readable(path: Path) -> bytes:
-    """A file's bytes as a leak search must read them: cells of Arrow IPC and Parquet one per
-    line, zip members unpacked. Their raw bytes hide values: Arrow packs a column's strings
-    back to back (no word boundary between them), Parquet and zip compress.
-    """
-    data = path.read_bytes()
-    if data.startswith(b"ARROW1"):
-        table = pa.ipc.open_file(pa.py_buffer(data)).read_all()
-    elif data.startswith(b"PAR1"):
-        table = pq.read_table(path)
-    elif data.startswith(b"PK\x03\x04"):
-        with zipfile.ZipFile(path) as archive:
-            return b"\n".join(archive.read(name) for name in archive.namelist())
-    else:
-        return data
-    cells = [str(v) for column in table.columns for v in column.to_pylist() if v is not None]
-    return "\n".join(cells).encode("utf-8")
-
-
 def test_the_run_succeeds_and_delivers_every_supplier_for_every_school(run: Run) -> None:
     assert run.result.returncode == 0, run.result.stderr[-3000:]
     manifests = sorted(run.drop.glob("*/*/manifest.json"))
@@ -169,7 +134,7 @@ def test_no_pupil_value_is_anywhere_outside_the_deliveries_allowed_to_hold_it(ru
     ]
     assert any(p.name.startswith("prefect.db") for p in own_files), "Prefect DB not found"
     for path in own_files:
-        assert found_in(readable(path), everything) == set(), f"pupil values in {path}"
+        assert found_in_file(path, everything) == set(), f"pupil values in {path}"
     # Prefect's database, read as rows too (in case a page is compressed or split).
     with sqlite3.connect(run.prefect_home / "prefect.db") as db:
         dump = "\n".join(db.iterdump()).encode("utf-8")
