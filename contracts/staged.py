@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from connectors.sources.base import (
     GROUP_COLUMNS,
@@ -25,7 +26,7 @@ from connectors.sources.base import (
     SchoolExport,
     empty_frame,
 )
-from connectors.staging import make_private_folder, read_frame, write_frames
+from connectors.staging import make_private_folder, read_frame, read_table, write_frames
 from contracts.validation import SchoolHeader, ValidatedSchool
 
 __all__ = ["ExportInfo", "StagedSchool", "stage_school"]
@@ -68,6 +69,10 @@ class StagedSchool(SchoolHeader):
     def frame(self, name: str) -> pd.DataFrame:
         """Read one staged frame, checked against its hash."""
         return read_frame(self.folder, name, dict(self.hashes)[name])
+
+    def table(self, name: str) -> pa.Table:
+        """`frame` as an Arrow table, for gathering many schools' small frames into one."""
+        return read_table(self.folder, name, dict(self.hashes)[name])
 
     def has(self, name: str) -> bool:
         """Whether a frame of that name was staged."""

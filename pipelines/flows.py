@@ -27,6 +27,7 @@ from lineage.locks import release as release_locks
 from lineage.store import LineageStore
 from pipelines import steps, stopping
 from pipelines.heartbeat import Heartbeat
+from pipelines.memory import give_back
 from pipelines.openlineage_run import RunLineage
 from pipelines.settings import Settings
 from pipelines.steps import DROP_ROOT_MODE, RunAborted
@@ -242,9 +243,14 @@ def _sync(
         audit_slot=audit,
     )
     try:
+        # Each step starts from what is alive (pipelines.memory): the run's peak is its
+        # largest step's, not the sum of what each step left in its threads' heaps.
         staged = steps.read_to_staging(run)
+        give_back()
         planned = steps.plan(run, staged)
+        give_back()
         delivered = steps.deliver_per_batch(run, staged, planned)
+        give_back()
         rows = steps.record(run, staged, planned, delivered)
         return steps.keep(run, staged, planned, delivered, rows, request.approval_wait_minutes)
     finally:

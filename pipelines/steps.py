@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-import pandas as pd
+import pyarrow as pa
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
@@ -342,15 +342,15 @@ def _record_source(run: Run, school: StagedSchool) -> None:
         run.logger.info(_("school %s: %s"), school.brincode, note)
 
 
-def _format_gaps(run: Run, schools: list[StagedSchool]) -> pd.DataFrame | None:
+def _format_gaps(run: Run, schools: list[StagedSchool]) -> pa.Table | None:
     """Pupils a supplier's format cannot carry, per agreement and school, as staged."""
-    frames = [
-        school.frame(gaps_frame(index))
+    tables = [
+        school.table(gaps_frame(index)).replace_schema_metadata(None)
         for index in range(len(run.found.selected))
         for school in schools
         if school.has(gaps_frame(index))
     ]
-    return pd.concat(frames, ignore_index=True) if frames else None
+    return pa.concat_tables(tables, promote_options="permissive") if tables else None
 
 
 def plan(run: Run, staged: list[list[StagedSchool]]) -> Plan:

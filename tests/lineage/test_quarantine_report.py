@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from builders import make_consents, make_export, pupil
 
 from contracts.rule_catalogue import rule_catalogue
@@ -187,3 +188,31 @@ def test_every_row_of_the_samples_report_says_what_to_do(samples_dir: Path, tmp_
     cells = _what_to_do_cells(html_path.read_text(encoding="utf-8"))
     assert len(cells) == len(report.problems)
     assert all(cell.strip() for cell in cells)
+
+
+def test_staged_schools_give_the_report_in_memory_schools_give_reading_each_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors import staging
+    from contracts.staged import stage_school
+
+    clean = validate_school(make_export([pupil("9")]), make_consents([]), today=TODAY)
+    other = _school()
+    schools = [_school(), clean, replace(other, school={**other.school, "brincode": "09CD"})]
+    staged = [
+        stage_school(s, tmp_path / "staging" / f"school-{n}", root=tmp_path)
+        for n, s in enumerate(schools)
+    ]
+    reads: list[str] = []
+    read_table = staging.read_table
+
+    def counted(folder: Path, name: str, sha256: str):  # type: ignore[no-untyped-def]
+        reads.append(f"{folder.name}/{name}")
+        return read_table(folder, name, sha256)
+
+    monkeypatch.setattr("contracts.staged.read_table", counted)
+    from_staging = build_report(staged)
+    in_memory = build_report(schools)
+    pd.testing.assert_frame_equal(from_staging.problems, in_memory.problems)
+    assert sorted(reads) == [f"school-{n}/problems" for n in range(3)]
+    assert len(from_staging.problems) > 0 and set(from_staging.problems["brincode"]) >= {"09CD"}
