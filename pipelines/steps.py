@@ -62,6 +62,7 @@ from pipelines.run_guards import RunAgreements, check_keys, record_audit_head
 from pipelines.settings import Settings
 from pipelines.submitting import in_flight, windowed
 from pipelines.summary import outcome_rows
+from pipelines.summary_artifact import DETAIL_SCHOOLS, artifact_rows, write_deliveries
 from pipelines.tasks import deliver_batch, prepare_batch
 from pipelines.work import gaps_frame
 
@@ -496,12 +497,19 @@ def record(
         for note in o.notes:
             log("%s %s: %s", o.supplier, o.school, note)
     rows = outcome_rows(outcomes) + run.found.on_request_rows()
+    table = write_deliveries(rows, run.settings.state_dir / "runs" / run.run_id)
     create_table_artifact(
         key="sluis-deliveries",
-        table=rows,
+        table=artifact_rows(rows),
         description=_(
-            "Per leverancier en school: geleverd, achtergehouden per reden, in quarantaine"
-        ),
+            "Per leverancier en school (bij meer dan {schools} scholen per leverancier en "
+            "status): geleverd, achtergehouden per reden, in quarantaine"
+        ).format(schools=DETAIL_SCHOOLS),
+    )
+    create_link_artifact(
+        key="sluis-deliveries-csv",
+        link=table.resolve().as_uri(),
+        link_text=_("Alle leveringen (CSV)"),
     )
     report_link = planned.report_html.resolve().as_uri()
     create_markdown_artifact(
