@@ -8,8 +8,9 @@ the offending value: the problems frame it is built from holds none.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import pandas as pd
@@ -102,22 +103,21 @@ class QuarantineReport:
 
 def build_report(
     schools: Sequence[ValidatedSchool | StagedSchool],
-    extra: pd.DataFrame | pa.Table | None = None,
+    extra: pd.DataFrame | Iterable[pa.Table] | None = None,
 ) -> QuarantineReport:
     """Collect every school's problems into one report.
 
     Args:
         schools: the validated schools (in memory, or staged: their problems are read).
         extra: more rows in REPORT_COLUMNS that are not the contracts' own, such as the
-            pupils a supplier's format cannot carry (policy.format_needs.format_gaps).
+            pupils a supplier's format cannot carry (policy.format_needs.format_gaps): a
+            frame, or tables read one at a time (each school's, from staging).
     """
-    tables = list(_problem_tables(schools))
-    if extra is not None and len(extra):
-        tables.append(extra if isinstance(extra, pa.Table) else _table_of(extra))
-    if tables:
-        problems = _one_frame(tables, REPORT_COLUMNS)
-    else:
-        problems = pd.DataFrame(columns=list(REPORT_COLUMNS))
+    if extra is None:
+        extra = ()
+    elif isinstance(extra, pd.DataFrame):
+        extra = (_table_of(extra),)
+    problems = _gathered(chain(_problem_tables(schools), extra), REPORT_COLUMNS)
     problems = problems.sort_values(
         ["severity", "rule", "brincode", SOURCE_FILE, SOURCE_LINE], kind="stable"
     ).reset_index(drop=True)
@@ -128,15 +128,36 @@ def build_report(
     )
 
 
-def _one_frame(tables: Sequence[pa.Table], columns: Sequence[str]) -> pd.DataFrame:
+# Tables combined into one at a time: a table read from staging holds its file and Arrow's
+# objects for it (about 30 KB a school), so thousands of them at once made the plan step's
+# peak grow with the number of schools.
+_GATHER = 100
+
+
+def _gathered(tables: Iterable[pa.Table], columns: Sequence[str]) -> pd.DataFrame:
     """Many schools' small tables as one frame of `columns`, converted to pandas once.
 
-    Gathered in Arrow: thousands of small pandas frames, held at once to be concatenated,
-    cost far more than their rows (about 55 KB a school in the plan step at 2,000 schools)
-    and left the heap fragmented for the rest of the run.
+    Gathered in Arrow, _GATHER tables at a time, each lot copied into one table before the
+    next is read: thousands of small pandas frames (or tables) held at once cost far more
+    than their rows, and left the heap fragmented for the rest of the run.
     """
-    bare = [t.replace_schema_metadata(None).select(list(columns)) for t in tables]
-    return pa.concat_tables(bare, promote_options="permissive").to_pandas()
+    lots: list[pa.Table] = []
+    lot: list[pa.Table] = []
+    for table in tables:
+        if table.num_rows:
+            lot.append(table.replace_schema_metadata(None).select(list(columns)))
+        if len(lot) == _GATHER:
+            lots.append(_combined(lot))
+            lot = []
+    if lot:
+        lots.append(_combined(lot))
+    if not lots:
+        return pd.DataFrame(columns=list(columns))
+    return _combined(lots).to_pandas()
+
+
+def _combined(tables: list[pa.Table]) -> pa.Table:
+    return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
 
 
 def _problem_tables(schools: Sequence[ValidatedSchool | StagedSchool]) -> Iterator[pa.Table]:

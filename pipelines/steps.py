@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -343,15 +343,15 @@ def _record_source(run: Run, school: StagedSchool) -> None:
         run.logger.info(_("school %s: %s"), school.brincode, note)
 
 
-def _format_gaps(run: Run, schools: list[StagedSchool]) -> pa.Table | None:
-    """Pupils a supplier's format cannot carry, per agreement and school, as staged."""
-    tables = [
-        school.table(gaps_frame(index)).replace_schema_metadata(None)
-        for index in range(len(run.found.selected))
-        for school in schools
-        if school.has(gaps_frame(index))
-    ]
-    return pa.concat_tables(tables, promote_options="permissive") if tables else None
+def _format_gaps(run: Run, schools: list[StagedSchool]) -> Iterator[pa.Table]:
+    """Pupils a supplier's format cannot carry, per agreement and school, as staged.
+
+    Read one at a time as the report gathers them (lineage.quarantine_report).
+    """
+    for index in range(len(run.found.selected)):
+        for school in schools:
+            if school.has(gaps_frame(index)):
+                yield school.table(gaps_frame(index))
 
 
 def plan(run: Run, staged: list[list[StagedSchool]]) -> Plan:
