@@ -216,3 +216,24 @@ def test_staged_schools_give_the_report_in_memory_schools_give_reading_each_file
     pd.testing.assert_frame_equal(from_staging.problems, in_memory.problems)
     assert sorted(reads) == [f"school-{n}/problems" for n in range(3)]
     assert len(from_staging.problems) > 0 and set(from_staging.problems["brincode"]) >= {"09CD"}
+
+
+def test_the_report_of_many_schools_is_their_rows_in_order_however_they_are_gathered() -> None:
+    # More schools than the report gathers at once (lineage.quarantine_report._GATHER),
+    # some without a problem: the rows are each school's, in the order of a plain concat.
+    base, clean = (
+        _school(),
+        validate_school(make_export([pupil("9")]), make_consents([]), today=TODAY),
+    )
+    schools = [
+        replace(clean if n % 7 == 0 else base, school={**base.school, "brincode": f"{n:03d}X"})
+        for n in range(250)
+    ]
+    expected = pd.concat(
+        [s.problems.assign(brincode=s.brincode) for s in schools if not s.problems.empty],
+        ignore_index=True,
+    )[list(build_report([]).problems.columns)]
+    expected = expected.sort_values(
+        ["severity", "rule", "brincode", "source_file", "source_line"], kind="stable"
+    ).reset_index(drop=True)
+    pd.testing.assert_frame_equal(build_report(schools).problems, expected)
