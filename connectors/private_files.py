@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "make_private_dir",
     "make_private_file",
     "write_private_file",
+    "write_private_lines",
 ]
 
 PRIVATE_FILE_MODE = 0o600
@@ -80,4 +82,20 @@ def write_private_file(path: Path, content: bytes) -> Path:
     with os.fdopen(fd, "wb") as handle:
         os.fchmod(handle.fileno(), PRIVATE_FILE_MODE)
         handle.write(content)
+    return path
+
+
+def write_private_lines(path: Path, lines: Iterable[str]) -> Path:
+    """Write `lines` to `path` as UTF-8 text, joined by line breaks, as a 0600 file.
+
+    What `write_private_file` does for text written as it is made, never held whole.
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        os.fchmod(handle.fileno(), PRIVATE_FILE_MODE)
+        for number, line in enumerate(lines):
+            handle.write(f"\n{line}" if number else line)
     return path

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from connectors.formats.csv import CsvFormat
 from connectors.i18n import N_, _
-from connectors.private_files import make_private_dir, write_private_file
+from connectors.private_files import make_private_dir, write_private_file, write_private_lines
 from connectors.sources.base import SOURCE_FILE, SOURCE_LINE
 from contracts.rules import hint_for
 from contracts.staged import StagedSchool
@@ -177,7 +177,12 @@ def _table_of(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def _html(report: QuarantineReport, title: str) -> str:
+def _html(report: QuarantineReport, title: str) -> Iterator[list[str]]:
+    """The page's lines, a section at a time.
+
+    A report of thousands of schools is written as it is made, never held whole
+    (write_report joins the lines with line breaks).
+    """
     esc = html.escape
     parts = [
         "<!doctype html>",
@@ -198,11 +203,12 @@ def _html(report: QuarantineReport, title: str) -> str:
     ]
     if report.problems.empty:
         parts.append("<p>" + _("Geen problemen gevonden.") + "</p>")
+    yield parts
     for (rule, subject), rows in report.problems.groupby(["rule", "subject"], sort=False):
         severity = str(rows["severity"].iloc[0])
         label = _("Fout") if severity == "error" else _("Waarschuwing")
         hint = hint_for(str(rule), str(subject))
-        parts += [
+        parts = [
             f'<section class="{esc(severity)}">',
             "<h2>" + _("{label}: {hint}").format(label=label, hint=esc(hint)) + "</h2>",
             "<p>"
@@ -248,8 +254,8 @@ def _html(report: QuarantineReport, title: str) -> str:
                 + "</tr>"
             )
         parts += ["</table>", "</section>"]
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        yield parts
+    yield ["</body></html>"]
 
 
 def write_report(
@@ -268,5 +274,7 @@ def write_report(
         report.problems, basename="quarantine", options={"separator": ";"}
     )
     write_private_file(csv_path, csv_file.content)
-    write_private_file(html_path, _html(report, title or _("Quarantainerapport")).encode("utf-8"))
+    write_private_lines(
+        html_path, chain.from_iterable(_html(report, title or _("Quarantainerapport")))
+    )
     return csv_path, html_path
