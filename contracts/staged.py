@@ -29,7 +29,7 @@ from connectors.sources.base import (
 from connectors.staging import make_private_folder, read_frame, read_table, write_frames
 from contracts.validation import SchoolHeader, ValidatedSchool
 
-__all__ = ["ExportInfo", "StagedSchool", "stage_school"]
+__all__ = ["ExportInfo", "StagedSchool", "problems_table", "stage_school"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,17 @@ class StagedSchool(SchoolHeader):
             reference_date=self.reference_date,
             unreadable_consents=self.frame("unreadable_consents"),
         )
+
+
+def problems_table(school: ValidatedSchool | StagedSchool) -> pa.Table:
+    """A school's problem rows as an Arrow table: a staged school's read once from staging.
+
+    For reading many schools' few rows into one (the quarantine report, the OpenLineage
+    assertions) without a pandas frame per school.
+    """
+    if isinstance(school, StagedSchool):
+        return school.table("problems")
+    return pa.Table.from_pandas(school.problems, preserve_index=False)
 
 
 @functools.cache

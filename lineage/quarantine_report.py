@@ -21,7 +21,7 @@ from connectors.i18n import N_, _
 from connectors.private_files import make_private_dir, write_private_file, write_private_lines
 from connectors.sources.base import SOURCE_FILE, SOURCE_LINE
 from contracts.rules import hint_for
-from contracts.staged import StagedSchool
+from contracts.staged import StagedSchool, problems_table
 from contracts.validation import PROBLEM_COLUMNS, ValidatedSchool
 
 __all__ = ["QuarantineReport", "build_report", "write_report"]
@@ -163,14 +163,10 @@ def _combined(tables: list[pa.Table]) -> pa.Table:
 def _problem_tables(schools: Sequence[ValidatedSchool | StagedSchool]) -> Iterator[pa.Table]:
     """Each school's problem rows with its brincode; a staged school's read once."""
     for school in schools:
-        if isinstance(school, StagedSchool):
-            table = school.table("problems")
-        else:
-            table = _table_of(school.problems)
-        if table.num_rows:
-            yield table.append_column(
-                "brincode", pa.array([school.brincode] * table.num_rows, pa.large_string())
-            )
+        table = problems_table(school)
+        yield table.append_column(
+            "brincode", pa.array([school.brincode] * table.num_rows, pa.large_string())
+        )
 
 
 def _table_of(frame: pd.DataFrame) -> pa.Table:

@@ -10,10 +10,8 @@ import socket
 from collections.abc import Sequence
 from datetime import datetime
 
-import pyarrow as pa
-
 from contracts.rules import RULE_HINTS
-from contracts.staged import StagedSchool
+from contracts.staged import StagedSchool, problems_table
 from contracts.validation import ValidatedSchool
 from lineage.audit import AuditHead
 from lineage.openlineage import (
@@ -197,10 +195,7 @@ def _failed(school: ValidatedSchool | StagedSchool) -> list[tuple[str, str, str]
     Python: a school has a handful of problem rows, and a pandas frame and a groupby for
     each of 7,000 schools cost more memory than every event of the run.
     """
-    if isinstance(school, StagedSchool):
-        table = school.table("problems")
-    else:
-        table = pa.Table.from_pandas(school.problems, preserve_index=False)
+    table = problems_table(school)
     columns = [table.column(name).to_pylist() for name in ("subject", "rule", "column")]
     return sorted(
         {

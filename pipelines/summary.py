@@ -9,6 +9,7 @@ supplier may have is in the manifest and lineage (`counts`), not here.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from connectors.i18n import _
 if TYPE_CHECKING:
     from pipelines.delivery import DeliveryOutcome
 
-__all__ = ["outcome_rows", "sent_in_run", "summary_table"]
+__all__ = ["counts_of", "outcome_rows", "sent_in_run", "summary_table"]
 
 # Change kinds a delta sends rows for; "unchanged" pupils are not sent again.
 _SENT_KINDS = ("added", "changed", "removed")
@@ -92,12 +93,21 @@ def outcome_rows(outcomes: Sequence[DeliveryOutcome]) -> list[dict[str, Any]]:
     return rows
 
 
-def _items(text: object) -> list[str]:
-    """'left_school: 2, no_consent: 20' as ['left_school 2', 'no_consent 20']; '-' as []."""
+def counts_of(text: object) -> Counter[str]:
+    """A row's 'left_school: 2, no_consent: 20' cell as counts, in order; '-' as none."""
+    counts: Counter[str] = Counter()
     value = str(text)
     if value in ("", "-"):
-        return []
-    return [item.replace(": ", " ") for item in value.split(", ")]
+        return counts
+    for item in value.split(", "):
+        code, _sep, number = item.rpartition(": ")
+        counts[code] += int(number)
+    return counts
+
+
+def _items(text: object) -> list[str]:
+    """'left_school: 2, no_consent: 20' as ['left_school 2', 'no_consent 20']; '-' as []."""
+    return [f"{code} {count}" for code, count in counts_of(text).items()]
 
 
 def _lines(parts: Iterable[str]) -> Text:

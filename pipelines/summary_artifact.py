@@ -21,6 +21,7 @@ import pandas as pd
 from connectors.formats.csv import CsvFormat
 from connectors.i18n import _, ngettext
 from connectors.private_files import make_private_dir, write_private_file
+from pipelines.summary import counts_of
 
 __all__ = ["DETAIL_SCHOOLS", "artifact_rows", "write_deliveries"]
 
@@ -78,7 +79,7 @@ def _group_row(supplier: str, status: str, group: list[dict[str, Any]]) -> dict[
     for name in _COUNTED:
         counts: Counter[str] = Counter()
         for r in group:
-            counts.update(_counts_of(str(r[name])))
+            counts.update(counts_of(r[name]))
         row[name] = ", ".join(f"{k}: {v}" for k, v in counts.items() if v) or "-"
     reasons = {str(r["reason"]) for r in group}
     row["reason"] = (
@@ -92,17 +93,6 @@ def _group_row(supplier: str, status: str, group: list[dict[str, Any]]) -> dict[
 
 def _one_or_mixed(values: set[str]) -> str:
     return values.pop() if len(values) == 1 else "/".join(sorted(values))
-
-
-def _counts_of(text: str) -> Counter[str]:
-    """'left_school: 2, no_consent: 20' (summary.outcome_rows) as counts; '-' as none."""
-    counts: Counter[str] = Counter()
-    if text in ("", "-"):
-        return counts
-    for item in text.split(", "):
-        code, _sep, number = item.rpartition(": ")
-        counts[code] += int(number)
-    return counts
 
 
 def write_deliveries(rows: Sequence[dict[str, Any]], folder: Path) -> Path:
